@@ -1,0 +1,79 @@
+# The Makefile is the contract: `make test` runs exactly what CI runs, `make demo` plays the
+# built-in scenario locally. Both create their own virtualenv on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Python 3.13 matches the Lambda runtime; `sam build` needs a python3.13 on PATH, which the
+# virtualenv provides once it exists.
+PYTHON313 ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /opt/homebrew/bin/python3.13; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+REGION ?= us-east-1
+
+.PHONY: help venv lint format typecheck cfn-lint build unit integration e2e pytest test demo benchmark lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt
+	@if [ -z "$(PYTHON313)" ]; then \
+	  echo "Python 3.13 was not found. Install it, then run make again:"; \
+	  echo "  with pyenv:  pyenv install 3.13   (or point PYTHON313=/path/to/python3.13)"; \
+	  echo "  on Debian/Ubuntu:  apt-get install python3.13 python3.13-venv"; \
+	  echo "  on macOS:  brew install python@3.13"; \
+	  exit 1; fi
+	@echo "Creating $(VENV) with $(PYTHON313)"
+	$(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --requirement requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## create the virtualenv with the pinned dependencies
+
+lint: venv ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: venv ## mypy (strict) on the layer, the functions and the emulator
+	$(BIN)/mypy
+
+cfn-lint: venv ## cfn-lint, sam validate --lint, and the state machines through cfn-lint's ASL rules
+	$(BIN)/cfn-lint template.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION)
+	$(PY) scripts/lint_statemachines.py
+
+build: venv ## sam build (no container; arm64 wheels come from PyPI)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam build --region $(REGION)
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+integration: venv
+	$(BIN)/pytest tests/integration
+
+e2e: venv
+	$(BIN)/pytest tests/e2e
+
+pytest: venv ## every test with branch coverage
+	$(BIN)/pytest --cov --cov-report=term tests
+
+test: lint typecheck cfn-lint build pytest ## everything CI runs
+
+demo: venv ## play the built-in outage scenario in the local emulator
+	$(PY) -m emulator.demo
+
+lock: venv ## re-resolve requirements-dev.in into requirements-dev.txt
+	$(PY) -m pip install --quiet uv
+	$(BIN)/uv pip compile requirements-dev.in --python-version 3.13 --output-file requirements-dev.txt
+
+clean: ## remove build output and caches (keeps the virtualenv)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage demo-output

@@ -1,0 +1,63 @@
+"""Scheduled: collect one window of Lambda metrics and start the Evaluate workflow."""
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vigil.adapters.cloudwatch import CallStats, CloudWatchMetrics
+from vigil.adapters.lambda_inventory import LambdaInventory
+from vigil.adapters.workflow import EvaluateWorkflow
+from vigil.collect import collect_lambda
+from vigil.events import scheduled_time
+from vigil.observability import logger, metrics, tracer
+from vigil.rules import RulesConfig
+from vigil.settings import CollectorSettings
+
+
+@cache
+def _config() -> tuple[CollectorSettings, RulesConfig]:
+    settings = CollectorSettings.from_env()
+    return settings, settings.rules
+
+
+@cache
+def _clients() -> tuple[Any, Any, Any]:
+    return (
+        boto3.client("cloudwatch"),
+        boto3.client("lambda"),
+        boto3.client("stepfunctions"),
+    )
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    now = scheduled_time(event)
+    settings, rules = _config()
+    cloudwatch, lambda_client, sfn = _clients()
+    stats = CallStats()
+    account = context.invoked_function_arn.split(":")[4]
+    batch = collect_lambda(
+        inventory=LambdaInventory(lambda_client, stats),
+        metrics=CloudWatchMetrics(cloudwatch, stats),
+        rules=rules,
+        now=now,
+        account=account,
+        region=settings.region,
+    )
+    execution_arn = EvaluateWorkflow(sfn, settings.evaluate_state_machine_arn, stats).start(batch)
+    metrics.add_metric("SignalsCollected", MetricUnit.Count, len(batch.signals))
+    metrics.add_metric("MetricsRequested", MetricUnit.Count, stats.metrics_requested)
+    summary = {
+        "batch_id": batch.batch_id,
+        "signals": len(batch.signals),
+        "metrics_requested": stats.metrics_requested,
+        "api_calls": stats.by_api,
+        "execution_arn": execution_arn,
+    }
+    logger.info("collected", extra=summary)
+    return summary

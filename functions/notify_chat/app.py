@@ -1,0 +1,57 @@
+"""SNS subscriber: post each alert notification to Slack."""
+
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from vigil.adapters.slack import SlackWebhook
+from vigil.adapters.table import DeliveryLog
+from vigil.clock import parse_time
+from vigil.delivery import deliver_to_slack
+from vigil.events import parse_model
+from vigil.model import ChatPayload
+from vigil.observability import logger, metrics, tracer
+from vigil.settings import ChatSettings
+
+SECRET_CACHE_SECONDS = 300
+
+
+@cache
+def _deps() -> tuple[ChatSettings, DeliveryLog]:
+    settings = ChatSettings.from_env()
+    log = DeliveryLog(
+        boto3.client("dynamodb"),
+        settings.table_name,
+        retention=timedelta(days=settings.rules.resolved_retention_days),
+    )
+    return settings, log
+
+
+def _slack(settings: ChatSettings) -> SlackWebhook | None:
+    secret = parameters.get_secret(
+        settings.slack_secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS
+    )
+    url = secret.get("webhook_url") if isinstance(secret, dict) else None
+    return SlackWebhook(url) if url else None
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=SNSEvent)
+def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
+    settings, log = _deps()
+    outcomes: dict[str, int] = {}
+    for record in event.records:
+        payload = parse_model(ChatPayload, record.sns.message, what="chat notification")
+        now = parse_time(record.sns.timestamp, field="Sns.Timestamp")
+        outcome = deliver_to_slack(payload, slack=_slack(settings), log=log, now=now)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        metrics.add_metric(f"Chat_{outcome.replace('-', '_')}", MetricUnit.Count, 1)
+    return {"outcomes": outcomes}

@@ -1,0 +1,199 @@
+"""The state table: alerts, chat deliveries and incidents in one DynamoDB table.
+
+- alert: pk ``ALERT#<fingerprint>``, sk ``STATE``; gsi1pk ``ACTIVE#<kind>`` only while
+  pending or firing (a sparse index of active alerts), ``ttl`` once resolved.
+- chat delivery: pk ``DELIVERY#<notification id>``, sk ``<channel>``, ``ttl``.
+- incident: pk ``INCIDENT#<id>``, sk ``META``; gsi1pk ``INCIDENTS``, gsi1sk the opening time.
+
+Every alert write is conditional on the revision that was read, so two evaluations racing
+on one alert cannot both win; the loser re-reads and re-decides.
+"""
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from vigil.errors import ConflictError
+from vigil.model import Alert, AlertState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class AlertStore:
+    def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
+        self._client = client
+        self._table = table
+        self._retention = retention
+
+    def get(self, fingerprint: str) -> Alert | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_item({"pk": f"ALERT#{fingerprint}", "sk": "STATE"}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Alert.model_validate_json(_from_item(item)["body"]) if item else None
+
+    def active(self, kind: str) -> list[str]:
+        """Fingerprints of the pending and firing alerts of one kind."""
+        fingerprints: list[str] = []
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            page = self._client.query(
+                TableName=self._table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues=_to_item({":pk": f"ACTIVE#{kind}"}),
+                ProjectionExpression="pk",
+                **kwargs,
+            )
+            fingerprints += [
+                str(_from_item(item)["pk"]).removeprefix("ALERT#") for item in page["Items"]
+            ]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return fingerprints
+
+    def save(self, before: Alert | None, after: Alert | None) -> None:
+        """Write ``after`` (delete when ``None``) if the stored revision is still ``before``'s."""
+        if after is None:
+            if before is None:
+                return
+            self._write_delete(before)
+            return
+        revision = before.revision if before else None
+        stored = after.model_copy(update={"revision": (revision or 0) + 1})
+        active = stored.state is not AlertState.RESOLVED
+        values: dict[str, Any] = {
+            "pk": f"ALERT#{stored.fingerprint}",
+            "sk": "STATE",
+            "body": stored.model_dump_json(),
+            "state": stored.state.value,
+            "kind": stored.labels.kind,
+            "resource": stored.labels.resource,
+            "revision": stored.revision,
+            "gsi1pk": f"ACTIVE#{stored.labels.kind}" if active else None,
+            "gsi1sk": stored.fingerprint if active else None,
+            "ttl": None if active else _epoch(stored.last_seen + self._retention),
+        }
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if revision is None
+            else {
+                "ConditionExpression": "revision = :rev",
+                "ExpressionAttributeValues": _to_item({":rev": revision}),
+            }
+        )
+        try:
+            self._client.put_item(TableName=self._table, Item=_to_item(values), **condition)
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise ConflictError(
+                    f"alert {stored.fingerprint} changed since it was read"
+                ) from exc
+            raise
+
+    def _write_delete(self, before: Alert) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=_to_item({"pk": f"ALERT#{before.fingerprint}", "sk": "STATE"}),
+                ConditionExpression="revision = :rev",
+                ExpressionAttributeValues=_to_item({":rev": before.revision}),
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise ConflictError(
+                    f"alert {before.fingerprint} changed since it was read"
+                ) from exc
+            raise
+
+
+class DeliveryLog:
+    """Which notifications a channel has already delivered, so a redelivery is skipped."""
+
+    def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
+        self._client = client
+        self._table = table
+        self._retention = retention
+
+    def delivered(self, notification_id: str, channel: str) -> bool:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_item({"pk": f"DELIVERY#{notification_id}", "sk": channel}),
+            ConsistentRead=True,
+        )
+        return "Item" in response
+
+    def record(self, notification_id: str, channel: str, *, at: datetime) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=_to_item(
+                {
+                    "pk": f"DELIVERY#{notification_id}",
+                    "sk": channel,
+                    "delivered_at": at.isoformat(),
+                    "ttl": _epoch(at + self._retention),
+                }
+            ),
+        )
+
+
+class IncidentStore:
+    def __init__(self, client: "DynamoDBClient", table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def open(self, incident_id: str, body: str, *, opened_at: datetime) -> bool:
+        """Record a new incident; ``False`` when it already exists (a retried step)."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_to_item(
+                    {
+                        "pk": f"INCIDENT#{incident_id}",
+                        "sk": "META",
+                        "body": body,
+                        "gsi1pk": "INCIDENTS",
+                        "gsi1sk": opened_at.isoformat(),
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def get(self, incident_id: str) -> str | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_item({"pk": f"INCIDENT#{incident_id}", "sk": "META"}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return str(_from_item(item)["body"]) if item else None
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())

@@ -1,0 +1,42 @@
+"""Start the Evaluate workflow with a signal batch."""
+
+from typing import TYPE_CHECKING
+
+from vigil.adapters.cloudwatch import CallStats
+from vigil.errors import VigilError
+from vigil.model import SignalBatch
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+# Step Functions rejects inputs over 256 KiB; stay clear of it.
+MAX_INPUT_BYTES = 250_000
+
+
+class BatchTooLarge(VigilError):
+    """A signal batch does not fit in one workflow input."""
+
+
+class EvaluateWorkflow:
+    def __init__(
+        self,
+        client: "SFNClient",
+        state_machine_arn: str,
+        stats: CallStats | None = None,
+    ) -> None:
+        self._client = client
+        self._arn = state_machine_arn
+        self.stats = stats or CallStats()
+
+    def start(self, batch: SignalBatch) -> str:
+        body = batch.model_dump_json()
+        if len(body.encode()) > MAX_INPUT_BYTES:
+            raise BatchTooLarge(
+                f"batch {batch.batch_id} is {len(body.encode()):,} bytes, over the"
+                f" {MAX_INPUT_BYTES:,}-byte Step Functions input limit"
+            )
+        self.stats.count("StartExecution")
+        response = self._client.start_execution(
+            stateMachineArn=self._arn, name=batch.batch_id, input=body
+        )
+        return response["executionArn"]

@@ -1,0 +1,89 @@
+"""Render a ``ChatPayload`` as a Slack Block Kit message."""
+
+from typing import Any
+
+from vigil.clock import iso
+from vigil.model import AlertView, ChatPayload, NotifyReason, Severity
+
+_EMOJI = {
+    Severity.CRITICAL: ":red_circle:",
+    Severity.WARNING: ":large_orange_circle:",
+    Severity.INFO: ":large_blue_circle:",
+}
+
+Block = dict[str, Any]
+
+
+def slack_message(payload: ChatPayload) -> dict[str, Any]:
+    """A self-contained incoming-webhook message: ``text`` fallback plus blocks."""
+    emoji = (
+        ":white_check_mark:"
+        if payload.reason is NotifyReason.RESOLVED
+        else _EMOJI[payload.severity]
+    )
+    blocks: list[Block] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _clip(payload.title, 150)},
+        },
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"{emoji} {_mrkdwn(payload.text)}"},
+        },
+    ]
+    for alert in payload.alerts[:10]:
+        blocks += _alert_blocks(alert)
+    if len(payload.alerts) > 10:
+        blocks.append(_context(f"...and {len(payload.alerts) - 10} more alerts"))
+    blocks.append(_context(f"Vigil `{payload.stack}` · notification `{payload.notification_id}`"))
+    return {"text": _clip(payload.title, 3000), "blocks": blocks}
+
+
+def _alert_blocks(alert: AlertView) -> list[Block]:
+    ev = alert.evidence
+    fields = [
+        ("Severity", alert.severity.value),
+        ("Resource", f"`{alert.labels.resource}`"),
+        ("Value", ev.describe_value()),
+        ("Window", f"{ev.window_seconds // 60} min ending {iso(ev.observed_at)}"),
+        ("Account / region", f"{alert.labels.account} / {alert.labels.region}"),
+        ("State", alert.state.value),
+    ]
+    blocks: list[Block] = [
+        {"type": "divider"},
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields],
+        },
+    ]
+    if alert.links:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": link.label},
+                        "url": link.url[:3000],
+                        "action_id": f"link-{index}",
+                    }
+                    for index, link in enumerate(alert.links[:5])
+                ],
+            }
+        )
+    return blocks
+
+
+def _context(text: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": _clip(text, 2000)}],
+    }
+
+
+def _mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

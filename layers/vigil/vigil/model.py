@@ -1,0 +1,191 @@
+"""Typed, versioned data contracts shared by collectors, the evaluator and the notifiers.
+
+Every contract that crosses a process boundary (a Step Functions payload, an SNS message,
+a DynamoDB item) is a pydantic model with ``extra="forbid"`` and a ``version`` field, so a
+malformed or future payload fails with a message that names the field instead of being
+half-understood.
+"""
+
+import hashlib
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+CONTRACT_VERSION: Final = 1
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Labels(Contract):
+    """What identifies one alert condition; its fingerprint is a hash of these."""
+
+    kind: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")]
+    resource: Annotated[str, Field(min_length=1)]
+    account: Annotated[str, Field(pattern=r"^\d{12}$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+
+    @property
+    def fingerprint(self) -> str:
+        canonical = "\x1f".join((self.kind, self.resource, self.account, self.region))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+class Signal(Contract):
+    """One observation from a collector, before any rule has judged it."""
+
+    source: Literal["metrics", "cost", "health"]
+    labels: Labels
+    value: float
+    unit: str
+    window_seconds: Annotated[int, Field(gt=0)]
+    observed_at: AwareDatetime
+    samples: dict[str, float] = Field(
+        default_factory=dict,
+        description="Raw counts behind the value, e.g. invocations and errors.",
+    )
+
+
+class SignalBatch(Contract):
+    """Everything one collection cycle saw.
+
+    ``covered_kinds`` lists the kinds this batch speaks for: an active alert of a covered
+    kind with no breaching signal in the batch has cleared. Collectors send only the
+    signals worth judging (non-zero counts), so a healthy account makes a small batch.
+    """
+
+    version: Literal[1] = CONTRACT_VERSION
+    batch_id: Annotated[str, Field(min_length=1, max_length=80)]
+    source: Literal["metrics", "cost", "health"]
+    collected_at: AwareDatetime
+    covered_kinds: list[str]
+    signals: list[Signal]
+
+
+class AlertState(StrEnum):
+    PENDING = "pending"
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class NotifyReason(StrEnum):
+    FIRING = "firing"
+    ESCALATED = "escalated"
+    REPEAT = "repeat"
+    RESOLVED = "resolved"
+
+
+class Evidence(Contract):
+    """The numbers a human needs to judge an alert: value against threshold, over a window."""
+
+    value: float
+    threshold: float
+    unit: str
+    window_seconds: int
+    observed_at: AwareDatetime
+    summary: str
+    samples: dict[str, float] = Field(default_factory=dict)
+
+    def describe_value(self) -> str:
+        """``2.00% (threshold 0.10%)``: the value against its threshold, in its unit."""
+        return f"{_format(self.value, self.unit)} (threshold {_format(self.threshold, self.unit)})"
+
+
+def _format(value: float, unit: str) -> str:
+    if unit == "Percent":
+        return f"{value:.2f}%"
+    return f"{value:,.0f}" if unit == "Count" else f"{value:g} {unit}"
+
+
+class Alert(Contract):
+    """The lifecycle of one condition, as stored in DynamoDB."""
+
+    version: Literal[1] = CONTRACT_VERSION
+    labels: Labels
+    state: AlertState
+    severity: Severity
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    fired_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    last_notified: AwareDatetime | None = None
+    notify_count: int = 0
+    evidence: Evidence
+    last_batch: str
+    revision: int = 0
+
+    @property
+    def fingerprint(self) -> str:
+        return self.labels.fingerprint
+
+
+class Link(Contract):
+    label: str
+    url: str
+
+
+class AlertView(Contract):
+    """One alert as a notification carries it."""
+
+    fingerprint: str
+    labels: Labels
+    state: AlertState
+    severity: Severity
+    evidence: Evidence
+    first_seen: AwareDatetime
+    fired_at: AwareDatetime | None
+    resolved_at: AwareDatetime | None
+    links: list[Link]
+
+
+class ChatPayload(Contract):
+    """The structured body the chat function receives (the ``lambda`` key of the SNS message)."""
+
+    version: Literal[1] = CONTRACT_VERSION
+    notification_id: str
+    category: str
+    reason: NotifyReason
+    severity: Severity
+    title: str
+    text: str
+    stack: str
+    alerts: list[AlertView]
+
+
+class Notification(Contract):
+    """What the Evaluate workflow publishes to SNS, one item of its Map state."""
+
+    notification_id: str
+    subject: Annotated[str, Field(max_length=99)]
+    message: str = Field(description="SNS MessageStructure=json document: default/email/lambda.")
+    severity: Severity
+    status: Literal["firing", "resolved"]
+    category: str
+
+
+class EvaluationSummary(Contract):
+    batch_id: str
+    signals: int
+    breaches: int
+    transitions: dict[str, int]
+    notifications: int
+
+
+class EvaluationResult(Contract):
+    notifications: list[Notification]
+    summary: EvaluationSummary

@@ -1,0 +1,136 @@
+"""Turn alert transitions into notifications: one SNS message with a body per protocol.
+
+Email subscribers get a plain-text body and an ASCII subject (SNS rejects other subjects);
+the chat function gets the structured ``ChatPayload`` JSON. Severity, status and category
+travel as message attributes so SNS filter policies can route on them.
+"""
+
+import hashlib
+import json
+from datetime import datetime
+
+from vigil.clock import iso
+from vigil.lifecycle import Transition
+from vigil.links import lambda_links
+from vigil.model import (
+    Alert,
+    AlertState,
+    AlertView,
+    ChatPayload,
+    Link,
+    Notification,
+    NotifyReason,
+)
+from vigil.rules import KIND_SPECS
+
+_METRIC_BY_KIND = {"lambda.errors": "Errors", "lambda.throttles": "Throttles"}
+
+_REASON_WORDS = {
+    NotifyReason.FIRING: "firing",
+    NotifyReason.ESCALATED: "escalated",
+    NotifyReason.REPEAT: "still firing",
+    NotifyReason.RESOLVED: "resolved",
+}
+
+
+def links_for(alert: Alert) -> list[Link]:
+    metric = _METRIC_BY_KIND.get(alert.labels.kind)
+    if metric is None:
+        return []
+    return lambda_links(alert.labels, metric=metric, window_end=alert.evidence.observed_at)
+
+
+def view(alert: Alert) -> AlertView:
+    return AlertView(
+        fingerprint=alert.fingerprint,
+        labels=alert.labels,
+        state=alert.state,
+        severity=alert.severity,
+        evidence=alert.evidence,
+        first_seen=alert.first_seen,
+        fired_at=alert.fired_at,
+        resolved_at=alert.resolved_at,
+        links=links_for(alert),
+    )
+
+
+def title_for(alert: Alert, reason: NotifyReason) -> str:
+    spec = KIND_SPECS.get(alert.labels.kind)
+    what = spec.title if spec else alert.labels.kind
+    label = "RESOLVED" if reason is NotifyReason.RESOLVED else alert.severity.value.upper()
+    return f"[{label}] {what} {_REASON_WORDS[reason]}: {alert.labels.resource}"
+
+
+def notification_for(transition: Transition, *, stack: str, batch_id: str) -> Notification | None:
+    """The notification a transition calls for, or ``None``."""
+    alert, reason = transition.after, transition.notify
+    if alert is None or reason is None:
+        return None
+    notification_id = hashlib.sha256(
+        f"{alert.fingerprint}|{batch_id}|{reason.value}".encode()
+    ).hexdigest()[:24]
+    title = title_for(alert, reason)
+    text = email_text(alert, reason, stack=stack)
+    chat = ChatPayload(
+        notification_id=notification_id,
+        category="alert",
+        reason=reason,
+        severity=alert.severity,
+        title=title,
+        text=alert.evidence.summary,
+        stack=stack,
+        alerts=[view(alert)],
+    )
+    message = {
+        "default": text,
+        "email": text,
+        "lambda": chat.model_dump_json(),
+    }
+    return Notification(
+        notification_id=notification_id,
+        subject=ascii_subject(title),
+        message=json.dumps(message),
+        severity=alert.severity,
+        status="resolved" if reason is NotifyReason.RESOLVED else "firing",
+        category="alert",
+    )
+
+
+def ascii_subject(title: str) -> str:
+    """SNS subjects must be ASCII, without line breaks, under 100 characters."""
+    cleaned = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in title)
+    return cleaned if len(cleaned) <= 99 else cleaned[:96] + "..."
+
+
+def email_text(alert: Alert, reason: NotifyReason, *, stack: str) -> str:
+    labels, evidence = alert.labels, alert.evidence
+    lines = [
+        title_for(alert, reason),
+        "",
+        evidence.summary + ".",
+        "",
+        f"Resource:   {labels.resource}",
+        f"Account:    {labels.account}",
+        f"Region:     {labels.region}",
+        f"Severity:   {alert.severity.value}",
+        f"Value:      {evidence.describe_value()}",
+        f"Window:     {evidence.window_seconds // 60} min ending {_hm(evidence.observed_at)}",
+        f"First seen: {_hm(alert.first_seen)}",
+    ]
+    if alert.fired_at:
+        lines.append(f"Firing at:  {_hm(alert.fired_at)}")
+    if alert.state is AlertState.RESOLVED and alert.resolved_at:
+        lines.append(f"Resolved:   {_hm(alert.resolved_at)}")
+    links = links_for(alert)
+    if links:
+        lines += ["", *[f"{link.label}: {link.url}" for link in links]]
+    lines += [
+        "",
+        "--",
+        f"Vigil ({stack}) - alert {alert.fingerprint}, notification {alert.notify_count}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _hm(moment: datetime) -> str:
+    return iso(moment).replace("T", " ").replace("Z", " UTC")

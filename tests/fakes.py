@@ -1,0 +1,52 @@
+"""In-memory stand-ins for the ports, for domain tests that must not touch AWS."""
+
+from typing import Any
+
+from vigil.errors import ConflictError
+from vigil.model import Alert, AlertState
+
+
+class MemoryAlertStore:
+    """Behaves like ``AlertStore``: revisions, conditional writes, an active index."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Alert] = {}
+        self.writes = 0
+        self.conflicts_to_inject = 0
+
+    def get(self, fingerprint: str) -> Alert | None:
+        return self.items.get(fingerprint)
+
+    def active(self, kind: str) -> list[str]:
+        return [
+            fp
+            for fp, alert in self.items.items()
+            if alert.labels.kind == kind and alert.state is not AlertState.RESOLVED
+        ]
+
+    def save(self, before: Alert | None, after: Alert | None) -> None:
+        key = (after or before).fingerprint if (after or before) else None
+        assert key is not None
+        stored = self.items.get(key)
+        if self.conflicts_to_inject:
+            self.conflicts_to_inject -= 1
+            raise ConflictError(f"injected conflict on {key}")
+        if (stored.revision if stored else None) != (before.revision if before else None):
+            raise ConflictError(f"alert {key} changed since it was read")
+        self.writes += 1
+        if after is None:
+            del self.items[key]
+        else:
+            revision = (before.revision if before else 0) + 1
+            self.items[key] = after.model_copy(update={"revision": revision})
+
+
+class RecordingChat:
+    def __init__(self, fail_with: Exception | None = None) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.fail_with = fail_with
+
+    def post(self, message: dict[str, Any]) -> None:
+        if self.fail_with:
+            raise self.fail_with
+        self.messages.append(message)

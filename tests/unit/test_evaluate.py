@@ -1,0 +1,106 @@
+import json
+
+import pytest
+
+from tests.factories import T0, batch, error_signal, minutes
+from tests.fakes import MemoryAlertStore
+from vigil.errors import ConflictError
+from vigil.evaluate import evaluate
+from vigil.model import ChatPayload
+from vigil.rules import RulesConfig
+
+RULES = RulesConfig()
+
+
+def test_a_burst_notifies_once_then_resolves_once() -> None:
+    store = MemoryAlertStore()
+    subjects = []
+    for cycle in range(8):
+        at = T0 + minutes(5 * cycle)
+        errors = 2_000 if cycle < 5 else 0
+        signals = (
+            [error_signal("orders-api", invocations=100_000, errors=errors, at=at)]
+            if errors
+            else []
+        )
+        result = evaluate(batch(at, *signals), rules=RULES, store=store, stack="vigil")
+        subjects += [n.subject for n in result.notifications]
+
+    assert subjects == [
+        "[CRITICAL] Lambda errors firing: orders-api",
+        "[RESOLVED] Lambda errors resolved: orders-api",
+    ]
+
+
+def test_a_retried_evaluation_of_the_same_batch_does_not_notify_again() -> None:
+    store = MemoryAlertStore()
+    same = batch(T0, error_signal("nightly-report", invocations=3, errors=1))
+
+    first = evaluate(same, rules=RULES, store=store, stack="vigil")
+    second = evaluate(same, rules=RULES, store=store, stack="vigil")
+
+    assert len(first.notifications) == 1
+    assert second.notifications == []
+    assert second.summary.transitions == {}
+
+
+def test_a_lost_race_is_re_read_and_decided_again() -> None:
+    store = MemoryAlertStore()
+    store.conflicts_to_inject = 2
+
+    result = evaluate(
+        batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
+        rules=RULES,
+        store=store,
+        stack="vigil",
+    )
+
+    assert len(result.notifications) == 1
+    assert store.writes == 1
+
+
+def test_a_persistent_conflict_fails_the_evaluation_rather_than_guess() -> None:
+    store = MemoryAlertStore()
+    store.conflicts_to_inject = 10
+
+    with pytest.raises(ConflictError):
+        evaluate(
+            batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
+            rules=RULES,
+            store=store,
+            stack="vigil",
+        )
+
+
+def test_the_notification_carries_a_body_per_protocol_and_routing_attributes() -> None:
+    result = evaluate(
+        batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
+        rules=RULES,
+        store=MemoryAlertStore(),
+        stack="vigil-prod",
+    )
+    (notification,) = result.notifications
+    message = json.loads(notification.message)
+    chat = ChatPayload.model_validate_json(message["lambda"])
+
+    assert set(message) == {"default", "email", "lambda"}
+    assert notification.severity.value == "warning"
+    assert notification.status == "firing"
+    assert chat.alerts[0].labels.resource == "nightly-report"
+    assert chat.notification_id == notification.notification_id
+    assert [link.label for link in chat.alerts[0].links] == ["Metric", "Logs Insights", "Function"]
+
+
+def test_signals_of_healthy_functions_do_not_create_alerts() -> None:
+    store = MemoryAlertStore()
+    result = evaluate(
+        batch(T0, error_signal("search-api", invocations=100_000, errors=50)),
+        rules=RULES,
+        store=store,
+        stack="vigil",
+    )
+
+    assert result.notifications == []
+    assert store.items == {}
+    assert result.summary.signals == 1
+    assert result.summary.breaches == 0
