@@ -1,7 +1,6 @@
 """Test-wide safety: fake credentials, so nothing can sign a request for a real account."""
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,9 +22,8 @@ for _name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
 
 
 @pytest.fixture(autouse=True)
-def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in _FAKE_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    yield

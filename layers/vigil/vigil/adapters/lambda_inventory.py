@@ -8,6 +8,9 @@ from vigil.adapters.cloudwatch import CallStats
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
+# ListFunctions returns at most 50 functions a call.
+PAGE_SIZE = 50
+
 
 @dataclass(frozen=True)
 class FunctionInfo:
@@ -22,7 +25,10 @@ class LambdaInventory:
 
     def functions(self) -> list[FunctionInfo]:
         found: list[FunctionInfo] = []
-        for page in self._client.get_paginator("list_functions").paginate():
+        pages = self._client.get_paginator("list_functions").paginate(
+            PaginationConfig={"PageSize": PAGE_SIZE}
+        )
+        for page in pages:
             self.stats.count("ListFunctions")
             found += [
                 FunctionInfo(name=fn["FunctionName"], arn=fn["FunctionArn"])

@@ -1,0 +1,113 @@
+"""Handlers and adapters against in-process moto, with tables built from template.yaml."""
+
+import importlib.util
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+TABLE = "vigil-state"
+
+
+def template_resource(logical_id: str) -> dict[str, Any]:
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    resource: dict[str, Any] = template["Resources"][logical_id]
+    return resource
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def table(aws: None) -> str:
+    """The state table exactly as template.yaml defines its keys and indexes."""
+    props = template_resource("StateTable")["Properties"]
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        BillingMode=props["BillingMode"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
+    )
+    return TABLE
+
+
+class FakeContext:
+    """The parts of LambdaContext the handlers and Powertools read."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = "00000000-0000-0000-0000-000000000000"
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@pytest.fixture
+def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
+    """Import ``functions/<name>/app.py`` fresh (a cold start) with the given environment."""
+
+    def load(name: str, **env: str) -> ModuleType:
+        base = {
+            "VIGIL_STACK_NAME": "vigil-test",
+            "VIGIL_TABLE_NAME": TABLE,
+            "VIGIL_RULES": "{}",
+        }
+        for key, value in {**base, **env}.items():
+            monkeypatch.setenv(key, value)
+        spec = importlib.util.spec_from_file_location(
+            f"handler_{name}", ROOT / "functions" / name / "app.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture
+def context() -> Callable[[str], FakeContext]:
+    return FakeContext
+
+
+def create_workload_function(name: str) -> None:
+    """A plain Lambda function for Vigil to watch."""
+    iam = boto3.client("iam")
+    try:
+        role = iam.get_role(RoleName="workload")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(
+            RoleName="workload",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    boto3.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()},
+    )

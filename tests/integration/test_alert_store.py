@@ -1,0 +1,92 @@
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from tests.factories import T0, error_signal, minutes
+from vigil.adapters.table import AlertStore, DeliveryLog, IncidentStore
+from vigil.errors import ConflictError
+from vigil.lifecycle import step
+from vigil.model import AlertState
+from vigil.rules import RulesConfig, judge
+
+RULES = RulesConfig()
+
+
+def _firing(store: AlertStore):  # type: ignore[no-untyped-def]
+    breach = judge(error_signal("nightly-report", invocations=5, errors=1), RULES)
+    transition = step(None, breach, now=T0, batch_id="b1", rules=RULES)
+    store.save(transition.before, transition.after)
+    return transition.after
+
+
+def test_an_alert_round_trips_and_is_listed_as_active(table: str) -> None:
+    store = AlertStore(boto3.client("dynamodb"), table, retention=timedelta(days=30))
+    alert = _firing(store)
+
+    stored = store.get(alert.fingerprint)
+
+    assert stored is not None
+    assert stored.state is AlertState.FIRING
+    assert stored.revision == 1
+    assert store.active("lambda.errors") == [alert.fingerprint]
+    assert store.active("lambda.throttles") == []
+
+
+def test_a_write_based_on_a_stale_read_is_refused(table: str) -> None:
+    store = AlertStore(boto3.client("dynamodb"), table, retention=timedelta(days=30))
+    alert = _firing(store)
+    stale = store.get(alert.fingerprint)
+    resolved = step(stale, None, now=T0 + minutes(5), batch_id="b2", rules=RULES)
+    store.save(resolved.before, resolved.after)
+
+    with pytest.raises(ConflictError):
+        store.save(resolved.before, resolved.after)
+    with pytest.raises(ConflictError):
+        store.save(None, alert)  # a second "new" alert with the same fingerprint
+
+
+def test_a_resolved_alert_leaves_the_active_index_and_expires(table: str) -> None:
+    client = boto3.client("dynamodb")
+    store = AlertStore(client, table, retention=timedelta(days=30))
+    alert = _firing(store)
+    resolved = step(
+        store.get(alert.fingerprint), None, now=T0 + minutes(5), batch_id="b2", rules=RULES
+    )
+    store.save(resolved.before, resolved.after)
+
+    item = client.get_item(
+        TableName=table, Key={"pk": {"S": f"ALERT#{alert.fingerprint}"}, "sk": {"S": "STATE"}}
+    )["Item"]
+
+    assert store.active("lambda.errors") == []
+    assert "gsi1pk" not in item
+    assert int(item["ttl"]["N"]) == int((T0 + minutes(5) + timedelta(days=30)).timestamp())
+
+
+def test_a_cleared_pending_alert_is_deleted(table: str) -> None:
+    store = AlertStore(boto3.client("dynamodb"), table, retention=timedelta(days=30))
+    breach = judge(error_signal("orders-api", invocations=100_000, errors=2_000), RULES)
+    pending = step(None, breach, now=T0, batch_id="b1", rules=RULES)
+    store.save(pending.before, pending.after)
+    cleared = step(
+        store.get(pending.after.fingerprint), None, now=T0 + minutes(5), batch_id="b2", rules=RULES
+    )
+
+    store.save(cleared.before, cleared.after)
+
+    assert store.get(pending.after.fingerprint) is None
+
+
+def test_deliveries_and_incidents_are_recorded_once(table: str) -> None:
+    client = boto3.client("dynamodb")
+    deliveries = DeliveryLog(client, table, retention=timedelta(days=30))
+    incidents = IncidentStore(client, table)
+
+    deliveries.record("n1", "slack", at=T0)
+
+    assert deliveries.delivered("n1", "slack")
+    assert not deliveries.delivered("n1", "teams")
+    assert incidents.open("i1", '{"a": 1}', opened_at=T0)
+    assert not incidents.open("i1", '{"a": 2}', opened_at=T0)
+    assert incidents.get("i1") == '{"a": 1}'

@@ -1,0 +1,236 @@
+"""Each handler on moto: real adapters, real clients, fake account."""
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tests.factories import T0, batch, error_signal
+from tests.integration.conftest import FakeContext, create_workload_function
+from vigil.adapters.cloudwatch import CallStats
+from vigil.adapters.lambda_inventory import LambdaInventory
+from vigil.errors import ConfigError, InvalidEventError, InvalidRunbookInput
+from vigil.model import SignalBatch
+
+Loader = Callable[..., ModuleType]
+Context = Callable[[str], FakeContext]
+
+
+def _put_minutes(function: str, metric: str, per_minute: float, start: Any, count: int) -> None:
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "FunctionName", "Value": function}],
+                "Timestamp": start + timedelta(minutes=minute, seconds=30),
+                "Value": per_minute,
+                "Unit": "Count",
+            }
+            for minute in range(count)
+        ],
+    )
+
+
+def _evaluate_state_machine() -> str:
+    sfn = boto3.client("stepfunctions")
+    arn: str = sfn.create_state_machine(
+        name="evaluate",
+        definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+        type="EXPRESS",
+    )["stateMachineArn"]
+    return arn
+
+
+def test_collector_reads_one_window_and_starts_the_workflow_with_the_signals(
+    aws: None, load_handler: Loader, context: Context
+) -> None:
+    for name in ("orders-api", "search-api", "nightly-report", "idle"):
+        create_workload_function(name)
+    window_start = T0 - timedelta(minutes=7)  # now 09:00, lag 2 -> window 08:53-08:58
+    _put_minutes("orders-api", "Invocations", 20_000, window_start, 5)
+    _put_minutes("orders-api", "Errors", 400, window_start, 5)
+    _put_minutes("search-api", "Invocations", 20_000, window_start, 5)
+    _put_minutes("search-api", "Errors", 10, window_start, 5)
+    _put_minutes("nightly-report", "Invocations", 2, window_start, 5)
+    _put_minutes("nightly-report", "Errors", 1, window_start + timedelta(minutes=2), 1)
+    _put_minutes("orders-api", "Errors", 9_999, window_start - timedelta(minutes=1), 1)  # earlier
+    machine = _evaluate_state_machine()
+    app = load_handler("collect_metrics", VIGIL_EVALUATE_STATE_MACHINE_ARN=machine)
+
+    result = app.lambda_handler({"time": "2026-11-02T09:00:00Z"}, context("collect"))
+
+    execution = boto3.client("stepfunctions").describe_execution(
+        executionArn=result["execution_arn"]
+    )
+    sent = SignalBatch.model_validate_json(execution["input"])
+    by_resource = {s.labels.resource: s.samples for s in sent.signals}
+    assert result["metrics_requested"] == 4 * 3
+    assert result["api_calls"] == {"ListFunctions": 1, "GetMetricData": 1, "StartExecution": 1}
+    assert sent.batch_id == "metrics-123456789012-us-east-1-20261102T0900Z"
+    assert by_resource == {
+        "orders-api": {"errors": 2_000.0, "invocations": 100_000.0},
+        "search-api": {"errors": 50.0, "invocations": 100_000.0},
+        "nightly-report": {"errors": 1.0, "invocations": 10.0},
+    }
+    assert sent.covered_kinds == ["lambda.errors", "lambda.throttles"]
+
+
+def test_collector_batches_metrics_500_to_a_call(
+    aws: None, load_handler: Loader, context: Context
+) -> None:
+    for index in range(170):
+        create_workload_function(f"fn-{index:03d}")
+    app = load_handler(
+        "collect_metrics", VIGIL_EVALUATE_STATE_MACHINE_ARN=_evaluate_state_machine()
+    )
+
+    result = app.lambda_handler({"time": "2026-11-02T09:00:00Z"}, context("collect"))
+
+    assert result["metrics_requested"] == 510
+    assert result["api_calls"]["GetMetricData"] == 2
+    # moto answers ListFunctions in one page whatever MaxItems says; paging on AWS is
+    # covered with a Stubber in test_lambda_inventory_follows_every_page.
+    assert result["api_calls"]["ListFunctions"] == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "complaint"),
+    [
+        ({}, "scheduled event: time"),
+        ({"time": "yesterday"}, "not an ISO 8601 timestamp"),
+        ({"time": "2026-11-02T09:00:00"}, "has no time zone"),
+    ],
+)
+def test_collector_rejects_an_event_without_a_usable_time(
+    aws: None, load_handler: Loader, context: Context, event: dict[str, Any], complaint: str
+) -> None:
+    app = load_handler(
+        "collect_metrics", VIGIL_EVALUATE_STATE_MACHINE_ARN=_evaluate_state_machine()
+    )
+
+    with pytest.raises(InvalidEventError) as caught:
+        app.lambda_handler(event, context("collect"))
+
+    assert complaint in str(caught.value)
+
+
+def test_evaluate_returns_notifications_for_the_workflow(
+    table: str, load_handler: Loader, context: Context
+) -> None:
+    app = load_handler("evaluate")
+    event = batch(T0, error_signal("nightly-report", invocations=3, errors=1)).model_dump(
+        mode="json"
+    )
+
+    result = app.lambda_handler(event, context("evaluate"))
+
+    (notification,) = result["notifications"]
+    assert notification["subject"] == "[WARNING] Lambda errors firing: nightly-report"
+    assert set(notification) == {
+        "notification_id",
+        "subject",
+        "message",
+        "severity",
+        "status",
+        "category",
+    }
+    assert result["summary"]["transitions"] == {"none->firing": 1}
+
+
+def test_evaluate_names_the_fields_of_a_malformed_batch(
+    table: str, load_handler: Loader, context: Context
+) -> None:
+    app = load_handler("evaluate")
+    event = batch(T0).model_dump(mode="json") | {"collected_at": "noon", "extra": 1}
+
+    with pytest.raises(InvalidEventError) as caught:
+        app.lambda_handler(event, context("evaluate"))
+
+    assert "signal batch: collected_at:" in str(caught.value)
+    assert "extra:" in str(caught.value)
+
+
+def test_an_invalid_rules_config_fails_the_cold_start_with_the_field_named(
+    table: str, load_handler: Loader, context: Context
+) -> None:
+    app = load_handler("evaluate", VIGIL_RULES='{"lambda_errors": {"warning_rate": -1}}')
+
+    with pytest.raises(ConfigError) as caught:
+        app.lambda_handler(batch(T0).model_dump(mode="json"), context("evaluate"))
+
+    assert "lambda_errors.warning_rate" in str(caught.value)
+
+
+def test_runbook_opens_an_incident_once_and_announces_it(
+    table: str, load_handler: Loader, context: Context
+) -> None:
+    app = load_handler("runbook")
+    event = {
+        "step": "open",
+        "execution_name": "manual-1",
+        "started_at": "2026-11-02T09:00:00Z",
+        "input": {"service": "lambda", "region": "us-east-1", "reason": "elevated errors"},
+    }
+
+    first = app.lambda_handler(event, context("runbook"))
+    retried = app.lambda_handler(event, context("runbook"))
+
+    assert first["incident"] == retried["incident"]
+    assert first["incident"]["status"] == "open"
+    assert first["notification"]["category"] == "outage"
+    assert "DRY RUN" in json.loads(first["notification"]["message"])["email"]
+
+
+def test_runbook_rejects_bad_input_naming_each_field(
+    table: str, load_handler: Loader, context: Context
+) -> None:
+    app = load_handler("runbook")
+    event = {
+        "step": "open",
+        "execution_name": "manual-2",
+        "started_at": "2026-11-02T09:00:00Z",
+        "input": {"service": "Lambda!", "region": "mars-1", "dry_run": "perhaps"},
+    }
+
+    with pytest.raises(InvalidRunbookInput) as caught:
+        app.lambda_handler(event, context("runbook"))
+
+    message = str(caught.value)
+    for field in ("service:", "region:", "reason:", "dry_run:"):
+        assert field in message
+
+
+def test_lambda_inventory_follows_every_page() -> None:
+    client = boto3.client("lambda", region_name="us-east-1")
+    stats = CallStats()
+    with Stubber(client) as stub:
+        for page in range(3):
+            names = [f"fn-{page}-{index}" for index in range(50 if page < 2 else 7)]
+            response: dict[str, Any] = {
+                "Functions": [
+                    {
+                        "FunctionName": name,
+                        "FunctionArn": f"arn:aws:lambda:us-east-1:1:function:{name}",
+                    }
+                    for name in names
+                ]
+            }
+            expected: dict[str, Any] = {"MaxItems": 50}
+            if page < 2:
+                response["NextMarker"] = f"m{page + 1}"
+            if page:
+                expected["Marker"] = f"m{page}"
+            stub.add_response("list_functions", response, expected)
+
+        functions = LambdaInventory(client, stats).functions()
+
+    assert len(functions) == 107
+    assert stats.by_api == {"ListFunctions": 3}
