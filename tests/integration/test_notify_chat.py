@@ -1,0 +1,136 @@
+"""notify_chat against a Slack webhook served on 127.0.0.1 and secrets in moto."""
+
+import json
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from emulator.slack import SlackServer
+from tests.factories import T0, batch, error_signal
+from tests.fakes import MemoryAlertStore
+from tests.integration.conftest import FakeContext
+from vigil.errors import ChatDeliveryError, InvalidEventError
+from vigil.evaluate import evaluate
+from vigil.rules import RulesConfig
+
+Loader = Callable[..., ModuleType]
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackServer]:
+    with SlackServer() as server:
+        yield server
+
+
+def _secret(url: str) -> str:
+    arn: str = boto3.client("secretsmanager").create_secret(
+        Name="vigil/slack", SecretString=json.dumps({"webhook_url": url})
+    )["ARN"]
+    return arn
+
+
+def _sns_event(*messages: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alerts:sub",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": f"m-{index}",
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
+                    "Subject": "subject",
+                    "Message": message,
+                    "Timestamp": "2026-11-02T09:00:05.000Z",
+                    "SignatureVersion": "1",
+                    "Signature": "x",
+                    "SigningCertUrl": "x",
+                    "UnsubscribeUrl": "x",
+                    "MessageAttributes": {},
+                },
+            }
+            for index, message in enumerate(messages)
+        ]
+    }
+
+
+def _chat_message() -> str:
+    result = evaluate(
+        batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
+        rules=RulesConfig(),
+        store=MemoryAlertStore(),
+        stack="vigil",
+    )
+    message: str = json.loads(result.notifications[0].message)["lambda"]
+    return message
+
+
+def _handler(load_handler: Loader, secret_arn: str) -> ModuleType:
+    return load_handler("notify_chat", VIGIL_SLACK_SECRET_ARN=secret_arn)
+
+
+def test_a_notification_is_posted_to_slack_once_even_if_redelivered(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    app = _handler(load_handler, _secret(slack.webhook_url))
+    event = _sns_event(_chat_message())
+
+    first = app.lambda_handler(event, FakeContext("chat"))
+    again = app.lambda_handler(event, FakeContext("chat"))
+
+    assert first == {"outcomes": {"posted": 1}}
+    assert again == {"outcomes": {"duplicate": 1}}
+    (post,) = slack.posts
+    assert post.payload["text"] == "[WARNING] Lambda errors firing: nightly-report"
+    assert post.payload["blocks"][0]["type"] == "header"
+
+
+def test_a_rate_limited_post_is_retried_after_retry_after(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    app = _handler(load_handler, _secret(slack.webhook_url))
+    slack.fail_next(1, status=429, retry_after=0)
+
+    result = app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
+
+    assert result == {"outcomes": {"posted": 1}}
+    assert [post.status for post in slack.posts] == [429, 200]
+
+
+def test_a_server_error_that_persists_fails_the_invocation_for_the_dead_letter_queue(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    app = _handler(load_handler, _secret(slack.webhook_url))
+    slack.fail_next(10, status=502)
+
+    with pytest.raises(ChatDeliveryError):
+        app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
+
+    assert [post.status for post in slack.posts] == [502, 502, 502, 502]  # 1 try + 3 retries
+
+
+def test_without_a_webhook_chat_delivery_is_skipped_with_a_warning(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    app = _handler(load_handler, _secret(""))
+
+    result = app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
+
+    assert result == {"outcomes": {"not-configured": 1}}
+    assert slack.posts == []
+
+
+def test_a_malformed_message_fails_with_the_fields_named(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    app = _handler(load_handler, _secret(slack.webhook_url))
+
+    with pytest.raises(InvalidEventError) as caught:
+        app.lambda_handler(_sns_event('{"version": 1, "title": 3}'), FakeContext("chat"))
+
+    assert "chat notification: notification_id: Field required" in str(caught.value)
+    assert slack.posts == []
