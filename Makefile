@@ -18,7 +18,7 @@ REGION ?= us-east-1
 .PHONY: help venv lint format typecheck cfn-lint build unit integration e2e pytest test demo benchmark lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt
 	@if [ -z "$(PYTHON313)" ]; then \
@@ -54,14 +54,17 @@ cfn-lint: venv ## cfn-lint, sam validate --lint, and the state machines through 
 build: venv ## sam build (no container; arm64 wheels come from PyPI)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam build --region $(REGION)
 
-unit: venv
+unit: venv ## unit tests of the domain (no AWS, no sockets)
 	$(BIN)/pytest tests/unit
 
-integration: venv
+integration: venv ## handlers and adapters on moto
 	$(BIN)/pytest tests/integration
 
-e2e: venv
+e2e: venv ## the template deployed in the emulator, scenarios played
 	$(BIN)/pytest tests/e2e
+
+benchmark: venv ## API calls and metrics one collection cycle makes (10, 100, 1,000 functions)
+	$(PY) benchmarks/collection_cycle.py
 
 pytest: venv ## every test with branch coverage
 	$(BIN)/pytest --cov --cov-report=term tests

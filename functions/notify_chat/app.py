@@ -1,4 +1,4 @@
-"""SNS subscriber: post each alert notification to Slack."""
+"""SNS subscriber: post each alert notification (and self-watch alarm) to Slack."""
 
 from datetime import timedelta
 from functools import cache
@@ -12,10 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.adapters.slack import SlackWebhook
 from vigil.adapters.table import DeliveryLog
+from vigil.alarms import chat_payload
 from vigil.clock import parse_time
 from vigil.delivery import deliver_to_slack
-from vigil.events import parse_model
-from vigil.model import ChatPayload
 from vigil.observability import logger, metrics, tracer
 from vigil.settings import ChatSettings
 
@@ -49,7 +48,7 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     settings, log = _deps()
     outcomes: dict[str, int] = {}
     for record in event.records:
-        payload = parse_model(ChatPayload, record.sns.message, what="chat notification")
+        payload = chat_payload(record.sns.message, stack=settings.stack_name)
         now = parse_time(record.sns.timestamp, field="Sns.Timestamp")
         outcome = deliver_to_slack(payload, slack=_slack(settings), log=log, now=now)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1

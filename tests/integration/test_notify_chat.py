@@ -134,3 +134,28 @@ def test_a_malformed_message_fails_with_the_fields_named(
 
     assert "chat notification: notification_id: Field required" in str(caught.value)
     assert slack.posts == []
+
+
+def test_a_self_watch_alarm_from_cloudwatch_is_posted_too(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    app = _handler(load_handler, _secret(slack.webhook_url))
+    alarm = {
+        "AlarmName": "vigil-ChatDeadLettersAlarm-ABC",
+        "AlarmDescription": "Vigil chat deliveries failed after retries.",
+        "AWSAccountId": "123456789012",
+        "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:vigil-ChatDeadLetters",
+        "NewStateValue": "ALARM",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [1.0] was greater than 0.0.",
+        "StateChangeTime": "2026-11-02T09:00:00.000+0000",
+        "Region": "US East (N. Virginia)",
+        "OldStateValue": "OK",
+        "Trigger": {"MetricName": "ApproximateNumberOfMessagesVisible"},
+    }
+
+    result = app.lambda_handler(_sns_event(json.dumps(alarm)), FakeContext("chat"))
+
+    assert result == {"outcomes": {"posted": 1}}
+    assert (
+        slack.posts[0].payload["text"] == "[ALARM] Vigil self-watch: vigil-ChatDeadLettersAlarm-ABC"
+    )

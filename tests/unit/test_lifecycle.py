@@ -31,9 +31,11 @@ def test_a_high_volume_breach_is_pending_until_it_lasts_for_its_duration() -> No
     first = run(None, burst(T0), T0)
     second = run(first.after, burst(T0 + minutes(5)), T0 + minutes(5))
 
-    assert first.after is not None and first.after.state is AlertState.PENDING
+    assert first.after is not None
+    assert first.after.state is AlertState.PENDING
     assert first.notify is None
-    assert second.after is not None and second.after.state is AlertState.FIRING
+    assert second.after is not None
+    assert second.after.state is AlertState.FIRING
     assert second.notify is NotifyReason.FIRING
     assert second.after.fired_at == T0 + minutes(5)
 
@@ -49,7 +51,8 @@ def test_a_transient_high_volume_breach_clears_without_a_word() -> None:
 def test_a_low_volume_error_fires_at_once() -> None:
     transition = run(None, single_error(T0), T0)
 
-    assert transition.after is not None and transition.after.state is AlertState.FIRING
+    assert transition.after is not None
+    assert transition.after.state is AlertState.FIRING
     assert transition.notify is NotifyReason.FIRING
 
 
@@ -72,14 +75,16 @@ def test_an_escalation_notifies_before_the_repeat_interval() -> None:
     escalated = run(alert.after, burst(T0 + minutes(10), 5_000), T0 + minutes(10))
 
     assert escalated.notify is NotifyReason.ESCALATED
-    assert escalated.after is not None and escalated.after.severity.value == "critical"
+    assert escalated.after is not None
+    assert escalated.after.severity.value == "critical"
 
 
 def test_a_firing_alert_that_clears_resolves_and_says_so() -> None:
     firing = run(None, single_error(T0), T0).after
     resolved = run(firing, None, T0 + minutes(5))
 
-    assert resolved.after is not None and resolved.after.state is AlertState.RESOLVED
+    assert resolved.after is not None
+    assert resolved.after.state is AlertState.RESOLVED
     assert resolved.notify is NotifyReason.RESOLVED
     assert resolved.after.resolved_at == T0 + minutes(5)
 
@@ -89,16 +94,27 @@ def test_resolved_notifications_can_be_turned_off() -> None:
     firing = step(None, single_error(T0), now=T0, batch_id="a", rules=rules).after
     resolved = step(firing, None, now=T0 + minutes(5), batch_id="b", rules=rules)
 
-    assert resolved.after is not None and resolved.after.state is AlertState.RESOLVED
+    assert resolved.after is not None
+    assert resolved.after.state is AlertState.RESOLVED
     assert resolved.notify is None
 
 
-def test_replaying_the_same_batch_changes_nothing() -> None:
+def test_replaying_the_same_batch_changes_nothing_but_repeats_its_decision() -> None:
     first = step(None, single_error(T0), now=T0, batch_id="same", rules=RULES)
     again = step(first.after, single_error(T0), now=T0, batch_id="same", rules=RULES)
 
     assert not again.changed
-    assert again.notify is None
+    assert again.notify is NotifyReason.FIRING
+
+
+def test_a_repeat_keeps_the_highest_severity_seen_while_firing() -> None:
+    alert = run(None, burst(T0, 5_000), T0).after
+    alert = run(alert, burst(T0 + minutes(5), 5_000), T0 + minutes(5)).after
+    repeat = run(alert, burst(T0 + minutes(245), 500), T0 + minutes(245))
+
+    assert repeat.notify is NotifyReason.REPEAT
+    assert repeat.after is not None
+    assert repeat.after.severity.value == "critical"
 
 
 def test_a_batch_older_than_the_alert_is_ignored() -> None:

@@ -12,6 +12,7 @@ from vigil.model import Labels, Signal, SignalBatch
 from vigil.rules import RulesConfig
 
 _LAMBDA_METRICS = ("Invocations", "Errors", "Throttles")
+LAMBDA_KINDS = ("lambda.errors", "lambda.throttles")
 
 
 class MetricsPort(Protocol):
@@ -74,6 +75,8 @@ def collect_lambda(
     ]
     sums = metrics.sums(queries, start=window.start, end=window.end) if queries else {}
     kinds = set(rules.enabled_kinds)
+    # The batch speaks for every kind this collector reads, enabled or not, so that the
+    # active alerts of a rule that was just disabled resolve instead of freezing.
     signals: list[Signal] = []
     for index, fn in enumerate(functions):
         invocations = sums.get(f"m{index}_invocations", 0.0)
@@ -112,7 +115,7 @@ def collect_lambda(
         batch_id=f"metrics-{account}-{region}-{now:%Y%m%dT%H%M}Z",
         source="metrics",
         collected_at=now,
-        covered_kinds=sorted(kinds),
+        covered_kinds=sorted(LAMBDA_KINDS),
         signals=signals,
     )
 

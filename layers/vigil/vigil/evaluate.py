@@ -14,7 +14,7 @@ from vigil.model import (
     Notification,
     SignalBatch,
 )
-from vigil.notifications import notification_for
+from vigil.notifications import fit_to_budget, notification_for
 from vigil.rules import Breach, RulesConfig, judge
 
 logger = Logger(child=True)
@@ -47,9 +47,8 @@ def evaluate(
     notifications: list[Notification] = []
     for fingerprint in candidates:
         transition = _apply(fingerprint, breaches.get(fingerprint), batch, rules, store)
-        if not transition.changed:
-            continue
-        transitions[transition.name] += 1
+        if transition.changed:
+            transitions[transition.name] += 1
         notification = notification_for(transition, stack=stack, batch_id=batch.batch_id)
         if notification is not None:
             notifications.append(notification)
@@ -61,6 +60,7 @@ def evaluate(
                     "subject": notification.subject,
                 },
             )
+    notifications = fit_to_budget(notifications, stack=stack, batch_id=batch.batch_id)
     summary = EvaluationSummary(
         batch_id=batch.batch_id,
         signals=len(batch.signals),
@@ -92,7 +92,7 @@ def _apply(
             rules=rules,
         )
         if not transition.changed:
-            return transition
+            return transition  # nothing to write; a replay may still hand back its notice
         try:
             store.save(transition.before, transition.after)
         except ConflictError:

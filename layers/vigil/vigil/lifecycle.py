@@ -3,9 +3,12 @@
     (none) --breach--> pending --for elapsed--> firing --clear--> resolved
                \\__________ for = 0 __________/      \\--repeat_interval--> notify again
 
-A pending alert that clears is dropped without a word: it never fired. Re-applying the same
-batch is a no-op (``last_batch``), and so is a batch older than what the alert already saw,
-so a retried or late evaluation never notifies twice.
+A pending alert that clears is dropped without a word: it never fired. A batch older than
+what the alert already saw changes nothing. Re-applying the same batch (``last_batch``)
+changes nothing either, but hands back the notification that batch decided, with the same
+notification id: if the first attempt's result was lost (a retried workflow task), the
+notification still goes out, and the chat channel's delivery log drops the copy if it did
+not get lost after all. A duplicate is better than a lost alert.
 """
 
 from dataclasses import dataclass
@@ -43,7 +46,10 @@ def step(
     rules: RulesConfig,
 ) -> Transition:
     """Advance one alert by one evaluation."""
-    if current is not None and (current.last_batch == batch_id or now < current.last_seen):
+    if current is not None and current.last_batch == batch_id:
+        replayed = current.last_reason if current.last_notified == now else None
+        return Transition(current, current, replayed)
+    if current is not None and now < current.last_seen:
         return Transition(current, current, None)
 
     if breach is None:
@@ -77,12 +83,17 @@ def step(
     repeat_due = current.last_notified is None or now - current.last_notified >= timedelta(
         minutes=rules.repeat_interval_minutes
     )
-    if escalated or repeat_due:
-        reason = NotifyReason.ESCALATED if escalated else NotifyReason.REPEAT
-        return Transition(current, _notified(updated, now), reason)
+    if escalated:
+        return Transition(
+            current, _notified(updated, now, NotifyReason.ESCALATED), NotifyReason.ESCALATED
+        )
     # Keep the highest severity seen while firing, so a dip does not re-escalate later.
     if breach.severity.rank < current.severity.rank:
         updated = updated.model_copy(update={"severity": current.severity})
+    if repeat_due:
+        return Transition(
+            current, _notified(updated, now, NotifyReason.REPEAT), NotifyReason.REPEAT
+        )
     return Transition(current, updated, None)
 
 
@@ -91,7 +102,7 @@ def _maybe_fire(
 ) -> Transition:
     if now - pending.first_seen >= timedelta(seconds=breach.for_seconds):
         firing = pending.model_copy(update={"state": AlertState.FIRING, "fired_at": now})
-        return Transition(before, _notified(firing, now), NotifyReason.FIRING)
+        return Transition(before, _notified(firing, now, NotifyReason.FIRING), NotifyReason.FIRING)
     return Transition(before, pending, None)
 
 
@@ -111,9 +122,13 @@ def _clear(
         }
     )
     if rules.send_resolved:
-        return Transition(current, _notified(resolved, now), NotifyReason.RESOLVED)
+        return Transition(
+            current, _notified(resolved, now, NotifyReason.RESOLVED), NotifyReason.RESOLVED
+        )
     return Transition(current, resolved, None)
 
 
-def _notified(alert: Alert, now: datetime) -> Alert:
-    return alert.model_copy(update={"last_notified": now, "notify_count": alert.notify_count + 1})
+def _notified(alert: Alert, now: datetime, reason: NotifyReason) -> Alert:
+    return alert.model_copy(
+        update={"last_notified": now, "last_reason": reason, "notify_count": alert.notify_count + 1}
+    )

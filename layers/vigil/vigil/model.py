@@ -103,6 +103,8 @@ class Evidence(Contract):
 
     def describe_value(self) -> str:
         """``2.00% (threshold 0.10%)``: the value against its threshold, in its unit."""
+        if self.unit == "Count" and self.threshold == 0:
+            return f"{_format(self.value, self.unit)} (low volume: any counts)"
         return f"{_format(self.value, self.unit)} (threshold {_format(self.threshold, self.unit)})"
 
 
@@ -124,6 +126,7 @@ class Alert(Contract):
     fired_at: AwareDatetime | None = None
     resolved_at: AwareDatetime | None = None
     last_notified: AwareDatetime | None = None
+    last_reason: NotifyReason | None = None
     notify_count: int = 0
     evidence: Evidence
     last_batch: str

@@ -134,3 +134,77 @@ def email_text(alert: Alert, reason: NotifyReason, *, stack: str) -> str:
 
 def _hm(moment: datetime) -> str:
     return iso(moment).replace("T", " ").replace("Z", " UTC")
+
+
+# A Step Functions state carries at most 256 KiB; the evaluation's notifications must fit
+# beside its summary.
+NOTIFICATION_BUDGET_BYTES = 200_000
+_DIGEST_LINES = 200
+
+
+def fit_to_budget(
+    notifications: list[Notification],
+    *,
+    stack: str,
+    batch_id: str,
+    budget: int = NOTIFICATION_BUDGET_BYTES,
+) -> list[Notification]:
+    """Keep the most severe notifications that fit; fold the rest into one digest.
+
+    Nothing is lost: every alert is recorded in the table whatever happens here, and the
+    digest names each notification it stands for.
+    """
+    ordered = sorted(notifications, key=lambda n: -n.severity.rank)
+    kept: list[Notification] = []
+    used = 0
+    for index, notification in enumerate(ordered):
+        size = len(notification.model_dump_json())
+        if used + size > budget - 20_000:  # room for the digest itself
+            return [*kept, _digest(ordered[index:], stack=stack, batch_id=batch_id)]
+        kept.append(notification)
+        used += size
+    return notifications
+
+
+def _digest(overflow: list[Notification], *, stack: str, batch_id: str) -> Notification:
+    severity = max((n.severity for n in overflow), key=lambda sev: sev.rank)
+    title = (
+        f"[{severity.value.upper()}] {len(overflow)} more alert notifications from one evaluation"
+    )
+    listed = [f"- {n.subject}" for n in overflow[:_DIGEST_LINES]]
+    if len(overflow) > _DIGEST_LINES:
+        listed.append(f"- ...and {len(overflow) - _DIGEST_LINES} more")
+    text = (
+        "\n".join(
+            [
+                title,
+                "",
+                "Too many alerts changed state at once to send one by one:",
+                "",
+                *listed,
+                "",
+                "--",
+                f"Vigil ({stack}) - evaluation {batch_id}",
+            ]
+        )
+        + "\n"
+    )
+    notification_id = hashlib.sha256(f"digest|{batch_id}".encode()).hexdigest()[:24]
+    chat = ChatPayload(
+        notification_id=notification_id,
+        category="alert",
+        reason=NotifyReason.FIRING,
+        severity=severity,
+        title=title,
+        text="\n".join(listed[:40]),
+        stack=stack,
+        alerts=[],
+    )
+    return Notification(
+        notification_id=notification_id,
+        subject=ascii_subject(title),
+        message=json.dumps({"default": text, "email": text, "lambda": chat.model_dump_json()}),
+        severity=severity,
+        status="firing",
+        category="alert",
+    )
