@@ -1,0 +1,173 @@
+"""CloudWatch metrics the emulator writes on simulated time.
+
+moto's CloudWatch stores what it is given and answers ``GetMetricData``; nothing emits the
+``AWS/Lambda`` metrics Lambda would. :class:`MetricsWriter` writes, for every simulated minute
+up to the clock's next step:
+
+* for each **workload** function of the scenario (created in moto as plain functions, so
+  ``ListFunctions`` sees them): ``Invocations``, ``Errors`` and ``Throttles``, dimension
+  ``FunctionName``, one datapoint per minute timestamped at the minute's start, as
+  ``StatisticValues`` shaped like Lambda's (one sample per request: ``Sum`` is the count,
+  ``Average`` of ``Errors`` is the error rate). Minutes without traffic get no datapoint, as on
+  AWS. Throttled requests are not counted in ``Invocations``, as on AWS.
+* for each function of the **stack** the emulator ran: ``Invocations`` and ``Errors`` of the
+  runs that happened in that minute (the runtime counts them).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from emulator._aws import ACCOUNT_ID, REGION, client
+from emulator.scenario import Scenario, Traffic
+
+NAMESPACE = "AWS/Lambda"
+_BATCH = 500
+_WORKLOAD_ROLE = "emulator-workload-role"
+_WORKLOAD_CODE = "def handler(event, context):\n    return {'ok': True}\n"
+
+
+def floor_minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def _stat(samples: int, total: int, minimum: float, maximum: float) -> dict[str, float]:
+    return {
+        "SampleCount": float(samples),
+        "Sum": float(total),
+        "Minimum": minimum,
+        "Maximum": maximum,
+    }
+
+
+def lambda_datums(function_name: str, minute: datetime, traffic: Traffic) -> list[dict[str, Any]]:
+    """The AWS/Lambda datapoints of one function for one minute."""
+    dims = [{"Name": "FunctionName", "Value": function_name}]
+    out: list[dict[str, Any]] = []
+    inv, err, thr = traffic.invocations, traffic.errors, traffic.throttles
+    if inv > 0:
+        out.append(
+            {
+                "MetricName": "Invocations",
+                "Dimensions": dims,
+                "Timestamp": minute,
+                "Unit": "Count",
+                "StatisticValues": _stat(inv, inv, 1.0, 1.0),
+            }
+        )
+        out.append(
+            {
+                "MetricName": "Errors",
+                "Dimensions": dims,
+                "Timestamp": minute,
+                "Unit": "Count",
+                "StatisticValues": _stat(
+                    inv, err, 0.0 if err < inv else 1.0, 1.0 if err > 0 else 0.0
+                ),
+            }
+        )
+    if inv > 0 or thr > 0:
+        requests = inv + thr
+        out.append(
+            {
+                "MetricName": "Throttles",
+                "Dimensions": dims,
+                "Timestamp": minute,
+                "Unit": "Count",
+                "StatisticValues": _stat(
+                    requests, thr, 0.0 if thr < requests else 1.0, 1.0 if thr > 0 else 0.0
+                ),
+            }
+        )
+    return out
+
+
+class MetricsWriter:
+    """Writes the metrics of every minute before a given time, once; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        start: datetime,
+        scenario: Scenario | None = None,
+        stack_usage: Callable[[datetime], dict[tuple[str, datetime], dict[str, int]]] | None = None,
+        region: str = REGION,
+    ) -> None:
+        self._scenario = scenario
+        self._stack_usage = stack_usage
+        self._cloudwatch = client("cloudwatch", region)
+        self._region = region
+        self._written_until = floor_minute(start)
+        self.datapoints_written = 0
+
+    @property
+    def written_until(self) -> datetime:
+        return self._written_until
+
+    def create_workloads(self) -> list[str]:
+        """Create the scenario's workload functions in moto; return their names."""
+        if self._scenario is None or not self._scenario.workloads:
+            return []
+        iam = client("iam", self._region)
+        try:
+            role_arn = iam.get_role(RoleName=_WORKLOAD_ROLE)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            role_arn = iam.create_role(
+                RoleName=_WORKLOAD_ROLE,
+                AssumeRolePolicyDocument=(
+                    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
+                    '{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+                ),
+            )["Role"]["Arn"]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("index.py", _WORKLOAD_CODE)
+        lam = client("lambda", self._region)
+        names: list[str] = []
+        for workload in self._scenario.workloads:
+            lam.create_function(
+                FunctionName=workload.function,
+                Runtime="python3.13",
+                Role=role_arn,
+                Handler="index.handler",
+                Code={"ZipFile": buffer.getvalue()},
+                Description=workload.description or "scenario workload (emulator)",
+            )
+            names.append(workload.function)
+        return names
+
+    def workload_arns(self) -> list[str]:
+        if self._scenario is None:
+            return []
+        return [
+            f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{w.function}"
+            for w in self._scenario.workloads
+        ]
+
+    def write_until(self, until: datetime) -> int:
+        """Write every minute in ``[written_until, floor(until))``; return datapoints written."""
+        end = floor_minute(until)
+        datums: list[dict[str, Any]] = []
+        minute = self._written_until
+        scenario = self._scenario
+        while minute < end:
+            if scenario is not None and scenario.start <= minute < scenario.end:
+                offset = minute - scenario.start
+                for workload in scenario.workloads:
+                    traffic = workload.traffic(offset, scenario.seed)
+                    datums += lambda_datums(workload.function, minute, traffic)
+            minute += timedelta(minutes=1)
+        if self._stack_usage is not None:
+            for (name, at), counts in sorted(self._stack_usage(end).items()):
+                datums += lambda_datums(
+                    name, at, Traffic(counts["Invocations"], counts["Errors"], 0)
+                )[:2]
+        for i in range(0, len(datums), _BATCH):
+            self._cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=datums[i : i + _BATCH])
+        self._written_until = max(self._written_until, end)
+        self.datapoints_written += len(datums)
+        return len(datums)

@@ -1,0 +1,382 @@
+"""Scenario files: the account Vigil watches, minute by minute.
+
+A scenario is a YAML file (built-ins live in ``emulator/scenarios/``)::
+
+    name: outage-demo
+    description: What the scenario shows.
+    start: 2025-03-14T09:00:00Z        # UTC
+    duration: 2h                       # or  end: 2025-03-14T11:00:00Z
+    cycle: rate(5 minutes)             # optional: the collection schedule (template parameter
+                                       # CollectSchedule); default: the template's
+    seed: 7                            # optional, for jitter
+    parameters:                        # optional template parameter overrides
+      RulesConfig: {repeat_interval_minutes: 30}   # a mapping is sent as compact JSON
+    workloads:                         # plain Lambda functions created in moto
+      - function: orders-api
+        description: optional
+        phases:                        # offsets from start; whole minutes
+          - {from: 0m, to: 20m, invocations_per_minute: 20000}
+          - {from: 20m, to: 80m, invocations_per_minute: 20000, error_rate: 0.02}
+          - {from: 80m, invocations_per_minute: 20000}
+
+Phase fields: ``from`` (default: the previous phase's ``to``, or 0), ``to`` (default: the next
+phase's ``from``, or the end), ``invocations_per_minute`` (default 0), either ``error_rate``
+(0..1) or ``errors_per_minute`` (absolute), ``throttles_per_minute`` (default 0) and ``jitter``
+(0..1: invocations vary by up to that fraction, deterministically from ``seed``). Phases of a
+workload must not overlap; minutes outside every phase have no traffic (and, as on AWS, no
+datapoints). Durations read ``90``, ``90m``, ``1h30m``, ``2h`` (minutes if no unit).
+
+Invalid input raises :class:`~emulator.errors.ScenarioError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from emulator.clock import ScheduleExpressionError, parse_expression
+from emulator.errors import ScenarioError
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+
+_TOP_LEVEL = {
+    "name",
+    "description",
+    "start",
+    "duration",
+    "end",
+    "cycle",
+    "seed",
+    "parameters",
+    "workloads",
+}
+_WORKLOAD_KEYS = {"function", "description", "phases"}
+_PHASE_KEYS = {
+    "from",
+    "to",
+    "invocations_per_minute",
+    "error_rate",
+    "errors_per_minute",
+    "throttles_per_minute",
+    "jitter",
+}
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Traffic:
+    invocations: int
+    errors: int
+    throttles: int
+
+
+@dataclass(frozen=True)
+class Phase:
+    start: timedelta
+    end: timedelta
+    invocations_per_minute: int
+    error_rate: float | None
+    errors_per_minute: int | None
+    throttles_per_minute: int
+    jitter: float
+
+    def covers(self, offset: timedelta) -> bool:
+        return self.start <= offset < self.end
+
+
+@dataclass(frozen=True)
+class Workload:
+    function: str
+    description: str
+    phases: tuple[Phase, ...]
+
+    def traffic(self, offset: timedelta, seed: int) -> Traffic:
+        """The traffic of the minute starting ``offset`` after the scenario start."""
+        phase = next((p for p in self.phases if p.covers(offset)), None)
+        if phase is None:
+            return Traffic(0, 0, 0)
+        invocations = phase.invocations_per_minute
+        if phase.jitter and invocations:
+            minute = int(offset.total_seconds() // 60)
+            rng = random.Random(f"{seed}:{self.function}:{minute}")
+            invocations = max(
+                0, round(invocations * rng.uniform(1 - phase.jitter, 1 + phase.jitter))
+            )
+        if phase.error_rate is not None:
+            errors = round(invocations * phase.error_rate)
+        else:
+            errors = min(invocations, phase.errors_per_minute or 0)
+        return Traffic(invocations, errors, phase.throttles_per_minute)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    start: datetime
+    end: datetime
+    cycle: str | None
+    seed: int
+    parameters: dict[str, object]
+    workloads: tuple[Workload, ...]
+    source: Path | None = None
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+
+def available_scenarios() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    """A built-in scenario's name, or a path to a YAML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+        if not candidate.is_file():
+            raise ScenarioError(f"{candidate}: no such scenario file")
+        return candidate
+    builtin = SCENARIO_DIR / f"{name_or_path}.yaml"
+    if not builtin.is_file():
+        raise ScenarioError(
+            f"no scenario {name_or_path!r}; built-in scenarios:"
+            f" {', '.join(available_scenarios()) or 'none'} (or pass a path to a .yaml file)"
+        )
+    return builtin
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    path = scenario_path(name_or_path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_scenario(document, source=path)
+
+
+def parse_duration(value: object, where: str) -> timedelta:
+    if isinstance(value, bool):
+        raise ScenarioError(f"{where}: expected a duration such as 20m or 1h30m, got {value!r}")
+    if isinstance(value, int):
+        minutes = value
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m?)?\s*", value)
+        if not match or not any(match.groups()):
+            raise ScenarioError(f"{where}: expected a duration such as 20m or 1h30m, got {value!r}")
+        minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+    else:
+        raise ScenarioError(f"{where}: expected a duration such as 20m or 1h30m, got {value!r}")
+    if minutes < 0:
+        raise ScenarioError(f"{where}: must not be negative")
+    return timedelta(minutes=minutes)
+
+
+def _time(value: object, where: str) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ScenarioError(
+                f"{where}: expected an ISO 8601 UTC time such as 2025-03-14T09:00:00Z,"
+                f" got {value!r}"
+            ) from None
+    else:
+        raise ScenarioError(f"{where}: expected an ISO 8601 UTC time, got {value!r}")
+    if moment.tzinfo is None:
+        raise ScenarioError(f"{where}: give the time in UTC with a Z suffix")
+    moment = moment.astimezone(UTC)
+    if moment.second or moment.microsecond:
+        raise ScenarioError(f"{where}: must be on a whole minute")
+    return moment
+
+
+def _number(
+    value: object, where: str, *, integer: bool, low: float = 0, high: float | None = None
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(f"{where}: expected a number, got {value!r}")
+    if integer and not float(value).is_integer():
+        raise ScenarioError(f"{where}: expected a whole number, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise ScenarioError(f"{where}: must be {bound}, got {value!r}")
+    return float(value)
+
+
+def _unknown(keys: object, allowed: set[str], where: str) -> None:
+    if not isinstance(keys, Mapping):
+        raise ScenarioError(f"{where}: expected a mapping")
+    extra = sorted(str(k) for k in set(keys) - allowed)
+    if extra:
+        raise ScenarioError(
+            f"{where}: unknown field(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def parse_scenario(document: object, *, source: Path | None = None) -> Scenario:
+    """Validate a parsed scenario document."""
+    label = str(source) if source else "scenario"
+
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError(f"{label}: {message}")
+
+    try:
+        return _parse(document, source)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+
+
+def _parse(document: object, source: Path | None) -> Scenario:
+    _unknown(document, _TOP_LEVEL, "(top level)")
+    assert isinstance(document, Mapping)
+    doc: Mapping[str, Any] = document
+    for required in ("name", "start"):
+        if required not in doc:
+            raise ScenarioError(f"{required}: missing")
+    name = doc["name"]
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+        raise ScenarioError(f"name: use lower-case letters, digits and dashes, got {name!r}")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise ScenarioError("description: expected text")
+    start = _time(doc["start"], "start")
+    if ("duration" in doc) == ("end" in doc):
+        raise ScenarioError("duration/end: give exactly one of them")
+    end = (
+        start + parse_duration(doc["duration"], "duration")
+        if "duration" in doc
+        else _time(doc["end"], "end")
+    )
+    if end <= start:
+        raise ScenarioError("end: must be after start")
+    cycle = doc.get("cycle")
+    if cycle is not None and not isinstance(cycle, str):
+        raise ScenarioError(
+            f"cycle: expected a schedule expression such as rate(5 minutes), got {cycle!r}"
+        )
+    if cycle is not None:
+        try:
+            parse_expression(cycle)
+        except ScheduleExpressionError as exc:
+            raise ScenarioError(f"cycle: {exc}") from None
+    seed = doc.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ScenarioError(f"seed: expected a whole number, got {seed!r}")
+    parameters = doc.get("parameters") or {}
+    if not isinstance(parameters, Mapping):
+        raise ScenarioError("parameters: expected a mapping of template parameter names")
+    for key, value in parameters.items():
+        if not isinstance(value, str | int | float | bool | list | dict):
+            raise ScenarioError(f"parameters.{key}: unsupported value {value!r}")
+    workloads_doc = doc.get("workloads") or []
+    if not isinstance(workloads_doc, list):
+        raise ScenarioError("workloads: expected a list")
+    workloads: list[Workload] = []
+    seen: set[str] = set()
+    for index, item in enumerate(workloads_doc):
+        workload = _workload(item, f"workloads[{index}]", end - start)
+        if workload.function in seen:
+            raise ScenarioError(f"workloads[{index}].function: {workload.function} is listed twice")
+        seen.add(workload.function)
+        workloads.append(workload)
+    return Scenario(
+        name=name,
+        description=description.strip(),
+        start=start,
+        end=end,
+        cycle=cycle,
+        seed=seed,
+        parameters={str(k): v for k, v in parameters.items()},
+        workloads=tuple(workloads),
+        source=source,
+    )
+
+
+def _workload(item: object, where: str, length: timedelta) -> Workload:
+    _unknown(item, _WORKLOAD_KEYS, where)
+    assert isinstance(item, Mapping)
+    function = item.get("function")
+    if not isinstance(function, str) or not _FUNCTION_NAME.fullmatch(function):
+        raise ScenarioError(
+            f"{where}.function: a Lambda function name (letters, digits, - and _), got {function!r}"
+        )
+    description = item.get("description", "")
+    if not isinstance(description, str):
+        raise ScenarioError(f"{where}.description: expected text")
+    phases_doc = item.get("phases")
+    if not isinstance(phases_doc, list) or not phases_doc:
+        raise ScenarioError(f"{where}.phases: expected a non-empty list")
+    raw: list[tuple[str, Mapping[str, Any]]] = []
+    for index, phase in enumerate(phases_doc):
+        pwhere = f"{where}.phases[{index}]"
+        _unknown(phase, _PHASE_KEYS, pwhere)
+        assert isinstance(phase, Mapping)
+        raw.append((pwhere, phase))
+    phases: list[Phase] = []
+    previous_end = timedelta(0)
+    for index, (pwhere, phase) in enumerate(raw):
+        start = parse_duration(phase["from"], f"{pwhere}.from") if "from" in phase else previous_end
+        if "to" in phase:
+            end = parse_duration(phase["to"], f"{pwhere}.to")
+        elif index + 1 < len(raw) and "from" in raw[index + 1][1]:
+            end = parse_duration(raw[index + 1][1]["from"], f"{where}.phases[{index + 1}].from")
+        else:
+            end = length
+        if end <= start:
+            raise ScenarioError(f"{pwhere}.to: must be after from")
+        if start < previous_end:
+            raise ScenarioError(f"{pwhere}.from: overlaps the previous phase")
+        if end > length:
+            raise ScenarioError(f"{pwhere}.to: after the end of the scenario")
+        if "error_rate" in phase and "errors_per_minute" in phase:
+            raise ScenarioError(f"{pwhere}: give error_rate or errors_per_minute, not both")
+        invocations = int(
+            _number(
+                phase.get("invocations_per_minute", 0),
+                f"{pwhere}.invocations_per_minute",
+                integer=True,
+            )
+        )
+        rate = (
+            _number(phase["error_rate"], f"{pwhere}.error_rate", integer=False, high=1)
+            if "error_rate" in phase
+            else None
+        )
+        errors = (
+            int(_number(phase["errors_per_minute"], f"{pwhere}.errors_per_minute", integer=True))
+            if "errors_per_minute" in phase
+            else None
+        )
+        if errors is not None and errors > invocations:
+            raise ScenarioError(
+                f"{pwhere}.errors_per_minute: {errors} is more than the {invocations} invocations"
+            )
+        phases.append(
+            Phase(
+                start=start,
+                end=end,
+                invocations_per_minute=invocations,
+                error_rate=rate,
+                errors_per_minute=errors,
+                throttles_per_minute=int(
+                    _number(
+                        phase.get("throttles_per_minute", 0),
+                        f"{pwhere}.throttles_per_minute",
+                        integer=True,
+                    )
+                ),
+                jitter=_number(phase.get("jitter", 0), f"{pwhere}.jitter", integer=False, high=1),
+            )
+        )
+        previous_end = end
+    return Workload(function=function, description=description.strip(), phases=tuple(phases))
