@@ -20,6 +20,7 @@ from vigil.rules import Breach, RulesConfig, judge
 logger = Logger(child=True)
 
 MAX_CONFLICT_RETRIES = 3
+MAX_CHANGES_LISTED = 20
 
 
 class AlertStorePort(Protocol):
@@ -44,11 +45,14 @@ def evaluate(
         candidates.update(dict.fromkeys(store.active(kind)))
 
     transitions: Counter[str] = Counter()
+    changes: list[str] = []
     notifications: list[Notification] = []
     for fingerprint in candidates:
         transition = _apply(fingerprint, breaches.get(fingerprint), batch, rules, store)
         if transition.changed:
             transitions[transition.name] += 1
+            labels = transition.labels
+            changes.append(f"{labels.resource} {labels.kind}: {transition.name}")
         notification = notification_for(transition, stack=stack, batch_id=batch.batch_id)
         if notification is not None:
             notifications.append(notification)
@@ -66,6 +70,7 @@ def evaluate(
         signals=len(batch.signals),
         breaches=len(breaches),
         transitions=dict(transitions),
+        changes=changes[:MAX_CHANGES_LISTED],
         notifications=len(notifications),
     )
     logger.info("evaluated", extra={"summary": summary.model_dump()})

@@ -14,7 +14,7 @@ not get lost after all. A duplicate is better than a lost alert.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from vigil.model import Alert, AlertState, NotifyReason
+from vigil.model import Alert, AlertState, Labels, NotifyReason
 from vigil.rules import Breach, RulesConfig
 
 
@@ -29,6 +29,13 @@ class Transition:
     @property
     def changed(self) -> bool:
         return self.before != self.after
+
+    @property
+    def labels(self) -> Labels:
+        alert = self.after or self.before
+        if alert is None:
+            raise ValueError("a transition from no alert to no alert has no labels")
+        return alert.labels
 
     @property
     def name(self) -> str:

@@ -186,6 +186,10 @@ class EvaluationSummary(Contract):
     signals: int
     breaches: int
     transitions: dict[str, int]
+    changes: list[str] = Field(
+        default_factory=list,
+        description="Up to 20 lines like 'orders-api lambda.errors: none->pending'.",
+    )
     notifications: int
 
 
