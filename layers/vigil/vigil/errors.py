@@ -1,5 +1,9 @@
 """Domain exceptions. Adapters translate botocore and HTTP failures into these."""
 
+from pydantic import ValidationError
+
+MAX_PROBLEMS_LISTED = 10
+
 
 class VigilError(Exception):
     """Base class of every error Vigil raises on purpose."""
@@ -23,3 +27,15 @@ class ConflictError(VigilError):
 
 class ChatDeliveryError(VigilError):
     """A chat platform refused or failed a message after retries."""
+
+
+def describe_validation(exc: ValidationError, *, show_input: bool = False) -> str:
+    """``field.path: what is wrong`` for each problem, ``;``-separated, at most ten."""
+    problems = []
+    for err in exc.errors()[:MAX_PROBLEMS_LISTED]:
+        where = ".".join(str(part) for part in err["loc"]) or "(root)"
+        shown = show_input and err["type"] != "missing"
+        got = f" (got {str(err.get('input'))[:80]!r})" if shown else ""
+        problems.append(f"{where}: {err['msg']}{got}")
+    more = exc.error_count() - MAX_PROBLEMS_LISTED
+    return "; ".join(problems) + (f" (+{more} more)" if more > 0 else "")

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from vigil.clock import parse_time
-from vigil.errors import InvalidEventError
+from vigil.errors import InvalidEventError, describe_validation
 
 
 def scheduled_time(event: object) -> datetime:
@@ -26,9 +26,4 @@ def parse_model[M: BaseModel](model: type[M], payload: Any, *, what: str) -> M:
             return model.model_validate_json(payload)
         return model.model_validate(payload)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-            for err in exc.errors()[:10]
-        )
-        more = f" (+{exc.error_count() - 10} more)" if exc.error_count() > 10 else ""
-        raise InvalidEventError(f"{what}: {problems}{more}") from exc
+        raise InvalidEventError(f"{what}: {describe_validation(exc)}") from exc

@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vigil.errors import ConfigError
+from vigil.errors import ConfigError, describe_validation
 from vigil.model import Evidence, Labels, Severity, Signal
 
 
@@ -88,11 +88,9 @@ class RulesConfig(_Config):
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise ConfigError(f"{source}: invalid rules config: {problems}") from exc
+            raise ConfigError(
+                f"{source}: invalid rules config: {describe_validation(exc)}"
+            ) from exc
 
     def rule_for(self, kind: str) -> "VolumeAwareRule | None":
         spec = KIND_SPECS.get(kind)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Protocol
 from pydantic import AwareDatetime, Field, ValidationError
 
 from vigil.clock import iso
-from vigil.errors import InvalidRunbookInput
+from vigil.errors import InvalidRunbookInput, describe_validation
 from vigil.model import ChatPayload, Contract, Notification, NotifyReason, Severity
 from vigil.notifications import ascii_subject
 
@@ -57,13 +57,9 @@ def parse_request(raw: object) -> RunbookInput:
     try:
         return RunbookInput.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(input)'}: {err['msg']}"
-            f" (got {json.dumps(err.get('input'), default=str)[:80]})"
-            for err in exc.errors()
-        )
         raise InvalidRunbookInput(
-            f"invalid runbook input: {problems}; see docs/runbook.md"
+            f"invalid runbook input: {describe_validation(exc, show_input=True)};"
+            " see docs/runbook.md"
         ) from exc
 
 

@@ -10,7 +10,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vigil.errors import ConfigError
+from vigil.errors import ConfigError, describe_validation
 from vigil.rules import RulesConfig
 
 
@@ -23,10 +23,9 @@ class _Settings(BaseModel):
         try:
             return cls.model_validate(dict(env))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
-            raise ConfigError(f"{cls.__name__}: invalid environment: {problems}") from exc
+            raise ConfigError(
+                f"{cls.__name__}: invalid environment: {describe_validation(exc)}"
+            ) from exc
 
 
 class CommonSettings(_Settings):
