@@ -19,9 +19,11 @@ from moto.core.config import default_user_config
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from emulator import sns_delivery
+from emulator import cost_explorer, sns_delivery
 from emulator._aws import MOTO_CONFIG, REGION, client, hermetic_aws_environ, parse_arn
 from emulator.clock import Clock, Occurrence, Schedule, discover_schedules, iso_z
+from emulator.cost_explorer import FakeCostExplorer, ScenarioAnomaly
+from emulator.cost_series import generate
 from emulator.deploy import Deployment, deploy
 from emulator.errors import EmulatorError, FunctionError
 from emulator.lambda_runtime import AsyncFailure, FunctionLog, Invocation, LambdaRuntime
@@ -116,6 +118,7 @@ class Emulator:
         self.runtime = LambdaRuntime(now=self._sim_now, echo=echo)
         self.fires: list[FireResult] = []
         self._stack_metrics = stack_metrics
+        self.cost_explorer = _cost_explorer_for(scenario, now=self._sim_now)
         # Set by start():
         self.deployment: Deployment
         self.clock: Clock
@@ -186,6 +189,7 @@ class Emulator:
                 )
             )
             stack.enter_context(_named_executions())
+            stack.enter_context(cost_explorer.installed(emulator.cost_explorer))
             emulator._deploy(
                 project_root=project_root or PROJECT_ROOT,
                 template_path=template_path,
@@ -569,3 +573,17 @@ class Emulator:
         dump(directory / "failures.json", [f.__dict__ for f in self.failures])
         (directory / "deployment.txt").write_text(self.describe() + "\n", encoding="utf-8")
         return directory
+
+
+def _cost_explorer_for(
+    scenario: Scenario | None, *, now: Callable[[], datetime]
+) -> FakeCostExplorer:
+    """The bill the scenario describes (an empty one without ``costs``)."""
+    if scenario is None or scenario.costs is None:
+        return FakeCostExplorer(bill={}, now=now)
+    costs = scenario.costs
+    services = [spec.series() for spec in costs.services]
+    first = scenario.start.date() - timedelta(days=costs.history_days)
+    bill = generate(services, first, scenario.end.date() + timedelta(days=1), seed=scenario.seed)
+    anomalies = [ScenarioAnomaly(a.service, a.day, a.impact_usd) for a in costs.anomalies]
+    return FakeCostExplorer(bill=bill, services=services, anomalies=anomalies, now=now)

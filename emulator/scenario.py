@@ -26,6 +26,18 @@ phase's ``from``, or the end), ``invocations_per_minute`` (default 0), either ``
 workload must not overlap; minutes outside every phase have no traffic (and, as on AWS, no
 datapoints). Durations read ``90``, ``90m``, ``1h30m``, ``2h`` (minutes if no unit).
 
+A scenario may also describe the account's bill, which the emulator's Cost Explorer
+(:mod:`emulator.cost_explorer`) answers from::
+
+    costs:
+      history_days: 90                 # the bill starts this many days before ``start``
+      services:                        # fields of emulator.cost_series.ServiceSeries
+        - {name: AWS Lambda, base: 100, weekend_factor: 0.6, noise: 0.05,
+           spikes: {2026-11-24: 3.0}, usage_types: {USE1-Lambda-GB-Second-ARM: 1}}
+        - {name: Amazon Bedrock, base: 45, first_day: 2026-11-24}
+      anomalies:                       # what AWS Cost Anomaly Detection reports
+        - {service: AWS Lambda, day: 2026-11-24, impact_usd: 180}
+
 Invalid input raises :class:`~emulator.errors.ScenarioError` naming the file and the field.
 """
 
@@ -35,13 +47,15 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emulator.clock import ScheduleExpressionError, parse_expression
+from emulator.cost_series import ServiceSeries
 from emulator.errors import ScenarioError
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -56,6 +70,7 @@ _TOP_LEVEL = {
     "seed",
     "parameters",
     "workloads",
+    "costs",
 }
 _WORKLOAD_KEYS = {"function", "description", "phases"}
 _PHASE_KEYS = {
@@ -127,6 +142,7 @@ class Scenario:
     parameters: dict[str, object]
     workloads: tuple[Workload, ...]
     source: Path | None = None
+    costs: CostsSpec | None = None
 
     @property
     def duration(self) -> timedelta:
@@ -299,6 +315,7 @@ def _parse(document: object, source: Path | None) -> Scenario:
         parameters={str(k): v for k, v in parameters.items()},
         workloads=tuple(workloads),
         source=source,
+        costs=_costs(doc.get("costs")),
     )
 
 
@@ -380,3 +397,47 @@ def _workload(item: object, where: str, length: timedelta) -> Workload:
         )
         previous_end = end
     return Workload(function=function, description=description.strip(), phases=tuple(phases))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceSpec(_Strict):
+    name: str = Field(min_length=1)
+    base: float = Field(ge=0)
+    weekend_factor: float = Field(default=1.0, ge=0)
+    noise: float = Field(default=0.0, ge=0, le=1)
+    growth_per_week: float = Field(default=0.0, ge=-0.5, le=1)
+    first_day: date | None = None
+    month_start_charge: float = Field(default=0.0, ge=0)
+    spikes: dict[date, float] = Field(default_factory=dict)
+    usage_types: dict[str, float] = Field(default_factory=dict)
+
+    def series(self) -> ServiceSeries:
+        return ServiceSeries(**self.model_dump())
+
+
+class AnomalySpec(_Strict):
+    service: str = Field(min_length=1)
+    day: date
+    impact_usd: float = Field(gt=0)
+
+
+class CostsSpec(_Strict):
+    history_days: int = Field(default=90, ge=0, le=400)
+    services: list[ServiceSpec] = Field(default_factory=list)
+    anomalies: list[AnomalySpec] = Field(default_factory=list)
+
+
+def _costs(document: object) -> CostsSpec | None:
+    if document is None:
+        return None
+    try:
+        return CostsSpec.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            "costs." + ".".join(str(part) for part in err["loc"]) + f": {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ScenarioError(problems) from None

@@ -7,8 +7,9 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vigil.adapters.cloudwatch import CallStats, CloudWatchMetrics
+from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.lambda_inventory import LambdaInventory
+from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.collect import collect_lambda
 from vigil.events import scheduled_time

@@ -12,8 +12,8 @@ from botocore.stub import Stubber
 
 from tests.factories import T0, batch, error_signal
 from tests.integration.conftest import FakeContext, create_workload_function
-from vigil.adapters.cloudwatch import CallStats
 from vigil.adapters.lambda_inventory import LambdaInventory
+from vigil.adapters.stats import CallStats
 from vigil.errors import ConfigError, InvalidEventError, InvalidRunbookInput
 from vigil.model import SignalBatch
 

@@ -45,7 +45,7 @@ def _alert_blocks(alert: AlertView) -> list[Block]:
         ("Severity", alert.severity.value),
         ("Resource", f"`{alert.labels.resource}`"),
         ("Value", ev.describe_value()),
-        ("Window", f"{ev.window_seconds // 60} min ending {iso(ev.observed_at)}"),
+        ("Window", f"{ev.window_text} ending {iso(ev.observed_at)}"),
         ("Account / region", f"{alert.labels.account} / {alert.labels.region}"),
         ("State", alert.state.value),
     ]

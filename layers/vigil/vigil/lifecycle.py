@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vigil.model import Alert, AlertState, Labels, NotifyReason
-from vigil.rules import Breach, RulesConfig
+from vigil.rules import EVENT_KINDS, Breach, RulesConfig
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,8 @@ def step(
         return _maybe_fire(current, updated, breach, now=now)
 
     escalated = breach.severity.rank > current.severity.rank
-    repeat_due = current.last_notified is None or now - current.last_notified >= timedelta(
-        minutes=rules.repeat_interval_minutes
-    )
+    repeat_every = timedelta(minutes=breach.repeat_minutes or rules.repeat_interval_minutes)
+    repeat_due = current.last_notified is None or now - current.last_notified >= repeat_every
     if escalated:
         return Transition(
             current, _notified(updated, now, NotifyReason.ESCALATED), NotifyReason.ESCALATED
@@ -128,7 +127,7 @@ def _clear(
             "last_batch": batch_id,
         }
     )
-    if rules.send_resolved:
+    if rules.send_resolved and current.labels.kind not in EVENT_KINDS:
         return Transition(
             current, _notified(resolved, now, NotifyReason.RESOLVED), NotifyReason.RESOLVED
         )

@@ -87,3 +87,17 @@ def lambda_links(labels: Labels, *, metric: str, window_end: datetime) -> list[L
             url=f"{_console(region, 'lambda')}#/functions/{quote(name)}?tab=monitoring",
         ),
     ]
+
+
+def cost_links(service: str) -> list[Link]:
+    """Cost Explorer, daily, grouped by service (the page filters itself by hand)."""
+    return [
+        Link(
+            label="Cost Explorer",
+            url=(
+                "https://us-east-1.console.aws.amazon.com/costmanagement/home#/cost-explorer"
+                "?chartStyle=STACK&granularity=Daily&groupBy=%5B%22Service%22%5D"
+                f"&historicalRelativeRange=LAST_30_DAYS&reportName={quote(service)}"
+            ),
+        )
+    ]

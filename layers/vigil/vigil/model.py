@@ -59,6 +59,10 @@ class Signal(Contract):
         default_factory=dict,
         description="Raw counts behind the value, e.g. invocations and errors.",
     )
+    context: dict[str, str] = Field(
+        default_factory=dict,
+        description="What a human needs beside the numbers, e.g. the day or top usage types.",
+    )
 
 
 class SignalBatch(Contract):
@@ -101,6 +105,14 @@ class Evidence(Contract):
     summary: str
     samples: dict[str, float] = Field(default_factory=dict)
 
+    @property
+    def window_text(self) -> str:
+        """``5 min`` or ``1 day``: how long the observation window is."""
+        days, rest = divmod(self.window_seconds, 86_400)
+        if days and not rest:
+            return f"{days} day" if days == 1 else f"{days} days"
+        return f"{self.window_seconds // 60} min"
+
     def describe_value(self) -> str:
         """``2.00% (threshold 0.10%)``: the value against its threshold, in its unit."""
         if self.unit == "Count" and self.threshold == 0:
@@ -111,6 +123,8 @@ class Evidence(Contract):
 def _format(value: float, unit: str) -> str:
     if unit == "Percent":
         return f"{value:.2f}%"
+    if unit == "USD":
+        return f"${value:,.2f}"
     return f"{value:,.0f}" if unit == "Count" else f"{value:g} {unit}"
 
 

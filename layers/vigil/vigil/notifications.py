@@ -11,7 +11,7 @@ from datetime import datetime
 
 from vigil.clock import iso
 from vigil.lifecycle import Transition
-from vigil.links import lambda_links
+from vigil.links import cost_links, lambda_links
 from vigil.model import (
     Alert,
     AlertState,
@@ -21,7 +21,7 @@ from vigil.model import (
     Notification,
     NotifyReason,
 )
-from vigil.rules import KIND_SPECS
+from vigil.rules import COST_KINDS, KIND_SPECS
 
 _METRIC_BY_KIND = {"lambda.errors": "Errors", "lambda.throttles": "Throttles"}
 
@@ -34,6 +34,8 @@ _REASON_WORDS = {
 
 
 def links_for(alert: Alert) -> list[Link]:
+    if alert.labels.kind in COST_KINDS:
+        return cost_links(alert.labels.resource)
     metric = _METRIC_BY_KIND.get(alert.labels.kind)
     if metric is None:
         return []
@@ -56,7 +58,7 @@ def view(alert: Alert) -> AlertView:
 
 def title_for(alert: Alert, reason: NotifyReason) -> str:
     spec = KIND_SPECS.get(alert.labels.kind)
-    what = spec.title if spec else alert.labels.kind
+    what = spec.title if spec else COST_KINDS.get(alert.labels.kind, alert.labels.kind)
     label = "RESOLVED" if reason is NotifyReason.RESOLVED else alert.severity.value.upper()
     return f"[{label}] {what} {_REASON_WORDS[reason]}: {alert.labels.resource}"
 
@@ -114,7 +116,7 @@ def email_text(alert: Alert, reason: NotifyReason, *, stack: str) -> str:
         f"Region:     {labels.region}",
         f"Severity:   {alert.severity.value}",
         f"Value:      {evidence.describe_value()}",
-        f"Window:     {evidence.window_seconds // 60} min ending {_hm(evidence.observed_at)}",
+        f"Window:     {evidence.window_text} ending {_hm(evidence.observed_at)}",
         f"First seen: {_hm(alert.first_seen)}",
     ]
     if alert.fired_at:

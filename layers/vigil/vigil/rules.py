@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vigil.cost import DetectionSettings
 from vigil.errors import ConfigError, describe_validation
 from vigil.model import Evidence, Labels, Severity, Signal
 
@@ -43,6 +44,50 @@ class VolumeAwareRule(_Config):
         return self
 
 
+class CostRule(_Config):
+    """Daily cost spikes, first spend of a service, and the monthly budget (docs/rules.md)."""
+
+    enabled: bool = True
+    z_threshold: Annotated[float, Field(ge=2, le=50)] = 4.0
+    min_increase_usd: Annotated[float, Field(ge=0)] = 10.0
+    min_increase_ratio: Annotated[float, Field(ge=0)] = 0.3
+    critical_increase_usd: Annotated[float, Field(ge=0)] = 100.0
+    new_service_min_usd: Annotated[float, Field(ge=0)] = 10.0
+    baseline_weeks: Annotated[int, Field(ge=2, le=12)] = 6
+    recent_days: Annotated[int, Field(ge=3, le=60)] = 14
+    min_baseline_points: Annotated[int, Field(ge=3, le=30)] = 4
+    month_starts: Annotated[int, Field(ge=1, le=12)] = 3
+    min_month_starts: Annotated[int, Field(ge=1, le=12)] = 2
+    min_history_days: Annotated[int, Field(ge=7, le=90)] = 14
+    weekly_pattern_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.6
+    scale_floor_ratio: Annotated[float, Field(ge=0, le=1)] = 0.05
+    history_days: Annotated[int, Field(ge=28, le=365)] = 63
+    restatement_days: Annotated[int, Field(ge=0, le=14)] = 3
+    max_requests_per_day: Annotated[int, Field(ge=1, le=1000)] = 24
+    top_usage_types: Annotated[int, Field(ge=0, le=20)] = 5
+    repeat_interval_minutes: Annotated[int, Field(ge=60, le=10080)] = 1440
+
+    def detection(self) -> DetectionSettings:
+        return DetectionSettings(
+            baseline_weeks=self.baseline_weeks,
+            recent_days=self.recent_days,
+            min_baseline_points=self.min_baseline_points,
+            month_starts=self.month_starts,
+            min_month_starts=self.min_month_starts,
+            min_history_days=self.min_history_days,
+            weekly_pattern_ratio=self.weekly_pattern_ratio,
+            scale_floor_ratio=self.scale_floor_ratio,
+        )
+
+    def alert_threshold(self, median: float, scale: float) -> float:
+        """The smallest spend that alerts: unusual (z), and material (absolute, relative)."""
+        return max(
+            median + self.z_threshold * scale,
+            median + self.min_increase_usd,
+            median * (1 + self.min_increase_ratio),
+        )
+
+
 class CollectionConfig(_Config):
     window_minutes: Annotated[int, Field(ge=1, le=60)] = 5
     lag_minutes: Annotated[int, Field(ge=0, le=15)] = 2
@@ -71,6 +116,7 @@ class RulesConfig(_Config):
     collection: CollectionConfig = Field(default_factory=CollectionConfig)
     lambda_errors: VolumeAwareRule = Field(default_factory=_lambda_errors_default)
     lambda_throttles: VolumeAwareRule = Field(default_factory=_lambda_throttles_default)
+    cost: CostRule = Field(default_factory=CostRule)
     repeat_interval_minutes: Annotated[int, Field(ge=1, le=10080)] = 240
     send_resolved: bool = True
     resolved_retention_days: Annotated[int, Field(ge=1, le=400)] = 30
@@ -139,11 +185,14 @@ class Breach:
     severity: Severity
     evidence: Evidence
     for_seconds: int
+    repeat_minutes: int | None = None
 
 
 def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
     """Apply the rule for the signal's kind; ``None`` means healthy (or no rule)."""
     kind = signal.labels.kind
+    if kind in COST_KINDS:
+        return _judge_cost(signal, rules.cost) if rules.cost.enabled else None
     rule = rules.rule_for(kind)
     if rule is None:
         return None
@@ -198,3 +247,76 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
 def _plural(count: float, noun: str) -> str:
     number = f"{count:,.0f}"
     return f"{number} {noun}" if count == 1 else f"{number} {noun}s"
+
+
+# Kinds that report an event rather than a condition: they clear without a resolved notice.
+EVENT_KINDS = frozenset({"cost.new_service"})
+
+COST_KINDS = {
+    "cost.daily_spike": "Cost spike",
+    "cost.new_service": "New service spend",
+    "cost.budget_forecast": "Budget forecast",
+    "cost.budget_actual": "Budget exceeded",
+}
+
+
+def _judge_cost(signal: Signal, rule: CostRule) -> Breach | None:
+    kind, spend, samples = signal.labels.kind, signal.value, signal.samples
+    context = signal.context
+    if kind == "cost.daily_spike" and "anomaly_impact" in samples:
+        threshold = rule.min_increase_usd
+        if spend < threshold:
+            return None
+        severity = Severity.CRITICAL if spend >= rule.critical_increase_usd else Severity.WARNING
+        summary = (
+            f"{signal.labels.resource}: ${spend:,.2f} of unexpected spend on"
+            f" {context.get('day', '?')}"
+        )
+    elif kind == "cost.daily_spike":
+        median, scale = samples.get("baseline", 0.0), samples.get("scale", 0.0)
+        threshold = rule.alert_threshold(median, scale)
+        if scale <= 0 or spend < threshold:
+            return None
+        increase = spend - median
+        severity = Severity.CRITICAL if increase >= rule.critical_increase_usd else Severity.WARNING
+        percent = f" (+{increase / median:.0%})" if median > 0 else ""
+        summary = (
+            f"{signal.labels.resource} spent ${spend:,.2f} on {context.get('day', '?')}"
+            f" against a baseline of ${median:,.2f} ({context.get('baseline', 'baseline')}):"
+            f" +${increase:,.2f}{percent}, z={(spend - median) / scale:.1f}"
+        )
+    elif kind == "cost.new_service":
+        threshold = rule.new_service_min_usd
+        if spend < threshold:
+            return None
+        severity = Severity.WARNING
+        summary = (
+            f"{signal.labels.resource} spent ${spend:,.2f} on {context.get('day', '?')},"
+            " the first spend seen for it"
+        )
+    else:
+        threshold = samples.get("budget", 0.0)
+        if threshold <= 0 or spend <= threshold:
+            return None
+        actual = kind == "cost.budget_actual"
+        severity = Severity.CRITICAL if actual else Severity.WARNING
+        what = "Spend this month" if actual else "Forecast spend for the month"
+        summary = f"{what} ${spend:,.2f} is above the monthly budget of ${threshold:,.2f}"
+    for key in ("top_usage", "anomaly"):
+        if context.get(key):
+            summary += f"; {context[key]}"
+    return Breach(
+        labels=signal.labels,
+        severity=severity,
+        evidence=Evidence(
+            value=round(spend, 2),
+            threshold=round(threshold, 2),
+            unit="USD",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=summary,
+            samples=samples,
+        ),
+        for_seconds=0,
+        repeat_minutes=rule.repeat_interval_minutes,
+    )

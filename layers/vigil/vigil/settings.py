@@ -47,3 +47,7 @@ class CollectorSettings(CommonSettings):
 
 class ChatSettings(CommonSettings):
     slack_secret_arn: str = Field(alias="VIGIL_SLACK_SECRET_ARN", min_length=1)
+
+
+class CostSettings(CollectorSettings):
+    monthly_budget_usd: float = Field(alias="VIGIL_MONTHLY_BUDGET_USD", ge=0)

@@ -7,12 +7,13 @@ CloudWatch aligns a coarse period to the window.
 """
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vigil.adapters.stats import CallStats
 from vigil.errors import VigilError
 
 if TYPE_CHECKING:
@@ -33,18 +34,6 @@ class MetricQuery:
     metric: str
     dimensions: tuple[tuple[str, str], ...]
     stat: str = "Sum"
-
-
-@dataclass
-class CallStats:
-    calls: int = 0
-    metrics_requested: int = 0
-    by_api: dict[str, int] = field(default_factory=dict)
-
-    def count(self, api: str, metrics: int = 0) -> None:
-        self.calls += 1
-        self.metrics_requested += metrics
-        self.by_api[api] = self.by_api.get(api, 0) + 1
 
 
 class CloudWatchMetrics:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vigil.adapters.cloudwatch import CallStats
+from vigil.adapters.stats import CallStats
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient

@@ -4,12 +4,16 @@
   pending or firing (a sparse index of active alerts), ``ttl`` once resolved.
 - chat delivery: pk ``DELIVERY#<notification id>``, sk ``<channel>``, ``ttl``.
 - incident: pk ``INCIDENT#<id>``, sk ``META``; gsi1pk ``INCIDENTS``, gsi1sk the opening time.
+- daily cost: pk ``COSTDAY``, sk the day (ISO), ``costs`` a JSON map of service to USD.
+- a Cost Explorer answer kept for a day: pk ``COSTFACT#<day>``, sk its name.
+- Cost Explorer requests made on a day: pk ``CEREQUESTS#<day>``, sk ``count``.
 
 Every alert write is conditional on the revision that was read, so two evaluations racing
 on one alert cannot both win; the loser re-reads and re-decides.
 """
 
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -197,3 +201,104 @@ class IncidentStore:
 
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
+
+
+class CostHistoryStore:
+    """Daily cost per service (one item a day) and facts kept for one day (forecast, ...)."""
+
+    def __init__(self, client: "DynamoDBClient", table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def load(self, since: date) -> dict[date, dict[str, float]]:
+        days: dict[date, dict[str, float]] = {}
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            page = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND sk >= :since",
+                ExpressionAttributeValues=_to_item({":pk": "COSTDAY", ":since": since.isoformat()}),
+                **kwargs,
+            )
+            for item in page["Items"]:
+                values = _from_item(item)
+                costs = json.loads(str(values["costs"]))
+                days[date.fromisoformat(str(values["sk"]))] = {
+                    k: float(v) for k, v in costs.items()
+                }
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return days
+
+    def save(self, days: dict[date, dict[str, float]], *, fetched_at: datetime) -> None:
+        for day, costs in days.items():
+            self._client.put_item(
+                TableName=self._table,
+                Item=_to_item(
+                    {
+                        "pk": "COSTDAY",
+                        "sk": day.isoformat(),
+                        "costs": json.dumps(costs, sort_keys=True),
+                        "fetched_at": fetched_at.isoformat(),
+                        "ttl": _epoch(
+                            datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=400)
+                        ),
+                    }
+                ),
+            )
+
+    def fact(self, name: str, day: date) -> str | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_item({"pk": f"COSTFACT#{day.isoformat()}", "sk": name}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return str(_from_item(item)["value"]) if item else None
+
+    def remember(self, name: str, day: date, value: str) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=_to_item(
+                {
+                    "pk": f"COSTFACT#{day.isoformat()}",
+                    "sk": name,
+                    "value": value,
+                    "ttl": _epoch(datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=7)),
+                }
+            ),
+        )
+
+
+class RequestBudget:
+    """A per-day counter of Cost Explorer requests with a cap, kept with an atomic update."""
+
+    def __init__(self, client: "DynamoDBClient", table: str, *, cap: int) -> None:
+        self._client = client
+        self._table = table
+        self._cap = cap
+
+    def take(self, day: date) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_to_item({"pk": f"CEREQUESTS#{day.isoformat()}", "sk": "count"}),
+                UpdateExpression="ADD requests :one SET #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(requests) OR requests < :cap",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues=_to_item(
+                    {
+                        ":one": 1,
+                        ":cap": self._cap,
+                        ":ttl": _epoch(
+                            datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=30)
+                        ),
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True

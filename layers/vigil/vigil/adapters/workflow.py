@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from vigil.adapters.cloudwatch import CallStats
+from vigil.adapters.stats import CallStats
 from vigil.errors import VigilError
 from vigil.model import SignalBatch
 
