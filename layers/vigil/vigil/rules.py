@@ -7,7 +7,7 @@ field with its reason. It is validated at cold start: an invalid document raises
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -68,16 +68,9 @@ class CostRule(_Config):
     repeat_interval_minutes: Annotated[int, Field(ge=60, le=10080)] = 1440
 
     def detection(self) -> DetectionSettings:
-        return DetectionSettings(
-            baseline_weeks=self.baseline_weeks,
-            recent_days=self.recent_days,
-            min_baseline_points=self.min_baseline_points,
-            month_starts=self.month_starts,
-            min_month_starts=self.min_month_starts,
-            min_history_days=self.min_history_days,
-            weekly_pattern_ratio=self.weekly_pattern_ratio,
-            scale_floor_ratio=self.scale_floor_ratio,
-        )
+        """The statistical settings of vigil.cost, taken from the fields of the same name."""
+        shared = {f.name for f in fields(DetectionSettings)} & set(type(self).model_fields)
+        return DetectionSettings(**{name: getattr(self, name) for name in shared})
 
     def alert_threshold(self, median: float, scale: float) -> float:
         """The smallest spend that alerts: unusual (z), and material (absolute, relative)."""
