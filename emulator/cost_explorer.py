@@ -5,9 +5,10 @@ moto serves ``GetCostAndUsage`` only from results queued in advance and has no
 endpoint are answered here instead, at the HTTP level, so the stack's own adapter
 (``vigil.adapters.cost_explorer``) runs unchanged:
 
-- ``GetCostAndUsage``: daily ``UnblendedCost`` grouped by ``SERVICE``, or by ``USAGE_TYPE``
-  with a ``SERVICE`` filter, for the days of the bill before the simulated today (as on AWS,
-  today is not complete); 31 days a page, with ``NextPageToken``.
+- ``GetCostAndUsage``: daily ``UnblendedCost`` grouped by ``SERVICE``, ``LINKED_ACCOUNT`` or a
+  cost allocation tag, or by ``USAGE_TYPE`` with a ``SERVICE`` filter, for the days of the
+  bill before the simulated today (as on AWS, today is not complete); 31 days a page, with
+  ``NextPageToken``.
 - ``GetCostForecast``: the mean total of the last 7 complete days times the days left.
 - ``GetAnomalies``: the scenario's anomalies whose day falls in the interval.
 
@@ -50,7 +51,7 @@ class FakeCostExplorer:
         now: Callable[[], datetime],
     ) -> None:
         self.bill = bill
-        self.services = {series.name: series for series in services}
+        self.services = {series.label: series for series in services}
         self.anomalies = anomalies
         self._now = now
         self.requests: Counter[str] = Counter()
@@ -82,7 +83,8 @@ class FakeCostExplorer:
         start, end = date.fromisoformat(period["Start"]), date.fromisoformat(period["End"])
         if body.get("Granularity") != "DAILY" or end <= start:
             raise _ClientError("ValidationException", "only DAILY over a non-empty period")
-        group = body["GroupBy"][0]["Key"]
+        group = body["GroupBy"][0]
+        dimension = group["Key"] if group["Type"] == "DIMENSION" else f"TAG:{group['Key']}"
         service_filter = (body.get("Filter") or {}).get("Dimensions", {})
         offset = int(body.get("NextPageToken") or 0)
         days = [
@@ -93,18 +95,22 @@ class FakeCostExplorer:
         page = days[offset : offset + PAGE_DAYS]
         results = []
         for day in page:
-            costs = self.bill.get(day, {})
-            if group == "SERVICE":
-                groups = costs
-            elif group == "USAGE_TYPE" and service_filter.get("Key") == "SERVICE":
-                groups = {}
-                for service in service_filter["Values"]:
-                    series = self.services.get(service)
-                    amount = costs.get(service, 0.0)
-                    if series is not None and amount:
-                        groups.update(series.usage(amount))
-            else:
-                raise _ClientError("ValidationException", f"GroupBy {group} is not emulated")
+            groups: dict[str, float] = {}
+            for label, amount in self.bill.get(day, {}).items():
+                series = self.services.get(label)
+                if dimension == "USAGE_TYPE":
+                    if series is None or series.name not in service_filter.get("Values", []):
+                        continue
+                    parts = series.usage(amount)
+                elif dimension in {"SERVICE", "LINKED_ACCOUNT"} or dimension.startswith("TAG:"):
+                    key = series.group_key(dimension) if series else label
+                    parts = {key: amount}
+                else:
+                    raise _ClientError(
+                        "ValidationException", f"GroupBy {dimension} is not emulated"
+                    )
+                for key, value in parts.items():
+                    groups[key] = groups.get(key, 0.0) + value
             results.append(
                 {
                     "TimePeriod": {

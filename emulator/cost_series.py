@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+DEFAULT_ACCOUNT = "123456789012"
+
 
 @dataclass(frozen=True)
 class ServiceSeries:
@@ -23,6 +25,24 @@ class ServiceSeries:
     month_start_charge: float = 0.0
     spikes: Mapping[date, float] = field(default_factory=dict)
     usage_types: Mapping[str, float] = field(default_factory=dict)
+    account: str = DEFAULT_ACCOUNT
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Unique per series: the service name, plus account and tags where they are set."""
+        extra = [] if self.account == DEFAULT_ACCOUNT else [self.account]
+        extra += [f"{key}={value}" for key, value in sorted(self.tags.items())]
+        return f"{self.name} [{' '.join(extra)}]" if extra else self.name
+
+    def group_key(self, dimension: str) -> str:
+        """This series' key in a Cost Explorer grouping: SERVICE, LINKED_ACCOUNT or TAG:<key>."""
+        if dimension == "LINKED_ACCOUNT":
+            return self.account
+        if dimension.startswith("TAG:"):
+            tag = dimension.removeprefix("TAG:")
+            return f"{tag}${self.tags.get(tag, '')}"
+        return self.name
 
     def spend(self, day: date, origin: date, rng: random.Random) -> float:
         if self.first_day is not None and day < self.first_day:
@@ -48,12 +68,12 @@ class ServiceSeries:
 def generate(
     services: Iterable[ServiceSeries], start: date, end: date, *, seed: int = 7
 ) -> dict[date, dict[str, float]]:
-    """Daily spend per service for every day in [start, end); zero spend is left out."""
+    """Daily spend per series (by ``label``) for every day in [start, end); zeros left out."""
     rng = random.Random(seed)
     days: dict[date, dict[str, float]] = {}
     day = start
     while day < end:
-        costs = {s.name: s.spend(day, start, rng) for s in services}
+        costs = {s.label: s.spend(day, start, rng) for s in services}
         days[day] = {name: value for name, value in costs.items() if value > 0}
         day += timedelta(days=1)
     return days

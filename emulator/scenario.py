@@ -55,7 +55,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emulator.clock import ScheduleExpressionError, parse_expression
-from emulator.cost_series import ServiceSeries
+from emulator.cost_series import DEFAULT_ACCOUNT, ServiceSeries
 from emulator.errors import ScenarioError
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -413,6 +413,8 @@ class ServiceSpec(_Strict):
     month_start_charge: float = Field(default=0.0, ge=0)
     spikes: dict[date, float] = Field(default_factory=dict)
     usage_types: dict[str, float] = Field(default_factory=dict)
+    account: str = Field(default=DEFAULT_ACCOUNT, pattern=r"^\d{12}$")
+    tags: dict[str, str] = Field(default_factory=dict)
 
     def series(self) -> ServiceSeries:
         return ServiceSeries(**self.model_dump())

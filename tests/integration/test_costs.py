@@ -76,6 +76,26 @@ def test_daily_costs_follow_every_page_and_count_each_request() -> None:
     assert stats.by_api == {"GetCostAndUsage": 2}
 
 
+def test_accounts_and_tags_are_named_for_people() -> None:
+    client = boto3.client("ce", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_cost_and_usage",
+            {"ResultsByTime": [_day("2026-11-25", {"team$payments": "4", "team$": "1"})]},
+            {
+                "TimePeriod": {"Start": "2026-11-25", "End": "2026-11-26"},
+                "Granularity": "DAILY",
+                "Metrics": ["UnblendedCost"],
+                "GroupBy": [{"Type": "TAG", "Key": "team"}],
+            },
+        )
+        explorer = CostExplorer(client, budget=Allow(), today=TODAY)
+
+        days = explorer.daily_costs(date(2026, 11, 25), TODAY, "TAG:team")
+
+    assert days == {date(2026, 11, 25): {"tag team=payments": 4.0, "tag team=(untagged)": 1.0}}
+
+
 def test_the_daily_cap_stops_requests_before_they_are_made() -> None:
     client = boto3.client("ce", region_name="us-east-1")
     with Stubber(client):  # no response queued: any request would fail the test
@@ -134,10 +154,16 @@ def test_history_and_the_request_counter_live_in_the_state_table(table: str) -> 
     budget = RequestBudget(client, table, cap=2)
     at = datetime(2026, 11, 26, 6, tzinfo=UTC)
 
-    history.save({date(2026, 11, 24): {"AWS Lambda": 10.0}, date(2026, 11, 25): {}}, fetched_at=at)
+    history.save(
+        "SERVICE", {date(2026, 11, 24): {"AWS Lambda": 10.0}, date(2026, 11, 25): {}}, fetched_at=at
+    )
+    history.save("TAG:team", {date(2026, 11, 25): {"tag team=payments": 3.0}}, fetched_at=at)
     history.remember("forecast", TODAY, "812.5")
 
-    assert history.load(since=date(2026, 11, 25)) == {date(2026, 11, 25): {}}
+    assert history.load("SERVICE", since=date(2026, 11, 25)) == {date(2026, 11, 25): {}}
+    assert history.load("TAG:team", since=date(2026, 11, 1)) == {
+        date(2026, 11, 25): {"tag team=payments": 3.0}
+    }
     assert history.fact("forecast", TODAY) == "812.5"
     assert history.fact("forecast", TODAY - timedelta(days=1)) is None
     assert [budget.take(TODAY) for _ in range(3)] == [True, True, False]

@@ -5,8 +5,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from emulator.cost_series import ServiceSeries, generate
+from vigil.adapters.cost_explorer import series_name
 from vigil.collect_costs import Anomaly, CostCollector, RequestCapReached
 from vigil.cost import TOTAL, BaselineKind, assess_day, baseline_for, series_of
+from vigil.errors import ConfigError
 from vigil.model import Severity
 from vigil.rules import Breach, CostRule, RulesConfig, judge
 
@@ -38,15 +40,17 @@ def account(
 
 
 class StoredHistory:
-    def __init__(self, days: dict[date, dict[str, float]]) -> None:
-        self.days = dict(days)
+    def __init__(self) -> None:
+        self.days: dict[str, dict[date, dict[str, float]]] = {}
         self.facts: dict[tuple[str, date], str] = {}
 
-    def load(self, since: date) -> dict[date, dict[str, float]]:
-        return {d: c for d, c in self.days.items() if d >= since}
+    def load(self, dimension: str, since: date) -> dict[date, dict[str, float]]:
+        return {d: c for d, c in self.days.get(dimension, {}).items() if d >= since}
 
-    def save(self, days: dict[date, dict[str, float]], *, fetched_at: datetime) -> None:
-        self.days.update(days)
+    def save(
+        self, dimension: str, days: dict[date, dict[str, float]], *, fetched_at: datetime
+    ) -> None:
+        self.days.setdefault(dimension, {}).update(days)
 
     def fact(self, name: str, day: date) -> str | None:
         return self.facts.get((name, day))
@@ -72,14 +76,22 @@ class ScriptedExplorer:
             raise RequestCapReached("cap")
         self.asked.append(what)
 
-    def daily_costs(self, start: date, end: date) -> dict[date, dict[str, float]]:
-        self._ask(f"daily {start}..{end}")
-        return {d: c for d, c in self.bill.items() if start <= d < end}
+    def daily_costs(self, start: date, end: date, dimension: str) -> dict[date, dict[str, float]]:
+        self._ask(f"daily {start}..{end}" + ("" if dimension == "SERVICE" else f" {dimension}"))
+        series = {s.label: s for s in self.services}
+        days: dict[date, dict[str, float]] = {}
+        for day, costs in self.bill.items():
+            if start <= day < end:
+                cut = days.setdefault(day, {})
+                for label, amount in costs.items():
+                    key = series_name(dimension, series[label].group_key(dimension))
+                    cut[key] = cut.get(key, 0.0) + amount
+        return days
 
     def usage_types(self, service: str, day: date) -> dict[str, float]:
         self._ask(f"usage {service}")
         series = next(s for s in self.services if s.name == service)
-        return series.usage(self.bill[day].get(service, 0.0))
+        return series.usage(self.bill[day].get(series.label, 0.0))
 
     def month_forecast(self, today: date) -> float | None:
         self._ask("forecast")
@@ -91,12 +103,16 @@ class ScriptedExplorer:
 
 
 def breaches(
-    explorer: ScriptedExplorer, *, history: StoredHistory | None = None, budget: float = 0.0
+    explorer: ScriptedExplorer,
+    *,
+    history: StoredHistory | None = None,
+    budget: float = 0.0,
+    rules: RulesConfig = RULES,
 ) -> dict[tuple[str, str], Breach]:
     collector = CostCollector(
         explorer=explorer,
-        history=history or StoredHistory({}),
-        rule=RULES.cost,
+        history=history or StoredHistory(),
+        rule=rules.cost,
         account="123456789012",
         region="us-east-1",
         monthly_budget_usd=budget,
@@ -105,7 +121,7 @@ def breaches(
     batch = collector.run(now).batch
     found = {}
     for signal in batch.signals:
-        breach = judge(signal, RULES)
+        breach = judge(signal, rules)
         if breach is not None:
             found[(signal.labels.kind, signal.labels.resource)] = breach
     return found
@@ -241,7 +257,7 @@ def test_forecast_warns_and_actual_spend_pages_against_the_budget() -> None:
 
 def test_a_run_asks_only_for_missing_days_and_caches_daily_answers() -> None:
     explorer = ScriptedExplorer(account(lambda_spike=3.0))
-    history = StoredHistory({})
+    history = StoredHistory()
 
     breaches(explorer, history=history, budget=5_000)
     first = list(explorer.asked)
@@ -264,3 +280,35 @@ def test_the_request_cap_stops_asking_and_says_so() -> None:
 
     assert explorer.asked == []
     assert found == {}
+
+
+def test_a_team_tag_and_an_account_are_watched_as_series_of_their_own() -> None:
+    rules = RulesConfig.from_json(
+        '{"cost": {"dimensions": ["SERVICE", "LINKED_ACCOUNT", "TAG:team"]}}'
+    )
+    teams = (
+        ServiceSeries(
+            "Amazon SQS", base=30, noise=0.03, tags={"team": "payments"}, spikes={DAY: 2.0}
+        ),
+        ServiceSeries("Amazon SQS", base=30, noise=0.03, tags={"team": "search"}),
+    )
+    explorer = ScriptedExplorer(account(extra=teams))
+
+    found = breaches(explorer, rules=rules)
+
+    assert ("cost.daily_spike", "tag team=payments") in found
+    assert ("cost.daily_spike", "tag team=search") not in found
+    assert ("cost.daily_spike", "Amazon SQS") in found  # the service rose as well
+    # The one account is the whole bill: +12%, under the 30% floor.
+    assert ("cost.daily_spike", "account 123456789012") not in found
+    assert [a for a in explorer.asked if a.startswith("daily")] == [
+        f"daily {DAY - timedelta(days=62)}..{DAY + timedelta(days=1)}{suffix}"
+        for suffix in ("", " LINKED_ACCOUNT", " TAG:team")
+    ]
+
+
+def test_dimensions_must_start_with_service_and_name_a_tag_key() -> None:
+    for document in ('["LINKED_ACCOUNT"]', '["SERVICE", "REGION"]', '["SERVICE", "TAG:"]'):
+        with pytest.raises(ConfigError) as caught:
+            RulesConfig.from_json(f'{{"cost": {{"dimensions": {document}}}}}')
+        assert "cost.dimensions" in str(caught.value)

@@ -47,7 +47,9 @@ class Anomaly:
 
 
 class CostExplorerPort(Protocol):
-    def daily_costs(self, start: date, end: date) -> dict[date, dict[str, float]]: ...
+    def daily_costs(
+        self, start: date, end: date, dimension: str
+    ) -> dict[date, dict[str, float]]: ...
 
     def usage_types(self, service: str, day: date) -> dict[str, float]: ...
 
@@ -57,9 +59,11 @@ class CostExplorerPort(Protocol):
 
 
 class CostHistoryPort(Protocol):
-    def load(self, since: date) -> dict[date, dict[str, float]]: ...
+    def load(self, dimension: str, since: date) -> dict[date, dict[str, float]]: ...
 
-    def save(self, days: dict[date, dict[str, float]], *, fetched_at: datetime) -> None: ...
+    def save(
+        self, dimension: str, days: dict[date, dict[str, float]], *, fetched_at: datetime
+    ) -> None: ...
 
     def fact(self, name: str, day: date) -> str | None: ...
 
@@ -98,13 +102,19 @@ class CostCollector:
         self._region = region
         self._monthly_budget = monthly_budget_usd
         self._capped = False
+        self._services: set[str] = set()
 
     def run(self, now: datetime) -> CostRun:
         self._capped = False
         today = now.date()
         day = today - timedelta(days=1)
-        stored, refreshed = self._refresh(today, now)
+        stored, refreshed = self._refresh("SERVICE", today, now)
         assessments = self._explained_total_dropped(assess_day(stored, day, self._rule.detection()))
+        self._services = {a.service for a in assessments} - {TOTAL}
+        for dimension in self._rule.dimensions[1:]:
+            # Accounts and tags are other cuts of the same bill: no second total.
+            series, _ = self._refresh(dimension, today, now)
+            assessments += assess_day(series, day, self._rule.detection(), with_total=False)
         anomalies = {a.service: a for a in self._anomalies(today, day)}
         signals = [
             signal
@@ -159,9 +169,9 @@ class CostCollector:
             self._capped = True
             return _CAPPED
 
-    def _refresh(self, today: date, now: datetime) -> tuple[History, int]:
+    def _refresh(self, dimension: str, today: date, now: datetime) -> tuple[History, int]:
         oldest = today - timedelta(days=self._rule.history_days)
-        stored = self._history.load(since=oldest)
+        stored = self._history.load(dimension, since=oldest)
         missing = [
             oldest + timedelta(days=n)
             for n in range(self._rule.history_days)
@@ -170,10 +180,10 @@ class CostCollector:
         start = min([*missing[:1], today - timedelta(days=self._rule.restatement_days)])
         if start >= today:
             return stored, 0
-        fresh = self._call(lambda: self._explorer.daily_costs(start, today))
+        fresh = self._call(lambda: self._explorer.daily_costs(start, today, dimension))
         if fresh is _CAPPED:
             return stored, 0
-        self._history.save(fresh, fetched_at=now)
+        self._history.save(dimension, fresh, fetched_at=now)
         return {**stored, **fresh}, len(fresh)
 
     def _once_a_day(self, name: str, today: date, fetch: Callable[[], Any]) -> Any:
@@ -220,7 +230,7 @@ class CostCollector:
         spiking = self._spiking(assessment)
         if not spiking and assessment.spend < rule.min_increase_usd and anomaly is None:
             return None  # too small to ever alert: not worth a signal
-        if spiking and assessment.service != TOTAL:
+        if spiking and assessment.service in self._services:
             context.update(self._top_usage(assessment.service, assessment.day, today))
         context["baseline"] = _BASELINE_WORDS[baseline.kind].format(n=len(baseline.points))
         samples = {"baseline": round(baseline.median, 4), "scale": round(baseline.scale, 4)}

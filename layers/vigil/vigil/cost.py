@@ -162,15 +162,17 @@ def _previous_firsts(day: date, count: int) -> list[date]:
     return firsts
 
 
-def assess_day(history: History, day: date, settings: DetectionSettings) -> list[Assessment]:
-    """Assess every service that spent on ``day`` or on the days before it, and the total."""
+def assess_day(
+    history: History, day: date, settings: DetectionSettings, *, with_total: bool = True
+) -> list[Assessment]:
+    """Assess every series that spent on ``day`` or on the days before it, and the total."""
     if day not in history:
         return []
     earlier = {d: costs for d, costs in history.items() if d < day}
     long_enough = len(earlier) >= settings.min_history_days
     services = sorted({service for costs in history.values() for service in costs})
     assessments = []
-    for service in [*services, TOTAL]:
+    for service in [*services, TOTAL] if with_total else services:
         series = series_of(history, service)
         spend = series.get(day, 0.0)
         spent_on = sorted(d for d in earlier if series[d] > 0)

@@ -7,10 +7,11 @@ field with its reason. It is validated at cold start: an invalid document raises
 """
 
 import json
+import re
 from dataclasses import dataclass, fields
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vigil.cost import DetectionSettings
 from vigil.errors import ConfigError, describe_validation
@@ -44,10 +45,17 @@ class VolumeAwareRule(_Config):
         return self
 
 
+_TAG_DIMENSION = re.compile(r"TAG:[\w.:/=+\-@ ]{1,128}")
+
+
 class CostRule(_Config):
     """Daily cost spikes, first spend of a service, and the monthly budget (docs/rules.md)."""
 
     enabled: bool = True
+    dimensions: Annotated[list[str], Field(min_length=1, max_length=4)] = Field(
+        default_factory=lambda: ["SERVICE"],
+        description="SERVICE, then optionally LINKED_ACCOUNT and TAG:<key> series.",
+    )
     z_threshold: Annotated[float, Field(ge=2, le=50)] = 4.0
     min_increase_usd: Annotated[float, Field(ge=0)] = 10.0
     min_increase_ratio: Annotated[float, Field(ge=0)] = 0.3
@@ -66,6 +74,20 @@ class CostRule(_Config):
     max_requests_per_day: Annotated[int, Field(ge=1, le=1000)] = 24
     top_usage_types: Annotated[int, Field(ge=0, le=20)] = 5
     repeat_interval_minutes: Annotated[int, Field(ge=60, le=10080)] = 1440
+
+    @field_validator("dimensions")
+    @classmethod
+    def _known_dimensions(cls, value: list[str]) -> list[str]:
+        if value[0] != "SERVICE":
+            raise ValueError("the first dimension must be SERVICE (it carries the total)")
+        for dimension in value[1:]:
+            if dimension != "LINKED_ACCOUNT" and not _TAG_DIMENSION.fullmatch(dimension):
+                raise ValueError(
+                    f"{dimension!r} is not LINKED_ACCOUNT or TAG:<cost allocation tag key>"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("a dimension is listed twice")
+        return value
 
     def detection(self) -> DetectionSettings:
         """The statistical settings of vigil.cost, taken from the fields of the same name."""

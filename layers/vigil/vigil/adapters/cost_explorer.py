@@ -16,7 +16,7 @@ from vigil.collect_costs import Anomaly, RequestCapReached
 
 if TYPE_CHECKING:
     from mypy_boto3_ce import CostExplorerClient
-    from mypy_boto3_ce.type_defs import ResultByTimeTypeDef
+    from mypy_boto3_ce.type_defs import GroupDefinitionTypeDef, ResultByTimeTypeDef
 
 METRIC = "UnblendedCost"
 API_NAMES = ("GetCostAndUsage", "GetCostForecast", "GetAnomalies")
@@ -57,13 +57,19 @@ class CostExplorer:
             if not token:
                 return results
 
-    def daily_costs(self, start: date, end: date) -> dict[date, dict[str, float]]:
-        """Unblended cost per service for each day in [start, end)."""
+    def daily_costs(
+        self, start: date, end: date, dimension: str = "SERVICE"
+    ) -> dict[date, dict[str, float]]:
+        """Unblended cost per series of ``dimension`` for each day in [start, end).
+
+        Series are named for people: a service by its name, an account as
+        ``account <id>``, a cost allocation tag as ``tag <key>=<value>``.
+        """
         results = self._cost_and_usage(
             TimePeriod={"Start": start.isoformat(), "End": end.isoformat()},
             Granularity="DAILY",
             Metrics=[METRIC],
-            GroupBy=[{"Type": "DIMENSION", "Key": "SERVICE"}],
+            GroupBy=[_group_by(dimension)],
         )
         days: dict[date, dict[str, float]] = {}
         for result in results:
@@ -72,7 +78,8 @@ class CostExplorer:
             for group in result.get("Groups", []):
                 amount = float(group["Metrics"][METRIC]["Amount"])
                 if amount:
-                    costs[group["Keys"][0]] = costs.get(group["Keys"][0], 0.0) + amount
+                    name = series_name(dimension, group["Keys"][0])
+                    costs[name] = costs.get(name, 0.0) + amount
         return days
 
     def usage_types(self, service: str, day: date) -> dict[str, float]:
@@ -135,3 +142,19 @@ class CostExplorer:
             token = page.get("NextPageToken")
             if not token:
                 return found
+
+
+def _group_by(dimension: str) -> "GroupDefinitionTypeDef":
+    if dimension.startswith("TAG:"):
+        return {"Type": "TAG", "Key": dimension.removeprefix("TAG:")}
+    return {"Type": "DIMENSION", "Key": dimension}
+
+
+def series_name(dimension: str, key: str) -> str:
+    """``AWS Lambda``, ``account 111122223333``, ``tag team=payments``."""
+    if dimension == "LINKED_ACCOUNT":
+        return f"account {key}"
+    if dimension.startswith("TAG:"):
+        tag, _, value = key.partition("$")  # Cost Explorer answers "key$value"
+        return f"tag {tag}={value or '(untagged)'}"
+    return key

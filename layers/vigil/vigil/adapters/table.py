@@ -4,7 +4,8 @@
   pending or firing (a sparse index of active alerts), ``ttl`` once resolved.
 - chat delivery: pk ``DELIVERY#<notification id>``, sk ``<channel>``, ``ttl``.
 - incident: pk ``INCIDENT#<id>``, sk ``META``; gsi1pk ``INCIDENTS``, gsi1sk the opening time.
-- daily cost: pk ``COSTDAY``, sk the day (ISO), ``costs`` a JSON map of service to USD.
+- daily cost: pk ``COSTDAY#<dimension>`` (SERVICE, LINKED_ACCOUNT, TAG:<key>), sk the day
+  (ISO), ``costs`` a JSON map of series name to USD.
 - a Cost Explorer answer kept for a day: pk ``COSTFACT#<day>``, sk its name.
 - Cost Explorer requests made on a day: pk ``CEREQUESTS#<day>``, sk ``count``.
 
@@ -210,7 +211,7 @@ class CostHistoryStore:
         self._client = client
         self._table = table
 
-    def load(self, since: date) -> dict[date, dict[str, float]]:
+    def load(self, dimension: str, since: date) -> dict[date, dict[str, float]]:
         days: dict[date, dict[str, float]] = {}
         start: dict[str, Any] | None = None
         while True:
@@ -218,7 +219,9 @@ class CostHistoryStore:
             page = self._client.query(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk AND sk >= :since",
-                ExpressionAttributeValues=_to_item({":pk": "COSTDAY", ":since": since.isoformat()}),
+                ExpressionAttributeValues=_to_item(
+                    {":pk": f"COSTDAY#{dimension}", ":since": since.isoformat()}
+                ),
                 **kwargs,
             )
             for item in page["Items"]:
@@ -231,13 +234,15 @@ class CostHistoryStore:
             if not start:
                 return days
 
-    def save(self, days: dict[date, dict[str, float]], *, fetched_at: datetime) -> None:
+    def save(
+        self, dimension: str, days: dict[date, dict[str, float]], *, fetched_at: datetime
+    ) -> None:
         for day, costs in days.items():
             self._client.put_item(
                 TableName=self._table,
                 Item=_to_item(
                     {
-                        "pk": "COSTDAY",
+                        "pk": f"COSTDAY#{dimension}",
                         "sk": day.isoformat(),
                         "costs": json.dumps(costs, sort_keys=True),
                         "fetched_at": fetched_at.isoformat(),
