@@ -198,7 +198,7 @@ def test_collect_costs_bootstraps_history_then_asks_only_for_recent_days(
     )
     batch = SignalBatch.model_validate_json(execution["input"])
     spike = next(s for s in batch.signals if s.labels.resource == "AWS Lambda")
-    assert first["refreshed_days"] == 63
+    assert first["refreshed_days"] == 93  # every day asked for, empty before the bill
     assert first["cost_explorer_requests"] == 5  # 3 pages of history, anomalies, usage types
     assert second["cost_explorer_requests"] == 1  # the restatement window; the rest is kept
     assert spike.samples["baseline"] == pytest.approx(100, rel=0.1)

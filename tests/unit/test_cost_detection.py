@@ -80,12 +80,13 @@ class ScriptedExplorer:
         self._ask(f"daily {start}..{end}" + ("" if dimension == "SERVICE" else f" {dimension}"))
         series = {s.label: s for s in self.services}
         days: dict[date, dict[str, float]] = {}
-        for day, costs in self.bill.items():
-            if start <= day < end:
-                cut = days.setdefault(day, {})
-                for label, amount in costs.items():
-                    key = series_name(dimension, series[label].group_key(dimension))
-                    cut[key] = cut.get(key, 0.0) + amount
+        # Like Cost Explorer, answer every day asked for, empty before the bill starts.
+        for offset in range((end - start).days):
+            day = start + timedelta(days=offset)
+            cut = days.setdefault(day, {})
+            for label, amount in self.bill.get(day, {}).items():
+                key = series_name(dimension, series[label].group_key(dimension))
+                cut[key] = cut.get(key, 0.0) + amount
         return days
 
     def usage_types(self, service: str, day: date) -> dict[str, float]:
@@ -265,7 +266,7 @@ def test_a_run_asks_only_for_missing_days_and_caches_daily_answers() -> None:
     breaches(explorer, history=history, budget=5_000)
 
     assert first == [
-        f"daily {DAY - timedelta(days=62)}..{DAY + timedelta(days=1)}",
+        f"daily {DAY - timedelta(days=92)}..{DAY + timedelta(days=1)}",
         "anomalies",
         "usage AWS Lambda",
         "forecast",
@@ -302,7 +303,7 @@ def test_a_team_tag_and_an_account_are_watched_as_series_of_their_own() -> None:
     # The one account is the whole bill: +12%, under the 30% floor.
     assert ("cost.daily_spike", "account 123456789012") not in found
     assert [a for a in explorer.asked if a.startswith("daily")] == [
-        f"daily {DAY - timedelta(days=62)}..{DAY + timedelta(days=1)}{suffix}"
+        f"daily {DAY - timedelta(days=92)}..{DAY + timedelta(days=1)}{suffix}"
         for suffix in ("", " LINKED_ACCOUNT", " TAG:team")
     ]
 
@@ -312,3 +313,55 @@ def test_dimensions_must_start_with_service_and_name_a_tag_key() -> None:
         with pytest.raises(ConfigError) as caught:
             RulesConfig.from_json(f'{{"cost": {{"dimensions": {document}}}}}')
         assert "cost.dimensions" in str(caught.value)
+
+
+def test_a_weekly_job_is_judged_against_its_own_weekday() -> None:
+    bill = generate(account(), START, DAY + timedelta(days=1))
+    for day in bill:
+        if day.weekday() == 0:
+            bill[day]["AWS Batch"] = 50.0  # spends on Mondays only
+    monday = max(day for day in bill if day.weekday() == 0)
+    history = {d: c for d, c in bill.items() if d <= monday}
+
+    (batch,) = [
+        a for a in assess_day(history, monday, RULES.cost.detection()) if a.service == "AWS Batch"
+    ]
+
+    assert batch.baseline is not None
+    assert batch.baseline.kind is BaselineKind.WEEKDAY
+    assert batch.spend < RULES.cost.alert_threshold(batch.baseline.median, batch.baseline.scale)
+
+
+def test_a_run_without_yesterdays_figures_leaves_spike_alerts_alone() -> None:
+    explorer = ScriptedExplorer(account(lambda_spike=3.0), cap=0)
+    collector = CostCollector(
+        explorer=explorer,
+        history=StoredHistory(),
+        rule=RULES.cost,
+        account="123456789012",
+        region="us-east-1",
+        monthly_budget_usd=0,
+    )
+
+    run = collector.run(datetime.combine(DAY + timedelta(days=1), time(6), tzinfo=UTC))
+
+    assert run.capped
+    assert "cost.daily_spike" not in run.batch.covered_kinds
+    assert run.batch.signals == []
+
+
+def test_a_disabled_cost_rule_asks_cost_explorer_nothing() -> None:
+    rules = RulesConfig.from_json('{"cost": {"enabled": false}}')
+    explorer = ScriptedExplorer(account(lambda_spike=3.0))
+
+    found = breaches(explorer, rules=rules)
+
+    assert explorer.asked == []
+    assert found == {}
+
+
+def test_unreachable_minimums_are_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        RulesConfig.from_json('{"cost": {"month_starts": 1, "min_month_starts": 2}}')
+
+    assert "min_month_starts must not exceed month_starts" in str(caught.value)

@@ -28,6 +28,7 @@ COST_SIGNAL_KINDS = (
     "cost.daily_spike",
     "cost.new_service",
 )
+_BUDGET_KINDS = ("cost.budget_actual", "cost.budget_forecast")
 MAX_USAGE_QUERIES = 3
 _BASELINE_WORDS = {
     BaselineKind.WEEKDAY: "the same weekday of the last {n} weeks",
@@ -102,12 +103,16 @@ class CostCollector:
         self._region = region
         self._monthly_budget = monthly_budget_usd
         self._capped = False
+        self._usage_queries = 0
         self._services: set[str] = set()
 
     def run(self, now: datetime) -> CostRun:
         self._capped = False
+        self._usage_queries = 0
         today = now.date()
         day = today - timedelta(days=1)
+        if not self._rule.enabled:
+            return CostRun(self._batch(now, [], COST_SIGNAL_KINDS), 0, capped=False)
         stored, refreshed = self._refresh("SERVICE", today, now)
         assessments = self._explained_total_dropped(assess_day(stored, day, self._rule.detection()))
         self._services = {a.service for a in assessments} - {TOTAL}
@@ -134,14 +139,11 @@ class CostCollector:
                 "Cost Explorer request cap reached; working from stored data",
                 extra={"cap": self._rule.max_requests_per_day, "day": today.isoformat()},
             )
-        batch = SignalBatch(
-            batch_id=f"cost-{self._account}-{now:%Y%m%dT%H%M}Z",
-            source="cost",
-            collected_at=now,
-            covered_kinds=list(COST_SIGNAL_KINDS),
-            signals=signals,
-        )
-        return CostRun(batch, refreshed, self._capped)
+        # Without yesterday's figures (a capped or failed refresh) the run cannot speak for
+        # spikes: leave those alerts as they are rather than resolve them.
+        covered = COST_SIGNAL_KINDS if day in stored else _BUDGET_KINDS
+        batch = self._batch(now, signals, covered)
+        return CostRun(batch, refreshed, capped=self._capped)
 
     def _explained_total_dropped(self, assessments: list[Assessment]) -> list[Assessment]:
         """The total speaks only when no single service explains the rise: one spike, one alert.
@@ -150,7 +152,9 @@ class CostCollector:
         service would otherwise alert twice.
         """
         explained = any(
-            a.service != TOTAL and (a.first_spend or self._spiking(a)) for a in assessments
+            a.service != TOTAL
+            and ((a.first_spend and a.spend >= self._rule.new_service_min_usd) or self._spiking(a))
+            for a in assessments
         )
         return [a for a in assessments if not (explained and a.service == TOTAL)]
 
@@ -158,6 +162,15 @@ class CostCollector:
         baseline = assessment.baseline
         return baseline is not None and assessment.spend >= self._rule.alert_threshold(
             baseline.median, baseline.scale
+        )
+
+    def _batch(self, now: datetime, signals: list[Signal], covered: tuple[str, ...]) -> SignalBatch:
+        return SignalBatch(
+            batch_id=f"cost-{self._account}-{now:%Y%m%dT%H%M}Z",
+            source="cost",
+            collected_at=now,
+            covered_kinds=list(covered),
+            signals=signals,
         )
 
     # ---------------------------------------------------------------- Cost Explorer
@@ -244,8 +257,9 @@ class CostCollector:
         )
 
     def _top_usage(self, service: str, day: date, today: date) -> dict[str, str]:
-        if not self._rule.top_usage_types:
+        if not self._rule.top_usage_types or self._usage_queries >= MAX_USAGE_QUERIES:
             return {}
+        self._usage_queries += 1
         usage = self._once_a_day(
             f"usage:{service}", today, lambda: self._explorer.usage_types(service, day)
         )

@@ -104,9 +104,10 @@ def has_weekly_pattern(
         return False
     values = [value for _, value in window]
     spread = mad_scale(values, statistics.median(values))
-    if spread == 0:
-        return False
     medians = {weekday: statistics.median(points) for weekday, points in by_weekday.items()}
+    if spread == 0:
+        # Mostly one value (often zero): a weekly job is the days that differ by weekday.
+        return len(set(medians.values())) > 1
     residuals = [value - medians[d.weekday()] for d, value in window]
     residual_spread = mad_scale(residuals, statistics.median(residuals))
     return residual_spread < settings.weekly_pattern_ratio * spread
@@ -168,8 +169,10 @@ def assess_day(
     """Assess every series that spent on ``day`` or on the days before it, and the total."""
     if day not in history:
         return []
+    # Days before the account spent anything are stored empty (Cost Explorer answers every
+    # day asked for); they do not make a history long enough to call a service new.
     earlier = {d: costs for d, costs in history.items() if d < day}
-    long_enough = len(earlier) >= settings.min_history_days
+    long_enough = sum(1 for costs in earlier.values() if costs) >= settings.min_history_days
     services = sorted({service for costs in history.values() for service in costs})
     assessments = []
     for service in [*services, TOTAL] if with_total else services:

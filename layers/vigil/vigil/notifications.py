@@ -35,7 +35,7 @@ _REASON_WORDS = {
 
 def links_for(alert: Alert) -> list[Link]:
     if alert.labels.kind in COST_KINDS:
-        return cost_links(alert.labels.resource)
+        return cost_links()
     metric = _METRIC_BY_KIND.get(alert.labels.kind)
     if metric is None:
         return []

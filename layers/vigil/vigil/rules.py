@@ -69,11 +69,21 @@ class CostRule(_Config):
     min_history_days: Annotated[int, Field(ge=7, le=90)] = 14
     weekly_pattern_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.6
     scale_floor_ratio: Annotated[float, Field(ge=0, le=1)] = 0.05
-    history_days: Annotated[int, Field(ge=28, le=365)] = 63
+    history_days: Annotated[int, Field(ge=28, le=365)] = 93
     restatement_days: Annotated[int, Field(ge=0, le=14)] = 3
     max_requests_per_day: Annotated[int, Field(ge=1, le=1000)] = 24
     top_usage_types: Annotated[int, Field(ge=0, le=20)] = 5
     repeat_interval_minutes: Annotated[int, Field(ge=60, le=10080)] = 1440
+
+    @model_validator(mode="after")
+    def _reachable_minimums(self) -> Self:
+        if self.min_month_starts > self.month_starts:
+            raise ValueError("min_month_starts must not exceed month_starts")
+        if self.min_baseline_points > self.recent_days:
+            raise ValueError("min_baseline_points must not exceed recent_days")
+        if self.history_days < 31 * self.month_starts:
+            raise ValueError(f"history_days must cover {self.month_starts} month starts")
+        return self
 
     @field_validator("dimensions")
     @classmethod
