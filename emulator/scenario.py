@@ -26,6 +26,9 @@ phase's ``from``, or the end), ``invocations_per_minute`` (default 0), either ``
 workload must not overlap; minutes outside every phase have no traffic (and, as on AWS, no
 datapoints). Durations read ``90``, ``90m``, ``1h30m``, ``2h`` (minutes if no unit).
 
+An optional ``health:`` section plays AWS Health events and sets how the Health API answers
+(see :mod:`emulator.health`).
+
 Invalid input raises :class:`~emulator.errors.ScenarioError` naming the file and the field.
 """
 
@@ -43,6 +46,7 @@ import yaml
 
 from emulator.clock import ScheduleExpressionError, parse_expression
 from emulator.errors import ScenarioError
+from emulator.health import HealthScenario, parse_health
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -56,6 +60,7 @@ _TOP_LEVEL = {
     "seed",
     "parameters",
     "workloads",
+    "health",
 }
 _WORKLOAD_KEYS = {"function", "description", "phases"}
 _PHASE_KEYS = {
@@ -127,6 +132,8 @@ class Scenario:
     parameters: dict[str, object]
     workloads: tuple[Workload, ...]
     source: Path | None = None
+    health: HealthScenario | None = None
+    """AWS Health events and API behaviour (``emulator.health``)."""
 
     @property
     def duration(self) -> timedelta:
@@ -299,6 +306,7 @@ def _parse(document: object, source: Path | None) -> Scenario:
         parameters={str(k): v for k, v in parameters.items()},
         workloads=tuple(workloads),
         source=source,
+        health=parse_health(doc.get("health"), end - start),
     )
 
 

@@ -47,3 +47,9 @@ class CollectorSettings(CommonSettings):
 
 class ChatSettings(CommonSettings):
     slack_secret_arn: str = Field(alias="VIGIL_SLACK_SECRET_ARN", min_length=1)
+
+
+class EvaluateSettings(CommonSettings):
+    runbook_state_machine_arn: str = Field(
+        alias="VIGIL_RUNBOOK_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
+    )
