@@ -3,12 +3,15 @@ credentials, the moto configuration, and boto3 clients bound to the emulated reg
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 import boto3
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.config import DefaultConfig
 
 ACCOUNT_ID = "123456789012"
@@ -102,3 +105,33 @@ def parse_arn(arn: str) -> tuple[str, str, str, str, str]:
     if len(parts) != 6 or parts[0] != "arn":
         raise ValueError(f"not an ARN: {arn!r}")
     return parts[1], parts[2], parts[3], parts[4], parts[5]
+
+
+JsonAnswer = tuple[int, dict[str, str], str]
+
+
+@contextmanager
+def json_service(
+    matches: Callable[[str], Any], answer: Callable[[Any, str, dict[str, Any]], JsonAnswer]
+) -> Iterator[None]:
+    """Answer requests for an AWS JSON-protocol service that moto lacks, at the HTTP level.
+
+    While active, a request whose URL ``matches`` (the match result is passed on) is
+    answered by ``answer(match, target, body)`` (``target`` is the ``X-Amz-Target``
+    operation) instead of moto; everything else goes to moto as before. Nests: each layer
+    hands what it does not match to the one installed before it.
+    """
+    original = BotocoreStubber.process_request
+
+    def process_request(stubber: BotocoreStubber, request: Any) -> Any:
+        match = matches(str(request.url))
+        if not match:
+            return original(stubber, request)
+        raw = request.body or b"{}"
+        body = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        return answer(match, target, body)
+
+    with mock.patch.object(BotocoreStubber, "process_request", process_request):
+        yield

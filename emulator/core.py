@@ -26,6 +26,7 @@ from emulator.cost_explorer import FakeCostExplorer, ScenarioAnomaly
 from emulator.cost_series import generate
 from emulator.deploy import Deployment, deploy
 from emulator.errors import EmulatorError, FunctionError
+from emulator.health import FakeHealth, HealthScenario, rule_targets
 from emulator.lambda_runtime import AsyncFailure, FunctionLog, Invocation, LambdaRuntime
 from emulator.mailbox import Email, Mailbox
 from emulator.metrics import MetricsWriter, floor_minute
@@ -119,6 +120,10 @@ class Emulator:
         self.fires: list[FireResult] = []
         self._stack_metrics = stack_metrics
         self.cost_explorer = _cost_explorer_for(scenario, now=self._sim_now)
+        empty = HealthScenario(support_plan=True, active_region="us-east-1", events=())
+        self.health = FakeHealth(
+            (scenario.health if scenario else None) or empty, start=start, now=self._sim_now
+        )
         # Set by start():
         self.deployment: Deployment
         self.clock: Clock
@@ -190,6 +195,7 @@ class Emulator:
             )
             stack.enter_context(_named_executions())
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))
+            stack.enter_context(emulator.health.installed())
             emulator._deploy(
                 project_root=project_root or PROJECT_ROOT,
                 template_path=template_path,
@@ -266,6 +272,26 @@ class Emulator:
 
     def _catch_up(self, until: datetime) -> None:
         self.metrics.write_until(until)
+        for event in self.health.due_events(until):
+            self.put_event(event)
+
+    def put_event(self, event: dict[str, Any]) -> list[str]:
+        """Deliver an EventBridge event to the stack functions whose rules match it (moto
+        stores rules but delivers to no Lambda target), as an asynchronous invoke; wait for
+        the workflows it starts. Returns the function names it reached."""
+        at = datetime.fromisoformat(str(event.get("time", "")).replace("Z", "+00:00"))
+        names = [name for name in rule_targets(event) if self.runtime.manages(name)]
+        self._add(
+            at,
+            "event",
+            f"{event.get('source')} {event.get('detail-type')} -> {', '.join(names) or 'no rule'}",
+            {"id": event.get("id")},
+        )
+        for name in names:
+            self.runtime.invoke_async(name, event, source="eventbridge")
+        self.settle()
+        self._report_executions()
+        return names
 
     def play(self, until: datetime | None = None) -> list[Occurrence]:
         """Advance the clock to ``until`` (default: the scenario's end)."""

@@ -24,10 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from unittest.mock import patch
 
-from moto.core.models import botocore_stubber
-
+from emulator._aws import JsonAnswer, json_service
 from emulator.cost_series import ServiceSeries
 
 PAGE_DAYS = 31
@@ -186,16 +184,9 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], s
 @contextmanager
 def installed(fake: FakeCostExplorer) -> Iterator[FakeCostExplorer]:
     """Answer Cost Explorer requests made under moto's mock from ``fake``."""
-    original = botocore_stubber.process_request
 
-    def process_request(request: Any) -> Any:
-        if HOST in request.url:
-            raw = request.body or b"{}"
-            body = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-            target = request.headers.get("X-Amz-Target", b"")
-            name = target.decode() if isinstance(target, bytes) else str(target)
-            return fake.answer(name, body)
-        return original(request)
+    def answer(_match: object, target: str, body: dict[str, Any]) -> JsonAnswer:
+        return fake.answer(target, body)
 
-    with patch.object(botocore_stubber, "process_request", process_request):
+    with json_service(lambda url: HOST in url, answer):
         yield fake

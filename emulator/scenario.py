@@ -38,6 +38,9 @@ A scenario may also describe the account's bill, which the emulator's Cost Explo
       anomalies:                       # what AWS Cost Anomaly Detection reports
         - {service: AWS Lambda, day: 2026-11-24, impact_usd: 180}
 
+An optional ``health:`` section plays AWS Health events and sets how the Health API answers
+(see :mod:`emulator.health`).
+
 Invalid input raises :class:`~emulator.errors.ScenarioError` naming the file and the field.
 """
 
@@ -57,6 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from emulator.clock import ScheduleExpressionError, parse_expression
 from emulator.cost_series import DEFAULT_ACCOUNT, ServiceSeries
 from emulator.errors import ScenarioError
+from emulator.health import HealthScenario, parse_health
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -71,6 +75,7 @@ _TOP_LEVEL = {
     "parameters",
     "workloads",
     "costs",
+    "health",
 }
 _WORKLOAD_KEYS = {"function", "description", "phases"}
 _PHASE_KEYS = {
@@ -143,6 +148,8 @@ class Scenario:
     workloads: tuple[Workload, ...]
     source: Path | None = None
     costs: CostsSpec | None = None
+    health: HealthScenario | None = None
+    """AWS Health events and API behaviour (``emulator.health``)."""
 
     @property
     def duration(self) -> timedelta:
@@ -316,6 +323,7 @@ def _parse(document: object, source: Path | None) -> Scenario:
         workloads=tuple(workloads),
         source=source,
         costs=_costs(doc.get("costs")),
+        health=parse_health(doc.get("health"), end - start),
     )
 
 

@@ -3,7 +3,9 @@
 from typing import Any
 
 from vigil.errors import ConflictError
+from vigil.health import HealthRecord
 from vigil.model import Alert, AlertState
+from vigil.outage import Outage
 
 
 class MemoryAlertStore:
@@ -50,3 +52,35 @@ class RecordingChat:
         if self.fail_with:
             raise self.fail_with
         self.messages.append(message)
+
+
+class MemoryHealthStore:
+    def __init__(self) -> None:
+        self.items: dict[str, HealthRecord] = {}
+
+    def get(self, arn: str) -> HealthRecord | None:
+        return self.items.get(arn)
+
+    def save(self, before: HealthRecord | None, after: HealthRecord) -> None:
+        self.items[after.arn] = after.model_copy(
+            update={"revision": (before.revision if before else 0) + 1}
+        )
+
+
+class MemoryOutageStore:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Outage] = {}
+
+    def get(self, service: str, region: str) -> Outage | None:
+        return self.items.get((service, region))
+
+    def open_outages(self) -> list[Outage]:
+        return [outage for outage in self.items.values() if outage.is_open]
+
+    def save(self, before: Outage | None, after: Outage) -> None:
+        stored = self.items.get((after.service, after.region))
+        if (stored.revision if stored else None) != (before.revision if before else None):
+            raise ConflictError(f"outage {after.service} {after.region} changed")
+        self.items[(after.service, after.region)] = after.model_copy(
+            update={"revision": (before.revision if before else 0) + 1}
+        )

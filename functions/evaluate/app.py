@@ -8,33 +8,39 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vigil.adapters.table import AlertStore
-from vigil.evaluate import evaluate
+from vigil.adapters.table import AlertStore, HealthEventStore, OutageStore
+from vigil.evaluate import OutagePorts, evaluate
 from vigil.events import parse_model
 from vigil.model import SignalBatch
 from vigil.observability import logger, metrics, tracer
 from vigil.rules import RulesConfig
-from vigil.settings import CommonSettings
+from vigil.settings import EvaluateSettings
 
 
 @cache
-def _deps() -> tuple[CommonSettings, RulesConfig, AlertStore]:
-    settings = CommonSettings.from_env()
+def _deps() -> tuple[EvaluateSettings, RulesConfig, AlertStore, OutagePorts]:
+    settings = EvaluateSettings.from_env()
     rules = settings.rules
-    store = AlertStore(
-        boto3.client("dynamodb"),
-        settings.table_name,
-        retention=timedelta(days=rules.resolved_retention_days),
+    dynamodb = boto3.client("dynamodb")
+    retention = timedelta(days=rules.resolved_retention_days)
+    store = AlertStore(dynamodb, settings.table_name, retention=retention)
+    correlation = OutagePorts(
+        outages=OutageStore(dynamodb, settings.table_name),
+        health=HealthEventStore(dynamodb, settings.table_name, retention=retention),
+        runbook_arn=settings.runbook_state_machine_arn,
     )
-    return settings, rules, store
+    return settings, rules, store, correlation
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings, rules, store = _deps()
+    settings, rules, store, correlation = _deps()
     batch = parse_model(SignalBatch, event, what="signal batch")
-    result = evaluate(batch, rules=rules, store=store, stack=settings.stack_name)
+    result = evaluate(
+        batch, rules=rules, store=store, stack=settings.stack_name, correlation=correlation
+    )
     metrics.add_metric("Notifications", MetricUnit.Count, result.summary.notifications)
+    metrics.add_metric("MutedByOutage", MetricUnit.Count, result.summary.muted)
     return result.model_dump(mode="json")

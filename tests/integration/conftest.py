@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 TABLE = "vigil-state"
+RUNBOOK_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:vigil-runbook"
 
 
 def template_resource(logical_id: str) -> dict[str, Any]:
@@ -72,6 +73,7 @@ def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
             "VIGIL_STACK_NAME": "vigil-test",
             "VIGIL_TABLE_NAME": TABLE,
             "VIGIL_RULES": "{}",
+            "VIGIL_RUNBOOK_STATE_MACHINE_ARN": RUNBOOK_ARN,
         }
         for key, value in {**base, **env}.items():
             monkeypatch.setenv(key, value)

@@ -1,20 +1,43 @@
-"""Evaluate one signal batch: judge, step each alert's lifecycle, decide notifications."""
+"""Evaluate one signal batch: judge, step each alert's lifecycle, decide notifications.
 
-from collections import Counter
-from typing import Protocol
+With the Health and outage ports given, it also de-duplicates the batch's AWS Health events,
+correlates outages (``vigil.outage``) and mutes the alert notifications an open outage
+explains.
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 from aws_lambda_powertools import Logger
 
 from vigil.errors import ConflictError
+from vigil.health import HealthChange, HealthStorePort, health_notification, track
 from vigil.lifecycle import Transition, step
 from vigil.model import (
     Alert,
+    AlertState,
     EvaluationResult,
     EvaluationSummary,
+    HealthEvent,
     Notification,
+    NotifyReason,
+    RunbookStart,
     SignalBatch,
 )
 from vigil.notifications import fit_to_budget, notification_for
+from vigil.outage import (
+    Outage,
+    OutageChange,
+    OutageStep,
+    OutageStorePort,
+    Release,
+    health_update,
+    outage_notification,
+    runbook_start,
+    service_of,
+    suspicion,
+)
 from vigil.rules import Breach, RulesConfig, judge
 
 logger = Logger(child=True)
@@ -31,8 +54,63 @@ class AlertStorePort(Protocol):
     def save(self, before: Alert | None, after: Alert | None) -> None: ...
 
 
+@dataclass(frozen=True)
+class OutagePorts:
+    """What outage correlation needs: where outages and Health events are stored, and the
+    runbook to start or suggest."""
+
+    outages: OutageStorePort
+    health: HealthStorePort
+    runbook_arn: str
+
+
+@dataclass
+class _Outages:
+    """The outages one evaluation read or touched, keyed by (service, region)."""
+
+    store: OutageStorePort
+    open: dict[tuple[str, str], Outage | None] = field(default_factory=dict)
+    steps: dict[tuple[str, str], OutageStep] = field(default_factory=dict)
+
+    def record(self, step: OutageStep) -> None:
+        key = (step.after.service, step.after.region)
+        first = self.steps.get(key)
+        before = first.before if first else step.before
+        change = step.change or (first.change if first else None)
+        self.steps[key] = OutageStep(before, step.after, change)
+        self.open[key] = step.after
+
+    def current(self, service: str, region: str) -> Outage | None:
+        """The latest outage of a service and region, open or not (read once)."""
+        key = (service, region)
+        if key not in self.open:
+            self.open[key] = self.store.get(service, region)
+        return self.open[key]
+
+    def explaining(self, alert: Alert, rules: RulesConfig) -> Outage | None:
+        labels = alert.labels
+        outage = self.open.get((service_of(labels.kind), labels.region))
+        return outage if outage is not None and outage.explains(alert, rules.outage) else None
+
+    def mute(self, outage: Outage, fingerprint: str) -> None:
+        if fingerprint in outage.muted:
+            return
+        muted = outage.model_copy(update={"muted": [*outage.muted, fingerprint]})
+        key = (outage.service, outage.region)
+        first = self.steps.get(key)
+        self.steps[key] = OutageStep(
+            first.before if first else outage, muted, first.change if first else None
+        )
+        self.open[key] = muted
+
+
 def evaluate(
-    batch: SignalBatch, *, rules: RulesConfig, store: AlertStorePort, stack: str
+    batch: SignalBatch,
+    *,
+    rules: RulesConfig,
+    store: AlertStorePort,
+    stack: str,
+    correlation: OutagePorts | None = None,
 ) -> EvaluationResult:
     """Apply ``batch`` to the stored alerts; ``now`` is the batch's collection time."""
     breaches: dict[str, Breach] = {}
@@ -44,9 +122,20 @@ def evaluate(
     for kind in batch.covered_kinds:
         candidates.update(dict.fromkeys(store.active(kind)))
 
+    notifications: list[Notification] = []
+    outages = _Outages(correlation.outages) if correlation is not None else None
+    correlate = correlation is not None and rules.outage.enabled
+    if correlation is not None and outages is not None:
+        if correlate:
+            for outage in correlation.outages.open_outages():
+                outages.open[(outage.service, outage.region)] = outage
+        notifications += _health(batch, rules, correlation, outages, stack, correlate=correlate)
+        if correlate:
+            _suspect(batch, list(breaches.values()), rules, outages)
+
     transitions: Counter[str] = Counter()
     changes: list[str] = []
-    notifications: list[Notification] = []
+    muted = 0
     for fingerprint in candidates:
         transition = _apply(fingerprint, breaches.get(fingerprint), batch, rules, store)
         if transition.changed:
@@ -54,7 +143,19 @@ def evaluate(
             labels = transition.labels
             changes.append(f"{labels.resource} {labels.kind}: {transition.name}")
         notification = notification_for(transition, stack=stack, batch_id=batch.batch_id)
-        if notification is not None:
+        explaining = (
+            outages.explaining(transition.after, rules)
+            if outages is not None and notification is not None and transition.after is not None
+            else None
+        )
+        if outages is not None and notification is not None and explaining is not None:
+            outages.mute(explaining, fingerprint)
+            muted += 1
+            logger.info(
+                "muted by an open outage",
+                extra={"fingerprint": fingerprint, "incident": explaining.incident},
+            )
+        elif notification is not None:
             notifications.append(notification)
             logger.info(
                 "notify",
@@ -64,6 +165,12 @@ def evaluate(
                     "subject": notification.subject,
                 },
             )
+    runbooks: list[RunbookStart] = []
+    if correlation is not None and outages is not None:
+        outage_notes, runbooks = _finish_outages(
+            outages, batch, rules, store, correlation, stack=stack
+        )
+        notifications = outage_notes + notifications
     notifications = fit_to_budget(notifications, stack=stack, batch_id=batch.batch_id)
     summary = EvaluationSummary(
         batch_id=batch.batch_id,
@@ -72,9 +179,155 @@ def evaluate(
         transitions=dict(transitions),
         changes=changes[:MAX_CHANGES_LISTED],
         notifications=len(notifications),
+        muted=muted,
     )
     logger.info("evaluated", extra={"summary": summary.model_dump()})
-    return EvaluationResult(notifications=notifications, summary=summary)
+    return EvaluationResult(notifications=notifications, summary=summary, runbooks=runbooks)
+
+
+def _health(
+    batch: SignalBatch,
+    rules: RulesConfig,
+    ports: OutagePorts,
+    outages: _Outages,
+    stack: str,
+    *,
+    correlate: bool,
+) -> list[Notification]:
+    """De-duplicate the batch's Health events; notify what a reader should hear about.
+
+    When an event opens, confirms or ends an outage, the outage notification (which quotes
+    AWS) stands in for the event's own NEW or RESOLVED message.
+    """
+    notifications: list[Notification] = []
+    for event in batch.health_events:
+        record = ports.health.get(event.arn)
+        after, change = track(record, event)
+        if after is not None:
+            ports.health.save(record, after)
+        if change is None:
+            continue
+        step = _health_outage(event, batch, rules, outages) if correlate else None
+        if step is not None and step.change is not None and change is not HealthChange.UPDATED:
+            logger.info("health event folded into the outage", extra={"arn": event.arn})
+            continue
+        notifications.append(health_notification(event, change, stack=stack))
+    return notifications
+
+
+def _health_outage(
+    event: HealthEvent, batch: SignalBatch, rules: RulesConfig, outages: _Outages
+) -> OutageStep | None:
+    step = health_update(
+        outages.current(event.service_key, event.region),
+        event,
+        now=batch.collected_at,
+        batch_id=batch.batch_id,
+        config=rules.outage,
+    )
+    if step is not None:
+        outages.record(step)
+    return step
+
+
+def _suspect(
+    batch: SignalBatch, breaches: list[Breach], rules: RulesConfig, outages: _Outages
+) -> None:
+    """Group this batch's breaches by service and region; suspect or lift outages."""
+    config = rules.outage
+    counted = [b for b in breaches if b.labels.kind in config.kinds]
+    groups: dict[tuple[str, str], list[Breach]] = defaultdict(list)
+    for breach in counted:
+        groups[(service_of(breach.labels.kind), breach.labels.region)].append(breach)
+    covered = {service_of(kind) for kind in batch.covered_kinds if kind in config.kinds}
+    for key, outage in list(outages.open.items()):
+        if outage is not None and outage.is_open and key[0] in covered:
+            groups.setdefault(key, [])
+    for (service, region), group in groups.items():
+        step = suspicion(
+            outages.current(service, region),
+            group,
+            service=service,
+            region=region,
+            now=batch.collected_at,
+            batch_id=batch.batch_id,
+            config=config,
+        )
+        if step is not None:
+            outages.record(step)
+
+
+def _finish_outages(
+    outages: _Outages,
+    batch: SignalBatch,
+    rules: RulesConfig,
+    store: AlertStorePort,
+    ports: OutagePorts,
+    *,
+    stack: str,
+) -> tuple[list[Notification], list[RunbookStart]]:
+    """Store the outages this batch changed; announce them, start runbooks, release alerts."""
+    notifications: list[Notification] = []
+    runbooks: list[RunbookStart] = []
+    mode: Literal["start", "suggest"] = rules.outage.runbook
+    for touched in outages.steps.values():
+        if touched.before == touched.after:
+            continue
+        ports.outages.save(touched.before, touched.after)
+        if touched.change is None:
+            continue
+        release: Release | None = None
+        released: list[Notification] = []
+        if touched.change is OutageChange.RESOLVED:
+            release, released = _release(touched.after, batch, store, stack=stack)
+        notifications.append(
+            outage_notification(
+                touched.after,
+                touched.change,
+                stack=stack,
+                runbook=mode,
+                runbook_arn=ports.runbook_arn,
+                release=release,
+            )
+        )
+        notifications += released
+        opened = touched.before is None or not touched.before.is_open
+        if mode == "start" and opened and touched.change is not OutageChange.RESOLVED:
+            runbooks.append(runbook_start(touched.after))
+        logger.info(
+            "outage",
+            extra={"incident": touched.after.incident, "change": touched.change.value},
+        )
+    return notifications, runbooks
+
+
+def _release(
+    outage: Outage, batch: SignalBatch, store: AlertStorePort, *, stack: str
+) -> tuple[Release, list[Notification]]:
+    """Send what the outage muted and still matters: alerts still firing, and the
+    resolution of alerts whose firing went out before the outage muted them."""
+    still: list[str] = []
+    resolved = 0
+    notifications: list[Notification] = []
+    for fingerprint in outage.muted:
+        alert = store.get(fingerprint)
+        if alert is None:
+            continue
+        if alert.state is AlertState.FIRING:
+            still.append(alert.labels.resource)
+            reason = NotifyReason.REPEAT
+        else:
+            resolved += 1
+            fired_before = alert.fired_at is not None and alert.fired_at < outage.opened_at
+            if alert.state is not AlertState.RESOLVED or not fired_before:
+                continue
+            reason = NotifyReason.RESOLVED
+        notification = notification_for(
+            Transition(alert, alert, reason), stack=stack, batch_id=batch.batch_id
+        )
+        if notification is not None:
+            notifications.append(notification)
+    return Release(still_firing=still, resolved_meanwhile=resolved), notifications
 
 
 def _apply(

@@ -65,12 +65,39 @@ class Signal(Contract):
     )
 
 
+class HealthEvent(Contract):
+    """One AWS Health event, normalised from an ``aws.health`` EventBridge event or the API.
+
+    ``arn`` with ``last_updated`` identifies a version of the event; ``service`` is AWS's
+    code (``LAMBDA``), ``region`` an AWS region or ``global``.
+    """
+
+    arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:health:")]
+    service: Annotated[str, Field(min_length=1, max_length=100)]
+    event_type_code: Annotated[str, Field(min_length=1, max_length=100)]
+    category: Literal["issue", "accountNotification", "scheduledChange", "investigation"]
+    region: Annotated[str, Field(pattern=r"^(global|[a-z]{2}(-[a-z]+)+-\d)$")]
+    account: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    status: Literal["open", "upcoming", "closed"]
+    start_time: AwareDatetime | None = None
+    end_time: AwareDatetime | None = None
+    last_updated: AwareDatetime
+    description: str = ""
+    affected_entities: list[str] = Field(default_factory=list)
+
+    @property
+    def service_key(self) -> str:
+        """The service as the first part of Vigil's signal kinds (``LAMBDA`` -> ``lambda``)."""
+        return self.service.lower()
+
+
 class SignalBatch(Contract):
     """Everything one collection cycle saw.
 
     ``covered_kinds`` lists the kinds this batch speaks for: an active alert of a covered
     kind with no breaching signal in the batch has cleared. Collectors send only the
     signals worth judging (non-zero counts), so a healthy account makes a small batch.
+    ``health_events`` carries the AWS Health events of a ``health`` batch.
     """
 
     version: Literal[1] = CONTRACT_VERSION
@@ -79,6 +106,7 @@ class SignalBatch(Contract):
     collected_at: AwareDatetime
     covered_kinds: list[str]
     signals: list[Signal]
+    health_events: list[HealthEvent] = Field(default_factory=list)
 
 
 class AlertState(StrEnum):
@@ -205,8 +233,17 @@ class EvaluationSummary(Contract):
         description="Up to 20 lines like 'orders-api lambda.errors: none->pending'.",
     )
     notifications: int
+    muted: int = Field(default=0, description="Alert notifications an open outage muted.")
+
+
+class RunbookStart(Contract):
+    """An outage runbook execution the Evaluate workflow starts; ``name`` makes it idempotent."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
+    input: str = Field(description="The runbook input document (docs/runbook.md), as JSON.")
 
 
 class EvaluationResult(Contract):
     notifications: list[Notification]
     summary: EvaluationSummary
+    runbooks: list[RunbookStart] = Field(default_factory=list)

@@ -118,6 +118,51 @@ class CollectionConfig(_Config):
     lag_minutes: Annotated[int, Field(ge=0, le=15)] = 2
 
 
+HealthCategory = Literal["issue", "accountNotification", "scheduledChange", "investigation"]
+
+
+class HealthMatch(_Config):
+    """Which AWS Health events a filter matches: every given list must match (an empty list
+    matches anything). ``services`` and ``event_type_codes`` take shell-style patterns
+    (``AWS_VPN_*``); ``regions`` takes region names or ``global``."""
+
+    categories: list[HealthCategory] = Field(default_factory=list)
+    services: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    event_type_codes: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    regions: list[Annotated[str, Field(pattern=r"^(global|[a-z]{2}(-[a-z]+)+-\d)$")]] = Field(
+        default_factory=list
+    )
+    accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(default_factory=list)
+
+
+class HealthConfig(_Config):
+    """AWS Health: which events notify. An event notifies when it matches ``include`` and
+    no entry of ``exclude``."""
+
+    enabled: bool = True
+    include: HealthMatch = Field(default_factory=HealthMatch)
+    exclude: list[HealthMatch] = Field(
+        default_factory=lambda: [
+            # One tunnel of a redundant VPN down is routine maintenance noise.
+            HealthMatch(event_type_codes=["AWS_VPN_SINGLE_TUNNEL_NOTIFICATION"]),
+        ]
+    )
+    poll_lookback_hours: Annotated[int, Field(ge=1, le=168)] = 24
+
+
+class OutageConfig(_Config):
+    """Outage correlation: suspect an AWS outage when ``min_resources`` resources of one
+    service in one region breach at once; inhibit the per-resource alerts it explains."""
+
+    enabled: bool = True
+    min_resources: Annotated[int, Field(ge=2, le=1000)] = 3
+    kinds: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")]] = Field(
+        default_factory=lambda: ["lambda.errors", "lambda.throttles"]
+    )
+    runbook: Literal["start", "suggest"] = "suggest"
+    inhibit: bool = True
+
+
 def _lambda_errors_default() -> VolumeAwareRule:
     return VolumeAwareRule(
         low_volume_below=1000,
@@ -145,6 +190,8 @@ class RulesConfig(_Config):
     repeat_interval_minutes: Annotated[int, Field(ge=1, le=10080)] = 240
     send_resolved: bool = True
     resolved_retention_days: Annotated[int, Field(ge=1, le=400)] = 30
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    outage: OutageConfig = Field(default_factory=OutageConfig)
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "VIGIL_RULES") -> "RulesConfig":

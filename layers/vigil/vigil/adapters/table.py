@@ -8,6 +8,8 @@
   (ISO), ``costs`` a JSON map of series name to USD.
 - a Cost Explorer answer kept for a day: pk ``COSTFACT#<day>``, sk its name.
 - Cost Explorer requests made on a day: pk ``CEREQUESTS#<day>``, sk ``count``.
+- Health event: pk ``HEALTH#<event arn>``, sk ``STATE``; ``ttl`` once closed.
+- outage: pk ``OUTAGE#<service>#<region>``, sk ``STATE``; gsi1pk ``OUTAGES`` only while open.
 
 Every alert write is conditional on the revision that was read, so two evaluations racing
 on one alert cannot both win; the loser re-reads and re-decides.
@@ -21,7 +23,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from vigil.errors import ConflictError
+from vigil.health import HealthRecord
 from vigil.model import Alert, AlertState
+from vigil.outage import Outage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -198,6 +202,120 @@ class IncidentStore:
         )
         item = response.get("Item")
         return str(_from_item(item)["body"]) if item else None
+
+
+def _put_revision(
+    client: "DynamoDBClient",
+    table: str,
+    values: dict[str, Any],
+    *,
+    before_revision: int | None,
+    what: str,
+) -> None:
+    """Put ``values`` if the stored revision is still ``before_revision`` (absent: new)."""
+    condition: dict[str, Any] = (
+        {"ConditionExpression": "attribute_not_exists(pk)"}
+        if before_revision is None
+        else {
+            "ConditionExpression": "revision = :rev",
+            "ExpressionAttributeValues": _to_item({":rev": before_revision}),
+        }
+    )
+    try:
+        client.put_item(TableName=table, Item=_to_item(values), **condition)
+    except ClientError as exc:
+        if _conditional_failed(exc):
+            raise ConflictError(f"{what} changed since it was read") from exc
+        raise
+
+
+class HealthEventStore:
+    """The last version of each AWS Health event Vigil has seen (de-duplication)."""
+
+    def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
+        self._client = client
+        self._table = table
+        self._retention = retention
+
+    def get(self, arn: str) -> HealthRecord | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_item({"pk": f"HEALTH#{arn}", "sk": "STATE"}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return HealthRecord.model_validate_json(_from_item(item)["body"]) if item else None
+
+    def save(self, before: HealthRecord | None, after: HealthRecord) -> None:
+        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
+        closed = stored.status == "closed"
+        values = {
+            "pk": f"HEALTH#{stored.arn}",
+            "sk": "STATE",
+            "body": stored.model_dump_json(),
+            "revision": stored.revision,
+            "ttl": _epoch(stored.last_updated + self._retention) if closed else None,
+        }
+        _put_revision(
+            self._client,
+            self._table,
+            values,
+            before_revision=before.revision if before else None,
+            what=f"Health event {stored.arn}",
+        )
+
+
+class OutageStore:
+    """One outage per service and region; open ones are listed through the sparse index."""
+
+    def __init__(self, client: "DynamoDBClient", table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def get(self, service: str, region: str) -> Outage | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_item({"pk": f"OUTAGE#{service}#{region}", "sk": "STATE"}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Outage.model_validate_json(_from_item(item)["body"]) if item else None
+
+    def open_outages(self) -> list[Outage]:
+        outages: list[Outage] = []
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            page = self._client.query(
+                TableName=self._table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues=_to_item({":pk": "OUTAGES"}),
+                **kwargs,
+            )
+            outages += [Outage.model_validate_json(_from_item(i)["body"]) for i in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return outages
+
+    def save(self, before: Outage | None, after: Outage) -> None:
+        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
+        values = {
+            "pk": f"OUTAGE#{stored.service}#{stored.region}",
+            "sk": "STATE",
+            "body": stored.model_dump_json(),
+            "state": stored.state.value,
+            "revision": stored.revision,
+            "gsi1pk": "OUTAGES" if stored.is_open else None,
+            "gsi1sk": f"{stored.service}#{stored.region}" if stored.is_open else None,
+        }
+        _put_revision(
+            self._client,
+            self._table,
+            values,
+            before_revision=before.revision if before else None,
+            what=f"outage {stored.service} {stored.region}",
+        )
 
 
 def _epoch(moment: datetime) -> int:
