@@ -63,7 +63,7 @@ integration: venv ## handlers and adapters on moto
 e2e: venv ## the template deployed in the emulator, scenarios played
 	$(BIN)/pytest tests/e2e
 
-benchmark: venv ## API calls and metrics one collection cycle makes (10, 100, 1,000 functions)
+benchmark: venv ## what healthy, sweep and unhealthy cycles ask of AWS (10 to 5,000 functions)
 	$(PY) benchmarks/collection_cycle.py
 
 pytest: venv ## every test with branch coverage

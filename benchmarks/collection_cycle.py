@@ -1,15 +1,24 @@
 """What one metrics collection cycle costs, measured against moto.
 
-For accounts of 10, 100 and 1,000 Lambda functions (a few of them erroring), run the real
-collect_metrics handler once and count what it asks of AWS: API calls by operation,
-metrics requested from GetMetricData (the billed unit), the size of the signal batch it
-hands to the Evaluate workflow, and the handler's wall time (noisy; compare ratios).
+For synthetic accounts of 10, 100, 1,000 and 5,000 Lambda functions, run the real
+collect_metrics handler on three cycles and count what each asks of AWS:
 
-    .venv/bin/python benchmarks/collection_cycle.py [--sizes 10,100,1000] [--json]
+- ``healthy``: an ordinary cycle of a healthy account (the fast path: account aggregates);
+- ``sweep``: the healthy account's hourly sweep cycle (every function's Errors, once an hour);
+- ``unhealthy``: an ordinary cycle with 5 functions failing half their requests (drill-down).
 
-moto answers ListFunctions in a single page; on AWS it pages by 50, so the report also
-gives ``list_functions_pages_on_aws``. moto's GetMetricData scans every stored datapoint
-for every query, so handler time grows quadratically here; on AWS it does not.
+For each case: ``resources``, ``healthy``, ``metrics_requested`` (the billed unit),
+``get_metric_data_calls``, ``other_api_calls`` (moto answers ListFunctions in one page; AWS
+pages by 50, counted in ``other_api_calls_on_aws``) and ``handler_seconds``; for each size the
+projected monthly cost at the default schedule (``projected_monthly_usd``) next to one $0.10
+CloudWatch alarm per resource metric Vigil watches (``alarm_per_metric_monthly_usd``).
+
+    .venv/bin/python benchmarks/collection_cycle.py [--sizes 10,100,1000,5000] [--json]
+
+Only 10 functions of each account carry traffic; the others exist but are idle (Lambda
+publishes nothing for an idle function). Metrics requested do not depend on it; moto's time
+does, since its GetMetricData scans every stored datapoint for every query. Handler times
+say little about AWS.
 """
 
 import argparse
@@ -45,9 +54,35 @@ os.environ.update(
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-ERRORING = 5
+# 09:02 -> window 08:55-09:00 crosses the hour: the sweep cycle. 09:07 is an ordinary one.
+SWEEP_AT = datetime(2026, 11, 2, 9, 2, tzinfo=UTC)
+CYCLE_AT = SWEEP_AT + timedelta(minutes=5)
+BUSY = 10
+UNHEALTHY = 5
+CYCLES_PER_MONTH = 12 * 24 * 30
+SWEEPS_PER_MONTH = 24 * 30
+# Public us-east-1 prices.
+GET_METRIC_DATA_USD_PER_METRIC = 0.01 / 1_000
+ALARM_USD_PER_MONTH = 0.10
+EXPRESS_USD_PER_REQUEST = 1.00 / 1_000_000
+EXPRESS_USD_PER_GB_SECOND = 0.00001667
+LAMBDA_USD_PER_REQUEST = 0.20 / 1_000_000
+LAMBDA_ARM_USD_PER_GB_SECOND = 0.0000133334
+DYNAMODB_USD_PER_READ = 0.125 / 1_000_000
+DYNAMODB_USD_PER_WRITE = 0.625 / 1_000_000
+# Assumed, not measured: seconds per collector run (grows with ListFunctions pages and
+# GetMetricData calls), per Evaluate run and per Express execution; DynamoDB units per cycle
+# of the Evaluate function (one read of the active index per kind, no writes when healthy).
+COLLECTOR_BASE_SECONDS = 0.5
+SECONDS_PER_API_CALL = 0.1
+EVALUATE_SECONDS = 0.3
+EXPRESS_SECONDS = 1.0
+EVALUATE_READS_PER_CYCLE = 2
+# Per function Vigil watches Errors and Throttles; the account's 3 aggregates besides.
+WATCHED_METRICS_PER_FUNCTION = 2
+ACCOUNT_METRICS = 3
 
 
 class _Context:
@@ -61,6 +96,22 @@ class _Context:
         return 60_000
 
 
+def _put(name: str, window_end: datetime, errors: float) -> None:
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "FunctionName", "Value": name}],
+                "Timestamp": window_end - timedelta(minutes=5 - minute, seconds=-30),
+                "Value": value,
+            }
+            for minute in range(5)
+            for metric, value in (("Invocations", 1_000.0), ("Errors", errors))
+        ],
+    )
+
+
 def _account(size: int) -> str:
     role = boto3.client("iam").create_role(
         RoleName="workload", AssumeRolePolicyDocument=json.dumps({"Statement": []})
@@ -70,31 +121,26 @@ def _account(size: int) -> str:
         archive.writestr("app.py", "def handler(e, c):\n    return e\n")
     code = buffer.getvalue()
     lambda_client = boto3.client("lambda")
-    cloudwatch = boto3.client("cloudwatch")
-    window_start = NOW - timedelta(minutes=7)
     for index in range(size):
-        name = f"fn-{index:05d}"
         lambda_client.create_function(
-            FunctionName=name,
+            FunctionName=f"fn-{index:05d}",
             Runtime="python3.13",
             Role=role,
             Handler="app.handler",
             Code={"ZipFile": code},
         )
-        errors = 30.0 if index < ERRORING else 0.0
-        cloudwatch.put_metric_data(
-            Namespace="AWS/Lambda",
-            MetricData=[
-                {
-                    "MetricName": metric,
-                    "Dimensions": [{"Name": "FunctionName", "Value": name}],
-                    "Timestamp": window_start + timedelta(minutes=minute, seconds=30),
-                    "Value": value,
-                }
-                for minute in range(5)
-                for metric, value in (("Invocations", 1_000.0), ("Errors", errors))
-            ],
-        )
+    for index in range(min(size, BUSY)):
+        _put(f"fn-{index:05d}", SWEEP_AT - timedelta(minutes=2), 0.0)
+    props = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]["StateTable"][
+        "Properties"
+    ]
+    boto3.client("dynamodb").create_table(
+        TableName="bench",
+        BillingMode=props["BillingMode"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
+    )
     arn: str = boto3.client("stepfunctions").create_state_machine(
         name="evaluate",
         definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
@@ -115,57 +161,127 @@ def _handler() -> Any:
     return module
 
 
+def _case(app: Any, size: int, name: str, now: datetime) -> dict[str, Any]:
+    started = time.perf_counter()
+    result = app.lambda_handler({"time": now.isoformat()}, _Context())
+    wall = time.perf_counter() - started
+    calls: dict[str, int] = result["api_calls"]
+    other = sum(count for api, count in calls.items() if api != "GetMetricData")
+    pages = calls.get("ListFunctions", 0)
+    return {
+        "case": name,
+        "resources": size,
+        "healthy": name != "unhealthy",
+        "swept": result["swept"],
+        "drilled": result["drilled"],
+        "signals": result["signals"],
+        "metrics_requested": result["metrics_requested"],
+        "get_metric_data_calls": calls.get("GetMetricData", 0),
+        "other_api_calls": other,
+        "other_api_calls_on_aws": other - pages + (math.ceil(size / 50) if pages else 0),
+        "api_calls": calls,
+        "handler_seconds": round(wall, 3),
+    }
+
+
+def _monthly(healthy: dict[str, Any], sweep: dict[str, Any]) -> dict[str, float]:
+    """A healthy month at the default schedule: ordinary cycles plus one sweep an hour."""
+    ordinary = CYCLES_PER_MONTH - SWEEPS_PER_MONTH
+    metrics = (
+        ordinary * healthy["metrics_requested"] + SWEEPS_PER_MONTH * sweep["metrics_requested"]
+    )
+
+    def per_month(field: str) -> float:
+        return float(ordinary * healthy[field] + SWEEPS_PER_MONTH * sweep[field])
+
+    calls = per_month("get_metric_data_calls") + per_month("other_api_calls_on_aws")
+    collector_seconds = COLLECTOR_BASE_SECONDS * CYCLES_PER_MONTH + SECONDS_PER_API_CALL * calls
+    reads = CYCLES_PER_MONTH * EVALUATE_READS_PER_CYCLE + per_month("api_calls_query")
+    costs = {
+        "get_metric_data": metrics * GET_METRIC_DATA_USD_PER_METRIC,
+        "lambda": 2 * CYCLES_PER_MONTH * LAMBDA_USD_PER_REQUEST
+        + 0.25
+        * (collector_seconds + EVALUATE_SECONDS * CYCLES_PER_MONTH)
+        * LAMBDA_ARM_USD_PER_GB_SECOND,
+        "step_functions": CYCLES_PER_MONTH
+        * (EXPRESS_USD_PER_REQUEST + 0.0625 * EXPRESS_SECONDS * EXPRESS_USD_PER_GB_SECOND),
+        "dynamodb": reads * DYNAMODB_USD_PER_READ
+        + per_month("api_calls_putitem") * DYNAMODB_USD_PER_WRITE,
+    }
+    return {name: round(value, 4) for name, value in costs.items()}
+
+
 def measure(size: int) -> dict[str, Any]:
     with mock_aws():
         os.environ["VIGIL_EVALUATE_STATE_MACHINE_ARN"] = _account(size)
         app = _handler()
-        started = time.perf_counter()
-        result = app.lambda_handler({"time": NOW.isoformat()}, _Context())
-        wall = time.perf_counter() - started
-        execution = boto3.client("stepfunctions").describe_execution(
-            executionArn=result["execution_arn"]
-        )
-    calls = result["api_calls"]
+        sweep = _case(app, size, "sweep", SWEEP_AT)
+        healthy = _case(app, size, "healthy", CYCLE_AT)
+        for index in range(min(size, UNHEALTHY)):
+            _put(f"fn-{index:05d}", CYCLE_AT + timedelta(minutes=3), 500.0)
+        unhealthy = _case(app, size, "unhealthy", CYCLE_AT + timedelta(minutes=5))
+    for case in (healthy, sweep):
+        case["api_calls_query"] = case["api_calls"].get("Query", 0)
+        case["api_calls_putitem"] = case["api_calls"].get("PutItem", 0)
+    costs = _monthly(healthy, sweep)
+    watched = size * WATCHED_METRICS_PER_FUNCTION + ACCOUNT_METRICS
     return {
-        "functions": size,
-        "signals": result["signals"],
-        "metrics_requested": result["metrics_requested"],
-        "api_calls": calls,
-        "api_calls_total": sum(calls.values()),
-        "list_functions_pages_on_aws": math.ceil(size / 50),
-        "batch_bytes": len(execution["input"].encode()),
-        "handler_seconds": round(wall, 3),
-        "get_metric_data_usd_per_month_at_5_min": round(
-            result["metrics_requested"] * 8_640 / 1_000 * 0.01, 2
+        "resources": size,
+        "cases": [healthy, sweep, unhealthy],
+        "projected_monthly_usd": round(sum(costs.values()), 2),
+        "projected_monthly_usd_by_item": costs,
+        "alarm_per_metric_monthly_usd": round(watched * ALARM_USD_PER_MONTH, 2),
+        "naive_get_metric_data_monthly_usd": round(
+            3 * size * CYCLES_PER_MONTH * GET_METRIC_DATA_USD_PER_METRIC, 2
         ),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--sizes", default="10,100,1000,5000")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     rows = [measure(int(size)) for size in args.sizes.split(",")]
     if args.json:
-        document = {"cycle_at": NOW.isoformat(), "erroring_functions": ERRORING, "rows": rows}
+        document = {
+            "cycle_at": CYCLE_AT.isoformat(),
+            "sweep_at": SWEEP_AT.isoformat(),
+            "unhealthy_functions": UNHEALTHY,
+            "schedule": "rate(5 minutes), sweep every 60 minutes",
+            "sizes": rows,
+        }
         print(json.dumps(document))
         return
-    columns = ("functions", "signals", "metrics", "calls", "pages@AWS", "batch B", "seconds")
-    print(" ".join(f"{name:>9}" for name in (*columns, "GMD $/mo")))
+    columns = (
+        "resources",
+        "case",
+        "healthy",
+        "metrics",
+        "GMD calls",
+        "other",
+        "other@AWS",
+        "seconds",
+    )
+    print(" ".join(f"{name:>10}" for name in columns))
     for row in rows:
-        values = (
-            row["functions"],
-            row["signals"],
-            row["metrics_requested"],
-            row["api_calls_total"],
-            row["list_functions_pages_on_aws"],
-            row["batch_bytes"],
-            row["handler_seconds"],
-            row["get_metric_data_usd_per_month_at_5_min"],
+        for case in row["cases"]:
+            values = (
+                case["resources"],
+                case["case"],
+                case["healthy"],
+                case["metrics_requested"],
+                case["get_metric_data_calls"],
+                case["other_api_calls"],
+                case["other_api_calls_on_aws"],
+                case["handler_seconds"],
+            )
+            print(" ".join(f"{value!s:>10}" for value in values))
+        print(
+            f"{'':>10} projected ${row['projected_monthly_usd']}/month"
+            f" (alarm per metric ${row['alarm_per_metric_monthly_usd']},"
+            f" naive polling ${row['naive_get_metric_data_monthly_usd']})"
         )
-        print(" ".join(f"{value:>9}" for value in values))
-        print(f"{'':>9} calls by operation: {row['api_calls']}")
 
 
 if __name__ == "__main__":

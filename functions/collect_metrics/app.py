@@ -1,4 +1,4 @@
-"""Scheduled: collect one window of Lambda metrics and start the Evaluate workflow."""
+"""Scheduled: one Lambda metrics cycle (fast path, drill-down, sweep), then Evaluate."""
 
 from functools import cache
 from typing import Any
@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.adapters.cloudwatch import CloudWatchMetrics
+from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
@@ -25,11 +26,12 @@ def _config() -> tuple[CollectorSettings, RulesConfig]:
 
 
 @cache
-def _clients() -> tuple[Any, Any, Any]:
+def _clients() -> tuple[Any, Any, Any, Any]:
     return (
         boto3.client("cloudwatch"),
         boto3.client("lambda"),
         boto3.client("stepfunctions"),
+        boto3.client("dynamodb"),
     )
 
 
@@ -39,17 +41,19 @@ def _clients() -> tuple[Any, Any, Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = scheduled_time(event)
     settings, rules = _config()
-    cloudwatch, lambda_client, sfn = _clients()
+    cloudwatch, lambda_client, sfn, dynamodb = _clients()
     stats = CallStats()
     account = context.invoked_function_arn.split(":")[4]
-    batch = collect_lambda(
+    cycle = collect_lambda(
         inventory=LambdaInventory(lambda_client, stats),
         metrics=CloudWatchMetrics(cloudwatch, stats),
+        state=CollectorState(dynamodb, settings.table_name, stats=stats),
         rules=rules,
         now=now,
         account=account,
         region=settings.region,
     )
+    batch = cycle.batch
     execution_arn = EvaluateWorkflow(sfn, settings.evaluate_state_machine_arn, stats).start(batch)
     metrics.add_metric("SignalsCollected", MetricUnit.Count, len(batch.signals))
     metrics.add_metric("MetricsRequested", MetricUnit.Count, stats.metrics_requested)
@@ -57,6 +61,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "batch_id": batch.batch_id,
         "signals": len(batch.signals),
         "metrics_requested": stats.metrics_requested,
+        "drilled": cycle.drilled,
+        "watched": len(cycle.watched),
+        "swept": cycle.swept,
         "api_calls": stats.by_api,
         "execution_arn": execution_arn,
     }

@@ -49,8 +49,8 @@ def _evaluate_state_machine() -> str:
     return arn
 
 
-def test_collector_reads_one_window_and_starts_the_workflow_with_the_signals(
-    aws: None, load_handler: Loader, context: Context
+def test_collector_drills_into_every_function_when_the_account_aggregate_breaches(
+    table: str, load_handler: Loader, context: Context
 ) -> None:
     for name in ("orders-api", "search-api", "nightly-report", "idle"):
         create_workload_function(name)
@@ -72,8 +72,17 @@ def test_collector_reads_one_window_and_starts_the_workflow_with_the_signals(
     )
     sent = SignalBatch.model_validate_json(execution["input"])
     by_resource = {s.labels.resource: s.samples for s in sent.signals}
-    assert result["metrics_requested"] == 4 * 3
-    assert result["api_calls"] == {"ListFunctions": 1, "GetMetricData": 1, "StartExecution": 1}
+    # 3 account aggregates, 4 functions' Errors, then Invocations of the 3 with errors.
+    assert result["metrics_requested"] == 3 + 4 + 3
+    assert result["drilled"] == ["lambda.errors"]
+    assert result["swept"] is False
+    assert result["api_calls"] == {
+        "GetMetricData": 3,
+        "Query": 2,
+        "ListFunctions": 1,
+        "PutItem": 1,
+        "StartExecution": 1,
+    }
     assert sent.batch_id == "metrics-123456789012-us-east-1-20261102T0900Z"
     assert by_resource == {
         "orders-api": {"errors": 2_000.0, "invocations": 100_000.0},
@@ -83,22 +92,23 @@ def test_collector_reads_one_window_and_starts_the_workflow_with_the_signals(
     assert sent.covered_kinds == ["lambda.errors", "lambda.throttles"]
 
 
-def test_collector_batches_metrics_500_to_a_call(
-    aws: None, load_handler: Loader, context: Context
+def test_collector_reads_only_the_account_aggregates_when_the_account_is_healthy(
+    table: str, load_handler: Loader, context: Context
 ) -> None:
-    for index in range(170):
+    for index in range(30):
         create_workload_function(f"fn-{index:03d}")
+        _put_minutes(f"fn-{index:03d}", "Invocations", 1_000, T0 - timedelta(minutes=7), 5)
     app = load_handler(
         "collect_metrics", VIGIL_EVALUATE_STATE_MACHINE_ARN=_evaluate_state_machine()
     )
 
     result = app.lambda_handler({"time": "2026-11-02T09:00:00Z"}, context("collect"))
 
-    assert result["metrics_requested"] == 510
-    assert result["api_calls"]["GetMetricData"] == 2
-    # moto answers ListFunctions in one page whatever MaxItems says; paging on AWS is
-    # covered with a Stubber in test_lambda_inventory_follows_every_page.
-    assert result["api_calls"]["ListFunctions"] == 1
+    assert result["metrics_requested"] == 3
+    assert result["drilled"] == []
+    assert result["signals"] == 0
+    assert "ListFunctions" not in result["api_calls"]
+    assert result["api_calls"]["GetMetricData"] == 1
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,8 @@ def test_overrides_merge_into_the_defaults() -> None:
         ('{"lamda_errors": {}}', "lamda_errors"),
         ("[1, 2]", "expected a JSON object"),
         ("{not json", "not valid JSON"),
+        ('{"collection": {"sweep_minutes": 62}}', "sweep_minutes must be a multiple"),
+        ('{"collection": {"sweep_minutes": 240}}', "collection.sweep_minutes"),
     ],
 )
 def test_an_invalid_config_names_what_is_wrong(document: str, names: str) -> None:

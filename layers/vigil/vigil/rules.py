@@ -114,8 +114,18 @@ class CostRule(_Config):
 
 
 class CollectionConfig(_Config):
+    """The collection cycle: its window, and the per-resource sweep (docs/architecture.md)."""
+
     window_minutes: Annotated[int, Field(ge=1, le=60)] = 5
     lag_minutes: Annotated[int, Field(ge=0, le=15)] = 2
+    # At a 60 s period, 500 metrics x 180 points stays under GetMetricData's 100,800.
+    sweep_minutes: Annotated[int, Field(ge=5, le=180)] = 60
+
+    @model_validator(mode="after")
+    def _sweep_tiles_windows(self) -> Self:
+        if self.sweep_minutes % self.window_minutes:
+            raise ValueError("sweep_minutes must be a multiple of window_minutes")
+        return self
 
 
 HealthCategory = Literal["issue", "accountNotification", "scheduledChange", "investigation"]

@@ -50,7 +50,23 @@ class CloudWatchMetrics:
         period: int = 60,
     ) -> dict[str, float]:
         """The sum of each metric over [start, end); metrics with no data are absent."""
-        totals: dict[str, float] = {}
+        return {
+            query_id: sum(points.values())
+            for query_id, points in self.series(
+                queries, start=start, end=end, period=period
+            ).items()
+        }
+
+    def series(
+        self,
+        queries: Sequence[MetricQuery],
+        *,
+        start: datetime,
+        end: datetime,
+        period: int = 60,
+    ) -> dict[str, dict[datetime, float]]:
+        """Each metric's datapoints over [start, end) by timestamp; no data, no entry."""
+        found: dict[str, dict[datetime, float]] = {}
         for chunk in _chunks(queries, MAX_METRICS_PER_CALL):
             request: list[MetricDataQueryTypeDef] = [
                 {
@@ -76,12 +92,14 @@ class CloudWatchMetrics:
                     # Billing counts the metrics a request names, once per query.
                     self.stats.count("GetMetricData", len(request) if page_number == 0 else 0)
                     for result in page["MetricDataResults"]:
-                        values = result.get("Values", [])
-                        if values:
-                            totals[result["Id"]] = totals.get(result["Id"], 0.0) + sum(values)
+                        points = found.setdefault(result["Id"], {})
+                        for at, value in zip(
+                            result.get("Timestamps", []), result.get("Values", []), strict=True
+                        ):
+                            points[at] = points.get(at, 0.0) + value
             except (ClientError, BotoCoreError) as exc:
                 raise MetricsUnavailable(f"GetMetricData failed: {exc}") from exc
-        return totals
+        return {query_id: points for query_id, points in found.items() if points}
 
 
 def _chunks(items: Sequence[MetricQuery], size: int) -> Iterator[Sequence[MetricQuery]]:

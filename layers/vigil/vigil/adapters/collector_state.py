@@ -1,0 +1,121 @@
+"""What the metrics collector remembers between cycles, in the state table.
+
+- the **watch list**: the resources with a pending or firing alert of a kind, read from the
+  sparse ``gsi1`` index of active alerts (``ACTIVE#<kind>``; see ``adapters/table.py``);
+- **coverage**: one item per cycle, pk ``COVERAGE#<collector>``, sk the window's start,
+  saying which kinds the cycle drilled into for every resource and which resources it
+  watched, so that the slower sweep skips minutes a cycle has already judged. Kept with a
+  ``ttl`` a little longer than a sweep period.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from vigil.adapters.stats import CallStats
+from vigil.clock import iso, parse_time
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What one cycle judged per resource: ``drilled`` kinds for all, the rest for ``watched``."""
+
+    start: datetime
+    end: datetime
+    drilled: frozenset[str]
+    watched: frozenset[str]
+
+    def covers(self, kind: str, resource: str) -> bool:
+        return kind in self.drilled or resource in self.watched
+
+
+class CollectorState:
+    def __init__(
+        self,
+        client: "DynamoDBClient",
+        table: str,
+        *,
+        collector: str = "lambda",
+        stats: CallStats | None = None,
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._pk = f"COVERAGE#{collector}"
+        self.stats = stats or CallStats()
+
+    def watched(self, kinds: Iterable[str]) -> set[str]:
+        """The resources with a pending or firing alert of any of ``kinds``."""
+        resources: set[str] = set()
+        for kind in kinds:
+            resources |= {
+                str(item["resource"])
+                for item in self._query(
+                    IndexName="gsi1",
+                    KeyConditionExpression="gsi1pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": f"ACTIVE#{kind}"}},
+                    ProjectionExpression="#r",
+                    ExpressionAttributeNames={"#r": "resource"},
+                )
+            }
+        return resources
+
+    def record(self, coverage: Coverage, *, expires: datetime) -> None:
+        values: dict[str, Any] = {
+            "pk": self._pk,
+            "sk": iso(coverage.start),
+            "end": iso(coverage.end),
+            "drilled": sorted(coverage.drilled),
+            "watched": sorted(coverage.watched),
+            "ttl": int(expires.timestamp()),
+        }
+        self.stats.count("PutItem")
+        self._client.put_item(
+            TableName=self._table,
+            Item={key: _serializer.serialize(value) for key, value in values.items()},
+        )
+
+    def coverage(self, start: datetime, end: datetime) -> list[Coverage]:
+        """The cycles whose window starts in [start, end)."""
+        return [
+            Coverage(
+                start=parse_time(item["sk"], field="coverage.sk"),
+                end=parse_time(item["end"], field="coverage.end"),
+                drilled=frozenset(str(kind) for kind in item["drilled"]),
+                watched=frozenset(str(name) for name in item["watched"]),
+            )
+            for item in self._query(
+                # BETWEEN is inclusive; a window starting at ``end`` is dropped below.
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :start AND :end",
+                ExpressionAttributeValues={
+                    ":pk": {"S": self._pk},
+                    ":start": {"S": iso(start)},
+                    ":end": {"S": iso(end)},
+                },
+                ConsistentRead=True,
+            )
+            if parse_time(item["sk"], field="coverage.sk") < end
+        ]
+
+    def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while True:
+            page_kwargs = {**kwargs, **({"ExclusiveStartKey": start} if start else {})}
+            self.stats.count("Query")
+            page = self._client.query(TableName=self._table, **page_kwargs)
+            items += [
+                {key: _deserializer.deserialize(value) for key, value in item.items()}
+                for item in page["Items"]
+            ]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return items

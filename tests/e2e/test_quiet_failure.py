@@ -1,0 +1,59 @@
+"""A small function failing inside a healthy account, through the real template.
+
+Given a busy account whose aggregate error rate stays normal and a low-volume function that
+fails once at 09:30, no five-minute cycle drills into the functions; the hourly sweep finds
+the error and alerts within the sweep period, and the next cycle resolves the alert.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from emulator import Emulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
+
+FAILED_AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def played() -> Iterator[Emulator]:
+    parameters = {"AlertEmail": "ops@example.com"}
+    with Emulator.start(scenario="quiet-failure", parameters=parameters) as emu:
+        emu.play()
+        yield emu
+
+
+def _cycles(emu: Emulator) -> list[dict[str, Any]]:
+    records = emu.logs["CollectMetricsFunction"].records()
+    return [record for record in records if record.get("message") == "collected"]
+
+
+def test_the_sweep_finds_the_single_error_within_an_hour_and_the_next_cycle_resolves_it(
+    played: Emulator,
+) -> None:
+    sent = {email.subject: email.sent_at for email in played.mailbox.emails}
+    fired = sent["[WARNING] Lambda errors firing: batch-job"]
+    resolved = sent["[RESOLVED] Lambda errors resolved: batch-job"]
+
+    assert timedelta(0) < fired - FAILED_AT <= timedelta(minutes=60 + 5 + 2)
+    assert resolved - fired == timedelta(minutes=5)
+    assert sorted(sent) == [
+        "[RESOLVED] Lambda errors resolved: batch-job",
+        "[WARNING] Lambda errors firing: batch-job",
+    ]
+
+
+def test_only_the_sweep_reads_per_function_metrics_in_a_healthy_account(played: Emulator) -> None:
+    cycles = _cycles(played)
+    swept = [cycle for cycle in cycles if cycle["swept"]]
+
+    assert len(cycles) == 18
+    assert all(cycle["drilled"] == [] for cycle in cycles)
+    # The windows crossing 09:00 and 10:00: before the failure (nothing found), and after.
+    assert [cycle["signals"] for cycle in swept] == [1, 2]  # search-api's normal 0.05 %, too
+    # Quiet cycles: the 3 account aggregates, plus the watched function after the alert.
+    quiet = sorted({c["metrics_requested"] for c in cycles if not c["swept"]})
+    assert quiet == [3, 5]

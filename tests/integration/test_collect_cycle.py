@@ -1,0 +1,185 @@
+"""The collection cycle's stages on moto: fast path, watch list, sweep, coverage, batching.
+
+moto answers a metric query without dimensions with every datapoint of that metric name,
+which is what Lambda's account-level aggregate is on AWS: the sum over every function.
+"""
+
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+import boto3
+
+from tests.integration.conftest import create_workload_function
+from vigil.adapters.cloudwatch import CloudWatchMetrics, MetricQuery
+from vigil.adapters.collector_state import CollectorState, Coverage
+from vigil.adapters.lambda_inventory import LambdaInventory
+from vigil.adapters.stats import CallStats
+from vigil.collect import Cycle, collect_lambda, sweep_due, window_for
+from vigil.rules import RulesConfig
+
+# 10:02 -> window 09:55-10:00, the one that crosses the hour: the hourly sweep reads 09:00-10:00.
+SWEEP_AT = datetime(2026, 11, 2, 10, 2, tzinfo=UTC)
+PLAIN_AT = SWEEP_AT - timedelta(minutes=5)
+
+
+def _put(function: str, metric: str, value: float, at: datetime) -> None:
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "FunctionName", "Value": function}],
+                "Timestamp": at,
+                "Value": value,
+            }
+        ],
+    )
+
+
+def _busy_healthy_account(start: datetime, minutes: int) -> None:
+    """search-api at a steady 0.05 % (normal for it), nightly-report at 2 a minute."""
+    create_workload_function("search-api")
+    create_workload_function("nightly-report")
+    for minute in range(minutes):
+        at = start + timedelta(minutes=minute)
+        _put("search-api", "Invocations", 20_000, at)
+        _put("search-api", "Errors", 10, at)
+        _put("nightly-report", "Invocations", 2, at)
+        _put("nightly-report", "Errors", 0, at)
+
+
+def _cycle(table: str, now: datetime, stats: CallStats, rules: RulesConfig | None = None) -> Cycle:
+    return collect_lambda(
+        inventory=LambdaInventory(boto3.client("lambda"), stats),
+        metrics=CloudWatchMetrics(boto3.client("cloudwatch"), stats),
+        state=CollectorState(boto3.client("dynamodb"), table, stats=stats),
+        rules=rules or RulesConfig(),
+        now=now,
+        account="123456789012",
+        region="us-east-1",
+    )
+
+
+def test_a_single_error_inside_a_healthy_aggregate_is_found_by_the_hourly_sweep(
+    table: str,
+) -> None:
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    _busy_healthy_account(start, 60)
+    _put("nightly-report", "Errors", 1, start + timedelta(minutes=20))
+    stats = CallStats()
+
+    plain = _cycle(table, PLAIN_AT, stats)
+    swept = _cycle(table, SWEEP_AT, stats)
+
+    assert (plain.swept, plain.drilled, plain.batch.signals) == (False, [], [])
+    assert swept.swept
+    assert swept.drilled == []
+    by_resource = {s.labels.resource: s for s in swept.batch.signals}
+    assert by_resource["nightly-report"].samples == {"errors": 1.0, "invocations": 120.0}
+    assert by_resource["nightly-report"].window_seconds == 3600
+    # search-api's errors are reported too; its 0.05 % is for the rule to judge (not a breach).
+    assert by_resource["search-api"].samples["errors"] == 600.0
+
+
+def test_the_sweep_skips_minutes_a_cycle_already_judged_for_the_function(table: str) -> None:
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    _busy_healthy_account(start, 60)
+    _put("nightly-report", "Errors", 1, start + timedelta(minutes=20))
+    state = CollectorState(boto3.client("dynamodb"), table)
+    judged = Coverage(
+        start=start + timedelta(minutes=18),
+        end=start + timedelta(minutes=23),
+        drilled=frozenset(),
+        watched=frozenset({"nightly-report"}),
+    )
+    state.record(judged, expires=SWEEP_AT + timedelta(hours=2))
+
+    swept = _cycle(table, SWEEP_AT, CallStats())
+
+    assert "nightly-report" not in {s.labels.resource for s in swept.batch.signals}
+    assert state.coverage(start, SWEEP_AT)[0] == judged
+
+
+def test_a_function_on_the_watch_list_is_read_every_cycle(table: str) -> None:
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    _busy_healthy_account(start, 60)
+    boto3.client("dynamodb").put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "ALERT#abc"},
+            "sk": {"S": "STATE"},
+            "resource": {"S": "nightly-report"},
+            "gsi1pk": {"S": "ACTIVE#lambda.errors"},
+            "gsi1sk": {"S": "abc"},
+        },
+    )
+    _put("nightly-report", "Errors", 1, PLAIN_AT - timedelta(minutes=4))
+    stats = CallStats()
+
+    cycle = _cycle(table, PLAIN_AT, stats)
+
+    assert cycle.watched == ["nightly-report"]
+    assert cycle.drilled == []
+    (signal,) = cycle.batch.signals
+    assert signal.labels.resource == "nightly-report"
+    assert signal.samples == {"errors": 1.0, "invocations": 10.0}
+    # 3 aggregates, the watched function's Errors and Throttles, then its Invocations.
+    assert stats.metrics_requested == 3 + 2 + 1
+
+
+def test_any_throttle_in_the_account_drills_into_every_functions_throttles(table: str) -> None:
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    _busy_healthy_account(start, 60)
+    _put("nightly-report", "Throttles", 3, PLAIN_AT - timedelta(minutes=4))
+
+    cycle = _cycle(table, PLAIN_AT, CallStats())
+
+    assert cycle.drilled == ["lambda.throttles"]
+    (signal,) = cycle.batch.signals
+    assert signal.labels.kind == "lambda.throttles"
+    assert signal.samples == {"throttles": 3.0, "requests": 13.0, "invocations": 10.0}
+
+
+def test_disabled_rules_are_neither_read_nor_swept(table: str) -> None:
+    _busy_healthy_account(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), 60)
+    rules = RulesConfig.from_json(
+        '{"lambda_errors": {"enabled": false}, "lambda_throttles": {"enabled": false}}'
+    )
+    stats = CallStats()
+
+    cycle = _cycle(table, SWEEP_AT, stats, rules)
+
+    assert (cycle.swept, cycle.drilled, cycle.batch.signals) == (False, [], [])
+    assert stats.metrics_requested == 0
+    assert cycle.batch.covered_kinds == ["lambda.errors", "lambda.throttles"]
+
+
+def test_one_window_per_sweep_period_sweeps_whatever_minute_the_schedule_started_on() -> None:
+    rules = RulesConfig()
+    for offset in range(5):
+        first = datetime(2026, 11, 2, 0, offset, tzinfo=UTC)
+        cycles = [first + timedelta(minutes=5 * n) for n in range(12 * 24)]
+        sweeps = [now for now in cycles if sweep_due(window_for(now, rules), rules)]
+        assert len(sweeps) == 24
+        assert all(b - a == timedelta(hours=1) for a, b in pairwise(sweeps))
+
+
+def test_metrics_are_requested_500_to_a_call(aws: None) -> None:
+    stats = CallStats()
+    queries = [
+        MetricQuery(
+            id=f"q{i}",
+            namespace="AWS/Lambda",
+            metric="Errors",
+            dimensions=(("FunctionName", f"fn-{i}"),),
+        )
+        for i in range(1_001)
+    ]
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    CloudWatchMetrics(boto3.client("cloudwatch"), stats).sums(
+        queries, start=at, end=at + timedelta(minutes=5)
+    )
+
+    assert stats.by_api == {"GetMetricData": 3}
+    assert stats.metrics_requested == 1_001
