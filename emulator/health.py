@@ -25,6 +25,8 @@ Scenario section::
           category: issue             # or accountNotification, scheduledChange, ...
           region: us-east-1
           eventbridge: true           # also delivered as an aws.health event (default true)
+          accounts: [111111111111]    # member accounts it affects, for the organizational
+                                      # view (*ForOrganization calls); none: a public event
           updates:                    # offsets from the scenario start
             - {at: 25m, status: open, description: Increased error rates, entities: [fn-a]}
             - {at: 70m, status: closed, description: Resolved.}
@@ -52,7 +54,16 @@ _HEALTH_URL = re.compile(r"^https://health\.(us-east-[12])\.amazonaws\.com/?$")
 _GLOBAL_NAME = "global.health.amazonaws.com"
 _CATEGORIES = {"issue", "accountNotification", "scheduledChange", "investigation"}
 _STATUSES = {"open", "upcoming", "closed"}
-_EVENT_KEYS = {"arn", "service", "event_type_code", "category", "region", "eventbridge", "updates"}
+_EVENT_KEYS = {
+    "arn",
+    "service",
+    "event_type_code",
+    "category",
+    "region",
+    "eventbridge",
+    "updates",
+    "accounts",
+}
 _UPDATE_KEYS = {"at", "status", "description", "entities"}
 
 
@@ -73,6 +84,7 @@ class ScenarioHealthEvent:
     region: str
     eventbridge: bool
     updates: tuple[HealthUpdate, ...]
+    accounts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,9 +162,18 @@ def parse_health(document: object, length: timedelta) -> HealthScenario | None:
                 region=str(item["region"]),
                 eventbridge=bool(item.get("eventbridge", True)),
                 updates=tuple(updates),
+                accounts=_accounts(item.get("accounts"), f"{where}.accounts"),
             )
         )
     return HealthScenario(support, str(active), tuple(events))
+
+
+def _accounts(value: object, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(re.fullmatch(r"\d{12}", str(a)) for a in value):
+        raise ScenarioError(f"{where}: expected a list of 12-digit account ids")
+    return tuple(str(a) for a in value)
 
 
 def _epoch(moment: datetime) -> float:
@@ -237,6 +258,8 @@ class FakeHealth:
                 for value in current[arn][1].entities
             ]
             return self._page(entities, body, "entities")
+        if operation.endswith("ForOrganization"):
+            return self._organization(operation, body, current)
         return 400, json.dumps(
             {"__type": "InvalidAction", "message": f"the emulator does not fake {operation}"}
         )
@@ -294,6 +317,55 @@ class FakeHealth:
             }
 
     # ------------------------------------------------------------------ patches
+    def _organization(
+        self, operation: str, body: dict[str, Any], current: dict[str, Any]
+    ) -> tuple[int, str]:
+        """The organizational view: events with their scope, affected accounts, and details
+        and entities asked for per (event, account) filter."""
+
+        def summary(arn: str) -> Any:
+            event, update, at = current[arn]
+            scope = "ACCOUNT_SPECIFIC" if event.accounts else "PUBLIC"
+            return self._summary(event, update, at) | {"eventScopeCode": scope}
+
+        def known(filters: list[dict[str, str]]) -> list[dict[str, str]]:
+            return [f for f in filters if f.get("eventArn") in current]
+
+        if operation == "DescribeEventsForOrganization":
+            since = float(body.get("filter", {}).get("lastUpdatedTime", {}).get("from", 0))
+            items = [summary(arn) for arn, (_, _, at) in current.items() if _epoch(at) >= since]
+            return self._page(items, body, "events")
+        if operation == "DescribeAffectedAccountsForOrganization":
+            arn = body.get("eventArn", "")
+            accounts = list(current[arn][0].accounts) if arn in current else []
+            return self._page(accounts, body, "affectedAccounts")
+        if operation == "DescribeEventDetailsForOrganization":
+            successful = [
+                {
+                    **({"awsAccountId": f["awsAccountId"]} if "awsAccountId" in f else {}),
+                    "event": summary(f["eventArn"]),
+                    "eventDescription": {
+                        "latestDescription": current[f["eventArn"]][1].description
+                    },
+                }
+                for f in known(body.get("organizationEventDetailFilters", []))
+            ]
+            return 200, json.dumps({"successfulSet": successful, "failedSet": []})
+        if operation == "DescribeAffectedEntitiesForOrganization":
+            entities = [
+                {
+                    "entityValue": value,
+                    "eventArn": f["eventArn"],
+                    "awsAccountId": f.get("awsAccountId", ACCOUNT_ID),
+                }
+                for f in known(body.get("organizationEntityFilters", []))
+                for value in current[f["eventArn"]][1].entities
+            ]
+            return self._page(entities, body, "entities")
+        return 400, json.dumps(
+            {"__type": "InvalidAction", "message": f"the emulator does not fake {operation}"}
+        )
+
     @contextlib.contextmanager
     def installed(self) -> Iterator[FakeHealth]:
         fake = self

@@ -58,11 +58,11 @@ class MemoryHealthStore:
     def __init__(self) -> None:
         self.items: dict[str, HealthRecord] = {}
 
-    def get(self, arn: str) -> HealthRecord | None:
-        return self.items.get(arn)
+    def get(self, arn: str, account: str | None) -> HealthRecord | None:
+        return self.items.get(f"{arn}#{account}")
 
     def save(self, before: HealthRecord | None, after: HealthRecord) -> None:
-        self.items[after.arn] = after.model_copy(
+        self.items[f"{after.arn}#{after.account}"] = after.model_copy(
             update={"revision": (before.revision if before else 0) + 1}
         )
 

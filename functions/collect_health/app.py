@@ -19,7 +19,7 @@ from vigil.events import scheduled_time
 from vigil.model import SignalBatch
 from vigil.observability import logger, metrics, tracer
 from vigil.rules import RulesConfig
-from vigil.settings import CollectorSettings
+from vigil.settings import HealthSettings
 
 # Fail over quickly: the other Health region is one call away.
 _HEALTH_CLIENT_CONFIG = Config(
@@ -29,7 +29,7 @@ _HEALTH_CLIENT_CONFIG = Config(
 
 @dataclass
 class _Environment:
-    settings: CollectorSettings
+    settings: HealthSettings
     rules: RulesConfig
     sfn: Any
     health_clients: dict[str, Any]
@@ -47,7 +47,7 @@ class _Environment:
 
 @cache
 def _env() -> _Environment:
-    settings = CollectorSettings.from_env()
+    settings = HealthSettings.from_env()
     return _Environment(settings, settings.rules, boto3.client("stepfunctions"), {})
 
 
@@ -77,7 +77,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def _poll(env: _Environment, now: datetime, account: str, stats: CallStats) -> list[SignalBatch]:
     if env.api_unavailable:
         return []
-    api = HealthApi(env.health_client, stats=stats)
+    api = HealthApi(env.health_client, stats=stats, organization=env.settings.organization_view)
     try:
         return poll(api, rules=env.rules, now=now, account=account)
     except HealthSubscriptionRequired:

@@ -133,3 +133,71 @@ def test_the_active_region_comes_from_the_global_name_cname() -> None:
     assert dns_active_region(broken) is None
     assert failover_order("us-east-2") == ["us-east-2", "us-east-1"]
     assert failover_order(None) == ["us-east-1", "us-east-2"]
+
+
+def test_the_organizational_view_tracks_each_affected_account_and_public_events_once() -> None:
+    specific = summary(1) | {"eventScopeCode": "ACCOUNT_SPECIFIC"}
+    public = summary(2) | {"eventScopeCode": "PUBLIC"}
+    with stubbed() as stubs:
+        stub = stubs["us-east-1"][1]
+        stub.add_response(
+            "describe_events_for_organization",
+            {"events": [specific, public]},
+            {"filter": {"lastUpdatedTime": {"from": SINCE}}, "maxResults": 100},
+        )
+        stub.add_response(
+            "describe_affected_accounts_for_organization",
+            {"affectedAccounts": ["111111111111"], "nextToken": "more"},
+            {"eventArn": specific["arn"]},
+        )
+        stub.add_response(
+            "describe_affected_accounts_for_organization",
+            {"affectedAccounts": ["222222222222"]},
+            {"eventArn": specific["arn"], "nextToken": "more"},
+        )
+        filters = [
+            {"eventArn": specific["arn"], "awsAccountId": "111111111111"},
+            {"eventArn": specific["arn"], "awsAccountId": "222222222222"},
+            {"eventArn": public["arn"]},  # public events are asked for without an account
+        ]
+        stub.add_response(
+            "describe_event_details_for_organization",
+            {
+                "successfulSet": [
+                    {
+                        "awsAccountId": account,
+                        "event": specific,
+                        "eventDescription": {"latestDescription": f"for {account}"},
+                    }
+                    for account in ("111111111111", "222222222222")
+                ]
+                + [{"event": public, "eventDescription": {"latestDescription": "everyone"}}]
+            },
+            {"organizationEventDetailFilters": filters},
+        )
+        stub.add_response(
+            "describe_affected_entities_for_organization",
+            {
+                "entities": [
+                    {
+                        "eventArn": specific["arn"],
+                        "awsAccountId": "222222222222",
+                        "entityValue": "arn:aws:lambda:us-east-1:222222222222:function:f",
+                    }
+                ]
+            },
+            {"organizationEntityFilters": filters},
+        )
+        api = HealthApi(
+            lambda region: stubs[region][0], active_region=lambda: "us-east-1", organization=True
+        )
+
+        events = api.events(since=SINCE, account="999999999999", keep=lambda event: True)
+
+    assert [(e.arn, e.account, e.description) for e in events] == [
+        (specific["arn"], "111111111111", "for 111111111111"),
+        (specific["arn"], "222222222222", "for 222222222222"),
+        (public["arn"], "999999999999", "everyone"),
+    ]
+    assert events[1].affected_entities == ["arn:aws:lambda:us-east-1:222222222222:function:f"]
+    assert events[0].affected_entities == []

@@ -132,3 +132,15 @@ def test_with_inhibition_off_the_alerts_still_go_out() -> None:
 
     assert len(result.notifications) == 4
     assert result.summary.muted == 0
+
+
+def test_one_organization_event_notifies_each_affected_account_once() -> None:
+    world = World()
+    rds = {"service": "RDS", "event_type_code": "AWS_RDS_MAINTENANCE_SCHEDULED"}
+
+    first = world.health(0, account="111111111111", **rds)
+    second = world.health(0, account="222222222222", **rds)
+    again = world.health(0, account="111111111111", **rds)
+
+    assert len(first.notifications) == len(second.notifications) == 1
+    assert again.notifications == []

@@ -201,7 +201,7 @@ def _health(
     """
     notifications: list[Notification] = []
     for event in batch.health_events:
-        record = ports.health.get(event.arn)
+        record = ports.health.get(event.arn, event.account)
         after, change = track(record, event)
         if after is not None:
             ports.health.save(record, after)

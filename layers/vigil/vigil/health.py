@@ -43,10 +43,15 @@ class HealthChange(StrEnum):
 
 
 class HealthRecord(Contract):
-    """What the state table remembers of one Health event (pk ``HEALTH#<arn>``)."""
+    """What the state table remembers of one Health event for one account.
+
+    An organization's event can affect many accounts under one ARN; each account's version
+    of it is tracked (and notified) on its own: pk ``HEALTH#<arn>#<account>``.
+    """
 
     version: Literal[1] = 1
     arn: str
+    account: str | None = None
     last_updated: AwareDatetime
     status: Literal["open", "upcoming", "closed"]
     digest: Annotated[str, Field(description="Hash of the description and affected entities.")]
@@ -55,7 +60,7 @@ class HealthRecord(Contract):
 
 
 class HealthStorePort(Protocol):
-    def get(self, arn: str) -> HealthRecord | None: ...
+    def get(self, arn: str, account: str | None) -> HealthRecord | None: ...
 
     def save(self, before: HealthRecord | None, after: HealthRecord) -> None: ...
 
@@ -218,6 +223,7 @@ def track(
     """What to store (``None``: nothing) and what a reader should hear about ``event``."""
     fresh = HealthRecord(
         arn=event.arn,
+        account=event.account,
         last_updated=event.last_updated,
         status=event.status,
         digest=digest(event),
@@ -281,6 +287,8 @@ def health_lines(event: HealthEvent) -> list[str]:
         f"Region:     {event.region}",
         f"Status:     {event.status}",
     ]
+    if event.account:
+        lines.append(f"Account:    {event.account}")
     if event.start_time:
         lines.append(f"Started:    {iso(event.start_time)}")
     if event.end_time:
@@ -298,7 +306,7 @@ def health_lines(event: HealthEvent) -> list[str]:
 
 def health_notification(event: HealthEvent, change: HealthChange, *, stack: str) -> Notification:
     notification_id = hashlib.sha256(
-        f"health|{event.arn}|{iso(event.last_updated)}|{change.value}".encode()
+        f"health|{event.arn}|{event.account}|{iso(event.last_updated)}|{change.value}".encode()
     ).hexdigest()[:24]
     title = health_title(event, change)
     severity = _SEVERITY[event.category]
@@ -310,6 +318,7 @@ def health_notification(event: HealthEvent, change: HealthChange, *, stack: str)
         severity=severity,
         title=title,
         text=(event.description.strip() or event.event_type_code)[:2500]
+        + (f"\nAccount {event.account}" if event.account else "")
         + f"\n<{console_link(event)}|AWS Health event>",
         stack=stack,
         alerts=[],

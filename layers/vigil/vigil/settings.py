@@ -53,6 +53,10 @@ class CostSettings(CollectorSettings):
     monthly_budget_usd: float = Field(alias="VIGIL_MONTHLY_BUDGET_USD", ge=0)
 
 
+class HealthSettings(CollectorSettings):
+    organization_view: bool = Field(alias="VIGIL_HEALTH_ORGANIZATION_VIEW", default=False)
+
+
 class EvaluateSettings(CommonSettings):
     runbook_state_machine_arn: str = Field(
         alias="VIGIL_RUNBOOK_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"

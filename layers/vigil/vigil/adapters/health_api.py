@@ -7,6 +7,11 @@ cannot be reached or answers with a server error. An account without a Business 
 Enterprise support plan gets ``SubscriptionRequiredException``: that becomes
 :class:`HealthSubscriptionRequired`, never a crash.
 
+With ``organization=True`` (deployed in an AWS Organizations management or delegated
+administrator account, with the organizational view turned on) the ``*ForOrganization``
+calls are used instead: each event is expanded to the member accounts it affects, and each
+(event, account) pair is tracked and notified on its own.
+
 moto has no Health backend: tests use botocore's ``Stubber``, and the emulator answers these
 calls from scenario data (``emulator.health``).
 """
@@ -81,10 +86,12 @@ class HealthApi:
         *,
         active_region: Callable[[], str | None] = dns_active_region,
         stats: CallStats | None = None,
+        organization: bool = False,
     ) -> None:
         self._client_for = client_for
         self._active_region = active_region
         self.stats = stats or CallStats()
+        self._organization = organization
 
     def events(
         self, *, since: datetime, account: str, keep: Callable[[HealthEvent], bool]
@@ -92,8 +99,9 @@ class HealthApi:
         """Events updated since ``since`` that ``keep`` accepts, with description and entities."""
         last: Exception | None = None
         for region in failover_order(self._active_region()):
+            fetch = self._organization_events if self._organization else self._events
             try:
-                return self._events(self._client_for(region), since, account, keep)
+                return fetch(self._client_for(region), since, account, keep)
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code == "SubscriptionRequiredException":
@@ -151,6 +159,90 @@ class HealthApi:
             ]
         return events
 
+    def _organization_events(
+        self,
+        client: HealthClient,
+        since: datetime,
+        account: str,
+        keep: Callable[[HealthEvent], bool],
+    ) -> list[HealthEvent]:
+        """The organizational view: one event per affected member account.
+
+        A public event (a service issue) belongs to no member account: it is asked for
+        without an account and kept once, under this account, as the event feed keeps it.
+        """
+        wanted: list[tuple[dict[str, Any], str, str | None]] = []
+        for page in self._pages(
+            client,
+            "describe_events_for_organization",
+            filter={"lastUpdatedTime": {"from": since}},
+            maxResults=100,
+        ):
+            for item in page.get("events", []):
+                members: list[tuple[str, str | None]] = (
+                    [(member, member) for member in self._affected_accounts(client, item)]
+                    if item.get("eventScopeCode") == "ACCOUNT_SPECIFIC"
+                    else [(account, None)]
+                )
+                for member, asked_as in members:
+                    preview = from_api(item, description="", entities=[], account=member)
+                    if keep(preview):
+                        wanted.append((item, member, asked_as))
+        events: list[HealthEvent] = []
+        for start in range(0, len(wanted), DETAILS_PER_CALL):
+            chunk = wanted[start : start + DETAILS_PER_CALL]
+            filters = [_account_filter(str(item["arn"]), asked) for item, _, asked in chunk]
+            descriptions = self._organization_descriptions(client, filters)
+            entities = self._organization_entities(client, filters)
+            events += [
+                from_api(
+                    item,
+                    description=descriptions.get((str(item["arn"]), asked), ""),
+                    entities=entities.get((str(item["arn"]), asked), []),
+                    account=member,
+                )
+                for item, member, asked in chunk
+            ]
+        return events
+
+    def _affected_accounts(self, client: HealthClient, item: dict[str, Any]) -> list[str]:
+        return [
+            str(member)
+            for page in self._pages(
+                client, "describe_affected_accounts_for_organization", eventArn=item["arn"]
+            )
+            for member in page.get("affectedAccounts", [])
+        ]
+
+    def _organization_descriptions(
+        self, client: HealthClient, filters: list[dict[str, str]]
+    ) -> dict[tuple[str, str | None], str]:
+        self.stats.count("DescribeEventDetailsForOrganization")
+        response = client.describe_event_details_for_organization(
+            organizationEventDetailFilters=filters
+        )
+        return {
+            (str(item["event"]["arn"]), item.get("awsAccountId")): str(
+                item.get("eventDescription", {}).get("latestDescription", "")
+            )
+            for item in response.get("successfulSet", [])
+        }
+
+    def _organization_entities(
+        self, client: HealthClient, filters: list[dict[str, str]]
+    ) -> dict[tuple[str, str | None], list[str]]:
+        found: dict[tuple[str, str | None], list[str]] = {}
+        for page in self._pages(
+            client,
+            "describe_affected_entities_for_organization",
+            organizationEntityFilters=filters,
+        ):
+            for entity in page.get("entities", []):
+                if entity.get("entityValue"):
+                    key = (str(entity["eventArn"]), entity.get("awsAccountId"))
+                    found.setdefault(key, []).append(str(entity["entityValue"]))
+        return found
+
     def _descriptions(self, client: HealthClient, arns: list[str]) -> dict[str, str]:
         self.stats.count("DescribeEventDetails")
         response = client.describe_event_details(eventArns=arns)
@@ -180,3 +272,7 @@ class HealthApi:
             token = page.get("nextToken")
             if not token:
                 return
+
+
+def _account_filter(arn: str, account: str | None) -> dict[str, str]:
+    return {"eventArn": arn, **({"awsAccountId": account} if account else {})}

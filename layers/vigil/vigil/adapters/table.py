@@ -8,7 +8,7 @@
   (ISO), ``costs`` a JSON map of series name to USD.
 - a Cost Explorer answer kept for a day: pk ``COSTFACT#<day>``, sk its name.
 - Cost Explorer requests made on a day: pk ``CEREQUESTS#<day>``, sk ``count``.
-- Health event: pk ``HEALTH#<event arn>``, sk ``STATE``; ``ttl`` once closed.
+- Health event: pk ``HEALTH#<event arn>#<account>``, sk ``STATE``; ``ttl`` once closed.
 - outage: pk ``OUTAGE#<service>#<region>``, sk ``STATE``; gsi1pk ``OUTAGES`` only while open.
 
 Every alert write is conditional on the revision that was read, so two evaluations racing
@@ -237,10 +237,10 @@ class HealthEventStore:
         self._table = table
         self._retention = retention
 
-    def get(self, arn: str) -> HealthRecord | None:
+    def get(self, arn: str, account: str | None) -> HealthRecord | None:
         response = self._client.get_item(
             TableName=self._table,
-            Key=_to_item({"pk": f"HEALTH#{arn}", "sk": "STATE"}),
+            Key=_to_item({"pk": _health_key(arn, account), "sk": "STATE"}),
             ConsistentRead=True,
         )
         item = response.get("Item")
@@ -250,7 +250,7 @@ class HealthEventStore:
         stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
         closed = stored.status == "closed"
         values = {
-            "pk": f"HEALTH#{stored.arn}",
+            "pk": _health_key(stored.arn, stored.account),
             "sk": "STATE",
             "body": stored.model_dump_json(),
             "revision": stored.revision,
@@ -263,6 +263,10 @@ class HealthEventStore:
             before_revision=before.revision if before else None,
             what=f"Health event {stored.arn}",
         )
+
+
+def _health_key(arn: str, account: str | None) -> str:
+    return f"HEALTH#{arn}#{account or 'any'}"
 
 
 class OutageStore:
