@@ -104,22 +104,13 @@ class AlertStore:
             "gsi1sk": stored.fingerprint if active else None,
             "ttl": None if active else _epoch(stored.last_seen + self._retention),
         }
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(pk)"}
-            if revision is None
-            else {
-                "ConditionExpression": "revision = :rev",
-                "ExpressionAttributeValues": _to_item({":rev": revision}),
-            }
+        _put_revision(
+            self._client,
+            self._table,
+            values,
+            before_revision=revision,
+            what=f"alert {stored.fingerprint}",
         )
-        try:
-            self._client.put_item(TableName=self._table, Item=_to_item(values), **condition)
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                raise ConflictError(
-                    f"alert {stored.fingerprint} changed since it was read"
-                ) from exc
-            raise
 
     def _write_delete(self, before: Alert) -> None:
         try:
