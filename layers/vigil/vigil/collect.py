@@ -2,7 +2,7 @@
 
 GetMetricData is billed per metric requested, so asking for every function's metrics every
 cycle makes the watch cost grow with the account. A cycle instead has three stages
-(docs/architecture.md, ADR 14):
+(docs/architecture.md, ADR 20):
 
 1. **Fast path**, every cycle: the account-level ``AWS/Lambda`` aggregates (no dimensions;
    Lambda publishes Invocations, Errors and Throttles summed over every function) for the
