@@ -80,9 +80,10 @@ SECONDS_PER_API_CALL = 0.1
 EVALUATE_SECONDS = 0.3
 EXPRESS_SECONDS = 1.0
 EVALUATE_READS_PER_CYCLE = 2
-# Per function Vigil watches Errors and Throttles; the account's 3 aggregates besides.
-WATCHED_METRICS_PER_FUNCTION = 2
-ACCOUNT_METRICS = 3
+# Per function Vigil watches Errors, Throttles and the 3 async delivery failure metrics; the
+# account's 8 fast-path aggregates besides (3 volume sums, 2 concurrency peaks, 3 async sums).
+WATCHED_METRICS_PER_FUNCTION = 5
+ACCOUNT_METRICS = 8
 
 
 class _Context:

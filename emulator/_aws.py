@@ -135,3 +135,28 @@ def json_service(
 
     with mock.patch.object(BotocoreStubber, "process_request", process_request):
         yield
+
+
+@contextmanager
+def rest_service(
+    matches: Callable[[str, str], Any], answer: Callable[[Any, dict[str, Any]], JsonAnswer]
+) -> Iterator[None]:
+    """Answer requests for a REST-JSON operation that moto lacks, at the HTTP level.
+
+    The sibling of :func:`json_service` for REST-JSON APIs (Lambda, for one), which name the
+    operation by method and path rather than by an ``X-Amz-Target`` header: a request for
+    which ``matches(method, url)`` is true is answered by ``answer(match, body)``; everything
+    else goes to the layer installed before (moto, or another fake). Nests the same way.
+    """
+    original = BotocoreStubber.process_request
+
+    def process_request(stubber: BotocoreStubber, request: Any) -> Any:
+        match = matches(str(request.method).upper(), str(request.url))
+        if not match:
+            return original(stubber, request)
+        raw = request.body or b"{}"
+        body = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        return answer(match, body)
+
+    with mock.patch.object(BotocoreStubber, "process_request", process_request):
+        yield

@@ -27,6 +27,7 @@ from emulator.cost_series import generate
 from emulator.deploy import Deployment, deploy
 from emulator.errors import EmulatorError, FunctionError
 from emulator.health import FakeHealth, HealthScenario, rule_targets
+from emulator.lambda_account import FakeLambdaAccount, LambdaAccount
 from emulator.lambda_runtime import AsyncFailure, FunctionLog, Invocation, LambdaRuntime
 from emulator.mailbox import Email, Mailbox
 from emulator.metrics import MetricsWriter, floor_minute
@@ -124,6 +125,9 @@ class Emulator:
         self.health = FakeHealth(
             (scenario.health if scenario else None) or empty, start=start, now=self._sim_now
         )
+        self.lambda_account = FakeLambdaAccount(
+            scenario.lambda_account if scenario else LambdaAccount()
+        )
         # Set by start():
         self.deployment: Deployment
         self.clock: Clock
@@ -196,6 +200,7 @@ class Emulator:
             stack.enter_context(_named_executions())
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))
             stack.enter_context(emulator.health.installed())
+            stack.enter_context(emulator.lambda_account.installed())
             emulator._deploy(
                 project_root=project_root or PROJECT_ROOT,
                 template_path=template_path,

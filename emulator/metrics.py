@@ -10,6 +10,11 @@ up to the clock's next step:
   ``StatisticValues`` shaped like Lambda's (one sample per request: ``Sum`` is the count,
   ``Average`` of ``Errors`` is the error rate). Minutes without traffic get no datapoint, as on
   AWS. Throttled requests are not counted in ``Invocations``, as on AWS.
+* the Lambda **dials** of the scenario's phases: each function's ``AsyncEventsDropped``,
+  ``DeadLetterErrors`` and ``DestinationDeliveryFailures`` (dimension ``FunctionName``), and the
+  account's ``ConcurrentExecutions`` (the sum of the workloads' ``concurrency``) and
+  ``ClaimedAccountConcurrency`` (that plus the scenario's reserved concurrency), without
+  dimensions, as Lambda publishes them; minutes with no concurrency get no datapoint.
 * for each function of the **stack** the emulator ran: ``Invocations`` and ``Errors`` of the
   runs that happened in that minute (the runtime counts them).
 """
@@ -86,6 +91,48 @@ def lambda_datums(function_name: str, minute: datetime, traffic: Traffic) -> lis
     return out
 
 
+_ASYNC_METRICS = (
+    ("AsyncEventsDropped", "async_dropped"),
+    ("DeadLetterErrors", "dead_letter_errors"),
+    ("DestinationDeliveryFailures", "destination_failures"),
+)
+
+
+def async_datums(function_name: str, minute: datetime, traffic: Traffic) -> list[dict[str, Any]]:
+    """The asynchronous delivery failures of one function for one minute (non-zero only)."""
+    dims = [{"Name": "FunctionName", "Value": function_name}]
+    return [
+        {
+            "MetricName": metric,
+            "Dimensions": dims,
+            "Timestamp": minute,
+            "Unit": "Count",
+            "Value": float(count),
+        }
+        for metric, field in _ASYNC_METRICS
+        if (count := getattr(traffic, field))
+    ]
+
+
+def concurrency_datums(minute: datetime, concurrent: int, reserved: int) -> list[dict[str, Any]]:
+    """The account-level concurrency peaks of one minute (no dimensions)."""
+    if concurrent <= 0:
+        return []
+    return [
+        {
+            "MetricName": metric,
+            "Dimensions": [],
+            "Timestamp": minute,
+            "Unit": "Count",
+            "Value": value,
+        }
+        for metric, value in (
+            ("ConcurrentExecutions", float(concurrent)),
+            ("ClaimedAccountConcurrency", float(concurrent + reserved)),
+        )
+    ]
+
+
 class MetricsWriter:
     """Writes the metrics of every minute before a given time, once; see the module docstring."""
 
@@ -157,9 +204,14 @@ class MetricsWriter:
         while minute < end:
             if scenario is not None and scenario.start <= minute < scenario.end:
                 offset = minute - scenario.start
+                concurrent = 0
                 for workload in scenario.workloads:
                     traffic = workload.traffic(offset, scenario.seed)
                     datums += lambda_datums(workload.function, minute, traffic)
+                    datums += async_datums(workload.function, minute, traffic)
+                    concurrent += traffic.concurrency
+                reserved = scenario.lambda_account.reserved_concurrency
+                datums += concurrency_datums(minute, concurrent, reserved)
             minute += timedelta(minutes=1)
         if self._stack_usage is not None:
             for (name, at), counts in sorted(self._stack_usage(end).items()):

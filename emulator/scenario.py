@@ -41,6 +41,14 @@ A scenario may also describe the account's bill, which the emulator's Cost Explo
 An optional ``health:`` section plays AWS Health events and sets how the Health API answers
 (see :mod:`emulator.health`).
 
+The Lambda dials: a phase may give ``concurrency`` (the function's peak concurrent executions
+in each minute; the emulator publishes the account's sum as ``ConcurrentExecutions`` and
+``ClaimedAccountConcurrency``, without dimensions, as Lambda does) and
+``async_dropped_per_minute``, ``dead_letter_errors_per_minute``,
+``destination_failures_per_minute`` (the function's asynchronous delivery failures). An
+optional ``lambda_account:`` section sets what ``GetAccountSettings`` answers (see
+:mod:`emulator.lambda_account`).
+
 Invalid input raises :class:`~emulator.errors.ScenarioError` naming the file and the field.
 """
 
@@ -49,7 +57,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +69,7 @@ from emulator.clock import ScheduleExpressionError, parse_expression
 from emulator.cost_series import DEFAULT_ACCOUNT, ServiceSeries
 from emulator.errors import ScenarioError
 from emulator.health import HealthScenario, parse_health
+from emulator.lambda_account import LambdaAccount, parse_lambda_account
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -76,6 +85,7 @@ _TOP_LEVEL = {
     "workloads",
     "costs",
     "health",
+    "lambda_account",
 }
 _WORKLOAD_KEYS = {"function", "description", "phases"}
 _PHASE_KEYS = {
@@ -86,6 +96,10 @@ _PHASE_KEYS = {
     "errors_per_minute",
     "throttles_per_minute",
     "jitter",
+    "concurrency",
+    "async_dropped_per_minute",
+    "dead_letter_errors_per_minute",
+    "destination_failures_per_minute",
 }
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -95,6 +109,10 @@ class Traffic:
     invocations: int
     errors: int
     throttles: int
+    concurrency: int = 0
+    async_dropped: int = 0
+    dead_letter_errors: int = 0
+    destination_failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,8 @@ class Phase:
     errors_per_minute: int | None
     throttles_per_minute: int
     jitter: float
+    dials: tuple[int, int, int, int] = (0, 0, 0, 0)
+    """concurrency, async dropped, dead-letter errors, destination failures (per minute)."""
 
     def covers(self, offset: timedelta) -> bool:
         return self.start <= offset < self.end
@@ -133,7 +153,7 @@ class Workload:
             errors = round(invocations * phase.error_rate)
         else:
             errors = min(invocations, phase.errors_per_minute or 0)
-        return Traffic(invocations, errors, phase.throttles_per_minute)
+        return Traffic(invocations, errors, phase.throttles_per_minute, *phase.dials)
 
 
 @dataclass(frozen=True)
@@ -150,6 +170,8 @@ class Scenario:
     costs: CostsSpec | None = None
     health: HealthScenario | None = None
     """AWS Health events and API behaviour (``emulator.health``)."""
+    lambda_account: LambdaAccount = field(default_factory=LambdaAccount)
+    """What ``GetAccountSettings`` answers (``emulator.lambda_account``)."""
 
     @property
     def duration(self) -> timedelta:
@@ -324,6 +346,7 @@ def _parse(document: object, source: Path | None) -> Scenario:
         source=source,
         costs=_costs(doc.get("costs")),
         health=parse_health(doc.get("health"), end - start),
+        lambda_account=parse_lambda_account(doc.get("lambda_account")),
     )
 
 
@@ -401,10 +424,20 @@ def _workload(item: object, where: str, length: timedelta) -> Workload:
                     )
                 ),
                 jitter=_number(phase.get("jitter", 0), f"{pwhere}.jitter", integer=False, high=1),
+                dials=(
+                    _whole(phase, "concurrency", pwhere),
+                    _whole(phase, "async_dropped_per_minute", pwhere),
+                    _whole(phase, "dead_letter_errors_per_minute", pwhere),
+                    _whole(phase, "destination_failures_per_minute", pwhere),
+                ),
             )
         )
         previous_end = end
     return Workload(function=function, description=description.strip(), phases=tuple(phases))
+
+
+def _whole(phase: Mapping[str, Any], name: str, where: str) -> int:
+    return int(_number(phase.get(name, 0), f"{where}.{name}", integer=True))
 
 
 class _Strict(BaseModel):

@@ -1,7 +1,9 @@
 """In-memory stand-ins for the ports, for domain tests that must not touch AWS."""
 
+from datetime import datetime
 from typing import Any
 
+from vigil.adapters.lambda_account import AccountLimits
 from vigil.errors import ConflictError
 from vigil.health import HealthRecord
 from vigil.model import Alert, AlertState
@@ -84,3 +86,15 @@ class MemoryOutageStore:
         self.items[(after.service, after.region)] = after.model_copy(
             update={"revision": (before.revision if before else 0) + 1}
         )
+
+
+class FixedAccountSettings:
+    """Behaves like ``LambdaAccountSettings``: the account's limits, and who asked when."""
+
+    def __init__(self, concurrent_executions: int = 1000, unreserved: int = 900) -> None:
+        self.answer = AccountLimits(concurrent_executions, unreserved)
+        self.asked: list[datetime] = []
+
+    def limits(self, now: datetime) -> AccountLimits:
+        self.asked.append(now)
+        return self.answer

@@ -1,4 +1,4 @@
-"""Scheduled: one Lambda metrics cycle (fast path, drill-down, sweep), then Evaluate."""
+"""Scheduled: one Lambda metrics cycle (fast path, dials, drill-down, sweep), then Evaluate."""
 
 from functools import cache
 from typing import Any
@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
+from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
@@ -35,6 +36,12 @@ def _clients() -> tuple[Any, Any, Any, Any]:
     )
 
 
+@cache
+def _limits_cache() -> LimitsCache:
+    """The account's Lambda limits, kept by this instance for up to an hour."""
+    return LimitsCache()
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -48,6 +55,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         inventory=LambdaInventory(lambda_client, stats),
         metrics=CloudWatchMetrics(cloudwatch, stats),
         state=CollectorState(dynamodb, settings.table_name, stats=stats),
+        account_settings=LambdaAccountSettings(lambda_client, stats, _limits_cache()),
         rules=rules,
         now=now,
         account=account,

@@ -54,6 +54,6 @@ def test_only_the_sweep_reads_per_function_metrics_in_a_healthy_account(played: 
     assert all(cycle["drilled"] == [] for cycle in cycles)
     # The windows crossing 09:00 and 10:00: before the failure (nothing found), and after.
     assert [cycle["signals"] for cycle in swept] == [1, 2]  # search-api's normal 0.05 %, too
-    # Quiet cycles: the 3 account aggregates, plus the watched function after the alert.
+    # Quiet cycles: the 8 account aggregates, plus the watched function after the alert.
     quiet = sorted({c["metrics_requested"] for c in cycles if not c["swept"]})
-    assert quiet == [3, 5]
+    assert quiet == [8, 10]

@@ -9,6 +9,7 @@ from itertools import pairwise
 
 import boto3
 
+from tests.fakes import FixedAccountSettings
 from tests.integration.conftest import create_workload_function
 from vigil.adapters.cloudwatch import CloudWatchMetrics, MetricQuery
 from vigil.adapters.collector_state import CollectorState, Coverage
@@ -48,11 +49,18 @@ def _busy_healthy_account(start: datetime, minutes: int) -> None:
         _put("nightly-report", "Errors", 0, at)
 
 
-def _cycle(table: str, now: datetime, stats: CallStats, rules: RulesConfig | None = None) -> Cycle:
+def _cycle(
+    table: str,
+    now: datetime,
+    stats: CallStats,
+    rules: RulesConfig | None = None,
+    settings: FixedAccountSettings | None = None,
+) -> Cycle:
     return collect_lambda(
         inventory=LambdaInventory(boto3.client("lambda"), stats),
         metrics=CloudWatchMetrics(boto3.client("cloudwatch"), stats),
         state=CollectorState(boto3.client("dynamodb"), table, stats=stats),
+        account_settings=settings or FixedAccountSettings(),
         rules=rules or RulesConfig(),
         now=now,
         account="123456789012",
@@ -123,8 +131,8 @@ def test_a_function_on_the_watch_list_is_read_every_cycle(table: str) -> None:
     (signal,) = cycle.batch.signals
     assert signal.labels.resource == "nightly-report"
     assert signal.samples == {"errors": 1.0, "invocations": 10.0}
-    # 3 aggregates, the watched function's Errors and Throttles, then its Invocations.
-    assert stats.metrics_requested == 3 + 2 + 1
+    # 8 aggregates, the watched function's Errors and Throttles, then its Invocations.
+    assert stats.metrics_requested == 8 + 2 + 1
 
 
 def test_any_throttle_in_the_account_drills_into_every_functions_throttles(table: str) -> None:
@@ -143,7 +151,8 @@ def test_any_throttle_in_the_account_drills_into_every_functions_throttles(table
 def test_disabled_rules_are_neither_read_nor_swept(table: str) -> None:
     _busy_healthy_account(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), 60)
     rules = RulesConfig.from_json(
-        '{"lambda_errors": {"enabled": false}, "lambda_throttles": {"enabled": false}}'
+        '{"lambda_errors": {"enabled": false}, "lambda_throttles": {"enabled": false},'
+        ' "lambda_concurrency": {"enabled": false}, "lambda_async": {"enabled": false}}'
     )
     stats = CallStats()
 
@@ -151,7 +160,12 @@ def test_disabled_rules_are_neither_read_nor_swept(table: str) -> None:
 
     assert (cycle.swept, cycle.drilled, cycle.batch.signals) == (False, [], [])
     assert stats.metrics_requested == 0
-    assert cycle.batch.covered_kinds == ["lambda.errors", "lambda.throttles"]
+    assert cycle.batch.covered_kinds == [
+        "lambda.account_concurrency",
+        "lambda.async_failures",
+        "lambda.errors",
+        "lambda.throttles",
+    ]
 
 
 def test_one_window_per_sweep_period_sweeps_whatever_minute_the_schedule_started_on() -> None:
@@ -183,3 +197,88 @@ def test_metrics_are_requested_500_to_a_call(aws: None) -> None:
 
     assert stats.by_api == {"GetMetricData": 3}
     assert stats.metrics_requested == 1_001
+
+
+def _put_account(metric: str, value: float, at: datetime) -> None:
+    """An account-level datapoint (no dimensions), as Lambda publishes concurrency."""
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[{"MetricName": metric, "Dimensions": [], "Timestamp": at, "Value": value}],
+    )
+
+
+def test_the_peak_account_concurrency_is_judged_against_the_limit_lambda_reports(
+    table: str,
+) -> None:
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    _busy_healthy_account(start, 60)
+    for minute, (claimed, concurrent) in enumerate([(600, 500), (870, 820), (700, 650)]):
+        at = PLAIN_AT - timedelta(minutes=6 - minute)
+        _put_account("ClaimedAccountConcurrency", claimed, at)
+        _put_account("ConcurrentExecutions", concurrent, at)
+    settings = FixedAccountSettings(concurrent_executions=1000, unreserved=900)
+    stats = CallStats()
+
+    cycle = _cycle(table, PLAIN_AT, stats, settings=settings)
+
+    (signal,) = cycle.batch.signals
+    assert signal.labels.kind == "lambda.account_concurrency"
+    assert signal.labels.resource == "account"
+    assert signal.samples == {
+        "claimed": 870.0,
+        "concurrent": 820.0,
+        "limit": 1000.0,
+        "unreserved_limit": 900.0,
+    }
+    assert signal.value == 87.0
+    assert settings.asked == [PLAIN_AT]
+    # One request for every account-level aggregate, whatever the number of functions.
+    assert stats.by_api["GetMetricData"] == 1
+    assert stats.metrics_requested == 8
+
+
+def test_without_concurrency_datapoints_the_limit_is_not_asked(table: str) -> None:
+    _busy_healthy_account(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), 60)
+    settings = FixedAccountSettings()
+
+    cycle = _cycle(table, PLAIN_AT, CallStats(), settings=settings)
+
+    assert cycle.batch.signals == []
+    assert settings.asked == []
+
+
+def test_an_async_failure_in_the_account_drills_into_every_functions_async_metrics(
+    table: str,
+) -> None:
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    _busy_healthy_account(start, 60)
+    _put("nightly-report", "AsyncEventsDropped", 2, PLAIN_AT - timedelta(minutes=4))
+    _put("nightly-report", "DestinationDeliveryFailures", 1, PLAIN_AT - timedelta(minutes=3))
+    stats = CallStats()
+
+    cycle = _cycle(table, PLAIN_AT, stats)
+
+    assert cycle.drilled == ["lambda.async_failures"]
+    (signal,) = cycle.batch.signals
+    assert (signal.labels.kind, signal.labels.resource) == (
+        "lambda.async_failures",
+        "nightly-report",
+    )
+    assert signal.samples == {
+        "dropped": 2.0,
+        "dead_letter_errors": 0.0,
+        "destination_failures": 1.0,
+    }
+    # 8 aggregates, then the 3 async metrics of each of the 2 functions.
+    assert stats.metrics_requested == 8 + 3 * 2
+
+
+def test_a_healthy_account_reads_only_the_account_aggregates(table: str) -> None:
+    _busy_healthy_account(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), 60)
+    stats = CallStats()
+
+    cycle = _cycle(table, PLAIN_AT, stats)
+
+    assert (cycle.drilled, cycle.batch.signals) == ([], [])
+    assert stats.metrics_requested == 8
+    assert "ListFunctions" not in stats.by_api

@@ -72,8 +72,8 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     )
     sent = SignalBatch.model_validate_json(execution["input"])
     by_resource = {s.labels.resource: s.samples for s in sent.signals}
-    # 3 account aggregates, 4 functions' Errors, then Invocations of the 3 with errors.
-    assert result["metrics_requested"] == 3 + 4 + 3
+    # 8 account aggregates, 4 functions' Errors, then Invocations of the 3 with errors.
+    assert result["metrics_requested"] == 8 + 4 + 3
     assert result["drilled"] == ["lambda.errors"]
     assert result["swept"] is False
     assert result["api_calls"] == {
@@ -89,7 +89,12 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "search-api": {"errors": 50.0, "invocations": 100_000.0},
         "nightly-report": {"errors": 1.0, "invocations": 10.0},
     }
-    assert sent.covered_kinds == ["lambda.errors", "lambda.throttles"]
+    assert sent.covered_kinds == [
+        "lambda.account_concurrency",
+        "lambda.async_failures",
+        "lambda.errors",
+        "lambda.throttles",
+    ]
 
 
 def test_collector_reads_only_the_account_aggregates_when_the_account_is_healthy(
@@ -104,7 +109,7 @@ def test_collector_reads_only_the_account_aggregates_when_the_account_is_healthy
 
     result = app.lambda_handler({"time": "2026-11-02T09:00:00Z"}, context("collect"))
 
-    assert result["metrics_requested"] == 3
+    assert result["metrics_requested"] == 8
     assert result["drilled"] == []
     assert result["signals"] == 0
     assert "ListFunctions" not in result["api_calls"]

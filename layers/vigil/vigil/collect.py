@@ -16,6 +16,13 @@ cycle makes the watch cost grow with the account. A cycle instead has three stag
    the same cycles): every function's Errors over the whole sweep period, minus the minutes a
    cycle already judged for that function (the coverage records). A small function failing
    inside a healthy aggregate is found within one sweep period.
+
+The same fast-path request carries the account dials (ADR 21): the peak account concurrency
+(``ClaimedAccountConcurrency`` and ``ConcurrentExecutions``, Maximum), judged against the limit
+``GetAccountSettings`` reports (cached for an hour), and the asynchronous delivery failures
+(``AsyncEventsDropped``, ``DeadLetterErrors``, ``DestinationDeliveryFailures``), read per
+function only when their account sum is not zero. A sum is exact, so that drill-down has no
+blind spot and needs no sweep.
 """
 
 from collections.abc import Iterable, Sequence
@@ -25,13 +32,28 @@ from typing import Protocol
 
 from vigil.adapters.cloudwatch import MetricQuery
 from vigil.adapters.collector_state import Coverage
+from vigil.adapters.lambda_account import AccountLimits
 from vigil.adapters.lambda_inventory import FunctionInfo
 from vigil.clock import floor_minute
 from vigil.model import Labels, Signal, SignalBatch
 from vigil.rules import RulesConfig, judge
 
 LAMBDA_KINDS = ("lambda.errors", "lambda.throttles")
+CONCURRENCY_KIND = "lambda.account_concurrency"
+ASYNC_KIND = "lambda.async_failures"
+COLLECTED_KINDS = (*LAMBDA_KINDS, CONCURRENCY_KIND, ASYNC_KIND)
 _NAMESPACE = "AWS/Lambda"
+_VOLUME_METRICS = ("Invocations", "Errors", "Throttles")
+# Account-level peaks (Maximum) and the sample each becomes.
+_CONCURRENCY_METRICS = {
+    "ClaimedAccountConcurrency": "claimed",
+    "ConcurrentExecutions": "concurrent",
+}
+_ASYNC_METRICS = {
+    "AsyncEventsDropped": "dropped",
+    "DeadLetterErrors": "dead_letter_errors",
+    "DestinationDeliveryFailures": "destination_failures",
+}
 _EVENT_METRIC = {"lambda.errors": "Errors", "lambda.throttles": "Throttles"}
 # Coverage records outlive a sweep period, so the next sweep always finds its cycles.
 _COVERAGE_KEEP_PERIODS = 2
@@ -59,6 +81,10 @@ class MetricsPort(Protocol):
 
 class InventoryPort(Protocol):
     def functions(self) -> list[FunctionInfo]: ...
+
+
+class AccountSettingsPort(Protocol):
+    def limits(self, now: datetime) -> AccountLimits: ...
 
 
 class CollectorStatePort(Protocol):
@@ -117,6 +143,7 @@ def collect_lambda(
     inventory: InventoryPort,
     metrics: MetricsPort,
     state: CollectorStatePort,
+    account_settings: AccountSettingsPort,
     rules: RulesConfig,
     now: datetime,
     account: str,
@@ -126,12 +153,18 @@ def collect_lambda(
     window = window_for(now, rules)
     enabled = [kind for kind in LAMBDA_KINDS if kind in rules.enabled_kinds]
     label = _Labeller(account=account, region=region)
-    drilled = _drill_kinds(metrics, enabled, window, rules, label)
+    fast = _fast_path(metrics, enabled, window, rules)
+    drilled = _drill_kinds(fast, enabled, window, rules, label)
+    if rules.lambda_async.enabled and any(fast.sums.get(m) for m in _ASYNC_METRICS):
+        drilled.add(ASYNC_KIND)
     watched = state.watched(LAMBDA_KINDS)
     swept = "lambda.errors" in enabled and sweep_due(window, rules)
     names = [fn.name for fn in inventory.functions()] if drilled or swept else []
     targets = {kind: set(names) if kind in drilled else watched for kind in enabled}
     signals = _read_window(metrics, targets, window, label)
+    signals += _concurrency(fast, account_settings, window, now, label)
+    if ASYNC_KIND in drilled:
+        signals += _async_failures(metrics, names, window, label)
     current = Coverage(
         start=window.start,
         end=window.end,
@@ -158,7 +191,7 @@ def collect_lambda(
         batch_id=f"metrics-{account}-{region}-{now:%Y%m%dT%H%M}Z",
         source="metrics",
         collected_at=now,
-        covered_kinds=sorted(LAMBDA_KINDS),
+        covered_kinds=sorted(COLLECTED_KINDS),
         signals=signals,
     )
     return Cycle(batch=batch, drilled=sorted(drilled), watched=sorted(watched), swept=swept)
@@ -185,31 +218,63 @@ class _Labeller:
         )
 
 
+@dataclass(frozen=True)
+class _Account:
+    """The fast path's answer: account-level sums and peaks over the window, by metric name."""
+
+    sums: dict[str, float]
+    peaks: dict[str, float]
+
+
+def _fast_path(
+    metrics: MetricsPort, enabled: list[str], window: Window, rules: RulesConfig
+) -> _Account:
+    """Every account-level aggregate the enabled rules need, in one request."""
+    wanted = [(metric, "Sum") for metric in _VOLUME_METRICS if enabled]
+    if rules.lambda_concurrency.enabled:
+        wanted += [(metric, "Maximum") for metric in _CONCURRENCY_METRICS]
+    if rules.lambda_async.enabled:
+        wanted += [(metric, "Sum") for metric in _ASYNC_METRICS]
+    if not wanted:
+        return _Account(sums={}, peaks={})
+    queries = [
+        MetricQuery(
+            id=f"account_{metric.lower()}",
+            namespace=_NAMESPACE,
+            metric=metric,
+            dimensions=(),
+            stat=stat,
+        )
+        for metric, stat in wanted
+    ]
+    series = metrics.series(queries, start=window.start, end=window.end)
+    sums: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    for metric, stat in wanted:
+        points = series.get(f"account_{metric.lower()}", {})
+        if stat == "Maximum":
+            peaks[metric] = max(points.values(), default=0.0)
+        else:
+            sums[metric] = sum(points.values())
+    return _Account(sums=sums, peaks=peaks)
+
+
 def _drill_kinds(
-    metrics: MetricsPort,
+    fast: _Account,
     enabled: list[str],
     window: Window,
     rules: RulesConfig,
     label: _Labeller,
 ) -> set[str]:
-    """The fast path: the kinds whose account aggregate says to look at every function.
+    """The kinds whose account aggregate says to look at every function.
 
     Errors: when the aggregate itself breaches the errors rule (a low-volume account with
     any error, or an account-wide rate above the warning rate). Throttles: when the account
     throttled at all, since a healthy account throttles nothing.
     """
-    if not enabled:
-        return set()
-    queries = [
-        MetricQuery(
-            id=f"account_{metric.lower()}", namespace=_NAMESPACE, metric=metric, dimensions=()
-        )
-        for metric in ("Invocations", "Errors", "Throttles")
-    ]
-    sums = metrics.sums(queries, start=window.start, end=window.end)
-    invocations = sums.get("account_invocations", 0.0)
-    errors = sums.get("account_errors", 0.0)
-    throttles = sums.get("account_throttles", 0.0)
+    invocations = fast.sums.get("Invocations", 0.0)
+    errors = fast.sums.get("Errors", 0.0)
+    throttles = fast.sums.get("Throttles", 0.0)
     kinds: set[str] = set()
     if "lambda.errors" in enabled and errors > 0:
         aggregate = label.signal(
@@ -220,6 +285,73 @@ def _drill_kinds(
     if "lambda.throttles" in enabled and throttles > 0:
         kinds.add("lambda.throttles")
     return kinds
+
+
+def _concurrency(
+    fast: _Account,
+    settings: AccountSettingsPort,
+    window: Window,
+    now: datetime,
+    label: _Labeller,
+) -> list[Signal]:
+    """The account's peak concurrency against its limit; the limit is asked only for a peak."""
+    samples = {
+        sample: fast.peaks.get(metric, 0.0) for metric, sample in _CONCURRENCY_METRICS.items()
+    }
+    if not any(samples.values()):
+        return []
+    limits = settings.limits(now)
+    samples |= {
+        "limit": float(limits.concurrent_executions),
+        "unreserved_limit": float(limits.unreserved_concurrent_executions),
+    }
+    peak = max(samples["claimed"], samples["concurrent"])
+    limit = samples["limit"]
+    return [
+        Signal(
+            source="metrics",
+            labels=Labels(
+                kind=CONCURRENCY_KIND,
+                resource="account",
+                account=label.account,
+                region=label.region,
+            ),
+            value=round(peak / limit * 100 if limit else 100.0, 4),
+            unit="Percent",
+            window_seconds=window.seconds,
+            observed_at=window.end,
+            samples=samples,
+        )
+    ]
+
+
+def _async_failures(
+    metrics: MetricsPort, names: list[str], window: Window, label: _Labeller
+) -> list[Signal]:
+    """Drill-down: each function's async delivery failures, once the account had any."""
+    queries, keys = _per_function((name, metric) for name in names for metric in _ASYNC_METRICS)
+    sums = metrics.sums(queries, start=window.start, end=window.end) if queries else {}
+    found: dict[str, dict[str, float]] = {}
+    for qid, value in sums.items():
+        name, metric = keys[int(qid[1:])]
+        if value > 0:
+            found.setdefault(name, dict.fromkeys(_ASYNC_METRICS.values(), 0.0))[
+                _ASYNC_METRICS[metric]
+            ] = value
+    return [
+        Signal(
+            source="metrics",
+            labels=Labels(
+                kind=ASYNC_KIND, resource=name, account=label.account, region=label.region
+            ),
+            value=sum(samples.values()),
+            unit="Count",
+            window_seconds=window.seconds,
+            observed_at=window.end,
+            samples=samples,
+        )
+        for name, samples in sorted(found.items())
+    ]
 
 
 def _per_function(

@@ -21,7 +21,7 @@ from vigil.model import (
     Notification,
     NotifyReason,
 )
-from vigil.rules import COST_KINDS, KIND_SPECS
+from vigil.rules import COST_KINDS, kind_title
 
 _METRIC_BY_KIND = {"lambda.errors": "Errors", "lambda.throttles": "Throttles"}
 
@@ -57,8 +57,7 @@ def view(alert: Alert) -> AlertView:
 
 
 def title_for(alert: Alert, reason: NotifyReason) -> str:
-    spec = KIND_SPECS.get(alert.labels.kind)
-    what = spec.title if spec else COST_KINDS.get(alert.labels.kind, alert.labels.kind)
+    what = kind_title(alert.labels.kind)
     label = "RESOLVED" if reason is NotifyReason.RESOLVED else alert.severity.value.upper()
     return f"[{label}] {what} {_REASON_WORDS[reason]}: {alert.labels.resource}"
 

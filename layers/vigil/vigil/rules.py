@@ -128,6 +128,40 @@ class CollectionConfig(_Config):
         return self
 
 
+class ConcurrencyRule(_Config):
+    """The account's peak Lambda concurrency against its real limit (``GetAccountSettings``).
+
+    The peak is the window's maximum of ``ClaimedAccountConcurrency`` (on-demand use plus
+    reserved and provisioned allocations) or ``ConcurrentExecutions``, whichever is higher;
+    at ``warning_ratio`` of the limit it warns, at ``critical_ratio`` it pages. Every
+    function of the account throttles once the limit is reached, so it fires at once.
+    """
+
+    enabled: bool = True
+    warning_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    critical_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
+
+    @model_validator(mode="after")
+    def _critical_above_warning(self) -> Self:
+        if self.critical_ratio < self.warning_ratio:
+            raise ValueError("critical_ratio must be at least warning_ratio")
+        return self
+
+
+class AsyncDeliveryRule(_Config):
+    """Asynchronous invocations that failed for good: any one alerts.
+
+    ``AsyncEventsDropped`` counts events Lambda gave up on (sent to a dead-letter queue or
+    on-failure destination first, when one is configured); ``DeadLetterErrors`` and
+    ``DestinationDeliveryFailures`` count events that could not even be sent there, so
+    they are lost.
+    """
+
+    enabled: bool = True
+    dropped_severity: Severity = Severity.WARNING
+    delivery_failure_severity: Severity = Severity.CRITICAL
+
+
 HealthCategory = Literal["issue", "accountNotification", "scheduledChange", "investigation"]
 
 
@@ -196,6 +230,8 @@ class RulesConfig(_Config):
     collection: CollectionConfig = Field(default_factory=CollectionConfig)
     lambda_errors: VolumeAwareRule = Field(default_factory=_lambda_errors_default)
     lambda_throttles: VolumeAwareRule = Field(default_factory=_lambda_throttles_default)
+    lambda_concurrency: ConcurrencyRule = Field(default_factory=ConcurrencyRule)
+    lambda_async: AsyncDeliveryRule = Field(default_factory=AsyncDeliveryRule)
     cost: CostRule = Field(default_factory=CostRule)
     repeat_interval_minutes: Annotated[int, Field(ge=1, le=10080)] = 240
     send_resolved: bool = True
@@ -275,6 +311,10 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
     kind = signal.labels.kind
     if kind in COST_KINDS:
         return _judge_cost(signal, rules.cost) if rules.cost.enabled else None
+    if kind == "lambda.account_concurrency":
+        return _judge_concurrency(signal, rules.lambda_concurrency)
+    if kind == "lambda.async_failures":
+        return _judge_async(signal, rules.lambda_async)
     rule = rules.rule_for(kind)
     if rule is None:
         return None
@@ -329,6 +369,83 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
 def _plural(count: float, noun: str) -> str:
     number = f"{count:,.0f}"
     return f"{number} {noun}" if count == 1 else f"{number} {noun}s"
+
+
+# The dials (docs/rules.md): rules of their own, not volume-aware.
+DIAL_KINDS = {
+    "lambda.account_concurrency": "Lambda account concurrency",
+    "lambda.async_failures": "Lambda async delivery failures",
+}
+
+
+def kind_title(kind: str) -> str:
+    """What a human calls a kind's alerts: ``Lambda errors``, ``Cost spike``."""
+    spec = KIND_SPECS.get(kind)
+    if spec is not None:
+        return spec.title
+    return DIAL_KINDS.get(kind) or COST_KINDS.get(kind, kind)
+
+
+def _judge_concurrency(signal: Signal, rule: ConcurrencyRule) -> Breach | None:
+    limit = signal.samples.get("limit", 0.0)
+    peak = max(signal.samples.get("claimed", 0.0), signal.samples.get("concurrent", 0.0))
+    if not rule.enabled or limit <= 0 or peak < rule.warning_ratio * limit:
+        return None
+    critical = peak >= rule.critical_ratio * limit
+    ratio = rule.critical_ratio if critical else rule.warning_ratio
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        evidence=Evidence(
+            value=round(peak / limit * 100, 2),
+            threshold=round(ratio * 100, 2),
+            unit="Percent",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=(
+                f"peak concurrency {peak:,.0f} of the account limit {limit:,.0f}"
+                f" ({peak / limit:.0%}) over {signal.window_seconds // 60} min, at or above"
+                f" {ratio:.0%}; every function throttles at the limit"
+            ),
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
+
+
+def _judge_async(signal: Signal, rule: AsyncDeliveryRule) -> Breach | None:
+    dropped = signal.samples.get("dropped", 0.0)
+    lost = signal.samples.get("dead_letter_errors", 0.0) + signal.samples.get(
+        "destination_failures", 0.0
+    )
+    if not rule.enabled or dropped + lost <= 0:
+        return None
+    parts = [
+        _plural(count, noun)
+        for count, noun in (
+            (dropped, "dropped event"),
+            (signal.samples.get("dead_letter_errors", 0.0), "dead-letter error"),
+            (signal.samples.get("destination_failures", 0.0), "destination delivery failure"),
+        )
+        if count
+    ]
+    return Breach(
+        labels=signal.labels,
+        severity=rule.delivery_failure_severity if lost else rule.dropped_severity,
+        evidence=Evidence(
+            value=dropped + lost,
+            threshold=0,
+            unit="events",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=(
+                f"{', '.join(parts)} over {signal.window_seconds // 60} min"
+                + ("; those events are lost" if lost else "")
+            ),
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
 
 
 # Kinds that report an event rather than a condition: they clear without a resolved notice.

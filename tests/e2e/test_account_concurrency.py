@@ -1,0 +1,53 @@
+"""Account concurrency against the real limit, through the real template.
+
+Given the account-concurrency scenario (limit 1,000, 100 reserved), the claimed concurrency
+crosses 80 % then 90 % of the limit and falls back: the alert warns, escalates and resolves,
+with the limit from the emulator's GetAccountSettings fake asked once.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from emulator import Emulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
+
+
+@pytest.fixture(scope="module")
+def concurrency() -> Iterator[Emulator]:
+    parameters = {"AlertEmail": "ops@example.com"}
+    with Emulator.start(scenario="account-concurrency", parameters=parameters) as emu:
+        emu.play()
+        yield emu
+
+
+def _emails(emu: Emulator) -> list[tuple[str, str]]:
+    return [(f"{email.sent_at:%H:%M}", email.subject) for email in emu.mailbox.emails]
+
+
+def _cycles(emu: Emulator) -> list[dict[str, Any]]:
+    records = emu.logs["CollectMetricsFunction"].records()
+    return [record for record in records if record.get("message") == "collected"]
+
+
+def test_concurrency_near_the_limit_warns_escalates_and_resolves(concurrency: Emulator) -> None:
+    assert _emails(concurrency) == [
+        ("09:20", "[WARNING] Lambda account concurrency firing: account"),
+        ("09:30", "[CRITICAL] Lambda account concurrency escalated: account"),
+        ("09:45", "[RESOLVED] Lambda account concurrency resolved: account"),
+    ]
+    critical = concurrency.mailbox.emails[1]
+    assert "peak concurrency 950 of the account limit 1,000 (95%)" in critical.body
+
+
+def test_the_account_limit_is_asked_once_and_the_fast_path_stays_flat(
+    concurrency: Emulator,
+) -> None:
+    cycles = _cycles(concurrency)
+
+    assert concurrency.lambda_account.calls == 1
+    assert sum(c["api_calls"].get("GetAccountSettings", 0) for c in cycles) == 1
+    assert {c["metrics_requested"] for c in cycles if not c["swept"]} == {8}
+    assert all(c["drilled"] == [] for c in cycles)

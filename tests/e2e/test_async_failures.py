@@ -1,0 +1,54 @@
+"""Asynchronous delivery failures, through the real template.
+
+Given the async-failures scenario, dropped events warn, a failed destination delivery pages,
+and each resolves on the next clean window; only the cycles with a non-zero account sum read
+per-function metrics.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from emulator import Emulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
+
+
+@pytest.fixture(scope="module")
+def async_failures() -> Iterator[Emulator]:
+    parameters = {"AlertEmail": "ops@example.com"}
+    with Emulator.start(scenario="async-failures", parameters=parameters) as emu:
+        emu.play()
+        yield emu
+
+
+def _emails(emu: Emulator) -> list[tuple[str, str]]:
+    return [(f"{email.sent_at:%H:%M}", email.subject) for email in emu.mailbox.emails]
+
+
+def _cycles(emu: Emulator) -> list[dict[str, Any]]:
+    records = emu.logs["CollectMetricsFunction"].records()
+    return [record for record in records if record.get("message") == "collected"]
+
+
+def test_dropped_events_warn_a_lost_event_pages_and_both_resolve(async_failures: Emulator) -> None:
+    assert _emails(async_failures) == [
+        ("09:15", "[WARNING] Lambda async delivery failures firing: orders-worker"),
+        ("09:20", "[RESOLVED] Lambda async delivery failures resolved: orders-worker"),
+        ("09:25", "[CRITICAL] Lambda async delivery failures firing: orders-worker"),
+        ("09:30", "[RESOLVED] Lambda async delivery failures resolved: orders-worker"),
+    ]
+    lost = async_failures.mailbox.emails[2]
+    assert "1 destination delivery failure" in lost.body
+    assert "those events are lost" in lost.body
+
+
+def test_only_cycles_with_async_failures_read_per_function_metrics(
+    async_failures: Emulator,
+) -> None:
+    cycles = _cycles(async_failures)
+    drilled = [c["batch_id"][-5:-1] for c in cycles if c["drilled"]]
+
+    assert drilled == ["0915", "0925"]
+    assert {c["metrics_requested"] for c in cycles if not c["drilled"] and not c["swept"]} == {8}

@@ -1,0 +1,67 @@
+"""Scenario files: the Lambda dial fields are validated and become traffic and metrics."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from emulator.errors import ScenarioError
+from emulator.metrics import async_datums, concurrency_datums
+from emulator.scenario import Traffic, parse_scenario
+
+START = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
+
+
+def _document(**extra: Any) -> dict[str, Any]:
+    return {
+        "name": "dials",
+        "start": "2025-03-14T09:00:00Z",
+        "duration": "10m",
+        "workloads": [
+            {
+                "function": "worker",
+                "phases": [
+                    {
+                        "from": "0m",
+                        "invocations_per_minute": 10,
+                        "concurrency": 40,
+                        "async_dropped_per_minute": 2,
+                        "destination_failures_per_minute": 1,
+                    }
+                ],
+            }
+        ],
+        **extra,
+    }
+
+
+def test_phase_dials_become_the_traffic_of_each_minute() -> None:
+    scenario = parse_scenario(_document(lambda_account={"concurrency_limit": 500}))
+
+    traffic = scenario.workloads[0].traffic(timedelta(minutes=3), scenario.seed)
+
+    assert traffic == Traffic(10, 0, 0, 40, 2, 0, 1)
+    assert scenario.lambda_account.concurrency_limit == 500
+    assert scenario.lambda_account.reserved_concurrency == 0
+
+
+def test_reserved_concurrency_above_the_limit_is_refused_naming_the_field() -> None:
+    document = _document(lambda_account={"concurrency_limit": 100, "reserved_concurrency": 200})
+
+    with pytest.raises(ScenarioError, match="lambda_account"):
+        parse_scenario(document)
+
+
+def test_async_failures_are_per_function_and_concurrency_is_account_level() -> None:
+    traffic = Traffic(10, 0, 0, 40, 2, 0, 1)
+
+    assert [d["MetricName"] for d in async_datums("worker", START, traffic)] == [
+        "AsyncEventsDropped",
+        "DestinationDeliveryFailures",
+    ]
+    account = concurrency_datums(START, 40, reserved=100)
+    assert {d["MetricName"]: (d["Value"], d["Dimensions"]) for d in account} == {
+        "ConcurrentExecutions": (40.0, []),
+        "ClaimedAccountConcurrency": (140.0, []),
+    }
+    assert concurrency_datums(START, 0, reserved=100) == []
