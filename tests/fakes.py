@@ -5,9 +5,12 @@ from typing import Any
 
 from vigil.adapters.lambda_account import AccountLimits
 from vigil.errors import ConflictError
+from vigil.evaluate import RoutingPorts
+from vigil.grouping import Group
 from vigil.health import HealthRecord
 from vigil.model import Alert, AlertState
 from vigil.outage import Outage
+from vigil.silences import Silence
 
 
 class MemoryAlertStore:
@@ -17,6 +20,13 @@ class MemoryAlertStore:
         self.items: dict[str, Alert] = {}
         self.writes = 0
         self.conflicts_to_inject = 0
+        self.groups = MemoryGroupStore()
+        self.silences = MemorySilenceStore()
+
+    @property
+    def routing(self) -> RoutingPorts:
+        """The group and silence stores that go with these alerts."""
+        return RoutingPorts(groups=self.groups, silences=self.silences)
 
     def get(self, fingerprint: str) -> Alert | None:
         return self.items.get(fingerprint)
@@ -98,3 +108,34 @@ class FixedAccountSettings:
     def limits(self, now: datetime) -> AccountLimits:
         self.asked.append(now)
         return self.answer
+
+
+class MemoryGroupStore:
+    def __init__(self) -> None:
+        self.items: dict[str, Group] = {}
+        self.conflicts_to_inject = 0
+
+    def get(self, group_id: str) -> Group | None:
+        return self.items.get(group_id)
+
+    def open_groups(self) -> list[Group]:
+        return [group for group in self.items.values() if group.is_open]
+
+    def save(self, before: Group | None, after: Group) -> None:
+        stored = self.items.get(after.group_id)
+        if self.conflicts_to_inject:
+            self.conflicts_to_inject -= 1
+            raise ConflictError(f"injected conflict on group {after.group_id}")
+        if (stored.revision if stored else None) != (before.revision if before else None):
+            raise ConflictError(f"group {after.group_id} changed")
+        self.items[after.group_id] = after.model_copy(
+            update={"revision": (before.revision if before else 0) + 1}
+        )
+
+
+class MemorySilenceStore:
+    def __init__(self) -> None:
+        self.items: list[Silence] = []
+
+    def current(self, now: datetime) -> list[Silence]:
+        return [silence for silence in self.items if silence.ends_at > now]

@@ -8,8 +8,14 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vigil.adapters.table import AlertStore, HealthEventStore, OutageStore
-from vigil.evaluate import OutagePorts, evaluate
+from vigil.adapters.table import (
+    AlertStore,
+    GroupStore,
+    HealthEventStore,
+    OutageStore,
+    SilenceStore,
+)
+from vigil.evaluate import OutagePorts, RoutingPorts, evaluate
 from vigil.events import parse_model
 from vigil.model import SignalBatch
 from vigil.observability import logger, metrics, tracer
@@ -18,7 +24,7 @@ from vigil.settings import EvaluateSettings
 
 
 @cache
-def _deps() -> tuple[EvaluateSettings, RulesConfig, AlertStore, OutagePorts]:
+def _deps() -> tuple[EvaluateSettings, RulesConfig, AlertStore, RoutingPorts, OutagePorts]:
     settings = EvaluateSettings.from_env()
     rules = settings.rules
     dynamodb = boto3.client("dynamodb")
@@ -29,18 +35,29 @@ def _deps() -> tuple[EvaluateSettings, RulesConfig, AlertStore, OutagePorts]:
         health=HealthEventStore(dynamodb, settings.table_name, retention=retention),
         runbook_arn=settings.runbook_state_machine_arn,
     )
-    return settings, rules, store, correlation
+    routing = RoutingPorts(
+        groups=GroupStore(dynamodb, settings.table_name, retention=retention),
+        silences=SilenceStore(dynamodb, settings.table_name),
+    )
+    return settings, rules, store, routing, correlation
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings, rules, store, correlation = _deps()
+    settings, rules, store, routing, correlation = _deps()
     batch = parse_model(SignalBatch, event, what="signal batch")
     result = evaluate(
-        batch, rules=rules, store=store, stack=settings.stack_name, correlation=correlation
+        batch,
+        rules=rules,
+        store=store,
+        routing=routing,
+        stack=settings.stack_name,
+        correlation=correlation,
     )
     metrics.add_metric("Notifications", MetricUnit.Count, result.summary.notifications)
     metrics.add_metric("MutedByOutage", MetricUnit.Count, result.summary.muted)
+    metrics.add_metric("Silenced", MetricUnit.Count, result.summary.silenced)
+    metrics.add_metric("Inhibited", MetricUnit.Count, result.summary.inhibited)
     return result.model_dump(mode="json")

@@ -14,7 +14,7 @@ from vigil.adapters.slack import SlackWebhook
 from vigil.adapters.table import DeliveryLog
 from vigil.alarms import chat_payload
 from vigil.clock import parse_time
-from vigil.delivery import deliver_to_slack
+from vigil.delivery import deliver_to_slack, slack_keys
 from vigil.observability import logger, metrics, tracer
 from vigil.settings import ChatSettings
 
@@ -32,11 +32,11 @@ def _deps() -> tuple[ChatSettings, DeliveryLog]:
     return settings, log
 
 
-def _slack(settings: ChatSettings) -> SlackWebhook | None:
+def _slack(settings: ChatSettings, key: str) -> SlackWebhook | None:
     secret = parameters.get_secret(
         settings.slack_secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS
     )
-    url = secret.get("webhook_url") if isinstance(secret, dict) else None
+    url = secret.get(key) if isinstance(secret, dict) else None
     return SlackWebhook(url) if url else None
 
 
@@ -50,7 +50,9 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     for record in event.records:
         payload = chat_payload(record.sns.message, stack=settings.stack_name)
         now = parse_time(record.sns.timestamp, field="Sns.Timestamp")
-        outcome = deliver_to_slack(payload, slack=_slack(settings), log=log, now=now)
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        metrics.add_metric(f"Chat_{outcome.replace('-', '_')}", MetricUnit.Count, 1)
+        for key in slack_keys(settings.rules.routing, payload.receiver):
+            slack = _slack(settings, key)
+            outcome = deliver_to_slack(payload, slack=slack, log=log, now=now, key=key)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            metrics.add_metric(f"Chat_{outcome.replace('-', '_')}", MetricUnit.Count, 1)
     return {"outcomes": outcomes}

@@ -164,13 +164,19 @@ def test_sns_email_is_captured_after_the_filter_policy(emu: Emulator) -> None:
         Subject="Smoke: critical",
         MessageStructure="json",
         Message=json.dumps({"default": "{}", "email": "plain text for email"}),
-        MessageAttributes={"severity": {"DataType": "String", "StringValue": "critical"}},
+        MessageAttributes={
+            "severity": {"DataType": "String", "StringValue": "critical"},
+            "channels": {"DataType": "String.Array", "StringValue": '["email", "slack"]'},
+        },
     )
     sns.publish(
         TopicArn=emu.deployment.topic_arn,
         Subject="Smoke: info",
         Message="{}",
-        MessageAttributes={"severity": {"DataType": "String", "StringValue": "info"}},
+        MessageAttributes={
+            "severity": {"DataType": "String", "StringValue": "info"},
+            "channels": {"DataType": "String.Array", "StringValue": '["email", "slack"]'},
+        },
     )
 
     # Then only the critical one reaches the email subscriber, with its email body
@@ -215,7 +221,10 @@ def test_a_scripted_slack_failure_is_retried_and_dead_lettered(emu: Emulator) ->
         TopicArn=emu.deployment.topic_arn,
         Subject="Smoke: dead letter",
         Message="{}",
-        MessageAttributes={"severity": {"DataType": "String", "StringValue": "info"}},
+        MessageAttributes={
+            "severity": {"DataType": "String", "StringValue": "info"},
+            "channels": {"DataType": "String.Array", "StringValue": '["email", "slack"]'},
+        },
     )
 
     # Then Lambda's async semantics apply: three attempts, then the dead-letter queue

@@ -156,7 +156,11 @@ def test_evaluate_returns_notifications_for_the_workflow(
         "severity",
         "status",
         "category",
+        "receiver",
+        "channels",
     }
+    assert notification["receiver"] == "default"
+    assert json.loads(notification["channels"]) == ["email", "slack"]
     assert result["summary"]["transitions"] == {"none->firing": 1}
 
 

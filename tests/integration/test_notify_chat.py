@@ -59,10 +59,12 @@ def _sns_event(*messages: str) -> dict[str, Any]:
 
 
 def _chat_message() -> str:
+    store = MemoryAlertStore()
     result = evaluate(
         batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
         rules=RulesConfig(),
-        store=MemoryAlertStore(),
+        store=store,
+        routing=store.routing,
         stack="vigil",
     )
     message: str = json.loads(result.notifications[0].message)["lambda"]

@@ -23,7 +23,9 @@ def test_a_burst_notifies_once_then_resolves_once() -> None:
             if errors
             else []
         )
-        result = evaluate(batch(at, *signals), rules=RULES, store=store, stack="vigil")
+        result = evaluate(
+            batch(at, *signals), rules=RULES, store=store, routing=store.routing, stack="vigil"
+        )
         subjects += [n.subject for n in result.notifications]
 
     assert subjects == [
@@ -36,9 +38,9 @@ def test_a_retried_evaluation_hands_back_the_same_notification_and_writes_nothin
     store = MemoryAlertStore()
     same = batch(T0, error_signal("nightly-report", invocations=3, errors=1))
 
-    first = evaluate(same, rules=RULES, store=store, stack="vigil")
+    first = evaluate(same, rules=RULES, store=store, routing=store.routing, stack="vigil")
     writes = store.writes
-    second = evaluate(same, rules=RULES, store=store, stack="vigil")
+    second = evaluate(same, rules=RULES, store=store, routing=store.routing, stack="vigil")
 
     # The first attempt's result may have been lost: the retry re-emits the notification
     # under the same id, which the chat delivery log recognises as already delivered.
@@ -52,11 +54,11 @@ def test_a_retried_evaluation_hands_back_the_same_notification_and_writes_nothin
 def test_a_retried_evaluation_of_a_quiet_batch_stays_quiet() -> None:
     store = MemoryAlertStore()
     signal = error_signal("nightly-report", invocations=3, errors=1)
-    evaluate(batch(T0, signal), rules=RULES, store=store, stack="vigil")
+    evaluate(batch(T0, signal), rules=RULES, store=store, routing=store.routing, stack="vigil")
     later = batch(T0 + minutes(5), signal)
 
-    evaluate(later, rules=RULES, store=store, stack="vigil")
-    replay = evaluate(later, rules=RULES, store=store, stack="vigil")
+    evaluate(later, rules=RULES, store=store, routing=store.routing, stack="vigil")
+    replay = evaluate(later, rules=RULES, store=store, routing=store.routing, stack="vigil")
 
     assert replay.notifications == []
 
@@ -65,10 +67,12 @@ def test_a_lost_race_is_re_read_and_decided_again() -> None:
     store = MemoryAlertStore()
     store.conflicts_to_inject = 2
 
+    store = MemoryAlertStore()
     result = evaluate(
         batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
         rules=RULES,
         store=store,
+        routing=store.routing,
         stack="vigil",
     )
 
@@ -85,15 +89,18 @@ def test_a_persistent_conflict_fails_the_evaluation_rather_than_guess() -> None:
             batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
             rules=RULES,
             store=store,
+            routing=store.routing,
             stack="vigil",
         )
 
 
 def test_the_notification_carries_a_body_per_protocol_and_routing_attributes() -> None:
+    store = MemoryAlertStore()
     result = evaluate(
         batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
         rules=RULES,
-        store=MemoryAlertStore(),
+        store=store,
+        routing=store.routing,
         stack="vigil-prod",
     )
     (notification,) = result.notifications
@@ -114,6 +121,7 @@ def test_signals_of_healthy_functions_do_not_create_alerts() -> None:
         batch(T0, error_signal("search-api", invocations=100_000, errors=50)),
         rules=RULES,
         store=store,
+        routing=store.routing,
         stack="vigil",
     )
 
@@ -129,7 +137,7 @@ def test_a_storm_too_large_for_one_workflow_state_is_folded_into_a_digest() -> N
         T0, *[error_signal(f"fn-{index:03d}", invocations=3, errors=1) for index in range(120)]
     )
 
-    result = evaluate(storm, rules=RULES, store=store, stack="vigil")
+    result = evaluate(storm, rules=RULES, store=store, routing=store.routing, stack="vigil")
 
     size = sum(len(n.model_dump_json()) for n in result.notifications)
     digest = result.notifications[-1]

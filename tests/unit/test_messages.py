@@ -14,10 +14,12 @@ from vigil.rules import RulesConfig
 
 def _notification(invocations: float, errors: float) -> Notification:
     rules = RulesConfig.from_json('{"lambda_errors": {"for_minutes": 0}}')
+    store = MemoryAlertStore()
     result = evaluate(
         batch(T0, error_signal("orders-api", invocations=invocations, errors=errors)),
         rules=rules,
-        store=MemoryAlertStore(),
+        store=store,
+        routing=store.routing,
         stack="vigil",
     )
     return result.notifications[0]

@@ -26,7 +26,12 @@ class World:
 
     def run(self, signal_batch: SignalBatch) -> EvaluationResult:
         return evaluate(
-            signal_batch, rules=self.rules, store=self.alerts, stack="vigil", correlation=self.ports
+            signal_batch,
+            rules=self.rules,
+            store=self.alerts,
+            routing=self.alerts.routing,
+            stack="vigil",
+            correlation=self.ports,
         )
 
     def errors(self, minute: int, *resources: str) -> EvaluationResult:

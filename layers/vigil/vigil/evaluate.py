@@ -7,10 +7,12 @@ explains.
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, Protocol
 
 from aws_lambda_powertools import Logger
 
+from vigil.dispatch import GroupStorePort, notify_groups
 from vigil.errors import ConflictError
 from vigil.health import HealthChange, HealthStorePort, health_notification, track
 from vigil.lifecycle import Transition, step
@@ -25,7 +27,7 @@ from vigil.model import (
     RunbookStart,
     SignalBatch,
 )
-from vigil.notifications import fit_to_budget, notification_for
+from vigil.notifications import addressed, fit_to_budget
 from vigil.outage import (
     Outage,
     OutageChange,
@@ -38,7 +40,9 @@ from vigil.outage import (
     service_of,
     suspicion,
 )
+from vigil.routing import inhibited, label_values
 from vigil.rules import Breach, RulesConfig, judge
+from vigil.silences import SilenceStorePort
 
 logger = Logger(child=True)
 
@@ -52,6 +56,14 @@ class AlertStorePort(Protocol):
     def active(self, kind: str) -> list[str]: ...
 
     def save(self, before: Alert | None, after: Alert | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class RoutingPorts:
+    """Where notification groups and silences are stored."""
+
+    groups: GroupStorePort
+    silences: SilenceStorePort
 
 
 @dataclass(frozen=True)
@@ -109,6 +121,7 @@ def evaluate(
     *,
     rules: RulesConfig,
     store: AlertStorePort,
+    routing: RoutingPorts,
     stack: str,
     correlation: OutagePorts | None = None,
 ) -> EvaluationResult:
@@ -135,43 +148,32 @@ def evaluate(
 
     transitions: Counter[str] = Counter()
     changes: list[str] = []
-    muted = 0
+    stepped: list[Transition] = []
     for fingerprint in candidates:
         transition = _apply(fingerprint, breaches.get(fingerprint), batch, rules, store)
+        stepped.append(transition)
         if transition.changed:
             transitions[transition.name] += 1
             labels = transition.labels
             changes.append(f"{labels.resource} {labels.kind}: {transition.name}")
-        notification = notification_for(transition, stack=stack, batch_id=batch.batch_id)
-        explaining = (
-            outages.explaining(transition.after, rules)
-            if outages is not None and notification is not None and transition.after is not None
-            else None
-        )
-        if outages is not None and notification is not None and explaining is not None:
-            outages.mute(explaining, fingerprint)
-            muted += 1
-            logger.info(
-                "muted by an open outage",
-                extra={"fingerprint": fingerprint, "incident": explaining.incident},
-            )
-        elif notification is not None:
-            notifications.append(notification)
-            logger.info(
-                "notify",
-                extra={
-                    "fingerprint": fingerprint,
-                    "reason": transition.notify,
-                    "subject": notification.subject,
-                },
-            )
+    muting = _mute(stepped, rules, outages, routing.silences, now=batch.collected_at)
+    events = muting.events
     runbooks: list[RunbookStart] = []
     if correlation is not None and outages is not None:
-        outage_notes, runbooks = _finish_outages(
+        outage_notes, released, runbooks = _finish_outages(
             outages, batch, rules, store, correlation, stack=stack
         )
         notifications = outage_notes + notifications
-    notifications = fit_to_budget(notifications, stack=stack, batch_id=batch.batch_id)
+        events += released
+    root = [rules.routing.receiver(name) for name in rules.routing.route.receivers or []]
+    notifications = [addressed(n, r) for n in notifications for r in root]
+    notifications += notify_groups(
+        events, batch=batch, rules=rules, groups=routing.groups, alerts=store, stack=stack
+    )
+    notifications, planned = [], notifications
+    for kept in fit_to_budget(planned, stack=stack, batch_id=batch.batch_id):
+        # the digest of what did not fit stands for every receiver's notifications
+        notifications += [addressed(kept, r) for r in root] if not kept.receiver else [kept]
     summary = EvaluationSummary(
         batch_id=batch.batch_id,
         signals=len(batch.signals),
@@ -179,10 +181,67 @@ def evaluate(
         transitions=dict(transitions),
         changes=changes[:MAX_CHANGES_LISTED],
         notifications=len(notifications),
-        muted=muted,
+        muted=muting.muted,
+        silenced=muting.silenced,
+        inhibited=muting.inhibited,
     )
     logger.info("evaluated", extra={"summary": summary.model_dump()})
     return EvaluationResult(notifications=notifications, summary=summary, runbooks=runbooks)
+
+
+@dataclass
+class _Muting:
+    """The alert events that go on to routing, and how many were muted and why."""
+
+    events: list[tuple[Alert, NotifyReason]] = field(default_factory=list)
+    muted: int = 0
+    silenced: int = 0
+    inhibited: int = 0
+
+
+def _mute(
+    stepped: list[Transition],
+    rules: RulesConfig,
+    outages: _Outages | None,
+    silences: SilenceStorePort,
+    *,
+    now: datetime,
+) -> _Muting:
+    """Drop the notifications an open outage, a silence or an inhibit rule mutes.
+
+    The alerts themselves are stored whatever happens here. A resolution is never silenced
+    or inhibited: its group drops it unless the receiver heard the alert fire.
+    """
+    firing = [
+        label_values(t.after.labels, t.after.severity)
+        for t in stepped
+        if t.after is not None and t.after.state is AlertState.FIRING
+    ]
+    active = [s for s in silences.current(now) if s.active(now)]
+    result = _Muting()
+    for transition in stepped:
+        alert, reason = transition.after, transition.notify
+        if alert is None or reason is None:
+            continue
+        explaining = outages.explaining(alert, rules) if outages is not None else None
+        values = label_values(alert.labels, alert.severity)
+        mutable = reason is not NotifyReason.RESOLVED
+        if outages is not None and explaining is not None:
+            outages.mute(explaining, alert.fingerprint)
+            result.muted += 1
+            logger.info(
+                "muted by an open outage",
+                extra={"fingerprint": alert.fingerprint, "incident": explaining.incident},
+            )
+        elif mutable and any(s.mutes(values, now) for s in active):
+            result.silenced += 1
+            logger.info("silenced", extra={"fingerprint": alert.fingerprint})
+        elif mutable and inhibited(rules.routing, values, firing):
+            result.inhibited += 1
+            logger.info("inhibited", extra={"fingerprint": alert.fingerprint})
+        else:
+            result.events.append((alert, reason))
+    return result
 
 
 def _health(
@@ -265,9 +324,10 @@ def _finish_outages(
     ports: OutagePorts,
     *,
     stack: str,
-) -> tuple[list[Notification], list[RunbookStart]]:
+) -> tuple[list[Notification], list[tuple[Alert, NotifyReason]], list[RunbookStart]]:
     """Store the outages this batch changed; announce them, start runbooks, release alerts."""
     notifications: list[Notification] = []
+    released: list[tuple[Alert, NotifyReason]] = []
     runbooks: list[RunbookStart] = []
     mode: Literal["start", "suggest"] = rules.outage.runbook
     for touched in outages.steps.values():
@@ -277,9 +337,9 @@ def _finish_outages(
         if touched.change is None:
             continue
         release: Release | None = None
-        released: list[Notification] = []
         if touched.change is OutageChange.RESOLVED:
-            release, released = _release(touched.after, batch, store, stack=stack)
+            release, events = _release(touched.after, store)
+            released += events
         notifications.append(
             outage_notification(
                 touched.after,
@@ -290,7 +350,6 @@ def _finish_outages(
                 release=release,
             )
         )
-        notifications += released
         opened = touched.before is None or not touched.before.is_open
         if mode == "start" and opened and touched.change is not OutageChange.RESOLVED:
             runbooks.append(runbook_start(touched.after))
@@ -298,17 +357,17 @@ def _finish_outages(
             "outage",
             extra={"incident": touched.after.incident, "change": touched.change.value},
         )
-    return notifications, runbooks
+    return notifications, released, runbooks
 
 
 def _release(
-    outage: Outage, batch: SignalBatch, store: AlertStorePort, *, stack: str
-) -> tuple[Release, list[Notification]]:
+    outage: Outage, store: AlertStorePort
+) -> tuple[Release, list[tuple[Alert, NotifyReason]]]:
     """Send what the outage muted and still matters: alerts still firing, and the
     resolution of alerts whose firing went out before the outage muted them."""
     still: list[str] = []
     resolved = 0
-    notifications: list[Notification] = []
+    events: list[tuple[Alert, NotifyReason]] = []
     for fingerprint in outage.muted:
         alert = store.get(fingerprint)
         if alert is None:
@@ -322,12 +381,8 @@ def _release(
             if alert.state is not AlertState.RESOLVED or not fired_before:
                 continue
             reason = NotifyReason.RESOLVED
-        notification = notification_for(
-            Transition(alert, alert, reason), stack=stack, batch_id=batch.batch_id
-        )
-        if notification is not None:
-            notifications.append(notification)
-    return Release(still_firing=still, resolved_meanwhile=resolved), notifications
+        events.append((alert, reason))
+    return Release(still_firing=still, resolved_meanwhile=resolved), events
 
 
 def _apply(

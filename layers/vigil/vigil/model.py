@@ -210,6 +210,10 @@ class ChatPayload(Contract):
     text: str
     stack: str
     alerts: list[AlertView]
+    receiver: str | None = Field(
+        default=None,
+        description="The receiver (docs/rules.md, Routing); none: the root route's receivers.",
+    )
 
 
 class Notification(Contract):
@@ -221,6 +225,11 @@ class Notification(Contract):
     severity: Severity
     status: Literal["firing", "resolved"]
     category: str
+    receiver: str = ""
+    channels: str = Field(
+        default="[]",
+        description="The receiver's channels as a JSON array (an SNS String.Array attribute).",
+    )
 
 
 class EvaluationSummary(Contract):
@@ -234,6 +243,8 @@ class EvaluationSummary(Contract):
     )
     notifications: int
     muted: int = Field(default=0, description="Alert notifications an open outage muted.")
+    silenced: int = Field(default=0, description="Alert notifications a silence muted.")
+    inhibited: int = Field(default=0, description="Alert notifications an inhibit rule muted.")
 
 
 class RunbookStart(Contract):

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 
 from vigil.clock import iso
-from vigil.lifecycle import Transition
+from vigil.grouping import Group
 from vigil.links import cost_links, lambda_links
 from vigil.model import (
     Alert,
@@ -20,7 +20,9 @@ from vigil.model import (
     Link,
     Notification,
     NotifyReason,
+    Severity,
 )
+from vigil.routing import Receiver
 from vigil.rules import COST_KINDS, kind_title
 
 _METRIC_BY_KIND = {"lambda.errors": "Errors", "lambda.throttles": "Throttles"}
@@ -62,38 +64,110 @@ def title_for(alert: Alert, reason: NotifyReason) -> str:
     return f"[{label}] {what} {_REASON_WORDS[reason]}: {alert.labels.resource}"
 
 
-def notification_for(transition: Transition, *, stack: str, batch_id: str) -> Notification | None:
-    """The notification a transition calls for, or ``None``."""
-    alert, reason = transition.after, transition.notify
-    if alert is None or reason is None:
-        return None
+# A grouped message lists every alert in its text, and carries the first ones in full.
+MAX_GROUP_VIEWS = 20
+_GROUP_LINES = 100
+
+
+def group_notification(
+    group: Group,
+    alerts: dict[str, Alert],
+    reason: NotifyReason,
+    *,
+    stack: str,
+    batch_id: str,
+    receiver: Receiver,
+    event_reasons: dict[str, NotifyReason],
+) -> Notification:
+    """One message for a group: a single alert reads as it always did; several are listed.
+
+    A lone alert that joins its group through a repeat (released by an outage, or out of an
+    expired silence) reads "still firing": it has been firing for a while.
+    """
+    members = [(fp, group.members[fp]) for fp in group.members if fp in alerts]
+    firing = [alerts[fp] for fp, m in members if m.state == "firing"]
+    resolved = [alerts[fp] for fp, m in members if m.state == "resolved"]
     notification_id = hashlib.sha256(
-        f"{alert.fingerprint}|{batch_id}|{reason.value}".encode()
+        f"{group.group_id}|{batch_id}|{reason.value}".encode()
     ).hexdigest()[:24]
-    title = title_for(alert, reason)
-    text = email_text(alert, reason, stack=stack)
+    ordered = [*firing, *resolved]
+    if len(ordered) == 1:
+        alert = ordered[0]
+        joined_late = event_reasons.get(alert.fingerprint) is NotifyReason.REPEAT
+        if reason is NotifyReason.FIRING and joined_late:
+            reason = NotifyReason.REPEAT
+        title = title_for(alert, reason)
+        text = email_text(alert, reason, stack=stack)
+        summary = alert.evidence.summary
+    else:
+        title = _group_title(firing, resolved, reason)
+        listed = [
+            f"- [{'RESOLVED' if a in resolved else a.severity.value.upper()}]"
+            f" {a.labels.resource} {a.labels.kind}: {a.evidence.summary}"
+            for a in ordered[:_GROUP_LINES]
+        ]
+        if len(ordered) > _GROUP_LINES:
+            listed.append(f"- ...and {len(ordered) - _GROUP_LINES} more")
+        summary = "\n".join(listed[:40])
+        text = (
+            "\n".join([title, "", *listed, "", "--", f"Vigil ({stack}) - group {group.key}"]) + "\n"
+        )
+    severity = max((a.severity for a in firing), key=lambda s: s.rank, default=Severity.INFO)
+    if not firing:
+        severity = max((a.severity for a in resolved), key=lambda s: s.rank)
     chat = ChatPayload(
         notification_id=notification_id,
         category="alert",
         reason=reason,
-        severity=alert.severity,
+        severity=severity,
         title=title,
-        text=alert.evidence.summary,
+        text=summary,
         stack=stack,
-        alerts=[view(alert)],
+        alerts=[view(a) for a in ordered[:MAX_GROUP_VIEWS]],
+        receiver=receiver.name,
     )
-    message = {
-        "default": text,
-        "email": text,
-        "lambda": chat.model_dump_json(),
-    }
     return Notification(
         notification_id=notification_id,
         subject=ascii_subject(title),
-        message=json.dumps(message),
-        severity=alert.severity,
-        status="resolved" if reason is NotifyReason.RESOLVED else "firing",
+        message=json.dumps({"default": text, "email": text, "lambda": chat.model_dump_json()}),
+        severity=severity,
+        status="firing" if firing else "resolved",
         category="alert",
+        receiver=receiver.name,
+        channels=json.dumps(receiver.channels),
+    )
+
+
+def _group_title(firing: list[Alert], resolved: list[Alert], reason: NotifyReason) -> str:
+    kinds = {a.labels.kind for a in [*firing, *resolved]}
+    kind = next(iter(kinds)) if len(kinds) == 1 else None
+    what = kind_title(kind) if kind else "Alerts"
+    counts = [f"{len(part)} {word}" for part, word in ((firing, "firing"), (resolved, "resolved"))]
+    top = max((a.severity for a in firing), key=lambda s: s.rank, default=None)
+    label = "RESOLVED" if top is None else top.value.upper()
+    if reason is NotifyReason.REPEAT:
+        counts[0] = f"{len(firing)} still firing"
+    shown = ", ".join(c for c in counts if not c.startswith("0 "))
+    return f"[{label}] {what}: {shown}"
+
+
+def addressed(notification: Notification, receiver: Receiver) -> Notification:
+    """A notification no route decided (Health, outage, digest) for one root receiver."""
+    message = json.loads(notification.message)
+    chat = ChatPayload.model_validate_json(message["lambda"])
+    notification_id = hashlib.sha256(
+        f"{notification.notification_id}|{receiver.name}".encode()
+    ).hexdigest()[:24]
+    message["lambda"] = chat.model_copy(
+        update={"receiver": receiver.name, "notification_id": notification_id}
+    ).model_dump_json()
+    return notification.model_copy(
+        update={
+            "notification_id": notification_id,
+            "message": json.dumps(message),
+            "receiver": receiver.name,
+            "channels": json.dumps(receiver.channels),
+        }
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vigil.cost import DetectionSettings
 from vigil.errors import ConfigError, describe_validation
 from vigil.model import Evidence, Labels, Severity, Signal
+from vigil.routing import RoutingConfig
 
 
 class _Config(BaseModel):
@@ -238,6 +239,7 @@ class RulesConfig(_Config):
     resolved_retention_days: Annotated[int, Field(ge=1, le=400)] = 30
     health: HealthConfig = Field(default_factory=HealthConfig)
     outage: OutageConfig = Field(default_factory=OutageConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "VIGIL_RULES") -> "RulesConfig":
@@ -248,7 +250,7 @@ class RulesConfig(_Config):
             raise ConfigError(f"{source}: not valid JSON ({exc})") from exc
         if not isinstance(overrides, dict):
             raise ConfigError(f"{source}: expected a JSON object, got {type(overrides).__name__}")
-        merged = _merge(cls().model_dump(mode="json"), overrides)
+        merged = _merge(cls().model_dump(mode="json", by_alias=True), overrides)
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:

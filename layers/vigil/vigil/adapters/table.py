@@ -10,6 +10,10 @@
 - Cost Explorer requests made on a day: pk ``CEREQUESTS#<day>``, sk ``count``.
 - Health event: pk ``HEALTH#<event arn>#<account>``, sk ``STATE``; ``ttl`` once closed.
 - outage: pk ``OUTAGE#<service>#<region>``, sk ``STATE``; gsi1pk ``OUTAGES`` only while open.
+- notification group: pk ``GROUP#<group id>``, sk ``STATE``; gsi1pk ``GROUPS`` while it has
+  members, ``ttl`` once closed.
+- silence: pk ``SILENCE#<id>``, sk ``META``; gsi1pk ``SILENCES``, gsi1sk its end; ``ttl``
+  after it ends.
 
 Every alert write is conditional on the revision that was read, so two evaluations racing
 on one alert cannot both win; the loser re-reads and re-decides.
@@ -23,9 +27,11 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from vigil.errors import ConflictError
+from vigil.grouping import Group
 from vigil.health import HealthRecord
 from vigil.model import Alert, AlertState
 from vigil.outage import Outage
+from vigil.silences import Silence
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -311,6 +317,80 @@ class OutageStore:
             before_revision=before.revision if before else None,
             what=f"outage {stored.service} {stored.region}",
         )
+
+
+class GroupStore:
+    """Notification groups; open ones are listed through the sparse index."""
+
+    def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
+        self._client = client
+        self._table = table
+        self._retention = retention
+
+    def get(self, group_id: str) -> Group | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_item({"pk": f"GROUP#{group_id}", "sk": "STATE"}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Group.model_validate_json(_from_item(item)["body"]) if item else None
+
+    def open_groups(self) -> list[Group]:
+        return [
+            Group.model_validate_json(body)
+            for body in _query_bodies(self._client, self._table, "GROUPS")
+        ]
+
+    def save(self, before: Group | None, after: Group) -> None:
+        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
+        values = {
+            "pk": f"GROUP#{stored.group_id}",
+            "sk": "STATE",
+            "body": stored.model_dump_json(),
+            "revision": stored.revision,
+            "gsi1pk": "GROUPS" if stored.is_open else None,
+            "gsi1sk": stored.group_id if stored.is_open else None,
+            "ttl": None if stored.is_open else _epoch(stored.updated_at + self._retention),
+        }
+        _put_revision(
+            self._client,
+            self._table,
+            values,
+            before_revision=before.revision if before else None,
+            what=f"group {stored.key}",
+        )
+
+
+class SilenceStore:
+    """Silences, listed through the sparse index (``gsi1sk`` their end, ``ttl`` after it)."""
+
+    def __init__(self, client: "DynamoDBClient", table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def current(self, now: datetime) -> list[Silence]:
+        bodies = _query_bodies(self._client, self._table, "SILENCES")
+        silences = (Silence.model_validate_json(body) for body in bodies)
+        return [silence for silence in silences if silence.ends_at > now]
+
+
+def _query_bodies(client: "DynamoDBClient", table: str, partition: str) -> list[str]:
+    bodies: list[str] = []
+    start: dict[str, Any] | None = None
+    while True:
+        kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+        page = client.query(
+            TableName=table,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues=_to_item({":pk": partition}),
+            **kwargs,
+        )
+        bodies += [str(_from_item(item)["body"]) for item in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return bodies
 
 
 def _epoch(moment: datetime) -> int:

@@ -1,0 +1,139 @@
+"""Notification groups: Alertmanager's grouping and timing, as a pure function of time.
+
+A group is one receiver's view of the alerts a route puts together (``group_by``). Alert
+events (an alert fired, escalated, is still firing, resolved) update its members; ``flush``
+decides whether the group speaks now:
+
+- a new group waits ``group_wait`` after its first firing member, then sends them all;
+- after that it sends when its members changed (a new firing member, a higher severity, a
+  resolution) and ``group_interval`` has passed since it last spoke;
+- unchanged, it repeats while something fires, once ``repeat_interval`` has passed;
+- resolved members are announced once (if the receiver sends resolutions) and then leave;
+  a group with no member left closes.
+
+Time is the evaluation's clock (the batch's ``collected_at``), so a replayed batch decides
+the same. The group remembers the batch that last made it speak and the notification it
+sent, so a retried evaluation hands back that notification instead of sending another.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field
+
+from vigil.model import CONTRACT_VERSION, Contract, Notification, NotifyReason, Severity
+
+MemberState = Literal["firing", "resolved"]
+
+
+class Member(Contract):
+    state: MemberState
+    severity: Severity
+
+
+class Group(Contract):
+    """One receiver's notification group, as stored in DynamoDB (``GROUP#<group_id>``)."""
+
+    version: Literal[1] = CONTRACT_VERSION
+    group_id: Annotated[str, Field(min_length=1)]
+    receiver: str
+    route: str
+    key: str
+    send_resolved: bool
+    group_wait_seconds: int
+    group_interval_seconds: int
+    repeat_interval_seconds: int
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    members: dict[str, Member] = Field(default_factory=dict)
+    flushed: dict[str, Member] = Field(
+        default_factory=dict, description="The members as the receiver last heard of them."
+    )
+    last_flush: AwareDatetime | None = None
+    last_batch: str | None = None
+    last_notification: Notification | None = None
+    revision: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.members)
+
+    @property
+    def firing(self) -> list[str]:
+        return [fp for fp, m in self.members.items() if m.state == "firing"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """What one alert's lifecycle said in this evaluation."""
+
+    fingerprint: str
+    reason: NotifyReason
+    severity: Severity
+
+
+def record(group: Group, event: Event, *, now: datetime) -> Group:
+    """Fold one alert event into the group's members."""
+    members = dict(group.members)
+    if event.reason is NotifyReason.RESOLVED:
+        if event.fingerprint not in members:
+            return group
+        announced = group.flushed.get(event.fingerprint)
+        if announced is None or announced.state != "firing" or not group.send_resolved:
+            members.pop(event.fingerprint)  # never heard of, or resolutions not wanted
+        else:
+            members[event.fingerprint] = Member(state="resolved", severity=event.severity)
+    else:
+        before = members.get(event.fingerprint)
+        severity = event.severity
+        if before is not None and before.state == "firing" and before.severity.rank > severity.rank:
+            severity = before.severity  # keep the highest severity seen while firing
+        members[event.fingerprint] = Member(state="firing", severity=severity)
+    flushed = {fp: m for fp, m in group.flushed.items() if fp in members}
+    return group.model_copy(update={"members": members, "flushed": flushed, "updated_at": now})
+
+
+def pending_reason(group: Group, *, now: datetime) -> NotifyReason | None:
+    """Why the group would speak at ``now``, or ``None`` when it stays quiet."""
+    if not group.members:
+        return None
+    firing = group.firing
+    if group.last_flush is None:
+        waited = now - group.created_at >= timedelta(seconds=group.group_wait_seconds)
+        return NotifyReason.FIRING if firing and waited else None
+    since = now - group.last_flush
+    new = [fp for fp in firing if group.flushed.get(fp, _RESOLVED).state != "firing"]
+    higher = [
+        fp
+        for fp in firing
+        if fp in group.flushed and group.members[fp].severity.rank > group.flushed[fp].severity.rank
+    ]
+    resolved = [fp for fp, m in group.members.items() if m.state == "resolved"]
+    if (new or higher or resolved) and since >= timedelta(seconds=group.group_interval_seconds):
+        if new:
+            return NotifyReason.FIRING
+        if higher:
+            return NotifyReason.ESCALATED
+        return NotifyReason.RESOLVED if not firing else NotifyReason.FIRING
+    if firing and since >= timedelta(seconds=group.repeat_interval_seconds):
+        return NotifyReason.REPEAT
+    return None
+
+
+_RESOLVED = Member(state="resolved", severity=Severity.INFO)
+
+
+def flushed(group: Group, *, now: datetime, batch_id: str, notification: Notification) -> Group:
+    """The group after it spoke: resolved members leave, the rest are what was heard."""
+    members = {fp: m for fp, m in group.members.items() if m.state == "firing"}
+    return group.model_copy(
+        update={
+            "members": members,
+            "flushed": dict(members),
+            "last_flush": now,
+            "last_batch": batch_id,
+            "last_notification": notification,
+            "updated_at": now,
+        }
+    )
