@@ -30,7 +30,7 @@ from vigil.model import (
     NotifyReason,
     Severity,
 )
-from vigil.notifications import ascii_subject
+from vigil.notifications import publishable
 from vigil.rules import HealthConfig, HealthMatch
 
 MAX_ENTITIES_LISTED = 20
@@ -323,11 +323,6 @@ def health_notification(event: HealthEvent, change: HealthChange, *, stack: str)
         stack=stack,
         alerts=[],
     )
-    return Notification(
-        notification_id=notification_id,
-        subject=ascii_subject(title),
-        message=json.dumps({"default": text, "email": text, "lambda": chat.model_dump_json()}),
-        severity=severity,
-        status="resolved" if change is HealthChange.RESOLVED else "firing",
-        category="health",
+    return publishable(
+        chat, text=text, status="resolved" if change is HealthChange.RESOLVED else "firing"
     )

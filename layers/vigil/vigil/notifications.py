@@ -8,6 +8,7 @@ travel as message attributes so SNS filter policies can route on them.
 import hashlib
 import json
 from datetime import datetime
+from typing import Literal
 
 from vigil.clock import iso
 from vigil.grouping import Group
@@ -126,15 +127,8 @@ def group_notification(
         alerts=[view(a) for a in ordered[:MAX_GROUP_VIEWS]],
         receiver=receiver.name,
     )
-    return Notification(
-        notification_id=notification_id,
-        subject=ascii_subject(title),
-        message=json.dumps({"default": text, "email": text, "lambda": chat.model_dump_json()}),
-        severity=severity,
-        status="firing" if firing else "resolved",
-        category="alert",
-        receiver=receiver.name,
-        channels=json.dumps(receiver.channels),
+    return publishable(
+        chat, text=text, status="firing" if firing else "resolved", receiver=receiver
     )
 
 
@@ -175,6 +169,29 @@ def ascii_subject(title: str) -> str:
     """SNS subjects must be ASCII, without line breaks, under 100 characters."""
     cleaned = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in title)
     return cleaned if len(cleaned) <= 99 else cleaned[:96] + "..."
+
+
+def publishable(
+    chat: ChatPayload,
+    *,
+    text: str,
+    status: Literal["firing", "resolved"],
+    receiver: Receiver | None = None,
+) -> Notification:
+    """The SNS notification for a chat payload: the plain-text body for email beside it, and
+    the payload's id, severity and category as the routing attributes."""
+    addressed = (
+        {"receiver": receiver.name, "channels": json.dumps(receiver.channels)} if receiver else {}
+    )
+    return Notification(
+        notification_id=chat.notification_id,
+        subject=ascii_subject(chat.title),
+        message=json.dumps({"default": text, "email": text, "lambda": chat.model_dump_json()}),
+        severity=chat.severity,
+        status=status,
+        category=chat.category,
+        **addressed,
+    )
 
 
 def email_text(alert: Alert, reason: NotifyReason, *, stack: str) -> str:
@@ -275,11 +292,4 @@ def _digest(overflow: list[Notification], *, stack: str, batch_id: str) -> Notif
         stack=stack,
         alerts=[],
     )
-    return Notification(
-        notification_id=notification_id,
-        subject=ascii_subject(title),
-        message=json.dumps({"default": text, "email": text, "lambda": chat.model_dump_json()}),
-        severity=severity,
-        status="firing",
-        category="alert",
-    )
+    return publishable(chat, text=text, status="firing")

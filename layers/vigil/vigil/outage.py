@@ -36,7 +36,7 @@ from vigil.model import (
     RunbookStart,
     Severity,
 )
-from vigil.notifications import ascii_subject
+from vigil.notifications import publishable
 from vigil.rules import Breach, OutageConfig
 
 MAX_LISTED = 20
@@ -344,13 +344,8 @@ def outage_notification(
         stack=stack,
         alerts=[],
     )
-    return Notification(
-        notification_id=notification_id,
-        subject=ascii_subject(title),
-        message=json.dumps({"default": text, "email": text, "lambda": chat.model_dump_json()}),
-        severity=Severity.CRITICAL,
-        status="resolved" if change is OutageChange.RESOLVED else "firing",
-        category="outage",
+    return publishable(
+        chat, text=text, status="resolved" if change is OutageChange.RESOLVED else "firing"
     )
 
 

@@ -5,7 +5,6 @@ docs/runbook.md; anything else fails the first step with ``InvalidRunbookInput``
 each wrong field, and the execution ends with that message as its cause.
 """
 
-import json
 from datetime import datetime
 from typing import Annotated, Literal, Protocol
 
@@ -14,7 +13,7 @@ from pydantic import AwareDatetime, Field, ValidationError
 from vigil.clock import iso
 from vigil.errors import InvalidRunbookInput, describe_validation
 from vigil.model import ChatPayload, Contract, Notification, NotifyReason, Severity
-from vigil.notifications import ascii_subject
+from vigil.notifications import publishable
 
 
 class RunbookInput(Contract):
@@ -129,11 +128,4 @@ def _announcement(incident: Incident, *, stack: str) -> Notification:
         stack=stack,
         alerts=[],
     )
-    return Notification(
-        notification_id=chat.notification_id,
-        subject=ascii_subject(title),
-        message=json.dumps({"default": text, "email": text, "lambda": chat.model_dump_json()}),
-        severity=request.severity,
-        status="firing",
-        category="outage",
-    )
+    return publishable(chat, text=text, status="firing")
