@@ -20,7 +20,7 @@ REGION ?= us-east-1
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/.installed: requirements-dev.txt pyproject.toml
 	@if [ -z "$(PYTHON313)" ]; then \
 	  echo "Python 3.13 was not found. Install it, then run make again:"; \
 	  echo "  with pyenv:  pyenv install 3.13   (or point PYTHON313=/path/to/python3.13)"; \
@@ -31,9 +31,10 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON313) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --requirement requirements-dev.txt
+	$(PY) -m pip install --quiet --editable .
 	@touch $@
 
-venv: $(VENV)/.installed ## create the virtualenv with the pinned dependencies
+venv: $(VENV)/.installed ## create the virtualenv: pinned dependencies and the `vigil` command
 
 lint: venv ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -43,7 +44,7 @@ format: venv ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-typecheck: venv ## mypy (strict) on the layer, the functions and the emulator
+typecheck: venv ## mypy (strict) on the layer, the CLI, the functions and the emulator
 	$(BIN)/mypy
 
 cfn-lint: venv ## cfn-lint, sam validate --lint, and the state machines through cfn-lint's ASL rules

@@ -1,4 +1,4 @@
-"""SNS subscriber: post each alert notification (and self-watch alarm) to Slack."""
+"""SNS subscriber: post each alert notification (and self-watch alarm) to Slack and Teams."""
 
 from datetime import timedelta
 from functools import cache
@@ -12,9 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.adapters.slack import SlackWebhook
 from vigil.adapters.table import DeliveryLog
+from vigil.adapters.teams import TeamsWebhook
 from vigil.alarms import chat_payload
 from vigil.clock import parse_time
-from vigil.delivery import deliver_to_slack, slack_keys
+from vigil.delivery import PLATFORMS, Platform, chat_keys, deliver_to_chat
 from vigil.observability import logger, metrics, tracer
 from vigil.settings import ChatSettings
 
@@ -32,12 +33,15 @@ def _deps() -> tuple[ChatSettings, DeliveryLog]:
     return settings, log
 
 
-def _slack(settings: ChatSettings, key: str) -> SlackWebhook | None:
+def _webhook(settings: ChatSettings, platform: Platform, key: str) -> SlackWebhook | None:
+    """The webhook the chat secret names under ``key`` (none while it is empty)."""
     secret = parameters.get_secret(
         settings.slack_secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS
     )
     url = secret.get(key) if isinstance(secret, dict) else None
-    return SlackWebhook(url) if url else None
+    if not url:
+        return None
+    return SlackWebhook(url) if platform == "slack" else TeamsWebhook(url)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -50,9 +54,12 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     for record in event.records:
         payload = chat_payload(record.sns.message, stack=settings.stack_name)
         now = parse_time(record.sns.timestamp, field="Sns.Timestamp")
-        for key in slack_keys(settings.rules.routing, payload.receiver):
-            slack = _slack(settings, key)
-            outcome = deliver_to_slack(payload, slack=slack, log=log, now=now, key=key)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            metrics.add_metric(f"Chat_{outcome.replace('-', '_')}", MetricUnit.Count, 1)
+        for platform in PLATFORMS:
+            for key in chat_keys(settings.rules.routing, payload.receiver, platform):
+                chat = _webhook(settings, platform, key)
+                outcome = deliver_to_chat(
+                    payload, platform=platform, chat=chat, log=log, now=now, key=key
+                )
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                metrics.add_metric(f"Chat_{outcome.replace('-', '_')}", MetricUnit.Count, 1)
     return {"outcomes": outcomes}

@@ -161,3 +161,27 @@ def test_a_self_watch_alarm_from_cloudwatch_is_posted_too(
     assert (
         slack.posts[0].payload["text"] == "[ALARM] Vigil self-watch: vigil-ChatDeadLettersAlarm-ABC"
     )
+
+
+def test_a_receiver_with_teams_gets_an_adaptive_card_on_the_workflows_webhook(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="vigil/chat",
+        SecretString=json.dumps({"webhook_url": "", "teams_url": slack.webhook_url}),
+    )["ARN"]
+    rules = {"routing": {"receivers": [{"name": "default", "teams": "teams_url"}]}}
+    app = load_handler("notify_chat", VIGIL_SLACK_SECRET_ARN=secret, VIGIL_RULES=json.dumps(rules))
+    slack.respond_next(1, status=202, body="")  # what a Workflows webhook answers
+    event = _sns_event(_chat_message())
+
+    first = app.lambda_handler(event, FakeContext("chat"))
+    again = app.lambda_handler(event, FakeContext("chat"))
+
+    assert first == {"outcomes": {"posted": 1}}
+    assert again == {"outcomes": {"duplicate": 1}}
+    (post,) = slack.posts
+    assert post.status == 202
+    assert post.payload["type"] == "message"
+    card = post.payload["attachments"][0]["content"]
+    assert card["body"][0]["text"] == "[WARNING] Lambda errors firing: nightly-report"

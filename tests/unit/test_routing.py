@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore
-from vigil.delivery import slack_keys
+from vigil.delivery import chat_keys
 from vigil.errors import ConfigError
 from vigil.evaluate import evaluate
 from vigil.model import EvaluationResult, SignalBatch
@@ -275,6 +275,6 @@ def test_chat_posts_only_to_the_slack_webhooks_of_the_receiver() -> None:
         '{"routing": {"receivers": [{"name": "default", "email": true}]}}'
     ).routing
 
-    assert slack_keys(routing, "pager") == ["webhook_url"]
-    assert slack_keys(mail_only, "default") == []
-    assert slack_keys(mail_only, None) == []  # a self-watch alarm follows the root route
+    assert chat_keys(routing, "pager", "slack") == ["webhook_url"]
+    assert chat_keys(mail_only, "default", "slack") == []
+    assert chat_keys(mail_only, None, "slack") == []  # a self-watch alarm follows the root route

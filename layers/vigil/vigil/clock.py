@@ -1,4 +1,5 @@
-"""Time helpers. Vigil never reads the wall clock: ``now`` always comes from the event."""
+"""Time helpers. The layer never reads the wall clock: ``now`` comes from the event (or from
+the ``vigil`` command, which reads it and passes it in)."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -1,13 +1,16 @@
-"""Deliver one SNS-borne notification to chat, at most once per channel when all goes well."""
+"""Deliver one SNS-borne notification to Slack and Teams, at most once per webhook when all
+goes well."""
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools import Logger
 
 from vigil.chat import slack_message
 from vigil.model import ChatPayload
 from vigil.routing import RoutingConfig
+from vigil.teams import teams_message
 
 logger = Logger(child=True)
 
@@ -25,38 +28,48 @@ class DeliveryLogPort(Protocol):
 DEFAULT_SLACK_KEY = "webhook_url"
 
 
-def slack_keys(routing: RoutingConfig, receiver: str | None) -> list[str]:
-    """The chat secret keys of the Slack webhooks a payload goes to: its receiver's, or
-    (a message no route addressed, like a self-watch alarm) the root route's receivers'."""
+Platform = Literal["slack", "teams"]
+PLATFORMS: tuple[Platform, ...] = ("slack", "teams")
+_RENDER: dict[Platform, Callable[[ChatPayload], dict[str, Any]]] = {
+    "slack": slack_message,
+    "teams": teams_message,
+}
+
+
+def chat_keys(routing: RoutingConfig, receiver: str | None, platform: Platform) -> list[str]:
+    """The chat secret keys of the ``platform`` webhooks a payload goes to: its receiver's,
+    or (a message no route addressed, like a self-watch alarm) the root route's receivers'."""
     names = [receiver] if receiver else routing.route.receivers or []
-    keys = [routing.receiver(name).slack for name in names]
+    receivers = [routing.receiver(name) for name in names]
+    keys = [r.slack if platform == "slack" else r.teams for r in receivers]
     return list(dict.fromkeys(key for key in keys if key))
 
 
-def deliver_to_slack(
+def deliver_to_chat(
     payload: ChatPayload,
     *,
-    slack: ChatPort | None,
+    platform: Platform,
+    chat: ChatPort | None,
     log: DeliveryLogPort,
     now: datetime,
-    key: str = DEFAULT_SLACK_KEY,
+    key: str,
 ) -> str:
-    """Post unless already delivered; record only after Slack accepted it.
+    """Post unless already delivered; record only after the platform accepted it.
 
     Recording after the post means a crash in between can repeat a message but never lose
     one. ``key`` names the webhook in the chat secret (one delivery log entry per webhook).
     Returns what happened: ``posted``, ``duplicate`` or ``not-configured``.
     """
-    if slack is None:
+    if chat is None:
         logger.warning(
-            "Slack webhook not configured; set the SlackWebhookSecret value to deliver to chat",
+            f"{platform} webhook {key!r} not configured; set it in the SlackWebhookSecret value",
             extra={"notification_id": payload.notification_id},
         )
         return "not-configured"
-    channel = "slack" if key == DEFAULT_SLACK_KEY else f"slack:{key}"
+    channel = platform if (platform, key) == ("slack", DEFAULT_SLACK_KEY) else f"{platform}:{key}"
     if log.delivered(payload.notification_id, channel):
         logger.info("already delivered", extra={"notification_id": payload.notification_id})
         return "duplicate"
-    slack.post(slack_message(payload))
+    chat.post(_RENDER[platform](payload))
     log.record(payload.notification_id, channel, at=now)
     return "posted"

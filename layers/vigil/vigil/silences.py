@@ -1,17 +1,33 @@
 """Silences: matchers plus a time window. A silenced alert is recorded, not notified.
 
 Stored in the state table (``SILENCE#<id>``, sk ``META``, ``body`` this model as JSON, gsi1pk
-``SILENCES``); the ``vigil`` command to create, list and expire them is not written yet. Every
-matcher must match (globs or regular expressions on the routing labels).
+``SILENCES``), created, listed and expired with the ``vigil silence`` command (``cli/vigil_cli``).
+Every matcher must match (globs or regular expressions on the routing labels).
 """
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Literal, Protocol
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from vigil.errors import VigilError
 from vigil.model import CONTRACT_VERSION, Contract
 from vigil.routing import Matchers
+
+
+class UnknownSilenceError(VigilError):
+    """No silence has this id."""
+
+
+class SilenceEndedError(VigilError):
+    """The silence has already ended; there is nothing to expire."""
+
+
+class SilenceState(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    EXPIRED = "expired"
 
 
 class Silence(Contract):
@@ -22,11 +38,12 @@ class Silence(Contract):
     ends_at: AwareDatetime
     created_by: str = ""
     comment: Annotated[str, Field(max_length=500)] = ""
+    revision: int = 0
 
     @model_validator(mode="after")
     def _window(self) -> "Silence":
-        if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
+        if self.ends_at < self.starts_at:
+            raise ValueError("ends_at must not be before starts_at")
         if not self.matchers.match and not self.matchers.match_re:
             raise ValueError("a silence needs at least one matcher (it would mute everything)")
         return self
@@ -36,6 +53,21 @@ class Silence(Contract):
 
     def mutes(self, values: dict[str, str], now: datetime) -> bool:
         return self.active(now) and self.matchers.matches(values)
+
+    def state(self, now: datetime) -> SilenceState:
+        if now < self.starts_at:
+            return SilenceState.PENDING
+        return SilenceState.ACTIVE if now < self.ends_at else SilenceState.EXPIRED
+
+    def expire(self, now: datetime) -> "Silence":
+        """End it at ``now``; one that has not started yet ends as it starts (it mutes nothing).
+
+        The record stays (``vigil silence list --all``) until the table's TTL removes it.
+        """
+        if self.ends_at <= now:
+            raise SilenceEndedError(f"silence {self.silence_id} already ended")
+        starts_at = min(self.starts_at, now)
+        return self.model_validate({**self.model_dump(), "starts_at": starts_at, "ends_at": now})
 
 
 class SilenceStorePort(Protocol):

@@ -45,6 +45,9 @@ def retry_handlers() -> list[RetryHandler]:
 
 
 class SlackWebhook:
+    platform = "Slack webhook"
+    accepted = frozenset({200})
+
     def __init__(self, url: str, *, timeout: int = 10) -> None:
         self._client = WebhookClient(url, timeout=timeout, retry_handlers=retry_handlers())
 
@@ -52,8 +55,8 @@ class SlackWebhook:
         try:
             response = self._client.send_dict(message)
         except Exception as exc:  # slack_sdk raises urllib errors after its own retries
-            raise ChatDeliveryError(f"Slack webhook unreachable: {exc}") from exc
-        if response.status_code != 200:
+            raise ChatDeliveryError(f"{self.platform} unreachable: {exc}") from exc
+        if response.status_code not in self.accepted:
             raise ChatDeliveryError(
-                f"Slack webhook answered {response.status_code}: {str(response.body)[:200]}"
+                f"{self.platform} answered {response.status_code}: {str(response.body)[:200]}"
             )

@@ -13,7 +13,7 @@
 - notification group: pk ``GROUP#<group id>``, sk ``STATE``; gsi1pk ``GROUPS`` while it has
   members, ``ttl`` once closed.
 - silence: pk ``SILENCE#<id>``, sk ``META``; gsi1pk ``SILENCES``, gsi1sk its end; ``ttl``
-  after it ends.
+  a week after it ends (``vigil silence list --all`` shows it until then).
 
 Every alert write is conditional on the revision that was read, so two evaluations racing
 on one alert cannot both win; the loser re-reads and re-decides.
@@ -31,7 +31,7 @@ from vigil.grouping import Group
 from vigil.health import HealthRecord
 from vigil.model import Alert, AlertState
 from vigil.outage import Outage
-from vigil.silences import Silence
+from vigil.silences import Silence, UnknownSilenceError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -363,16 +363,65 @@ class GroupStore:
 
 
 class SilenceStore:
-    """Silences, listed through the sparse index (``gsi1sk`` their end, ``ttl`` after it)."""
+    """Silences, listed through the sparse index (``gsi1sk`` their end, ``ttl`` after it).
+
+    Writes are conditional: ``create`` on the id being new, ``expire`` on the revision read.
+    """
+
+    KEPT_AFTER_END = timedelta(days=7)
 
     def __init__(self, client: "DynamoDBClient", table: str) -> None:
         self._client = client
         self._table = table
 
     def current(self, now: datetime) -> list[Silence]:
+        return [silence for silence in self.everything() if silence.ends_at > now]
+
+    def everything(self) -> list[Silence]:
+        """Every stored silence, ended ones included, by end time."""
         bodies = _query_bodies(self._client, self._table, "SILENCES")
-        silences = (Silence.model_validate_json(body) for body in bodies)
-        return [silence for silence in silences if silence.ends_at > now]
+        silences = [Silence.model_validate_json(body) for body in bodies]
+        return sorted(silences, key=lambda silence: (silence.ends_at, silence.silence_id))
+
+    def get(self, silence_id: str) -> Silence | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=_to_item({"pk": f"SILENCE#{silence_id}", "sk": "META"}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Silence.model_validate_json(_from_item(item)["body"]) if item else None
+
+    def create(self, silence: Silence) -> Silence:
+        """Store a new silence; :class:`ConflictError` if its id is taken."""
+        return self._save(None, silence)
+
+    def expire(self, silence_id: str, now: datetime) -> Silence:
+        """End a silence at ``now`` (:class:`UnknownSilenceError`, ``SilenceEndedError``)."""
+        before = self.get(silence_id)
+        if before is None:
+            raise UnknownSilenceError(f"no silence has the id {silence_id!r}")
+        return self._save(before, before.expire(now))
+
+    def _save(self, before: Silence | None, after: Silence) -> Silence:
+        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
+        values = {
+            "pk": f"SILENCE#{stored.silence_id}",
+            "sk": "META",
+            "body": stored.model_dump_json(),
+            "revision": stored.revision,
+            "gsi1pk": "SILENCES",
+            "gsi1sk": stored.ends_at.isoformat(),
+            "ttl": _epoch(stored.ends_at + self.KEPT_AFTER_END),
+        }
+        _put_revision(
+            self._client,
+            self._table,
+            values,
+            before_revision=before.revision if before else None,
+            what=f"silence {stored.silence_id}",
+        )
+        return stored
 
 
 def _query_bodies(client: "DynamoDBClient", table: str, partition: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""The ``vigil`` command-line tool (``vigil silence add|list|expire``); see ``main``."""
