@@ -9,13 +9,15 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import pytest
+from botocore.config import Config
 from botocore.stub import Stubber
 
 from tests.fakes import FixedAccountSettings
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_inventory import LambdaInventory
-from vigil.adapters.sqs_queues import QueueDepth, SqsDeadLetterQueues
+from vigil.adapters.sqs_queues import QueueDepth, QueuesUnavailable, SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.collect import Cycle, collect_lambda, discovery_due, window_for
 from vigil.rules import RulesConfig
@@ -205,3 +207,28 @@ def test_a_disabled_rule_asks_sqs_nothing_and_still_covers_its_kind(table: str) 
 
     assert not {"ListQueues", "GetQueueAttributes"} & set(stats.by_api)
     assert "sqs.dlq_messages" in cycle.batch.covered_kinds
+
+
+def test_sqs_failures_fail_the_cycle_so_the_scheduler_retries() -> None:
+    client = boto3.client("sqs")
+    url = QUEUE_URL.format("orders-dlq")
+    with Stubber(client) as stub:
+        stub.add_client_error("list_queues", "AccessDenied", http_status_code=403)
+        stub.add_client_error("get_queue_attributes", "RequestThrottled", http_status_code=400)
+        queues = SqsDeadLetterQueues(client)
+
+        with pytest.raises(QueuesUnavailable, match="ListQueues failed"):
+            queues.discover([])
+        with pytest.raises(QueuesUnavailable, match="GetQueueAttributes failed for"):
+            queues.depths([url])
+
+
+def test_a_connection_failure_is_reported_as_sqs_unavailable() -> None:
+    client = boto3.client(
+        "sqs",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+
+    with pytest.raises(QueuesUnavailable, match="GetQueueAttributes failed"):
+        SqsDeadLetterQueues(client).depths([QUEUE_URL.format("orders-dlq")])
