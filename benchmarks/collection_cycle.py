@@ -5,7 +5,13 @@ collect_metrics handler on three cycles and count what each asks of AWS:
 
 - ``healthy``: an ordinary cycle of a healthy account (the fast path: account aggregates);
 - ``sweep``: the healthy account's hourly sweep cycle (every function's Errors, once an hour);
-- ``unhealthy``: an ordinary cycle with 5 functions failing half their requests (drill-down).
+- ``unhealthy``: an ordinary cycle with 5 unhealthy resources: 4 functions failing half their
+  requests (drill-down) and a dead-letter queue holding messages.
+
+Besides the functions, every account has the fixed mix's 20 SQS queues: 5 dead-letter queues,
+each the ``RedrivePolicy`` target of 2 source queues, and 5 plain queues. The sweep cycle is
+also the hourly dead-letter discovery (``ListQueues`` and every queue's attributes); every
+cycle reads the 5 dead-letter queues' depth (``GetQueueAttributes``, ``dlq_api_calls``).
 
 For each case: ``resources``, ``healthy``, ``metrics_requested`` (the billed unit),
 ``get_metric_data_calls``, ``other_api_calls`` (moto answers ListFunctions in one page; AWS
@@ -60,7 +66,10 @@ from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 SWEEP_AT = datetime(2026, 11, 2, 9, 2, tzinfo=UTC)
 CYCLE_AT = SWEEP_AT + timedelta(minutes=5)
 BUSY = 10
-UNHEALTHY = 5
+UNHEALTHY_FUNCTIONS = 4
+DEAD_LETTER_QUEUES = 5
+SOURCES_PER_DEAD_LETTER_QUEUE = 2
+PLAIN_QUEUES = 5
 CYCLES_PER_MONTH = 12 * 24 * 30
 SWEEPS_PER_MONTH = 24 * 30
 # Public us-east-1 prices.
@@ -72,6 +81,7 @@ LAMBDA_USD_PER_REQUEST = 0.20 / 1_000_000
 LAMBDA_ARM_USD_PER_GB_SECOND = 0.0000133334
 DYNAMODB_USD_PER_READ = 0.125 / 1_000_000
 DYNAMODB_USD_PER_WRITE = 0.625 / 1_000_000
+SQS_USD_PER_REQUEST = 0.40 / 1_000_000
 # Assumed, not measured: seconds per collector run (grows with ListFunctions pages and
 # GetMetricData calls), per Evaluate run and per Express execution; DynamoDB units per cycle
 # of the Evaluate function (one read of the active index per kind, no writes when healthy).
@@ -84,6 +94,8 @@ EVALUATE_READS_PER_CYCLE = 2
 # account's 8 fast-path aggregates besides (3 volume sums, 2 concurrency peaks, 3 async sums).
 WATCHED_METRICS_PER_FUNCTION = 5
 ACCOUNT_METRICS = 8
+# Per dead-letter queue: its visible messages and the age of its oldest message.
+WATCHED_METRICS_PER_DEAD_LETTER_QUEUE = 2
 
 
 class _Context:
@@ -132,6 +144,7 @@ def _account(size: int) -> str:
         )
     for index in range(min(size, BUSY)):
         _put(f"fn-{index:05d}", SWEEP_AT - timedelta(minutes=2), 0.0)
+    _queues()
     props = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]["StateTable"][
         "Properties"
     ]
@@ -149,6 +162,40 @@ def _account(size: int) -> str:
         type="EXPRESS",
     )["stateMachineArn"]
     return arn
+
+
+def _queues() -> None:
+    """The fixed mix's 20 queues: 5 dead-letter queues with 2 sources each, 5 plain queues."""
+    sqs = boto3.client("sqs")
+    for index in range(DEAD_LETTER_QUEUES):
+        sqs.create_queue(QueueName=f"dlq-{index}")
+        target = f"arn:aws:sqs:us-east-1:123456789012:dlq-{index}"
+        policy = json.dumps({"deadLetterTargetArn": target, "maxReceiveCount": 5})
+        for source in range(SOURCES_PER_DEAD_LETTER_QUEUE):
+            sqs.create_queue(
+                QueueName=f"work-{index}-{source}", Attributes={"RedrivePolicy": policy}
+            )
+    for index in range(PLAIN_QUEUES):
+        sqs.create_queue(QueueName=f"plain-{index}")
+
+
+def _dead_letters(at: datetime) -> None:
+    """Three messages in dlq-0, the oldest 10 minutes old (moto publishes no AWS/SQS metric)."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="dlq-0")["QueueUrl"]
+    for _ in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Dimensions": [{"Name": "QueueName", "Value": "dlq-0"}],
+                "Timestamp": at,
+                "Value": 600.0,
+            }
+        ],
+    )
 
 
 def _handler() -> Any:
@@ -174,6 +221,9 @@ def _case(app: Any, size: int, name: str, now: datetime) -> dict[str, Any]:
         "resources": size,
         "healthy": name != "unhealthy",
         "swept": result["swept"],
+        "discovered": result["discovered"],
+        "dead_letter_queues": result["dead_letter_queues"],
+        "dlq_api_calls": calls.get("GetQueueAttributes", 0) + calls.get("ListQueues", 0),
         "drilled": result["drilled"],
         "signals": result["signals"],
         "metrics_requested": result["metrics_requested"],
@@ -197,7 +247,11 @@ def _monthly(healthy: dict[str, Any], sweep: dict[str, Any]) -> dict[str, float]
 
     calls = per_month("get_metric_data_calls") + per_month("other_api_calls_on_aws")
     collector_seconds = COLLECTOR_BASE_SECONDS * CYCLES_PER_MONTH + SECONDS_PER_API_CALL * calls
-    reads = CYCLES_PER_MONTH * EVALUATE_READS_PER_CYCLE + per_month("api_calls_query")
+    reads = (
+        CYCLES_PER_MONTH * EVALUATE_READS_PER_CYCLE
+        + per_month("api_calls_query")
+        + per_month("api_calls_getitem")
+    )
     costs = {
         "get_metric_data": metrics * GET_METRIC_DATA_USD_PER_METRIC,
         "lambda": 2 * CYCLES_PER_MONTH * LAMBDA_USD_PER_REQUEST
@@ -208,6 +262,7 @@ def _monthly(healthy: dict[str, Any], sweep: dict[str, Any]) -> dict[str, float]
         * (EXPRESS_USD_PER_REQUEST + 0.0625 * EXPRESS_SECONDS * EXPRESS_USD_PER_GB_SECOND),
         "dynamodb": reads * DYNAMODB_USD_PER_READ
         + per_month("api_calls_putitem") * DYNAMODB_USD_PER_WRITE,
+        "sqs": per_month("dlq_api_calls") * SQS_USD_PER_REQUEST,
     }
     return {name: round(value, 4) for name, value in costs.items()}
 
@@ -218,16 +273,23 @@ def measure(size: int) -> dict[str, Any]:
         app = _handler()
         sweep = _case(app, size, "sweep", SWEEP_AT)
         healthy = _case(app, size, "healthy", CYCLE_AT)
-        for index in range(min(size, UNHEALTHY)):
+        for index in range(min(size, UNHEALTHY_FUNCTIONS)):
             _put(f"fn-{index:05d}", CYCLE_AT + timedelta(minutes=3), 500.0)
+        _dead_letters(CYCLE_AT + timedelta(minutes=1))
         unhealthy = _case(app, size, "unhealthy", CYCLE_AT + timedelta(minutes=5))
     for case in (healthy, sweep):
         case["api_calls_query"] = case["api_calls"].get("Query", 0)
         case["api_calls_putitem"] = case["api_calls"].get("PutItem", 0)
+        case["api_calls_getitem"] = case["api_calls"].get("GetItem", 0)
     costs = _monthly(healthy, sweep)
-    watched = size * WATCHED_METRICS_PER_FUNCTION + ACCOUNT_METRICS
+    watched = (
+        size * WATCHED_METRICS_PER_FUNCTION
+        + ACCOUNT_METRICS
+        + DEAD_LETTER_QUEUES * WATCHED_METRICS_PER_DEAD_LETTER_QUEUE
+    )
     return {
         "resources": size,
+        "queues": DEAD_LETTER_QUEUES * (1 + SOURCES_PER_DEAD_LETTER_QUEUE) + PLAIN_QUEUES,
         "cases": [healthy, sweep, unhealthy],
         "projected_monthly_usd": round(sum(costs.values()), 2),
         "projected_monthly_usd_by_item": costs,
@@ -248,8 +310,9 @@ def main() -> None:
         document = {
             "cycle_at": CYCLE_AT.isoformat(),
             "sweep_at": SWEEP_AT.isoformat(),
-            "unhealthy_functions": UNHEALTHY,
-            "schedule": "rate(5 minutes), sweep every 60 minutes",
+            "unhealthy_functions": UNHEALTHY_FUNCTIONS,
+            "unhealthy_dead_letter_queues": 1,
+            "schedule": "rate(5 minutes), sweep and dead-letter discovery every 60 minutes",
             "sizes": rows,
         }
         print(json.dumps(document))
@@ -262,6 +325,7 @@ def main() -> None:
         "GMD calls",
         "other",
         "other@AWS",
+        "DLQ calls",
         "seconds",
     )
     print(" ".join(f"{name:>10}" for name in columns))
@@ -275,6 +339,7 @@ def main() -> None:
                 case["get_metric_data_calls"],
                 case["other_api_calls"],
                 case["other_api_calls_on_aws"],
+                case["dlq_api_calls"],
                 case["handler_seconds"],
             )
             print(" ".join(f"{value!s:>10}" for value in values))

@@ -31,6 +31,7 @@ from emulator.lambda_account import FakeLambdaAccount, LambdaAccount
 from emulator.lambda_runtime import AsyncFailure, FunctionLog, Invocation, LambdaRuntime
 from emulator.mailbox import Email, Mailbox
 from emulator.metrics import MetricsWriter, floor_minute
+from emulator.queues import QueueDriver
 from emulator.scenario import Scenario, load_scenario
 from emulator.slack import SlackPost, SlackServer, summarize_payload
 from emulator.stepfunctions import ExecutionRecord, Executions
@@ -132,6 +133,7 @@ class Emulator:
         self.deployment: Deployment
         self.clock: Clock
         self.metrics: MetricsWriter
+        self.queues: QueueDriver
         self._executions: Executions
 
     # ------------------------------------------------------------------ construction
@@ -258,6 +260,8 @@ class Emulator:
             stack_usage=self.runtime.drain_usage if self._stack_metrics else None,
         )
         self.metrics.create_workloads()
+        self.queues = QueueDriver(start=self._now, scenario=self.scenario)
+        self.queues.create_queues()
         self.clock = Clock(
             self._now,
             schedules=discover_schedules(),
@@ -277,6 +281,7 @@ class Emulator:
 
     def _catch_up(self, until: datetime) -> None:
         self.metrics.write_until(until)
+        self.queues.write_until(until)
         for event in self.health.due_events(until):
             self.put_event(event)
 

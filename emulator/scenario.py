@@ -49,6 +49,17 @@ in each minute; the emulator publishes the account's sum as ``ConcurrentExecutio
 optional ``lambda_account:`` section sets what ``GetAccountSettings`` answers (see
 :mod:`emulator.lambda_account`).
 
+SQS queues: an optional ``queues:`` section creates queues in moto and acts on them at
+simulated minutes (offsets from ``start``, like phases); :mod:`emulator.queues` carries it out::
+
+    queues:
+      - name: orders-dlq
+        retention: 20m                 # MessageRetentionPeriod; default 4 days (SQS's)
+        dlq_for: orders                # also create queue ``orders``, whose RedrivePolicy names
+                                       # this one as its dead-letter queue (maxReceiveCount 5)
+        put: {12m: 3}                  # messages sent at these offsets (as if redriven)
+        purge: [30m]                   # PurgeQueue at these offsets (before that minute's put)
+
 Invalid input raises :class:`~emulator.errors.ScenarioError` naming the file and the field.
 """
 
@@ -86,7 +97,13 @@ _TOP_LEVEL = {
     "costs",
     "health",
     "lambda_account",
+    "queues",
 }
+_QUEUE_KEYS = {"name", "retention", "dlq_for", "put", "purge"}
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+# SQS's default MessageRetentionPeriod, and its bounds (1 minute to 14 days).
+_DEFAULT_RETENTION = timedelta(days=4)
+_RETENTION_BOUNDS = (timedelta(minutes=1), timedelta(days=14))
 _WORKLOAD_KEYS = {"function", "description", "phases"}
 _PHASE_KEYS = {
     "from",
@@ -157,6 +174,27 @@ class Workload:
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    """One SQS queue of the scenario, and what happens to it minute by minute."""
+
+    name: str
+    retention: timedelta
+    dlq_for: str | None
+    puts: tuple[tuple[timedelta, int], ...]
+    purges: tuple[timedelta, ...]
+
+    def oldest(self, offset: timedelta) -> timedelta | None:
+        """When the oldest message still queued at the end of minute ``offset`` was put."""
+        purged = max((at for at in self.purges if at <= offset), default=None)
+        puts = [
+            at
+            for at, count in self.puts
+            if count and at <= offset and (purged is None or at >= purged)
+        ]
+        return min(puts, default=None)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -172,6 +210,8 @@ class Scenario:
     """AWS Health events and API behaviour (``emulator.health``)."""
     lambda_account: LambdaAccount = field(default_factory=LambdaAccount)
     """What ``GetAccountSettings`` answers (``emulator.lambda_account``)."""
+    queues: tuple[QueueSpec, ...] = ()
+    """SQS queues created in moto and filled or purged at given minutes (``emulator.queues``)."""
 
     @property
     def duration(self) -> timedelta:
@@ -347,7 +387,78 @@ def _parse(document: object, source: Path | None) -> Scenario:
         costs=_costs(doc.get("costs")),
         health=parse_health(doc.get("health"), end - start),
         lambda_account=parse_lambda_account(doc.get("lambda_account")),
+        queues=_queues(doc.get("queues"), end - start),
     )
+
+
+def _queues(document: object, length: timedelta) -> tuple[QueueSpec, ...]:
+    if document is None:
+        return ()
+    if not isinstance(document, list):
+        raise ScenarioError("queues: expected a list")
+    specs: list[QueueSpec] = []
+    names: set[str] = set()
+    for index, item in enumerate(document):
+        where = f"queues[{index}]"
+        _unknown(item, _QUEUE_KEYS, where)
+        assert isinstance(item, Mapping)
+        spec = _queue(item, where, length)
+        for name in (spec.name, spec.dlq_for):
+            if name in names:
+                raise ScenarioError(f"{where}: queue {name} is created twice")
+            if name is not None:
+                names.add(name)
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _queue(item: Mapping[str, Any], where: str, length: timedelta) -> QueueSpec:
+    for key in ("name", "dlq_for"):
+        value = item.get(key)
+        if (value is not None or key == "name") and (
+            not isinstance(value, str) or not _QUEUE_NAME.fullmatch(value)
+        ):
+            raise ScenarioError(
+                f"{where}.{key}: an SQS queue name (letters, digits, - and _), got {value!r}"
+            )
+    retention = (
+        parse_duration(item["retention"], f"{where}.retention")
+        if "retention" in item
+        else _DEFAULT_RETENTION
+    )
+    low, high = _RETENTION_BOUNDS
+    if not low <= retention <= high:
+        raise ScenarioError(f"{where}.retention: must be between 1m and 14 days")
+    puts_doc = item.get("put") or {}
+    if not isinstance(puts_doc, Mapping):
+        raise ScenarioError(f"{where}.put: expected a mapping of offset to message count")
+    puts = tuple(
+        sorted(
+            (
+                _offset(at, f"{where}.put", length),
+                int(_number(count, f"{where}.put.{at}", integer=True, low=1)),
+            )
+            for at, count in puts_doc.items()
+        )
+    )
+    purges_doc = item.get("purge") or []
+    if not isinstance(purges_doc, list):
+        raise ScenarioError(f"{where}.purge: expected a list of offsets")
+    purges = tuple(sorted(_offset(at, f"{where}.purge", length) for at in purges_doc))
+    return QueueSpec(
+        name=str(item["name"]),
+        retention=retention,
+        dlq_for=item.get("dlq_for"),
+        puts=puts,
+        purges=purges,
+    )
+
+
+def _offset(value: object, where: str, length: timedelta) -> timedelta:
+    offset = parse_duration(value, where)
+    if offset >= length:
+        raise ScenarioError(f"{where}: {value} is not before the scenario's end")
+    return offset
 
 
 def _workload(item: object, where: str, length: timedelta) -> Workload:

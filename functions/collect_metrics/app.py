@@ -1,4 +1,5 @@
-"""Scheduled: one Lambda metrics cycle (fast path, dials, drill-down, sweep), then Evaluate."""
+"""Scheduled: one metrics cycle (fast path, dials, dead-letter queues, drill-down, sweep), then
+Evaluate."""
 
 from functools import cache
 from typing import Any
@@ -11,6 +12,7 @@ from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
+from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.collect import collect_lambda
@@ -27,12 +29,13 @@ def _config() -> tuple[CollectorSettings, RulesConfig]:
 
 
 @cache
-def _clients() -> tuple[Any, Any, Any, Any]:
+def _clients() -> tuple[Any, Any, Any, Any, Any]:
     return (
         boto3.client("cloudwatch"),
         boto3.client("lambda"),
         boto3.client("stepfunctions"),
         boto3.client("dynamodb"),
+        boto3.client("sqs"),
     )
 
 
@@ -48,7 +51,7 @@ def _limits_cache() -> LimitsCache:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = scheduled_time(event)
     settings, rules = _config()
-    cloudwatch, lambda_client, sfn, dynamodb = _clients()
+    cloudwatch, lambda_client, sfn, dynamodb, sqs = _clients()
     stats = CallStats()
     account = context.invoked_function_arn.split(":")[4]
     cycle = collect_lambda(
@@ -56,6 +59,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics=CloudWatchMetrics(cloudwatch, stats),
         state=CollectorState(dynamodb, settings.table_name, stats=stats),
         account_settings=LambdaAccountSettings(lambda_client, stats, _limits_cache()),
+        dead_letters=SqsDeadLetterQueues(sqs, stats),
         rules=rules,
         now=now,
         account=account,
@@ -72,6 +76,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "drilled": cycle.drilled,
         "watched": len(cycle.watched),
         "swept": cycle.swept,
+        "dead_letter_queues": cycle.dead_letter_queues,
+        "discovered": cycle.discovered,
         "api_calls": stats.by_api,
         "execution_arn": execution_arn,
     }

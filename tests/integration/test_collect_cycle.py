@@ -14,6 +14,7 @@ from tests.integration.conftest import create_workload_function
 from vigil.adapters.cloudwatch import CloudWatchMetrics, MetricQuery
 from vigil.adapters.collector_state import CollectorState, Coverage
 from vigil.adapters.lambda_inventory import LambdaInventory
+from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.collect import Cycle, collect_lambda, sweep_due, window_for
 from vigil.rules import RulesConfig
@@ -61,6 +62,7 @@ def _cycle(
         metrics=CloudWatchMetrics(boto3.client("cloudwatch"), stats),
         state=CollectorState(boto3.client("dynamodb"), table, stats=stats),
         account_settings=settings or FixedAccountSettings(),
+        dead_letters=SqsDeadLetterQueues(boto3.client("sqs"), stats),
         rules=rules or RulesConfig(),
         now=now,
         account="123456789012",
@@ -152,7 +154,8 @@ def test_disabled_rules_are_neither_read_nor_swept(table: str) -> None:
     _busy_healthy_account(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), 60)
     rules = RulesConfig.from_json(
         '{"lambda_errors": {"enabled": false}, "lambda_throttles": {"enabled": false},'
-        ' "lambda_concurrency": {"enabled": false}, "lambda_async": {"enabled": false}}'
+        ' "lambda_concurrency": {"enabled": false}, "lambda_async": {"enabled": false},'
+        ' "sqs_dlq": {"enabled": false}}'
     )
     stats = CallStats()
 
@@ -160,11 +163,14 @@ def test_disabled_rules_are_neither_read_nor_swept(table: str) -> None:
 
     assert (cycle.swept, cycle.drilled, cycle.batch.signals) == (False, [], [])
     assert stats.metrics_requested == 0
+    assert "ListQueues" not in stats.by_api
+    assert "GetQueueAttributes" not in stats.by_api
     assert cycle.batch.covered_kinds == [
         "lambda.account_concurrency",
         "lambda.async_failures",
         "lambda.errors",
         "lambda.throttles",
+        "sqs.dlq_messages",
     ]
 
 
@@ -275,6 +281,7 @@ def test_an_async_failure_in_the_account_drills_into_every_functions_async_metri
 
 def test_a_healthy_account_reads_only_the_account_aggregates(table: str) -> None:
     _busy_healthy_account(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), 60)
+    CollectorState(boto3.client("dynamodb"), table).remember_dead_letter_queues([], at=SWEEP_AT)
     stats = CallStats()
 
     cycle = _cycle(table, PLAIN_AT, stats)

@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 
 from tests.factories import T0, batch, error_signal
 from tests.integration.conftest import FakeContext, create_workload_function
+from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.stats import CallStats
 from vigil.errors import ConfigError, InvalidEventError, InvalidRunbookInput
@@ -49,6 +50,13 @@ def _evaluate_state_machine() -> str:
     return arn
 
 
+def _discovered_no_dead_letter_queues(table: str) -> None:
+    """An earlier cycle's discovery, so that the cycle under test is an ordinary one."""
+    CollectorState(boto3.client("dynamodb"), table).remember_dead_letter_queues(
+        [], at=T0 - timedelta(minutes=5)
+    )
+
+
 def test_collector_drills_into_every_function_when_the_account_aggregate_breaches(
     table: str, load_handler: Loader, context: Context
 ) -> None:
@@ -62,6 +70,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     _put_minutes("nightly-report", "Invocations", 2, window_start, 5)
     _put_minutes("nightly-report", "Errors", 1, window_start + timedelta(minutes=2), 1)
     _put_minutes("orders-api", "Errors", 9_999, window_start - timedelta(minutes=1), 1)  # earlier
+    _discovered_no_dead_letter_queues(table)
     machine = _evaluate_state_machine()
     app = load_handler("collect_metrics", VIGIL_EVALUATE_STATE_MACHINE_ARN=machine)
 
@@ -78,6 +87,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert result["swept"] is False
     assert result["api_calls"] == {
         "GetMetricData": 3,
+        "GetItem": 1,
         "Query": 2,
         "ListFunctions": 1,
         "PutItem": 1,
@@ -94,6 +104,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "lambda.async_failures",
         "lambda.errors",
         "lambda.throttles",
+        "sqs.dlq_messages",
     ]
 
 
@@ -103,6 +114,7 @@ def test_collector_reads_only_the_account_aggregates_when_the_account_is_healthy
     for index in range(30):
         create_workload_function(f"fn-{index:03d}")
         _put_minutes(f"fn-{index:03d}", "Invocations", 1_000, T0 - timedelta(minutes=7), 5)
+    _discovered_no_dead_letter_queues(table)
     app = load_handler(
         "collect_metrics", VIGIL_EVALUATE_STATE_MACHINE_ARN=_evaluate_state_machine()
     )
@@ -113,6 +125,7 @@ def test_collector_reads_only_the_account_aggregates_when_the_account_is_healthy
     assert result["drilled"] == []
     assert result["signals"] == 0
     assert "ListFunctions" not in result["api_calls"]
+    assert "ListQueues" not in result["api_calls"]
     assert result["api_calls"]["GetMetricData"] == 1
 
 

@@ -23,17 +23,24 @@ The same fast-path request carries the account dials (ADR 21): the peak account 
 (``AsyncEventsDropped``, ``DeadLetterErrors``, ``DestinationDeliveryFailures``), read per
 function only when their account sum is not zero. A sum is exact, so that drill-down has no
 blind spot and needs no sweep.
+
+SQS dead-letter queues (ADR 23) are found by a discovery every ``discovery_minutes`` (chosen
+from the window's end, like the sweep) and stored in the state table; every cycle asks SQS for
+the stored queues' depth (``GetQueueAttributes``, no metric), and only for a queue with
+messages adds its ``ApproximateAgeOfOldestMessage`` to the fast-path request.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Protocol
 
 from vigil.adapters.cloudwatch import MetricQuery
 from vigil.adapters.collector_state import Coverage
 from vigil.adapters.lambda_account import AccountLimits
 from vigil.adapters.lambda_inventory import FunctionInfo
+from vigil.adapters.sqs_queues import QueueDepth
 from vigil.clock import floor_minute
 from vigil.model import Labels, Signal, SignalBatch
 from vigil.rules import RulesConfig, judge
@@ -41,7 +48,8 @@ from vigil.rules import RulesConfig, judge
 LAMBDA_KINDS = ("lambda.errors", "lambda.throttles")
 CONCURRENCY_KIND = "lambda.account_concurrency"
 ASYNC_KIND = "lambda.async_failures"
-COLLECTED_KINDS = (*LAMBDA_KINDS, CONCURRENCY_KIND, ASYNC_KIND)
+DLQ_KIND = "sqs.dlq_messages"
+COLLECTED_KINDS = (*LAMBDA_KINDS, CONCURRENCY_KIND, ASYNC_KIND, DLQ_KIND)
 _NAMESPACE = "AWS/Lambda"
 _VOLUME_METRICS = ("Invocations", "Errors", "Throttles")
 # Account-level peaks (Maximum) and the sample each becomes.
@@ -94,6 +102,16 @@ class CollectorStatePort(Protocol):
 
     def coverage(self, start: datetime, end: datetime) -> list[Coverage]: ...
 
+    def dead_letter_queues(self) -> list[str] | None: ...
+
+    def remember_dead_letter_queues(self, urls: list[str], *, at: datetime) -> None: ...
+
+
+class DeadLetterPort(Protocol):
+    def discover(self, lambda_targets: Iterable[str]) -> list[str]: ...
+
+    def depths(self, urls: Iterable[str]) -> list[QueueDepth]: ...
+
 
 @dataclass(frozen=True)
 class Window:
@@ -113,6 +131,8 @@ class Cycle:
     drilled: list[str]
     watched: list[str]
     swept: bool
+    dead_letter_queues: int
+    discovered: bool
 
 
 def window_for(now: datetime, rules: RulesConfig) -> Window:
@@ -132,7 +152,15 @@ def sweep_due(window: Window, rules: RulesConfig) -> bool:
     Boundaries are multiples of ``sweep_minutes`` since the epoch, so the decision depends on
     the scheduled time only, whatever minute the schedule started on.
     """
-    period = rules.collection.sweep_minutes
+    return _crosses(window, rules.collection.sweep_minutes)
+
+
+def discovery_due(window: Window, rules: RulesConfig) -> bool:
+    """Whether ``window`` crosses a multiple of ``discovery_minutes`` (see :func:`sweep_due`)."""
+    return _crosses(window, rules.collection.discovery_minutes)
+
+
+def _crosses(window: Window, period: int) -> bool:
     end = int(window.end.timestamp()) // 60
     start = int(window.start.timestamp()) // 60
     return end // period != start // period
@@ -144,6 +172,7 @@ def collect_lambda(
     metrics: MetricsPort,
     state: CollectorStatePort,
     account_settings: AccountSettingsPort,
+    dead_letters: DeadLetterPort,
     rules: RulesConfig,
     now: datetime,
     account: str,
@@ -153,18 +182,24 @@ def collect_lambda(
     window = window_for(now, rules)
     enabled = [kind for kind in LAMBDA_KINDS if kind in rules.enabled_kinds]
     label = _Labeller(account=account, region=region)
-    fast = _fast_path(metrics, enabled, window, rules)
+    list_functions = cache(inventory.functions)
+    depths, discovered = _dead_letter_depths(
+        dead_letters, state, list_functions, window=window, rules=rules, now=now
+    )
+    queues = [depth for depth in depths if depth.visible > 0]
+    fast = _fast_path(metrics, enabled, window, rules, queues)
     drilled = _drill_kinds(fast, enabled, window, rules, label)
     if rules.lambda_async.enabled and any(fast.sums.get(m) for m in _ASYNC_METRICS):
         drilled.add(ASYNC_KIND)
     watched = state.watched(LAMBDA_KINDS)
     swept = "lambda.errors" in enabled and sweep_due(window, rules)
-    names = [fn.name for fn in inventory.functions()] if drilled or swept else []
+    names = [fn.name for fn in list_functions()] if drilled or swept else []
     targets = {kind: set(names) if kind in drilled else watched for kind in enabled}
     signals = _read_window(metrics, targets, window, label)
     signals += _concurrency(fast, account_settings, window, now, label)
     if ASYNC_KIND in drilled:
         signals += _async_failures(metrics, names, window, label)
+    signals += _dead_letter_signals(queues, fast, window, label)
     current = Coverage(
         start=window.start,
         end=window.end,
@@ -194,7 +229,14 @@ def collect_lambda(
         covered_kinds=sorted(COLLECTED_KINDS),
         signals=signals,
     )
-    return Cycle(batch=batch, drilled=sorted(drilled), watched=sorted(watched), swept=swept)
+    return Cycle(
+        batch=batch,
+        drilled=sorted(drilled),
+        watched=sorted(watched),
+        swept=swept,
+        dead_letter_queues=len(depths),
+        discovered=discovered,
+    )
 
 
 @dataclass(frozen=True)
@@ -220,23 +262,40 @@ class _Labeller:
 
 @dataclass(frozen=True)
 class _Account:
-    """The fast path's answer: account-level sums and peaks over the window, by metric name."""
+    """The fast path's answer: account-level sums and peaks over the window, by metric name,
+    and the latest age of the oldest message of each non-empty dead-letter queue, by name."""
 
     sums: dict[str, float]
     peaks: dict[str, float]
+    oldest: dict[str, float]
 
 
 def _fast_path(
-    metrics: MetricsPort, enabled: list[str], window: Window, rules: RulesConfig
+    metrics: MetricsPort,
+    enabled: list[str],
+    window: Window,
+    rules: RulesConfig,
+    queues: list[QueueDepth],
 ) -> _Account:
-    """Every account-level aggregate the enabled rules need, in one request."""
+    """Every account-level aggregate the enabled rules need, and the ages of the oldest message
+    of the dead-letter queues that have messages, in one request."""
     wanted = [(metric, "Sum") for metric in _VOLUME_METRICS if enabled]
     if rules.lambda_concurrency.enabled:
         wanted += [(metric, "Maximum") for metric in _CONCURRENCY_METRICS]
     if rules.lambda_async.enabled:
         wanted += [(metric, "Sum") for metric in _ASYNC_METRICS]
-    if not wanted:
-        return _Account(sums={}, peaks={})
+    ages = [
+        MetricQuery(
+            id=f"dlq{index}",
+            namespace="AWS/SQS",
+            metric="ApproximateAgeOfOldestMessage",
+            dimensions=(("QueueName", queue.name),),
+            stat="Maximum",
+        )
+        for index, queue in enumerate(queues)
+    ]
+    if not wanted and not ages:
+        return _Account(sums={}, peaks={}, oldest={})
     queries = [
         MetricQuery(
             id=f"account_{metric.lower()}",
@@ -247,7 +306,7 @@ def _fast_path(
         )
         for metric, stat in wanted
     ]
-    series = metrics.series(queries, start=window.start, end=window.end)
+    series = metrics.series([*queries, *ages], start=window.start, end=window.end)
     sums: dict[str, float] = {}
     peaks: dict[str, float] = {}
     for metric, stat in wanted:
@@ -256,7 +315,12 @@ def _fast_path(
             peaks[metric] = max(points.values(), default=0.0)
         else:
             sums[metric] = sum(points.values())
-    return _Account(sums=sums, peaks=peaks)
+    oldest = {
+        queue.name: latest[max(latest)]
+        for query, queue in zip(ages, queues, strict=True)
+        if (latest := series.get(query.id))
+    }
+    return _Account(sums=sums, peaks=peaks, oldest=oldest)
 
 
 def _drill_kinds(
@@ -322,6 +386,54 @@ def _concurrency(
             observed_at=window.end,
             samples=samples,
         )
+    ]
+
+
+def _dead_letter_depths(
+    dead_letters: DeadLetterPort,
+    state: CollectorStatePort,
+    list_functions: Callable[[], list[FunctionInfo]],
+    *,
+    window: Window,
+    rules: RulesConfig,
+    now: datetime,
+) -> tuple[list[QueueDepth], bool]:
+    """The depth of every known dead-letter queue, and whether this cycle discovered them.
+
+    The stored set is used until the window crosses a discovery boundary, or when there is none.
+    """
+    if not rules.sqs_dlq.enabled:
+        return [], False
+    known = state.dead_letter_queues()
+    if known is not None and not discovery_due(window, rules):
+        return dead_letters.depths(known), False
+    targets = [fn.dead_letter_target for fn in list_functions() if fn.dead_letter_target]
+    found = dead_letters.discover(targets)
+    state.remember_dead_letter_queues(found, at=now)
+    return dead_letters.depths(found), True
+
+
+def _dead_letter_signals(
+    queues: list[QueueDepth], fast: _Account, window: Window, label: _Labeller
+) -> list[Signal]:
+    """One signal per dead-letter queue with visible messages; an empty queue says nothing."""
+    return [
+        Signal(
+            source="metrics",
+            labels=Labels(
+                kind=DLQ_KIND, resource=queue.name, account=label.account, region=label.region
+            ),
+            value=float(queue.visible),
+            unit="Count",
+            window_seconds=window.seconds,
+            observed_at=window.end,
+            samples={
+                "visible": float(queue.visible),
+                "oldest_age_seconds": fast.oldest.get(queue.name, 0.0),
+                "retention_seconds": float(queue.retention_seconds),
+            },
+        )
+        for queue in queues
     ]
 
 

@@ -121,11 +121,15 @@ class CollectionConfig(_Config):
     lag_minutes: Annotated[int, Field(ge=0, le=15)] = 2
     # At a 60 s period, 500 metrics x 180 points stays under GetMetricData's 100,800.
     sweep_minutes: Annotated[int, Field(ge=5, le=180)] = 60
+    # Dead-letter queues change with deployments, not with traffic.
+    discovery_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
 
     @model_validator(mode="after")
     def _sweep_tiles_windows(self) -> Self:
         if self.sweep_minutes % self.window_minutes:
             raise ValueError("sweep_minutes must be a multiple of window_minutes")
+        if self.discovery_minutes % self.window_minutes:
+            raise ValueError("discovery_minutes must be a multiple of window_minutes")
         return self
 
 
@@ -161,6 +165,20 @@ class AsyncDeliveryRule(_Config):
     enabled: bool = True
     dropped_severity: Severity = Severity.WARNING
     delivery_failure_severity: Severity = Severity.CRITICAL
+
+
+class DeadLetterQueueRule(_Config):
+    """Messages in an SQS dead-letter queue: any visible one alerts.
+
+    A message lands in a dead-letter queue only after its consumer failed on it (or, for a
+    Lambda dead-letter queue, after Lambda gave up on an event), so any is worth a look. SQS
+    deletes a message once it is older than the queue's retention period, so an oldest message
+    past ``critical_retention_ratio`` of the retention is about to be lost, and pages.
+    """
+
+    enabled: bool = True
+    severity: Severity = Severity.WARNING
+    critical_retention_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
 
 
 HealthCategory = Literal["issue", "accountNotification", "scheduledChange", "investigation"]
@@ -233,6 +251,7 @@ class RulesConfig(_Config):
     lambda_throttles: VolumeAwareRule = Field(default_factory=_lambda_throttles_default)
     lambda_concurrency: ConcurrencyRule = Field(default_factory=ConcurrencyRule)
     lambda_async: AsyncDeliveryRule = Field(default_factory=AsyncDeliveryRule)
+    sqs_dlq: DeadLetterQueueRule = Field(default_factory=DeadLetterQueueRule)
     cost: CostRule = Field(default_factory=CostRule)
     repeat_interval_minutes: Annotated[int, Field(ge=1, le=10080)] = 240
     send_resolved: bool = True
@@ -317,6 +336,8 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
         return _judge_concurrency(signal, rules.lambda_concurrency)
     if kind == "lambda.async_failures":
         return _judge_async(signal, rules.lambda_async)
+    if kind == "sqs.dlq_messages":
+        return _judge_dead_letters(signal, rules.sqs_dlq)
     rule = rules.rule_for(kind)
     if rule is None:
         return None
@@ -377,6 +398,7 @@ def _plural(count: float, noun: str) -> str:
 DIAL_KINDS = {
     "lambda.account_concurrency": "Lambda account concurrency",
     "lambda.async_failures": "Lambda async delivery failures",
+    "sqs.dlq_messages": "SQS dead-letter messages",
 }
 
 
@@ -448,6 +470,46 @@ def _judge_async(signal: Signal, rule: AsyncDeliveryRule) -> Breach | None:
         ),
         for_seconds=0,
     )
+
+
+def _judge_dead_letters(signal: Signal, rule: DeadLetterQueueRule) -> Breach | None:
+    visible = signal.samples.get("visible", 0.0)
+    if not rule.enabled or visible <= 0:
+        return None
+    age = signal.samples.get("oldest_age_seconds", 0.0)
+    retention = signal.samples.get("retention_seconds", 0.0)
+    limit = rule.critical_retention_ratio * retention
+    critical = retention > 0 and age >= limit
+    summary = f"{_plural(visible, 'message')} in the dead-letter queue"
+    if age > 0 and retention > 0:
+        summary += f", the oldest {_duration(age)} old of a {_duration(retention)} retention"
+    if critical:
+        summary += "; SQS deletes it at the end of the retention, so it is about to be lost"
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.CRITICAL if critical else rule.severity,
+        evidence=Evidence(
+            value=visible,
+            threshold=0,
+            unit="messages",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=summary,
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``4 d``: the unit a reader thinks in."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.3g} h"
+    return f"{seconds / 86400:.3g} d"
 
 
 # Kinds that report an event rather than a condition: they clear without a resolved notice.

@@ -5,7 +5,9 @@
 - **coverage**: one item per cycle, pk ``COVERAGE#<collector>``, sk the window's start,
   saying which kinds the cycle drilled into for every resource and which resources it
   watched, so that the slower sweep skips minutes a cycle has already judged. Kept with a
-  ``ttl`` a little longer than a sweep period.
+  ``ttl`` a little longer than a sweep period;
+- the **discovered dead-letter queues**: one item, pk ``DISCOVERY#sqs``, sk
+  ``dead-letter-queues``, their URLs and the scheduled time of the discovery (ADR 23).
 """
 
 from collections.abc import Iterable
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+_DEAD_LETTER_KEY: dict[str, Any] = {"pk": {"S": "DISCOVERY#sqs"}, "sk": {"S": "dead-letter-queues"}}
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,27 @@ class CollectorState:
             )
             if parse_time(item["sk"], field="coverage.sk") < end
         ]
+
+    def dead_letter_queues(self) -> list[str] | None:
+        """The dead-letter queue URLs the last discovery stored; ``None`` before any."""
+        self.stats.count("GetItem")
+        item = self._client.get_item(
+            TableName=self._table, Key=_DEAD_LETTER_KEY, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return [str(url) for url in _deserializer.deserialize(item["queues"])]
+
+    def remember_dead_letter_queues(self, urls: list[str], *, at: datetime) -> None:
+        self.stats.count("PutItem")
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **_DEAD_LETTER_KEY,
+                "queues": _serializer.serialize(sorted(urls)),
+                "discovered_at": {"S": iso(at)},
+            },
+        )
 
     def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -1,4 +1,8 @@
-"""The Lambda functions in the account and region (``ListFunctions``, 50 per page)."""
+"""The Lambda functions in the account and region (``ListFunctions``, 50 per page).
+
+``ListFunctions`` also returns each function's ``DeadLetterConfig``: the SQS queue or SNS topic
+its failed asynchronous events go to, which dead-letter queue discovery needs.
+"""
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +20,7 @@ PAGE_SIZE = 50
 class FunctionInfo:
     name: str
     arn: str
+    dead_letter_target: str | None = None
 
 
 class LambdaInventory:
@@ -31,7 +36,11 @@ class LambdaInventory:
         for page in pages:
             self.stats.count("ListFunctions")
             found += [
-                FunctionInfo(name=fn["FunctionName"], arn=fn["FunctionArn"])
+                FunctionInfo(
+                    name=fn["FunctionName"],
+                    arn=fn["FunctionArn"],
+                    dead_letter_target=fn.get("DeadLetterConfig", {}).get("TargetArn"),
+                )
                 for fn in page.get("Functions", [])
             ]
         return found

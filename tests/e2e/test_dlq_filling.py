@@ -1,0 +1,65 @@
+"""An SQS dead-letter queue filling and emptied, through the real template.
+
+Given the dlq-filling scenario, three messages in orders-dlq warn, the oldest passing half the
+20-minute retention pages, and the purge resolves the alert; the plain events queue, full all
+along, is never watched.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from emulator import Emulator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
+
+
+@pytest.fixture(scope="module")
+def dlq() -> Iterator[Emulator]:
+    parameters = {"AlertEmail": "ops@example.com"}
+    with Emulator.start(scenario="dlq-filling", parameters=parameters) as emu:
+        emu.play()
+        yield emu
+
+
+def _emails(emu: Emulator) -> list[tuple[str, str]]:
+    return [(f"{email.sent_at:%H:%M}", email.subject) for email in emu.mailbox.emails]
+
+
+def _cycles(emu: Emulator) -> list[dict[str, Any]]:
+    records = emu.logs["CollectMetricsFunction"].records()
+    return [record for record in records if record.get("message") == "collected"]
+
+
+def test_a_filling_dead_letter_queue_warns_escalates_and_resolves_when_purged(
+    dlq: Emulator,
+) -> None:
+    assert _emails(dlq) == [
+        ("09:15", "[WARNING] SQS dead-letter messages firing: orders-dlq"),
+        ("09:25", "[CRITICAL] SQS dead-letter messages escalated: orders-dlq"),
+        ("09:35", "[RESOLVED] SQS dead-letter messages resolved: orders-dlq"),
+    ]
+    warning, critical = dlq.mailbox.emails[0].body, dlq.mailbox.emails[1].body
+    assert "3 messages in the dead-letter queue, the oldest 1 min old of a 20 min" in warning
+    assert "the oldest 11 min old of a 20 min retention" in critical
+    assert "about to be lost" in critical
+
+
+def test_only_the_first_cycle_discovers_and_the_age_is_read_only_while_messages_wait(
+    dlq: Emulator,
+) -> None:
+    cycles = _cycles(dlq)
+    at = {c["batch_id"][-5:-1]: c for c in cycles}
+
+    first = min(at)
+
+    assert [t for t, c in at.items() if c["discovered"]] == [first]
+    assert {c["dead_letter_queues"] for c in cycles} == {1}
+    ordinary = [c for t, c in at.items() if t != first]
+    assert all("ListQueues" not in c["api_calls"] for c in ordinary)
+    assert {c["api_calls"]["GetQueueAttributes"] for c in ordinary} == {1}
+    # 8 account metrics, plus the age of orders-dlq's oldest message while it holds any.
+    metrics = {t: c["metrics_requested"] for t, c in at.items() if not c["swept"]}
+    assert {metrics[t] for t in ("0915", "0920", "0925", "0930")} == {9}
+    assert {metrics[t] for t in ("0910", "0935", "0940")} == {8}
