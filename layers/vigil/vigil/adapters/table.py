@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from vigil.errors import ConflictError
 from vigil.grouping import Group
@@ -52,6 +53,17 @@ def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def _get_model[M: BaseModel](
+    client: "DynamoDBClient", table: str, model: type[M], pk: str, sk: str = "STATE"
+) -> M | None:
+    """The item's ``body`` as ``model`` (a strongly consistent read), or ``None``."""
+    response = client.get_item(
+        TableName=table, Key=_to_item({"pk": pk, "sk": sk}), ConsistentRead=True
+    )
+    item = response.get("Item")
+    return model.model_validate_json(_from_item(item)["body"]) if item else None
+
+
 class AlertStore:
     def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
         self._client = client
@@ -59,13 +71,7 @@ class AlertStore:
         self._retention = retention
 
     def get(self, fingerprint: str) -> Alert | None:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=_to_item({"pk": f"ALERT#{fingerprint}", "sk": "STATE"}),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return Alert.model_validate_json(_from_item(item)["body"]) if item else None
+        return _get_model(self._client, self._table, Alert, f"ALERT#{fingerprint}")
 
     def active(self, kind: str) -> list[str]:
         """Fingerprints of the pending and firing alerts of one kind."""
@@ -235,13 +241,7 @@ class HealthEventStore:
         self._retention = retention
 
     def get(self, arn: str, account: str | None) -> HealthRecord | None:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=_to_item({"pk": _health_key(arn, account), "sk": "STATE"}),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return HealthRecord.model_validate_json(_from_item(item)["body"]) if item else None
+        return _get_model(self._client, self._table, HealthRecord, _health_key(arn, account))
 
     def save(self, before: HealthRecord | None, after: HealthRecord) -> None:
         stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
@@ -274,13 +274,7 @@ class OutageStore:
         self._table = table
 
     def get(self, service: str, region: str) -> Outage | None:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=_to_item({"pk": f"OUTAGE#{service}#{region}", "sk": "STATE"}),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return Outage.model_validate_json(_from_item(item)["body"]) if item else None
+        return _get_model(self._client, self._table, Outage, f"OUTAGE#{service}#{region}")
 
     def open_outages(self) -> list[Outage]:
         outages: list[Outage] = []
@@ -328,13 +322,7 @@ class GroupStore:
         self._retention = retention
 
     def get(self, group_id: str) -> Group | None:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=_to_item({"pk": f"GROUP#{group_id}", "sk": "STATE"}),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return Group.model_validate_json(_from_item(item)["body"]) if item else None
+        return _get_model(self._client, self._table, Group, f"GROUP#{group_id}")
 
     def open_groups(self) -> list[Group]:
         return [
@@ -384,13 +372,7 @@ class SilenceStore:
         return sorted(silences, key=lambda silence: (silence.ends_at, silence.silence_id))
 
     def get(self, silence_id: str) -> Silence | None:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=_to_item({"pk": f"SILENCE#{silence_id}", "sk": "META"}),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return Silence.model_validate_json(_from_item(item)["body"]) if item else None
+        return _get_model(self._client, self._table, Silence, f"SILENCE#{silence_id}", sk="META")
 
     def create(self, silence: Silence) -> Silence:
         """Store a new silence; :class:`ConflictError` if its id is taken."""
