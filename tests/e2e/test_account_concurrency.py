@@ -6,34 +6,22 @@ with the limit from the emulator's GetAccountSettings fake asked once.
 """
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from emulator import Emulator
+from tests.e2e.scenario_runs import collector_cycles, emails, play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 
 @pytest.fixture(scope="module")
 def concurrency() -> Iterator[Emulator]:
-    parameters = {"AlertEmail": "ops@example.com"}
-    with Emulator.start(scenario="account-concurrency", parameters=parameters) as emu:
-        emu.play()
-        yield emu
-
-
-def _emails(emu: Emulator) -> list[tuple[str, str]]:
-    return [(f"{email.sent_at:%H:%M}", email.subject) for email in emu.mailbox.emails]
-
-
-def _cycles(emu: Emulator) -> list[dict[str, Any]]:
-    records = emu.logs["CollectMetricsFunction"].records()
-    return [record for record in records if record.get("message") == "collected"]
+    yield from play_scenario("account-concurrency")
 
 
 def test_concurrency_near_the_limit_warns_escalates_and_resolves(concurrency: Emulator) -> None:
-    assert _emails(concurrency) == [
+    assert emails(concurrency) == [
         ("09:20", "[WARNING] Lambda account concurrency firing: account"),
         ("09:30", "[CRITICAL] Lambda account concurrency escalated: account"),
         ("09:45", "[RESOLVED] Lambda account concurrency resolved: account"),
@@ -45,7 +33,7 @@ def test_concurrency_near_the_limit_warns_escalates_and_resolves(concurrency: Em
 def test_the_account_limit_is_asked_once_and_the_fast_path_stays_flat(
     concurrency: Emulator,
 ) -> None:
-    cycles = _cycles(concurrency)
+    cycles = collector_cycles(concurrency)
 
     assert concurrency.lambda_account.calls == 1
     assert sum(c["api_calls"].get("GetAccountSettings", 0) for c in cycles) == 1

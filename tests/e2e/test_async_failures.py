@@ -6,34 +6,22 @@ per-function metrics.
 """
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from emulator import Emulator
+from tests.e2e.scenario_runs import collector_cycles, emails, play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 
 @pytest.fixture(scope="module")
 def async_failures() -> Iterator[Emulator]:
-    parameters = {"AlertEmail": "ops@example.com"}
-    with Emulator.start(scenario="async-failures", parameters=parameters) as emu:
-        emu.play()
-        yield emu
-
-
-def _emails(emu: Emulator) -> list[tuple[str, str]]:
-    return [(f"{email.sent_at:%H:%M}", email.subject) for email in emu.mailbox.emails]
-
-
-def _cycles(emu: Emulator) -> list[dict[str, Any]]:
-    records = emu.logs["CollectMetricsFunction"].records()
-    return [record for record in records if record.get("message") == "collected"]
+    yield from play_scenario("async-failures")
 
 
 def test_dropped_events_warn_a_lost_event_pages_and_both_resolve(async_failures: Emulator) -> None:
-    assert _emails(async_failures) == [
+    assert emails(async_failures) == [
         ("09:15", "[WARNING] Lambda async delivery failures firing: orders-worker"),
         ("09:20", "[RESOLVED] Lambda async delivery failures resolved: orders-worker"),
         ("09:25", "[CRITICAL] Lambda async delivery failures firing: orders-worker"),
@@ -47,7 +35,7 @@ def test_dropped_events_warn_a_lost_event_pages_and_both_resolve(async_failures:
 def test_only_cycles_with_async_failures_read_per_function_metrics(
     async_failures: Emulator,
 ) -> None:
-    cycles = _cycles(async_failures)
+    cycles = collector_cycles(async_failures)
     drilled = [c["batch_id"][-5:-1] for c in cycles if c["drilled"]]
 
     assert drilled == ["0915", "0925"]

@@ -5,16 +5,14 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
+from tests.e2e.scenario_runs import play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 
 @pytest.fixture(scope="module")
 def played() -> Iterator[Emulator]:
-    parameters = {"AlertEmail": "ops@example.com"}
-    with Emulator.start(scenario="cost-spike", parameters=parameters) as emu:
-        emu.play()
-        yield emu
+    yield from play_scenario("cost-spike")
 
 
 def _titles(emu: Emulator) -> list[str]:

@@ -6,36 +6,24 @@ along, is never watched.
 """
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from emulator import Emulator
+from tests.e2e.scenario_runs import collector_cycles, emails, play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 
 @pytest.fixture(scope="module")
 def dlq() -> Iterator[Emulator]:
-    parameters = {"AlertEmail": "ops@example.com"}
-    with Emulator.start(scenario="dlq-filling", parameters=parameters) as emu:
-        emu.play()
-        yield emu
-
-
-def _emails(emu: Emulator) -> list[tuple[str, str]]:
-    return [(f"{email.sent_at:%H:%M}", email.subject) for email in emu.mailbox.emails]
-
-
-def _cycles(emu: Emulator) -> list[dict[str, Any]]:
-    records = emu.logs["CollectMetricsFunction"].records()
-    return [record for record in records if record.get("message") == "collected"]
+    yield from play_scenario("dlq-filling")
 
 
 def test_a_filling_dead_letter_queue_warns_escalates_and_resolves_when_purged(
     dlq: Emulator,
 ) -> None:
-    assert _emails(dlq) == [
+    assert emails(dlq) == [
         ("09:15", "[WARNING] SQS dead-letter messages firing: orders-dlq"),
         ("09:25", "[CRITICAL] SQS dead-letter messages escalated: orders-dlq"),
         ("09:35", "[RESOLVED] SQS dead-letter messages resolved: orders-dlq"),
@@ -49,7 +37,7 @@ def test_a_filling_dead_letter_queue_warns_escalates_and_resolves_when_purged(
 def test_only_the_first_cycle_discovers_and_the_age_is_read_only_while_messages_wait(
     dlq: Emulator,
 ) -> None:
-    cycles = _cycles(dlq)
+    cycles = collector_cycles(dlq)
     at = {c["batch_id"][-5:-1]: c for c in cycles}
 
     first = min(at)

@@ -6,16 +6,14 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
+from tests.e2e.scenario_runs import play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 
 @pytest.fixture(scope="module")
 def played() -> Iterator[Emulator]:
-    parameters = {"AlertEmail": "ops@example.com"}
-    with Emulator.start(scenario="health-organization", parameters=parameters) as emu:
-        emu.play()
-        yield emu
+    yield from play_scenario("health-organization")
 
 
 def test_each_affected_member_account_hears_once_and_a_public_event_once(

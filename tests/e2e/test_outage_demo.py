@@ -15,16 +15,14 @@ import pytest
 from emulator import Emulator
 from emulator.mailbox import Email
 from emulator.slack import SlackPost
+from tests.e2e.scenario_runs import play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 
 @pytest.fixture(scope="module")
 def played() -> Iterator[Emulator]:
-    parameters = {"AlertEmail": "ops@example.com"}
-    with Emulator.start(scenario="outage-demo", parameters=parameters) as emu:
-        emu.play()
-        yield emu
+    yield from play_scenario("outage-demo")
 
 
 def _titles(posts: list[SlackPost]) -> list[str]:

@@ -1,0 +1,27 @@
+"""Shared helpers of the scenario tests: play a built-in scenario, read what it produced."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from emulator import Emulator
+
+ALERT_EMAIL = "ops@example.com"
+
+
+def play_scenario(scenario: str) -> Iterator[Emulator]:
+    """Deploy with an email subscriber, play ``scenario`` to its end, yield the emulator
+    (a module-scoped fixture body: ``yield from play_scenario("name")``)."""
+    with Emulator.start(scenario=scenario, parameters={"AlertEmail": ALERT_EMAIL}) as emu:
+        emu.play()
+        yield emu
+
+
+def emails(emu: Emulator) -> list[tuple[str, str]]:
+    """Every email as (simulated HH:MM, subject)."""
+    return [(f"{email.sent_at:%H:%M}", email.subject) for email in emu.mailbox.emails]
+
+
+def collector_cycles(emu: Emulator) -> list[dict[str, Any]]:
+    """The metrics collector's per-cycle summaries, from its captured logs."""
+    records = emu.logs["CollectMetricsFunction"].records()
+    return [record for record in records if record.get("message") == "collected"]
