@@ -17,6 +17,9 @@ from unittest.mock import patch
 from moto import mock_aws
 from moto.core.config import default_user_config
 from moto.sqs.models import sqs_backends
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (  # noqa: E501
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from emulator import cost_explorer, sns_delivery
@@ -91,6 +94,28 @@ def _named_executions() -> Iterator[None]:
         )
 
     with patch.object(StepFunctionsParserBackend, "start_execution", start_execution):
+        yield
+
+
+@contextlib.contextmanager
+def _start_execution_task_keys() -> Iterator[None]:
+    """The ``arn:aws:states:::states:startExecution`` task: moto 5.2's parser hands the
+    state's parameters (``StateMachineArn``, ``Name``, ``Input``) to boto3 as they are
+    written in ASL, and botocore rejects them (its members are ``stateMachineArn``, ...).
+    AWS maps them; here the keys are lower-camel-cased before the call, nothing else."""
+    original = StateTaskServiceSfn._normalise_parameters
+
+    def normalise(
+        task: StateTaskServiceSfn,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        original(task, parameters, boto_service_name, service_action_name)
+        for key in [k for k in parameters if k[:1].isupper()]:
+            parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+
+    with patch.object(StateTaskServiceSfn, "_normalise_parameters", normalise):
         yield
 
 
@@ -200,6 +225,7 @@ class Emulator:
                 )
             )
             stack.enter_context(_named_executions())
+            stack.enter_context(_start_execution_task_keys())
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))
             stack.enter_context(emulator.health.installed())
             stack.enter_context(emulator.lambda_account.installed())
