@@ -117,18 +117,10 @@ def installed(
         deduplication_id: str | None = None,
         message_structure: str | None = None,
     ) -> None:
-        if sub.protocol not in ("email", "email-json", "lambda"):
-            return original(
-                sub,
-                message,
-                message_id,
-                subject=subject,
-                message_attributes=message_attributes,
-                group_id=group_id,
-                deduplication_id=deduplication_id,
-                message_structure=message_structure,
-            )
-        if sub.protocol == "lambda" and not _managed_lambda(runtime, sub.endpoint):
+        handled = sub.protocol in ("email", "email-json") or (
+            sub.protocol == "lambda" and _managed_lambda(runtime, sub.endpoint)
+        )
+        if not handled:
             return original(
                 sub,
                 message,
