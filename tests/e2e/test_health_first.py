@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
+from tests.e2e.scenario_runs import play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -25,9 +26,7 @@ def _slack(emu: Emulator) -> list[str]:
 
 @pytest.fixture(scope="module")
 def health_first() -> Iterator[Emulator]:
-    with Emulator.start(scenario="health-first", parameters={"AlertEmail": "ops@x.io"}) as emu:
-        emu.play()
-        yield emu
+    yield from play_scenario("health-first")
 
 
 def test_health_first_confirms_an_outage_that_mutes_our_alerts_until_aws_closes_it(

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
+from tests.e2e.scenario_runs import play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -20,9 +21,7 @@ def _subjects(emu: Emulator) -> list[str]:
 
 @pytest.fixture(scope="module")
 def suspected() -> Iterator[Emulator]:
-    with Emulator.start(scenario="health-suspected", parameters={"AlertEmail": "ops@x.io"}) as emu:
-        emu.play()
-        yield emu
+    yield from play_scenario("health-suspected")
 
 
 def test_our_errors_first_raise_a_suspected_outage_naming_the_evidence(

@@ -7,11 +7,11 @@ the error and alerts within the sweep period, and the next cycle resolves the al
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from emulator import Emulator
+from tests.e2e.scenario_runs import collector_cycles, play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -20,15 +20,7 @@ FAILED_AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def played() -> Iterator[Emulator]:
-    parameters = {"AlertEmail": "ops@example.com"}
-    with Emulator.start(scenario="quiet-failure", parameters=parameters) as emu:
-        emu.play()
-        yield emu
-
-
-def _cycles(emu: Emulator) -> list[dict[str, Any]]:
-    records = emu.logs["CollectMetricsFunction"].records()
-    return [record for record in records if record.get("message") == "collected"]
+    yield from play_scenario("quiet-failure")
 
 
 def test_the_sweep_finds_the_single_error_within_an_hour_and_the_next_cycle_resolves_it(
@@ -47,7 +39,7 @@ def test_the_sweep_finds_the_single_error_within_an_hour_and_the_next_cycle_reso
 
 
 def test_only_the_sweep_reads_per_function_metrics_in_a_healthy_account(played: Emulator) -> None:
-    cycles = _cycles(played)
+    cycles = collector_cycles(played)
     swept = [cycle for cycle in cycles if cycle["swept"]]
 
     assert len(cycles) == 18
