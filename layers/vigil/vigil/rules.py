@@ -637,7 +637,7 @@ def _judge_events(signal: Signal, rule: EventCountRule, what: str) -> Breach | N
         evidence=Evidence(
             value=events,
             threshold=float(rule.critical_events if critical else 0),
-            unit="Count",
+            unit="events",
             window_seconds=signal.window_seconds,
             observed_at=signal.observed_at,
             summary=f"{what}: {details or _plural(events, 'event')} over"
