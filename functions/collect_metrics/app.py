@@ -1,4 +1,4 @@
-"""Scheduled: one metrics cycle (fast path, dials, dead-letter queues, drill-down, sweep), then
+"""Scheduled: one metrics cycle over every dial family (fast path, drill-down, sweep), then
 Evaluate."""
 
 from functools import cache
@@ -15,7 +15,9 @@ from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
-from vigil.collect import collect_lambda
+from vigil.collect import collect
+from vigil.dials.lambda_functions import LambdaFamily
+from vigil.dials.sqs import DeadLetterFamily
 from vigil.events import scheduled_time
 from vigil.observability import logger, metrics, tracer
 from vigil.rules import RulesConfig
@@ -54,12 +56,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     cloudwatch, lambda_client, sfn, dynamodb, sqs = _clients()
     stats = CallStats()
     account = context.invoked_function_arn.split(":")[4]
-    cycle = collect_lambda(
-        inventory=LambdaInventory(lambda_client, stats),
+    state = CollectorState(dynamodb, settings.table_name, stats=stats)
+    # One ListFunctions pass per cycle at most, shared by the families that need it.
+    functions = cache(LambdaInventory(lambda_client, stats).functions)
+    cycle = collect(
+        families=[
+            LambdaFamily(
+                functions=functions,
+                state=state,
+                account_settings=LambdaAccountSettings(lambda_client, stats, _limits_cache()),
+            ),
+            DeadLetterFamily(
+                queues=SqsDeadLetterQueues(sqs, stats), state=state, functions=functions
+            ),
+        ],
         metrics=CloudWatchMetrics(cloudwatch, stats),
-        state=CollectorState(dynamodb, settings.table_name, stats=stats),
-        account_settings=LambdaAccountSettings(lambda_client, stats, _limits_cache()),
-        dead_letters=SqsDeadLetterQueues(sqs, stats),
         rules=rules,
         now=now,
         account=account,
@@ -73,10 +84,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "batch_id": batch.batch_id,
         "signals": len(batch.signals),
         "metrics_requested": stats.metrics_requested,
+        "metrics_by_stage": cycle.metrics_by_stage,
         "drilled": cycle.drilled,
         "watched": len(cycle.watched),
         "swept": cycle.swept,
-        "dead_letter_queues": cycle.dead_letter_queues,
+        "resources": {name: result.resources for name, result in cycle.families.items()},
+        "dead_letter_queues": cycle.resources("sqs"),
         "discovered": cycle.discovered,
         "api_calls": stats.by_api,
         "execution_arn": execution_arn,
