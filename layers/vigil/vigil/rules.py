@@ -8,8 +8,8 @@ field with its reason. It is validated at cold start: an invalid document raises
 
 import json
 import re
-from dataclasses import dataclass, fields
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator

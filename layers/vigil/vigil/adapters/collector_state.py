@@ -7,9 +7,13 @@
   watched, so that the slower sweep skips minutes a cycle has already judged. Kept with a
   ``ttl`` a little longer than a sweep period;
 - the **discovered dead-letter queues**: one item, pk ``DISCOVERY#sqs``, sk
-  ``dead-letter-queues``, their URLs and the scheduled time of the discovery (ADR 23).
+  ``dead-letter-queues``, their URLs and the scheduled time of the discovery (ADR 23);
+- the **inventories** of the other dial families (ADR 24): one item each, pk ``DISCOVERY#<name>``,
+  sk ``inventory``, the family's record as a JSON document and the scheduled time of the
+  discovery. An item holds at most 400 KB: about 4,000 resources of 100 bytes each.
 """
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -143,3 +147,31 @@ class CollectorState:
             start = page.get("LastEvaluatedKey")
             if not start:
                 return items
+
+    def inventory(self, name: str) -> dict[str, Any] | None:
+        """The record the last discovery of family ``name`` stored; ``None`` before any."""
+        self.stats.count("GetItem")
+        item = self._client.get_item(
+            TableName=self._table, Key=_inventory_key(name), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        record = json.loads(item["record"]["S"])
+        if not isinstance(record, dict):
+            raise ValueError(f"DISCOVERY#{name}: the stored record is not a JSON object")
+        return record
+
+    def remember_inventory(self, name: str, record: dict[str, Any], *, at: datetime) -> None:
+        self.stats.count("PutItem")
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **_inventory_key(name),
+                "record": {"S": json.dumps(record, separators=(",", ":"), sort_keys=True)},
+                "discovered_at": {"S": iso(at)},
+            },
+        )
+
+
+def _inventory_key(name: str) -> dict[str, Any]:
+    return {"pk": {"S": f"DISCOVERY#{name}"}, "sk": {"S": "inventory"}}

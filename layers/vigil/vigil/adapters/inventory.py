@@ -50,7 +50,7 @@ class InventoryUnavailable(VigilError):
     """An AWS listing failed; the cycle fails and the scheduler retries it."""
 
 
-def _guard(api: str, stats: CallStats, call: Callable[[], T]) -> T:
+def _guard[T](api: str, stats: CallStats, call: Callable[[], T]) -> T:
     stats.count(api)
     try:
         return call()
