@@ -98,8 +98,8 @@ def objects_metric(bucket: str) -> MetricKey:
 class S3Family:
     """The S3 dials; ``scope`` applies the tag filters at discovery."""
 
-    name = "s3"
-    kinds = (ERRORS_KIND, LATENCY_KIND, HINT_KIND)
+    name: str = "s3"
+    kinds: tuple[str, ...] = (ERRORS_KIND, LATENCY_KIND, HINT_KIND)
 
     def __init__(self, buckets: BucketsPort, state: InventoryStatePort, scope: TagScope) -> None:
         self._buckets = buckets
