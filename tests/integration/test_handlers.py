@@ -17,6 +17,7 @@ from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.stats import CallStats
 from vigil.errors import ConfigError, InvalidEventError, InvalidRunbookInput
 from vigil.model import SignalBatch
+from vigil.rules import RulesConfig
 
 Loader = Callable[..., ModuleType]
 Context = Callable[[str], FakeContext]
@@ -51,10 +52,16 @@ def _evaluate_state_machine() -> str:
 
 
 def _discovered_no_dead_letter_queues(table: str) -> None:
-    """An earlier cycle's discovery, so that the cycle under test is an ordinary one."""
-    CollectorState(boto3.client("dynamodb"), table).remember_dead_letter_queues(
-        [], at=T0 - timedelta(minutes=5)
-    )
+    """An earlier cycle's discovery that found nothing to watch, so that the cycle under test is
+    an ordinary one."""
+    state = CollectorState(boto3.client("dynamodb"), table)
+    at = T0 - timedelta(minutes=5)
+    state.remember_dead_letter_queues([], at=at)
+    state.remember_inventory("s3", {"watched": [], "quiet": []}, at=at)
+    state.remember_inventory("states", {"state_machines": []}, at=at)
+    state.remember_inventory("apigateway", {"apis": []}, at=at)
+    services = sorted(RulesConfig().service_quotas.services)
+    state.remember_inventory("quotas", {"services": services, "quotas": []}, at=at)
 
 
 def test_collector_drills_into_every_function_when_the_account_aggregate_breaches(
@@ -87,7 +94,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert result["swept"] is False
     assert result["api_calls"] == {
         "GetMetricData": 3,
-        "GetItem": 1,
+        "GetItem": 5,  # the dead-letter queues and the 4 edge inventories
         "Query": 2,
         "ListFunctions": 1,
         "PutItem": 1,
@@ -100,11 +107,21 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "nightly-report": {"errors": 1.0, "invocations": 10.0},
     }
     assert sent.covered_kinds == [
+        "apigateway.http_5xx",
+        "apigateway.rest_5xx",
         "lambda.account_concurrency",
         "lambda.async_failures",
         "lambda.errors",
         "lambda.throttles",
+        "quota.usage",
+        "s3.5xx_rate",
+        "s3.latency",
+        "s3.request_metrics_missing",
         "sqs.dlq_messages",
+        "states.executions_aborted",
+        "states.executions_failed",
+        "states.executions_throttled",
+        "states.executions_timed_out",
     ]
 
 
