@@ -81,6 +81,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emulator.clock import ScheduleExpressionError, parse_expression
 from emulator.cost_series import DEFAULT_ACCOUNT, ServiceSeries
+from emulator.data_dials import DataSpec, parse_data
 from emulator.edge import EdgeScenario, parse_edge
 from emulator.errors import ScenarioError
 from emulator.health import HealthScenario, parse_health
@@ -103,6 +104,8 @@ _TOP_LEVEL = {
     "lambda_account",
     "queues",
     "edge",
+    "tables",
+    "streams",
 }
 _QUEUE_KEYS = {"name", "retention", "dlq_for", "put", "purge"}
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -219,6 +222,8 @@ class Scenario:
     """SQS queues created in moto and filled or purged at given minutes (``emulator.queues``)."""
     edge: EdgeScenario = field(default_factory=EdgeScenario)
     """Buckets, state machines, APIs and service quotas (``emulator.edge``)."""
+    data: DataSpec = field(default_factory=DataSpec)
+    """DynamoDB tables and Kinesis streams, and their metrics (``emulator.data_dials``)."""
 
     @property
     def duration(self) -> timedelta:
@@ -396,6 +401,7 @@ def _parse(document: object, source: Path | None) -> Scenario:
         lambda_account=parse_lambda_account(doc.get("lambda_account")),
         queues=_queues(doc.get("queues"), end - start),
         edge=parse_edge(doc.get("edge")),
+        data=parse_data(doc.get("tables"), doc.get("streams"), workloads=seen),
     )
 
 

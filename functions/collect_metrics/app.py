@@ -10,6 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
+from vigil.adapters.dynamodb_tables import DynamoDbTables
+from vigil.adapters.event_source_mappings import EventSourceMappings
 from vigil.adapters.inventory import (
     HttpApis,
     LambdaDestinations,
@@ -19,6 +21,7 @@ from vigil.adapters.inventory import (
     ServiceQuotas,
     StateMachines,
 )
+from vigil.adapters.kinesis_streams import KinesisStreams
 from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
@@ -27,7 +30,10 @@ from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.collect import collect
 from vigil.dials.apigateway import ApiGatewayFamily
 from vigil.dials.base import discovery_due, window_for
-from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagScope
+from vigil.dials.dynamodb import DynamoDbFamily
+from vigil.dials.event_sources import EventSourceFamily
+from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagFiltered, TagScope
+from vigil.dials.kinesis import KinesisFamily
 from vigil.dials.lambda_functions import LambdaFamily
 from vigil.dials.quotas import QuotaFamily
 from vigil.dials.s3 import S3Family
@@ -46,28 +52,20 @@ def _config() -> tuple[CollectorSettings, RulesConfig]:
 
 
 @cache
-def _clients() -> tuple[Any, Any, Any, Any, Any]:
-    return (
-        boto3.client("cloudwatch"),
-        boto3.client("lambda"),
-        boto3.client("stepfunctions"),
-        boto3.client("dynamodb"),
-        boto3.client("sqs"),
-    )
-
-
-@cache
-def _edge_clients() -> dict[str, Any]:
-    """The clients only discovery and the edge families use."""
+def _clients() -> dict[str, Any]:
     return {
-        service: boto3.client(service)
-        for service in (
-            "s3",
-            "apigateway",
-            "apigatewayv2",
-            "service-quotas",
-            "resourcegroupstaggingapi",
-        )
+        "cloudwatch": boto3.client("cloudwatch"),
+        "lambda": boto3.client("lambda"),
+        "stepfunctions": boto3.client("stepfunctions"),
+        "dynamodb": boto3.client("dynamodb"),
+        "sqs": boto3.client("sqs"),
+        "kinesis": boto3.client("kinesis"),
+        "autoscaling": boto3.client("application-autoscaling"),
+        "s3": boto3.client("s3"),
+        "apigateway": boto3.client("apigateway"),
+        "apigatewayv2": boto3.client("apigatewayv2"),
+        "service-quotas": boto3.client("service-quotas"),
+        "tagging": boto3.client("resourcegroupstaggingapi"),
     }
 
 
@@ -83,26 +81,27 @@ def _limits_cache() -> LimitsCache:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = scheduled_time(event)
     settings, rules = _config()
-    cloudwatch, lambda_client, sfn, dynamodb, sqs = _clients()
+    clients = _clients()
+    lambda_client = clients["lambda"]
     stats = CallStats()
     account = context.invoked_function_arn.split(":")[4]
-    state = CollectorState(dynamodb, settings.table_name, stats=stats)
-    edge = _edge_clients()
-    scope = TagScope(rules.tags, ResourceTags(edge["resourcegroupstaggingapi"], stats))
+    state = CollectorState(clients["dynamodb"], settings.table_name, stats=stats)
+    cloudwatch = CloudWatchMetrics(clients["cloudwatch"], stats)
+    tags = TagScope(rules.tags, ResourceTags(clients["tagging"], stats))
     # One ListFunctions pass per cycle at most, shared by the families that need it, with the
     # functions the tag filters exclude left out.
     functions = ScopedFunctions(
         cache(LambdaInventory(lambda_client, stats).functions),
-        scope,
+        tags,
         state,
         discovery=discovery_due(window_for(now, rules), rules),
         now=now,
     )
     dead_letters = ScopedDeadLetters(
-        SqsDeadLetterQueues(sqs, stats),
+        SqsDeadLetterQueues(clients["sqs"], stats),
         LambdaDestinations(lambda_client, stats),
         functions,
-        scope,
+        tags,
     )
     cycle = collect(
         families=[
@@ -112,24 +111,44 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 account_settings=LambdaAccountSettings(lambda_client, stats, _limits_cache()),
             ),
             DeadLetterFamily(queues=dead_letters, state=state, functions=functions),
-            S3Family(S3Buckets(edge["s3"], settings.region, stats), state, scope),
-            StepFunctionsFamily(StateMachines(sfn, stats), state, scope),
-            ApiGatewayFamily(
-                RestApis(edge["apigateway"], stats),
-                HttpApis(edge["apigatewayv2"], stats),
-                state,
-                scope,
+            EventSourceFamily(
+                mappings=TagFiltered(
+                    EventSourceMappings(lambda_client, clients["kinesis"], stats), rules.tags
+                ),
+                state=state,
             ),
-            QuotaFamily(ServiceQuotas(edge["service-quotas"], stats), state),
+            DynamoDbFamily(
+                tables=TagFiltered(
+                    DynamoDbTables(clients["dynamodb"], clients["autoscaling"], stats), rules.tags
+                ),
+                state=state,
+                active=cloudwatch,
+            ),
+            KinesisFamily(
+                streams=TagFiltered(KinesisStreams(clients["kinesis"], stats), rules.tags),
+                state=state,
+                active=cloudwatch,
+            ),
+            S3Family(S3Buckets(clients["s3"], settings.region, stats), state, tags),
+            StepFunctionsFamily(StateMachines(clients["stepfunctions"], stats), state, tags),
+            ApiGatewayFamily(
+                RestApis(clients["apigateway"], stats),
+                HttpApis(clients["apigatewayv2"], stats),
+                state,
+                tags,
+            ),
+            QuotaFamily(ServiceQuotas(clients["service-quotas"], stats), state),
         ],
-        metrics=CloudWatchMetrics(cloudwatch, stats),
+        metrics=cloudwatch,
         rules=rules,
         now=now,
         account=account,
         region=settings.region,
     )
     batch = cycle.batch
-    execution_arn = EvaluateWorkflow(sfn, settings.evaluate_state_machine_arn, stats).start(batch)
+    execution_arn = EvaluateWorkflow(
+        clients["stepfunctions"], settings.evaluate_state_machine_arn, stats
+    ).start(batch)
     metrics.add_metric("SignalsCollected", MetricUnit.Count, len(batch.signals))
     metrics.add_metric("MetricsRequested", MetricUnit.Count, stats.metrics_requested)
     summary = {

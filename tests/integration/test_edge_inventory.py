@@ -179,7 +179,7 @@ def test_a_failed_listing_names_the_api(aws: None) -> None:
 
 def test_an_inventory_round_trips_through_the_state_table(table: str) -> None:
     state = CollectorState(boto3.client("dynamodb"), table)
-    record = {"state_machines": [{"arn": "arn:aws:states:...:x", "name": "x"}]}
+    record = [{"arn": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:x", "name": "x"}]
 
     before = state.inventory("states")
     state.remember_inventory("states", record, at=T0 - timedelta(minutes=5))

@@ -17,7 +17,6 @@ from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.stats import CallStats
 from vigil.errors import ConfigError, InvalidEventError, InvalidRunbookInput
 from vigil.model import SignalBatch
-from vigil.rules import RulesConfig
 
 Loader = Callable[..., ModuleType]
 Context = Callable[[str], FakeContext]
@@ -57,11 +56,8 @@ def _discovered_no_dead_letter_queues(table: str) -> None:
     state = CollectorState(boto3.client("dynamodb"), table)
     at = T0 - timedelta(minutes=5)
     state.remember_dead_letter_queues([], at=at)
-    state.remember_inventory("s3", {"watched": [], "quiet": []}, at=at)
-    state.remember_inventory("states", {"state_machines": []}, at=at)
-    state.remember_inventory("apigateway", {"apis": []}, at=at)
-    services = sorted(RulesConfig().service_quotas.services)
-    state.remember_inventory("quotas", {"services": services, "quotas": []}, at=at)
+    for family in ("s3", "states", "apigateway", "quotas"):
+        state.remember_inventory(family, [], at=at)
 
 
 def test_collector_drills_into_every_function_when_the_account_aggregate_breaches(
@@ -94,10 +90,22 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert result["swept"] is False
     assert result["api_calls"] == {
         "GetMetricData": 3,
-        "GetItem": 5,  # the dead-letter queues and the 4 edge inventories
-        "Query": 2,
+        # The stored dead-letter queues and 4 edge inventories, and the three data inventories
+        # found missing.
+        "GetItem": 8,
+        # The watch lists: 2 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
+        "Query": 7,
         "ListFunctions": 1,
-        "PutItem": 1,
+        # Coverage, then the three inventories discovered on this first cycle.
+        "PutItem": 4,
+        "ListEventSourceMappings": 1,
+        "ListTables": 1,
+        "DescribeTable": 1,
+        "ListTagsOfResource": 1,
+        "DescribeScalableTargets": 1,
+        "ListStreams": 1,
+        # Which tables and streams had throttles or system errors lately: 3 DynamoDB, 1 Kinesis.
+        "ListMetrics": 4,
         "StartExecution": 1,
     }
     assert sent.batch_id == "metrics-123456789012-us-east-1-20261102T0900Z"
@@ -109,9 +117,16 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert sent.covered_kinds == [
         "apigateway.http_5xx",
         "apigateway.rest_5xx",
+        "dynamodb.capacity",
+        "dynamodb.system_errors",
+        "dynamodb.throttles",
+        "kinesis.iterator_age",
+        "kinesis.shard_capacity",
+        "kinesis.write_throttles",
         "lambda.account_concurrency",
         "lambda.async_failures",
         "lambda.errors",
+        "lambda.iterator_age",
         "lambda.throttles",
         "quota.usage",
         "s3.5xx_rate",

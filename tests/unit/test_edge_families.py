@@ -49,14 +49,16 @@ class FakeMetrics:
 
 @dataclass
 class FakeState:
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     writes: int = 0
 
-    def inventory(self, name: str) -> dict[str, Any] | None:
-        return self.records.get(name)
+    def inventory(self, family: str) -> list[dict[str, Any]] | None:
+        return self.records.get(family)
 
-    def remember_inventory(self, name: str, record: dict[str, Any], *, at: datetime) -> None:
-        self.records[name] = record
+    def remember_inventory(
+        self, family: str, records: list[dict[str, Any]], *, at: datetime
+    ) -> None:
+        self.records[family] = records
         self.writes += 1
 
 
@@ -102,8 +104,8 @@ def _s3_key(metric: str, stat: str = "Sum") -> MetricKey:
 
 
 def test_s3_judges_the_window_against_the_buckets_earlier_windows() -> None:
-    state = FakeState({"s3": {"watched": [{"name": "media", "filter_id": "EntireBucket"}],
-                              "quiet": [{"name": "archive", "objects": 3e6}]}})  # fmt: skip
+    state = FakeState({"s3": [{"name": "media", "filter_id": "EntireBucket"},
+                              {"name": "archive", "objects": 3e6}]})  # fmt: skip
     metrics = FakeMetrics()
     history = WINDOW_START - timedelta(minutes=60)
     metrics.minutes(_s3_key("AllRequests"), history, 65, 1000)
@@ -147,10 +149,11 @@ def test_s3_discovery_prefers_the_whole_bucket_filter_and_reads_quiet_buckets_ob
 
     cycle = run(S3Family(buckets, state, scope(rules, tags)), metrics, rules)
 
-    assert state.records["s3"] == {
-        "watched": [{"name": "media", "filter_id": "EntireBucket"}],
-        "quiet": [{"name": "archive", "objects": 3e6}],  # scratch has no storage datapoint
-    }
+    assert state.records["s3"] == [
+        {"name": "media", "filter_id": "EntireBucket", "objects": None},
+        {"name": "archive", "filter_id": None, "objects": 3e6},
+        {"name": "scratch", "filter_id": None, "objects": None},  # no storage datapoint
+    ]
     assert [s.labels.resource for s in cycle.batch.signals] == ["archive"]
     assert metrics.calls[0] == [objects_metric("archive"), objects_metric("scratch")]
     assert cycle.families["s3"].discovered is True
@@ -234,16 +237,17 @@ def test_a_rate_quota_compares_the_busiest_minute_brought_to_its_period() -> Non
     assert found.samples == {"usage": 750.0, "quota": 800.0}
 
 
-def test_a_changed_services_list_is_discovered_at_once() -> None:
-    state = FakeState({"quotas": {"services": ["lambda"], "quotas": []}})
+def test_a_service_dropped_from_the_config_is_dropped_before_the_next_discovery() -> None:
+    stored = {"service": "states", "code": "L-12345678", "name": "StartExecution rate",
+              "value": 800, "period_seconds": 1, "namespace": "AWS/Usage",
+              "metric": "CallCount", "dimensions": [], "statistic": "Sum"}  # fmt: skip
     quotas = FakeQuotas({})
-    rules = RulesConfig.from_json('{"service_quotas": {"services": ["lambda", "states"]}}')
+    rules = RulesConfig.from_json('{"service_quotas": {"services": ["lambda"]}}')
 
-    cycle = run(QuotaFamily(quotas, state), FakeMetrics(), rules)
+    cycle = run(QuotaFamily(quotas, FakeState({"quotas": [stored]})), FakeMetrics(), rules)
 
-    assert quotas.asked == ["lambda", "states"]
-    assert state.records["quotas"]["services"] == ["lambda", "states"]
-    assert cycle.families["quotas"].discovered is True
+    assert quotas.asked == []
+    assert cycle.families["quotas"].resources == 0
 
 
 def _functions() -> list[FunctionInfo]:
@@ -264,7 +268,7 @@ def test_excluded_functions_are_stored_at_discovery_and_reused_without_reading_t
                             now=NOW)()  # fmt: skip
 
     assert [fn.name for fn in found] == [fn.name for fn in later] == ["orders"]
-    assert state.records["tags"] == {"excluded_functions": ["sandbox"]}
+    assert state.records["tags"] == [{"excluded_function": "sandbox"}]
     assert tags.calls == 1
 
 

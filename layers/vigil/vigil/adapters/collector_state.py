@@ -8,9 +8,9 @@
   ``ttl`` a little longer than a sweep period;
 - the **discovered dead-letter queues**: one item, pk ``DISCOVERY#sqs``, sk
   ``dead-letter-queues``, their URLs and the scheduled time of the discovery (ADR 23);
-- the **inventories** of the other dial families (ADR 24): one item each, pk ``DISCOVERY#<name>``,
-  sk ``inventory``, the family's record as a JSON document and the scheduled time of the
-  discovery. An item holds at most 400 KB: about 4,000 resources of 100 bytes each.
+- the **discovered inventory** of a dial family: one item, pk ``DISCOVERY#<family>``, sk
+  ``inventory``, its records as one JSON document and the scheduled time of the discovery
+  (ADR 24). An item holds at most 400 KB: about 2,000 tables or streams.
 """
 
 import json
@@ -23,6 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from vigil.adapters.stats import CallStats
 from vigil.clock import iso, parse_time
+from vigil.errors import VigilError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -133,6 +134,35 @@ class CollectorState:
             },
         )
 
+    def inventory(self, family: str) -> list[dict[str, Any]] | None:
+        """The records the last discovery of ``family`` stored; ``None`` before any."""
+        self.stats.count("GetItem")
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"DISCOVERY#{family}"}, "sk": {"S": "inventory"}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        records = json.loads(item["records"]["S"])
+        if not isinstance(records, list):
+            raise VigilError(f"state table DISCOVERY#{family}: records is not a JSON list")
+        return records
+
+    def remember_inventory(
+        self, family: str, records: list[dict[str, Any]], *, at: datetime
+    ) -> None:
+        self.stats.count("PutItem")
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": f"DISCOVERY#{family}"},
+                "sk": {"S": "inventory"},
+                "records": {"S": json.dumps(records, separators=(",", ":"), sort_keys=True)},
+                "discovered_at": {"S": iso(at)},
+            },
+        )
+
     def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         start: dict[str, Any] | None = None
@@ -147,31 +177,3 @@ class CollectorState:
             start = page.get("LastEvaluatedKey")
             if not start:
                 return items
-
-    def inventory(self, name: str) -> dict[str, Any] | None:
-        """The record the last discovery of family ``name`` stored; ``None`` before any."""
-        self.stats.count("GetItem")
-        item = self._client.get_item(
-            TableName=self._table, Key=_inventory_key(name), ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            return None
-        record = json.loads(item["record"]["S"])
-        if not isinstance(record, dict):
-            raise ValueError(f"DISCOVERY#{name}: the stored record is not a JSON object")
-        return record
-
-    def remember_inventory(self, name: str, record: dict[str, Any], *, at: datetime) -> None:
-        self.stats.count("PutItem")
-        self._client.put_item(
-            TableName=self._table,
-            Item={
-                **_inventory_key(name),
-                "record": {"S": json.dumps(record, separators=(",", ":"), sort_keys=True)},
-                "discovered_at": {"S": iso(at)},
-            },
-        )
-
-
-def _inventory_key(name: str) -> dict[str, Any]:
-    return {"pk": {"S": f"DISCOVERY#{name}"}, "sk": {"S": "inventory"}}

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vigil.adapters.inventory import NamedResource
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
-from vigil.dials.inventory import InventoryStatePort, TagScope, load_or_discover
+from vigil.dials.inventory import InventoryStore, TagScope, load_records
 
 REST_KIND = "apigateway.rest_5xx"
 HTTP_KIND = "apigateway.http_5xx"
@@ -45,18 +45,12 @@ class Api(BaseModel):
         return MetricKey("AWS/ApiGateway", name, (("ApiId", self.id),))
 
 
-class ApiInventory(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    apis: list[Api]
-
-
 class ApiGatewayFamily:
     name: str = "apigateway"
     kinds: tuple[str, ...] = (REST_KIND, HTTP_KIND)
 
     def __init__(
-        self, rest: ApisPort, http: ApisPort, state: InventoryStatePort, scope: TagScope
+        self, rest: ApisPort, http: ApisPort, state: InventoryStore, scope: TagScope
     ) -> None:
         self._rest = rest
         self._http = http
@@ -67,10 +61,8 @@ class ApiGatewayFamily:
         enabled = [kind for kind in self.kinds if kind in ctx.rules.enabled_kinds]
         if not enabled:
             return FamilyResult(signals=[])
-        inventory, discovered = load_or_discover(
-            self._state, self.name, ApiInventory, ctx, self._discover
-        )
-        apis = [api for api in inventory.apis if api.kind in enabled]
+        found, discovered = load_records(ctx, self._state, self.name, Api, self._discover)
+        apis = [api for api in found if api.kind in enabled]
         answers = yield [ctx.ask(api.metric("errors"), Stage.FAST) for api in apis]
         failing = {
             api.id: errors
@@ -102,7 +94,7 @@ class ApiGatewayFamily:
             extra={"apis_with_5xx": len(failing)},
         )
 
-    def _discover(self) -> ApiInventory:
+    def _discover(self) -> list[Api]:
         found = [
             Api(kind=REST_KIND, id=api.id, name=api.name)
             for api in self._rest.list()
@@ -113,4 +105,4 @@ class ApiGatewayFamily:
             for api in self._http.list()
             if self._scope.allows(api.id, api.tags)
         ]
-        return ApiInventory(apis=found)
+        return found

@@ -155,6 +155,12 @@ class CycleContext:
     sweep: bool
     discovery: bool
 
+    @property
+    def sweep_period(self) -> Window:
+        """The ``sweep_minutes`` that end with the window: what a sweep reads."""
+        minutes = self.rules.collection.sweep_minutes
+        return Window(start=self.window.end - timedelta(minutes=minutes), end=self.window.end)
+
     def ask(self, key: MetricKey, stage: Stage, span: Window | None = None) -> MetricAsk:
         """``key`` over ``span`` (the cycle's window unless given)."""
         span = span or self.window

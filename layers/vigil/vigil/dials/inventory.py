@@ -1,16 +1,19 @@
-"""What the edge families share: their discovered inventories in the state table, and the tag
-filters that decide which discovered resources are watched (docs/rules.md, ``tags``).
+"""Discovered resources, cached in the state table and refreshed on the discovery schedule.
 
-A family's inventory is found by a discovery every ``collection.discovery_minutes`` (in the
-cycle whose window crosses a multiple of it, like the dead-letter queues of ADR 23, and in any
-cycle that finds none stored), stored as one JSON record, and read back by every other cycle
-with one ``GetItem``.
+A family's inventory is read from the table every cycle (one ``GetItem``) and discovered again
+in the cycle whose window crosses a multiple of ``discovery_minutes`` (a function of the
+scheduled time, so a replay discovers at the same cycles), or when none is stored yet (the
+first cycle after a deploy). Every record keeps its resource's tags, for tag filters.
+
+The tag filters (docs/rules.md, ``tags``) decide which discovered resources are watched:
+:class:`TagScope` answers for one resource, :class:`ScopedFunctions` and
+:class:`ScopedDeadLetters` apply it to the Lambda functions and dead-letter queues.
 """
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,49 +22,82 @@ from vigil.adapters.sqs_queues import QueueDepth
 from vigil.dials.base import CycleContext
 from vigil.rules import TagFilters
 
-M = TypeVar("M", bound=BaseModel)
-
 
 class InventoryStatePort(Protocol):
-    def inventory(self, name: str) -> dict[str, Any] | None: ...
+    def inventory(self, family: str) -> list[dict[str, Any]] | None: ...
 
-    def remember_inventory(self, name: str, record: dict[str, Any], *, at: datetime) -> None: ...
+    def remember_inventory(
+        self, family: str, records: list[dict[str, Any]], *, at: datetime
+    ) -> None: ...
+
+    def watched(self, kinds: Iterable[str]) -> set[str]: ...
+
+
+class Recordable(Protocol):
+    def record(self) -> dict[str, Any]: ...
+
+
+def load_inventory[R: Recordable](
+    ctx: CycleContext,
+    state: InventoryStatePort,
+    family: str,
+    *,
+    discover: Callable[[], list[R]],
+    parse: Callable[[dict[str, Any]], R],
+) -> tuple[list[R], bool]:
+    """The family's resources, and whether this cycle discovered them."""
+    stored = state.inventory(family)
+    if stored is not None and not ctx.discovery:
+        return [parse(record) for record in stored], False
+    found = discover()
+    state.remember_inventory(family, [item.record() for item in found], at=ctx.now)
+    return found, True
+
+
+# The edge families (S3, Step Functions, API Gateway, service quotas) keep their records as
+# pydantic models and need only the inventory half of the state port.
+class InventoryStore(Protocol):
+    def inventory(self, family: str) -> list[dict[str, Any]] | None: ...
+
+    def remember_inventory(
+        self, family: str, records: list[dict[str, Any]], *, at: datetime
+    ) -> None: ...
 
 
 class TagsPort(Protocol):
     def by_arn(self) -> dict[str, dict[str, str]]: ...
 
 
-def stored[M: BaseModel](state: InventoryStatePort, name: str, model: type[M]) -> M | None:
-    """The inventory the last discovery of family ``name`` stored; ``None`` when there is none
-    or it no longer parses (an older shape), so that the cycle discovers again."""
-    record = state.inventory(name)
-    if record is None:
+def stored[M: BaseModel](state: InventoryStore, family: str, model: type[M]) -> list[M] | None:
+    """The records the last discovery of ``family`` stored; ``None`` when there are none or
+    they no longer parse (an older shape), so that the cycle discovers again."""
+    records = state.inventory(family)
+    if records is None:
         return None
     try:
-        return model.model_validate(record)
+        return [model.model_validate(record) for record in records]
     except ValidationError:
         return None
 
 
-def remember(state: InventoryStatePort, name: str, inventory: BaseModel, ctx: CycleContext) -> None:
-    state.remember_inventory(name, inventory.model_dump(mode="json"), at=ctx.now)
+def remember(state: InventoryStore, family: str, found: list[BaseModel], ctx: CycleContext) -> None:
+    state.remember_inventory(family, [item.model_dump(mode="json") for item in found], at=ctx.now)
 
 
-def load_or_discover[M: BaseModel](
-    state: InventoryStatePort,
-    name: str,
-    model: type[M],
+def load_records[M: BaseModel](
     ctx: CycleContext,
-    discover: Callable[[], M],
-) -> tuple[M, bool]:
-    """The family's stored inventory, or a fresh one (stored) when discovery is due or none is
-    stored; and whether this cycle discovered it."""
-    found = None if ctx.discovery else stored(state, name, model)
+    state: InventoryStore,
+    family: str,
+    model: type[M],
+    discover: Callable[[], list[M]],
+) -> tuple[list[M], bool]:
+    """The family's stored records, or fresh ones (stored) when discovery is due or none are
+    stored; and whether this cycle discovered them."""
+    found = None if ctx.discovery else stored(state, family, model)
     if found is not None:
         return found, False
     found = discover()
-    remember(state, name, found, ctx)
+    remember(state, family, list(found), ctx)
     return found, True
 
 
@@ -100,7 +136,7 @@ class ScopedFunctions:
         self,
         functions: Callable[[], list[FunctionInfo]],
         scope: TagScope,
-        state: InventoryStatePort,
+        state: InventoryStore,
         *,
         discovery: bool,
         now: datetime,
@@ -123,9 +159,10 @@ class ScopedFunctions:
         stored = None if self._discovery else self._state.inventory("tags")
         if stored is None:
             excluded = sorted(fn.name for fn in listed if not self._scope.allows(fn.arn))
-            self._state.remember_inventory("tags", {"excluded_functions": excluded}, at=self._now)
+            records = [{"excluded_function": name} for name in excluded]
+            self._state.remember_inventory("tags", records, at=self._now)
         else:
-            excluded = [str(name) for name in stored.get("excluded_functions", [])]
+            excluded = [str(record["excluded_function"]) for record in stored]
         skip = set(excluded)
         return [fn for fn in listed if fn.name not in skip]
 
@@ -179,3 +216,24 @@ def queue_arn(url: str) -> str:
     parts = url.rstrip("/").split("/")
     region = parts[2].split(".")[1]
     return f"arn:aws:sqs:{region}:{parts[3]}:{parts[4]}"
+
+
+class Tagged(Protocol):
+    @property
+    def tags(self) -> dict[str, str]: ...
+
+
+class Discovers[R: Tagged](Protocol):
+    def discover(self) -> list[R]: ...
+
+
+class TagFiltered[R: Tagged]:
+    """A discovery whose records carry their own tags (tables, streams, stream mappings), with
+    the records the tag filters exclude left out."""
+
+    def __init__(self, inner: Discovers[R], filters: TagFilters) -> None:
+        self._inner = inner
+        self._filters = filters
+
+    def discover(self) -> list[R]:
+        return [record for record in self._inner.discover() if self._filters.allows(record.tags)]

@@ -111,9 +111,7 @@ class LambdaFamily:
         swept = ERRORS_KIND in enabled and ctx.sweep
         names = [fn.name for fn in self.functions()] if drilled or swept else []
         targets = {kind: set(names) if kind in drilled else watched for kind in enabled}
-        period = Window(
-            start=window.end - timedelta(minutes=rules.collection.sweep_minutes), end=window.end
-        )
+        period = ctx.sweep_period
         events = sorted(
             {(name, _EVENT_METRIC[kind]) for kind, found in targets.items() for name in found}
         )

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vigil.adapters.inventory import QuotaUsage
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
-from vigil.dials.inventory import InventoryStatePort, load_or_discover
+from vigil.dials.inventory import InventoryStore, load_records
 
 QUOTA_KIND = "quota.usage"
 _MINUTE = 60
@@ -46,18 +46,11 @@ class Quota(BaseModel):
         return MetricKey(self.namespace, self.metric, tuple(self.dimensions), stat)
 
 
-class QuotaInventory(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    services: list[str]
-    quotas: list[Quota]
-
-
 class QuotaFamily:
     name: str = "quotas"
     kinds: tuple[str, ...] = (QUOTA_KIND,)
 
-    def __init__(self, quotas: QuotasPort, state: InventoryStatePort) -> None:
+    def __init__(self, quotas: QuotasPort, state: InventoryStore) -> None:
         self._quotas = quotas
         self._state = state
 
@@ -65,17 +58,14 @@ class QuotaFamily:
         rule = ctx.rules.service_quotas
         if not rule.enabled or not rule.services:
             return FamilyResult(signals=[])
-        inventory, discovered = load_or_discover(
-            self._state, self.name, QuotaInventory, ctx, lambda: self._discover(rule.services)
+        found, discovered = load_records(
+            ctx, self._state, self.name, Quota, lambda: self._discover(rule.services)
         )
-        if inventory.services != sorted(rule.services):
-            # The config changed since the discovery: discover the new services now.
-            inventory = self._discover(rule.services)
-            self._state.remember_inventory(self.name, inventory.model_dump(mode="json"), at=ctx.now)
-            discovered = True
-        answers = yield [ctx.ask(quota.key, Stage.FAST) for quota in inventory.quotas]
+        # A service dropped from the config is dropped now; one added waits for the discovery.
+        quotas = [quota for quota in found if quota.service in rule.services]
+        answers = yield [ctx.ask(quota.key, Stage.FAST) for quota in quotas]
         signals = []
-        for quota in inventory.quotas:
+        for quota in quotas:
             peak = answers.peak(quota.key, ctx.window)
             if peak <= 0:
                 continue
@@ -90,25 +80,21 @@ class QuotaFamily:
                     context={"quota": f"{quota.name} ({quota.service})"},
                 )
             )
-        return FamilyResult(signals=signals, resources=len(inventory.quotas), discovered=discovered)
+        return FamilyResult(signals=signals, resources=len(quotas), discovered=discovered)
 
-    def _discover(self, services: list[str]) -> QuotaInventory:
-        ordered = sorted(services)
-        return QuotaInventory(
-            services=ordered,
-            quotas=[
-                Quota(
-                    service=found.service,
-                    code=found.code,
-                    name=found.name,
-                    value=found.value,
-                    period_seconds=found.period_seconds,
-                    namespace=found.namespace,
-                    metric=found.metric,
-                    dimensions=list(found.dimensions),
-                    statistic=found.statistic,
-                )
-                for service in ordered
-                for found in self._quotas.with_usage(service)
-            ],
-        )
+    def _discover(self, services: list[str]) -> list[Quota]:
+        return [
+            Quota(
+                service=found.service,
+                code=found.code,
+                name=found.name,
+                value=found.value,
+                period_seconds=found.period_seconds,
+                namespace=found.namespace,
+                metric=found.metric,
+                dimensions=list(found.dimensions),
+                statistic=found.statistic,
+            )
+            for service in sorted(services)
+            for found in self._quotas.with_usage(service)
+        ]

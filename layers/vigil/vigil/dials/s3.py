@@ -34,7 +34,7 @@ from vigil.dials.base import (
     Stage,
     Window,
 )
-from vigil.dials.inventory import InventoryStatePort, TagScope, remember, stored
+from vigil.dials.inventory import InventoryStore, TagScope, remember, stored
 from vigil.model import Signal
 
 ERRORS_KIND = "s3.5xx_rate"
@@ -54,34 +54,22 @@ class BucketsPort(Protocol):
     def metrics_filters(self, bucket: str) -> list[MetricsFilter]: ...
 
 
-class WatchedBucket(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    filter_id: str
-
-
-class QuietBucket(BaseModel):
-    """A bucket without request metrics, and its object count at discovery."""
+class BucketRecord(BaseModel):
+    """A bucket as discovery found it: the request-metrics filter watched (none: the bucket has
+    no configuration) and, without one, its object count (none: no storage datapoint)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    objects: float
+    filter_id: str | None = None
+    objects: float | None = None
 
 
-class BucketInventory(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    watched: list[WatchedBucket]
-    quiet: list[QuietBucket]
-
-
-def request_metric(bucket: WatchedBucket, metric: str, stat: str = "Sum") -> MetricKey:
+def request_metric(bucket: BucketRecord, metric: str, stat: str = "Sum") -> MetricKey:
     return MetricKey(
         namespace=_NAMESPACE,
         metric=metric,
-        dimensions=(("BucketName", bucket.name), ("FilterId", bucket.filter_id)),
+        dimensions=(("BucketName", bucket.name), ("FilterId", bucket.filter_id or "")),
         stat=stat,
     )
 
@@ -101,7 +89,7 @@ class S3Family:
     name: str = "s3"
     kinds: tuple[str, ...] = (ERRORS_KIND, LATENCY_KIND, HINT_KIND)
 
-    def __init__(self, buckets: BucketsPort, state: InventoryStatePort, scope: TagScope) -> None:
+    def __init__(self, buckets: BucketsPort, state: InventoryStore, scope: TagScope) -> None:
         self._buckets = buckets
         self._state = state
         self._scope = scope
@@ -110,9 +98,9 @@ class S3Family:
         rule = ctx.rules.s3
         if not rule.enabled:
             return FamilyResult(signals=[])
-        inventory = None if ctx.discovery else stored(self._state, self.name, BucketInventory)
-        discovered = inventory is None
-        if inventory is None:
+        records = None if ctx.discovery else stored(self._state, self.name, BucketRecord)
+        discovered = records is None
+        if records is None:
             watched, unconfigured = self._configured()
             span = Window(start=ctx.window.end - _STORAGE_SPAN, end=ctx.window.end)
             answers = yield [
@@ -125,29 +113,28 @@ class S3Family:
                 )
                 for name in unconfigured
             ]
-            quiet = [
-                QuietBucket(name=name, objects=objects)
+            records = watched + [
+                BucketRecord(name=name, objects=_latest(answers, objects_metric(name), span))
                 for name in unconfigured
-                if (objects := _latest(answers, objects_metric(name), span)) is not None
             ]
-            inventory = BucketInventory(watched=watched, quiet=quiet)
-            remember(self._state, self.name, inventory, ctx)
+            remember(self._state, self.name, list(records), ctx)
+        watched_buckets = [bucket for bucket in records if bucket.filter_id is not None]
         baseline = Window(
             start=ctx.window.end - timedelta(minutes=rule.baseline_minutes), end=ctx.window.end
         )
         metrics = ("AllRequests", "5xxErrors")
         asks = [
             ctx.ask(request_metric(bucket, metric), Stage.FAST, baseline)
-            for bucket in inventory.watched
+            for bucket in watched_buckets
             for metric in metrics
         ]
         asks += [
             ctx.ask(request_metric(bucket, rule.latency_metric, "Average"), Stage.FAST, baseline)
-            for bucket in inventory.watched
+            for bucket in watched_buckets
         ]
         answers = yield asks
         signals: list[Signal] = []
-        for bucket in inventory.watched:
+        for bucket in watched_buckets:
             signals += _bucket_signals(ctx, answers, bucket, baseline)
         signals += [
             ctx.signal(
@@ -157,20 +144,23 @@ class S3Family:
                 unit="objects",
                 samples={"objects": bucket.objects, "busy_objects": float(rule.busy_objects)},
             )
-            for bucket in inventory.quiet
-            if rule.hint and bucket.objects >= rule.busy_objects
+            for bucket in records
+            if bucket.filter_id is None
+            and bucket.objects is not None
+            and rule.hint
+            and bucket.objects >= rule.busy_objects
         ]
         return FamilyResult(
             signals=signals,
-            resources=len(inventory.watched) + len(inventory.quiet),
+            resources=len(records),
             discovered=discovered,
-            extra={"request_metrics_buckets": len(inventory.watched)},
+            extra={"request_metrics_buckets": len(watched_buckets)},
         )
 
-    def _configured(self) -> tuple[list[WatchedBucket], list[str]]:
+    def _configured(self) -> tuple[list[BucketRecord], list[str]]:
         """The allowed buckets with a request-metrics configuration (the whole-bucket one if
         there is one, else the first), and those without."""
-        watched: list[WatchedBucket] = []
+        watched: list[BucketRecord] = []
         unconfigured: list[str] = []
         for name in self._buckets.names():
             if not self._scope.allows(f"arn:aws:s3:::{name}"):
@@ -180,7 +170,7 @@ class S3Family:
                 unconfigured.append(name)
                 continue
             chosen = next((f for f in filters if f.whole_bucket), filters[0])
-            watched.append(WatchedBucket(name=name, filter_id=chosen.id))
+            watched.append(BucketRecord(name=name, filter_id=chosen.id))
         return watched, unconfigured
 
 
@@ -190,7 +180,7 @@ def _latest(answers: Answers, key: MetricKey, span: Window) -> float | None:
 
 
 def _bucket_signals(
-    ctx: CycleContext, answers: Answers, bucket: WatchedBucket, baseline: Window
+    ctx: CycleContext, answers: Answers, bucket: BucketRecord, baseline: Window
 ) -> list[Signal]:
     """The window's 5xx rate and request-weighted latency, each with its baseline."""
     rule = ctx.rules.s3
@@ -227,7 +217,7 @@ def _bucket_signals(
                     "baseline_scale": rate_scale,
                     "baseline_windows": float(len(history)),
                 },
-                context={"filter_id": bucket.filter_id},
+                context={"filter_id": bucket.filter_id or ""},
             )
         )
     latencies = [s for _, _, s in history if s is not None]
@@ -246,7 +236,7 @@ def _bucket_signals(
                     "baseline_scale": ms_scale,
                     "baseline_windows": float(len(latencies)),
                 },
-                context={"filter_id": bucket.filter_id, "metric": rule.latency_metric},
+                context={"filter_id": bucket.filter_id or "", "metric": rule.latency_metric},
             )
         )
     return signals

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vigil.adapters.inventory import NamedResource
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
-from vigil.dials.inventory import InventoryStatePort, TagScope, load_or_discover
+from vigil.dials.inventory import InventoryStore, TagScope, load_records
 
 FAILED_KIND = "states.executions_failed"
 TIMED_OUT_KIND = "states.executions_timed_out"
@@ -40,12 +40,6 @@ class StateMachine(BaseModel):
     name: str
 
 
-class StateMachineInventory(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    state_machines: list[StateMachine]
-
-
 def execution_metric(arn: str, metric: str) -> MetricKey:
     return MetricKey(namespace="AWS/States", metric=metric, dimensions=(("StateMachineArn", arn),))
 
@@ -55,7 +49,7 @@ class StepFunctionsFamily:
     kinds: tuple[str, ...] = tuple(_METRICS)
 
     def __init__(
-        self, state_machines: StateMachinesPort, state: InventoryStatePort, scope: TagScope
+        self, state_machines: StateMachinesPort, state: InventoryStore, scope: TagScope
     ) -> None:
         self._state_machines = state_machines
         self._state = state
@@ -65,31 +59,27 @@ class StepFunctionsFamily:
         rule = ctx.rules.step_functions
         if not rule.enabled:
             return FamilyResult(signals=[])
-        inventory, discovered = load_or_discover(
-            self._state, self.name, StateMachineInventory, ctx, self._discover
+        machines, discovered = load_records(
+            ctx, self._state, self.name, StateMachine, self._discover
         )
         kinds = [kind for kind in _METRICS if kind != ABORTED_KIND or rule.include_aborted]
         answers = yield [
             ctx.ask(execution_metric(machine.arn, _METRICS[kind]), Stage.FAST)
-            for machine in inventory.state_machines
+            for machine in machines
             for kind in kinds
         ]
         signals = [
             ctx.signal(kind, machine.name, value=count, unit="Count", samples={"count": count})
-            for machine in inventory.state_machines
+            for machine in machines
             for kind in kinds
             if (count := answers.total(execution_metric(machine.arn, _METRICS[kind]), ctx.window))
             > 0
         ]
-        return FamilyResult(
-            signals=signals, resources=len(inventory.state_machines), discovered=discovered
-        )
+        return FamilyResult(signals=signals, resources=len(machines), discovered=discovered)
 
-    def _discover(self) -> StateMachineInventory:
-        return StateMachineInventory(
-            state_machines=[
-                StateMachine(arn=machine.id, name=machine.name)
-                for machine in self._state_machines.list()
-                if self._scope.allows(machine.id)
-            ]
-        )
+    def _discover(self) -> list[StateMachine]:
+        return [
+            StateMachine(arn=machine.id, name=machine.name)
+            for machine in self._state_machines.list()
+            if self._scope.allows(machine.id)
+        ]
