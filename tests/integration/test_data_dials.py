@@ -316,3 +316,34 @@ def test_a_lagging_stream_and_consumer_are_found_by_the_sweep(table: str) -> Non
     }
     assert by_kind["lambda.iterator_age"].labels.resource == "projector"
     assert by_kind["lambda.iterator_age"].samples["age_seconds"] == 46_800.0
+
+
+def test_a_stored_inventory_that_no_longer_parses_is_discovered_again(table: str) -> None:
+    boto3.client("kinesis").create_stream(StreamName="clicks", ShardCount=1)
+    state = CollectorState(boto3.client("dynamodb"), table)
+    state.remember_inventory("kinesis", [{"name": "clicks"}], at=PLAIN_AT)
+    stats = CallStats()
+
+    cycle = _cycle(table, PLAIN_AT, stats)
+
+    assert cycle.families["kinesis"].discovered
+    assert stats.by_api["ListStreams"] == 1
+    stored = state.inventory("kinesis")
+    assert stored is not None
+    assert [record["shards"] for record in stored] == [1]
+
+
+def test_a_stored_inventory_that_is_not_json_is_discovered_again(table: str) -> None:
+    boto3.client("dynamodb").put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "DISCOVERY#dynamodb"},
+            "sk": {"S": "inventory"},
+            "records": {"S": "{not json"},
+        },
+    )
+
+    cycle = _cycle(table, PLAIN_AT, CallStats())
+
+    assert cycle.families["dynamodb"].discovered
+    assert cycle.resources("dynamodb") == 1  # the state table itself

@@ -33,6 +33,10 @@ _deserializer = TypeDeserializer()
 _DEAD_LETTER_KEY: dict[str, Any] = {"pk": {"S": "DISCOVERY#sqs"}, "sk": {"S": "dead-letter-queues"}}
 
 
+class InventoryUnreadable(VigilError):
+    """A stored inventory is not the JSON list of records this version writes."""
+
+
 @dataclass(frozen=True)
 class Coverage:
     """What one cycle judged per resource: ``drilled`` kinds for all, the rest for ``watched``."""
@@ -144,9 +148,12 @@ class CollectorState:
         ).get("Item")
         if item is None:
             return None
-        records = json.loads(item["records"]["S"])
+        try:
+            records = json.loads(item["records"]["S"])
+        except (KeyError, ValueError) as exc:
+            raise InventoryUnreadable(f"state table DISCOVERY#{family}: records: {exc}") from exc
         if not isinstance(records, list):
-            raise VigilError(f"state table DISCOVERY#{family}: records is not a JSON list")
+            raise InventoryUnreadable(f"state table DISCOVERY#{family}: records is not a list")
         return records
 
     def remember_inventory(

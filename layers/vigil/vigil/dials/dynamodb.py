@@ -97,6 +97,23 @@ class DynamoDbFamily:
     name: str = "dynamodb"
     kinds: tuple[str, ...] = (CAPACITY_KIND, THROTTLES_KIND, SYSTEM_ERRORS_KIND)
 
+    def _recent_throttles(self) -> dict[str, list[tuple[str, MetricKey]]]:
+        """The throttle-event metrics published in about 3 hours, by table, with their sample."""
+        throttled: dict[str, list[tuple[str, MetricKey]]] = defaultdict(list)
+        for metric, sample in THROTTLE_METRICS.items():
+            for dimensions in self.active.recently_active(NAMESPACE, metric):
+                if table := dict(dimensions).get("TableName"):
+                    throttled[table].append((sample, MetricKey(NAMESPACE, metric, dimensions)))
+        return throttled
+
+    def _recent_errors(self) -> dict[str, list[MetricKey]]:
+        """The system-error metrics (one per operation) published in about 3 hours, by table."""
+        failing: dict[str, list[MetricKey]] = defaultdict(list)
+        for dimensions in self.active.recently_active(NAMESPACE, SYSTEM_ERRORS_METRIC):
+            if table := dict(dimensions).get("TableName"):
+                failing[table].append(MetricKey(NAMESPACE, SYSTEM_ERRORS_METRIC, dimensions))
+        return failing
+
     def run(self, ctx: CycleContext) -> FamilyRun:
         rules = ctx.rules
         capacity_on = rules.dynamodb_capacity.enabled
@@ -108,17 +125,8 @@ class DynamoDbFamily:
             ctx, self.state, self.name, discover=self.tables.discover, parse=TableInfo.from_record
         )
         # Fast path: the metrics with events in about 3 hours, by table.
-        throttled: dict[str, list[tuple[str, MetricKey]]] = defaultdict(list)
-        if throttles_on or capacity_on:
-            for metric, sample in THROTTLE_METRICS.items():
-                for dimensions in self.active.recently_active(NAMESPACE, metric):
-                    if table := dict(dimensions).get("TableName"):
-                        throttled[table].append((sample, MetricKey(NAMESPACE, metric, dimensions)))
-        failing: dict[str, list[MetricKey]] = defaultdict(list)
-        if errors_on:
-            for dimensions in self.active.recently_active(NAMESPACE, SYSTEM_ERRORS_METRIC):
-                if table := dict(dimensions).get("TableName"):
-                    failing[table].append(MetricKey(NAMESPACE, SYSTEM_ERRORS_METRIC, dimensions))
+        throttled = self._recent_throttles() if throttles_on or capacity_on else {}
+        failing = self._recent_errors() if errors_on else {}
         watched = self.state.watched([CAPACITY_KIND]) if capacity_on else set()
         entities = provisioned(tables) if capacity_on else []
         drill = [e for e in entities if e.table in throttled or e.resource in watched]
@@ -141,16 +149,7 @@ class DynamoDbFamily:
         if errors_on:
             signals += _error_signals(ctx, answers, failing)
         drilled = {e.resource for e in drill}
-        signals += [
-            signal
-            for e in entities
-            if e.resource in drilled or swept
-            if (
-                signal := _capacity(
-                    ctx, answers, e, ctx.window if e.resource in drilled else period
-                )
-            )
-        ]
+        signals += _capacity_signals(ctx, answers, entities, drilled, watched, swept=swept)
         return FamilyResult(
             signals=signals,
             resources=len(tables),
@@ -159,6 +158,30 @@ class DynamoDbFamily:
             swept=swept,
             discovered=discovered,
         )
+
+
+def _capacity_signals(
+    ctx: CycleContext,
+    answers: Answers,
+    entities: list[_Provisioned],
+    drilled: set[str],
+    watched: set[str],
+    *,
+    swept: bool,
+) -> list[Signal]:
+    """The drilled entities' capacity, and at a sweep every entity's.
+
+    A watched resource is judged on the window, to resolve on current evidence; at a sweep every
+    other one on the sweep period, which includes the window.
+    """
+    signals: list[Signal] = []
+    for entity in entities:
+        if entity.resource in drilled or swept:
+            judged_now = entity.resource in watched or not swept
+            span = ctx.window if judged_now else ctx.sweep_period
+            if signal := _capacity(ctx, answers, entity, span):
+                signals.append(signal)
+    return signals
 
 
 def _throttle_signals(

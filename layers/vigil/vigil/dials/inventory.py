@@ -3,11 +3,13 @@
 A family's inventory is read from the table every cycle (one ``GetItem``) and discovered again
 in the cycle whose window crosses a multiple of ``discovery_minutes`` (a function of the
 scheduled time, so a replay discovers at the same cycles), or when none is stored yet (the
-first cycle after a deploy). Every record keeps its resource's tags, for tag filters.
+first cycle after a deploy). Every record keeps its resource's tags, for tag filters. A stored
+inventory that no longer parses (written by another version, or edited by hand) is discovered
+again at once and overwritten, rather than blinding the family until the next discovery.
 
 The tag filters (docs/rules.md, ``tags``) decide which discovered resources are watched:
-:class:`TagScope` answers for one resource, :class:`ScopedFunctions` and
-:class:`ScopedDeadLetters` apply it to the Lambda functions and dead-letter queues.
+:class:`TagScope` answers for one resource, :class:`ScopedFunctions`, :class:`ScopedDeadLetters`
+and :class:`TagFiltered` apply it to functions, dead-letter queues, tables and streams.
 """
 
 from collections.abc import Callable, Iterable
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from vigil.adapters.collector_state import InventoryUnreadable
 from vigil.adapters.lambda_inventory import FunctionInfo
 from vigil.adapters.sqs_queues import QueueDepth
 from vigil.dials.base import CycleContext
@@ -46,9 +49,12 @@ def load_inventory[R: Recordable](
     parse: Callable[[dict[str, Any]], R],
 ) -> tuple[list[R], bool]:
     """The family's resources, and whether this cycle discovered them."""
-    stored = state.inventory(family)
-    if stored is not None and not ctx.discovery:
-        return [parse(record) for record in stored], False
+    try:
+        stored = state.inventory(family)
+        if stored is not None and not ctx.discovery:
+            return [parse(record) for record in stored], False
+    except (InventoryUnreadable, KeyError, TypeError, ValueError, AttributeError):
+        pass  # Discovered again below, and overwritten.
     found = discover()
     state.remember_inventory(family, [item.record() for item in found], at=ctx.now)
     return found, True
@@ -71,12 +77,12 @@ class TagsPort(Protocol):
 def stored[M: BaseModel](state: InventoryStore, family: str, model: type[M]) -> list[M] | None:
     """The records the last discovery of ``family`` stored; ``None`` when there are none or
     they no longer parse (an older shape), so that the cycle discovers again."""
-    records = state.inventory(family)
-    if records is None:
-        return None
     try:
+        records = state.inventory(family)
+        if records is None:
+            return None
         return [model.model_validate(record) for record in records]
-    except ValidationError:
+    except (InventoryUnreadable, ValidationError):
         return None
 
 

@@ -109,9 +109,10 @@ class KinesisFamily:
                         samples={"throttled_records": refused},
                     )
                 )
-        drilled = {s.name for s in loaded}
+        # A watched stream is judged on the window, to resolve on current evidence; at a sweep
+        # every other one on the sweep period, which includes the window.
         for stream in provisioned if swept else loaded:
-            span = ctx.window if stream.name in drilled else period
+            span = ctx.window if stream.name in watched or not swept else period
             if signal := _capacity(ctx, answers, stream, span):
                 signals.append(signal)
         aged = {s.name for s in lagging}
