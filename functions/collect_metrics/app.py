@@ -90,11 +90,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     tags = TagScope(rules.tags, ResourceTags(clients["tagging"], stats))
     # One ListFunctions pass per cycle at most, shared by the families that need it, with the
     # functions the tag filters exclude left out.
+    window = window_for(now, rules)
     functions = ScopedFunctions(
         cache(LambdaInventory(lambda_client, stats).functions),
         tags,
         state,
-        discovery=discovery_due(window_for(now, rules), rules),
+        discovery=discovery_due(window, rules),
         now=now,
     )
     dead_letters = ScopedDeadLetters(
@@ -102,6 +103,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         LambdaDestinations(lambda_client, stats),
         functions,
         tags,
+        state,
+        rotation=int(window.end.timestamp()) // 60 // rules.collection.discovery_minutes,
+        now=now,
     )
     cycle = collect(
         families=[

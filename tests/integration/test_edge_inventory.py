@@ -148,9 +148,12 @@ def test_on_failure_destinations_of_functions_and_event_source_mappings(aws: Non
     )
     stats = CallStats()
 
-    found = LambdaDestinations(lam, stats).on_failure(["orders", "ingest", "deleted-since"])
+    destinations = LambdaDestinations(lam, stats)
+    by_function = destinations.function_destinations(["orders", "ingest", "deleted-since"])
+    by_mapping = destinations.mapping_destinations()
 
-    assert found == {failed, mapped}
+    assert by_function == {"orders": {failed}, "ingest": set()}
+    assert by_mapping == {mapped}
     assert stats.by_api == {"ListFunctionEventInvokeConfigs": 3, "ListEventSourceMappings": 1}
 
 

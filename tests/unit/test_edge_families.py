@@ -289,26 +289,64 @@ class FakeQueues:
 
 @dataclass
 class FakeDestinations:
-    asked: list[str] = field(default_factory=list)
+    by_function: dict[str, set[str]] = field(default_factory=dict)
+    asked: list[list[str]] = field(default_factory=list)
 
-    def on_failure(self, functions: Iterable[str]) -> set[str]:
-        self.asked = list(functions)
-        return {"arn:aws:sqs:us-east-1:123456789012:orders-failed"}
+    def function_destinations(self, functions: Iterable[str]) -> dict[str, set[str]]:
+        names = list(functions)
+        self.asked.append(names)
+        return {name: self.by_function.get(name, set()) for name in names}
+
+    def mapping_destinations(self) -> set[str]:
+        return {"arn:aws:sqs:us-east-1:123456789012:stream-failed"}
 
 
 def test_on_failure_destinations_join_discovery_and_tag_excluded_queues_are_dropped() -> None:
     rules = RulesConfig.from_json('{"tags": {"exclude": [{"key": "env", "values": ["dev"]}]}}')
     tags = FakeTags({"arn:aws:sqs:us-east-1:123456789012:dev-failed": {"env": "dev"}})
-    queues, destinations = FakeQueues(), FakeDestinations()
-    scoped = ScopedDeadLetters(queues, destinations, _functions, TagScope(rules.tags, tags))
+    queues = FakeQueues()
+    destinations = FakeDestinations(
+        {"orders": {"arn:aws:sqs:us-east-1:123456789012:orders-failed"}}
+    )
+    scoped = ScopedDeadLetters(
+        queues, destinations, _functions, TagScope(rules.tags, tags), FakeState(),
+        rotation=0, now=NOW,
+    )  # fmt: skip
 
     found = scoped.discover(["arn:aws:sqs:us-east-1:123456789012:legacy-dlq"])
 
     assert queues.targets == [
         "arn:aws:sqs:us-east-1:123456789012:legacy-dlq",
         "arn:aws:sqs:us-east-1:123456789012:orders-failed",
+        "arn:aws:sqs:us-east-1:123456789012:stream-failed",
     ]
-    assert destinations.asked == ["orders", "sandbox"]
+    assert destinations.asked == [["orders", "sandbox"]]
     assert found == ["https://sqs.us-east-1.amazonaws.com/123456789012/orders-failed"]
-    assert scoped.destination_targets == 1
+    assert scoped.destination_targets == 2
     assert queue_arn(found[0]) == "arn:aws:sqs:us-east-1:123456789012:orders-failed"
+
+
+def test_a_large_account_reads_destinations_in_shares_and_keeps_what_earlier_ones_found() -> None:
+    names = [f"fn-{index:04d}" for index in range(1200)]
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:{}"
+
+    def functions() -> list[FunctionInfo]:
+        return [FunctionInfo(name, arn.format(name)) for name in names]
+
+    failed = "arn:aws:sqs:us-east-1:123456789012:fn-0001-failed"
+    destinations = FakeDestinations({"fn-0001": {failed}})
+    state = FakeState()
+
+    def discover(rotation: int) -> list[str]:
+        scoped = ScopedDeadLetters(
+            FakeQueues(), destinations, functions, scope(), state, rotation=rotation, now=NOW
+        )
+        scoped.discover([])
+        return sorted({r["destination"] for r in state.records["destinations"]})
+
+    first, second = discover(0), discover(1)
+
+    # 1,200 functions: three shares of 400, every third name; fn-0001 is in the second.
+    assert [len(asked) for asked in destinations.asked] == [400, 400]
+    assert (first, second) == ([], [failed])
+    assert discover(2) == [failed]  # kept while another share is read

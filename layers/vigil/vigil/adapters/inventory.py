@@ -245,11 +245,11 @@ class LambdaDestinations:
         self._client = client
         self.stats = stats or CallStats()
 
-    def on_failure(self, functions: Iterable[str]) -> set[str]:
-        """Destination ARNs: each function's asynchronous ``OnFailure`` (with its versions' and
-        aliases'; ``ListFunctionEventInvokeConfigs``, one request per function, since the
-        function listing does not carry it) and every event source mapping's."""
-        targets: set[str] = set()
+    def function_destinations(self, functions: Iterable[str]) -> dict[str, set[str]]:
+        """Each function's asynchronous ``OnFailure`` destinations, with its versions' and
+        aliases' (``ListFunctionEventInvokeConfigs``, one request per function: the function
+        listing does not carry them); a function with none maps to an empty set."""
+        found: dict[str, set[str]] = {}
         for name in functions:
             self.stats.count("ListFunctionEventInvokeConfigs")
             try:
@@ -263,13 +263,19 @@ class LambdaDestinations:
             except BotoCoreError as exc:
                 raise InventoryUnavailable(f"ListFunctionEventInvokeConfigs failed: {exc}") from exc
             # Up to 50 configs: the unqualified function, its versions and aliases.
-            for config in answer.get("FunctionEventInvokeConfigs", []):
-                targets.add(_on_failure(config))
+            configs = answer.get("FunctionEventInvokeConfigs", [])
+            found[name] = {arn for config in configs if (arn := _on_failure(config))}
+        return found
+
+    def mapping_destinations(self) -> set[str]:
+        """Every event source mapping's ``OnFailure`` destination (``ListEventSourceMappings``)."""
         pages = self._client.get_paginator("list_event_source_mappings").paginate()
-        for page in _pages("ListEventSourceMappings", self.stats, pages):
-            for mapping in page.get("EventSourceMappings", []):
-                targets.add(_on_failure(mapping))
-        return {arn for arn in targets if arn}
+        return {
+            arn
+            for page in _pages("ListEventSourceMappings", self.stats, pages)
+            for mapping in page.get("EventSourceMappings", [])
+            if (arn := _on_failure(mapping))
+        }
 
 
 def _on_failure(config: Any) -> str:

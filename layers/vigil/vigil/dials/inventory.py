@@ -180,17 +180,26 @@ class DeadLetterPort(Protocol):
 
 
 class DestinationsPort(Protocol):
-    def on_failure(self, functions: Iterable[str]) -> set[str]: ...
+    def function_destinations(self, functions: Iterable[str]) -> dict[str, set[str]]: ...
+
+    def mapping_destinations(self) -> set[str]: ...
+
+
+# Functions whose destinations one discovery reads at most: a request each, and a collector
+# run has 120 s; a larger account is covered over several discoveries.
+DESTINATION_BATCH = 500
 
 
 class ScopedDeadLetters:
     """Dead-letter queue discovery with the Lambda on-failure destinations added as targets,
     and the queues the tag filters exclude left out.
 
-    ``ListFunctions`` carries a function's ``DeadLetterConfig`` but not its destinations, so at
-    each discovery the on-failure destinations of every function and event source mapping are
-    read (:class:`vigil.adapters.inventory.LambdaDestinations`); an SQS one is watched like a
-    dead-letter queue (SNS topics, EventBridge buses and other functions are not queues).
+    ``ListFunctions`` carries a function's ``DeadLetterConfig`` but not its destinations, so
+    each discovery reads them for up to :data:`DESTINATION_BATCH` functions (a rotating share
+    of a larger account, chosen by ``rotation``, the discovery's number), keeps what earlier
+    discoveries found for the others (``DISCOVERY#destinations``), and adds every event source
+    mapping's. An SQS destination is watched like a dead-letter queue; SNS topics, EventBridge
+    buses and functions are not queues.
     """
 
     def __init__(
@@ -199,22 +208,48 @@ class ScopedDeadLetters:
         destinations: DestinationsPort,
         functions: Callable[[], list[FunctionInfo]],
         scope: TagScope,
+        state: InventoryStore,
+        *,
+        rotation: int,
+        now: datetime,
     ) -> None:
         self._queues = queues
         self._destinations = destinations
         self._functions = functions
         self._scope = scope
+        self._state = state
+        self._rotation = rotation
+        self._now = now
         self.destination_targets = 0
 
     def discover(self, lambda_targets: Iterable[str]) -> list[str]:
-        names = [fn.name for fn in self._functions()]
-        destinations = self._destinations.on_failure(names)
-        self.destination_targets = len(destinations)
-        found = self._queues.discover([*lambda_targets, *sorted(destinations)])
+        names = sorted(fn.name for fn in self._functions())
+        shares = max(1, -(-len(names) // DESTINATION_BATCH))
+        share = names[self._rotation % shares :: shares]
+        known = self._known(set(names) - set(share))
+        for name, arns in self._destinations.function_destinations(share).items():
+            known |= {(name, arn) for arn in arns}
+        records = [{"function": name, "destination": arn} for name, arn in sorted(known)]
+        self._state.remember_inventory("destinations", records, at=self._now)
+        targets = {arn for _, arn in known} | self._destinations.mapping_destinations()
+        self.destination_targets = len(targets)
+        found = self._queues.discover([*lambda_targets, *sorted(targets)])
         return [url for url in found if self._scope.allows(queue_arn(url))]
 
     def depths(self, urls: Iterable[str]) -> list[QueueDepth]:
         return self._queues.depths(urls)
+
+    def _known(self, names: set[str]) -> set[tuple[str, str]]:
+        """What earlier discoveries found for ``names`` (functions not read this time)."""
+        try:
+            records = self._state.inventory("destinations") or []
+        except InventoryUnreadable:
+            return set()
+        return {
+            (str(record["function"]), str(record["destination"]))
+            for record in records
+            if record.get("function") in names
+        }
 
 
 def queue_arn(url: str) -> str:
