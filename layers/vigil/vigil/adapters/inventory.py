@@ -1,6 +1,6 @@
 """Discovery of the edge dials' resources: S3 buckets and their request-metrics filters, Step
 Functions state machines, API Gateway REST and HTTP APIs, service quotas with a usage metric,
-Lambda on-failure destinations, and resource tags (docs/architecture.md, ADR 24).
+Lambda on-failure destinations, and resource tags (docs/architecture.md, ADR 25).
 
 Each reader is one small adapter over an injected boto3 client; every request is counted in
 ``CallStats`` and every ``ClientError`` or connection error becomes :class:`InventoryUnavailable`

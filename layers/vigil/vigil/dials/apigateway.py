@@ -3,7 +3,7 @@
 API Gateway publishes per-API metrics only (REST: ``5XXError`` and ``Count`` by ``ApiName``;
 HTTP: ``5xx`` and ``Count`` by ``ApiId``), with no account aggregate. Each cycle asks every
 discovered API's 5xx sum, one metric per API; only an API with 5xx errors in the window then
-has its ``Count`` read, in a second round (docs/architecture.md, ADR 24). A sum is exact, so
+has its ``Count`` read, in a second round (docs/architecture.md, ADR 25). A sum is exact, so
 there is no sweep. Discovery (``GetRestApis``, ``GetApis``; both carry the APIs' tags) runs
 every ``discovery_minutes``.
 """

@@ -4,7 +4,7 @@ Discovery (every ``discovery_minutes``): ``ListServiceQuotas`` for each service 
 ``service_quotas.services``; a quota whose answer names a usage metric (``UsageMetric``:
 namespace, name, dimensions, recommended statistic) is watched with its applied value. Every
 cycle asks each watched quota's usage metric at a 60 s period, one metric per quota: the count
-depends on the services chosen, not on the account's resources (docs/architecture.md, ADR 24).
+depends on the services chosen, not on the account's resources (docs/architecture.md, ADR 25).
 
 The usage is the window's peak: the highest minute of a ``ResourceCount`` (Maximum), or, for a
 rate quota (one with a ``Period``, usage counted by ``CallCount`` sums), the busiest minute's

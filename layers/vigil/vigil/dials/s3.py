@@ -1,5 +1,5 @@
 """S3 buckets: 5xx rate and request latency against each bucket's own baseline, where the bucket
-has request metrics, and a hint where a busy bucket has none (docs/architecture.md, ADR 24).
+has request metrics, and a hint where a busy bucket has none (docs/architecture.md, ADR 25).
 
 S3 publishes request metrics (``AllRequests``, ``5xxErrors``, ``FirstByteLatency``...) only for
 a bucket with a request-metrics configuration, one series per configuration (``FilterId``),

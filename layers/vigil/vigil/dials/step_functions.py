@@ -4,7 +4,7 @@
 ``StateMachineArn``), with no account aggregate, so the family asks each discovered state
 machine's ``ExecutionsFailed``, ``ExecutionsTimedOut`` and ``ExecutionThrottled`` sums every
 cycle (plus ``ExecutionsAborted`` with ``step_functions.include_aborted``): three metrics per
-state machine (docs/architecture.md, ADR 24). A sum is exact, so there is no sweep: a window
+state machine (docs/architecture.md, ADR 25). A sum is exact, so there is no sweep: a window
 whose sums are zero resolves the alert. Discovery (``ListStateMachines``) runs every
 ``discovery_minutes``.
 """
