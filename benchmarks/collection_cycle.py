@@ -127,6 +127,11 @@ WATCHED_METRICS_PER_INDEX = 2
 # function its IteratorAge.
 WATCHED_METRICS_PER_STREAM = 4
 WATCHED_METRICS_PER_MAPPING = 1
+# A bucket with request metrics: its requests, 5xx errors and latency; a state machine: its
+# failed, timed-out and throttled executions (the benchmark account has one, the Evaluate one).
+WATCHED_METRICS_PER_REQUEST_METRICS_BUCKET = 3
+WATCHED_METRICS_PER_STATE_MACHINE = 3
+STATE_MACHINES = 1
 
 
 class _Context:
@@ -507,6 +512,8 @@ def measure(size: int) -> dict[str, Any]:
         * WATCHED_METRICS_PER_PROVISIONED_CAPACITY
         + (PROVISIONED_STREAMS + ON_DEMAND_STREAMS) * WATCHED_METRICS_PER_STREAM
         + min(size, STREAM_READ_TABLES) * WATCHED_METRICS_PER_MAPPING
+        + BUCKETS_WITH_REQUEST_METRICS * WATCHED_METRICS_PER_REQUEST_METRICS_BUCKET
+        + STATE_MACHINES * WATCHED_METRICS_PER_STATE_MACHINE
     )
     return {
         "resources": size,
