@@ -161,6 +161,43 @@ def test_collector_reads_only_the_account_aggregates_when_the_account_is_healthy
     assert result["api_calls"]["GetMetricData"] == 1
 
 
+def test_a_tag_excluded_function_is_never_drilled_into(
+    table: str, load_handler: Loader, context: Context
+) -> None:
+    for name in ("orders-api", "dev-sandbox"):
+        create_workload_function(name)
+        _put_minutes(name, "Invocations", 10, T0 - timedelta(minutes=7), 15)
+        _put_minutes(name, "Errors", 1, T0 - timedelta(minutes=7), 15)
+    boto3.client("lambda").tag_resource(
+        Resource="arn:aws:lambda:us-east-1:123456789012:function:dev-sandbox",
+        Tags={"env": "dev"},
+    )
+    _discovered_no_dead_letter_queues(table)
+    rules = '{"tags": {"exclude": [{"key": "env", "values": ["dev"]}]}}'
+    app = load_handler(
+        "collect_metrics",
+        VIGIL_EVALUATE_STATE_MACHINE_ARN=_evaluate_state_machine(),
+        VIGIL_RULES=rules,
+    )
+
+    first = app.lambda_handler({"time": "2026-11-02T09:00:00Z"}, context("collect"))
+    second = app.lambda_handler({"time": "2026-11-02T09:10:00Z"}, context("collect"))
+
+    sent = SignalBatch.model_validate_json(
+        boto3.client("stepfunctions").describe_execution(executionArn=first["execution_arn"])[
+            "input"
+        ]
+    )
+    assert [s.labels.resource for s in sent.signals] == ["orders-api"]
+    # The tags are read once; the next cycle drills again with the stored exclusions.
+    assert first["api_calls"]["GetResources"] == 1
+    assert second["drilled"] == ["lambda.errors"]
+    assert "GetResources" not in second["api_calls"]
+    assert second["signals"] == 1
+    stored = CollectorState(boto3.client("dynamodb"), table).inventory("tags")
+    assert stored == [{"excluded_function": "dev-sandbox"}]
+
+
 @pytest.mark.parametrize(
     ("event", "complaint"),
     [

@@ -13,7 +13,13 @@ from vigil.adapters.sqs_queues import QueueDepth
 from vigil.collect import Cycle, collect
 from vigil.dials.apigateway import ApiGatewayFamily
 from vigil.dials.base import DialFamily, MetricKey
-from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagScope, queue_arn
+from vigil.dials.inventory import (
+    ScopedDeadLetters,
+    ScopedFunctions,
+    TagFiltered,
+    TagScope,
+    queue_arn,
+)
 from vigil.dials.quotas import QuotaFamily
 from vigil.dials.s3 import S3Family, objects_metric
 from vigil.dials.step_functions import StepFunctionsFamily, execution_metric
@@ -350,3 +356,27 @@ def test_a_large_account_reads_destinations_in_shares_and_keeps_what_earlier_one
     assert [len(asked) for asked in destinations.asked] == [400, 400]
     assert (first, second) == ([], [failed])
     assert discover(2) == [failed]  # kept while another share is read
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    tags: dict[str, str]
+
+
+@dataclass
+class FakeTables:
+    def discover(self) -> list[Table]:
+        return [Table("orders", {"team": "payments"}), Table("scratch", {})]
+
+
+def test_records_that_carry_their_tags_are_filtered_at_discovery() -> None:
+    rules = RulesConfig.from_json('{"tags": {"include": [{"key": "team"}]}}')
+
+    kept = TagFiltered(FakeTables(), rules.tags).discover()
+
+    assert [table.name for table in kept] == ["orders"]
+    assert [t.name for t in TagFiltered(FakeTables(), RULES.tags).discover()] == [
+        "orders",
+        "scratch",
+    ]
