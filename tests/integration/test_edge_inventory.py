@@ -21,6 +21,7 @@ from vigil.adapters.inventory import (
     S3Buckets,
     ServiceQuotas,
     StateMachines,
+    UnknownService,
 )
 from vigil.adapters.stats import CallStats
 
@@ -128,6 +129,18 @@ def test_service_quotas_with_a_usage_metric_keep_their_period() -> None:
     )
     assert dict(rate.dimensions)["Resource"] == "StartExecution"
     assert stats.by_api == {"ListServiceQuotas": 2}
+
+
+def test_an_unknown_service_code_is_named() -> None:
+    client = boto3.client("service-quotas", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "list_service_quotas", "NoSuchResourceException", "The service does not exist."
+        )
+        with pytest.raises(UnknownService) as caught:
+            ServiceQuotas(client).with_usage("lamda")
+
+    assert "service_quotas.services: Service Quotas has no service 'lamda'" in str(caught.value)
 
 
 def test_on_failure_destinations_of_functions_and_event_source_mappings(aws: None) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vigil.adapters.cloudwatch import MetricQuery
-from vigil.adapters.inventory import MetricsFilter, NamedResource, QuotaUsage
+from vigil.adapters.inventory import MetricsFilter, NamedResource, QuotaUsage, UnknownService
 from vigil.adapters.lambda_inventory import FunctionInfo
 from vigil.adapters.sqs_queues import QueueDepth
 from vigil.collect import Cycle, collect
@@ -222,6 +222,10 @@ class FakeQuotas:
 
     def with_usage(self, service: str) -> list[QuotaUsage]:
         self.asked.append(service)
+        if service == "lamda":
+            raise UnknownService(
+                f"service_quotas.services: Service Quotas has no service {service!r}"
+            )
         return self.quotas.get(service, [])
 
 
@@ -380,3 +384,18 @@ def test_records_that_carry_their_tags_are_filtered_at_discovery() -> None:
         "orders",
         "scratch",
     ]
+
+
+def test_a_mistyped_service_code_is_skipped_and_the_others_are_discovered() -> None:
+    dims = (("Resource", "ConcurrentExecutions"), ("Service", "Lambda"))
+    quota = QuotaUsage("states", "L-12345678", "Open executions", 1e6, None, "AWS/Usage",
+                       "ResourceCount", dims, "Maximum")  # fmt: skip
+    quotas = FakeQuotas({"states": [quota]})
+    rules = RulesConfig.from_json('{"service_quotas": {"services": ["lamda", "states"]}}')
+    state = FakeState()
+
+    cycle = run(QuotaFamily(quotas, state), FakeMetrics(), rules)
+
+    assert quotas.asked == ["lamda", "states"]
+    assert [record["code"] for record in state.records["quotas"]] == ["L-12345678"]
+    assert cycle.families["quotas"].resources == 1

@@ -50,6 +50,10 @@ class InventoryUnavailable(VigilError):
     """An AWS listing failed; the cycle fails and the scheduler retries it."""
 
 
+class UnknownService(VigilError):
+    """Service Quotas knows no service of that code (a mistyped ``service_quotas.services``)."""
+
+
 def _guard[T](api: str, stats: CallStats, call: Callable[[], T]) -> T:
     stats.count(api)
     try:
@@ -209,32 +213,45 @@ class ServiceQuotas:
             ServiceCode=service, PaginationConfig={"PageSize": _QUOTAS_PAGE}
         )
         found: list[QuotaUsage] = []
-        for page in _pages("ListServiceQuotas", self.stats, pages):
-            for quota in page.get("Quotas", []):
-                usage = quota.get("UsageMetric") or {}
-                period = quota.get("Period") or {}
-                if not usage.get("MetricName") or "Value" not in quota:
-                    continue
-                if period and period.get("PeriodUnit") not in _PERIOD_SECONDS:
-                    continue
-                found.append(
-                    QuotaUsage(
-                        service=service,
-                        code=quota["QuotaCode"],
-                        name=quota.get("QuotaName", quota["QuotaCode"]),
-                        value=float(quota["Value"]),
-                        period_seconds=(
-                            _PERIOD_SECONDS[period["PeriodUnit"]]
-                            * int(period.get("PeriodValue", 1))
-                            if period
-                            else None
-                        ),
-                        namespace=usage.get("MetricNamespace", "AWS/Usage"),
-                        metric=usage["MetricName"],
-                        dimensions=tuple(sorted(usage.get("MetricDimensions", {}).items())),
-                        statistic=usage.get("MetricStatisticRecommendation", "Maximum"),
-                    )
+        try:
+            listed = [
+                quota
+                for page in _pages("ListServiceQuotas", self.stats, pages)
+                for quota in page.get("Quotas", [])
+            ]
+        except InventoryUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and (
+                cause.response.get("Error", {}).get("Code") == "NoSuchResourceException"
+            ):
+                raise UnknownService(
+                    f"service_quotas.services: Service Quotas has no service {service!r}"
+                ) from cause
+            raise
+        for quota in listed:
+            usage = quota.get("UsageMetric") or {}
+            period = quota.get("Period") or {}
+            if not usage.get("MetricName") or "Value" not in quota:
+                continue
+            if period and period.get("PeriodUnit") not in _PERIOD_SECONDS:
+                continue
+            found.append(
+                QuotaUsage(
+                    service=service,
+                    code=quota["QuotaCode"],
+                    name=quota.get("QuotaName", quota["QuotaCode"]),
+                    value=float(quota["Value"]),
+                    period_seconds=(
+                        _PERIOD_SECONDS[period["PeriodUnit"]] * int(period.get("PeriodValue", 1))
+                        if period
+                        else None
+                    ),
+                    namespace=usage.get("MetricNamespace", "AWS/Usage"),
+                    metric=usage["MetricName"],
+                    dimensions=tuple(sorted(usage.get("MetricDimensions", {}).items())),
+                    statistic=usage.get("MetricStatisticRecommendation", "Maximum"),
                 )
+            )
         return found
 
 

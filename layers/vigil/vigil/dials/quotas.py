@@ -13,13 +13,15 @@ sum brought to the quota's period (a per-second quota compares the minute's sum 
 
 from typing import Protocol
 
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
-from vigil.adapters.inventory import QuotaUsage
+from vigil.adapters.inventory import QuotaUsage, UnknownService
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
 from vigil.dials.inventory import InventoryStore, load_records
 
 QUOTA_KIND = "quota.usage"
+logger = Logger(child=True)
 _MINUTE = 60
 
 
@@ -83,18 +85,27 @@ class QuotaFamily:
         return FamilyResult(signals=signals, resources=len(quotas), discovered=discovered)
 
     def _discover(self, services: list[str]) -> list[Quota]:
-        return [
-            Quota(
-                service=found.service,
-                code=found.code,
-                name=found.name,
-                value=found.value,
-                period_seconds=found.period_seconds,
-                namespace=found.namespace,
-                metric=found.metric,
-                dimensions=list(found.dimensions),
-                statistic=found.statistic,
-            )
-            for service in sorted(services)
-            for found in self._quotas.with_usage(service)
-        ]
+        """The watched quotas of every known service; a code Service Quotas does not know is
+        logged and skipped, so one mistyped entry does not blind the other dials."""
+        found: list[Quota] = []
+        for service in sorted(services):
+            try:
+                usages = self._quotas.with_usage(service)
+            except UnknownService as exc:
+                logger.warning(str(exc))
+                continue
+            found += [
+                Quota(
+                    service=usage.service,
+                    code=usage.code,
+                    name=usage.name,
+                    value=usage.value,
+                    period_seconds=usage.period_seconds,
+                    namespace=usage.namespace,
+                    metric=usage.metric,
+                    dimensions=list(usage.dimensions),
+                    statistic=usage.statistic,
+                )
+                for usage in usages
+            ]
+        return found
