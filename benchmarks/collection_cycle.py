@@ -127,6 +127,11 @@ WATCHED_METRICS_PER_INDEX = 2
 # function its IteratorAge.
 WATCHED_METRICS_PER_STREAM = 4
 WATCHED_METRICS_PER_MAPPING = 1
+# A bucket with request metrics: its requests, 5xx errors and latency; a state machine: its
+# failed, timed-out and throttled executions (the benchmark account has one, the Evaluate one).
+WATCHED_METRICS_PER_REQUEST_METRICS_BUCKET = 3
+WATCHED_METRICS_PER_STATE_MACHINE = 3
+STATE_MACHINES = 1
 
 
 class _Context:
@@ -462,8 +467,23 @@ def _monthly(
     return {name: round(value, 4) for name, value in costs.items()}
 
 
+def _edge_fakes() -> Any:
+    """What moto lacks for the edge dials, from the emulator: ``ListBucketMetricsConfigurations``
+    (moto stores the configuration but lists none) names the 2 configured buckets, and
+    ``ListServiceQuotas`` (not implemented) answers no quota with a usage metric, so the
+    benchmark counts no quota metric (each watched quota adds one a cycle)."""
+    from emulator.edge import EdgeDriver, EdgeScenario  # noqa: PLC0415 - after the sys.path setup
+
+    buckets = [
+        {"name": f"bench-bucket-{index}", "request_metrics_from": "0m"}
+        for index in range(BUCKETS_WITH_REQUEST_METRICS)
+    ]
+    scenario = EdgeScenario.model_validate({"buckets": buckets})
+    return EdgeDriver(start=SWEEP_AT, scenario=scenario, now=lambda: SWEEP_AT).installed()
+
+
 def measure(size: int) -> dict[str, Any]:
-    with mock_aws():
+    with mock_aws(), _edge_fakes():
         os.environ["VIGIL_EVALUATE_STATE_MACHINE_ARN"] = _account(size)
         app = _handler()
         sweep = _case(app, size, "sweep", SWEEP_AT)
@@ -492,6 +512,8 @@ def measure(size: int) -> dict[str, Any]:
         * WATCHED_METRICS_PER_PROVISIONED_CAPACITY
         + (PROVISIONED_STREAMS + ON_DEMAND_STREAMS) * WATCHED_METRICS_PER_STREAM
         + min(size, STREAM_READ_TABLES) * WATCHED_METRICS_PER_MAPPING
+        + BUCKETS_WITH_REQUEST_METRICS * WATCHED_METRICS_PER_REQUEST_METRICS_BUCKET
+        + STATE_MACHINES * WATCHED_METRICS_PER_STATE_MACHINE
     )
     return {
         "resources": size,

@@ -29,6 +29,7 @@ from emulator.cost_explorer import FakeCostExplorer, ScenarioAnomaly
 from emulator.cost_series import generate
 from emulator.data_dials import DataDriver, DataSpec
 from emulator.deploy import Deployment, deploy
+from emulator.edge import EdgeDriver, EdgeScenario
 from emulator.errors import EmulatorError, FunctionError
 from emulator.health import FakeHealth, HealthScenario, rule_targets
 from emulator.lambda_account import FakeLambdaAccount, LambdaAccount
@@ -155,6 +156,9 @@ class Emulator:
         self.lambda_account = FakeLambdaAccount(
             scenario.lambda_account if scenario else LambdaAccount()
         )
+        self.edge = EdgeDriver(
+            start=start, scenario=scenario.edge if scenario else EdgeScenario(), now=self._sim_now
+        )
         # Set by start():
         self.deployment: Deployment
         self.clock: Clock
@@ -231,6 +235,7 @@ class Emulator:
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))
             stack.enter_context(emulator.health.installed())
             stack.enter_context(emulator.lambda_account.installed())
+            stack.enter_context(emulator.edge.installed())
             emulator._deploy(
                 project_root=project_root or PROJECT_ROOT,
                 template_path=template_path,
@@ -290,6 +295,7 @@ class Emulator:
         self.metrics.create_workloads()
         self.queues = QueueDriver(start=self._now, scenario=self.scenario)
         self.queues.create_queues()
+        self.edge.create_resources()
         self.data = DataDriver(
             start=self._now,
             spec=self.scenario.data if self.scenario else DataSpec(),
@@ -317,6 +323,7 @@ class Emulator:
     def _catch_up(self, until: datetime) -> None:
         self.metrics.write_until(until)
         self.queues.write_until(until)
+        self.edge.write_until(until)
         self.data.write_until(until)
         for event in self.health.due_events(until):
             self.put_event(event)

@@ -60,6 +60,9 @@ simulated minutes (offsets from ``start``, like phases); :mod:`emulator.queues` 
         put: {12m: 3}                  # messages sent at these offsets (as if redriven)
         purge: [30m]                   # PurgeQueue at these offsets (before that minute's put)
 
+S3 buckets with request metrics, Step Functions state machines, API Gateway APIs and service
+quotas: an optional ``edge:`` section (see :mod:`emulator.edge`).
+
 Invalid input raises :class:`~emulator.errors.ScenarioError` naming the file and the field.
 """
 
@@ -79,6 +82,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from emulator.clock import ScheduleExpressionError, parse_expression
 from emulator.cost_series import DEFAULT_ACCOUNT, ServiceSeries
 from emulator.data_dials import DataSpec, parse_data
+from emulator.edge import EdgeScenario, parse_edge
 from emulator.errors import ScenarioError
 from emulator.health import HealthScenario, parse_health
 from emulator.lambda_account import LambdaAccount, parse_lambda_account
@@ -99,6 +103,7 @@ _TOP_LEVEL = {
     "health",
     "lambda_account",
     "queues",
+    "edge",
     "tables",
     "streams",
 }
@@ -215,6 +220,8 @@ class Scenario:
     """What ``GetAccountSettings`` answers (``emulator.lambda_account``)."""
     queues: tuple[QueueSpec, ...] = ()
     """SQS queues created in moto and filled or purged at given minutes (``emulator.queues``)."""
+    edge: EdgeScenario = field(default_factory=EdgeScenario)
+    """Buckets, state machines, APIs and service quotas (``emulator.edge``)."""
     data: DataSpec = field(default_factory=DataSpec)
     """DynamoDB tables and Kinesis streams, and their metrics (``emulator.data_dials``)."""
 
@@ -393,6 +400,7 @@ def _parse(document: object, source: Path | None) -> Scenario:
         health=parse_health(doc.get("health"), end - start),
         lambda_account=parse_lambda_account(doc.get("lambda_account")),
         queues=_queues(doc.get("queues"), end - start),
+        edge=parse_edge(doc.get("edge")),
         data=parse_data(doc.get("tables"), doc.get("streams"), workloads=seen),
     )
 

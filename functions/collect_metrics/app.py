@@ -12,6 +12,15 @@ from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.dynamodb_tables import DynamoDbTables
 from vigil.adapters.event_source_mappings import EventSourceMappings
+from vigil.adapters.inventory import (
+    HttpApis,
+    LambdaDestinations,
+    ResourceTags,
+    RestApis,
+    S3Buckets,
+    ServiceQuotas,
+    StateMachines,
+)
 from vigil.adapters.kinesis_streams import KinesisStreams
 from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
@@ -19,11 +28,17 @@ from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.collect import collect
+from vigil.dials.apigateway import ApiGatewayFamily
+from vigil.dials.base import discovery_due, window_for
 from vigil.dials.dynamodb import DynamoDbFamily
 from vigil.dials.event_sources import EventSourceFamily
+from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagFiltered, TagScope
 from vigil.dials.kinesis import KinesisFamily
 from vigil.dials.lambda_functions import LambdaFamily
+from vigil.dials.quotas import QuotaFamily
+from vigil.dials.s3 import S3Family
 from vigil.dials.sqs import DeadLetterFamily
+from vigil.dials.step_functions import StepFunctionsFamily
 from vigil.events import scheduled_time
 from vigil.observability import logger, metrics, tracer
 from vigil.rules import RulesConfig
@@ -46,6 +61,11 @@ def _clients() -> dict[str, Any]:
         "sqs": boto3.client("sqs"),
         "kinesis": boto3.client("kinesis"),
         "autoscaling": boto3.client("application-autoscaling"),
+        "s3": boto3.client("s3"),
+        "apigateway": boto3.client("apigateway"),
+        "apigatewayv2": boto3.client("apigatewayv2"),
+        "service-quotas": boto3.client("service-quotas"),
+        "tagging": boto3.client("resourcegroupstaggingapi"),
     }
 
 
@@ -67,8 +87,26 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     account = context.invoked_function_arn.split(":")[4]
     state = CollectorState(clients["dynamodb"], settings.table_name, stats=stats)
     cloudwatch = CloudWatchMetrics(clients["cloudwatch"], stats)
-    # One ListFunctions pass per cycle at most, shared by the families that need it.
-    functions = cache(LambdaInventory(lambda_client, stats).functions)
+    tags = TagScope(rules.tags, ResourceTags(clients["tagging"], stats))
+    # One ListFunctions pass per cycle at most, shared by the families that need it, with the
+    # functions the tag filters exclude left out.
+    window = window_for(now, rules)
+    functions = ScopedFunctions(
+        cache(LambdaInventory(lambda_client, stats).functions),
+        tags,
+        state,
+        discovery=discovery_due(window, rules),
+        now=now,
+    )
+    dead_letters = ScopedDeadLetters(
+        SqsDeadLetterQueues(clients["sqs"], stats),
+        LambdaDestinations(lambda_client, stats),
+        functions,
+        tags,
+        state,
+        rotation=int(window.end.timestamp()) // 60 // rules.collection.discovery_minutes,
+        now=now,
+    )
     cycle = collect(
         families=[
             LambdaFamily(
@@ -76,20 +114,34 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 state=state,
                 account_settings=LambdaAccountSettings(lambda_client, stats, _limits_cache()),
             ),
-            DeadLetterFamily(
-                queues=SqsDeadLetterQueues(clients["sqs"], stats), state=state, functions=functions
-            ),
+            DeadLetterFamily(queues=dead_letters, state=state, functions=functions),
             EventSourceFamily(
-                mappings=EventSourceMappings(lambda_client, clients["kinesis"], stats), state=state
+                mappings=TagFiltered(
+                    EventSourceMappings(lambda_client, clients["kinesis"], stats), rules.tags
+                ),
+                state=state,
             ),
             DynamoDbFamily(
-                tables=DynamoDbTables(clients["dynamodb"], clients["autoscaling"], stats),
+                tables=TagFiltered(
+                    DynamoDbTables(clients["dynamodb"], clients["autoscaling"], stats), rules.tags
+                ),
                 state=state,
                 active=cloudwatch,
             ),
             KinesisFamily(
-                streams=KinesisStreams(clients["kinesis"], stats), state=state, active=cloudwatch
+                streams=TagFiltered(KinesisStreams(clients["kinesis"], stats), rules.tags),
+                state=state,
+                active=cloudwatch,
             ),
+            S3Family(S3Buckets(clients["s3"], settings.region, stats), state, tags),
+            StepFunctionsFamily(StateMachines(clients["stepfunctions"], stats), state, tags),
+            ApiGatewayFamily(
+                RestApis(clients["apigateway"], stats),
+                HttpApis(clients["apigatewayv2"], stats),
+                state,
+                tags,
+            ),
+            QuotaFamily(ServiceQuotas(clients["service-quotas"], stats), state),
         ],
         metrics=cloudwatch,
         rules=rules,
@@ -113,6 +165,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "swept": cycle.swept,
         "resources": {name: result.resources for name, result in cycle.families.items()},
         "dead_letter_queues": cycle.resources("sqs"),
+        "destination_targets": dead_letters.destination_targets,
+        "signal_kinds": sorted({signal.labels.kind for signal in batch.signals}),
         "discovered": cycle.discovered,
         "api_calls": stats.by_api,
         "execution_arn": execution_arn,

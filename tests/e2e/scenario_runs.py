@@ -6,6 +6,9 @@ from typing import Any
 from emulator import Emulator
 
 ALERT_EMAIL = "ops@example.com"
+# Every cycle also reads the stack's own two state machines (Evaluate, OutageRunbook): three
+# Step Functions execution metrics each (docs/architecture.md, ADR 24).
+STACK_WORKFLOW_METRICS = 6
 
 
 def play_scenario(scenario: str) -> Iterator[Emulator]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
-from tests.e2e.scenario_runs import collector_cycles, emails, play_scenario
+from tests.e2e.scenario_runs import STACK_WORKFLOW_METRICS, collector_cycles, emails, play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -39,4 +39,6 @@ def test_only_cycles_with_async_failures_read_per_function_metrics(
     drilled = [c["batch_id"][-5:-1] for c in cycles if c["drilled"]]
 
     assert drilled == ["0915", "0925"]
-    assert {c["metrics_requested"] for c in cycles if not c["drilled"] and not c["swept"]} == {8}
+    assert {c["metrics_requested"] for c in cycles if not c["drilled"] and not c["swept"]} == {
+        8 + STACK_WORKFLOW_METRICS
+    }

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
-from tests.e2e.scenario_runs import collector_cycles, emails, play_scenario
+from tests.e2e.scenario_runs import STACK_WORKFLOW_METRICS, collector_cycles, emails, play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -71,19 +71,32 @@ def test_the_evidence_names_the_capacity_the_lag_and_the_retention(data: Emulato
 def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> None:
     cycles = {c["batch_id"][-5:-1]: c for c in collector_cycles(data)}
 
-    # Before anything throttles: the 8 Lambda aggregates and 4 ListMetrics requests only.
+    # Before anything throttles: the 8 Lambda aggregates (and the stack's own workflows) and 4
+    # ListMetrics requests only; the 09:35 discovery also reads the object count of the
+    # emulator's code bucket, which has no request metrics.
     for at in ("0935", "0940", "0945", "0950"):
-        assert cycles[at]["metrics_by_stage"] == {"fast": 8, "drill": 0, "sweep": 0}
+        assert cycles[at]["metrics_by_stage"] == {
+            "fast": 8 + STACK_WORKFLOW_METRICS,
+            "drill": 0,
+            "sweep": 1 if at == "0935" else 0,
+        }
         assert cycles[at]["api_calls"]["ListMetrics"] == 4
     assert [at for at, c in cycles.items() if c["discovered"]] == ["0935", "1005"]
     assert cycles["1005"]["resources"] == {
         "lambda": 7,
-        "sqs": 0,
+        # The collector's on-failure destination, CollectorDeadLetterQueue.
+        "sqs": 1,
         "event-sources": 1,
         # orders, catalog, sessions and Vigil's own state table.
         "dynamodb": 4,
         "kinesis": 1,
+        # The emulator's code bucket, the stack's two workflows.
+        "s3": 1,
+        "states": 2,
+        "apigateway": 0,
+        "quotas": 0,
     }
     # The sweep reads each provisioned table's and index's 2 consumed-capacity metrics (orders
-    # is on the drill-down already), the stream's iterator age and the consumer's.
-    assert cycles["1005"]["metrics_by_stage"]["sweep"] == 12
+    # is on the drill-down already), the stream's iterator age and the consumer's; and, as this
+    # cycle discovers, the code bucket's object count.
+    assert cycles["1005"]["metrics_by_stage"]["sweep"] == 12 + 1

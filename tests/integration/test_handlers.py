@@ -51,10 +51,13 @@ def _evaluate_state_machine() -> str:
 
 
 def _discovered_no_dead_letter_queues(table: str) -> None:
-    """An earlier cycle's discovery, so that the cycle under test is an ordinary one."""
-    CollectorState(boto3.client("dynamodb"), table).remember_dead_letter_queues(
-        [], at=T0 - timedelta(minutes=5)
-    )
+    """An earlier cycle's discovery that found nothing to watch, so that the cycle under test is
+    an ordinary one."""
+    state = CollectorState(boto3.client("dynamodb"), table)
+    at = T0 - timedelta(minutes=5)
+    state.remember_dead_letter_queues([], at=at)
+    for family in ("s3", "states", "apigateway", "quotas"):
+        state.remember_inventory(family, [], at=at)
 
 
 def test_collector_drills_into_every_function_when_the_account_aggregate_breaches(
@@ -87,8 +90,9 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert result["swept"] is False
     assert result["api_calls"] == {
         "GetMetricData": 3,
-        # The stored dead-letter queues, and the three inventories found missing.
-        "GetItem": 4,
+        # The stored dead-letter queues and 4 edge inventories, and the three data inventories
+        # found missing.
+        "GetItem": 8,
         # The watch lists: 2 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
         "Query": 7,
         "ListFunctions": 1,
@@ -111,6 +115,8 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "nightly-report": {"errors": 1.0, "invocations": 10.0},
     }
     assert sent.covered_kinds == [
+        "apigateway.http_5xx",
+        "apigateway.rest_5xx",
         "dynamodb.capacity",
         "dynamodb.system_errors",
         "dynamodb.throttles",
@@ -122,7 +128,15 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "lambda.errors",
         "lambda.iterator_age",
         "lambda.throttles",
+        "quota.usage",
+        "s3.5xx_rate",
+        "s3.latency",
+        "s3.request_metrics_missing",
         "sqs.dlq_messages",
+        "states.executions_aborted",
+        "states.executions_failed",
+        "states.executions_throttled",
+        "states.executions_timed_out",
     ]
 
 
@@ -145,6 +159,43 @@ def test_collector_reads_only_the_account_aggregates_when_the_account_is_healthy
     assert "ListFunctions" not in result["api_calls"]
     assert "ListQueues" not in result["api_calls"]
     assert result["api_calls"]["GetMetricData"] == 1
+
+
+def test_a_tag_excluded_function_is_never_drilled_into(
+    table: str, load_handler: Loader, context: Context
+) -> None:
+    for name in ("orders-api", "dev-sandbox"):
+        create_workload_function(name)
+        _put_minutes(name, "Invocations", 10, T0 - timedelta(minutes=7), 15)
+        _put_minutes(name, "Errors", 1, T0 - timedelta(minutes=7), 15)
+    boto3.client("lambda").tag_resource(
+        Resource="arn:aws:lambda:us-east-1:123456789012:function:dev-sandbox",
+        Tags={"env": "dev"},
+    )
+    _discovered_no_dead_letter_queues(table)
+    rules = '{"tags": {"exclude": [{"key": "env", "values": ["dev"]}]}}'
+    app = load_handler(
+        "collect_metrics",
+        VIGIL_EVALUATE_STATE_MACHINE_ARN=_evaluate_state_machine(),
+        VIGIL_RULES=rules,
+    )
+
+    first = app.lambda_handler({"time": "2026-11-02T09:00:00Z"}, context("collect"))
+    second = app.lambda_handler({"time": "2026-11-02T09:10:00Z"}, context("collect"))
+
+    sent = SignalBatch.model_validate_json(
+        boto3.client("stepfunctions").describe_execution(executionArn=first["execution_arn"])[
+            "input"
+        ]
+    )
+    assert [s.labels.resource for s in sent.signals] == ["orders-api"]
+    # The tags are read once; the next cycle drills again with the stored exclusions.
+    assert first["api_calls"]["GetResources"] == 1
+    assert second["drilled"] == ["lambda.errors"]
+    assert "GetResources" not in second["api_calls"]
+    assert second["signals"] == 1
+    stored = CollectorState(boto3.client("dynamodb"), table).inventory("tags")
+    assert stored == [{"excluded_function": "dev-sandbox"}]
 
 
 @pytest.mark.parametrize(

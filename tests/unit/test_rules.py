@@ -58,7 +58,7 @@ def test_a_disabled_rule_judges_nothing() -> None:
     rules = RulesConfig.from_json('{"lambda_errors": {"enabled": false}}')
 
     assert judge(error_signal("nightly-report", invocations=1, errors=1), rules) is None
-    assert rules.enabled_kinds == ["lambda.throttles"]
+    assert rules.enabled_kinds == ["lambda.throttles", "apigateway.rest_5xx", "apigateway.http_5xx"]
 
 
 def test_overrides_merge_into_the_defaults() -> None:

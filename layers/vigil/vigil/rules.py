@@ -8,7 +8,7 @@ field with its reason. It is validated at cold start: an invalid document raises
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Annotated, Literal, Self
 
@@ -231,6 +231,105 @@ def _system_errors_default() -> EventCountRule:
     return EventCountRule(critical_events=100)
 
 
+class TagMatch(_Config):
+    """A tag a resource must carry: ``key`` with any of ``values`` (none listed: any value)."""
+
+    key: Annotated[str, Field(min_length=1, max_length=128)]
+    values: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list)
+
+    def matches(self, tags: Mapping[str, str]) -> bool:
+        return self.key in tags and (not self.values or tags[self.key] in self.values)
+
+
+class TagFilters(_Config):
+    """Which discovered resources are watched, by their tags (docs/rules.md, ``tags``).
+
+    A resource is watched when ``include`` is empty or one of its entries matches, and no
+    entry of ``exclude`` matches. With both lists empty (the default) tags are not even read.
+    """
+
+    include: list[TagMatch] = Field(default_factory=list)
+    exclude: list[TagMatch] = Field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def allows(self, tags: Mapping[str, str]) -> bool:
+        if self.include and not any(match.matches(tags) for match in self.include):
+            return False
+        return not any(match.matches(tags) for match in self.exclude)
+
+
+class S3RequestRule(_Config):
+    """S3 request metrics against each bucket's own robust baseline (docs/rules.md, ``s3``).
+
+    A window is compared with the earlier windows of the last ``baseline_minutes``: their
+    median and scaled median absolute deviation (floored at ``scale_floor_ratio`` of the
+    median). The 5xx rate fires above the larger of ``warning_rate`` and median + z x scale,
+    and pages above ``critical_rate``; the latency fires above the largest of median +
+    z x scale, median x (1 + ``latency_min_increase_ratio``) and median +
+    ``latency_min_increase_ms``. Windows with fewer than ``min_requests`` requests are not
+    judged and are not part of a baseline.
+    """
+
+    enabled: bool = True
+    baseline_minutes: Annotated[int, Field(ge=30, le=1440)] = 180
+    min_baseline_windows: Annotated[int, Field(ge=3, le=288)] = 6
+    min_requests: Annotated[int, Field(ge=1)] = 100
+    z_threshold: Annotated[float, Field(ge=2, le=50)] = 4.0
+    scale_floor_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
+    min_errors: Annotated[int, Field(ge=1)] = 5
+    warning_rate: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    critical_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
+    errors_for_minutes: Annotated[int, Field(ge=0, le=1440)] = 5
+    latency_metric: Literal["FirstByteLatency", "TotalRequestLatency"] = "FirstByteLatency"
+    latency_min_increase_ratio: Annotated[float, Field(ge=0)] = 0.5
+    latency_min_increase_ms: Annotated[float, Field(ge=0)] = 50.0
+    latency_for_minutes: Annotated[int, Field(ge=0, le=1440)] = 10
+    busy_objects: Annotated[int, Field(ge=1)] = 1_000_000
+    hint: bool = True
+
+    @model_validator(mode="after")
+    def _critical_above_warning(self) -> Self:
+        if self.critical_rate < self.warning_rate:
+            raise ValueError("critical_rate must be at least warning_rate")
+        return self
+
+
+class StepFunctionsRule(_Config):
+    """Step Functions executions that failed, timed out or were throttled: any one alerts,
+    ``critical_count`` in a window pages. Aborted executions are someone's StopExecution,
+    usually on purpose: watched only with ``include_aborted``."""
+
+    enabled: bool = True
+    severity: Severity = Severity.WARNING
+    critical_count: Annotated[int, Field(ge=1)] = 10
+    include_aborted: bool = False
+
+
+class QuotaRule(_Config):
+    """Service quota usage (``AWS/Usage``) against the applied quota value.
+
+    ``services`` are Service Quotas service codes whose quotas with a usage metric are
+    discovered (``ListServiceQuotas``); at ``warning_ratio`` of a quota it warns, at
+    ``critical_ratio`` it pages, at once.
+    """
+
+    enabled: bool = True
+    services: list[Annotated[str, Field(pattern=r"^[a-z0-9-]{2,63}$")]] = Field(
+        default_factory=lambda: ["lambda", "states", "apigateway", "dynamodb", "kinesis"]
+    )
+    warning_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    critical_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
+
+    @model_validator(mode="after")
+    def _critical_above_warning(self) -> Self:
+        if self.critical_ratio < self.warning_ratio:
+            raise ValueError("critical_ratio must be at least warning_ratio")
+        return self
+
+
 HealthCategory = Literal["issue", "accountNotification", "scheduledChange", "investigation"]
 
 
@@ -294,6 +393,15 @@ def _lambda_throttles_default() -> VolumeAwareRule:
     )
 
 
+def _api_5xx_default() -> VolumeAwareRule:
+    return VolumeAwareRule(
+        low_volume_below=1000,
+        warning_rate=0.001,
+        critical_rate=0.01,
+        for_minutes=5,
+    )
+
+
 class RulesConfig(_Config):
     version: Literal[1] = 1
     collection: CollectionConfig = Field(default_factory=CollectionConfig)
@@ -302,6 +410,12 @@ class RulesConfig(_Config):
     lambda_concurrency: ConcurrencyRule = Field(default_factory=ConcurrencyRule)
     lambda_async: AsyncDeliveryRule = Field(default_factory=AsyncDeliveryRule)
     sqs_dlq: DeadLetterQueueRule = Field(default_factory=DeadLetterQueueRule)
+    s3: S3RequestRule = Field(default_factory=S3RequestRule)
+    step_functions: StepFunctionsRule = Field(default_factory=StepFunctionsRule)
+    apigateway_rest_5xx: VolumeAwareRule = Field(default_factory=_api_5xx_default)
+    apigateway_http_5xx: VolumeAwareRule = Field(default_factory=_api_5xx_default)
+    service_quotas: QuotaRule = Field(default_factory=QuotaRule)
+    tags: TagFilters = Field(default_factory=TagFilters)
     lambda_iterator_age: IteratorAgeRule = Field(default_factory=IteratorAgeRule)
     dynamodb_capacity: CapacityRule = Field(default_factory=CapacityRule)
     dynamodb_throttles: EventCountRule = Field(default_factory=_write_throttles_default)
@@ -370,6 +484,10 @@ class KindSpec:
 KIND_SPECS: dict[str, KindSpec] = {
     "lambda.errors": KindSpec("lambda_errors", "Lambda errors", "errors", "invocations"),
     "lambda.throttles": KindSpec("lambda_throttles", "Lambda throttles", "throttles", "requests"),
+    "apigateway.rest_5xx": KindSpec("apigateway_rest_5xx", "API Gateway 5xx", "errors", "requests"),
+    "apigateway.http_5xx": KindSpec(
+        "apigateway_http_5xx", "API Gateway HTTP 5xx", "errors", "requests"
+    ),
 }
 
 
@@ -398,6 +516,8 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
     data_rule = _DATA_RULES.get(kind)
     if data_rule is not None:
         return data_rule(signal, rules)
+    if kind in EDGE_JUDGES:
+        return EDGE_JUDGES[kind](signal, rules)
     rule = rules.rule_for(kind)
     if rule is None:
         return None
@@ -466,6 +586,14 @@ DIAL_KINDS = {
     "kinesis.write_throttles": "Kinesis write throttles",
     "kinesis.shard_capacity": "Kinesis shard capacity",
     "kinesis.iterator_age": "Kinesis iterator age",
+    "s3.5xx_rate": "S3 5xx rate",
+    "s3.latency": "S3 request latency",
+    "s3.request_metrics_missing": "S3 request metrics missing",
+    "states.executions_failed": "Step Functions executions failed",
+    "states.executions_timed_out": "Step Functions executions timed out",
+    "states.executions_throttled": "Step Functions executions throttled",
+    "states.executions_aborted": "Step Functions executions aborted",
+    "quota.usage": "Service quota usage",
 }
 
 
@@ -767,3 +895,174 @@ def _judge_cost(signal: Signal, rule: CostRule) -> Breach | None:
         for_seconds=0,
         repeat_minutes=rule.repeat_interval_minutes,
     )
+
+
+# The edge dials (docs/rules.md): S3 request metrics, Step Functions, service quotas.
+_STATES_EVENTS = {
+    "states.executions_failed": "failed execution",
+    "states.executions_timed_out": "timed-out execution",
+    "states.executions_throttled": "throttled execution",
+    "states.executions_aborted": "aborted execution",
+}
+
+
+def baseline_threshold(median: float, scale: float, rule: S3RequestRule) -> float:
+    """The robust upper bound of a baseline: median + z x scale, the scale floored."""
+    return median + rule.z_threshold * max(scale, rule.scale_floor_ratio * median)
+
+
+def _judge_s3_errors(signal: Signal, rules: RulesConfig) -> Breach | None:
+    rule, samples = rules.s3, signal.samples
+    errors, requests = samples.get("errors", 0.0), samples.get("requests", 0.0)
+    if not rule.enabled or errors < rule.min_errors or requests < rule.min_requests:
+        return None
+    rate = errors / requests
+    baseline = samples.get("baseline_rate", 0.0)
+    threshold = rule.warning_rate
+    if samples.get("baseline_windows", 0.0) >= rule.min_baseline_windows:
+        threshold = max(threshold, baseline_threshold(baseline, samples["baseline_scale"], rule))
+    if rate <= threshold:
+        return None
+    critical = rate > max(rule.critical_rate, threshold)
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        evidence=Evidence(
+            value=round(rate * 100, 4),
+            threshold=round(threshold * 100, 4),
+            unit="Percent",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=(
+                f"{rate:.2%} 5xx ({errors:,.0f} of {requests:,.0f} requests) over"
+                f" {signal.window_seconds // 60} min against a baseline of {baseline:.2%},"
+                f" above {threshold:.2%}; 503 SlowDown is S3 asking for fewer requests per"
+                " prefix"
+            ),
+            samples=samples,
+        ),
+        for_seconds=rule.errors_for_minutes * 60,
+    )
+
+
+def _judge_s3_latency(signal: Signal, rules: RulesConfig) -> Breach | None:
+    rule, samples = rules.s3, signal.samples
+    latency, requests = samples.get("latency_ms", 0.0), samples.get("requests", 0.0)
+    windows = samples.get("baseline_windows", 0.0)
+    if not rule.enabled or requests < rule.min_requests or windows < rule.min_baseline_windows:
+        return None
+    median = samples.get("baseline_ms", 0.0)
+    threshold = max(
+        baseline_threshold(median, samples.get("baseline_scale", 0.0), rule),
+        median * (1 + rule.latency_min_increase_ratio),
+        median + rule.latency_min_increase_ms,
+    )
+    if latency <= threshold:
+        return None
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.WARNING,
+        evidence=Evidence(
+            value=round(latency, 1),
+            threshold=round(threshold, 1),
+            unit="ms",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=(
+                f"{rule.latency_metric} averaged {latency:,.0f} ms over"
+                f" {signal.window_seconds // 60} min ({requests:,.0f} requests) against a"
+                f" baseline of {median:,.0f} ms over {windows:.0f} windows, above"
+                f" {threshold:,.0f} ms"
+            ),
+            samples=samples,
+        ),
+        for_seconds=rule.latency_for_minutes * 60,
+    )
+
+
+def _judge_s3_hint(signal: Signal, rules: RulesConfig) -> Breach | None:
+    rule, objects = rules.s3, signal.samples.get("objects", 0.0)
+    if not (rule.enabled and rule.hint) or objects < rule.busy_objects:
+        return None
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.INFO,
+        evidence=Evidence(
+            value=objects,
+            threshold=float(rule.busy_objects),
+            unit="objects",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=(
+                f"{objects:,.0f} objects and no request metrics configuration: 5xx, 503"
+                " SlowDown on a hot prefix and latency are invisible to Vigil until a request"
+                " metrics filter is added (PutBucketMetricsConfiguration)"
+            ),
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
+
+
+def _judge_states(signal: Signal, rules: RulesConfig) -> Breach | None:
+    rule, count = rules.step_functions, signal.samples.get("count", 0.0)
+    kind = signal.labels.kind
+    if not rule.enabled or count <= 0:
+        return None
+    if kind == "states.executions_aborted" and not rule.include_aborted:
+        return None
+    critical = count >= rule.critical_count
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.CRITICAL if critical else rule.severity,
+        evidence=Evidence(
+            value=count,
+            threshold=float(rule.critical_count if critical else 0),
+            unit="executions",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=(
+                f"{_plural(count, _STATES_EVENTS[kind])} over {signal.window_seconds // 60} min"
+                + (f", at or above {rule.critical_count}" if critical else "")
+            ),
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
+
+
+def _judge_quota(signal: Signal, rules: RulesConfig) -> Breach | None:
+    rule = rules.service_quotas
+    usage, quota = signal.samples.get("usage", 0.0), signal.samples.get("quota", 0.0)
+    if not rule.enabled or quota <= 0 or usage < rule.warning_ratio * quota:
+        return None
+    critical = usage >= rule.critical_ratio * quota
+    ratio = rule.critical_ratio if critical else rule.warning_ratio
+    name = signal.context.get("quota", signal.labels.resource)
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        evidence=Evidence(
+            value=round(usage / quota * 100, 2),
+            threshold=round(ratio * 100, 2),
+            unit="Percent",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=(
+                f"{name}: peak usage {usage:,.0f} of the quota {quota:,.0f}"
+                f" ({usage / quota:.0%}) over {signal.window_seconds // 60} min, at or above"
+                f" {ratio:.0%}"
+            ),
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
+
+
+EDGE_JUDGES: dict[str, Callable[[Signal, RulesConfig], Breach | None]] = {
+    "s3.5xx_rate": _judge_s3_errors,
+    "s3.latency": _judge_s3_latency,
+    "s3.request_metrics_missing": _judge_s3_hint,
+    **dict.fromkeys(_STATES_EVENTS, _judge_states),
+    "quota.usage": _judge_quota,
+}

@@ -6,14 +6,24 @@ scheduled time, so a replay discovers at the same cycles), or when none is store
 first cycle after a deploy). Every record keeps its resource's tags, for tag filters. A stored
 inventory that no longer parses (written by another version, or edited by hand) is discovered
 again at once and overwritten, rather than blinding the family until the next discovery.
+
+The tag filters (docs/rules.md, ``tags``) decide which discovered resources are watched:
+:class:`TagScope` answers for one resource, :class:`ScopedFunctions`, :class:`ScopedDeadLetters`
+and :class:`TagFiltered` apply it to functions, dead-letter queues, tables and streams.
 """
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ValidationError
+
 from vigil.adapters.collector_state import InventoryUnreadable
+from vigil.adapters.lambda_inventory import FunctionInfo
+from vigil.adapters.sqs_queues import QueueDepth
 from vigil.dials.base import CycleContext
+from vigil.rules import TagFilters
 
 
 class InventoryStatePort(Protocol):
@@ -48,3 +58,223 @@ def load_inventory[R: Recordable](
     found = discover()
     state.remember_inventory(family, [item.record() for item in found], at=ctx.now)
     return found, True
+
+
+# The edge families (S3, Step Functions, API Gateway, service quotas) keep their records as
+# pydantic models and need only the inventory half of the state port.
+class InventoryStore(Protocol):
+    def inventory(self, family: str) -> list[dict[str, Any]] | None: ...
+
+    def remember_inventory(
+        self, family: str, records: list[dict[str, Any]], *, at: datetime
+    ) -> None: ...
+
+
+class TagsPort(Protocol):
+    def by_arn(self) -> dict[str, dict[str, str]]: ...
+
+
+def stored[M: BaseModel](state: InventoryStore, family: str, model: type[M]) -> list[M] | None:
+    """The records the last discovery of ``family`` stored; ``None`` when there are none or
+    they no longer parse (an older shape), so that the cycle discovers again."""
+    try:
+        records = state.inventory(family)
+        if records is None:
+            return None
+        return [model.model_validate(record) for record in records]
+    except (InventoryUnreadable, ValidationError):
+        return None
+
+
+def remember(state: InventoryStore, family: str, found: list[BaseModel], ctx: CycleContext) -> None:
+    state.remember_inventory(family, [item.model_dump(mode="json") for item in found], at=ctx.now)
+
+
+def load_records[M: BaseModel](
+    ctx: CycleContext,
+    state: InventoryStore,
+    family: str,
+    model: type[M],
+    discover: Callable[[], list[M]],
+) -> tuple[list[M], bool]:
+    """The family's stored records, or fresh ones (stored) when discovery is due or none are
+    stored; and whether this cycle discovered them."""
+    found = None if ctx.discovery else stored(state, family, model)
+    if found is not None:
+        return found, False
+    found = discover()
+    remember(state, family, list(found), ctx)
+    return found, True
+
+
+@dataclass
+class TagScope:
+    """The tag filters applied to discovered resources.
+
+    With no filter configured (the default) every resource is watched and no tag is read. With
+    one, the first question asks the Resource Groups Tagging API for the tags of every tagged
+    resource of the region (``GetResources``, 100 a page, once per discovery); resources whose
+    listing carries their tags (API Gateway APIs) pass them in.
+    """
+
+    filters: TagFilters
+    tags: TagsPort
+    _known: dict[str, dict[str, str]] | None = field(default=None, init=False)
+
+    def allows(self, arn: str, own: dict[str, str] | None = None) -> bool:
+        if not self.filters.active:
+            return True
+        if own is None:
+            if self._known is None:
+                self._known = self.tags.by_arn()
+            own = self._known.get(arn, {})
+        return self.filters.allows(own)
+
+
+class ScopedFunctions:
+    """The Lambda functions the tag filters allow, for the families that list functions.
+
+    The names a discovery excluded are stored (``DISCOVERY#tags``), so an ordinary cycle reads
+    no tags; a function created since the last discovery is watched until the next one.
+    """
+
+    def __init__(
+        self,
+        functions: Callable[[], list[FunctionInfo]],
+        scope: TagScope,
+        state: InventoryStore,
+        *,
+        discovery: bool,
+        now: datetime,
+    ) -> None:
+        self._functions = functions
+        self._scope = scope
+        self._state = state
+        self._discovery = discovery
+        self._now = now
+        self._allowed: list[FunctionInfo] | None = None
+
+    def __call__(self) -> list[FunctionInfo]:
+        if self._allowed is None:
+            self._allowed = self._filter(self._functions())
+        return self._allowed
+
+    def _filter(self, listed: list[FunctionInfo]) -> list[FunctionInfo]:
+        if not self._scope.filters.active:
+            return listed
+        stored = None if self._discovery else self._state.inventory("tags")
+        if stored is None:
+            excluded = sorted(fn.name for fn in listed if not self._scope.allows(fn.arn))
+            records = [{"excluded_function": name} for name in excluded]
+            self._state.remember_inventory("tags", records, at=self._now)
+        else:
+            excluded = [str(record["excluded_function"]) for record in stored]
+        skip = set(excluded)
+        return [fn for fn in listed if fn.name not in skip]
+
+
+class DeadLetterPort(Protocol):
+    def discover(self, lambda_targets: Iterable[str]) -> list[str]: ...
+
+    def depths(self, urls: Iterable[str]) -> list[QueueDepth]: ...
+
+
+class DestinationsPort(Protocol):
+    def function_destinations(self, functions: Iterable[str]) -> dict[str, set[str]]: ...
+
+    def mapping_destinations(self) -> set[str]: ...
+
+
+# Functions whose destinations one discovery reads at most: a request each, and a collector
+# run has 120 s; a larger account is covered over several discoveries.
+DESTINATION_BATCH = 500
+
+
+class ScopedDeadLetters:
+    """Dead-letter queue discovery with the Lambda on-failure destinations added as targets,
+    and the queues the tag filters exclude left out.
+
+    ``ListFunctions`` carries a function's ``DeadLetterConfig`` but not its destinations, so
+    each discovery reads them for up to :data:`DESTINATION_BATCH` functions (a rotating share
+    of a larger account, chosen by ``rotation``, the discovery's number), keeps what earlier
+    discoveries found for the others (``DISCOVERY#destinations``), and adds every event source
+    mapping's. An SQS destination is watched like a dead-letter queue; SNS topics, EventBridge
+    buses and functions are not queues.
+    """
+
+    def __init__(
+        self,
+        queues: DeadLetterPort,
+        destinations: DestinationsPort,
+        functions: Callable[[], list[FunctionInfo]],
+        scope: TagScope,
+        state: InventoryStore,
+        *,
+        rotation: int,
+        now: datetime,
+    ) -> None:
+        self._queues = queues
+        self._destinations = destinations
+        self._functions = functions
+        self._scope = scope
+        self._state = state
+        self._rotation = rotation
+        self._now = now
+        self.destination_targets = 0
+
+    def discover(self, lambda_targets: Iterable[str]) -> list[str]:
+        names = sorted(fn.name for fn in self._functions())
+        shares = max(1, -(-len(names) // DESTINATION_BATCH))
+        share = names[self._rotation % shares :: shares]
+        known = self._known(set(names) - set(share))
+        for name, arns in self._destinations.function_destinations(share).items():
+            known |= {(name, arn) for arn in arns}
+        records = [{"function": name, "destination": arn} for name, arn in sorted(known)]
+        self._state.remember_inventory("destinations", records, at=self._now)
+        targets = {arn for _, arn in known} | self._destinations.mapping_destinations()
+        self.destination_targets = len(targets)
+        found = self._queues.discover([*lambda_targets, *sorted(targets)])
+        return [url for url in found if self._scope.allows(queue_arn(url))]
+
+    def depths(self, urls: Iterable[str]) -> list[QueueDepth]:
+        return self._queues.depths(urls)
+
+    def _known(self, names: set[str]) -> set[tuple[str, str]]:
+        """What earlier discoveries found for ``names`` (functions not read this time)."""
+        try:
+            records = self._state.inventory("destinations") or []
+        except InventoryUnreadable:
+            return set()
+        return {
+            (str(record["function"]), str(record["destination"]))
+            for record in records
+            if record.get("function") in names
+        }
+
+
+def queue_arn(url: str) -> str:
+    """``https://sqs.<region>.amazonaws.com/<account>/<name>`` as an ARN."""
+    parts = url.rstrip("/").split("/")
+    region = parts[2].split(".")[1]
+    return f"arn:aws:sqs:{region}:{parts[3]}:{parts[4]}"
+
+
+class Tagged(Protocol):
+    @property
+    def tags(self) -> dict[str, str]: ...
+
+
+class Discovers[R: Tagged](Protocol):
+    def discover(self) -> list[R]: ...
+
+
+class TagFiltered[R: Tagged]:
+    """A discovery whose records carry their own tags (tables, streams, stream mappings), with
+    the records the tag filters exclude left out."""
+
+    def __init__(self, inner: Discovers[R], filters: TagFilters) -> None:
+        self._inner = inner
+        self._filters = filters
+
+    def discover(self) -> list[R]:
+        return [record for record in self._inner.discover() if self._filters.allows(record.tags)]

@@ -1,0 +1,85 @@
+"""Step Functions state machines: executions that failed, timed out or were throttled.
+
+``AWS/States`` publishes execution metrics per state machine only (dimension
+``StateMachineArn``), with no account aggregate, so the family asks each discovered state
+machine's ``ExecutionsFailed``, ``ExecutionsTimedOut`` and ``ExecutionThrottled`` sums every
+cycle (plus ``ExecutionsAborted`` with ``step_functions.include_aborted``): three metrics per
+state machine (docs/architecture.md, ADR 25). A sum is exact, so there is no sweep: a window
+whose sums are zero resolves the alert. Discovery (``ListStateMachines``) runs every
+``discovery_minutes``.
+"""
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from vigil.adapters.inventory import NamedResource
+from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
+from vigil.dials.inventory import InventoryStore, TagScope, load_records
+
+FAILED_KIND = "states.executions_failed"
+TIMED_OUT_KIND = "states.executions_timed_out"
+THROTTLED_KIND = "states.executions_throttled"
+ABORTED_KIND = "states.executions_aborted"
+_METRICS = {
+    FAILED_KIND: "ExecutionsFailed",
+    TIMED_OUT_KIND: "ExecutionsTimedOut",
+    THROTTLED_KIND: "ExecutionThrottled",
+    ABORTED_KIND: "ExecutionsAborted",
+}
+
+
+class StateMachinesPort(Protocol):
+    def list(self) -> list[NamedResource]: ...
+
+
+class StateMachine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arn: str
+    name: str
+
+
+def execution_metric(arn: str, metric: str) -> MetricKey:
+    return MetricKey(namespace="AWS/States", metric=metric, dimensions=(("StateMachineArn", arn),))
+
+
+class StepFunctionsFamily:
+    name: str = "states"
+    kinds: tuple[str, ...] = tuple(_METRICS)
+
+    def __init__(
+        self, state_machines: StateMachinesPort, state: InventoryStore, scope: TagScope
+    ) -> None:
+        self._state_machines = state_machines
+        self._state = state
+        self._scope = scope
+
+    def run(self, ctx: CycleContext) -> FamilyRun:
+        rule = ctx.rules.step_functions
+        if not rule.enabled:
+            return FamilyResult(signals=[])
+        machines, discovered = load_records(
+            ctx, self._state, self.name, StateMachine, self._discover
+        )
+        kinds = [kind for kind in _METRICS if kind != ABORTED_KIND or rule.include_aborted]
+        answers = yield [
+            ctx.ask(execution_metric(machine.arn, _METRICS[kind]), Stage.FAST)
+            for machine in machines
+            for kind in kinds
+        ]
+        signals = [
+            ctx.signal(kind, machine.name, value=count, unit="Count", samples={"count": count})
+            for machine in machines
+            for kind in kinds
+            if (count := answers.total(execution_metric(machine.arn, _METRICS[kind]), ctx.window))
+            > 0
+        ]
+        return FamilyResult(signals=signals, resources=len(machines), discovered=discovered)
+
+    def _discover(self) -> list[StateMachine]:
+        return [
+            StateMachine(arn=machine.id, name=machine.name)
+            for machine in self._state_machines.list()
+            if self._scope.allows(machine.id)
+        ]

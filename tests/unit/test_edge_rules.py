@@ -1,0 +1,189 @@
+"""The edge dial rules (S3 request metrics, the missing-metrics hint, Step Functions, API
+Gateway 5xx, service quotas) and the tag filters."""
+
+import pytest
+
+from tests.factories import T0, labels
+from vigil.errors import ConfigError
+from vigil.model import Severity, Signal
+from vigil.rules import RulesConfig, TagFilters, judge, kind_title
+
+RULES = RulesConfig()
+
+
+def signal(kind: str, resource: str = "media-uploads", **samples: float) -> Signal:
+    return Signal(
+        source="metrics",
+        labels=labels(resource, kind),
+        value=0.0,
+        unit="Count",
+        window_seconds=300,
+        observed_at=T0,
+        samples=samples,
+        context={"quota": "Concurrent executions (lambda)"} if kind == "quota.usage" else {},
+    )
+
+
+def s3_errors(errors: float, requests: float = 6000, rate: float = 0.0, scale: float = 0.0,
+              windows: float = 10) -> Signal:  # fmt: skip
+    return signal(
+        "s3.5xx_rate",
+        errors=errors,
+        requests=requests,
+        baseline_rate=rate,
+        baseline_scale=scale,
+        baseline_windows=windows,
+    )
+
+
+def s3_latency(ms: float, baseline: float = 40.0, scale: float = 0.0, requests: float = 6000,
+               windows: float = 10) -> Signal:  # fmt: skip
+    return signal(
+        "s3.latency",
+        latency_ms=ms,
+        requests=requests,
+        baseline_ms=baseline,
+        baseline_scale=scale,
+        baseline_windows=windows,
+    )
+
+
+def test_an_s3_5xx_rate_above_the_floor_warns_after_for_minutes_and_pages_above_critical() -> None:
+    warning = judge(s3_errors(120), RULES)  # 2 %
+    page = judge(s3_errors(480), RULES)  # 8 %
+
+    assert warning is not None
+    assert page is not None
+    assert (warning.severity, warning.for_seconds) == (Severity.WARNING, 300)
+    assert page.severity is Severity.CRITICAL
+    assert page.evidence.summary.startswith(
+        "8.00% 5xx (480 of 6,000 requests) over 5 min against a baseline of 0.00%, above 1.00%"
+    )
+
+
+def test_a_bucket_with_a_noisy_baseline_needs_more_than_its_usual_5xx_rate() -> None:
+    usual = s3_errors(150, rate=0.02, scale=0.005)  # 2.5 %: under 2 % + 4 x 0.5 %
+    unusual = s3_errors(300, rate=0.02, scale=0.005)  # 5 %
+
+    assert judge(usual, RULES) is None
+    breach = judge(unusual, RULES)
+    assert breach is not None
+    assert breach.evidence.threshold == 4.0
+
+
+def test_few_errors_or_few_requests_are_not_judged() -> None:
+    assert judge(s3_errors(4, requests=100), RULES) is None  # under min_errors
+    assert judge(s3_errors(50, requests=99), RULES) is None  # under min_requests
+
+
+def test_s3_latency_fires_only_well_above_the_baseline_and_needs_a_baseline() -> None:
+    assert judge(s3_latency(85), RULES) is None  # under 40 + 50 ms
+    breach = judge(s3_latency(240), RULES)
+    assert breach is not None
+    assert (breach.severity, breach.for_seconds, breach.evidence.threshold) == (
+        Severity.WARNING,
+        600,
+        90.0,
+    )
+    assert judge(s3_latency(240, windows=5), RULES) is None  # fewer than 6 baseline windows
+
+
+def test_a_busy_bucket_without_request_metrics_is_an_info_hint() -> None:
+    hint = judge(signal("s3.request_metrics_missing", objects=2_500_000), RULES)
+    quiet = judge(signal("s3.request_metrics_missing", objects=999_999), RULES)
+    off = RulesConfig.from_json('{"s3": {"hint": false}}')
+
+    assert hint is not None
+    assert hint.severity is Severity.INFO
+    assert "503 SlowDown on a hot prefix" in hint.evidence.summary
+    assert quiet is None
+    assert judge(signal("s3.request_metrics_missing", objects=2_500_000), off) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "noun"),
+    [
+        ("states.executions_failed", "failed executions"),
+        ("states.executions_timed_out", "timed-out executions"),
+        ("states.executions_throttled", "throttled executions"),
+    ],
+)
+def test_any_step_functions_failure_warns_and_ten_in_a_window_page(kind: str, noun: str) -> None:
+    warning = judge(signal(kind, "order-flow", count=3), RULES)
+    page = judge(signal(kind, "order-flow", count=10), RULES)
+
+    assert warning is not None
+    assert warning.severity is Severity.WARNING
+    assert warning.evidence.summary == f"3 {noun} over 5 min"
+    assert page is not None
+    assert page.severity is Severity.CRITICAL
+
+
+def test_aborted_executions_alert_only_when_included() -> None:
+    aborted = signal("states.executions_aborted", "order-flow", count=2)
+
+    assert judge(aborted, RULES) is None
+    assert judge(aborted, RulesConfig.from_json('{"step_functions": {"include_aborted": true}}'))
+
+
+def test_api_gateway_5xx_reuses_the_volume_aware_rule() -> None:
+    quiet = signal("apigateway.http_5xx", "search-http", errors=1, requests=150)
+    busy = signal("apigateway.rest_5xx", "orders-api", errors=200, requests=10_000)
+
+    low = judge(quiet, RULES)
+    high = judge(busy, RULES)
+
+    assert low is not None
+    assert (low.severity, low.for_seconds) == (Severity.WARNING, 0)
+    assert high is not None
+    assert (high.severity, high.for_seconds) == (Severity.CRITICAL, 300)
+    assert kind_title("apigateway.rest_5xx") == "API Gateway 5xx"
+
+
+def test_quota_usage_warns_at_80_and_pages_at_90_percent() -> None:
+    assert judge(signal("quota.usage", "lambda/L-B99A9384", usage=799, quota=1000), RULES) is None
+    warning = judge(signal("quota.usage", "lambda/L-B99A9384", usage=800, quota=1000), RULES)
+    page = judge(signal("quota.usage", "lambda/L-B99A9384", usage=950, quota=1000), RULES)
+
+    assert warning is not None
+    assert warning.severity is Severity.WARNING
+    assert page is not None
+    assert page.severity is Severity.CRITICAL
+    assert page.evidence.summary == (
+        "Concurrent executions (lambda): peak usage 950 of the quota 1,000 (95%) over 5 min,"
+        " at or above 90%"
+    )
+
+
+def test_tag_filters_include_then_exclude() -> None:
+    filters = TagFilters.model_validate(
+        {
+            "include": [{"key": "team", "values": ["payments", "search"]}],
+            "exclude": [{"key": "vigil", "values": ["ignore"]}, {"key": "sandbox"}],
+        }
+    )
+
+    assert filters.allows({"team": "payments"})
+    assert not filters.allows({"team": "media"})
+    assert not filters.allows({})
+    assert not filters.allows({"team": "search", "vigil": "ignore"})
+    assert not filters.allows({"team": "search", "sandbox": "yes"})
+    assert TagFilters().allows({})
+    assert not TagFilters().active
+
+
+@pytest.mark.parametrize(
+    ("document", "complaint"),
+    [
+        ('{"s3": {"warning_rate": 0.1, "critical_rate": 0.05}}', "s3"),
+        ('{"s3": {"latency_metric": "Latency"}}', "s3.latency_metric"),
+        ('{"service_quotas": {"services": ["Lambda!"]}}', "service_quotas.services.0"),
+        ('{"tags": {"include": [{"values": ["a"]}]}}', "tags.include.0.key"),
+        ('{"apigateway_rest_5xx": {"warning_rate": 2}}', "apigateway_rest_5xx.warning_rate"),
+    ],
+)
+def test_an_invalid_edge_rule_names_the_field(document: str, complaint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        RulesConfig.from_json(document)
+
+    assert complaint in str(caught.value)
