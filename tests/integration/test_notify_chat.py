@@ -12,6 +12,7 @@ from emulator.slack import SlackServer
 from tests.factories import T0, batch, error_signal
 from tests.fakes import MemoryAlertStore
 from tests.integration.conftest import FakeContext
+from tests.schemas import problems
 from vigil.errors import ChatDeliveryError, InvalidEventError
 from vigil.evaluate import evaluate
 from vigil.rules import RulesConfig
@@ -185,3 +186,109 @@ def test_a_receiver_with_teams_gets_an_adaptive_card_on_the_workflows_webhook(
     assert post.payload["type"] == "message"
     card = post.payload["attachments"][0]["content"]
     assert card["body"][0]["text"] == "[WARNING] Lambda errors firing: nightly-report"
+
+
+def _chat_secret(**keys: str) -> str:
+    arn: str = boto3.client("secretsmanager").create_secret(
+        Name="vigil/chat-keys", SecretString=json.dumps({"webhook_url": "", **keys})
+    )["ARN"]
+    return arn
+
+
+def _webhook_handler(load_handler: Loader, url: str) -> ModuleType:
+    rules = {"routing": {"receivers": [{"name": "default", "webhook": "audit_url"}]}}
+    return load_handler(
+        "notify_chat",
+        VIGIL_SLACK_SECRET_ARN=_chat_secret(audit_url=url),
+        VIGIL_RULES=json.dumps(rules),
+    )
+
+
+def test_a_json_webhook_gets_the_v1_document_once_even_if_redelivered(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    app = _webhook_handler(load_handler, slack.base_url + "/hooks/audit")
+    slack.respond_next(1, status=204, body="")
+    event = _sns_event(_chat_message())
+
+    first = app.lambda_handler(event, FakeContext("chat"))
+    again = app.lambda_handler(event, FakeContext("chat"))
+
+    assert first == {"outcomes": {"posted": 1}}
+    assert again == {"outcomes": {"duplicate": 1}}
+    (post,) = slack.posts
+    assert post.path == "/hooks/audit"
+    assert post.headers["Content-Type"].startswith("application/json")
+    assert problems("webhook", post.payload) == []
+    assert post.payload["title"] == "[WARNING] Lambda errors firing: nightly-report"
+
+
+def test_a_json_webhook_is_retried_on_429_and_5xx_with_backoff(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    app = _webhook_handler(load_handler, slack.base_url + "/hooks/audit")
+    slack.fail_next(1, status=429, retry_after=0)
+    slack.fail_next(1, status=503)
+
+    result = app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
+
+    assert result == {"outcomes": {"posted": 1}}
+    assert [post.status for post in slack.posts] == [429, 503, 200]
+
+
+def test_a_json_webhook_that_keeps_failing_fails_the_invocation_naming_the_status(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    app = _webhook_handler(load_handler, slack.base_url + "/hooks/audit")
+    slack.fail_next(10, status=500)
+
+    with pytest.raises(ChatDeliveryError, match="JSON webhook answered 500"):
+        app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
+
+    assert len(slack.posts) == 4  # 1 try + 3 retries, then Lambda's retries and the DLQ
+
+
+def test_a_chatbot_receiver_publishes_a_custom_notification_to_the_chatbot_topic(
+    table: str, load_handler: Loader
+) -> None:
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="vigil-chatbot")["TopicArn"]
+    queue = sqs.create_queue(QueueName="chatbot-channel")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    rules = {"routing": {"receivers": [{"name": "default", "chatbot": True}]}}
+    app = load_handler(
+        "notify_chat",
+        VIGIL_SLACK_SECRET_ARN=_chat_secret(),
+        VIGIL_CHATBOT_TOPIC_ARN=topic,
+        VIGIL_RULES=json.dumps(rules),
+    )
+    event = _sns_event(_chat_message())
+
+    first = app.lambda_handler(event, FakeContext("chat"))
+    again = app.lambda_handler(event, FakeContext("chat"))
+
+    assert first == {"outcomes": {"posted": 1}}
+    assert again == {"outcomes": {"duplicate": 1}}
+    (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    document = json.loads(message["Body"])
+    assert problems("chatbot", document) == []
+    assert document["content"]["title"].endswith("[WARNING] Lambda errors firing: nightly-report")
+
+
+def test_a_chatbot_receiver_without_the_topic_is_skipped_with_a_warning(
+    table: str, load_handler: Loader
+) -> None:
+    rules = {"routing": {"receivers": [{"name": "default", "chatbot": True}]}}
+    app = load_handler(
+        "notify_chat", VIGIL_SLACK_SECRET_ARN=_chat_secret(), VIGIL_RULES=json.dumps(rules)
+    )
+
+    result = app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
+
+    assert result == {"outcomes": {"not-configured": 1}}

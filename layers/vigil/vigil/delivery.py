@@ -1,5 +1,6 @@
-"""Deliver one SNS-borne notification to Slack and Teams, at most once per webhook when all
-goes well."""
+"""Deliver one SNS-borne notification to every chat channel of its receiver: Slack, Teams, a
+generic JSON webhook and the Amazon Q Developer (AWS Chatbot) topic, at most once per
+destination when all goes well."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -8,9 +9,11 @@ from typing import Any, Literal, Protocol
 from aws_lambda_powertools import Logger
 
 from vigil.chat import slack_message
+from vigil.chatbot import chatbot_notification
 from vigil.model import ChatPayload
 from vigil.routing import RoutingConfig
 from vigil.teams import teams_message
+from vigil.webhook import webhook_payload
 
 logger = Logger(child=True)
 
@@ -26,22 +29,35 @@ class DeliveryLogPort(Protocol):
 
 
 DEFAULT_SLACK_KEY = "webhook_url"
+CHATBOT_KEY = "chatbot"
+"""The one Amazon Q Developer destination: the stack's ``ChatbotTopic``, named by no secret."""
 
 
-Platform = Literal["slack", "teams"]
-PLATFORMS: tuple[Platform, ...] = ("slack", "teams")
+Platform = Literal["slack", "teams", "webhook", "chatbot"]
+PLATFORMS: tuple[Platform, ...] = ("slack", "teams", "webhook", "chatbot")
 _RENDER: dict[Platform, Callable[[ChatPayload], dict[str, Any]]] = {
     "slack": slack_message,
     "teams": teams_message,
+    "webhook": webhook_payload,
+    "chatbot": chatbot_notification,
 }
 
 
 def chat_keys(routing: RoutingConfig, receiver: str | None, platform: Platform) -> list[str]:
-    """The chat secret keys of the ``platform`` webhooks a payload goes to: its receiver's,
-    or (a message no route addressed, like a self-watch alarm) the root route's receivers'."""
+    """The destinations on ``platform`` a payload goes to: the chat secret keys of its
+    receiver's webhooks (``chatbot``: the topic), or, for a message no route addressed (like
+    a self-watch alarm), the root route's receivers'."""
     names = [receiver] if receiver else routing.route.receivers or []
     receivers = [routing.receiver(name) for name in names]
-    keys = [r.slack if platform == "slack" else r.teams for r in receivers]
+    keys = [
+        {
+            "slack": r.slack,
+            "teams": r.teams,
+            "webhook": r.webhook,
+            "chatbot": CHATBOT_KEY if r.chatbot else None,
+        }[platform]
+        for r in receivers
+    ]
     return list(dict.fromkeys(key for key in keys if key))
 
 
@@ -61,12 +77,15 @@ def deliver_to_chat(
     Returns what happened: ``posted``, ``duplicate`` or ``not-configured``.
     """
     if chat is None:
-        logger.warning(
-            f"{platform} webhook {key!r} not configured; set it in the SlackWebhookSecret value",
-            extra={"notification_id": payload.notification_id},
+        where = (
+            "the stack has no ChatbotTopic (VIGIL_CHATBOT_TOPIC_ARN)"
+            if platform == "chatbot"
+            else f"{platform} webhook {key!r} not configured; set it in SlackWebhookSecret"
         )
+        logger.warning(where, extra={"notification_id": payload.notification_id})
         return "not-configured"
-    channel = platform if (platform, key) == ("slack", DEFAULT_SLACK_KEY) else f"{platform}:{key}"
+    default = (platform, key) in {("slack", DEFAULT_SLACK_KEY), ("chatbot", CHATBOT_KEY)}
+    channel = platform if default else f"{platform}:{key}"
     if log.delivered(payload.notification_id, channel):
         logger.info("already delivered", extra={"notification_id": payload.notification_id})
         return "duplicate"

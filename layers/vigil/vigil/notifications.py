@@ -126,6 +126,7 @@ def group_notification(
         stack=stack,
         alerts=[view(a) for a in ordered[:MAX_GROUP_VIEWS]],
         receiver=receiver.name,
+        group_id=group.group_id,
     )
     return publishable(
         chat, text=text, status="firing" if firing else "resolved", receiver=receiver
