@@ -10,12 +10,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
+from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.collect import collect_lambda
+from vigil.config_state import load_rules
 from vigil.events import scheduled_time
 from vigil.observability import logger, metrics, tracer
 from vigil.rules import RulesConfig
@@ -25,7 +27,8 @@ from vigil.settings import CollectorSettings
 @cache
 def _config() -> tuple[CollectorSettings, RulesConfig]:
     settings = CollectorSettings.from_env()
-    return settings, settings.rules
+    last_good = LastGoodConfig(boto3.client("dynamodb"), settings.table_name, stats=CallStats())
+    return settings, load_rules(settings.rules_json, last_good=last_good).rules
 
 
 @cache

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.adapters.chatbot import ChatbotTopic
+from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.slack import SlackWebhook
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import DeliveryLog
@@ -19,8 +20,10 @@ from vigil.adapters.teams import TeamsWebhook
 from vigil.adapters.webhook import JsonWebhook
 from vigil.alarms import chat_payload
 from vigil.clock import parse_time
+from vigil.config_state import load_rules
 from vigil.delivery import PLATFORMS, ChatPort, Platform, chat_keys, deliver_to_chat
 from vigil.observability import logger, metrics, tracer
+from vigil.rules import RulesConfig
 from vigil.settings import ChatSettings
 
 SECRET_CACHE_SECONDS = 300
@@ -34,19 +37,20 @@ _WEBHOOKS: dict[Platform, type[SlackWebhook]] = {
 
 
 @cache
-def _deps() -> tuple[ChatSettings, DeliveryLog, ChatbotTopic | None]:
+def _deps() -> tuple[ChatSettings, RulesConfig, DeliveryLog, ChatbotTopic | None]:
     settings = ChatSettings.from_env()
+    dynamodb = boto3.client("dynamodb")
+    last_good = LastGoodConfig(dynamodb, settings.table_name, stats=CallStats())
+    rules = load_rules(settings.rules_json, last_good=last_good).rules
     log = DeliveryLog(
-        boto3.client("dynamodb"),
-        settings.table_name,
-        retention=timedelta(days=settings.rules.resolved_retention_days),
+        dynamodb, settings.table_name, retention=timedelta(days=rules.resolved_retention_days)
     )
     topic = (
         ChatbotTopic(boto3.client("sns"), settings.chatbot_topic_arn, stats=CallStats())
         if settings.chatbot_topic_arn
         else None
     )
-    return settings, log, topic
+    return settings, rules, log, topic
 
 
 def _destination(
@@ -70,13 +74,13 @@ def _destination(
 @metrics.log_metrics
 @event_source(data_class=SNSEvent)
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
-    settings, log, topic = _deps()
+    settings, rules, log, topic = _deps()
     outcomes: dict[str, int] = {}
     for record in event.records:
         payload = chat_payload(record.sns.message, stack=settings.stack_name)
         now = parse_time(record.sns.timestamp, field="Sns.Timestamp")
         for platform in PLATFORMS:
-            for key in chat_keys(settings.rules.routing, payload.receiver, platform):
+            for key in chat_keys(rules.routing, payload.receiver, platform):
                 chat = _destination(settings, topic, platform, key)
                 outcome = deliver_to_chat(
                     payload, platform=platform, chat=chat, log=log, now=now, key=key
