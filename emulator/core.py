@@ -534,7 +534,10 @@ class Emulator:
         updated = []
         for name in self.runtime.specs:
             configuration = lambda_client.get_function_configuration(FunctionName=name)
-            variables = dict(configuration.get("Environment", {}).get("Variables", {}))
+            variables = {
+                k: str(v)
+                for k, v in configuration.get("Environment", {}).get("Variables", {}).items()
+            }
             if "VIGIL_RULES" not in variables:
                 continue
             variables["VIGIL_RULES"] = document
