@@ -2,13 +2,14 @@
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 
-from emulator.slack import SlackServer
+from emulator.slack import BOT_CHANNEL, SlackServer
 from tests.factories import T0, batch, error_signal
 from tests.fakes import MemoryAlertStore
 from tests.integration.conftest import FakeContext
@@ -292,3 +293,93 @@ def test_a_chatbot_receiver_without_the_topic_is_skipped_with_a_warning(
     result = app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
 
     assert result == {"outcomes": {"not-configured": 1}}
+
+
+BOT_RULES = {
+    "lambda_errors": {"for_minutes": 0},
+    "routing": {
+        "receivers": [{"name": "default", "slack_bot": "bot_token", "slack_channel": BOT_CHANNEL}],
+        "route": {"group_by": ["kind"], "group_interval": "5m", "repeat_interval": "10m"},
+    },
+}
+
+
+def _group_messages() -> list[str]:
+    """A group's first message, a repeat 10 minutes later, and its resolution."""
+    rules = RulesConfig.from_json(json.dumps(BOT_RULES))
+    store = MemoryAlertStore()
+    messages = []
+    for minute, errors in ((0, 1), (10, 1), (15, 0)):
+        at = T0 + timedelta(minutes=minute)
+        result = evaluate(
+            batch(at, error_signal("nightly-report", invocations=3, errors=errors, at=at)),
+            rules=rules,
+            store=store,
+            routing=store.routing,
+            stack="vigil",
+        )
+        messages += [json.loads(n.message)["lambda"] for n in result.notifications]
+    return messages
+
+
+def test_a_slack_bot_opens_a_thread_replies_in_it_and_edits_the_first_message(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    secret = _chat_secret(bot_token=slack.bot_token, slack_api_url=slack.api_url)
+    app = load_handler(
+        "notify_chat", VIGIL_SLACK_SECRET_ARN=secret, VIGIL_RULES=json.dumps(BOT_RULES)
+    )
+    first, repeat, resolved = _group_messages()
+
+    outcomes = [
+        app.lambda_handler(_sns_event(message), FakeContext("chat"))["outcomes"]
+        for message in (first, repeat, repeat, resolved)
+    ]
+
+    assert outcomes == [{"posted": 1}, {"threaded": 1}, {"duplicate": 1}, {"threaded": 1}]
+    opening, *replies = slack.messages
+    assert opening.thread_ts is None
+    assert [r.thread_ts for r in replies] == [opening.ts, opening.ts]
+    assert [r.text for r in replies] == [
+        "[WARNING] Lambda errors still firing: nightly-report",
+        "[RESOLVED] Lambda errors resolved: nightly-report",
+    ]
+    assert opening.text == "[RESOLVED] Lambda errors resolved: nightly-report"  # edited
+    assert [e["text"] for e in opening.edits] == [
+        "[WARNING] Lambda errors firing: nightly-report",
+        "[WARNING] Lambda errors still firing: nightly-report",
+    ]
+    assert {p.path for p in slack.posts} == {"/api/chat.postMessage", "/api/chat.update"}
+
+
+def test_a_slack_bot_refused_by_slack_fails_the_invocation_naming_the_error(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    secret = _chat_secret(bot_token="xoxb-revoked", slack_api_url=slack.api_url)
+    app = load_handler(
+        "notify_chat", VIGIL_SLACK_SECRET_ARN=secret, VIGIL_RULES=json.dumps(BOT_RULES)
+    )
+    first, _, _ = _group_messages()
+
+    with pytest.raises(
+        ChatDeliveryError, match=f"Slack chat.postMessage in {BOT_CHANNEL}: invalid_auth"
+    ):
+        app.lambda_handler(_sns_event(first), FakeContext("chat"))
+
+    assert slack.messages == []
+
+
+def test_a_rate_limited_slack_bot_call_is_retried(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    secret = _chat_secret(bot_token=slack.bot_token, slack_api_url=slack.api_url)
+    app = load_handler(
+        "notify_chat", VIGIL_SLACK_SECRET_ARN=secret, VIGIL_RULES=json.dumps(BOT_RULES)
+    )
+    slack.fail_next(1, status=429, retry_after=0)
+
+    result = app.lambda_handler(_sns_event(_group_messages()[0]), FakeContext("chat"))
+
+    assert result == {"outcomes": {"posted": 1}}
+    assert [p.status for p in slack.posts] == [429, 200]
+    assert len(slack.messages) == 1

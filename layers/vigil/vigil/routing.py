@@ -130,14 +130,30 @@ class Receiver(_Config):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
     email: bool = Field(default=False, description="The stack's email subscription.")
     slack: str | None = Field(default=None, description="Secret key of a Slack webhook URL.")
+    slack_bot: str | None = Field(
+        default=None, description="Secret key of a Slack bot token (threads, in-place edits)."
+    )
+    slack_channel: Annotated[str, Field(pattern=r"^[A-Z0-9]{8,12}$")] | None = Field(
+        default=None, description="The channel ID the bot posts to (C0123ABCD)."
+    )
     teams: str | None = Field(default=None, description="Secret key of a Teams Workflows URL.")
     webhook: str | None = Field(default=None, description="Secret key of a JSON webhook URL.")
     chatbot: bool = Field(default=False, description="The ChatbotTopicArn topic (Amazon Q).")
     send_resolved: bool = True
 
+    @model_validator(mode="after")
+    def _bot_has_a_channel(self) -> Self:
+        if bool(self.slack_bot) != bool(self.slack_channel):
+            raise ValueError("slack_bot and slack_channel go together: the token and its channel")
+        return self
+
     @property
     def channels(self) -> list[str]:
-        named = {"slack": self.slack, "teams": self.teams, "webhook": self.webhook}
+        named = {
+            "slack": self.slack or self.slack_bot,
+            "teams": self.teams,
+            "webhook": self.webhook,
+        }
         flags = {"email": self.email, "chatbot": self.chatbot}
         return [
             c
