@@ -1,10 +1,14 @@
 """Slack through a bot token: one thread per group, the opening message edited in place."""
 
+import json
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from tests.factories import T0
 from vigil.delivery import bot_keys, deliver_to_slack_bot
+from vigil.errors import ConfigError
 from vigil.model import ChatPayload, NotifyReason, Severity
 from vigil.rules import RulesConfig
 
@@ -113,3 +117,17 @@ def test_bot_receivers_name_their_token_and_channel() -> None:
     assert bot_keys(rules.routing, "default") == [("bot_token", "C0123ABCD")]
     assert bot_keys(rules.routing, None) == [("bot_token", "C0123ABCD")]
     assert rules.routing.receiver("default").channels == ["email", "slack"]
+
+
+@pytest.mark.parametrize(
+    ("receiver", "message"),
+    [
+        ({"slack_bot": "bot_token"}, "slack_bot and slack_channel go together"),
+        ({"slack_bot": "bot_token", "slack_channel": "#ops"}, "slack_channel"),
+    ],
+)
+def test_a_bot_receiver_needs_a_channel_id(receiver: dict[str, str], message: str) -> None:
+    document = {"routing": {"receivers": [{"name": "default", **receiver}]}}
+
+    with pytest.raises(ConfigError, match=message):
+        RulesConfig.from_json(json.dumps(document))
