@@ -133,6 +133,7 @@ class SlackServer:
         self._script: list[_Scripted] = []
         self._listeners: list[Callable[[SlackPost], None]] = []
         self._messages: list[SlackMessage] = []
+        self._sequence = 0
         self.bot_token = BOT_TOKEN
         self.bot_channels = {BOT_CHANNEL}
         self._server: ThreadingHTTPServer | None = None
@@ -281,7 +282,8 @@ class SlackServer:
                 found.text, found.blocks = text, blocks
                 return {"ok": True, "channel": channel, "ts": ts, "text": text}
             moment = self._sim_clock() if self._sim_clock else datetime.now(UTC)
-            ts = f"{int(moment.timestamp())}.{len(self._messages) + 1:06d}"
+            self._sequence += 1  # never reused, as Slack's ts are unique in a channel
+            ts = f"{int(moment.timestamp())}.{self._sequence:06d}"
             thread = payload.get("thread_ts")
             message = SlackMessage(channel, ts, text, blocks, str(thread) if thread else None)
             self._messages.append(message)

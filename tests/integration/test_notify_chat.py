@@ -383,3 +383,26 @@ def test_a_rate_limited_slack_bot_call_is_retried(
     assert result == {"outcomes": {"posted": 1}}
     assert [p.status for p in slack.posts] == [429, 200]
     assert len(slack.messages) == 1
+
+
+def test_a_slack_bot_whose_opening_message_was_deleted_opens_a_new_thread(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    secret = _chat_secret(bot_token=slack.bot_token, slack_api_url=slack.api_url)
+    app = load_handler(
+        "notify_chat", VIGIL_SLACK_SECRET_ARN=secret, VIGIL_RULES=json.dumps(BOT_RULES)
+    )
+    first, repeat, resolved = _group_messages()
+    app.lambda_handler(_sns_event(first), FakeContext("chat"))
+    slack.clear()  # the channel's messages are deleted
+
+    outcomes = [
+        app.lambda_handler(_sns_event(message), FakeContext("chat"))["outcomes"]
+        for message in (repeat, resolved)
+    ]
+
+    assert outcomes == [{"threaded": 1}, {"posted": 1}]
+    assert [(m.text, m.thread_ts is None) for m in slack.messages] == [
+        ("[WARNING] Lambda errors still firing: nightly-report", False),
+        ("[RESOLVED] Lambda errors resolved: nightly-report", True),
+    ]

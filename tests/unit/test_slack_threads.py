@@ -8,7 +8,7 @@ import pytest
 
 from tests.factories import T0
 from vigil.delivery import bot_keys, deliver_to_slack_bot
-from vigil.errors import ConfigError
+from vigil.errors import ChatMessageGone, ConfigError
 from vigil.model import ChatPayload, NotifyReason, Severity
 from vigil.rules import RulesConfig
 
@@ -131,3 +131,27 @@ def test_a_bot_receiver_needs_a_channel_id(receiver: dict[str, str], message: st
 
     with pytest.raises(ConfigError, match=message):
         RulesConfig.from_json(json.dumps(document))
+
+
+class DeletedOpeningBot(FakeBot):
+    def update(self, ts: str, message: dict[str, Any]) -> None:
+        raise ChatMessageGone(f"Slack chat.update in {self.channel}: message_not_found")
+
+
+def test_a_deleted_opening_message_closes_the_thread_and_loses_nothing() -> None:
+    bot, threads, log = DeletedOpeningBot(), MemoryThreads(), MemoryLog()
+
+    def send(payload: ChatPayload) -> str:
+        return deliver_to_slack_bot(payload, bot=bot, threads=threads, log=log, now=T0, key="k")
+
+    outcomes = [
+        send(_payload(n, NotifyReason.FIRING if n < 3 else NotifyReason.REPEAT)) for n in (1, 2, 3)
+    ]
+
+    assert outcomes == ["posted", "threaded", "posted"]  # the reply stands; a new thread opens
+    assert [call[:2] for call in bot.calls] == [
+        ("post", None),
+        ("post", "100.000001"),
+        ("post", None),
+    ]
+    assert log.delivered("n2", "slack_bot:k:C0123ABCD")

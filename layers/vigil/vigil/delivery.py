@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 
 from vigil.chat import slack_message
 from vigil.chatbot import chatbot_notification
+from vigil.errors import ChatMessageGone
 from vigil.model import ChatPayload, NotifyReason
 from vigil.routing import RoutingConfig
 from vigil.teams import teams_message
@@ -154,16 +155,23 @@ def deliver_to_slack_bot(
     message = slack_message(payload)
     receiver, group = payload.receiver or "", payload.group_id
     opened = threads.get(receiver, group, bot.channel) if group else None
-    if opened is None:
+    if group is None or opened is None:
         ts = bot.post(message)
         if group and payload.reason is not NotifyReason.RESOLVED:
             threads.put(receiver, group, bot.channel, ts, at=now)
         outcome = "posted"
     else:
         bot.post(message, thread_ts=opened)
-        bot.update(opened, message)
-        if payload.reason is NotifyReason.RESOLVED and group:
+        try:
+            bot.update(opened, message)
+        except ChatMessageGone:
+            # someone deleted the opening message: the reply stands, the next message of
+            # the group opens a new thread
+            logger.warning("the thread's first message is gone", extra={"group": group})
             threads.close(receiver, group, bot.channel)
+        else:
+            if payload.reason is NotifyReason.RESOLVED:
+                threads.close(receiver, group, bot.channel)
         outcome = "threaded"
     log.record(payload.notification_id, channel, at=now)
     return outcome

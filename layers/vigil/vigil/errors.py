@@ -31,6 +31,10 @@ class ChatDeliveryError(VigilError):
     """A chat platform refused or failed a message after retries."""
 
 
+class ChatMessageGone(ChatDeliveryError):
+    """The chat message to edit no longer exists (deleted in the channel)."""
+
+
 def describe_validation(
     exc: ValidationError,
     *,

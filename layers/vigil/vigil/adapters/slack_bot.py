@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from vigil.adapters.slack import retry_handlers
 from vigil.adapters.stats import CallStats
-from vigil.errors import ChatDeliveryError
+from vigil.errors import ChatDeliveryError, ChatMessageGone
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -74,7 +74,8 @@ class SlackBot:
             response = self._client.api_call(method, json=arguments)
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
-            raise ChatDeliveryError(f"Slack {method} in {self._channel}: {error or exc}") from exc
+            failure = ChatMessageGone if error == "message_not_found" else ChatDeliveryError
+            raise failure(f"Slack {method} in {self._channel}: {error or exc}") from exc
         except Exception as exc:  # urllib errors after slack_sdk's own retries
             raise ChatDeliveryError(f"Slack {method} unreachable: {exc}") from exc
         return dict(response.data) if isinstance(response.data, dict) else {}
