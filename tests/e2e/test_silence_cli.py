@@ -38,9 +38,9 @@ def test_the_silenced_burst_reaches_no_one_and_the_rest_is_delivered(
     titles = [str(post.payload["text"]) for post in emu.slack.posts]
     subjects = [email.subject for email in emu.mailbox.emails]
     evaluated = [
-        record["summary"]
-        for record in emu.logs["EvaluateFunction"].records()
-        if record.get("message") == "evaluated"
+        invocation.result["summary"]
+        for invocation in emu.invocations
+        if invocation.function == "EvaluateFunction" and invocation.ok
     ]
     nightly = [
         "[WARNING] Lambda errors firing: nightly-report",
