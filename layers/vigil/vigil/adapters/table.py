@@ -12,6 +12,7 @@
 - outage: pk ``OUTAGE#<service>#<region>``, sk ``STATE``; gsi1pk ``OUTAGES`` only while open.
 - notification group: pk ``GROUP#<group id>``, sk ``STATE``; gsi1pk ``GROUPS`` while it has
   members, ``ttl`` once closed.
+- approval gate of an incident: pk ``INCIDENT#<id>``, sk ``APPROVAL``.
 - silence: pk ``SILENCE#<id>``, sk ``META``; gsi1pk ``SILENCES``, gsi1sk its end; ``ttl``
   a week after it ends (``vigil silence list --all`` shows it until then).
 
@@ -27,6 +28,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from vigil.approval import Approval
 from vigil.errors import ConflictError
 from vigil.grouping import Group
 from vigil.health import HealthRecord
@@ -205,6 +207,35 @@ class IncidentStore:
         )
         item = response.get("Item")
         return str(_from_item(item)["body"]) if item else None
+
+
+class ApprovalStore:
+    """The approval gate of each incident, beside its record; writes are revision-conditional."""
+
+    def __init__(self, client: "DynamoDBClient", table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def get(self, incident_id: str) -> Approval | None:
+        return _get_model(
+            self._client, self._table, Approval, f"INCIDENT#{incident_id}", sk="APPROVAL"
+        )
+
+    def save(self, before: Approval | None, after: Approval) -> Approval:
+        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
+        _put_revision(
+            self._client,
+            self._table,
+            {
+                "pk": f"INCIDENT#{stored.incident_id}",
+                "sk": "APPROVAL",
+                "body": stored.model_dump_json(),
+                "revision": stored.revision,
+            },
+            before_revision=before.revision if before else None,
+            what=f"approval of incident {stored.incident_id}",
+        )
+        return stored
 
 
 def _put_revision(

@@ -1,8 +1,12 @@
-"""Start the Evaluate workflow with a signal batch."""
+"""Step Functions: start the Evaluate workflow with a signal batch; answer a waiting task."""
 
+import json
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from vigil.adapters.stats import CallStats
+from vigil.approval import ApprovalClosedError
 from vigil.errors import VigilError
 from vigil.model import SignalBatch
 
@@ -40,3 +44,25 @@ class EvaluateWorkflow:
             stateMachineArn=self._arn, name=batch.batch_id, input=body
         )
         return response["executionArn"]
+
+
+# SendTaskSuccess answers these when the task no longer waits: it timed out, was already
+# answered, or its execution ended.
+_TASK_GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
+
+
+class TaskCallback:
+    """Answers a ``.waitForTaskToken`` task with ``SendTaskSuccess``."""
+
+    def __init__(self, client: "SFNClient", stats: CallStats | None = None) -> None:
+        self._client = client
+        self.stats = stats or CallStats()
+
+    def answer(self, token: str, output: dict[str, object]) -> None:
+        self.stats.count("SendTaskSuccess")
+        try:
+            self._client.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _TASK_GONE:
+                raise ApprovalClosedError("the workflow no longer waits for this task") from exc
+            raise

@@ -1,0 +1,177 @@
+"""The runbook's approval gate: a failover waits for a person to approve or decline it.
+
+The OutageRunbook workflow parks on a ``.waitForTaskToken`` task; that task records an
+:class:`Approval` (the token, the plan, when it lapses) with :func:`request_approval`.
+A person decides from ``vigil runbook approve|decline`` or a Slack button; both call
+:func:`decide`, which claims the pending approval with a conditional write *before* it
+answers the workflow, so two people pressing at once cannot both win, and a lapsed or
+already-decided approval is refused with a message that says who decided and when.
+
+Every answer to the workflow is a task *success* whose output carries the decision
+(``approved`` or ``declined``); the workflow branches on it. A gate that is not answered
+in time fails with ``States.Timeout`` on the workflow side, which records it with
+:func:`expire` and escalates instead of proceeding.
+"""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal, Protocol
+
+from pydantic import AwareDatetime, Field
+
+from vigil.clock import iso
+from vigil.errors import ConflictError, VigilError
+from vigil.model import Contract
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class UnknownApprovalError(VigilError):
+    """No approval was ever requested for the incident."""
+
+
+class ApprovalClosedError(VigilError):
+    """The approval was already decided, or lapsed, before this decision arrived."""
+
+
+class Approval(Contract):
+    version: Literal[1] = 1
+    incident_id: str
+    token: Annotated[str, Field(min_length=1, repr=False)]
+    """The Step Functions task token; never shown in messages or logs."""
+    plan: str
+    dry_run: bool
+    requested_at: AwareDatetime
+    expires_at: AwareDatetime
+    state: ApprovalState = ApprovalState.PENDING
+    decided_by: str | None = None
+    decided_at: AwareDatetime | None = None
+    comment: str | None = None
+    revision: int = 0
+
+    def closed_reason(self) -> str:
+        """Why a new decision is refused, for the person who tried."""
+        if self.state is ApprovalState.EXPIRED:
+            return f"the approval for incident {self.incident_id} lapsed at {iso(self.expires_at)}"
+        when = iso(self.decided_at) if self.decided_at else "earlier"
+        return (
+            f"incident {self.incident_id} was already {self.state.value}"
+            f" by {self.decided_by or 'someone'} at {when}"
+        )
+
+
+class ApprovalStorePort(Protocol):
+    def get(self, incident_id: str) -> Approval | None: ...
+
+    def save(self, before: Approval | None, after: Approval) -> Approval:
+        """Write ``after`` if the stored revision is still ``before``'s (ConflictError)."""
+        ...
+
+
+class TaskCallbackPort(Protocol):
+    def answer(self, token: str, output: dict[str, object]) -> None:
+        """Send the task its success output; ApprovalClosedError when the task is gone."""
+        ...
+
+
+def request_approval(
+    incident_id: str,
+    *,
+    token: str,
+    plan: str,
+    dry_run: bool,
+    now: datetime,
+    timeout: timedelta,
+    store: ApprovalStorePort,
+) -> Approval:
+    """Record a pending approval; a retried task with the same token finds its own record.
+
+    A new token (the gate entered again, e.g. a second failover attempt) replaces a closed
+    approval; it never replaces a pending one with a different token.
+    """
+    before = store.get(incident_id)
+    if before is not None and before.token == token:
+        return before
+    if before is not None and before.state is ApprovalState.PENDING:
+        raise ConflictError(f"incident {incident_id} already has a pending approval")
+    return store.save(
+        before,
+        Approval(
+            incident_id=incident_id,
+            token=token,
+            plan=plan,
+            dry_run=dry_run,
+            requested_at=now,
+            expires_at=now + timeout,
+        ),
+    )
+
+
+def decide(
+    incident_id: str,
+    *,
+    approve: bool,
+    actor: str,
+    now: datetime,
+    store: ApprovalStorePort,
+    callback: TaskCallbackPort,
+    comment: str | None = None,
+) -> Approval:
+    """Approve or decline the pending failover of ``incident_id`` as ``actor``.
+
+    Raises :class:`UnknownApprovalError`, or :class:`ApprovalClosedError` when it was already
+    decided or has lapsed (also when the workflow says so, e.g. its own time-out won).
+    """
+    if not actor.strip():
+        raise VigilError("a decision needs the name of the person making it")
+    before = store.get(incident_id)
+    if before is None:
+        raise UnknownApprovalError(f"incident {incident_id} has no approval to decide")
+    if before.state is not ApprovalState.PENDING:
+        raise ApprovalClosedError(before.closed_reason())
+    if now >= before.expires_at:
+        lapsed = store.save(before, before.model_copy(update={"state": ApprovalState.EXPIRED}))
+        raise ApprovalClosedError(lapsed.closed_reason())
+    state = ApprovalState.APPROVED if approve else ApprovalState.DECLINED
+    try:
+        claimed = store.save(
+            before,
+            before.model_copy(
+                update={"state": state, "decided_by": actor, "decided_at": now, "comment": comment}
+            ),
+        )
+    except ConflictError as exc:
+        latest = store.get(incident_id)
+        reason = latest.closed_reason() if latest else f"incident {incident_id} changed"
+        raise ApprovalClosedError(reason) from exc
+    output: dict[str, object] = {
+        "decision": state.value,
+        "by": actor,
+        "at": iso(now),
+        "comment": comment,
+    }
+    try:
+        callback.answer(claimed.token, output)
+    except ApprovalClosedError:
+        store.save(claimed, claimed.model_copy(update={"state": ApprovalState.EXPIRED}))
+        raise ApprovalClosedError(
+            f"the workflow of incident {incident_id} no longer waits for a decision"
+            " (it timed out or ended)"
+        ) from None
+    except Exception:
+        store.save(claimed, before)
+        raise
+    return claimed
+
+
+def expire(incident_id: str, *, store: ApprovalStorePort) -> Approval | None:
+    """Mark a still-pending approval as lapsed (the workflow's time-out branch)."""
+    before = store.get(incident_id)
+    if before is None or before.state is not ApprovalState.PENDING:
+        return before
+    return store.save(before, before.model_copy(update={"state": ApprovalState.EXPIRED}))

@@ -1,0 +1,176 @@
+"""The approval gate: one decision wins, lapsed and decided gates refuse with a reason."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vigil.approval import (
+    Approval,
+    ApprovalClosedError,
+    ApprovalState,
+    UnknownApprovalError,
+    decide,
+    expire,
+    request_approval,
+)
+from vigil.errors import ConflictError
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class MemoryStore:
+    """Revision-checked like the DynamoDB store."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Approval] = {}
+
+    def get(self, incident_id: str) -> Approval | None:
+        return self.items.get(incident_id)
+
+    def save(self, before: Approval | None, after: Approval) -> Approval:
+        current = self.items.get(after.incident_id)
+        if (current.revision if current else None) != (before.revision if before else None):
+            raise ConflictError("changed")
+        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
+        self.items[after.incident_id] = stored
+        return stored
+
+
+class Callback:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.answers: list[tuple[str, dict[str, object]]] = []
+        self.error = error
+
+    def answer(self, token: str, output: dict[str, object]) -> None:
+        if self.error:
+            raise self.error
+        self.answers.append((token, output))
+
+
+def _pending(store: MemoryStore, token: str = "token-1") -> Approval:
+    return request_approval(
+        "inc-1",
+        token=token,
+        plan="ssm-active-region",
+        dry_run=True,
+        now=NOW,
+        timeout=timedelta(minutes=30),
+        store=store,
+    )
+
+
+def test_an_approval_answers_the_workflow_once_and_records_who() -> None:
+    store, callback = MemoryStore(), Callback()
+    _pending(store)
+
+    decided = decide(
+        "inc-1",
+        approve=True,
+        actor="alice",
+        now=NOW + timedelta(minutes=5),
+        store=store,
+        callback=callback,
+        comment="go",
+    )
+
+    assert decided.state is ApprovalState.APPROVED
+    assert callback.answers == [
+        (
+            "token-1",
+            {"decision": "approved", "by": "alice", "at": "2026-11-26T12:05:00Z", "comment": "go"},
+        )
+    ]
+    with pytest.raises(ApprovalClosedError, match="already approved by alice at 2026-11-26T12:05"):
+        decide("inc-1", approve=False, actor="bob", now=NOW, store=store, callback=callback)
+    assert len(callback.answers) == 1
+
+
+def test_a_retried_request_finds_its_own_record_and_a_second_gate_waits_for_the_first() -> None:
+    store = MemoryStore()
+    first = _pending(store)
+
+    assert _pending(store) == first
+    with pytest.raises(ConflictError, match="already has a pending approval"):
+        _pending(store, token="token-2")
+
+
+def test_a_closed_gate_is_replaced_by_a_new_request() -> None:
+    store = MemoryStore()
+    _pending(store)
+    decide("inc-1", approve=False, actor="bob", now=NOW, store=store, callback=Callback())
+
+    again = _pending(store, token="token-2")
+
+    assert (again.state, again.token, again.decided_by) == (ApprovalState.PENDING, "token-2", None)
+
+
+def test_a_lapsed_gate_refuses_and_is_recorded_as_expired() -> None:
+    store, callback = MemoryStore(), Callback()
+    _pending(store)
+
+    with pytest.raises(ApprovalClosedError, match="lapsed at 2026-11-26T12:30:00Z"):
+        decide(
+            "inc-1",
+            approve=True,
+            actor="alice",
+            now=NOW + timedelta(hours=1),
+            store=store,
+            callback=callback,
+        )
+    assert store.items["inc-1"].state is ApprovalState.EXPIRED
+    assert callback.answers == []
+
+
+def test_the_workflow_timing_out_first_wins_over_a_late_decision() -> None:
+    store = MemoryStore()
+    _pending(store)
+
+    with pytest.raises(ApprovalClosedError, match="no longer waits"):
+        decide(
+            "inc-1",
+            approve=True,
+            actor="alice",
+            now=NOW,
+            store=store,
+            callback=Callback(ApprovalClosedError("gone")),
+        )
+    assert store.items["inc-1"].state is ApprovalState.EXPIRED
+
+
+def test_a_failed_answer_leaves_the_gate_pending_for_another_try() -> None:
+    store = MemoryStore()
+    _pending(store)
+
+    with pytest.raises(OSError, match="network"):
+        decide(
+            "inc-1",
+            approve=True,
+            actor="alice",
+            now=NOW,
+            store=store,
+            callback=Callback(OSError("network")),
+        )
+    assert store.items["inc-1"].state is ApprovalState.PENDING
+    assert decide("inc-1", approve=True, actor="alice", now=NOW, store=store, callback=Callback())
+
+
+def test_unknown_incidents_and_anonymous_decisions_are_refused() -> None:
+    store = MemoryStore()
+    with pytest.raises(UnknownApprovalError, match="inc-9 has no approval"):
+        decide("inc-9", approve=True, actor="alice", now=NOW, store=store, callback=Callback())
+    _pending(store)
+    with pytest.raises(Exception, match="needs the name"):
+        decide("inc-1", approve=True, actor=" ", now=NOW, store=store, callback=Callback())
+
+
+def test_expire_marks_only_a_pending_gate() -> None:
+    store = MemoryStore()
+    assert expire("inc-1", store=store) is None
+    _pending(store)
+    assert expire("inc-1", store=store).state is ApprovalState.EXPIRED  # type: ignore[union-attr]
+    assert expire("inc-1", store=store).state is ApprovalState.EXPIRED  # type: ignore[union-attr]
+
+
+def test_the_token_never_appears_in_the_repr() -> None:
+    store = MemoryStore()
+    assert "token-1" not in repr(_pending(store))
