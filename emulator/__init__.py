@@ -39,7 +39,8 @@ Public API
     ``executions(state_machine=None)``, ``execution_history(arn)``,
     ``start_execution(logical_id, payload, name=None)``, ``invoke(logical_id, event,
     invocation_type="RequestResponse")``, ``queue_messages(logical_id)``,
-    ``set_slack_webhook(url)``, ``describe()``, ``write_output(dir)``; properties ``now``,
+    ``set_slack_webhook(url)``, ``set_chat_secret(keys)``, ``update_rules(document)`` (a
+    stack update of ``RulesConfig``), ``describe()``, ``write_output(dir)``; properties ``now``,
     ``logs``, ``invocations``, ``failures``, ``timeline``, ``schedules``, ``fires``.
 :func:`deploy` (``emulator.deploy``)
     Deploy the template into an active mock; returns a :class:`Deployment` (outputs,

@@ -536,6 +536,34 @@ class Emulator:
             SecretId=arn, SecretString=json.dumps({"webhook_url": url})
         )
 
+    def set_chat_secret(
+        self, keys: Mapping[str, str], *, secret: str = "SlackWebhookSecret"
+    ) -> None:
+        """Store ``keys`` (``webhook_url`` and any key a receiver names) in the chat secret."""
+        arn = self.deployment.secret_arns[secret]
+        client("secretsmanager").put_secret_value(SecretId=arn, SecretString=json.dumps(keys))
+
+    def update_rules(self, document: str) -> list[str]:
+        """What a stack update of the ``RulesConfig`` parameter does: every function whose
+        environment has ``VIGIL_RULES`` gets the new value (its next call is a cold start).
+        Returns the functions updated."""
+        lambda_client = client("lambda")
+        updated = []
+        for name in self.runtime.specs:
+            configuration = lambda_client.get_function_configuration(FunctionName=name)
+            variables = {
+                k: str(v)
+                for k, v in configuration.get("Environment", {}).get("Variables", {}).items()
+            }
+            if "VIGIL_RULES" not in variables:
+                continue
+            variables["VIGIL_RULES"] = document
+            lambda_client.update_function_configuration(
+                FunctionName=name, Environment={"Variables": variables}
+            )
+            updated.append(name)
+        return updated
+
     def queue_messages(self, logical_id: str) -> list[dict[str, Any]]:
         """Messages waiting in a stack queue (e.g. a dead-letter queue), without consuming
         them: ``[{"body": ..., "attributes": {...}}]``."""

@@ -16,6 +16,9 @@ Per managed function the runtime behaves like one warm Lambda execution environm
   they are swapped in and out of ``sys.modules`` around each call, so module-level state
   (caches, Powertools' cold-start flag, settings read at import) is not shared between
   functions, as it is not on AWS.
+* **Configuration updates.** When the function's environment variables change (an
+  ``UpdateFunctionConfiguration``, as a stack update makes), the warm environment is retired
+  and the next call is a cold start, as on AWS.
 * **Environment.** While the handler runs, ``os.environ`` holds the function's configured
   ``Environment`` as moto stored it (CloudFormation already resolved it) plus the Lambda
   runtime variables (``AWS_REGION``, ``AWS_LAMBDA_FUNCTION_NAME``, fake credentials,
@@ -417,6 +420,8 @@ class _Function:
     private_modules: dict[str, ModuleType] = field(default_factory=dict)
     log_stream: str = ""
     cold_starts: int = 0
+    configuration: tuple[tuple[str, str], ...] = ()
+    """The environment variables the warm environment started with."""
 
 
 def _top_level_names(directory: Path) -> set[str]:
@@ -849,6 +854,11 @@ class LambdaRuntime:
         result: Any
         error_type: str | None = None
         with self._exclusive(fn_model.function_name):
+            configuration = tuple(sorted((fn_model.environment_vars or {}).items()))
+            if function.handler is not None and configuration != function.configuration:
+                # UpdateFunctionConfiguration (a stack update) retires the warm environment
+                function.handler, function.module, function.private_modules = None, None, {}
+            function.configuration = configuration
             cold = function.handler is None
             if cold:
                 function.cold_starts += 1

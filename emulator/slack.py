@@ -8,6 +8,16 @@ retry_after=1)`` or ``server.fail_next(1, status=500)``, to exercise retries.
 Its :attr:`SlackServer.webhook_url` has Slack's shape
 (``http://127.0.0.1:PORT/services/T000/B000/XXXX``); the emulator stores it in the stack's
 Slack secret so the real ``notify_chat`` handler posts here.
+
+It also answers the two Web API methods a bot token uses, under :attr:`SlackServer.api_url`
+(``/api/``, JSON bodies, as slack_sdk's ``WebClient`` sends them): ``chat.postMessage``
+(a new message, or a reply when ``thread_ts`` is given; answers the message's ``ts``) and
+``chat.update`` (edits the message ``ts`` of ``channel``; ``message_not_found`` otherwise).
+Both need ``Authorization: Bearer`` :attr:`SlackServer.bot_token` (``invalid_auth``) and a
+channel the bot is in, :attr:`SlackServer.bot_channels` (``not_in_channel``). Errors answer
+HTTP 200 with ``{"ok": false, "error": ...}``, as Slack does; scripted answers
+(``fail_next``) apply to these calls too. :attr:`SlackServer.messages` holds the channel's
+messages as they stand, with their edits and thread replies.
 """
 
 from __future__ import annotations
@@ -22,6 +32,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 WEBHOOK_PATH = "/services/T000/B000/XXXX"
+API_PATH = "/api/"
+BOT_TOKEN = "xoxb-0000-emulator"
+BOT_CHANNEL = "C0EMULATOR"
 
 # What Slack's webhook endpoint answers for each status (api.slack.com, "Handling errors").
 _DEFAULT_BODIES = {
@@ -60,6 +73,19 @@ class SlackPost:
     def title(self) -> str:
         """A one-line summary: the header block, else ``text``, else the first section."""
         return summarize_payload(self.payload) if self.payload is not None else self.body[:120]
+
+
+@dataclass
+class SlackMessage:
+    """A message posted through the Web API, as it stands now."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: Any
+    thread_ts: str | None
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    """Each ``chat.update`` applied to it: the text and blocks before the edit."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +132,10 @@ class SlackServer:
         self._posts: list[SlackPost] = []
         self._script: list[_Scripted] = []
         self._listeners: list[Callable[[SlackPost], None]] = []
+        self._messages: list[SlackMessage] = []
+        self._sequence = 0
+        self.bot_token = BOT_TOKEN
+        self.bot_channels = {BOT_CHANNEL}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -152,6 +182,10 @@ class SlackServer:
     def webhook_url(self) -> str:
         return self.base_url + WEBHOOK_PATH
 
+    @property
+    def api_url(self) -> str:
+        return self.base_url + API_PATH
+
     # ------------------------------------------------------------------ scripting
     def fail_next(
         self, count: int = 1, *, status: int = 500, retry_after: int | None = None
@@ -192,10 +226,21 @@ class SlackServer:
         """The POSTs answered with 200."""
         return [p for p in self.posts if p.delivered]
 
+    @property
+    def messages(self) -> list[SlackMessage]:
+        """Messages posted through the Web API, in posting order (replies included)."""
+        with self._lock:
+            return list(self._messages)
+
+    def replies(self, ts: str) -> list[SlackMessage]:
+        """The replies in the thread opened by the message ``ts``."""
+        return [m for m in self.messages if m.thread_ts == ts]
+
     def clear(self) -> None:
         with self._lock:
             self._posts.clear()
             self._script.clear()
+            self._messages.clear()
 
     def wait_for(self, count: int, *, timeout: float = 10.0) -> list[SlackPost]:
         """Wait until at least ``count`` POSTs arrived; raise ``TimeoutError`` otherwise."""
@@ -210,6 +255,40 @@ class SlackServer:
         )
 
     # ------------------------------------------------------------------ internals
+    def _api(self, method: str, payload: Any, headers: dict[str, str]) -> dict[str, Any]:
+        """The Web API answer to one call that was not scripted to fail."""
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if auth != f"Bearer {self.bot_token}":
+            return {"ok": False, "error": "invalid_auth"}
+        if method not in {"chat.postMessage", "chat.update"}:
+            return {"ok": False, "error": "unknown_method"}
+        if not isinstance(payload, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = str(payload.get("channel", ""))
+        if channel not in self.bot_channels:
+            return {"ok": False, "error": "not_in_channel"}
+        text, blocks = str(payload.get("text", "")), payload.get("blocks")
+        if not text and not blocks:
+            return {"ok": False, "error": "no_text"}
+        with self._lock:
+            if method == "chat.update":
+                ts = str(payload.get("ts", ""))
+                found = next(
+                    (m for m in self._messages if m.channel == channel and m.ts == ts), None
+                )
+                if found is None:
+                    return {"ok": False, "error": "message_not_found"}
+                found.edits.append({"text": found.text, "blocks": found.blocks})
+                found.text, found.blocks = text, blocks
+                return {"ok": True, "channel": channel, "ts": ts, "text": text}
+            moment = self._sim_clock() if self._sim_clock else datetime.now(UTC)
+            self._sequence += 1  # never reused, as Slack's ts are unique in a channel
+            ts = f"{int(moment.timestamp())}.{self._sequence:06d}"
+            thread = payload.get("thread_ts")
+            message = SlackMessage(channel, ts, text, blocks, str(thread) if thread else None)
+            self._messages.append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": text, "ts": ts}}
+
     def _record(self, path: str, body: str, headers: dict[str, str]) -> _Scripted:
         try:
             payload: Any = json.loads(body) if body else None
@@ -240,10 +319,23 @@ class SlackServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode("utf-8", errors="replace")
-                answer = owner._record(self.path, raw, dict(self.headers.items()))
-                data = answer.body.encode()
+                headers = dict(self.headers.items())
+                answer = owner._record(self.path, raw, headers)
+                data, content_type = answer.body.encode(), "text/html"
+                if self.path.startswith(API_PATH):
+                    method = self.path[len(API_PATH) :].split("?", 1)[0]
+                    try:
+                        payload: Any = json.loads(raw) if raw else None
+                    except json.JSONDecodeError:
+                        payload = None
+                    reply = (
+                        owner._api(method, payload, headers)
+                        if answer.status == 200
+                        else {"ok": False, "error": answer.body}
+                    )
+                    data, content_type = json.dumps(reply).encode(), "application/json"
                 self.send_response(answer.status)
-                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 if answer.retry_after is not None:
                     self.send_header("Retry-After", str(answer.retry_after))

@@ -119,7 +119,7 @@ class MemoryGroupStore:
         return self.items.get(group_id)
 
     def open_groups(self) -> list[Group]:
-        return [group for group in self.items.values() if group.is_open]
+        return [group for group in self.items.values() if group.listed]
 
     def save(self, before: Group | None, after: Group) -> None:
         stored = self.items.get(after.group_id)

@@ -7,11 +7,13 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.cost_explorer import API_NAMES, CostExplorer
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import CostHistoryStore, RequestBudget
 from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.collect_costs import CostCollector
+from vigil.config_state import load_rules
 from vigil.events import scheduled_time
 from vigil.observability import logger, metrics, tracer
 from vigil.rules import RulesConfig
@@ -24,7 +26,8 @@ COST_EXPLORER_REGION = "us-east-1"
 @cache
 def _config() -> tuple[CostSettings, RulesConfig]:
     settings = CostSettings.from_env()
-    return settings, settings.rules
+    last_good = LastGoodConfig(boto3.client("dynamodb"), settings.table_name, stats=CallStats())
+    return settings, load_rules(settings.rules_json, last_good=last_good).rules
 
 
 @cache

@@ -11,10 +11,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.health_api import HealthApi, HealthApiUnavailable, HealthSubscriptionRequired
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.collect_health import batch_from_event, poll
+from vigil.config_state import load_rules
 from vigil.events import scheduled_time
 from vigil.model import SignalBatch
 from vigil.observability import logger, metrics, tracer
@@ -48,7 +50,9 @@ class _Environment:
 @cache
 def _env() -> _Environment:
     settings = HealthSettings.from_env()
-    return _Environment(settings, settings.rules, boto3.client("stepfunctions"), {})
+    last_good = LastGoodConfig(boto3.client("dynamodb"), settings.table_name, stats=CallStats())
+    rules = load_rules(settings.rules_json, last_good=last_good).rules
+    return _Environment(settings, rules, boto3.client("stepfunctions"), {})
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
+from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.dynamodb_tables import DynamoDbTables
 from vigil.adapters.event_source_mappings import EventSourceMappings
 from vigil.adapters.inventory import (
@@ -28,6 +29,7 @@ from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.collect import collect
+from vigil.config_state import load_rules
 from vigil.dials.apigateway import ApiGatewayFamily
 from vigil.dials.base import discovery_due, window_for
 from vigil.dials.dynamodb import DynamoDbFamily
@@ -48,7 +50,8 @@ from vigil.settings import CollectorSettings
 @cache
 def _config() -> tuple[CollectorSettings, RulesConfig]:
     settings = CollectorSettings.from_env()
-    return settings, settings.rules
+    last_good = LastGoodConfig(boto3.client("dynamodb"), settings.table_name, stats=CallStats())
+    return settings, load_rules(settings.rules_json, last_good=last_good).rules
 
 
 @cache

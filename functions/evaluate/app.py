@@ -8,6 +8,8 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from vigil.adapters.config_store import LastGoodConfig
+from vigil.adapters.stats import CallStats
 from vigil.adapters.table import (
     AlertStore,
     GroupStore,
@@ -15,19 +17,23 @@ from vigil.adapters.table import (
     OutageStore,
     SilenceStore,
 )
+from vigil.config_state import LoadedRules, load_rules, with_config_signal
 from vigil.evaluate import OutagePorts, RoutingPorts, evaluate
 from vigil.events import parse_model
 from vigil.model import SignalBatch
 from vigil.observability import logger, metrics, tracer
-from vigil.rules import RulesConfig
 from vigil.settings import EvaluateSettings
 
 
 @cache
-def _deps() -> tuple[EvaluateSettings, RulesConfig, AlertStore, RoutingPorts, OutagePorts]:
+def _deps() -> tuple[EvaluateSettings, LoadedRules, AlertStore, RoutingPorts, OutagePorts]:
     settings = EvaluateSettings.from_env()
-    rules = settings.rules
     dynamodb = boto3.client("dynamodb")
+    loaded = load_rules(
+        settings.rules_json,
+        last_good=LastGoodConfig(dynamodb, settings.table_name, stats=CallStats()),
+    )
+    rules = loaded.rules
     retention = timedelta(days=rules.resolved_retention_days)
     store = AlertStore(dynamodb, settings.table_name, retention=retention)
     correlation = OutagePorts(
@@ -39,18 +45,24 @@ def _deps() -> tuple[EvaluateSettings, RulesConfig, AlertStore, RoutingPorts, Ou
         groups=GroupStore(dynamodb, settings.table_name, retention=retention),
         silences=SilenceStore(dynamodb, settings.table_name),
     )
-    return settings, rules, store, routing, correlation
+    return settings, loaded, store, routing, correlation
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings, rules, store, routing, correlation = _deps()
-    batch = parse_model(SignalBatch, event, what="signal batch")
+    settings, loaded, store, routing, correlation = _deps()
+    _, _, _, region, account, *_ = context.invoked_function_arn.split(":")
+    batch = with_config_signal(
+        parse_model(SignalBatch, event, what="signal batch"),
+        loaded,
+        account=account,
+        region=region,
+    )
     result = evaluate(
         batch,
-        rules=rules,
+        rules=loaded.rules,
         store=store,
         routing=routing,
         stack=settings.stack_name,

@@ -15,7 +15,7 @@ from tests.integration.conftest import FakeContext, create_workload_function
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.stats import CallStats
-from vigil.errors import ConfigError, InvalidEventError, InvalidRunbookInput
+from vigil.errors import InvalidEventError, InvalidRunbookInput
 from vigil.model import SignalBatch
 
 Loader = Callable[..., ModuleType]
@@ -259,15 +259,30 @@ def test_evaluate_names_the_fields_of_a_malformed_batch(
     assert "extra:" in str(caught.value)
 
 
-def test_an_invalid_rules_config_fails_the_cold_start_with_the_field_named(
+def test_an_invalid_rules_config_runs_the_last_good_one_and_alerts_until_fixed(
     table: str, load_handler: Loader, context: Context
 ) -> None:
-    app = load_handler("evaluate", VIGIL_RULES='{"lambda_errors": {"warning_rate": -1}}')
+    good = json.dumps({"routing": {"receivers": [{"name": "default", "email": True}]}})
+    load_handler("evaluate", VIGIL_RULES=good).lambda_handler(
+        batch(T0).model_dump(mode="json"), context("evaluate")
+    )
+    bad = load_handler("evaluate", VIGIL_RULES='{"lambda_errors": {"warning_rate": -1}}')
+    later = T0 + timedelta(minutes=5)
 
-    with pytest.raises(ConfigError) as caught:
-        app.lambda_handler(batch(T0).model_dump(mode="json"), context("evaluate"))
+    result = bad.lambda_handler(batch(later).model_dump(mode="json"), context("evaluate"))
 
-    assert "lambda_errors.warning_rate" in str(caught.value)
+    (notification,) = result["notifications"]
+    assert notification["subject"] == ("[WARNING] Vigil rules config invalid firing: RulesConfig")
+    assert notification["channels"] == '["email"]'  # the last good routing
+    body = json.loads(notification["message"])["email"]
+    assert "lambda_errors.warning_rate (line 1, column 20): Input should be greater than 0" in body
+    fixed = load_handler("evaluate", VIGIL_RULES=good)
+    after = fixed.lambda_handler(
+        batch(later + timedelta(minutes=5)).model_dump(mode="json"), context("evaluate")
+    )
+    assert [n["subject"] for n in after["notifications"]] == [
+        "[RESOLVED] Vigil rules config invalid resolved: RulesConfig"
+    ]
 
 
 def test_runbook_opens_an_incident_once_and_announces_it(

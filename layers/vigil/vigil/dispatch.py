@@ -9,12 +9,12 @@ hands back the notification it stored, under the same id, so a retried evaluatio
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
 from vigil.errors import ConflictError
-from vigil.grouping import Event, Group, flushed, pending_reason, record
+from vigil.grouping import Event, Group, flushed, pending_reason, record, settle
 from vigil.model import Alert, Notification, NotifyReason, SignalBatch
 from vigil.notifications import group_notification
 from vigil.routing import Destination, destinations, label_values
@@ -119,10 +119,13 @@ def _advance(
             return None  # an older batch arriving late changes nothing
         group = _fresh(group_id, plan, current, now)
         if group is None:
-            return None
+            if current is None or not current.lingering:
+                return None
+            group = current.model_copy(update={"lingering": False})  # no longer listed
         for event in plan.events:
             group = record(group, event, now=now)
-        reason = pending_reason(group, now=now)
+        group = settle(group, now=now)
+        reason = _due(group, rules, now)
         notification = None
         after = group
         if reason is not None:
@@ -156,6 +159,17 @@ def _advance(
             return notification
 
 
+def _due(group: Group, rules: RulesConfig, now: datetime) -> NotifyReason | None:
+    """Why the group speaks now, unless a time interval of its route mutes it."""
+    reason = pending_reason(group, now=now)
+    if reason is not None and rules.routing.muted(
+        group.mute_time_intervals, group.active_time_intervals, now
+    ):
+        logger.info("group muted by a time interval", extra={"group": group.key})
+        return None
+    return reason
+
+
 def _fresh(group_id: str, plan: _Plan, current: Group | None, now: datetime) -> Group | None:
     """The group to advance: the stored one, or a new one when none is open and an alert
     fires (a resolution alone opens no group)."""
@@ -163,14 +177,7 @@ def _fresh(group_id: str, plan: _Plan, current: Group | None, now: datetime) -> 
     if current is not None and current.is_open:
         if settings is None:
             return current
-        return current.model_copy(
-            update={
-                "send_resolved": plan.send_resolved,
-                "group_wait_seconds": int(settings.group_wait.total_seconds()),
-                "group_interval_seconds": int(settings.group_interval.total_seconds()),
-                "repeat_interval_seconds": int(settings.repeat_interval.total_seconds()),
-            }
-        )
+        return current.model_copy(update={"send_resolved": plan.send_resolved, **_timing(settings)})
     if settings is None or not any(e.reason is not NotifyReason.RESOLVED for e in plan.events):
         return None
     return Group(
@@ -182,7 +189,19 @@ def _fresh(group_id: str, plan: _Plan, current: Group | None, now: datetime) -> 
         updated_at=now,
         revision=current.revision if current else 0,
         send_resolved=plan.send_resolved,
-        group_wait_seconds=int(settings.group_wait.total_seconds()),
-        group_interval_seconds=int(settings.group_interval.total_seconds()),
-        repeat_interval_seconds=int(settings.repeat_interval.total_seconds()),
+        **_timing(settings),
     )
+
+
+def _timing(settings: Destination) -> dict[str, Any]:
+    """What a group keeps of its route's settings, so that a later evaluation (a group due
+    with no event of its own) decides with them."""
+    return {
+        "group_wait_seconds": int(settings.group_wait.total_seconds()),
+        "group_interval_seconds": int(settings.group_interval.total_seconds()),
+        "repeat_interval_seconds": int(settings.repeat_interval.total_seconds()),
+        "for_seconds": int(settings.for_.total_seconds()),
+        "keep_firing_for_seconds": int(settings.keep_firing_for.total_seconds()),
+        "mute_time_intervals": settings.mute_time_intervals,
+        "active_time_intervals": settings.active_time_intervals,
+    }

@@ -9,7 +9,12 @@ decides whether the group speaks now:
   resolution) and ``group_interval`` has passed since it last spoke;
 - unchanged, it repeats while something fires, once ``repeat_interval`` has passed;
 - resolved members are announced once (if the receiver sends resolutions) and then leave;
-  a group with no member left closes.
+  a group with no member left closes;
+- flap control: with ``for``, a member is pending, and not heard of, until it has fired that
+  long (a member resolved before is dropped unheard); with ``keep_firing_for``, a resolved
+  member stays firing that long, and firing again meanwhile cancels the resolution;
+- a group whose route is muted at the moment (``mute_time_intervals``, outside its
+  ``active_time_intervals``) keeps its members and speaks once the window is over.
 
 Time is the evaluation's clock (the batch's ``collected_at``), so a replayed batch decides
 the same. The group remembers the batch that last made it speak and the notification it
@@ -24,12 +29,18 @@ from pydantic import AwareDatetime, Field
 
 from vigil.model import CONTRACT_VERSION, Contract, Notification, NotifyReason, Severity
 
-MemberState = Literal["firing", "resolved"]
+MemberState = Literal["pending", "firing", "resolved"]
 
 
 class Member(Contract):
     state: MemberState
     severity: Severity
+    since: AwareDatetime | None = Field(
+        default=None, description="pending: when it first fired in this group (for ``for``)."
+    )
+    clearing_since: AwareDatetime | None = Field(
+        default=None, description="firing: when it resolved (for ``keep_firing_for``)."
+    )
 
 
 class Group(Contract):
@@ -44,6 +55,10 @@ class Group(Contract):
     group_wait_seconds: int
     group_interval_seconds: int
     repeat_interval_seconds: int
+    for_seconds: int = 0
+    keep_firing_for_seconds: int = 0
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
     created_at: AwareDatetime
     updated_at: AwareDatetime
     members: dict[str, Member] = Field(default_factory=dict)
@@ -53,11 +68,21 @@ class Group(Contract):
     last_flush: AwareDatetime | None = None
     last_batch: str | None = None
     last_notification: Notification | None = None
+    lingering: bool = Field(
+        default=False,
+        description="Closed by its last message, listed until a later batch: a retried"
+        " evaluation of the closing batch still finds it and re-sends that message.",
+    )
     revision: int = 0
 
     @property
     def is_open(self) -> bool:
         return bool(self.members)
+
+    @property
+    def listed(self) -> bool:
+        """Whether every evaluation looks at it: open, or closed by the last batch."""
+        return self.is_open or self.lingering
 
     @property
     def firing(self) -> list[str]:
@@ -76,22 +101,65 @@ class Event:
 def record(group: Group, event: Event, *, now: datetime) -> Group:
     """Fold one alert event into the group's members."""
     members = dict(group.members)
+    before = members.get(event.fingerprint)
     if event.reason is NotifyReason.RESOLVED:
-        if event.fingerprint not in members:
+        if before is None:
             return group
-        announced = group.flushed.get(event.fingerprint)
-        if announced is None or announced.state != "firing" or not group.send_resolved:
-            members.pop(event.fingerprint)  # never heard of, or resolutions not wanted
+        if before.state == "firing" and group.keep_firing_for_seconds:
+            members[event.fingerprint] = before.model_copy(
+                update={"clearing_since": before.clearing_since or now}
+            )
         else:
-            members[event.fingerprint] = Member(state="resolved", severity=event.severity)
+            _resolve(group, members, event.fingerprint, event.severity)
     else:
-        before = members.get(event.fingerprint)
         severity = event.severity
-        if before is not None and before.state == "firing" and before.severity.rank > severity.rank:
+        if (
+            before is not None
+            and before.state != "resolved"
+            and before.severity.rank > severity.rank
+        ):
             severity = before.severity  # keep the highest severity seen while firing
-        members[event.fingerprint] = Member(state="firing", severity=severity)
+        if before is not None and before.state in {"pending", "firing"}:
+            members[event.fingerprint] = before.model_copy(
+                update={"severity": severity, "clearing_since": None}
+            )
+        elif group.for_seconds:
+            members[event.fingerprint] = Member(state="pending", severity=severity, since=now)
+        else:
+            members[event.fingerprint] = Member(state="firing", severity=severity)
     flushed = {fp: m for fp, m in group.flushed.items() if fp in members}
     return group.model_copy(update={"members": members, "flushed": flushed, "updated_at": now})
+
+
+def settle(group: Group, *, now: datetime) -> Group:
+    """Flap control at ``now``: pending members that waited ``for`` fire, and members that
+    stayed resolved for ``keep_firing_for`` resolve."""
+    members = dict(group.members)
+    wait, keep = (
+        timedelta(seconds=group.for_seconds),
+        timedelta(seconds=group.keep_firing_for_seconds),
+    )
+    for fp, member in group.members.items():
+        if member.state == "pending" and member.since and now - member.since >= wait:
+            members[fp] = Member(state="firing", severity=member.severity)
+        elif member.clearing_since and now - member.clearing_since >= keep:
+            _resolve(group, members, fp, member.severity)
+    if members == group.members:
+        return group
+    flushed = {fp: m for fp, m in group.flushed.items() if fp in members}
+    return group.model_copy(update={"members": members, "flushed": flushed, "updated_at": now})
+
+
+def _resolve(
+    group: Group, members: dict[str, Member], fingerprint: str, severity: Severity
+) -> None:
+    """A member resolves: announced once if the receiver heard it fire and wants resolutions,
+    else it leaves at once (never heard of: pending, or not yet sent)."""
+    announced = group.flushed.get(fingerprint)
+    if announced is None or announced.state != "firing" or not group.send_resolved:
+        members.pop(fingerprint)
+    else:
+        members[fingerprint] = Member(state="resolved", severity=severity)
 
 
 def pending_reason(group: Group, *, now: datetime) -> NotifyReason | None:
@@ -125,15 +193,17 @@ _RESOLVED = Member(state="resolved", severity=Severity.INFO)
 
 
 def flushed(group: Group, *, now: datetime, batch_id: str, notification: Notification) -> Group:
-    """The group after it spoke: resolved members leave, the rest are what was heard."""
-    members = {fp: m for fp, m in group.members.items() if m.state == "firing"}
+    """The group after it spoke: resolved members leave, the firing ones are what was heard
+    (pending ones stay, unheard)."""
+    members = {fp: m for fp, m in group.members.items() if m.state != "resolved"}
     return group.model_copy(
         update={
             "members": members,
-            "flushed": dict(members),
+            "flushed": {fp: m for fp, m in members.items() if m.state == "firing"},
             "last_flush": now,
             "last_batch": batch_id,
             "last_notification": notification,
+            "lingering": not members,
             "updated_at": now,
         }
     )

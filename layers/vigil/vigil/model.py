@@ -214,6 +214,10 @@ class ChatPayload(Contract):
         default=None,
         description="The receiver (docs/rules.md, Routing); none: the root route's receivers.",
     )
+    group_id: str | None = Field(
+        default=None,
+        description="The notification group it speaks for (threads a chat conversation).",
+    )
 
 
 class Notification(Contract):

@@ -86,7 +86,14 @@ def group_notification(
     expired silence) reads "still firing": it has been firing for a while.
     """
     members = [(fp, group.members[fp]) for fp in group.members if fp in alerts]
-    firing = [alerts[fp] for fp, m in members if m.state == "firing"]
+    # a member kept firing (``keep_firing_for``) reads as firing, whatever its alert says
+    firing = [
+        alerts[fp].model_copy(update={"state": AlertState.FIRING, "resolved_at": None})
+        if alerts[fp].state is AlertState.RESOLVED
+        else alerts[fp]
+        for fp, m in members
+        if m.state == "firing"
+    ]
     resolved = [alerts[fp] for fp, m in members if m.state == "resolved"]
     notification_id = hashlib.sha256(
         f"{group.group_id}|{batch_id}|{reason.value}".encode()
@@ -126,6 +133,7 @@ def group_notification(
         stack=stack,
         alerts=[view(a) for a in ordered[:MAX_GROUP_VIEWS]],
         receiver=receiver.name,
+        group_id=group.group_id,
     )
     return publishable(
         chat, text=text, status="firing" if firing else "resolved", receiver=receiver

@@ -11,7 +11,7 @@ of the kind, ``lambda`` for ``lambda.errors``).
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal, Self
 
@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from vigil.model import Labels, Severity
+from vigil.time_intervals import TimeInterval
 
 LabelName = Literal["kind", "severity", "resource", "account", "region", "service"]
 LABEL_NAMES: tuple[LabelName, ...] = (
@@ -114,6 +115,10 @@ class Route(Matchers):
     group_wait: Duration | None = None
     group_interval: Duration | None = None
     repeat_interval: Duration | None = None
+    for_: Duration | None = Field(default=None, alias="for")
+    keep_firing_for: Duration | None = None
+    mute_time_intervals: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    active_time_intervals: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
     routes: list["Route"] = Field(default_factory=list)
 
@@ -125,14 +130,30 @@ class Receiver(_Config):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
     email: bool = Field(default=False, description="The stack's email subscription.")
     slack: str | None = Field(default=None, description="Secret key of a Slack webhook URL.")
+    slack_bot: str | None = Field(
+        default=None, description="Secret key of a Slack bot token (threads, in-place edits)."
+    )
+    slack_channel: Annotated[str, Field(pattern=r"^[A-Z0-9]{8,12}$")] | None = Field(
+        default=None, description="The channel ID the bot posts to (C0123ABCD)."
+    )
     teams: str | None = Field(default=None, description="Secret key of a Teams Workflows URL.")
     webhook: str | None = Field(default=None, description="Secret key of a JSON webhook URL.")
     chatbot: bool = Field(default=False, description="The ChatbotTopicArn topic (Amazon Q).")
     send_resolved: bool = True
 
+    @model_validator(mode="after")
+    def _bot_has_a_channel(self) -> Self:
+        if bool(self.slack_bot) != bool(self.slack_channel):
+            raise ValueError("slack_bot and slack_channel go together: the token and its channel")
+        return self
+
     @property
     def channels(self) -> list[str]:
-        named = {"slack": self.slack, "teams": self.teams, "webhook": self.webhook}
+        named = {
+            "slack": self.slack or self.slack_bot,
+            "teams": self.teams,
+            "webhook": self.webhook,
+        }
         flags = {"email": self.email, "chatbot": self.chatbot}
         return [
             c
@@ -169,6 +190,7 @@ class RoutingConfig(_Config):
     )
     route: Route = Field(default_factory=_default_route)
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    time_intervals: list[TimeInterval] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -179,11 +201,26 @@ class RoutingConfig(_Config):
             raise ValueError("route.receivers: the root route must name at least one receiver")
         if self.route.group_by is None:
             raise ValueError("route.group_by: the root route must set group_by")
+        if self.route.mute_time_intervals or self.route.active_time_intervals:
+            raise ValueError("route: the root route cannot have mute or active time intervals")
+        intervals = [interval.name for interval in self.time_intervals]
+        if len(set(intervals)) != len(intervals):
+            raise ValueError("time_intervals: an interval name is used twice")
         for path, route in _walk(self.route, "route"):
             unknown = sorted(set(route.receivers or []) - set(names))
             if unknown:
                 raise ValueError(f"{path}.receivers: unknown receiver {', '.join(unknown)}")
+            for field in ("mute_time_intervals", "active_time_intervals"):
+                missing = sorted(set(getattr(route, field)) - set(intervals))
+                if missing:
+                    raise ValueError(f"{path}.{field}: unknown time interval {', '.join(missing)}")
         return self
+
+    def muted(self, mute: tuple[str, ...], active: tuple[str, ...], now: datetime) -> bool:
+        """Whether a route with these intervals stays quiet at ``now``: inside a mute
+        interval, or outside every active one (when it names any)."""
+        covering = {i.name for i in self.time_intervals if i.covers(now)}
+        return bool(covering & set(mute)) or (bool(active) and not covering & set(active))
 
     def receiver(self, name: str) -> Receiver:
         return next(r for r in self.receivers if r.name == name)
@@ -206,6 +243,10 @@ class Destination:
     group_wait: timedelta
     group_interval: timedelta
     repeat_interval: timedelta
+    for_: timedelta = timedelta(0)
+    keep_firing_for: timedelta = timedelta(0)
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
 
     def group_key(self, values: dict[str, str]) -> str:
         """Route path plus the grouped label values; all labels when ``group_by`` is ``...``."""
@@ -249,6 +290,13 @@ def _settle(route: Route, parent: Destination | None, path: str, repeat: timedel
             route.group_interval, parent.group_interval if parent else timedelta(minutes=5)
         ),
         repeat_interval=pick(route.repeat_interval, parent.repeat_interval if parent else repeat),
+        for_=pick(route.for_, parent.for_ if parent else timedelta(0)),
+        keep_firing_for=pick(
+            route.keep_firing_for, parent.keep_firing_for if parent else timedelta(0)
+        ),
+        # as in Alertmanager, time intervals are the route's own, never inherited
+        mute_time_intervals=tuple(route.mute_time_intervals),
+        active_time_intervals=tuple(route.active_time_intervals),
     )
 
 

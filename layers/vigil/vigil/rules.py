@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigil.cost import DetectionSettings
 from vigil.errors import ConfigError, describe_validation
+from vigil.json_lines import line_and_column
 from vigil.model import Evidence, Labels, Severity, Signal
 from vigil.routing import RoutingConfig
 
@@ -444,9 +445,8 @@ class RulesConfig(_Config):
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:
-            raise ConfigError(
-                f"{source}: invalid rules config: {describe_validation(exc)}"
-            ) from exc
+            problems = describe_validation(exc, where=lambda loc: line_and_column(text, loc))
+            raise ConfigError(f"{source}: invalid rules config: {problems}") from exc
 
     def rule_for(self, kind: str) -> "VolumeAwareRule | None":
         spec = KIND_SPECS.get(kind)
@@ -513,6 +513,8 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
         return _judge_async(signal, rules.lambda_async)
     if kind == "sqs.dlq_messages":
         return _judge_dead_letters(signal, rules.sqs_dlq)
+    if kind == CONFIG_KIND:
+        return _judge_config(signal)
     data_rule = _DATA_RULES.get(kind)
     if data_rule is not None:
         return data_rule(signal, rules)
@@ -597,11 +599,37 @@ DIAL_KINDS = {
 }
 
 
+# The stack's own rules config is invalid and the last good one runs (vigil.config_state).
+CONFIG_KIND = "vigil.config_invalid"
+
+
+def _judge_config(signal: Signal) -> Breach | None:
+    if signal.value <= 0:
+        return None
+    problem = signal.context.get("problem", "the rules config is invalid")
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.WARNING,
+        evidence=Evidence(
+            value=signal.value,
+            threshold=0,
+            unit="Count",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=f"Running the last good rules config: {problem}",
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
+
+
 def kind_title(kind: str) -> str:
     """What a human calls a kind's alerts: ``Lambda errors``, ``Cost spike``."""
     spec = KIND_SPECS.get(kind)
     if spec is not None:
         return spec.title
+    if kind == CONFIG_KIND:
+        return "Vigil rules config invalid"
     return DIAL_KINDS.get(kind) or COST_KINDS.get(kind, kind)
 
 

@@ -47,6 +47,9 @@ class CollectorSettings(CommonSettings):
 
 class ChatSettings(CommonSettings):
     slack_secret_arn: str = Field(alias="VIGIL_SLACK_SECRET_ARN", min_length=1)
+    chatbot_topic_arn: str = Field(
+        alias="VIGIL_CHATBOT_TOPIC_ARN", default="", pattern=r"^(arn:aws[a-z-]*:sns:.+)?$"
+    )
 
 
 class CostSettings(CollectorSettings):

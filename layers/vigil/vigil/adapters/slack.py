@@ -22,7 +22,7 @@ from slack_sdk.webhook import WebhookClient
 from vigil.errors import ChatDeliveryError
 
 
-class _AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
     """slack_sdk's handler retries 500 and 503 only; a 502 or 504 is as transient."""
 
     def _can_retry(
@@ -40,16 +40,17 @@ def retry_handlers() -> list[RetryHandler]:
     return [
         ConnectionErrorRetryHandler(max_retry_count=2),
         RateLimitErrorRetryHandler(max_retry_count=2),
-        _AnyServerErrorRetryHandler(max_retry_count=3),
+        AnyServerErrorRetryHandler(max_retry_count=3),
     ]
 
 
 class SlackWebhook:
     platform = "Slack webhook"
     accepted = frozenset({200})
+    retry_handlers = staticmethod(retry_handlers)
 
     def __init__(self, url: str, *, timeout: int = 10) -> None:
-        self._client = WebhookClient(url, timeout=timeout, retry_handlers=retry_handlers())
+        self._client = WebhookClient(url, timeout=timeout, retry_handlers=self.retry_handlers())
 
     def post(self, message: dict[str, Any]) -> None:
         try:

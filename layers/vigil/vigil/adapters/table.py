@@ -368,9 +368,9 @@ class GroupStore:
             "sk": "STATE",
             "body": stored.model_dump_json(),
             "revision": stored.revision,
-            "gsi1pk": "GROUPS" if stored.is_open else None,
-            "gsi1sk": stored.group_id if stored.is_open else None,
-            "ttl": None if stored.is_open else _epoch(stored.updated_at + self._retention),
+            "gsi1pk": "GROUPS" if stored.listed else None,
+            "gsi1sk": stored.group_id if stored.listed else None,
+            "ttl": None if stored.listed else _epoch(stored.updated_at + self._retention),
         }
         _put_revision(
             self._client,

@@ -1,0 +1,121 @@
+"""Slack through a bot token (slack_sdk's ``WebClient``), and where group threads are kept.
+
+``chat.postMessage`` opens a thread (or replies in one with ``thread_ts``) and answers the
+message's ``ts``; ``chat.update`` edits a message by ``channel`` and ``ts``. The bot must be
+a member of the channel and have the ``chat:write`` scope. Connection errors, 429 answers
+(after their ``Retry-After``) and 5xx answers are retried as for webhooks; Slack's own
+refusals (``ok: false``: ``not_in_channel``, ``invalid_auth``, ``message_not_found``...) raise
+``ChatDeliveryError`` naming the method and the error, so the event ends in the chat
+dead-letter queue after Lambda's retries.
+
+``api_url`` is Slack's Web API (``https://slack.com/api/``) unless the chat secret names
+another Slack-compatible endpoint (``slack_api_url``), as the local emulator does.
+"""
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from vigil.adapters.slack import retry_handlers
+from vigil.adapters.stats import CallStats
+from vigil.errors import ChatDeliveryError, ChatMessageGone
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SLACK_API_URL = "https://slack.com/api/"
+
+
+class SlackBot:
+    def __init__(
+        self,
+        token: str,
+        channel: str,
+        *,
+        stats: CallStats,
+        api_url: str = SLACK_API_URL,
+        timeout: int = 10,
+    ) -> None:
+        self._client = WebClient(
+            token=token, base_url=api_url, timeout=timeout, retry_handlers=retry_handlers()
+        )
+        self._channel = channel
+        self._stats = stats
+
+    @property
+    def channel(self) -> str:
+        return self._channel
+
+    def post(self, message: dict[str, Any], *, thread_ts: str | None = None) -> str:
+        extra = {"thread_ts": thread_ts} if thread_ts else {}
+        response = self._call(
+            "chat.postMessage",
+            channel=self._channel,
+            text=message["text"],
+            blocks=message["blocks"],
+            **extra,
+        )
+        return str(response["ts"])
+
+    def update(self, ts: str, message: dict[str, Any]) -> None:
+        self._call(
+            "chat.update",
+            channel=self._channel,
+            ts=ts,
+            text=message["text"],
+            blocks=message["blocks"],
+        )
+
+    def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
+        self._stats.count(f"slack:{method}")
+        try:
+            response = self._client.api_call(method, json=arguments)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            failure = ChatMessageGone if error == "message_not_found" else ChatDeliveryError
+            raise failure(f"Slack {method} in {self._channel}: {error or exc}") from exc
+        except Exception as exc:  # urllib errors after slack_sdk's own retries
+            raise ChatDeliveryError(f"Slack {method} unreachable: {exc}") from exc
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+class ThreadStore:
+    """``THREAD#<receiver>#<group_id>`` / ``<channel>``: the ts that opened the thread."""
+
+    def __init__(
+        self, client: "DynamoDBClient", table: str, *, retention: timedelta, stats: CallStats
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._retention = retention
+        self._stats = stats
+
+    @staticmethod
+    def _key(receiver: str, group_id: str, channel: str) -> dict[str, Any]:
+        return {"pk": {"S": f"THREAD#{receiver}#{group_id}"}, "sk": {"S": channel}}
+
+    def get(self, receiver: str, group_id: str, channel: str) -> str | None:
+        self._stats.count("dynamodb:GetItem")
+        item = self._client.get_item(
+            TableName=self._table, Key=self._key(receiver, group_id, channel), ConsistentRead=True
+        ).get("Item")
+        return item["ts"]["S"] if item else None
+
+    def put(self, receiver: str, group_id: str, channel: str, ts: str, *, at: datetime) -> None:
+        self._stats.count("dynamodb:PutItem")
+        expires = int((at + self._retention).timestamp())
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                **self._key(receiver, group_id, channel),
+                "ts": {"S": ts},
+                "opened_at": {"S": at.isoformat()},
+                "ttl": {"N": str(expires)},
+            },
+        )
+
+    def close(self, receiver: str, group_id: str, channel: str) -> None:
+        self._stats.count("dynamodb:DeleteItem")
+        self._client.delete_item(TableName=self._table, Key=self._key(receiver, group_id, channel))
