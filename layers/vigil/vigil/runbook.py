@@ -180,6 +180,8 @@ class Incident(Contract):
     timeline: list[TimelineEntry]
     updates: list[PublicUpdate] = Field(default_factory=list)
     assessment: Assessment | None = None
+    affected_resources: list[str] = Field(default_factory=list)
+    """Every resource any assessment found affected, for the report."""
     aws_confirmed: bool | None = None
     decision: Decision | None = None
     actions: list[ActionRecord] = Field(default_factory=list)
@@ -498,10 +500,15 @@ def assess(
         f" {len(found.affected_resources)} affected resources; outage record"
         f" {found.outage_state or 'none'}",
         assessment=found,
+        affected_resources=_union(incident, found),
         aws_confirmed=found.aws_confirmed,
         last_signature=found.signature(),
     )
     return _save(incident, ports, now)
+
+
+def _union(incident: Incident, found: Assessment) -> list[str]:
+    return sorted(set(incident.affected_resources) | set(found.affected_resources))
 
 
 # ---------------------------------------------------------------------------- confirm
@@ -849,11 +856,23 @@ def monitor(
     found = assess_signals(incident.request, now=now, signals=signals, health=health)
     checks = incident.checks + 1
     if found.recovered:
-        incident = incident.model_copy(update={"assessment": found, "checks": checks})
+        incident = incident.model_copy(
+            update={
+                "assessment": found,
+                "affected_resources": _union(incident, found),
+                "checks": checks,
+            }
+        )
         ports.incidents.save(incident.incident_id, incident.model_dump_json())
         return incident, MonitorVerdict("recovered", notify=False, notification=None)
     if now - incident.opened_at >= max_duration:
-        incident = incident.model_copy(update={"assessment": found, "checks": checks})
+        incident = incident.model_copy(
+            update={
+                "assessment": found,
+                "affected_resources": _union(incident, found),
+                "checks": checks,
+            }
+        )
         ports.incidents.save(incident.incident_id, incident.model_dump_json())
         return incident, MonitorVerdict("expired", notify=False, notification=None)
     signature = found.signature()
@@ -861,7 +880,13 @@ def monitor(
     last_post = incident.last_posted_at or incident.last_update
     due = now - last_post >= heartbeat
     if not (changed or due):
-        incident = incident.model_copy(update={"assessment": found, "checks": checks})
+        incident = incident.model_copy(
+            update={
+                "assessment": found,
+                "affected_resources": _union(incident, found),
+                "checks": checks,
+            }
+        )
         ports.incidents.save(incident.incident_id, incident.model_dump_json())
         return incident, MonitorVerdict("watching", notify=False, notification=None)
     what = "Signals changed" if changed else "Heartbeat: no change"
@@ -873,6 +898,7 @@ def monitor(
         public=f"We are monitoring {incident.request.service} in {incident.request.region}."
         + (" AWS is still working on the issue." if found.aws_confirmed else ""),
         assessment=found,
+        affected_resources=_union(incident, found),
         last_signature=signature,
         last_posted_at=now,
         checks=checks,
@@ -902,7 +928,6 @@ def incident_report(incident: Incident, plan: FailoverPlan | None, *, end: datet
     """The incident report (Markdown): timeline, duration, affected resources, actions,
     who approved, failback guidance."""
     req = incident.request
-    found = incident.assessment
     decision = incident.decision
     lines = [
         f"# Incident report: {incident.incident_id}",
@@ -929,8 +954,7 @@ def incident_report(incident: Incident, plan: FailoverPlan | None, *, end: datet
         "## Affected resources",
         "",
     ]
-    resources = found.affected_resources if found else []
-    lines += [f"- {r}" for r in resources] or ["- none recorded"]
+    lines += [f"- {r}" for r in incident.affected_resources] or ["- none recorded"]
     lines += ["", "## Actions", ""]
     lines += [f"- {iso(a.at)} {a.kind} {a.target}: {a.detail}" for a in incident.actions] or [
         "- none"
