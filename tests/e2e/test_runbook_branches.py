@@ -120,7 +120,8 @@ def test_the_status_page_shows_each_phase_and_its_update_time_in_chromium(
         dom = render(html)
         phase = re.search(r'<span class="phase">([^<]+)</span>', dom)
         updated = re.search(r'<time class="updated" datetime="([^"]+)">([^<]+)</time>', dom)
-        assert phase and updated, dom[:500]
+        assert phase, dom[:500]
+        assert updated, dom[:500]
         assert "<script" not in html
         seen.append((phase.group(1), updated.group(2)))
 
@@ -248,3 +249,18 @@ def test_our_side_offers_the_failover_when_the_input_asks_for_it(emu: Emulator) 
     assert pending is not None
     assert pending.plan == "to-west"
     assert pending.dry_run is True
+
+
+def test_no_recovery_within_the_maximum_escalates_and_hands_over_to_humans() -> None:
+    with runbook_emulator(MonitorMaxSeconds=3600) as emu:
+        arn = start(emu, "long-1", **AWS_ISSUE)
+        emu.advance(timedelta(minutes=61))
+
+        result = describe(arn)
+        record = incident(emu, "long-1")
+
+        assert result["status"] == "SUCCEEDED"
+        assert record.status == "handed_over"
+        assert record.report_key is not None
+        assert "[PAGE] Runbook handed over to humans: lambda in us-east-1" in subjects(emu)
+        assert record.escalations[-1].startswith("ESCALATED: maximum duration reached")
