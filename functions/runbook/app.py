@@ -37,6 +37,9 @@ from vigil.settings import RunbookSettings
 
 # Health and ARC endpoints: fail fast, the next endpoint is one call away.
 _FAST = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"})
+_ARC = Config(
+    connect_timeout=3, read_timeout=10, retries={"total_max_attempts": 2, "mode": "standard"}
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def _env() -> _Environment:
 
     def arc_client(url: str, region: str) -> Any:
         return boto3.client(
-            "route53-recovery-cluster", region_name=region, endpoint_url=url, config=_FAST
+            "route53-recovery-cluster", region_name=region, endpoint_url=url, config=_ARC
         )
 
     runners: dict[str, ActionRunner] = {
