@@ -52,6 +52,8 @@ class _Environment:
     signals: RunbookSignals
     health_api: HealthApi
     runners: dict[str, ActionRunner]
+    stats: CallStats
+    """S3, SNS and failover calls of the current invocation (reset after each)."""
 
 
 @cache
@@ -97,9 +99,11 @@ def _env() -> _Environment:
             alerts, OutageStore(dynamodb, settings.table_name), rules.enabled_kinds
         ),
         health_api=HealthApi(
-            lambda region: boto3.client("health", region_name=region, config=_FAST)
+            lambda region: boto3.client("health", region_name=region, config=_FAST),
+            stats=stats,
         ),
         runners=runners,
+        stats=stats,
     )
 
 
