@@ -282,12 +282,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             f"runbook task: unknown step {step!r}; expected one of {', '.join(_STEPS)}"
         )
     account = context.invoked_function_arn.split(":")[4]
-    result = handler(env, event, account)
+    try:
+        result = handler(env, event, account)
+    finally:
+        calls = dict(env.stats.by_api)
+        env.stats.by_api.clear()
+        env.stats.calls = 0
     logger.info(
         "runbook step done",
         extra={
             "step": step,
             "incident_id": event.get("incident_id") or event.get("execution_name"),
+            "calls": calls,
         },
     )
     return result
