@@ -3,28 +3,36 @@
 For synthetic accounts of 10, 100, 1,000 and 5,000 Lambda functions, run the real
 collect_metrics handler on three cycles and count what each asks of AWS:
 
-- ``healthy``: an ordinary cycle of a healthy account (the fast path: account aggregates);
-- ``sweep``: the healthy account's hourly sweep cycle (every function's Errors, once an hour);
-- ``unhealthy``: an ordinary cycle with 5 unhealthy resources: 4 functions failing half their
-  requests (drill-down) and a dead-letter queue holding messages.
+- ``healthy``: an ordinary cycle of a healthy account (the fast path: account aggregates, and
+  ListMetrics for recent DynamoDB and Kinesis throttles and errors);
+- ``sweep``: the healthy account's hourly sweep cycle (every function's Errors, every
+  provisioned table's and index's consumed capacity, every stream's incoming bytes, records and
+  iterator age, every stream-reading function's iterator age), which is also the hourly
+  discovery (queues, tables, streams, event source mappings);
+- ``unhealthy``: an ordinary cycle with 5 unhealthy resources: 2 functions failing half their
+  requests (drill-down), a dead-letter queue holding messages, a table throttling writes and a
+  stream refusing records.
 
-Besides the functions, every account has the fixed mix's 20 SQS queues: 5 dead-letter queues,
-each the ``RedrivePolicy`` target of 2 source queues, and 5 plain queues. The sweep cycle is
-also the hourly dead-letter discovery (``ListQueues`` and every queue's attributes); every
-cycle reads the 5 dead-letter queues' depth (``GetQueueAttributes``, ``dlq_api_calls``).
+Besides the functions, every account has the fixed mix: 50 DynamoDB tables (30 provisioned, 10
+of them with a provisioned GSI and 5 auto scaled; 20 on demand, 5 with a GSI; the first 5 with
+a stream read by a function), 10 Kinesis streams (8 provisioned with 2 shards, 2 on demand),
+20 SQS queues (5 dead-letter queues, each the ``RedrivePolicy`` target of 2 source queues, and 5
+plain queues) and 5 S3 buckets (2 with a request-metrics configuration; Vigil's S3 dial reads
+them). The functions are capped at the account size: a 10-function account has 5 of them
+reading table streams.
 
-For each case: ``resources``, ``healthy``, ``metrics_requested`` (the billed unit),
-``get_metric_data_calls``, ``other_api_calls`` (moto answers ListFunctions in one page; AWS
-pages by 50, counted in ``other_api_calls_on_aws``) and ``handler_seconds``; for each size the
-projected monthly cost at the default schedule (``projected_monthly_usd``) next to one $0.10
-CloudWatch alarm per resource metric Vigil watches (``alarm_per_metric_monthly_usd``).
+For each case: ``resources``, ``healthy``, ``metrics_requested`` (the billed unit; and
+``fast_path_metrics``), ``get_metric_data_calls``, ``other_api_calls`` (moto answers
+ListFunctions in one page; AWS pages by 50, counted in ``other_api_calls_on_aws``) and
+``handler_seconds``; for each size the projected monthly cost at the default schedule
+(``projected_monthly_usd``) next to one $0.10 CloudWatch alarm per resource metric Vigil watches
+(``alarm_per_metric_monthly_usd``).
 
     .venv/bin/python benchmarks/collection_cycle.py [--sizes 10,100,1000,5000] [--json]
 
-Only 10 functions of each account carry traffic; the others exist but are idle (Lambda
-publishes nothing for an idle function). Metrics requested do not depend on it; moto's time
-does, since its GetMetricData scans every stored datapoint for every query. Handler times
-say little about AWS.
+Only 10 functions, 10 tables and the provisioned streams carry traffic; the others exist but are
+idle. Metrics requested do not depend on it; moto's time does, since its GetMetricData scans
+every stored datapoint for every query. Handler times say little about AWS.
 """
 
 import argparse
@@ -66,7 +74,19 @@ from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 SWEEP_AT = datetime(2026, 11, 2, 9, 2, tzinfo=UTC)
 CYCLE_AT = SWEEP_AT + timedelta(minutes=5)
 BUSY = 10
-UNHEALTHY_FUNCTIONS = 4
+UNHEALTHY_FUNCTIONS = 2
+# The fixed mix of tables and streams (see the module docstring).
+PROVISIONED_TABLES = 30
+PROVISIONED_TABLES_WITH_INDEX = 10
+AUTO_SCALED_TABLES = 5
+ON_DEMAND_TABLES = 20
+ON_DEMAND_TABLES_WITH_INDEX = 5
+STREAM_READ_TABLES = 5
+PROVISIONED_STREAMS = 8
+ON_DEMAND_STREAMS = 2
+SHARDS = 2
+BUCKETS = 5
+BUCKETS_WITH_REQUEST_METRICS = 2
 DEAD_LETTER_QUEUES = 5
 SOURCES_PER_DEAD_LETTER_QUEUE = 2
 PLAIN_QUEUES = 5
@@ -82,6 +102,8 @@ LAMBDA_ARM_USD_PER_GB_SECOND = 0.0000133334
 DYNAMODB_USD_PER_READ = 0.125 / 1_000_000
 DYNAMODB_USD_PER_WRITE = 0.625 / 1_000_000
 SQS_USD_PER_REQUEST = 0.40 / 1_000_000
+# ListMetrics and the other CloudWatch API requests (GetMetricData aside).
+CLOUDWATCH_USD_PER_REQUEST = 0.01 / 1_000
 # Assumed, not measured: seconds per collector run (grows with ListFunctions pages and
 # GetMetricData calls), per Evaluate run and per Express execution; DynamoDB units per cycle
 # of the Evaluate function (one read of the active index per kind, no writes when healthy).
@@ -96,6 +118,15 @@ WATCHED_METRICS_PER_FUNCTION = 5
 ACCOUNT_METRICS = 8
 # Per dead-letter queue: its visible messages and the age of its oldest message.
 WATCHED_METRICS_PER_DEAD_LETTER_QUEUE = 2
+# Per table: read and write throttle events and system errors; per provisioned table or index
+# also its consumed read and write units; per index its read and write throttle events.
+WATCHED_METRICS_PER_TABLE = 3
+WATCHED_METRICS_PER_PROVISIONED_CAPACITY = 2
+WATCHED_METRICS_PER_INDEX = 2
+# Per stream: refused writes, incoming bytes and records, iterator age; per stream-reading
+# function its IteratorAge.
+WATCHED_METRICS_PER_STREAM = 4
+WATCHED_METRICS_PER_MAPPING = 1
 
 
 class _Context:
@@ -144,7 +175,11 @@ def _account(size: int) -> str:
         )
     for index in range(min(size, BUSY)):
         _put(f"fn-{index:05d}", SWEEP_AT - timedelta(minutes=2), 0.0)
+        _put(f"fn-{index:05d}", CYCLE_AT - timedelta(minutes=2), 0.0)
     _queues()
+    _tables(size)
+    _streams()
+    _buckets()
     props = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]["StateTable"][
         "Properties"
     ]
@@ -179,6 +214,131 @@ def _queues() -> None:
         sqs.create_queue(QueueName=f"plain-{index}")
 
 
+def _tables(size: int) -> None:
+    """The fixed mix's 50 tables; the first 10 provisioned ones busy at 30 % of their writes."""
+    dynamodb = boto3.client("dynamodb")
+    autoscaling = boto3.client("application-autoscaling")
+    lambda_client = boto3.client("lambda")
+    key = {
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    }
+    units = {"ReadCapacityUnits": 100, "WriteCapacityUnits": 50}
+    for index in range(PROVISIONED_TABLES + ON_DEMAND_TABLES):
+        provisioned = index < PROVISIONED_TABLES
+        with_index = (
+            index < PROVISIONED_TABLES_WITH_INDEX
+            if provisioned
+            else index - PROVISIONED_TABLES < ON_DEMAND_TABLES_WITH_INDEX
+        )
+        extra: dict[str, Any] = {}
+        if with_index:
+            extra["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": "by-owner",
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    **({"ProvisionedThroughput": units} if provisioned else {}),
+                }
+            ]
+        if index < min(STREAM_READ_TABLES, size):
+            extra["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
+        name = f"table-{index:02d}"
+        described = dynamodb.create_table(
+            TableName=name,
+            BillingMode="PROVISIONED" if provisioned else "PAY_PER_REQUEST",
+            **({"ProvisionedThroughput": units} if provisioned else {}),
+            **key,
+            **extra,
+        )["TableDescription"]
+        if "StreamSpecification" in extra:
+            lambda_client.create_event_source_mapping(
+                EventSourceArn=described["LatestStreamArn"],
+                FunctionName=f"fn-{index:05d}",
+                StartingPosition="LATEST",
+            )
+        if PROVISIONED_TABLES - AUTO_SCALED_TABLES <= index < PROVISIONED_TABLES:
+            autoscaling.register_scalable_target(
+                ServiceNamespace="dynamodb",
+                ResourceId=f"table/{name}",
+                ScalableDimension="dynamodb:table:WriteCapacityUnits",
+                MinCapacity=50,
+                MaxCapacity=500,
+            )
+        if provisioned and index < BUSY:
+            _put_series("AWS/DynamoDB", "ConsumedWriteCapacityUnits", {"TableName": name}, 900)
+
+
+def _streams() -> None:
+    """The fixed mix's 10 streams; the provisioned ones busy at a quarter of their shards."""
+    kinesis = boto3.client("kinesis")
+    for index in range(PROVISIONED_STREAMS + ON_DEMAND_STREAMS):
+        name = f"stream-{index:02d}"
+        if index < PROVISIONED_STREAMS:
+            kinesis.create_stream(StreamName=name, ShardCount=SHARDS)
+            dims = {"StreamName": name}
+            _put_series("AWS/Kinesis", "IncomingBytes", dims, 0.25 * SHARDS * 1_048_576 * 60)
+            _put_series("AWS/Kinesis", "IncomingRecords", dims, 0.25 * SHARDS * 1_000 * 60)
+        else:
+            kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+
+
+def _buckets() -> None:
+    """The fixed mix's 5 buckets, 2 with a request-metrics configuration for the whole bucket."""
+    s3 = boto3.client("s3")
+    for index in range(BUCKETS):
+        s3.create_bucket(Bucket=f"bench-bucket-{index}")
+        if index < BUCKETS_WITH_REQUEST_METRICS:
+            s3.put_bucket_metrics_configuration(
+                Bucket=f"bench-bucket-{index}",
+                Id="EntireBucket",
+                MetricsConfiguration={"Id": "EntireBucket"},
+            )
+
+
+def _put_series(namespace: str, metric: str, dims: dict[str, str], value: float) -> None:
+    """One datapoint a minute over the sweep's hour (the busy resources' steady load)."""
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+                "Timestamp": SWEEP_AT - timedelta(minutes=minute + 3),
+                "Value": value,
+            }
+            for minute in range(60)
+        ],
+    )
+
+
+def _throttling(at: datetime) -> None:
+    """table-00 throttles writes and stream-00 refuses records (published only when not 0)."""
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_data(
+        Namespace="AWS/DynamoDB",
+        MetricData=[
+            {
+                "MetricName": "WriteThrottleEvents",
+                "Dimensions": [{"Name": "TableName", "Value": "table-00"}],
+                "Timestamp": at,
+                "Value": 40.0,
+            }
+        ],
+    )
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Kinesis",
+        MetricData=[
+            {
+                "MetricName": "WriteProvisionedThroughputExceeded",
+                "Dimensions": [{"Name": "StreamName", "Value": "stream-00"}],
+                "Timestamp": at,
+                "Value": 300.0,
+            }
+        ],
+    )
+
+
 def _dead_letters(at: datetime) -> None:
     """Three messages in dlq-0, the oldest 10 minutes old (moto publishes no AWS/SQS metric)."""
     sqs = boto3.client("sqs")
@@ -209,6 +369,17 @@ def _handler() -> Any:
     return module
 
 
+FIXED_MIX = (
+    PROVISIONED_TABLES
+    + ON_DEMAND_TABLES
+    + PROVISIONED_STREAMS
+    + ON_DEMAND_STREAMS
+    + DEAD_LETTER_QUEUES * (1 + SOURCES_PER_DEAD_LETTER_QUEUE)
+    + PLAIN_QUEUES
+    + BUCKETS
+)
+
+
 def _case(app: Any, size: int, name: str, now: datetime) -> dict[str, Any]:
     started = time.perf_counter()
     result = app.lambda_handler({"time": now.isoformat()}, _Context())
@@ -218,7 +389,8 @@ def _case(app: Any, size: int, name: str, now: datetime) -> dict[str, Any]:
     pages = calls.get("ListFunctions", 0)
     return {
         "case": name,
-        "resources": size,
+        "resources": size + FIXED_MIX,
+        "functions": size,
         "healthy": name != "unhealthy",
         "swept": result["swept"],
         "discovered": result["discovered"],
@@ -227,6 +399,9 @@ def _case(app: Any, size: int, name: str, now: datetime) -> dict[str, Any]:
         "drilled": result["drilled"],
         "signals": result["signals"],
         "metrics_requested": result["metrics_requested"],
+        "fast_path_metrics": result["metrics_by_stage"]["fast"],
+        "metrics_by_stage": result["metrics_by_stage"],
+        "family_resources": result["resources"],
         "get_metric_data_calls": calls.get("GetMetricData", 0),
         "other_api_calls": other,
         "other_api_calls_on_aws": other - pages + (math.ceil(size / 50) if pages else 0),
@@ -235,7 +410,22 @@ def _case(app: Any, size: int, name: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def _monthly(healthy: dict[str, Any], sweep: dict[str, Any]) -> dict[str, float]:
+def _inventory_units() -> tuple[int, int]:
+    """Read and write request units of the stored inventories: an item's size, in 4 KB for a
+    strongly consistent read and 1 KB for a write (DynamoDB on-demand billing)."""
+    reads = writes = 0
+    items = boto3.client("dynamodb").scan(TableName="bench")["Items"]
+    for item in items:
+        if item["pk"]["S"].startswith("DISCOVERY#"):
+            size = len(json.dumps(item))
+            reads += math.ceil(size / 4096)
+            writes += math.ceil(size / 1024)
+    return reads, writes
+
+
+def _monthly(
+    healthy: dict[str, Any], sweep: dict[str, Any], inventory: tuple[int, int]
+) -> dict[str, float]:
     """A healthy month at the default schedule: ordinary cycles plus one sweep an hour."""
     ordinary = CYCLES_PER_MONTH - SWEEPS_PER_MONTH
     metrics = (
@@ -247,10 +437,13 @@ def _monthly(healthy: dict[str, Any], sweep: dict[str, Any]) -> dict[str, float]
 
     calls = per_month("get_metric_data_calls") + per_month("other_api_calls_on_aws")
     collector_seconds = COLLECTOR_BASE_SECONDS * CYCLES_PER_MONTH + SECONDS_PER_API_CALL * calls
+    inventory_reads, inventory_writes = inventory
+    # Each stored inventory is read whole every cycle; the GetItem count includes one unit each.
     reads = (
         CYCLES_PER_MONTH * EVALUATE_READS_PER_CYCLE
         + per_month("api_calls_query")
         + per_month("api_calls_getitem")
+        + CYCLES_PER_MONTH * max(inventory_reads - 3, 0)
     )
     costs = {
         "get_metric_data": metrics * GET_METRIC_DATA_USD_PER_METRIC,
@@ -261,8 +454,10 @@ def _monthly(healthy: dict[str, Any], sweep: dict[str, Any]) -> dict[str, float]
         "step_functions": CYCLES_PER_MONTH
         * (EXPRESS_USD_PER_REQUEST + 0.0625 * EXPRESS_SECONDS * EXPRESS_USD_PER_GB_SECOND),
         "dynamodb": reads * DYNAMODB_USD_PER_READ
-        + per_month("api_calls_putitem") * DYNAMODB_USD_PER_WRITE,
+        + (per_month("api_calls_putitem") + SWEEPS_PER_MONTH * max(inventory_writes - 3, 0))
+        * DYNAMODB_USD_PER_WRITE,
         "sqs": per_month("dlq_api_calls") * SQS_USD_PER_REQUEST,
+        "cloudwatch_requests": per_month("api_calls_listmetrics") * CLOUDWATCH_USD_PER_REQUEST,
     }
     return {name: round(value, 4) for name, value in costs.items()}
 
@@ -276,20 +471,36 @@ def measure(size: int) -> dict[str, Any]:
         for index in range(min(size, UNHEALTHY_FUNCTIONS)):
             _put(f"fn-{index:05d}", CYCLE_AT + timedelta(minutes=3), 500.0)
         _dead_letters(CYCLE_AT + timedelta(minutes=1))
+        _throttling(CYCLE_AT + timedelta(minutes=1))
         unhealthy = _case(app, size, "unhealthy", CYCLE_AT + timedelta(minutes=5))
+        inventory = _inventory_units()
     for case in (healthy, sweep):
         case["api_calls_query"] = case["api_calls"].get("Query", 0)
         case["api_calls_putitem"] = case["api_calls"].get("PutItem", 0)
         case["api_calls_getitem"] = case["api_calls"].get("GetItem", 0)
-    costs = _monthly(healthy, sweep)
+        case["api_calls_listmetrics"] = case["api_calls"].get("ListMetrics", 0)
+    costs = _monthly(healthy, sweep, inventory)
+    tables = PROVISIONED_TABLES + ON_DEMAND_TABLES
+    indexes = PROVISIONED_TABLES_WITH_INDEX + ON_DEMAND_TABLES_WITH_INDEX
     watched = (
         size * WATCHED_METRICS_PER_FUNCTION
         + ACCOUNT_METRICS
         + DEAD_LETTER_QUEUES * WATCHED_METRICS_PER_DEAD_LETTER_QUEUE
+        + tables * WATCHED_METRICS_PER_TABLE
+        + indexes * WATCHED_METRICS_PER_INDEX
+        + (PROVISIONED_TABLES + PROVISIONED_TABLES_WITH_INDEX)
+        * WATCHED_METRICS_PER_PROVISIONED_CAPACITY
+        + (PROVISIONED_STREAMS + ON_DEMAND_STREAMS) * WATCHED_METRICS_PER_STREAM
+        + min(size, STREAM_READ_TABLES) * WATCHED_METRICS_PER_MAPPING
     )
     return {
         "resources": size,
+        "functions": size,
+        "tables": tables,
+        "streams": PROVISIONED_STREAMS + ON_DEMAND_STREAMS,
         "queues": DEAD_LETTER_QUEUES * (1 + SOURCES_PER_DEAD_LETTER_QUEUE) + PLAIN_QUEUES,
+        "buckets": BUCKETS,
+        "watched_metrics": watched,
         "cases": [healthy, sweep, unhealthy],
         "projected_monthly_usd": round(sum(costs.values()), 2),
         "projected_monthly_usd_by_item": costs,
@@ -310,9 +521,13 @@ def main() -> None:
         document = {
             "cycle_at": CYCLE_AT.isoformat(),
             "sweep_at": SWEEP_AT.isoformat(),
-            "unhealthy_functions": UNHEALTHY_FUNCTIONS,
-            "unhealthy_dead_letter_queues": 1,
-            "schedule": "rate(5 minutes), sweep and dead-letter discovery every 60 minutes",
+            "unhealthy": {
+                "functions": UNHEALTHY_FUNCTIONS,
+                "dead_letter_queues": 1,
+                "tables": 1,
+                "streams": 1,
+            },
+            "schedule": "rate(5 minutes), sweep and discovery every 60 minutes",
             "sizes": rows,
         }
         print(json.dumps(document))
@@ -322,6 +537,7 @@ def main() -> None:
         "case",
         "healthy",
         "metrics",
+        "fast",
         "GMD calls",
         "other",
         "other@AWS",
@@ -336,6 +552,7 @@ def main() -> None:
                 case["case"],
                 case["healthy"],
                 case["metrics_requested"],
+                case["fast_path_metrics"],
                 case["get_metric_data_calls"],
                 case["other_api_calls"],
                 case["other_api_calls_on_aws"],

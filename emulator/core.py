@@ -27,6 +27,7 @@ from emulator._aws import MOTO_CONFIG, REGION, client, hermetic_aws_environ, par
 from emulator.clock import Clock, Occurrence, Schedule, discover_schedules, iso_z
 from emulator.cost_explorer import FakeCostExplorer, ScenarioAnomaly
 from emulator.cost_series import generate
+from emulator.data_dials import DataDriver, DataSpec
 from emulator.deploy import Deployment, deploy
 from emulator.errors import EmulatorError, FunctionError
 from emulator.health import FakeHealth, HealthScenario, rule_targets
@@ -162,6 +163,7 @@ class Emulator:
         self.clock: Clock
         self.metrics: MetricsWriter
         self.queues: QueueDriver
+        self.data: DataDriver
         self._executions: Executions
 
     # ------------------------------------------------------------------ construction
@@ -293,6 +295,13 @@ class Emulator:
         self.metrics.create_workloads()
         self.queues = QueueDriver(start=self._now, scenario=self.scenario)
         self.queues.create_queues()
+        self.data = DataDriver(
+            start=self._now,
+            spec=self.scenario.data if self.scenario else DataSpec(),
+            scenario_start=self.scenario.start if self.scenario else self._now,
+            scenario_end=self.scenario.end if self.scenario else self._now,
+        )
+        self.data.create()
         self.clock = Clock(
             self._now,
             schedules=discover_schedules(),
@@ -313,6 +322,7 @@ class Emulator:
     def _catch_up(self, until: datetime) -> None:
         self.metrics.write_until(until)
         self.queues.write_until(until)
+        self.data.write_until(until)
         for event in self.health.due_events(until):
             self.put_event(event)
 

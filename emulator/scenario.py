@@ -78,6 +78,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emulator.clock import ScheduleExpressionError, parse_expression
 from emulator.cost_series import DEFAULT_ACCOUNT, ServiceSeries
+from emulator.data_dials import DataSpec, parse_data
 from emulator.errors import ScenarioError
 from emulator.health import HealthScenario, parse_health
 from emulator.lambda_account import LambdaAccount, parse_lambda_account
@@ -98,6 +99,8 @@ _TOP_LEVEL = {
     "health",
     "lambda_account",
     "queues",
+    "tables",
+    "streams",
 }
 _QUEUE_KEYS = {"name", "retention", "dlq_for", "put", "purge"}
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -212,6 +215,8 @@ class Scenario:
     """What ``GetAccountSettings`` answers (``emulator.lambda_account``)."""
     queues: tuple[QueueSpec, ...] = ()
     """SQS queues created in moto and filled or purged at given minutes (``emulator.queues``)."""
+    data: DataSpec = field(default_factory=DataSpec)
+    """DynamoDB tables and Kinesis streams, and their metrics (``emulator.data_dials``)."""
 
     @property
     def duration(self) -> timedelta:
@@ -388,6 +393,7 @@ def _parse(document: object, source: Path | None) -> Scenario:
         health=parse_health(doc.get("health"), end - start),
         lambda_account=parse_lambda_account(doc.get("lambda_account")),
         queues=_queues(doc.get("queues"), end - start),
+        data=parse_data(doc.get("tables"), doc.get("streams"), workloads=seen),
     )
 
 

@@ -1,4 +1,4 @@
-"""Scheduled: one metrics cycle (fast path, dials, dead-letter queues, drill-down, sweep), then
+"""Scheduled: one metrics cycle over every dial family (fast path, drill-down, sweep), then
 Evaluate."""
 
 from functools import cache
@@ -10,12 +10,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
+from vigil.adapters.dynamodb_tables import DynamoDbTables
+from vigil.adapters.event_source_mappings import EventSourceMappings
+from vigil.adapters.kinesis_streams import KinesisStreams
 from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
-from vigil.collect import collect_lambda
+from vigil.collect import collect
+from vigil.dials.dynamodb import DynamoDbFamily
+from vigil.dials.event_sources import EventSourceFamily
+from vigil.dials.kinesis import KinesisFamily
+from vigil.dials.lambda_functions import LambdaFamily
+from vigil.dials.sqs import DeadLetterFamily
 from vigil.events import scheduled_time
 from vigil.observability import logger, metrics, tracer
 from vigil.rules import RulesConfig
@@ -29,14 +37,16 @@ def _config() -> tuple[CollectorSettings, RulesConfig]:
 
 
 @cache
-def _clients() -> tuple[Any, Any, Any, Any, Any]:
-    return (
-        boto3.client("cloudwatch"),
-        boto3.client("lambda"),
-        boto3.client("stepfunctions"),
-        boto3.client("dynamodb"),
-        boto3.client("sqs"),
-    )
+def _clients() -> dict[str, Any]:
+    return {
+        "cloudwatch": boto3.client("cloudwatch"),
+        "lambda": boto3.client("lambda"),
+        "stepfunctions": boto3.client("stepfunctions"),
+        "dynamodb": boto3.client("dynamodb"),
+        "sqs": boto3.client("sqs"),
+        "kinesis": boto3.client("kinesis"),
+        "autoscaling": boto3.client("application-autoscaling"),
+    }
 
 
 @cache
@@ -51,32 +61,58 @@ def _limits_cache() -> LimitsCache:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = scheduled_time(event)
     settings, rules = _config()
-    cloudwatch, lambda_client, sfn, dynamodb, sqs = _clients()
+    clients = _clients()
+    lambda_client = clients["lambda"]
     stats = CallStats()
     account = context.invoked_function_arn.split(":")[4]
-    cycle = collect_lambda(
-        inventory=LambdaInventory(lambda_client, stats),
-        metrics=CloudWatchMetrics(cloudwatch, stats),
-        state=CollectorState(dynamodb, settings.table_name, stats=stats),
-        account_settings=LambdaAccountSettings(lambda_client, stats, _limits_cache()),
-        dead_letters=SqsDeadLetterQueues(sqs, stats),
+    state = CollectorState(clients["dynamodb"], settings.table_name, stats=stats)
+    cloudwatch = CloudWatchMetrics(clients["cloudwatch"], stats)
+    # One ListFunctions pass per cycle at most, shared by the families that need it.
+    functions = cache(LambdaInventory(lambda_client, stats).functions)
+    cycle = collect(
+        families=[
+            LambdaFamily(
+                functions=functions,
+                state=state,
+                account_settings=LambdaAccountSettings(lambda_client, stats, _limits_cache()),
+            ),
+            DeadLetterFamily(
+                queues=SqsDeadLetterQueues(clients["sqs"], stats), state=state, functions=functions
+            ),
+            EventSourceFamily(
+                mappings=EventSourceMappings(lambda_client, clients["kinesis"], stats), state=state
+            ),
+            DynamoDbFamily(
+                tables=DynamoDbTables(clients["dynamodb"], clients["autoscaling"], stats),
+                state=state,
+                active=cloudwatch,
+            ),
+            KinesisFamily(
+                streams=KinesisStreams(clients["kinesis"], stats), state=state, active=cloudwatch
+            ),
+        ],
+        metrics=cloudwatch,
         rules=rules,
         now=now,
         account=account,
         region=settings.region,
     )
     batch = cycle.batch
-    execution_arn = EvaluateWorkflow(sfn, settings.evaluate_state_machine_arn, stats).start(batch)
+    execution_arn = EvaluateWorkflow(
+        clients["stepfunctions"], settings.evaluate_state_machine_arn, stats
+    ).start(batch)
     metrics.add_metric("SignalsCollected", MetricUnit.Count, len(batch.signals))
     metrics.add_metric("MetricsRequested", MetricUnit.Count, stats.metrics_requested)
     summary = {
         "batch_id": batch.batch_id,
         "signals": len(batch.signals),
         "metrics_requested": stats.metrics_requested,
+        "metrics_by_stage": cycle.metrics_by_stage,
         "drilled": cycle.drilled,
         "watched": len(cycle.watched),
         "swept": cycle.swept,
-        "dead_letter_queues": cycle.dead_letter_queues,
+        "resources": {name: result.resources for name, result in cycle.families.items()},
+        "dead_letter_queues": cycle.resources("sqs"),
         "discovered": cycle.discovered,
         "api_calls": stats.by_api,
         "execution_arn": execution_arn,

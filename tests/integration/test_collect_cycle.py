@@ -5,6 +5,7 @@ which is what Lambda's account-level aggregate is on AWS: the sum over every fun
 """
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import pairwise
 
 import boto3
@@ -16,7 +17,10 @@ from vigil.adapters.collector_state import CollectorState, Coverage
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
-from vigil.collect import Cycle, collect_lambda, sweep_due, window_for
+from vigil.collect import Cycle, collect
+from vigil.dials.base import sweep_due, window_for
+from vigil.dials.lambda_functions import LambdaFamily
+from vigil.dials.sqs import DeadLetterFamily
 from vigil.rules import RulesConfig
 
 # 10:02 -> window 09:55-10:00, the one that crosses the hour: the hourly sweep reads 09:00-10:00.
@@ -57,12 +61,22 @@ def _cycle(
     rules: RulesConfig | None = None,
     settings: FixedAccountSettings | None = None,
 ) -> Cycle:
-    return collect_lambda(
-        inventory=LambdaInventory(boto3.client("lambda"), stats),
+    state = CollectorState(boto3.client("dynamodb"), table, stats=stats)
+    functions = cache(LambdaInventory(boto3.client("lambda"), stats).functions)
+    return collect(
+        families=[
+            LambdaFamily(
+                functions=functions,
+                state=state,
+                account_settings=settings or FixedAccountSettings(),
+            ),
+            DeadLetterFamily(
+                queues=SqsDeadLetterQueues(boto3.client("sqs"), stats),
+                state=state,
+                functions=functions,
+            ),
+        ],
         metrics=CloudWatchMetrics(boto3.client("cloudwatch"), stats),
-        state=CollectorState(boto3.client("dynamodb"), table, stats=stats),
-        account_settings=settings or FixedAccountSettings(),
-        dead_letters=SqsDeadLetterQueues(boto3.client("sqs"), stats),
         rules=rules or RulesConfig(),
         now=now,
         account="123456789012",

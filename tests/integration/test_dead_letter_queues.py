@@ -7,6 +7,7 @@ dead-letter target directly, or answer ``ListFunctions`` with botocore's Stubber
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import boto3
 import pytest
@@ -19,7 +20,10 @@ from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import QueueDepth, QueuesUnavailable, SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
-from vigil.collect import Cycle, collect_lambda, discovery_due, window_for
+from vigil.collect import Cycle, collect
+from vigil.dials.base import discovery_due, window_for
+from vigil.dials.lambda_functions import LambdaFamily
+from vigil.dials.sqs import DeadLetterFamily
 from vigil.rules import RulesConfig
 
 # 10:02 -> window 09:55-10:00 crosses the hour: the hourly discovery runs.
@@ -109,12 +113,18 @@ def test_lambda_inventory_reads_each_functions_dead_letter_target() -> None:
 
 
 def _cycle(table: str, now: datetime, stats: CallStats, rules: RulesConfig | None = None) -> Cycle:
-    return collect_lambda(
-        inventory=LambdaInventory(boto3.client("lambda"), stats),
+    state = CollectorState(boto3.client("dynamodb"), table, stats=stats)
+    functions = cache(LambdaInventory(boto3.client("lambda"), stats).functions)
+    return collect(
+        families=[
+            LambdaFamily(functions=functions, state=state, account_settings=FixedAccountSettings()),
+            DeadLetterFamily(
+                queues=SqsDeadLetterQueues(boto3.client("sqs"), stats),
+                state=state,
+                functions=functions,
+            ),
+        ],
         metrics=CloudWatchMetrics(boto3.client("cloudwatch"), stats),
-        state=CollectorState(boto3.client("dynamodb"), table, stats=stats),
-        account_settings=FixedAccountSettings(),
-        dead_letters=SqsDeadLetterQueues(boto3.client("sqs"), stats),
         rules=rules or RulesConfig(),
         now=now,
         account="123456789012",
@@ -133,11 +143,11 @@ def test_discovery_runs_once_an_hour_and_ordinary_cycles_read_only_the_stored_qu
     _queue("late", dead_letters_to="late-dlq")
     second = _cycle(table, PLAIN_AT, ordinary)
 
-    assert (first.discovered, first.dead_letter_queues) == (True, 1)
+    assert (first.discovered, first.resources("sqs")) == (True, 1)
     assert discovering.by_api["ListQueues"] == 1
     # 4 queues' RedrivePolicy, then the one dead-letter queue's depth.
     assert discovering.by_api["GetQueueAttributes"] == 5
-    assert (second.discovered, second.dead_letter_queues) == (False, 1)
+    assert (second.discovered, second.resources("sqs")) == (False, 1)
     assert "ListQueues" not in ordinary.by_api
     assert "ListFunctions" not in ordinary.by_api
     assert ordinary.by_api["GetQueueAttributes"] == 1

@@ -87,10 +87,21 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert result["swept"] is False
     assert result["api_calls"] == {
         "GetMetricData": 3,
-        "GetItem": 1,
-        "Query": 2,
+        # The stored dead-letter queues, and the three inventories found missing.
+        "GetItem": 4,
+        # The watch lists: 2 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
+        "Query": 7,
         "ListFunctions": 1,
-        "PutItem": 1,
+        # Coverage, then the three inventories discovered on this first cycle.
+        "PutItem": 4,
+        "ListEventSourceMappings": 1,
+        "ListTables": 1,
+        "DescribeTable": 1,
+        "ListTagsOfResource": 1,
+        "DescribeScalableTargets": 1,
+        "ListStreams": 1,
+        # Which tables and streams had throttles or system errors lately: 3 DynamoDB, 1 Kinesis.
+        "ListMetrics": 4,
         "StartExecution": 1,
     }
     assert sent.batch_id == "metrics-123456789012-us-east-1-20261102T0900Z"
@@ -100,9 +111,16 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "nightly-report": {"errors": 1.0, "invocations": 10.0},
     }
     assert sent.covered_kinds == [
+        "dynamodb.capacity",
+        "dynamodb.system_errors",
+        "dynamodb.throttles",
+        "kinesis.iterator_age",
+        "kinesis.shard_capacity",
+        "kinesis.write_throttles",
         "lambda.account_concurrency",
         "lambda.async_failures",
         "lambda.errors",
+        "lambda.iterator_age",
         "lambda.throttles",
         "sqs.dlq_messages",
     ]

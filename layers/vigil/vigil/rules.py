@@ -8,6 +8,7 @@ field with its reason. It is validated at cold start: an invalid document raises
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Annotated, Literal, Self
 
@@ -181,6 +182,55 @@ class DeadLetterQueueRule(_Config):
     critical_retention_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
 
 
+class CapacityRule(_Config):
+    """Use of a provisioned capacity (a table's or index's read and write units, a stream's
+    shards) at its peak minute: at ``warning_ratio`` of the capacity it warns, at
+    ``critical_ratio`` it pages. It fires at once: the peak is already a minute's average."""
+
+    enabled: bool = True
+    warning_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    critical_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
+
+    @model_validator(mode="after")
+    def _critical_above_warning(self) -> Self:
+        if self.critical_ratio < self.warning_ratio:
+            raise ValueError("critical_ratio must be at least warning_ratio")
+        return self
+
+
+class EventCountRule(_Config):
+    """Requests refused or failed by a service (throttle events, system errors): any one in the
+    window alerts at ``severity``; ``critical_events`` or more in one window page."""
+
+    enabled: bool = True
+    severity: Severity = Severity.WARNING
+    critical_events: Annotated[int, Field(ge=1)] = 1000
+
+
+class IteratorAgeRule(_Config):
+    """How far a stream consumer lags, against the stream's retention: records older than the
+    retention are deleted unread. At ``warning_retention_ratio`` of the retention it warns, at
+    ``critical_retention_ratio`` it pages."""
+
+    enabled: bool = True
+    warning_retention_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    critical_retention_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
+
+    @model_validator(mode="after")
+    def _critical_above_warning(self) -> Self:
+        if self.critical_retention_ratio < self.warning_retention_ratio:
+            raise ValueError("critical_retention_ratio must be at least warning_retention_ratio")
+        return self
+
+
+def _write_throttles_default() -> EventCountRule:
+    return EventCountRule(critical_events=1000)
+
+
+def _system_errors_default() -> EventCountRule:
+    return EventCountRule(critical_events=100)
+
+
 HealthCategory = Literal["issue", "accountNotification", "scheduledChange", "investigation"]
 
 
@@ -252,6 +302,13 @@ class RulesConfig(_Config):
     lambda_concurrency: ConcurrencyRule = Field(default_factory=ConcurrencyRule)
     lambda_async: AsyncDeliveryRule = Field(default_factory=AsyncDeliveryRule)
     sqs_dlq: DeadLetterQueueRule = Field(default_factory=DeadLetterQueueRule)
+    lambda_iterator_age: IteratorAgeRule = Field(default_factory=IteratorAgeRule)
+    dynamodb_capacity: CapacityRule = Field(default_factory=CapacityRule)
+    dynamodb_throttles: EventCountRule = Field(default_factory=_write_throttles_default)
+    dynamodb_system_errors: EventCountRule = Field(default_factory=_system_errors_default)
+    kinesis_write_throttles: EventCountRule = Field(default_factory=_write_throttles_default)
+    kinesis_shard_capacity: CapacityRule = Field(default_factory=CapacityRule)
+    kinesis_iterator_age: IteratorAgeRule = Field(default_factory=IteratorAgeRule)
     cost: CostRule = Field(default_factory=CostRule)
     repeat_interval_minutes: Annotated[int, Field(ge=1, le=10080)] = 240
     send_resolved: bool = True
@@ -338,6 +395,9 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
         return _judge_async(signal, rules.lambda_async)
     if kind == "sqs.dlq_messages":
         return _judge_dead_letters(signal, rules.sqs_dlq)
+    data_rule = _DATA_RULES.get(kind)
+    if data_rule is not None:
+        return data_rule(signal, rules)
     rule = rules.rule_for(kind)
     if rule is None:
         return None
@@ -399,6 +459,13 @@ DIAL_KINDS = {
     "lambda.account_concurrency": "Lambda account concurrency",
     "lambda.async_failures": "Lambda async delivery failures",
     "sqs.dlq_messages": "SQS dead-letter messages",
+    "lambda.iterator_age": "Lambda stream iterator age",
+    "dynamodb.capacity": "DynamoDB capacity",
+    "dynamodb.throttles": "DynamoDB throttles",
+    "dynamodb.system_errors": "DynamoDB system errors",
+    "kinesis.write_throttles": "Kinesis write throttles",
+    "kinesis.shard_capacity": "Kinesis shard capacity",
+    "kinesis.iterator_age": "Kinesis iterator age",
 }
 
 
@@ -510,6 +577,123 @@ def _duration(seconds: float) -> str:
     if seconds < 86400:
         return f"{seconds / 3600:.3g} h"
     return f"{seconds / 86400:.3g} d"
+
+
+def _judge_capacity(signal: Signal, rule: CapacityRule, what: str) -> Breach | None:
+    """``signal.value`` is the peak use in percent of the capacity; the samples say of what."""
+    ratio = signal.value / 100
+    if not rule.enabled or ratio < rule.warning_ratio:
+        return None
+    critical = ratio >= rule.critical_ratio
+    threshold = rule.critical_ratio if critical else rule.warning_ratio
+    parts = [
+        f"{direction} {signal.samples[used]:,.0f} of {signal.samples[capacity]:,.0f} {unit}"
+        for direction, used, capacity, unit in _CAPACITY_SAMPLES
+        if used in signal.samples and signal.samples.get(capacity, 0) > 0
+    ]
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        evidence=Evidence(
+            value=round(signal.value, 2),
+            threshold=round(threshold * 100, 2),
+            unit="Percent",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=(
+                f"peak minute at {ratio:.0%} of the {what} ({'; '.join(parts)}) over"
+                f" {signal.window_seconds // 60} min, at or above {threshold:.0%};"
+                " requests beyond it are throttled"
+            ),
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
+
+
+# (what, peak sample, capacity sample, unit) of the capacity signals' samples.
+_CAPACITY_SAMPLES = (
+    ("reads", "read_per_second", "read_capacity", "units/s"),
+    ("writes", "write_per_second", "write_capacity", "units/s"),
+    ("incoming", "bytes_per_second", "bytes_capacity", "bytes/s"),
+    ("incoming", "records_per_second", "records_capacity", "records/s"),
+)
+
+
+def _judge_events(signal: Signal, rule: EventCountRule, what: str) -> Breach | None:
+    """``signal.value`` is the count of refused or failed requests in the window."""
+    events = signal.value
+    if not rule.enabled or events <= 0:
+        return None
+    critical = events >= rule.critical_events
+    details = ", ".join(
+        _plural(value, name.replace("_", " ")[:-1])
+        for name, value in sorted(signal.samples.items())
+        if value and name.endswith("s")
+    )
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.CRITICAL if critical else rule.severity,
+        evidence=Evidence(
+            value=events,
+            threshold=float(rule.critical_events if critical else 0),
+            unit="events",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=f"{what}: {details or _plural(events, 'event')} over"
+            f" {signal.window_seconds // 60} min",
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
+
+
+def _judge_iterator_age(signal: Signal, rule: IteratorAgeRule) -> Breach | None:
+    age = signal.samples.get("age_seconds", 0.0)
+    retention = signal.samples.get("retention_seconds", 0.0)
+    if not rule.enabled or retention <= 0 or age < rule.warning_retention_ratio * retention:
+        return None
+    critical = age >= rule.critical_retention_ratio * retention
+    ratio = rule.critical_retention_ratio if critical else rule.warning_retention_ratio
+    summary = (
+        f"the consumer is {_duration(age)} behind, {age / retention:.0%} of the"
+        f" {_duration(retention)} retention (at or above {ratio:.0%})"
+    )
+    if critical:
+        summary += "; records older than the retention are deleted unread"
+    return Breach(
+        labels=signal.labels,
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
+        evidence=Evidence(
+            value=round(age / retention * 100, 2),
+            threshold=round(ratio * 100, 2),
+            unit="Percent",
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=summary,
+            samples=signal.samples,
+        ),
+        for_seconds=0,
+    )
+
+
+_DATA_RULES: dict[str, Callable[[Signal, RulesConfig], Breach | None]] = {
+    "lambda.iterator_age": lambda s, r: _judge_iterator_age(s, r.lambda_iterator_age),
+    "dynamodb.capacity": lambda s, r: _judge_capacity(
+        s, r.dynamodb_capacity, "provisioned capacity"
+    ),
+    "dynamodb.throttles": lambda s, r: _judge_events(s, r.dynamodb_throttles, "throttled requests"),
+    "dynamodb.system_errors": lambda s, r: _judge_events(
+        s, r.dynamodb_system_errors, "DynamoDB internal server errors"
+    ),
+    "kinesis.write_throttles": lambda s, r: _judge_events(
+        s, r.kinesis_write_throttles, "records refused for exceeding the shards' write limit"
+    ),
+    "kinesis.shard_capacity": lambda s, r: _judge_capacity(
+        s, r.kinesis_shard_capacity, "shards' write capacity"
+    ),
+    "kinesis.iterator_age": lambda s, r: _judge_iterator_age(s, r.kinesis_iterator_age),
+}
 
 
 # Kinds that report an event rather than a condition: they clear without a resolved notice.

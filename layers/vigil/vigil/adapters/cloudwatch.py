@@ -57,6 +57,29 @@ class CloudWatchMetrics:
             ).items()
         }
 
+    def recently_active(self, namespace: str, metric: str) -> list[tuple[tuple[str, str], ...]]:
+        """The dimension sets of ``metric`` that received a datapoint in about the last 3 hours.
+
+        ``ListMetrics`` with ``RecentlyActive=PT3H`` is billed per request ($0.01 per 1,000),
+        not per metric, and returns up to 500 metrics a page. For a count that its service
+        publishes only when it is not zero (DynamoDB's throttle events and system errors), the
+        answer is the resources that had any in the last 3 hours.
+        """
+        found: list[tuple[tuple[str, str], ...]] = []
+        pages = self._client.get_paginator("list_metrics").paginate(
+            Namespace=namespace, MetricName=metric, RecentlyActive="PT3H"
+        )
+        try:
+            for page in pages:
+                self.stats.count("ListMetrics")
+                found += [
+                    tuple(sorted((d["Name"], d["Value"]) for d in item.get("Dimensions", [])))
+                    for item in page.get("Metrics", [])
+                ]
+        except (ClientError, BotoCoreError) as exc:
+            raise MetricsUnavailable(f"ListMetrics failed for {namespace} {metric}: {exc}") from exc
+        return sorted(set(found))
+
     def series(
         self,
         queries: Sequence[MetricQuery],

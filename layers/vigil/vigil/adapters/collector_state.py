@@ -7,9 +7,13 @@
   watched, so that the slower sweep skips minutes a cycle has already judged. Kept with a
   ``ttl`` a little longer than a sweep period;
 - the **discovered dead-letter queues**: one item, pk ``DISCOVERY#sqs``, sk
-  ``dead-letter-queues``, their URLs and the scheduled time of the discovery (ADR 23).
+  ``dead-letter-queues``, their URLs and the scheduled time of the discovery (ADR 23);
+- the **discovered inventory** of a dial family: one item, pk ``DISCOVERY#<family>``, sk
+  ``inventory``, its records as one JSON document and the scheduled time of the discovery
+  (ADR 24). An item holds at most 400 KB: about 2,000 tables or streams.
 """
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from vigil.adapters.stats import CallStats
 from vigil.clock import iso, parse_time
+from vigil.errors import VigilError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -26,6 +31,10 @@ if TYPE_CHECKING:
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _DEAD_LETTER_KEY: dict[str, Any] = {"pk": {"S": "DISCOVERY#sqs"}, "sk": {"S": "dead-letter-queues"}}
+
+
+class InventoryUnreadable(VigilError):
+    """A stored inventory is not the JSON list of records this version writes."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,38 @@ class CollectorState:
             Item={
                 **_DEAD_LETTER_KEY,
                 "queues": _serializer.serialize(sorted(urls)),
+                "discovered_at": {"S": iso(at)},
+            },
+        )
+
+    def inventory(self, family: str) -> list[dict[str, Any]] | None:
+        """The records the last discovery of ``family`` stored; ``None`` before any."""
+        self.stats.count("GetItem")
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"DISCOVERY#{family}"}, "sk": {"S": "inventory"}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        try:
+            records = json.loads(item["records"]["S"])
+        except (KeyError, ValueError) as exc:
+            raise InventoryUnreadable(f"state table DISCOVERY#{family}: records: {exc}") from exc
+        if not isinstance(records, list):
+            raise InventoryUnreadable(f"state table DISCOVERY#{family}: records is not a list")
+        return records
+
+    def remember_inventory(
+        self, family: str, records: list[dict[str, Any]], *, at: datetime
+    ) -> None:
+        self.stats.count("PutItem")
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": f"DISCOVERY#{family}"},
+                "sk": {"S": "inventory"},
+                "records": {"S": json.dumps(records, separators=(",", ":"), sort_keys=True)},
                 "discovered_at": {"S": iso(at)},
             },
         )

@@ -1,0 +1,1 @@
+"""Dial families: each watches one kind of resource behind the interface of ``dials.base``."""
