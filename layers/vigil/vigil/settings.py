@@ -61,3 +61,7 @@ class EvaluateSettings(CommonSettings):
     runbook_state_machine_arn: str = Field(
         alias="VIGIL_RUNBOOK_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
     )
+
+
+class SlackActionsSettings(CommonSettings):
+    signing_secret_arn: str = Field(alias="VIGIL_SLACK_SIGNING_SECRET_ARN", min_length=1)
