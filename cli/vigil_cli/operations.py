@@ -100,7 +100,7 @@ def start_runbook(
         name=name,
         input=request.model_dump_json(exclude_none=True),
     )["executionArn"]
-    mode = "live" if not request.dry_run else "dry run (no failover is executed; --live for one)"
+    mode = "live" if not request.dry_run else "dry run: no failover is executed; --live for one"
     return "\n".join(
         [
             f"started incident {name} ({mode})",
