@@ -4,9 +4,9 @@ moto 5.2 creates most of Vigil's resources from a template, but (checked on the 
 ``template.yaml``) it has **no CloudFormation support** for ``AWS::SNS::Subscription``,
 ``AWS::SecretsManager::Secret``, ``AWS::SQS::QueuePolicy``, ``AWS::Scheduler::Schedule`` (and
 ``ScheduleGroup``), ``AWS::CloudWatch::Alarm``, ``AWS::Lambda::EventInvokeConfig`` and
-``AWS::Lambda::Url``: it logs a warning, creates nothing, and every ``Ref`` to them resolves to nothing (so, e.g., the
-chat function's ``VIGIL_SLACK_SECRET_ARN`` silently disappears). It also creates
-``AWS::StepFunctions::StateMachine`` in the *plain* Step Functions backend, while with
+``AWS::Lambda::Url``: it logs a warning, creates nothing, and every ``Ref`` to them resolves to
+nothing (so, e.g., the chat function's ``VIGIL_SLACK_SECRET_ARN`` silently disappears). It also
+creates ``AWS::StepFunctions::StateMachine`` in the *plain* Step Functions backend, while with
 ``execute_state_machine`` the API serves the *parser* backend, so the stack's state machines
 would be invisible to ``StartExecution``; and it ignores ``DefinitionSubstitutions``.
 
