@@ -84,12 +84,12 @@ Schedules are stored, never fired.      :class:`Clock` fires them on simulated t
                                         for the workflows they start.
 No Lambda metrics.                      Scenario workloads' and the stack's own
                                         ``AWS/Lambda`` metrics are written per minute.
-No Slack.                               :class:`SlackServer` on ``127.0.0.1``; its URL is put
-                                        in the stack's Slack secret.
 No CloudFormation for Lambda function  The URL config is created in moto (``cfn_shims``);
 URLs, and no HTTP behind them.          :meth:`Emulator.post_function_url` invokes the function
                                         with the event a function URL sends (payload 2.0,
                                         base64 body, ``timeEpoch`` the simulated time).
+No Slack.                               :class:`SlackServer` on ``127.0.0.1``; its URL is put
+                                        in the stack's Slack secret.
 ======================================  ==================================================
 
 Not emulated: IAM and resource policies are not enforced; KMS encryption, X-Ray and log

@@ -32,11 +32,11 @@ def slack_message(payload: ChatPayload) -> dict[str, Any]:
             "text": {"type": "mrkdwn", "text": f"{emoji} {_mrkdwn(payload.text)}"},
         },
     ]
+    blocks += _silence_button(payload)
     for alert in payload.alerts[:10]:
         blocks += _alert_blocks(alert)
     if len(payload.alerts) > 10:
         blocks.append(_context(f"...and {len(payload.alerts) - 10} more alerts"))
-    blocks += _silence_button(payload)
     blocks.append(_context(f"Vigil `{payload.stack}` · notification `{payload.notification_id}`"))
     return {"text": _clip(payload.title, 3000), "blocks": blocks}
 

@@ -49,6 +49,10 @@ class ChatSettings(CommonSettings):
     slack_secret_arn: str = Field(alias="VIGIL_SLACK_SECRET_ARN", min_length=1)
 
 
+class SlackActionsSettings(CommonSettings):
+    signing_secret_arn: str = Field(alias="VIGIL_SLACK_SIGNING_SECRET_ARN", min_length=1)
+
+
 class CostSettings(CollectorSettings):
     monthly_budget_usd: float = Field(alias="VIGIL_MONTHLY_BUDGET_USD", ge=0)
 
@@ -61,7 +65,3 @@ class EvaluateSettings(CommonSettings):
     runbook_state_machine_arn: str = Field(
         alias="VIGIL_RUNBOOK_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
     )
-
-
-class SlackActionsSettings(CommonSettings):
-    signing_secret_arn: str = Field(alias="VIGIL_SLACK_SIGNING_SECRET_ARN", min_length=1)
