@@ -27,6 +27,7 @@ from vigil.settings import SlackActionsSettings
 from vigil.slack_actions import RejectedRequest, SlackRequest, handle, parse_action, verify
 
 SECRET_CACHE_SECONDS = 300
+RESPONSE_URL_TIMEOUT = 2
 
 
 @cache
@@ -94,6 +95,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.warning("Slack request rejected", extra={"status": exc.status, "reason": str(exc)})
         metrics.add_metric("SlackRequestRejected", MetricUnit.Count, 1)
         return _answer(exc.status, {"error": str(exc)})
+    metrics.add_metric("SlackButtonHandled", MetricUnit.Count, 1)
     logger.info(
         "Slack button handled",
         extra={
@@ -106,7 +108,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return _answer(200, {})
     if press.response_url:
         try:
-            SlackWebhook(press.response_url).post(reply.message())
-        except ChatDeliveryError as exc:  # the action is done; only the reply in Slack is lost
+            # Slack shows an error after 3 s without an answer: a short timeout, not the
+            # delivery path's patience. The action is done either way.
+            SlackWebhook(press.response_url, timeout=RESPONSE_URL_TIMEOUT).post(reply.message())
+        except ChatDeliveryError as exc:  # only the reply in Slack is lost
             logger.warning("Slack response_url failed", extra={"reason": str(exc)})
     return _answer(200, reply.message())
