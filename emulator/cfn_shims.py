@@ -3,13 +3,12 @@
 moto 5.2 creates most of Vigil's resources from a template, but (checked on the translated
 ``template.yaml``) it has **no CloudFormation support** for ``AWS::SNS::Subscription``,
 ``AWS::SecretsManager::Secret``, ``AWS::SQS::QueuePolicy``, ``AWS::Scheduler::Schedule`` (and
-``ScheduleGroup``), ``AWS::CloudWatch::Alarm``, ``AWS::Lambda::EventInvokeConfig`` and
-``AWS::Lambda::Url``: it logs a warning, creates nothing, and every ``Ref`` to them resolves to
-nothing (so, e.g., the chat function's ``VIGIL_SLACK_SECRET_ARN`` silently disappears). It also
-creates ``AWS::StepFunctions::StateMachine`` in the *plain* Step Functions backend, while with
+``ScheduleGroup``), ``AWS::CloudWatch::Alarm`` and ``AWS::Lambda::EventInvokeConfig``: it
+logs a warning, creates nothing, and every ``Ref`` to them resolves to nothing (so, e.g., the
+chat function's ``VIGIL_SLACK_SECRET_ARN`` silently disappears). It also creates
+``AWS::StepFunctions::StateMachine`` in the *plain* Step Functions backend, while with
 ``execute_state_machine`` the API serves the *parser* backend, so the stack's state machines
 would be invisible to ``StartExecution``; and it ignores ``DefinitionSubstitutions``.
-
 Each class here is a small stand-in model that moto's CloudFormation calls like its own
 (``create_from_cloudformation_json`` with properties already resolved, ``physical_resource_id``
 for ``Ref``, ``get_cfn_attribute`` for ``GetAtt``) and that creates the resource *in moto*
