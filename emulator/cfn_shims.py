@@ -9,6 +9,7 @@ chat function's ``VIGIL_SLACK_SECRET_ARN`` silently disappears). It also creates
 ``AWS::StepFunctions::StateMachine`` in the *plain* Step Functions backend, while with
 ``execute_state_machine`` the API serves the *parser* backend, so the stack's state machines
 would be invisible to ``StartExecution``; and it ignores ``DefinitionSubstitutions``.
+
 Each class here is a small stand-in model that moto's CloudFormation calls like its own
 (``create_from_cloudformation_json`` with properties already resolved, ``physical_resource_id``
 for ``Ref``, ``get_cfn_attribute`` for ``GetAtt``) and that creates the resource *in moto*
