@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: help venv lint format typecheck cfn-lint build unit integration e2e pytest test demo benchmark lock clean
+.PHONY: help venv chromium lint format typecheck cfn-lint build unit integration e2e pytest test demo benchmark lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,19 @@ $(VENV)/.installed: requirements-dev.txt pyproject.toml
 	@touch $@
 
 venv: $(VENV)/.installed ## create the virtualenv: pinned dependencies and the `vigil` command
+
+# The status page is checked in headless Chromium (Debian's package) by the e2e tests. Installed
+# when missing and we are root (CI's clean machine); otherwise say how, and those tests skip.
+CHROMIUM ?= /usr/bin/chromium
+chromium: ## install Debian's chromium for the status page checks (root, when missing)
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing chromium (status page checks)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+	  echo "$(CHROMIUM) is missing: run 'sudo apt-get install --no-install-recommends chromium'" \
+	    "or the status page checks are skipped"; \
+	fi
 
 lint: venv ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -61,13 +74,13 @@ unit: venv ## unit tests of the domain (no AWS, no sockets)
 integration: venv ## handlers and adapters on moto
 	$(BIN)/pytest tests/integration
 
-e2e: venv ## the template deployed in the emulator, scenarios played
+e2e: venv chromium ## the template deployed in the emulator, scenarios played
 	$(BIN)/pytest tests/e2e
 
 benchmark: venv ## what healthy, sweep and unhealthy cycles ask of AWS (10 to 5,000 functions)
 	$(PY) benchmarks/collection_cycle.py
 
-pytest: venv ## every test with branch coverage
+pytest: venv chromium ## every test with branch coverage
 	$(BIN)/pytest --cov --cov-report=term tests
 
 test: lint typecheck cfn-lint build pytest ## everything CI runs

@@ -14,7 +14,7 @@ Quick start (tests)::
                         scenario="outage-demo") as emu:
         emu.deployment.topic_arn              # stack outputs / physical ids by logical id
         emu.play()                            # advance the clock to the scenario's end
-        # or: emu.clock.advance_to(t) / emu.advance(timedelta(minutes=5))
+        # or: emu.advance_to(t) / emu.advance(timedelta(minutes=5))
         emu.slack.posts                       # every POST the local Slack received
         emu.mailbox.emails                    # every email SNS would have sent
         emu.executions("EvaluateStateMachine")# Step Functions executions (records)
@@ -35,7 +35,7 @@ Public API
     yields the emulator. Attributes: ``deployment`` (:class:`Deployment`), ``clock``
     (:class:`Clock`), ``slack`` (:class:`SlackServer`), ``mailbox`` (:class:`Mailbox`),
     ``runtime`` (:class:`LambdaRuntime`), ``metrics`` (:class:`MetricsWriter`), ``scenario``.
-    Methods: ``play(until=None)``, ``advance(delta)``, ``settle(timeout=None)``,
+    Methods: ``play(until=None)``, ``advance(delta)``, ``advance_to(t)``, ``settle(timeout=None)``,
     ``executions(state_machine=None)``, ``execution_history(arn)``,
     ``start_execution(logical_id, payload, name=None)``, ``invoke(logical_id, event,
     invocation_type="RequestResponse")``, ``queue_messages(logical_id)``,
@@ -90,14 +90,21 @@ URLs, and no HTTP behind them.          :meth:`Emulator.post_function_url` invok
                                         base64 body, ``timeEpoch`` the simulated time).
 No Slack.                               :class:`SlackServer` on ``127.0.0.1``; its URL is put
                                         in the stack's Slack secret.
+``Wait`` states sleep and task tokens   They follow the simulated clock: ``advance_to``
+time out in real time; context times    releases them in deadline order (``emu.waits``);
+are wall-clock times.                   ``$$.Execution.StartTime`` and
+                                        ``$$.State.EnteredTime`` are simulated times.
+No Route 53 ARC data plane.             ``emu.arc`` answers ``route53-recovery-cluster``
+                                        Get/UpdateRoutingControlState at the HTTP level.
 ======================================  ==================================================
 
 Not emulated: IAM and resource policies are not enforced; KMS encryption, X-Ray and log
 retention are not applied; CloudWatch alarms are stored but never evaluated; Lambda timeouts are
 only checked after the run and memory is not limited; async retries happen immediately (AWS
 waits minutes); Express workflows keep an execution history here; email subscriptions count as
-confirmed; ``Wait`` states sleep in real time; only scheduled times, SNS timestamps and emitted
-metrics follow the simulated clock (code calling ``datetime.now()`` sees the wall clock).
+confirmed; only scheduled times, SNS timestamps, emitted metrics and Step Functions waits,
+task-token time-outs and context-object times (:mod:`emulator.sfn_time`) follow the simulated
+clock (code calling ``datetime.now()`` sees the wall clock).
 :meth:`Emulator.describe` prints, per resource of the deployed template, whether moto's
 CloudFormation created it, an emulator handler created it in moto, or it was skipped.
 """

@@ -3,12 +3,15 @@
 moto 5.2 creates most of Vigil's resources from a template, but (checked on the translated
 ``template.yaml``) it has **no CloudFormation support** for ``AWS::SNS::Subscription``,
 ``AWS::SecretsManager::Secret``, ``AWS::SQS::QueuePolicy``, ``AWS::Scheduler::Schedule`` (and
-``ScheduleGroup``), ``AWS::CloudWatch::Alarm`` and ``AWS::Lambda::EventInvokeConfig``: it
+``ScheduleGroup``), ``AWS::CloudWatch::Alarm``, ``AWS::Lambda::EventInvokeConfig`` and
+``AWS::S3::BucketPolicy``: it
 logs a warning, creates nothing, and every ``Ref`` to them resolves to nothing (so, e.g., the
 chat function's ``VIGIL_SLACK_SECRET_ARN`` silently disappears). It also creates
 ``AWS::StepFunctions::StateMachine`` in the *plain* Step Functions backend, while with
 ``execute_state_machine`` the API serves the *parser* backend, so the stack's state machines
-would be invisible to ``StartExecution``; and it ignores ``DefinitionSubstitutions``.
+would be invisible to ``StartExecution``; and it ignores ``DefinitionSubstitutions``. Its
+``AWS::S3::Bucket`` applies only ``BucketEncryption`` (versioning, the public access block,
+ownership controls and lifecycle rules are applied by :class:`BucketShim`).
 
 Each class here is a small stand-in model that moto's CloudFormation calls like its own
 (``create_from_cloudformation_json`` with properties already resolved, ``physical_resource_id``
@@ -33,6 +36,7 @@ from unittest import mock
 
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.cloudformation.parsing import get_model_map
+from moto.s3.models import FakeBucket
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
@@ -258,6 +262,102 @@ class QueuePolicyShim(_Shim):
         for url in self._private.get("queues", []):
             with contextlib.suppress(Exception):
                 sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+
+
+class BucketShim(FakeBucket):
+    """``AWS::S3::Bucket``: moto's own model (it applies ``BucketEncryption`` only), then the
+    properties its CloudFormation ignores, through the S3 API: ``VersioningConfiguration``,
+    ``PublicAccessBlockConfiguration``, ``OwnershipControls`` and the ``LifecycleConfiguration``
+    rule fields Vigil uses (``Id``, ``Status``, ``Prefix``, ``ExpirationInDays``,
+    ``NoncurrentVersionExpiration``)."""
+
+    cfn_type = "AWS::S3::Bucket"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> FakeBucket:
+        bucket: FakeBucket = FakeBucket.create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        props = dict(cloudformation_json.get("Properties") or {})
+        s3 = client("s3", region_name)
+        name = bucket.name
+        if "VersioningConfiguration" in props:
+            s3.put_bucket_versioning(
+                Bucket=name,
+                VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]},
+            )
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(
+                Bucket=name,
+                PublicAccessBlockConfiguration={
+                    k: v in (True, "true")
+                    for k, v in props["PublicAccessBlockConfiguration"].items()
+                },
+            )
+        if "OwnershipControls" in props:
+            s3.put_bucket_ownership_controls(
+                Bucket=name, OwnershipControls=props["OwnershipControls"]
+            )
+        rules = (props.get("LifecycleConfiguration") or {}).get("Rules") or []
+        if rules:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in rules]}
+            )
+        return bucket
+
+
+def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    converted: dict[str, Any] = {
+        "ID": rule.get("Id", "rule"),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        days = rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        converted["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
+    return converted
+
+
+def _tls_only(statement: Mapping[str, Any]) -> bool:
+    condition = statement.get("Condition") or {}
+    secure = (condition.get("Bool") or {}).get("aws:SecureTransport")
+    return statement.get("Effect") == "Deny" and str(secure).lower() == "false"
+
+
+class BucketPolicyShim(_Shim):
+    """``AWS::S3::BucketPolicy`` (moto's CloudFormation has none): PutBucketPolicy.
+
+    moto evaluates bucket policies, and sees every in-process request as not using TLS: a
+    "deny unless aws:SecureTransport" statement would refuse the stack's own functions. Such
+    statements are left out here (every emulator request stays in the process anyway)."""
+
+    cfn_type = "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create(cls, resource_name: str, props: dict[str, Any], region: str) -> _Shim:
+        policy = props["PolicyDocument"]
+        document = json.loads(policy) if isinstance(policy, str) else dict(policy)
+        statements = document.get("Statement") or []
+        kept = [s for s in statements if not _tls_only(s)]
+        if kept:
+            text = json.dumps({**document, "Statement": kept})
+            client("s3", region).put_bucket_policy(Bucket=str(props["Bucket"]), Policy=text)
+        shim = cls(resource_name)
+        shim._private["bucket"] = str(props["Bucket"])
+        return shim
+
+    def _delete(self, region_name: str) -> None:
+        with contextlib.suppress(Exception):
+            client("s3", region_name).delete_bucket_policy(Bucket=self._private["bucket"])
 
 
 class ScheduleGroupShim(_Shim):
@@ -496,6 +596,8 @@ SHIMS: dict[str, type[Any]] = {
         FunctionUrlShim,
         AlarmShim,
         StateMachineShim,
+        BucketShim,
+        BucketPolicyShim,
     )
 }
 """Resource type -> the emulator's CloudFormation handler for it."""

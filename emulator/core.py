@@ -23,7 +23,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from emulator import cost_explorer, sns_delivery
+from emulator import arc, cost_explorer, sfn_time, sns_delivery
 from emulator._aws import MOTO_CONFIG, REGION, client, hermetic_aws_environ, parse_arn
 from emulator.clock import Clock, Occurrence, Schedule, discover_schedules, iso_z
 from emulator.cost_explorer import FakeCostExplorer, ScenarioAnomaly
@@ -37,6 +37,7 @@ from emulator.mailbox import Email, Mailbox
 from emulator.metrics import MetricsWriter, floor_minute
 from emulator.queues import QueueDriver
 from emulator.scenario import Scenario, load_scenario
+from emulator.sfn_time import SimulatedWaits
 from emulator.slack import SlackPost, SlackServer, summarize_payload
 from emulator.stepfunctions import ExecutionRecord, Executions
 
@@ -155,6 +156,8 @@ class Emulator:
         self.lambda_account = FakeLambdaAccount(
             scenario.lambda_account if scenario else LambdaAccount()
         )
+        self.waits = SimulatedWaits(self._sim_now)
+        self.arc = arc.FakeRoutingControls()
         # Set by start():
         self.deployment: Deployment
         self.clock: Clock
@@ -230,6 +233,8 @@ class Emulator:
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))
             stack.enter_context(emulator.health.installed())
             stack.enter_context(emulator.lambda_account.installed())
+            stack.enter_context(sfn_time.installed(emulator.waits))
+            stack.enter_context(emulator.arc.installed())
             emulator._deploy(
                 project_root=project_root or PROJECT_ROOT,
                 template_path=template_path,
@@ -274,7 +279,7 @@ class Emulator:
         for spec in specs:
             self.runtime.register(spec)
         names = {arn: lid for lid, arn in deployment.state_machine_arns.items()}
-        self._executions = Executions(names=names)
+        self._executions = Executions(names=names, blocked=self.waits.blocked)
         if slack_secret is not None:
             self.set_slack_webhook(self.slack.webhook_url, secret=slack_secret)
         self.runtime.on_invocation(self._on_invocation)
@@ -336,10 +341,31 @@ class Emulator:
             if self.scenario is None:
                 raise EmulatorError("play() without until needs a scenario")
             until = self.scenario.end
-        return self.clock.advance_to(until)
+        return self.advance_to(until)
 
     def advance(self, delta: timedelta) -> list[Occurrence]:
-        return self.clock.advance(delta)
+        return self.advance_to(self.now + delta)
+
+    def advance_to(self, until: datetime) -> list[Occurrence]:
+        """Advance the clock to ``until``: fire the schedules due on the way and release the
+        Step Functions waits (``Wait`` states, task-token time-outs) whose simulated
+        deadline passes, in time order, settling the workflows after each."""
+        fired: list[Occurrence] = []
+        while True:
+            deadline = self.waits.next_deadline(until)
+            if deadline is None:
+                break
+            fired += self.clock.advance_to(max(deadline, self.now))
+            self.waits.release_due(self.now)
+            self.settle()
+            self._report_executions()
+        fired += self.clock.advance_to(until)
+        if self.waits.release_due(until):
+            self.settle()
+            self._report_executions()
+            if self.waits.next_deadline(until) is not None:
+                fired += self.advance_to(until)
+        return fired
 
     # ------------------------------------------------------------------ schedules
     @property

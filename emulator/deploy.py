@@ -76,8 +76,10 @@ BEHAVIOUR_NOTES: tuple[str, ...] = (
     "Lambda async invocations: two immediate retries, then DeadLetterConfig/OnFailure "
     "(AWS waits about 1 and 2 minutes between attempts).",
     "Lambda timeouts are checked after the fact (wall time); memory limits are not enforced.",
-    "Step Functions: moto executes the ASL in worker threads; Wait states really sleep; Express "
-    "executions keep a history here (AWS keeps none).",
+    "Step Functions: moto executes the ASL in worker threads; Wait states, task-token "
+    "time-outs and context-object times follow the simulated clock; Express executions keep "
+    "a history here (AWS keeps none).",
+    "Route 53 ARC: the route53-recovery-cluster data plane is a fake (emulator.arc).",
     "SNS: filter policies and MessageStructure=json are moto's; email is captured in the "
     "Mailbox; Lambda subscribers get the real attributes and subject; email subscriptions are "
     "treated as confirmed.",

@@ -1,16 +1,18 @@
 """Step Functions executions in moto: listing, waiting, history.
 
 moto runs each execution in a worker thread. :meth:`Executions.settle` polls until every
-execution has finished or is *parked* — waiting for a task token (``.waitForTaskToken``) or in a
-``Wait`` state — and raises :class:`~emulator.errors.SettleTimeout`, naming the executions
-still running and their last history event, if that takes longer than ``timeout`` seconds.
+execution has finished or is *parked* — waiting for a task token (``.waitForTaskToken``) or in
+a ``Wait`` state (with ``blocked``, from :mod:`emulator.sfn_time`: exactly while such a wait
+is blocked on the simulated clock) — and raises :class:`~emulator.errors.SettleTimeout`,
+naming the executions still running and their last history event, if that takes longer than
+``timeout`` seconds.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,9 +59,16 @@ class ExecutionRecord:
 class Executions:
     """Reads executions of every state machine in moto."""
 
-    def __init__(self, *, region: str = REGION, names: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        region: str = REGION,
+        names: Mapping[str, str] | None = None,
+        blocked: Callable[[str], bool] | None = None,
+    ) -> None:
         self._sfn = client("stepfunctions", region)
         self._names = dict(names or {})
+        self._blocked = blocked
 
     def state_machine_arns(self) -> list[str]:
         arns: list[str] = []
@@ -114,7 +123,12 @@ class Executions:
             return False, "no events yet"
         last = events[-1]
         kind = str(last.get("type"))
-        if kind == "WaitStateEntered":
+        if self._blocked is not None:
+            # Simulated waits (emulator.sfn_time): parked exactly while a Wait state or a
+            # task-token wait of this execution is blocked on the simulated clock.
+            if self._blocked(arn):
+                return True, f"{kind} (waiting on the simulated clock)"
+        elif kind == "WaitStateEntered":
             return True, kind
         for event in reversed(events):
             etype = str(event.get("type"))
@@ -122,7 +136,7 @@ class Executions:
                 break
             if etype == "TaskScheduled":
                 resource = str(event.get("taskScheduledEventDetails", {}).get("resource", ""))
-                if resource.endswith(".waitForTaskToken"):
+                if resource.endswith(".waitForTaskToken") and self._blocked is None:
                     return True, f"{kind} (waiting for a task token)"
                 break
             if etype == "ActivityScheduled":

@@ -201,10 +201,28 @@ def test_an_invalid_rules_config_fails_the_cold_start_with_the_field_named(
     assert "lambda_errors.warning_rate" in str(caught.value)
 
 
+def _runbook_app(load_handler: Loader, **env: str) -> Any:
+    """The runbook handler with its bucket and topic created in moto."""
+    boto3.client("s3").create_bucket(Bucket="runbook")
+    topic = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
+    settings = {
+        "VIGIL_ALERTS_TOPIC_ARN": topic,
+        "VIGIL_RUNBOOK_BUCKET": "runbook",
+        "VIGIL_FAILOVER_PARAMETER_PREFIX": "/vigil/failover/",
+        "VIGIL_APPROVAL_TIMEOUT_SECONDS": "1800",
+        "VIGIL_MONITOR_INTERVAL_SECONDS": "300",
+        "VIGIL_MONITOR_HEARTBEAT_SECONDS": "1800",
+        "VIGIL_MONITOR_MAX_SECONDS": "43200",
+        "VIGIL_STATUS_PAGE_TITLE": "Acme status",
+        **env,
+    }
+    return load_handler("runbook", **settings)
+
+
 def test_runbook_opens_an_incident_once_and_announces_it(
     table: str, load_handler: Loader, context: Context
 ) -> None:
-    app = load_handler("runbook")
+    app = _runbook_app(load_handler)
     event = {
         "step": "open",
         "execution_name": "manual-1",
@@ -214,17 +232,20 @@ def test_runbook_opens_an_incident_once_and_announces_it(
 
     first = app.lambda_handler(event, context("runbook"))
     retried = app.lambda_handler(event, context("runbook"))
+    page = boto3.client("s3").get_object(Bucket="runbook", Key="status/index.html")
 
-    assert first["incident"] == retried["incident"]
-    assert first["incident"]["status"] == "open"
+    assert first == retried
+    assert first["incident_id"] == "manual-1"
+    assert first["config"] == {"approval_timeout_seconds": 1800, "monitor_interval_seconds": 300}
     assert first["notification"]["category"] == "outage"
     assert "DRY RUN" in json.loads(first["notification"]["message"])["email"]
+    assert b"Investigating" in page["Body"].read()
 
 
 def test_runbook_rejects_bad_input_naming_each_field(
     table: str, load_handler: Loader, context: Context
 ) -> None:
-    app = load_handler("runbook")
+    app = _runbook_app(load_handler)
     event = {
         "step": "open",
         "execution_name": "manual-2",
@@ -238,6 +259,32 @@ def test_runbook_rejects_bad_input_naming_each_field(
     message = str(caught.value)
     for field in ("service:", "region:", "reason:", "dry_run:"):
         assert field in message
+
+
+def test_runbook_refuses_an_unknown_step(
+    table: str, load_handler: Loader, context: Context
+) -> None:
+    app = _runbook_app(load_handler)
+
+    with pytest.raises(InvalidEventError, match="unknown step 'reboot'; expected one of open"):
+        app.lambda_handler({"step": "reboot"}, context("runbook"))
+
+
+def test_runbook_cold_start_refuses_a_plan_outside_the_allowed_targets(
+    table: str, load_handler: Loader, context: Context
+) -> None:
+    plans = {
+        "plans": {
+            "west": {
+                "description": "flag",
+                "actions": [{"type": "ssm_parameter", "name": "/prod/region", "value": "w"}],
+            }
+        }
+    }
+    app = _runbook_app(load_handler, VIGIL_FAILOVER_PLANS=json.dumps(plans))
+
+    with pytest.raises(ConfigError, match="parameter /prod/region is outside"):
+        app.lambda_handler({"step": "open"}, context("runbook"))
 
 
 def test_lambda_inventory_follows_every_page() -> None:

@@ -37,6 +37,22 @@ def slack_message(payload: ChatPayload) -> dict[str, Any]:
         blocks += _alert_blocks(alert)
     if len(payload.alerts) > 10:
         blocks.append(_context(f"...and {len(payload.alerts) - 10} more alerts"))
+    if payload.actions:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": action.text},
+                        "action_id": action.action_id,
+                        "value": action.value,
+                        **({"style": action.style} if action.style else {}),
+                    }
+                    for action in payload.actions
+                ],
+            }
+        )
     blocks.append(_context(f"Vigil `{payload.stack}` · notification `{payload.notification_id}`"))
     return {"text": _clip(payload.title, 3000), "blocks": blocks}
 

@@ -198,6 +198,16 @@ class AlertView(Contract):
     links: list[Link]
 
 
+class ChatAction(Contract):
+    """An interactive button (Slack ``actions`` block); the receiving endpoint gets
+    ``action_id`` and ``value`` back when someone presses it."""
+
+    action_id: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,255}$")]
+    text: Annotated[str, Field(min_length=1, max_length=75)]
+    value: Annotated[str, Field(min_length=1, max_length=2000)]
+    style: Literal["primary", "danger"] | None = None
+
+
 class ChatPayload(Contract):
     """The structured body the chat function receives (the ``lambda`` key of the SNS message)."""
 
@@ -214,6 +224,7 @@ class ChatPayload(Contract):
         default=None,
         description="The receiver (docs/rules.md, Routing); none: the root route's receivers.",
     )
+    actions: list[ChatAction] = Field(default_factory=list, max_length=5)
 
 
 class Notification(Contract):

@@ -11,6 +11,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.errors import ConfigError, describe_validation
+from vigil.failover import FailoverPlans
 from vigil.rules import RulesConfig
 
 
@@ -65,3 +66,27 @@ class EvaluateSettings(CommonSettings):
     runbook_state_machine_arn: str = Field(
         alias="VIGIL_RUNBOOK_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
     )
+
+
+class RunbookSettings(CommonSettings):
+    """The outage runbook's function (template.yaml, ``RunbookFunction``)."""
+
+    topic_arn: str = Field(alias="VIGIL_ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    bucket: str = Field(alias="VIGIL_RUNBOOK_BUCKET", min_length=3)
+    failover_plans_json: str = Field(alias="VIGIL_FAILOVER_PLANS", default="{}")
+    hosted_zone_ids: str = Field(alias="VIGIL_FAILOVER_HOSTED_ZONE_IDS", default="")
+    parameter_prefix: str = Field(alias="VIGIL_FAILOVER_PARAMETER_PREFIX", pattern=r"^/")
+    approval_timeout_seconds: int = Field(alias="VIGIL_APPROVAL_TIMEOUT_SECONDS", ge=60)
+    monitor_interval_seconds: int = Field(alias="VIGIL_MONITOR_INTERVAL_SECONDS", ge=60)
+    heartbeat_seconds: int = Field(alias="VIGIL_MONITOR_HEARTBEAT_SECONDS", ge=60)
+    max_duration_seconds: int = Field(alias="VIGIL_MONITOR_MAX_SECONDS", ge=300)
+    status_page_title: str = Field(alias="VIGIL_STATUS_PAGE_TITLE", min_length=1)
+
+    @property
+    def failover_plans(self) -> FailoverPlans:
+        zones = frozenset(z.strip() for z in self.hosted_zone_ids.split(",") if z.strip())
+        return FailoverPlans.from_json(
+            self.failover_plans_json,
+            hosted_zone_ids=zones,
+            parameter_prefix=self.parameter_prefix,
+        )

@@ -96,6 +96,13 @@ class AlertStore:
             if not start:
                 return fingerprints
 
+    def active_alerts(self, kind: str) -> list[Alert]:
+        """The pending and firing alerts of one kind (the index projects the whole item)."""
+        return [
+            Alert.model_validate_json(body)
+            for body in _query_bodies(self._client, self._table, f"ACTIVE#{kind}")
+        ]
+
     def save(self, before: Alert | None, after: Alert | None) -> None:
         """Write ``after`` (delete when ``None``) if the stored revision is still ``before``'s."""
         if after is None:
@@ -207,6 +214,33 @@ class IncidentStore:
         )
         item = response.get("Item")
         return str(_from_item(item)["body"]) if item else None
+
+    def save(self, incident_id: str, body: str) -> None:
+        """Replace the record of an open incident (one workflow writes each incident)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_to_item({"pk": f"INCIDENT#{incident_id}", "sk": "META"}),
+                UpdateExpression="SET body = :body",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_to_item({":body": body}),
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise ConflictError(f"incident {incident_id} has no record to update") from exc
+            raise
+
+    def recent(self, limit: int) -> list[str]:
+        """Bodies of the ``limit`` most recently opened incidents, newest first."""
+        page = self._client.query(
+            TableName=self._table,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues=_to_item({":pk": "INCIDENTS"}),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [str(_from_item(item)["body"]) for item in page["Items"]]
 
 
 class ApprovalStore:

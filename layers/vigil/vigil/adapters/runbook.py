@@ -1,0 +1,149 @@
+"""What the outage runbook's steps reach: the runbook bucket (status page, reports), the
+alerts topic (the approval request), Vigil's own signals and AWS Health."""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from vigil.adapters.health_api import HealthApi
+from vigil.adapters.stats import CallStats
+from vigil.adapters.table import AlertStore, OutageStore
+from vigil.model import Alert, HealthEvent, Notification
+from vigil.outage import Outage, service_of
+from vigil.runbook import Incident
+from vigil.status_page import HTML_KEY, JSON_KEY, status_document, status_html
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+
+REPORT_PREFIX = "reports/"
+# Open issues are usually updated every 30-60 minutes; an issue not updated for a month is
+# not the one this runbook is about.
+HEALTH_LOOKBACK = timedelta(days=30)
+
+
+class RunbookBucket:
+    """The runbook bucket: the status page under ``status/``, reports under ``reports/``."""
+
+    def __init__(
+        self,
+        client: "S3Client",
+        bucket: str,
+        *,
+        region: str,
+        title: str,
+        stats: CallStats | None = None,
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._region = region
+        self._title = title
+        self.stats = stats or CallStats()
+
+    def _put(self, key: str, body: str, content_type: str, cache: str) -> None:
+        self.stats.count("PutObject")
+        self._client.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=body.encode(),
+            ContentType=content_type,
+            CacheControl=cache,
+        )
+
+    def publish(self, incidents: list[Incident], *, now: datetime) -> None:
+        """The status page, HTML and JSON; short caching so a CDN serves fresh updates."""
+        cache = "public, max-age=30"
+        self._put(
+            HTML_KEY,
+            status_html(incidents, now=now, title=self._title),
+            "text/html; charset=utf-8",
+            cache,
+        )
+        self._put(
+            JSON_KEY,
+            status_document(incidents, now=now, title=self._title),
+            "application/json",
+            cache,
+        )
+
+    def store(self, incident_id: str, markdown: str, document: str) -> tuple[str, str]:
+        """The incident report (Markdown) and the full record (JSON); the key and a console
+        link to the report."""
+        key = f"{REPORT_PREFIX}{incident_id}/report.md"
+        self._put(key, markdown, "text/markdown; charset=utf-8", "no-store")
+        self._put(
+            f"{REPORT_PREFIX}{incident_id}/incident.json", document, "application/json", "no-store"
+        )
+        url = (
+            f"https://{self._region}.console.aws.amazon.com/s3/object/{self._bucket}"
+            f"?region={self._region}&prefix={quote(key)}"
+        )
+        return f"s3://{self._bucket}/{key}", url
+
+
+class AlertsTopic:
+    """Publishes a notification exactly like the workflows' SNS tasks do."""
+
+    def __init__(self, client: "SNSClient", topic_arn: str, stats: CallStats | None = None) -> None:
+        self._client = client
+        self._topic = topic_arn
+        self.stats = stats or CallStats()
+
+    def publish(self, notification: Notification) -> None:
+        self.stats.count("Publish")
+        self._client.publish(
+            TopicArn=self._topic,
+            Subject=notification.subject,
+            Message=notification.message,
+            MessageStructure="json",
+            MessageAttributes={
+                "severity": {"DataType": "String", "StringValue": notification.severity.value},
+                "status": {"DataType": "String", "StringValue": notification.status},
+                "category": {"DataType": "String", "StringValue": notification.category},
+                "notification_id": {
+                    "DataType": "String",
+                    "StringValue": notification.notification_id,
+                },
+                "channels": {"DataType": "String.Array", "StringValue": '["email", "slack"]'},
+            },
+        )
+
+
+class RunbookSignals:
+    """Vigil's own view of a service and region: its active alerts and outage record."""
+
+    def __init__(self, alerts: AlertStore, outages: OutageStore, kinds: list[str]) -> None:
+        self._alerts = alerts
+        self._outages = outages
+        self._kinds = kinds
+
+    def open_alerts(self, service: str, region: str) -> list[Alert]:
+        found: list[Alert] = []
+        for kind in self._kinds:
+            if service_of(kind) == service:
+                found += [a for a in self._alerts.active_alerts(kind) if a.labels.region == region]
+        return found
+
+    def outage(self, service: str, region: str) -> Outage | None:
+        return self._outages.get(service, region)
+
+
+class RunbookHealth:
+    """Open AWS Health issues for one service and region (or global), from the Health API."""
+
+    def __init__(self, api: HealthApi, account: Callable[[], str]) -> None:
+        self._api = api
+        self._account = account
+
+    def open_issues(self, service: str, region: str, *, now: datetime) -> list[HealthEvent]:
+        def keep(event: HealthEvent) -> bool:
+            return (
+                event.category == "issue"
+                and event.status == "open"
+                and event.service_key == service
+                and event.region in (region, "global")
+            )
+
+        return self._api.events(since=now - HEALTH_LOOKBACK, account=self._account(), keep=keep)

@@ -1,0 +1,236 @@
+"""The runbook's adapters on moto: failover runners, the runbook bucket, the incident
+record, the alerts topic; ARC through the emulator's HTTP-level fake (moto has no ARC)."""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from emulator.arc import FakeRoutingControls
+from vigil.adapters.failover import ArcRoutingControls, Route53Weights, SsmParameters
+from vigil.adapters.runbook import AlertsTopic, RunbookBucket
+from vigil.adapters.stats import CallStats
+from vigil.adapters.table import IncidentStore
+from vigil.errors import ConflictError
+from vigil.failover import (
+    ArcRoutingControl,
+    ClusterEndpoint,
+    FailoverActionError,
+    Route53Weight,
+    SsmParameter,
+)
+from vigil.model import Notification, Severity
+from vigil.runbook import Incident, RunbookInput
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+CONTROL = "arn:aws:route53-recovery-control::123456789012:controlpanel/p/routingcontrol/west"
+DOWN = "https://aaaa1111.route53-recovery-cluster.us-west-2.amazonaws.com/v1"
+UP = "https://bbbb2222.route53-recovery-cluster.eu-west-1.amazonaws.com/v1"
+
+
+def _arc_client(url: str, region: str) -> object:
+    return boto3.client(
+        "route53-recovery-cluster",
+        region_name=region,
+        endpoint_url=url,
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def arc(aws: None) -> Iterator[FakeRoutingControls]:
+    fake = FakeRoutingControls(down={DOWN})
+    fake.add(CONTROL, "Off")
+    with fake.installed():
+        yield fake
+
+
+def _arc_action(arn: str = CONTROL) -> ArcRoutingControl:
+    return ArcRoutingControl(
+        type="arc_routing_control",
+        routing_control_arn=arn,
+        state="On",
+        cluster_endpoints=[
+            ClusterEndpoint(url=DOWN, region="us-west-2"),
+            ClusterEndpoint(url=UP, region="eu-west-1"),
+        ],
+    )
+
+
+def test_arc_skips_an_unavailable_endpoint_and_flips_the_control(
+    arc: FakeRoutingControls,
+) -> None:
+    stats = CallStats()
+    runner = ArcRoutingControls(_arc_client, stats)
+
+    preview = runner.preview(_arc_action())
+    applied = runner.apply(_arc_action())
+
+    assert preview == f"set routing control {CONTROL} from Off to On"
+    assert applied == preview
+    assert arc.states[CONTROL] == "On"
+    assert [(r.endpoint, r.status) for r in arc.requests][:2] == [(DOWN, 500), (UP, 200)]
+    assert stats.by_api == {"get_routing_control_state": 4, "update_routing_control_state": 2}
+
+
+def test_arc_reports_an_unknown_control_and_all_endpoints_down(arc: FakeRoutingControls) -> None:
+    runner = ArcRoutingControls(_arc_client)
+    gone = CONTROL.replace("west", "gone")
+
+    with pytest.raises(FailoverActionError, match="ResourceNotFoundException"):
+        runner.apply(_arc_action(gone))
+    arc.down.add(UP)
+    with pytest.raises(FailoverActionError, match="no cluster endpoint answered"):
+        runner.preview(_arc_action())
+
+
+def _zone() -> str:
+    route53 = boto3.client("route53")
+    zone = route53.create_hosted_zone(Name="example.com.", CallerReference="t")["HostedZone"]
+    zone_id = str(zone["Id"]).rsplit("/", 1)[-1]
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": "api.example.com.",
+                        "Type": "A",
+                        "SetIdentifier": "west",
+                        "Weight": 0,
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "192.0.2.20"}],
+                    },
+                }
+            ]
+        },
+    )
+    return zone_id
+
+
+def _weight(zone_id: str, ident: str = "west") -> Route53Weight:
+    return Route53Weight(
+        type="route53_weight",
+        hosted_zone_id=zone_id,
+        record_name="api.example.com.",
+        record_type="A",
+        set_identifier=ident,
+        weight=100,
+    )
+
+
+def test_route53_changes_only_the_weight_of_the_named_record(aws: None) -> None:
+    zone_id = _zone()
+    runner = Route53Weights(boto3.client("route53"))
+
+    preview = runner.preview(_weight(zone_id))
+    applied = runner.apply(_weight(zone_id))
+    record = boto3.client("route53").list_resource_record_sets(HostedZoneId=zone_id)[
+        "ResourceRecordSets"
+    ][-1]
+
+    assert preview.endswith("from 0 to 100")
+    assert applied.startswith(preview)
+    assert (record["Weight"], record["TTL"], record["ResourceRecords"]) == (
+        100,
+        60,
+        [{"Value": "192.0.2.20"}],
+    )
+    assert runner.stats.by_api == {"ListResourceRecordSets": 2, "ChangeResourceRecordSets": 1}
+
+
+def test_route53_reports_a_missing_record_and_a_missing_zone(aws: None) -> None:
+    zone_id = _zone()
+    runner = Route53Weights(boto3.client("route53"))
+
+    with pytest.raises(FailoverActionError, match=r"\(east\) .* does not exist"):
+        runner.preview(_weight(zone_id, "east"))
+    with pytest.raises(FailoverActionError, match="NoSuchHostedZone"):
+        runner.apply(_weight("ZNOSUCHZONE"))
+
+
+def test_ssm_flip_says_what_it_was_and_writes_the_value(aws: None) -> None:
+    runner = SsmParameters(boto3.client("ssm"))
+    action = SsmParameter(type="ssm_parameter", name="/vigil/failover/region", value="us-west-2")
+
+    first = runner.preview(action)
+    applied = runner.apply(action)
+    again = runner.preview(action)
+
+    assert first == "set parameter /vigil/failover/region from (not set) to 'us-west-2'"
+    assert applied == f"{first} (version 1)"
+    assert again == "set parameter /vigil/failover/region from 'us-west-2' to 'us-west-2'"
+
+
+def _incident(incident_id: str, opened: datetime) -> Incident:
+    return Incident(
+        incident_id=incident_id,
+        status="open",
+        opened_at=opened,
+        request=RunbookInput(service="lambda", region="us-east-1", reason="errors"),
+        timeline=[],
+    )
+
+
+def test_incident_records_update_in_place_and_list_newest_first(table: str) -> None:
+    store = IncidentStore(boto3.client("dynamodb"), table)
+    for index in range(3):
+        item = _incident(f"inc-{index}", T0 + timedelta(minutes=index))
+        store.open(item.incident_id, item.model_dump_json(), opened_at=item.opened_at)
+
+    store.save("inc-1", _incident("inc-1", T0).model_copy(update={"checks": 7}).model_dump_json())
+
+    assert [Incident.model_validate_json(b).incident_id for b in store.recent(2)] == [
+        "inc-2",
+        "inc-1",
+    ]
+    assert Incident.model_validate_json(store.get("inc-1") or "").checks == 7
+    with pytest.raises(ConflictError):
+        store.save("inc-9", "{}")
+
+
+def test_the_bucket_holds_the_page_at_stable_keys_and_the_report(aws: None) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="runbook")
+    bucket = RunbookBucket(s3, "runbook", region="us-east-1", title="Acme status")
+
+    bucket.publish([_incident("inc-1", T0)], now=T0)
+    key, url = bucket.store("inc-1", "# report\n", "{}")
+    page = s3.get_object(Bucket="runbook", Key="status/index.html")
+    status = json.loads(s3.get_object(Bucket="runbook", Key="status/status.json")["Body"].read())
+
+    assert page["ContentType"] == "text/html; charset=utf-8"
+    assert page["CacheControl"] == "public, max-age=30"
+    assert status["incidents"][0]["phase"] == "Investigating"
+    assert key == "s3://runbook/reports/inc-1/report.md"
+    assert url.startswith("https://us-east-1.console.aws.amazon.com/s3/object/runbook?")
+    assert bucket.stats.by_api == {"PutObject": 4}
+
+
+def test_the_topic_publishes_with_the_routing_attributes(aws: None) -> None:
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    notification = Notification(
+        notification_id="incident-1-approval",
+        subject="Approve?",
+        message=json.dumps({"default": "text", "email": "text", "lambda": "{}"}),
+        severity=Severity.CRITICAL,
+        status="firing",
+        category="outage",
+    )
+
+    AlertsTopic(sns, topic).publish(notification)
+    body = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+
+    assert body["Subject"] == "Approve?"
+    assert body["MessageAttributes"]["severity"]["Value"] == "critical"
+    assert body["MessageAttributes"]["channels"]["Value"] == '["email", "slack"]'

@@ -1,0 +1,414 @@
+"""The outage runbook's domain: open, assess, confirm, the gate's branches, monitor, finish."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.factories import labels
+from vigil.approval import Approval, ApprovalState
+from vigil.errors import ConflictError, InvalidRunbookInput, VigilError
+from vigil.failover import FailoverAction, FailoverActionError, FailoverPlans
+from vigil.model import Alert, AlertState, Evidence, HealthEvent, Notification, Severity
+from vigil.outage import Outage
+from vigil.runbook import (
+    Decision,
+    Incident,
+    Phase,
+    RunbookPorts,
+    approval_expired,
+    assess,
+    confirm,
+    declined,
+    failover,
+    finish,
+    monitor,
+    open_incident,
+    request_gate,
+)
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+PLANS = FailoverPlans.model_validate(
+    {
+        "plans": {
+            "to-west": {
+                "description": "Serve from us-west-2",
+                "failback": "Flip the flag back.",
+                "actions": [
+                    {"type": "ssm_parameter", "name": "/vigil/failover/region", "value": "w"},
+                    {"type": "ssm_parameter", "name": "/vigil/failover/other", "value": "x"},
+                ],
+            }
+        }
+    }
+)
+
+
+class Incidents:
+    def __init__(self) -> None:
+        self.bodies: dict[str, str] = {}
+        self.order: list[str] = []
+
+    def open(self, incident_id: str, body: str, *, opened_at: datetime) -> bool:
+        if incident_id in self.bodies:
+            return False
+        self.bodies[incident_id] = body
+        self.order.insert(0, incident_id)
+        return True
+
+    def get(self, incident_id: str) -> str | None:
+        return self.bodies.get(incident_id)
+
+    def save(self, incident_id: str, body: str) -> None:
+        self.bodies[incident_id] = body
+
+    def recent(self, limit: int) -> list[str]:
+        return [self.bodies[i] for i in self.order[:limit]]
+
+
+class Page:
+    def __init__(self) -> None:
+        self.published: list[tuple[datetime, list[str]]] = []
+
+    def publish(self, incidents: list[Incident], *, now: datetime) -> None:
+        self.published.append((now, [f"{i.incident_id}:{i.phase.public}" for i in incidents]))
+
+
+class Signals:
+    def __init__(self, alerts: list[Alert] | None = None, outage: Outage | None = None) -> None:
+        self.alerts = alerts or []
+        self.outage_record = outage
+
+    def open_alerts(self, service: str, region: str) -> list[Alert]:
+        return [a for a in self.alerts if a.labels.region == region]
+
+    def outage(self, service: str, region: str) -> Outage | None:
+        return self.outage_record
+
+
+class Health:
+    def __init__(self, events: list[HealthEvent] | None = None, down: bool = False) -> None:
+        self.events = events or []
+        self.down = down
+
+    def open_issues(self, service: str, region: str, *, now: datetime) -> list[HealthEvent]:
+        if self.down:
+            raise VigilError("no Health endpoint answered")
+        return self.events
+
+
+class Approvals:
+    def __init__(self) -> None:
+        self.items: dict[str, Approval] = {}
+
+    def get(self, incident_id: str) -> Approval | None:
+        return self.items.get(incident_id)
+
+    def save(self, before: Approval | None, after: Approval) -> Approval:
+        current = self.items.get(after.incident_id)
+        if (current.revision if current else None) != (before.revision if before else None):
+            raise ConflictError("changed")
+        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
+        self.items[after.incident_id] = stored
+        return stored
+
+
+class Topic:
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    def publish(self, notification: Notification) -> None:
+        self.sent.append(notification)
+
+
+class Reports:
+    def __init__(self) -> None:
+        self.stored: dict[str, str] = {}
+
+    def store(self, incident_id: str, markdown: str, document: str) -> tuple[str, str]:
+        self.stored[incident_id] = markdown
+        return f"s3://b/reports/{incident_id}/report.md", f"https://console/{incident_id}"
+
+
+class Runner:
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.applied: list[str] = []
+        self.fail_on = fail_on
+
+    def preview(self, action: FailoverAction) -> str:
+        return f"set {action.target()}"
+
+    def apply(self, action: FailoverAction) -> str:
+        if action.target().endswith(self.fail_on or "\0"):
+            raise FailoverActionError(f"{action.target()}: AccessDenied")
+        self.applied.append(action.target())
+        return f"set {action.target()}"
+
+
+def _ports() -> RunbookPorts:
+    return RunbookPorts(incidents=Incidents(), status_page=Page(), stack="vigil", plans=PLANS)
+
+
+def _issue(status: str = "open", updated: datetime = T0) -> HealthEvent:
+    return HealthEvent(
+        arn="arn:aws:health:us-east-1::event/LAMBDA/X/1",
+        service="LAMBDA",
+        event_type_code="AWS_LAMBDA_OPERATIONAL_ISSUE",
+        category="issue",
+        region="us-east-1",
+        status=status,  # type: ignore[arg-type]
+        last_updated=updated,
+        description="Increased errors",
+        affected_entities=["fn-a"],
+    )
+
+
+def _alert(resource: str = "orders-api") -> Alert:
+    return Alert(
+        labels=labels(resource),
+        state=AlertState.FIRING,
+        severity=Severity.CRITICAL,
+        first_seen=T0,
+        last_seen=T0,
+        evidence=Evidence(
+            summary="errors",
+            value=0.2,
+            unit="ratio",
+            threshold=0.05,
+            window_seconds=300,
+            observed_at=T0,
+        ),
+        last_batch="b1",
+    )
+
+
+def _opened(ports: RunbookPorts, **request: object) -> Incident:
+    raw = {"service": "lambda", "region": "us-east-1", "reason": "errors", **request}
+    incident, _ = open_incident(raw, incident_id="inc-1", started_at=T0, ports=ports)
+    return incident
+
+
+def test_bad_input_names_every_wrong_field() -> None:
+    with pytest.raises(InvalidRunbookInput) as caught:
+        open_incident(
+            {"service": "Lambda!", "region": "moon", "dry_run": "maybe"},
+            incident_id="x",
+            started_at=T0,
+            ports=_ports(),
+        )
+
+    for field in ("service:", "region:", "reason:", "dry_run:"):
+        assert field in str(caught.value)
+
+
+def test_a_retried_open_finds_its_own_record_and_publishes_the_page() -> None:
+    ports = _ports()
+    first = _opened(ports)
+    again = _opened(ports, reason="a different reason")
+
+    assert again == first
+    assert ports.status_page.published[-1] == (T0, ["inc-1:Investigating"])  # type: ignore[attr-defined]
+
+
+def test_assess_counts_affected_resources_from_alerts_health_and_the_outage() -> None:
+    ports = _ports()
+    _opened(ports)
+    signals = Signals(alerts=[_alert("orders-api"), _alert("search-api")])
+
+    incident = assess("inc-1", now=T0, ports=ports, signals=signals, health=Health([_issue()]))
+
+    assert incident.aws_confirmed is True
+    assert incident.affected_resources == ["fn-a", "orders-api", "search-api"]
+    assert incident.timeline[-1].text.startswith("Assessed: AWS Health confirms an issue; 2 open")
+
+
+def test_without_the_health_api_assess_falls_back_to_the_outage_record() -> None:
+    ports = _ports()
+    _opened(ports)
+    incident = assess("inc-1", now=T0, ports=ports, signals=Signals(), health=Health(down=True))
+
+    assert incident.aws_confirmed is False
+    assert incident.assessment is not None
+    assert incident.assessment.health_source.startswith("Health API unavailable")
+
+
+@pytest.mark.parametrize(
+    ("aws", "on_our_side", "offered"),
+    [(True, False, True), (False, False, False), (False, True, True)],
+)
+def test_failover_is_offered_on_our_side_only_when_asked(
+    aws: bool, on_our_side: bool, offered: bool
+) -> None:
+    ports = _ports()
+    _opened(ports, failover_plan="to-west", failover_on_our_side=on_our_side)
+
+    incident, notification, offer = confirm("inc-1", aws_confirmed=aws, now=T0, ports=ports)
+
+    assert offer is offered
+    assert incident.phase is Phase.CONFIRM
+    assert ("AWS confirms" in notification.subject) is aws
+
+
+def test_the_gate_asks_with_two_buttons_carrying_the_incident_id() -> None:
+    ports, approvals, topic = _ports(), Approvals(), Topic()
+    _opened(ports, failover_plan="to-west")
+
+    request_gate(
+        "inc-1",
+        token="tok",
+        now=T0,
+        timeout=timedelta(minutes=30),
+        ports=ports,
+        approvals=approvals,
+        topic=topic,
+    )
+
+    message = topic.sent[0].message
+    assert approvals.items["inc-1"].expires_at == T0 + timedelta(minutes=30)
+    assert '"action_id":"runbook_approve"' in message.replace(" ", "").replace("\\", "")
+    assert '"value":"inc-1"' in message.replace(" ", "").replace("\\", "")
+    assert "tok" not in message
+
+
+def test_a_lapsed_gate_records_expiry_pages_and_changes_nothing() -> None:
+    ports, approvals = _ports(), Approvals()
+    _opened(ports, failover_plan="to-west")
+    request_gate(
+        "inc-1",
+        token="t",
+        now=T0,
+        timeout=timedelta(minutes=1),
+        ports=ports,
+        approvals=approvals,
+        topic=Topic(),
+    )
+
+    incident, notification = approval_expired(
+        "inc-1", now=T0 + timedelta(minutes=1), ports=ports, approvals=approvals
+    )
+
+    assert approvals.items["inc-1"].state is ApprovalState.EXPIRED
+    assert notification.subject.startswith("[PAGE] Failover approval timed out")
+    assert incident.actions == []
+    assert incident.decision == Decision(decision="expired", at=T0 + timedelta(minutes=1))
+
+
+def test_a_decline_is_recorded_with_who_and_why() -> None:
+    ports = _ports()
+    _opened(ports, failover_plan="to-west")
+    decision = Decision(decision="declined", by="bob", at=T0, comment="AWS is on it")
+
+    incident, notification = declined("inc-1", decision=decision, now=T0, ports=ports)
+
+    assert incident.decision == decision
+    assert notification.subject.startswith("[CRITICAL] Failover declined by bob")
+
+
+def test_a_failing_action_stops_the_plan_and_escalates() -> None:
+    ports = _ports()
+    _opened(ports, failover_plan="to-west", dry_run=False)
+    runner = Runner(fail_on="/vigil/failover/region")
+    decision = Decision(decision="approved", by="bob", at=T0)
+
+    incident, notification, ok = failover(
+        "inc-1", decision=decision, now=T0, ports=ports, runners={"ssm_parameter": runner}
+    )
+
+    assert ok is False
+    assert runner.applied == []
+    assert [a.ok for a in incident.actions] == [False]
+    assert notification.subject == "[PAGE] Failover to-west FAILED: lambda in us-east-1"
+    assert incident.escalations
+
+
+def test_a_dry_run_previews_every_action_and_applies_none() -> None:
+    ports = _ports()
+    _opened(ports, failover_plan="to-west")
+    runner = Runner()
+
+    incident, _, ok = failover(
+        "inc-1",
+        decision=Decision(decision="approved", by="bob", at=T0),
+        now=T0,
+        ports=ports,
+        runners={"ssm_parameter": runner},
+    )
+
+    assert ok is True
+    assert runner.applied == []
+    assert [a.detail for a in incident.actions] == [
+        "DRY RUN, nothing changed: would set parameter /vigil/failover/region",
+        "DRY RUN, nothing changed: would set parameter /vigil/failover/other",
+    ]
+
+
+def _monitor(ports: RunbookPorts, at: datetime, health: Health, signals: Signals | None = None):  # type: ignore[no-untyped-def]
+    return monitor(
+        "inc-1",
+        now=at,
+        ports=ports,
+        signals=signals or Signals(),
+        health=health,
+        heartbeat=timedelta(minutes=30),
+        max_duration=timedelta(hours=2),
+    )
+
+
+def test_monitor_posts_on_change_and_on_heartbeat_only() -> None:
+    ports = _ports()
+    _opened(ports)
+    assess("inc-1", now=T0, ports=ports, signals=Signals(), health=Health([_issue()]))
+
+    _, same = _monitor(ports, T0 + timedelta(minutes=5), Health([_issue()]))
+    _, changed = _monitor(
+        ports, T0 + timedelta(minutes=10), Health([_issue(updated=T0 + timedelta(minutes=8))])
+    )
+    _, quiet = _monitor(
+        ports, T0 + timedelta(minutes=15), Health([_issue(updated=T0 + timedelta(minutes=8))])
+    )
+    _, heartbeat = _monitor(
+        ports, T0 + timedelta(minutes=40), Health([_issue(updated=T0 + timedelta(minutes=8))])
+    )
+
+    assert [v.notify for v in (same, changed, quiet, heartbeat)] == [False, True, False, True]
+    assert heartbeat.notification is not None
+    assert "heartbeat" in heartbeat.notification.subject
+
+
+def test_monitor_says_recovered_when_everything_is_clear_and_expired_after_the_maximum() -> None:
+    ports = _ports()
+    _opened(ports)
+
+    _, still = _monitor(ports, T0 + timedelta(hours=2), Health([_issue()]))
+    _, clear = _monitor(ports, T0 + timedelta(hours=2), Health([]))
+
+    assert still.status == "expired"
+    assert clear.status == "recovered"
+
+
+def test_the_report_has_the_timeline_duration_resources_actions_and_approver() -> None:
+    ports, reports = _ports(), Reports()
+    _opened(ports, failover_plan="to-west", dry_run=False)
+    assess("inc-1", now=T0, ports=ports, signals=Signals([_alert()]), health=Health([_issue()]))
+    failover(
+        "inc-1",
+        decision=Decision(decision="approved", by="bob", at=T0 + timedelta(minutes=3)),
+        now=T0 + timedelta(minutes=3),
+        ports=ports,
+        runners={"ssm_parameter": Runner()},
+    )
+
+    incident, notification = finish(
+        "inc-1", outcome="resolved", now=T0 + timedelta(minutes=75), ports=ports, reports=reports
+    )
+    report = reports.stored["inc-1"]
+
+    assert incident.status == "resolved"
+    assert incident.report_url == "https://console/inc-1"
+    assert "- Duration: 1 h 15 min" in report
+    assert "- Decision: approved by bob at 2026-03-02T10:03:00Z" in report
+    assert "- orders-api" in report
+    assert "ssm_parameter parameter /vigil/failover/region: set parameter" in report
+    assert "[open] Runbook started (manual): errors" in report
+    assert "Flip the flag back." in report
+    assert notification.subject == "[RESOLVED] Outage over: lambda in us-east-1"
+    assert "https://console/inc-1" in notification.message
