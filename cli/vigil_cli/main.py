@@ -5,7 +5,8 @@
     vigil silence list [--all]
     vigil silence expire ID
     vigil runbook start --service S --region R --reason TEXT [--severity critical|warning]
-        [--live] [--plan NAME] [--name EXECUTION_NAME] [--as WHO] [--state-machine-arn ARN]
+        [--live] [--plan NAME] [--failover-on-our-side] [--name EXECUTION_NAME] [--as WHO]
+        [--state-machine-arn ARN]
     vigil runbook approve|decline INCIDENT [--comment TEXT] [--as WHO]
     vigil incidents list [--all]
     vigil incidents show ID
@@ -141,6 +142,11 @@ def _runbook_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     start.add_argument("--severity", choices=["critical", "warning"], default="critical")
     start.add_argument("--live", action="store_true", help="execute the failover (default: dry)")
     start.add_argument("--plan", help="failover plan name (docs/runbook.md)")
+    start.add_argument(
+        "--failover-on-our-side",
+        action="store_true",
+        help="offer the failover even when AWS Health shows no issue",
+    )
     start.add_argument("--name", help="execution name = incident id (default: manual-...)")
     start.add_argument("--as", dest="actor", help="requested by (default: your AWS identity)")
     start.add_argument("--state-machine-arn", help="skip the stack lookup")
@@ -268,6 +274,7 @@ def _start(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
             live=args.live,
             plan=args.plan,
             requested_by=requested_by,
+            failover_on_our_side=args.failover_on_our_side,
         )
 
     # Bad input is refused before any AWS call, with the workflow's own message.

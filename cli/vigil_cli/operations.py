@@ -44,6 +44,7 @@ class StartRequest:
     live: bool
     plan: str | None
     requested_by: str | None
+    failover_on_our_side: bool = False
 
 
 def runbook_input(request: StartRequest) -> RunbookInput:
@@ -54,6 +55,7 @@ def runbook_input(request: StartRequest) -> RunbookInput:
         "reason": request.reason,
         "severity": request.severity,
         "dry_run": not request.live,
+        "failover_on_our_side": request.failover_on_our_side,
         "source": "manual",
     }
     if request.plan is not None:
@@ -145,6 +147,7 @@ def list_incidents(views: TableViews, *, everything: bool) -> str:
         (
             i.incident_id,
             i.status,
+            i.phase.value,
             iso(i.opened_at),
             f"{i.request.service}/{i.request.region}",
             i.request.severity.value,
@@ -153,7 +156,7 @@ def list_incidents(views: TableViews, *, everything: bool) -> str:
         )
         for i in shown
     ]
-    return _table(("ID", "STATUS", "OPENED", "SCOPE", "SEVERITY", "MODE", "REASON"), rows)
+    return _table(("ID", "STATUS", "PHASE", "OPENED", "SCOPE", "SEVERITY", "MODE", "REASON"), rows)
 
 
 def show_incident(incident_id: str, *, incidents: IncidentStore, approvals: ApprovalStore) -> str:
@@ -164,7 +167,8 @@ def show_incident(incident_id: str, *, incidents: IncidentStore, approvals: Appr
     request = incident.request
     lines = [
         f"Incident:  {incident.incident_id}",
-        f"Status:    {incident.status}",
+        f"Status:    {incident.status} (phase {incident.phase.value},"
+        f" updated {iso(incident.last_update)})",
         f"Opened:    {iso(incident.opened_at)}",
         f"Scope:     {request.service} in {request.region} ({request.severity.value})",
         f"Reason:    {request.reason}",

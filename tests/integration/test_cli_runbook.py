@@ -58,6 +58,7 @@ def test_start_sends_the_validated_input_with_the_callers_identity(
         "reason": "5xx on checkout",
         "dry_run": True,
         "failover_plan": "ssm-flip",
+        "failover_on_our_side": False,
         "requested_by": "arn:aws:sts::123456789012:user/moto",
         "source": "manual",
     }
@@ -143,7 +144,9 @@ def test_incidents_list_newest_first_and_show_the_timeline_and_approval(
     assert _vigil("incidents", "show", "inc-1") == 0
     shown = capsys.readouterr().out
 
-    assert listing[0].split() == ["ID", "STATUS", "OPENED", "SCOPE", "SEVERITY", "MODE", "REASON"]
+    assert listing[0].split() == [
+        "ID", "STATUS", "PHASE", "OPENED", "SCOPE", "SEVERITY", "MODE", "REASON"
+    ]  # fmt: skip
     assert [line.split()[0] for line in listing[1:]] == ["inc-1", "inc-old"]
     assert "Approval:  pending, lapses at 2026-11-26T21:28:00Z" in shown
     assert "2026-11-26T20:55:00Z  open       Runbook started (manual)" in shown

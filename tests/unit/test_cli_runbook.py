@@ -70,6 +70,13 @@ def test_bad_runbook_input_is_refused_with_the_workflows_message_before_any_aws_
     assert message in capsys.readouterr().err
 
 
+def test_failover_on_our_side_is_off_unless_asked() -> None:
+    plain = build_parser().parse_args([*START, "--reason", "5xx"])
+    asked = build_parser().parse_args([*START, "--reason", "5xx", "--failover-on-our-side"])
+
+    assert (plain.failover_on_our_side, asked.failover_on_our_side) == (False, True)
+
+
 def test_the_default_execution_name_is_the_scope_and_the_minute_it_started() -> None:
     request = RunbookInput(service="lambda", region="us-east-1", reason="5xx")
 
