@@ -177,6 +177,11 @@ def show_incident(incident_id: str, *, incidents: IncidentStore, approvals: Appr
         f"Started:   {request.source}"
         + (f" by {request.requested_by}" if request.requested_by else ""),
         f"Approval:  {_approval_text(approvals.get(incident_id))}",
+        *(
+            [f"Report:    {incident.report_url or incident.report_key}"]
+            if incident.report_key
+            else []
+        ),
         "",
         "Timeline:",
         *[f"  {iso(entry.at)}  {entry.phase:<10} {entry.text}" for entry in incident.timeline],

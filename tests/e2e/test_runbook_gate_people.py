@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -136,3 +137,23 @@ def test_the_slack_decline_button_refuses_a_forgery_and_decides_when_signed(
     assert describe(arn)["status"] == "RUNNING"  # declined: it keeps monitoring
     assert len(replies) == 1
     assert "declined by oncall (Slack U07ONCALL)" in replies[0]
+
+
+def test_once_aws_recovers_the_incidents_are_resolved_and_show_their_report(
+    emu: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu.advance_to(START + timedelta(minutes=100))  # AWS Health closes the issue at 90 min
+
+    assert _vigil(emu, "incidents", "list") == 0
+    still_open = capsys.readouterr().out
+    assert _vigil(emu, "incidents", "list", "--all") == 0
+    everything = capsys.readouterr().out
+    assert _vigil(emu, "incidents", "show", "cli-1") == 0
+    shown = capsys.readouterr().out
+
+    assert still_open.strip() == "No open incidents (--all lists resolved ones)."
+    assert {line.split()[0] for line in everything.splitlines()[1:]} == {"cli-1", "slack-1"}
+    assert "Status:    resolved (phase resolved" in shown
+    assert "Approval:  approved by bob at 2026-03-02T10:00:00Z (go)" in shown
+    assert "Report:    " in shown
+    assert "reports/cli-1/report.md" in shown
