@@ -40,7 +40,9 @@ Public API
     ``start_execution(logical_id, payload, name=None)``, ``invoke(logical_id, event,
     invocation_type="RequestResponse")``, ``queue_messages(logical_id)``,
     ``set_slack_webhook(url)``, ``set_chat_secret(keys)``, ``update_rules(document)`` (a
-    stack update of ``RulesConfig``), ``describe()``, ``write_output(dir)``; properties ``now``,
+    stack update of ``RulesConfig``), ``set_secret(logical_id, value)``,
+    ``post_function_url(logical_id, body, headers=, at=None)``, ``describe()``,
+    ``write_output(dir)``; properties ``now``,
     ``logs``, ``invocations``, ``failures``, ``timeline``, ``schedules``, ``fires``.
 :func:`deploy` (``emulator.deploy``)
     Deploy the template into an active mock; returns a :class:`Deployment` (outputs,
@@ -84,6 +86,10 @@ Schedules are stored, never fired.      :class:`Clock` fires them on simulated t
                                         for the workflows they start.
 No Lambda metrics.                      Scenario workloads' and the stack's own
                                         ``AWS/Lambda`` metrics are written per minute.
+No CloudFormation for Lambda function  The URL config is created in moto (``cfn_shims``);
+URLs, and no HTTP behind them.          :meth:`Emulator.post_function_url` invokes the function
+                                        with the event a function URL sends (payload 2.0,
+                                        base64 body, ``timeEpoch`` the simulated time).
 No Slack.                               :class:`SlackServer` on ``127.0.0.1``; its URL is put
                                         in the stack's Slack secret.
 ``Wait`` states sleep and task tokens   They follow the simulated clock: ``advance_to``

@@ -432,6 +432,28 @@ class EventInvokeConfigShim(_Shim):
         return cls(f"{props['FunctionName']}:{props.get('Qualifier', '$LATEST')}")
 
 
+class FunctionUrlShim(_Shim):
+    """``AWS::Lambda::Url``: the URL config stored in moto, ``FunctionUrl`` its address.
+
+    moto does not serve function URLs over HTTP; :meth:`emulator.Emulator.post_function_url`
+    invokes the function with the event a function URL would send.
+    """
+
+    cfn_type = "AWS::Lambda::Url"
+    cfn_attributes = ("FunctionUrl", "FunctionArn")
+
+    @classmethod
+    def create(cls, resource_name: str, props: dict[str, Any], region: str) -> _Shim:
+        target = str(props["TargetFunctionArn"])
+        config = client("lambda", region).create_function_url_config(
+            FunctionName=target, AuthType=props.get("AuthType", "NONE")
+        )
+        return cls(
+            config["FunctionArn"],
+            {"FunctionUrl": config["FunctionUrl"], "FunctionArn": config["FunctionArn"]},
+        )
+
+
 class AlarmShim(_Shim):
     """``AWS::CloudWatch::Alarm``: stored in moto (which never evaluates alarms)."""
 
@@ -571,6 +593,7 @@ SHIMS: dict[str, type[Any]] = {
         ScheduleGroupShim,
         ScheduleShim,
         EventInvokeConfigShim,
+        FunctionUrlShim,
         AlarmShim,
         StateMachineShim,
         BucketShim,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -535,6 +536,58 @@ class Emulator:
         if response.get("FunctionError"):
             raise FunctionError(logical_id, value if isinstance(value, dict) else {})
         return value
+
+    def post_function_url(
+        self,
+        logical_id: str,
+        body: str,
+        *,
+        headers: Mapping[str, str],
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """POST ``body`` to a stack function's URL: invoke it with the event a function URL
+        sends (payload format 2.0, ``requestContext.timeEpoch`` the simulated time, or ``at``)
+        and return its ``{"statusCode", "headers", "body"}`` answer.
+
+        Like a real function URL, a form-encoded body arrives base64-encoded.
+        """
+        moment = at or self.now
+        function_name = self.deployment.function_name(logical_id)
+        url = client("lambda").get_function_url_config(FunctionName=function_name)
+        host = url["FunctionUrl"].split("/")[2]
+        event = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/",
+            "rawQueryString": "",
+            "headers": {"host": host, **{k.lower(): v for k, v in headers.items()}},
+            "requestContext": {
+                "accountId": "anonymous",
+                "domainName": host,
+                "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1"},
+                "requestId": str(uuid.uuid4()),
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(moment.timestamp() * 1000),
+            },
+            "body": base64.b64encode(body.encode()).decode(),
+            "isBase64Encoded": True,
+        }
+        answer = self.invoke(logical_id, event)
+        if not isinstance(answer, dict):
+            raise EmulatorError(f"{logical_id} answered a function URL with {answer!r}")
+        return answer
+
+    def set_secret(self, logical_id: str, value: Mapping[str, Any]) -> None:
+        """Store ``value`` (as JSON) in one of the stack's secrets."""
+        arn = self.deployment.secret_arns.get(logical_id)
+        if arn is None:
+            raise EmulatorError(
+                f"no secret {logical_id!r} in the stack (secrets: "
+                f"{', '.join(self.deployment.secret_arns) or 'none'})"
+            )
+        client("secretsmanager").put_secret_value(SecretId=arn, SecretString=json.dumps(value))
 
     @property
     def logs(self) -> dict[str, FunctionLog]:

@@ -50,6 +50,7 @@ _NOTES: dict[str, str] = {
     "AWS::Lambda::Permission": "stored in moto, not enforced",
     "AWS::Lambda::EventInvokeConfig": "stored in moto; retries/destinations applied by the "
     "emulator runtime",
+    "AWS::Lambda::Url": "stored in moto; requests are invoked by Emulator.post_function_url",
     "AWS::StepFunctions::StateMachine": "created in moto's executing backend with "
     "DefinitionSubstitutions applied by the emulator; moto runs the ASL",
     "AWS::Scheduler::Schedule": "stored in moto's Scheduler; fired by the emulator Clock",

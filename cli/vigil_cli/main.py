@@ -1,12 +1,21 @@
-"""``vigil``: manage a deployed Vigil stack from a terminal (docs/rules.md, "Silences").
+"""``vigil``: manage a deployed Vigil stack from a terminal (README, "The vigil command").
 
     vigil [--stack NAME | --table NAME] [--region REGION] silence add --match LABEL=GLOB ...
         [--match-re LABEL=REGEX ...] --for DURATION [--starts WHEN] [--comment TEXT]
     vigil silence list [--all]
     vigil silence expire ID
+    vigil runbook start --service S --region R --reason TEXT [--severity critical|warning]
+        [--live] [--plan NAME] [--failover-on-our-side] [--name EXECUTION_NAME] [--as WHO]
+        [--state-machine-arn ARN]
+    vigil runbook approve|decline INCIDENT [--comment TEXT] [--as WHO]
+    vigil incidents list [--all]
+    vigil incidents show ID
+    vigil alerts list
+    vigil notify test [--severity critical|warning|info] [--topic-arn ARN]
 
 The command reads the wall clock (the one place Vigil does) and hands ``now`` to the domain.
-Bad input exits with 2 and a message on stderr; a failing AWS call exits with 1.
+Bad input (an unknown incident or silence, a lost race) exits with 2 and a message on stderr;
+a failing AWS call, or an approval refused because it was decided or lapsed, exits with 1.
 """
 
 import argparse
@@ -20,12 +29,24 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from vigil.adapters.table import SilenceStore
+from vigil.adapters.table import ApprovalStore, IncidentStore, SilenceStore
+from vigil.adapters.topic import AlertsTopic
+from vigil.adapters.views import TableViews
+from vigil.adapters.workflow import TaskCallback
+from vigil.approval import ApprovalClosedError
 from vigil.clock import iso
 from vigil.errors import VigilError, describe_validation
+from vigil.model import Severity
 from vigil.routing import parse_duration
-from vigil.silences import Silence
-from vigil_cli.stack import state_table
+from vigil.silences import Silence, new_silence
+from vigil_cli import operations
+from vigil_cli.stack import (
+    RUNBOOK_OUTPUT,
+    TABLE_OUTPUT,
+    TOPIC_OUTPUT,
+    output,
+    stack_outputs,
+)
 
 USAGE_ERROR = 2
 AWS_ERROR = 1
@@ -106,7 +127,53 @@ def build_parser() -> argparse.ArgumentParser:
 
     expire = actions.add_parser("expire", help="end a silence now")
     expire.add_argument("silence_id", metavar="ID")
+    _runbook_parser(commands)
+    _read_parsers(commands)
     return parser
+
+
+def _runbook_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    runbook = commands.add_parser("runbook", help="start the outage runbook; decide its failover")
+    actions = runbook.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = actions.add_parser("start", help="start an OutageRunbook execution (dry run)")
+    start.add_argument("--service", required=True, help="affected AWS service, e.g. lambda")
+    start.add_argument("--region", dest="scope_region", required=True, help="e.g. us-east-1")
+    start.add_argument("--reason", required=True, help="what you see (3 to 500 characters)")
+    start.add_argument("--severity", choices=["critical", "warning"], default="critical")
+    start.add_argument("--live", action="store_true", help="execute the failover (default: dry)")
+    start.add_argument("--plan", help="failover plan name (docs/runbook.md)")
+    start.add_argument(
+        "--failover-on-our-side",
+        action="store_true",
+        help="offer the failover even when AWS Health shows no issue",
+    )
+    start.add_argument("--name", help="execution name = incident id (default: manual-...)")
+    start.add_argument("--as", dest="actor", help="requested by (default: your AWS identity)")
+    start.add_argument("--state-machine-arn", help="skip the stack lookup")
+    for verb in ("approve", "decline"):
+        decision = actions.add_parser(verb, help=f"{verb} the failover an incident waits on")
+        decision.add_argument("incident_id", metavar="INCIDENT")
+        decision.add_argument("--comment", help="why (kept with the decision)")
+        decision.add_argument("--as", dest="actor", help="who (default: your AWS identity)")
+
+
+def _read_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    incidents = commands.add_parser("incidents", help="runbook incidents")
+    actions = incidents.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="open incidents, newest first")
+    listing.add_argument("--all", action="store_true", help="include resolved incidents")
+    show = actions.add_parser("show", help="an incident's status, approval and timeline")
+    show.add_argument("incident_id", metavar="ID")
+
+    alerts = commands.add_parser("alerts", help="open alerts")
+    alert_actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    alert_actions.add_parser("list", help="pending and firing alerts, and what silences them")
+
+    notify = commands.add_parser("notify", help="notifications")
+    notify_actions = notify.add_subparsers(dest="action", required=True, metavar="ACTION")
+    test = notify_actions.add_parser("test", help="send a test notification the real way")
+    test.add_argument("--severity", choices=[s.value for s in Severity], default="warning")
+    test.add_argument("--topic-arn", help="skip the stack lookup")
 
 
 def main(
@@ -114,18 +181,20 @@ def main(
     *,
     clock: Callable[[], datetime] = _wall_clock,
 ) -> int:
-    """Run the command; returns the exit code (0, 1 for AWS, 2 for bad input)."""
+    """Run the command; returns the exit code (0; 1 for AWS or a refusal; 2 for bad input)."""
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage and the problem
         return exc.code if isinstance(exc.code, int) else USAGE_ERROR
     try:
-        store = _silence_store(args)
-        _run(args, store, now=clock())
+        print(_run(args, _Stack(args), now=clock()))
     except ValidationError as exc:
         print(f"vigil: error: {describe_validation(exc, show_input=True)}", file=sys.stderr)
         return USAGE_ERROR
-    except VigilError as exc:  # UsageError, an unknown stack or silence, a lost race
+    except ApprovalClosedError as exc:  # decided or lapsed: nothing wrong with the input
+        print(f"vigil: refused: {exc}", file=sys.stderr)
+        return AWS_ERROR
+    except VigilError as exc:  # UsageError, bad runbook input, an unknown id, a lost race
         print(f"vigil: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except (ClientError, BotoCoreError) as exc:
@@ -134,42 +203,110 @@ def main(
     return 0
 
 
-def _silence_store(args: argparse.Namespace) -> SilenceStore:
-    session = boto3.session.Session(region_name=args.region)
-    table = args.table or state_table(session.client("cloudformation"), args.stack)
-    return SilenceStore(session.client("dynamodb"), table)
+class _Stack:
+    """The stack's resources, its outputs looked up once and only when needed."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.name: str = args.stack
+        self._table: str | None = args.table
+        self.session = boto3.session.Session(region_name=args.region)
+        self._outputs: dict[str, str] | None = None
+
+    def output(self, key: str, given: str | None = None) -> str:
+        if given:
+            return given
+        if self._outputs is None:
+            self._outputs = stack_outputs(self.session.client("cloudformation"), self.name)
+        return output(self._outputs, key, stack=self.name)
+
+    @property
+    def table(self) -> str:
+        return self.output(TABLE_OUTPUT, self._table)
+
+    def caller(self, given: str | None) -> str:
+        if given is not None:
+            return given
+        arn = self.session.client("sts").get_caller_identity()["Arn"]
+        return operations.identity_name(arn)
 
 
-def _run(args: argparse.Namespace, store: SilenceStore, *, now: datetime) -> None:
+def _run(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
+    if args.command == "silence":
+        return _silence(args, SilenceStore(stack.session.client("dynamodb"), stack.table), now=now)
+    if args.command == "runbook" and args.action == "start":
+        return _start(args, stack, now=now)
+    if args.command == "runbook":
+        dynamodb = stack.session.client("dynamodb")
+        return operations.decide_approval(
+            args.incident_id,
+            approve=args.action == "approve",
+            actor=stack.caller(args.actor),
+            comment=args.comment,
+            now=now,
+            store=ApprovalStore(dynamodb, stack.table),
+            callback=TaskCallback(stack.session.client("stepfunctions")),
+        )
+    if args.command == "notify":
+        topic = AlertsTopic(stack.session.client("sns"), stack.output(TOPIC_OUTPUT, args.topic_arn))
+        return operations.send_test(
+            topic, severity=Severity(args.severity), stack=stack.name, now=now
+        )
+    dynamodb = stack.session.client("dynamodb")
+    views = TableViews(dynamodb, stack.table)
+    if args.command == "alerts":
+        return operations.list_alerts(views, SilenceStore(dynamodb, stack.table), now=now)
+    if args.action == "list":
+        return operations.list_incidents(views, everything=args.all)
+    return operations.show_incident(
+        args.incident_id,
+        incidents=IncidentStore(dynamodb, stack.table),
+        approvals=ApprovalStore(dynamodb, stack.table),
+    )
+
+
+def _start(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
+    def request(requested_by: str | None) -> operations.StartRequest:
+        return operations.StartRequest(
+            service=args.service,
+            region=args.scope_region,
+            reason=args.reason,
+            severity=args.severity,
+            live=args.live,
+            plan=args.plan,
+            requested_by=requested_by,
+            failover_on_our_side=args.failover_on_our_side,
+        )
+
+    # Bad input is refused before any AWS call, with the workflow's own message.
+    checked = operations.runbook_input(request(args.actor))
+    name = operations.execution_name(args.name, checked, now=now)
+    arn = stack.output(RUNBOOK_OUTPUT, args.state_machine_arn)
+    full = operations.runbook_input(request(stack.caller(args.actor)))
+    return operations.start_runbook(stack.session.client("stepfunctions"), arn, full, name=name)
+
+
+def _silence(args: argparse.Namespace, store: SilenceStore, *, now: datetime) -> str:
     if args.action == "add":
         silence = _new_silence(args, now=now)
         store.create(silence)
-        print(silence.silence_id)
-    elif args.action == "list":
+        return silence.silence_id
+    if args.action == "list":
         silences = store.everything() if args.all else store.current(now)
-        print(_table(silences, now=now))
-    else:
-        ended = store.expire(args.silence_id, now)
-        print(f"expired {ended.silence_id} at {iso(ended.ends_at)}")
+        return _table(silences, now=now)
+    ended = store.expire(args.silence_id, now)
+    return f"expired {ended.silence_id} at {iso(ended.ends_at)}"
 
 
 def _new_silence(args: argparse.Namespace, *, now: datetime) -> Silence:
-    starts = args.starts or now
-    ends = starts + args.duration
-    if ends <= now:
-        raise UsageError(f"the silence would already have ended at {iso(ends)}")
-    return Silence.model_validate(
-        {
-            "silence_id": secrets.token_hex(8),
-            "matchers": {
-                "match": _pairs(args.match, "--match"),
-                "match_re": _pairs(args.match_re, "--match-re"),
-            },
-            "starts_at": starts,
-            "ends_at": ends,
-            "created_by": args.author if args.author is not None else _login(),
-            "comment": args.comment,
-        }
+    return new_silence(
+        secrets.token_hex(8),
+        match=_pairs(args.match, "--match"),
+        match_re=_pairs(args.match_re, "--match-re"),
+        starts_at=args.starts or now,
+        duration=args.duration,
+        now=now,
+        created_by=args.author if args.author is not None else _login(),
+        comment=args.comment,
     )
 
 

@@ -1,4 +1,4 @@
-"""Find the deployed stack's state table: the ``StateTableName`` output of the stack."""
+"""Find the deployed stack's resources through its outputs (``StateTableName``, ...)."""
 
 from typing import TYPE_CHECKING
 
@@ -10,13 +10,16 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
 TABLE_OUTPUT = "StateTableName"
+RUNBOOK_OUTPUT = "OutageRunbookStateMachineArn"
+TOPIC_OUTPUT = "AlertsTopicArn"
 
 
 class StackNotFoundError(VigilError):
     """The stack does not exist, or it is not a Vigil stack."""
 
 
-def state_table(client: "CloudFormationClient", stack: str) -> str:
+def stack_outputs(client: "CloudFormationClient", stack: str) -> dict[str, str]:
+    """The stack's outputs by key (one DescribeStacks call)."""
     try:
         described = client.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:
@@ -27,11 +30,19 @@ def state_table(client: "CloudFormationClient", stack: str) -> str:
                 " with --table)"
             ) from exc
         raise
-    outputs = {
-        output.get("OutputKey"): output.get("OutputValue")
+    return {
+        output["OutputKey"]: output["OutputValue"]
         for output in described[0].get("Outputs", [])
+        if "OutputKey" in output and "OutputValue" in output
     }
-    table = outputs.get(TABLE_OUTPUT)
-    if not table:
-        raise StackNotFoundError(f"stack {stack!r} has no {TABLE_OUTPUT} output (not Vigil?)")
-    return table
+
+
+def output(outputs: dict[str, str], key: str, *, stack: str) -> str:
+    value = outputs.get(key)
+    if not value:
+        raise StackNotFoundError(f"stack {stack!r} has no {key} output (not Vigil?)")
+    return value
+
+
+def state_table(client: "CloudFormationClient", stack: str) -> str:
+    return output(stack_outputs(client, stack), TABLE_OUTPUT, stack=stack)

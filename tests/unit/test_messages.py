@@ -44,7 +44,13 @@ def test_the_slack_message_shows_severity_resource_value_window_and_links() -> N
     message = slack_message(payload)
     blocks = message["blocks"]
     fields = [field["text"] for block in blocks for field in block.get("fields", [])]
-    buttons = [el for block in blocks if block["type"] == "actions" for el in block["elements"]]
+    buttons = [
+        el
+        for block in blocks
+        if block["type"] == "actions"
+        for el in block["elements"]
+        if "url" in el
+    ]
 
     assert message["text"] == "[CRITICAL] Lambda errors firing: orders-api"
     assert blocks[0]["type"] == "header"

@@ -4,6 +4,7 @@ from typing import Any
 
 from vigil.clock import iso
 from vigil.model import AlertView, ChatPayload, NotifyReason, Severity
+from vigil.slack_actions import SILENCE, SILENCE_BUTTON_DURATION, silence_button_value
 
 _EMOJI = {
     Severity.CRITICAL: ":red_circle:",
@@ -31,6 +32,7 @@ def slack_message(payload: ChatPayload) -> dict[str, Any]:
             "text": {"type": "mrkdwn", "text": f"{emoji} {_mrkdwn(payload.text)}"},
         },
     ]
+    blocks += _silence_button(payload)
     for alert in payload.alerts[:10]:
         blocks += _alert_blocks(alert)
     if len(payload.alerts) > 10:
@@ -88,6 +90,35 @@ def _alert_blocks(alert: AlertView) -> list[Block]:
             }
         )
     return blocks
+
+
+def _silence_button(payload: ChatPayload) -> list[Block]:
+    """``Silence 2h`` for what every alert of a firing message shares (docs/rules.md,
+    "Silences"); handled by the Slack interactive endpoint."""
+    if payload.reason is NotifyReason.RESOLVED or not payload.alerts:
+        return []
+    labels = [alert.labels for alert in payload.alerts]
+    shared = {
+        name: values.pop()
+        for name in ("kind", "resource", "account", "region")
+        if len(values := {getattr(label, name) for label in labels}) == 1
+    }
+    value = silence_button_value(shared, SILENCE_BUTTON_DURATION)
+    if not shared or len(value) > 2000:  # nothing in common, or over Slack's value limit
+        return []
+    return [
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Silence 2h"},
+                    "action_id": SILENCE,
+                    "value": value,
+                }
+            ],
+        }
+    ]
 
 
 def _context(text: str) -> Block:

@@ -53,6 +53,10 @@ class ChatSettings(CommonSettings):
     )
 
 
+class SlackActionsSettings(CommonSettings):
+    signing_secret_arn: str = Field(alias="VIGIL_SLACK_SIGNING_SECRET_ARN", min_length=1)
+
+
 class CostSettings(CollectorSettings):
     monthly_budget_usd: float = Field(alias="VIGIL_MONTHLY_BUDGET_USD", ge=0)
 

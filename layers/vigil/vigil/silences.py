@@ -5,12 +5,13 @@ Stored in the state table (``SILENCE#<id>``, sk ``META``, ``body`` this model as
 Every matcher must match (globs or regular expressions on the routing labels).
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Protocol
 
 from pydantic import AwareDatetime, Field, model_validator
 
+from vigil.clock import iso
 from vigil.errors import VigilError
 from vigil.model import CONTRACT_VERSION, Contract
 from vigil.routing import Matchers
@@ -22,6 +23,10 @@ class UnknownSilenceError(VigilError):
 
 class SilenceEndedError(VigilError):
     """The silence has already ended; there is nothing to expire."""
+
+
+class SilenceWindowError(VigilError):
+    """The requested time window is empty or already over."""
 
 
 class SilenceState(StrEnum):
@@ -74,3 +79,33 @@ class SilenceStorePort(Protocol):
     def current(self, now: datetime) -> list[Silence]:
         """Silences not yet ended at ``now`` (active or starting later)."""
         ...
+
+
+def new_silence(
+    silence_id: str,
+    *,
+    match: dict[str, str],
+    match_re: dict[str, str] | None = None,
+    starts_at: datetime,
+    duration: timedelta,
+    now: datetime,
+    created_by: str,
+    comment: str = "",
+) -> Silence:
+    """A silence from ``starts_at`` for ``duration``: what ``vigil silence add`` and the Slack
+    silence button create. Refuses one that would already have ended at ``now``."""
+    ends_at = starts_at + duration
+    if duration <= timedelta(0):
+        raise SilenceWindowError("a silence must last longer than 0s")
+    if ends_at <= now:
+        raise SilenceWindowError(f"the silence would already have ended at {iso(ends_at)}")
+    return Silence.model_validate(
+        {
+            "silence_id": silence_id,
+            "matchers": {"match": match, "match_re": match_re or {}},
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "created_by": created_by,
+            "comment": comment,
+        }
+    )

@@ -1,0 +1,265 @@
+"""What ``vigil runbook``, ``incidents``, ``alerts`` and ``notify`` do, given adapters and ``now``.
+
+Each function returns the text to print; the command line (``main.py``) parses, builds the
+adapters from one boto3 session, reads the wall clock once and maps errors to exit codes.
+"""
+
+import json
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from vigil.adapters.table import ApprovalStore, IncidentStore, SilenceStore
+from vigil.adapters.topic import AlertsTopic
+from vigil.adapters.views import TableViews
+from vigil.adapters.workflow import TaskCallback
+from vigil.approval import Approval, decide
+from vigil.clock import iso
+from vigil.errors import VigilError
+from vigil.model import ChatPayload, NotifyReason, Severity
+from vigil.notifications import publishable
+from vigil.routing import label_values
+from vigil.runbook import Incident, RunbookInput, parse_request
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+MAX_REQUESTED_BY = 128
+
+
+class UnknownIncidentError(VigilError):
+    """No incident has this id."""
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    service: str
+    region: str
+    reason: str
+    severity: str
+    live: bool
+    plan: str | None
+    requested_by: str | None
+    failover_on_our_side: bool = False
+
+
+def runbook_input(request: StartRequest) -> RunbookInput:
+    """The workflow's input, validated exactly as its first step will (InvalidRunbookInput)."""
+    raw: dict[str, Any] = {
+        "service": request.service,
+        "region": request.region,
+        "reason": request.reason,
+        "severity": request.severity,
+        "dry_run": not request.live,
+        "failover_on_our_side": request.failover_on_our_side,
+        "source": "manual",
+    }
+    if request.plan is not None:
+        raw["failover_plan"] = request.plan
+    if request.requested_by is not None:
+        raw["requested_by"] = request.requested_by
+    return parse_request(raw)
+
+
+def identity_name(arn: str) -> str:
+    """A caller ARN as ``requested_by`` (at most 128 characters): whole when it fits, else
+    the part after the account (``assumed-role/Role/session``), clipped."""
+    if len(arn) <= MAX_REQUESTED_BY:
+        return arn
+    return arn.split(":", 5)[-1][:MAX_REQUESTED_BY]
+
+
+def execution_name(given: str | None, request: RunbookInput, *, now: datetime) -> str:
+    """``--name``, checked, or ``manual-<service>-<region>-<UTC time>``; it is the incident id."""
+    if given is not None:
+        if not EXECUTION_NAME.fullmatch(given):
+            raise VigilError(
+                f"--name {given!r}: use 1 to 80 letters, digits, '-' or '_' (it becomes the"
+                " execution name and the incident id)"
+            )
+        return given
+    return f"manual-{request.service}-{request.region}-{now:%Y%m%dT%H%M%SZ}"[:80]
+
+
+def console_link(execution_arn: str) -> str:
+    region = execution_arn.split(":")[3]
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{execution_arn}"
+    )
+
+
+def start_runbook(
+    client: "SFNClient", state_machine_arn: str, request: RunbookInput, *, name: str
+) -> str:
+    """Start the OutageRunbook; returns the lines to print."""
+    arn = client.start_execution(
+        stateMachineArn=state_machine_arn,
+        name=name,
+        input=request.model_dump_json(exclude_none=True),
+    )["executionArn"]
+    mode = "live" if not request.dry_run else "dry run: no failover is executed; --live for one"
+    return "\n".join(
+        [
+            f"started incident {name} ({mode})",
+            f"execution: {arn}",
+            f"console:   {console_link(arn)}",
+        ]
+    )
+
+
+def decide_approval(
+    incident_id: str,
+    *,
+    approve: bool,
+    actor: str,
+    comment: str | None,
+    now: datetime,
+    store: ApprovalStore,
+    callback: TaskCallback,
+) -> str:
+    decided = decide(
+        incident_id,
+        approve=approve,
+        actor=actor,
+        now=now,
+        store=store,
+        callback=callback,
+        comment=comment,
+    )
+    mode = " (dry run)" if decided.dry_run else ""
+    return (
+        f"{decided.state.value} failover {decided.plan}{mode} of incident {incident_id}"
+        f" as {actor} at {iso(now)}"
+    )
+
+
+def list_incidents(views: TableViews, *, everything: bool) -> str:
+    incidents = views.incidents()
+    shown = incidents if everything else [i for i in incidents if i.status == "open"]
+    if not shown:
+        return "No incidents." if everything else "No open incidents (--all lists resolved ones)."
+    rows = [
+        (
+            i.incident_id,
+            i.status,
+            i.phase.value,
+            iso(i.opened_at),
+            f"{i.request.service}/{i.request.region}",
+            i.request.severity.value,
+            "dry run" if i.request.dry_run else "live",
+            i.request.reason,
+        )
+        for i in shown
+    ]
+    return _table(("ID", "STATUS", "PHASE", "OPENED", "SCOPE", "SEVERITY", "MODE", "REASON"), rows)
+
+
+def show_incident(incident_id: str, *, incidents: IncidentStore, approvals: ApprovalStore) -> str:
+    body = incidents.get(incident_id)
+    if body is None:
+        raise UnknownIncidentError(f"no incident has the id {incident_id!r} (vigil incidents list)")
+    incident = Incident.model_validate_json(body)
+    request = incident.request
+    lines = [
+        f"Incident:  {incident.incident_id}",
+        f"Status:    {incident.status} (phase {incident.phase.value},"
+        f" updated {iso(incident.last_update)})",
+        f"Opened:    {iso(incident.opened_at)}",
+        f"Scope:     {request.service} in {request.region} ({request.severity.value})",
+        f"Reason:    {request.reason}",
+        f"Mode:      {'dry run' if request.dry_run else 'live'}",
+        f"Failover:  {request.failover_plan or 'none planned'}",
+        f"Started:   {request.source}"
+        + (f" by {request.requested_by}" if request.requested_by else ""),
+        f"Approval:  {_approval_text(approvals.get(incident_id))}",
+        *(
+            [f"Report:    {incident.report_url or incident.report_key}"]
+            if incident.report_key
+            else []
+        ),
+        "",
+        "Timeline:",
+        *[f"  {iso(entry.at)}  {entry.phase:<10} {entry.text}" for entry in incident.timeline],
+    ]
+    return "\n".join(lines)
+
+
+def _approval_text(approval: Approval | None) -> str:
+    if approval is None:
+        return "none requested"
+    if approval.decided_at is not None:
+        comment = f" ({approval.comment})" if approval.comment else ""
+        return (
+            f"{approval.state.value} by {approval.decided_by} at {iso(approval.decided_at)}"
+            f"{comment}"
+        )
+    return f"{approval.state.value}, lapses at {iso(approval.expires_at)}"
+
+
+def list_alerts(views: TableViews, silences: SilenceStore, *, now: datetime) -> str:
+    alerts = views.open_alerts()
+    if not alerts:
+        return "No open alerts."
+    current = silences.current(now)
+    rows = []
+    for alert in alerts:
+        values = label_values(alert.labels, alert.severity)
+        muting = [s.silence_id for s in current if s.mutes(values, now)]
+        rows.append(
+            (
+                alert.labels.kind,
+                alert.labels.resource,
+                alert.severity.value,
+                alert.state.value,
+                iso(alert.fired_at or alert.first_seen),
+                ", ".join(muting) or "-",
+            )
+        )
+    return _table(("KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE", "SILENCED BY"), rows)
+
+
+def send_test(topic: AlertsTopic, *, severity: Severity, stack: str, now: datetime) -> str:
+    """Publish a test notification the way the workflows publish theirs."""
+    notification_id = f"test-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    title = f"[{severity.value.upper()}] Vigil test notification"
+    text = "\n".join(
+        [
+            title,
+            "",
+            f"Sent with `vigil notify test` at {iso(now)} to check delivery; nothing is wrong.",
+            "It travelled the alerts topic like an alert: email and chat filters applied.",
+            "",
+            "--",
+            f"Vigil ({stack}) - notification {notification_id}",
+        ]
+    )
+    chat = ChatPayload(
+        notification_id=notification_id,
+        category="test",
+        reason=NotifyReason.FIRING,
+        severity=severity,
+        title=title,
+        text=f"Sent with `vigil notify test` at {iso(now)}; nothing is wrong.",
+        stack=stack,
+        alerts=[],
+    )
+    # Like the runbook's announcements: for email and chat, to the root route's receivers.
+    notification = publishable(chat, text=text + "\n", status="firing").model_copy(
+        update={"channels": json.dumps(["email", "slack"])}
+    )
+    message_id = topic.publish(notification)
+    return f"published {notification_id} ({severity.value}) as SNS message {message_id}"
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    everything = [header, *rows]
+    widths = [max(len(row[column]) for row in everything) for column in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in everything
+    )

@@ -1,0 +1,68 @@
+"""Read-only views of the state table for the ``vigil`` command: incidents and open alerts.
+
+Both read the sparse index ``gsi1``, which holds only what is open or listed (active alerts,
+incidents, silences, open outages and groups), never the resolved history: listing the
+incidents is one Query of ``gsi1pk = INCIDENTS``, listing the open alerts one Scan of that
+small index filtered to ``ACTIVE#`` partitions (the alerts are partitioned by kind, and a
+Scan needs no list of kinds).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from vigil.adapters.stats import CallStats
+from vigil.adapters.table import _from_item, _to_item
+from vigil.model import Alert
+from vigil.runbook import Incident
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class TableViews:
+    def __init__(
+        self, client: "DynamoDBClient", table: str, stats: CallStats | None = None
+    ) -> None:
+        self._client = client
+        self._table = table
+        self.stats = stats or CallStats()
+
+    def incidents(self) -> list[Incident]:
+        """Every recorded incident, newest first."""
+        bodies: list[str] = []
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            self.stats.count("Query")
+            page = self._client.query(
+                TableName=self._table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues=_to_item({":pk": "INCIDENTS"}),
+                ScanIndexForward=False,
+                **kwargs,
+            )
+            bodies += [str(_from_item(item)["body"]) for item in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return [Incident.model_validate_json(body) for body in bodies]
+
+    def open_alerts(self) -> list[Alert]:
+        """Pending and firing alerts, longest-standing first."""
+        alerts: list[Alert] = []
+        start: dict[str, Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            self.stats.count("Scan")
+            page = self._client.scan(
+                TableName=self._table,
+                IndexName="gsi1",
+                FilterExpression="begins_with(gsi1pk, :active)",
+                ExpressionAttributeValues=_to_item({":active": "ACTIVE#"}),
+                **kwargs,
+            )
+            alerts += [
+                Alert.model_validate_json(str(_from_item(item)["body"])) for item in page["Items"]
+            ]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return sorted(alerts, key=lambda alert: (alert.first_seen, alert.fingerprint))

@@ -1,0 +1,159 @@
+"""A real OutageRunbook parked on its approval gate, decided by people: the ``vigil`` command
+and the Slack buttons of the workflow's own approval message (through the stack's function
+URL, signature checked), in the emulator with the runbook's failover targets and an AWS Health
+issue for Lambda in us-east-1 (``tests/e2e/runbook_support.py``)."""
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from emulator import Emulator
+from tests.e2e.runbook_support import (
+    START,
+    approval,
+    describe,
+    incident,
+    runbook_emulator,
+    start,
+    weights,
+)
+from vigil.approval import ApprovalState
+from vigil_cli.main import main
+
+pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
+
+SIGNING_SECRET = "9d1c7e3a5b2f4d6e8a0c"
+STACK = ["--stack", "vigil", "--region", "us-east-1"]
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    with runbook_emulator() as emulator:
+        emulator.set_secret("SlackSigningSecret", {"signing_secret": SIGNING_SECRET})
+        yield emulator
+
+
+def _vigil(emu: Emulator, *argv: str) -> int:
+    return main([*STACK, *argv], clock=lambda: emu.now)
+
+
+def _button(emu: Emulator, action_id: str, incident_id: str) -> dict[str, Any]:
+    """The button of the workflow's approval message, as Slack received it."""
+    return next(
+        element
+        for post in emu.slack.posts
+        for block in (post.payload or {}).get("blocks", [])
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == action_id and element.get("value") == incident_id
+    )
+
+
+def _press(emu: Emulator, button: dict[str, Any], *, secret: str) -> dict[str, Any]:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U07ONCALL", "username": "oncall"},
+        "actions": [
+            {"action_id": button["action_id"], "value": button["value"], "action_ts": "1.1"}
+        ],
+        "response_url": emu.slack.base_url + "/actions/T000/2/gate",
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    timestamp = str(int(emu.now.timestamp()))
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
+    answer = emu.post_function_url(
+        "SlackActionsFunction",
+        body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": "v0=" + digest.hexdigest(),
+        },
+    )
+    emu.settle()
+    return answer
+
+
+def test_the_command_starts_a_runbook_that_waits_and_approves_it(
+    emu: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = _vigil(
+        emu, "runbook", "start", "--service", "lambda", "--region", "us-east-1",
+        "--reason", "orders-api 5xx", "--plan", "to-west", "--name", "cli-1", "--as", "ana",
+    )  # fmt: skip
+    emu.settle()
+    waiting = approval(emu, "cli-1")
+    assert _vigil(emu, "incidents", "show", "cli-1") == 0
+    shown = capsys.readouterr().out
+
+    approved = _vigil(emu, "runbook", "approve", "cli-1", "--as", "bob", "--comment", "go")
+    emu.settle()
+    again = _vigil(emu, "runbook", "decline", "cli-1", "--as", "carol")
+
+    record = incident(emu, "cli-1")
+    assert (started, approved, again) == (0, 0, 1)
+    assert waiting is not None
+    assert waiting.state is ApprovalState.PENDING
+    assert "Approval:  pending, lapses at 2026-03-02T10:30:00Z" in shown
+    assert record.decision is not None
+    assert (record.decision.decision, record.decision.by) == ("approved", "bob")
+    assert weights() == {"east": 100, "west": 0}  # a dry run changes nothing
+    assert "already approved by bob" in capsys.readouterr().err
+
+
+def test_the_slack_decline_button_refuses_a_forgery_and_decides_when_signed(
+    emu: Emulator,
+) -> None:
+    arn = start(emu, "slack-1", service="lambda", region="us-east-1", dry_run=False,
+                failover_plan="to-west")  # fmt: skip
+    decline = _button(emu, "runbook_decline", "slack-1")
+
+    forged = _press(emu, decline, secret="a-guess")
+    pending = approval(emu, "slack-1")
+    signed = _press(emu, decline, secret=SIGNING_SECRET)
+
+    decided = approval(emu, "slack-1")
+    record = incident(emu, "slack-1")
+    replies = [p.payload["text"] for p in emu.slack.posts if p.path == "/actions/T000/2/gate"]
+    assert forged["statusCode"] == 401
+    assert pending is not None
+    assert pending.state is ApprovalState.PENDING
+    assert signed["statusCode"] == 200
+    assert decided is not None
+    assert (decided.state, decided.decided_by) == (
+        ApprovalState.DECLINED,
+        "oncall (Slack U07ONCALL)",
+    )
+    assert decided.decided_at == START
+    assert record.decision is not None
+    assert record.decision.decision == "declined"
+    assert weights() == {"east": 100, "west": 0}
+    assert describe(arn)["status"] == "RUNNING"  # declined: it keeps monitoring
+    assert len(replies) == 1
+    assert "declined by oncall (Slack U07ONCALL)" in replies[0]
+
+
+def test_once_aws_recovers_the_incidents_are_resolved_and_show_their_report(
+    emu: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu.advance_to(START + timedelta(minutes=100))  # AWS Health closes the issue at 90 min
+
+    assert _vigil(emu, "incidents", "list") == 0
+    still_open = capsys.readouterr().out
+    assert _vigil(emu, "incidents", "list", "--all") == 0
+    everything = capsys.readouterr().out
+    assert _vigil(emu, "incidents", "show", "cli-1") == 0
+    shown = capsys.readouterr().out
+
+    assert still_open.strip() == "No open incidents (--all lists resolved ones)."
+    assert {line.split()[0] for line in everything.splitlines()[1:]} == {"cli-1", "slack-1"}
+    assert "Status:    resolved (phase resolved" in shown
+    assert "Approval:  approved by bob at 2026-03-02T10:00:00Z (go)" in shown
+    assert "Report:    " in shown
+    assert "reports/cli-1/report.md" in shown

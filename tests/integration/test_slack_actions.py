@@ -1,0 +1,172 @@
+"""The Slack interactivity handler on moto: the signing secret in Secrets Manager, the gate
+and silences in the state table, and the reply posted to a response_url on 127.0.0.1."""
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+
+from emulator.slack import SlackServer
+from tests.integration.conftest import FakeContext
+from vigil.adapters.table import ApprovalStore, SilenceStore
+from vigil.approval import ApprovalState, request_approval
+
+SECRET = "e2b6c1f0a9d84c7f"
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackServer]:
+    with SlackServer() as server:
+        yield server
+
+
+@pytest.fixture
+def handler(table: str, load_handler: Callable[..., ModuleType]) -> ModuleType:
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="vigil/slack-signing", SecretString=json.dumps({"signing_secret": SECRET})
+    )["ARN"]
+    return load_handler("slack_actions", VIGIL_SLACK_SIGNING_SECRET_ARN=arn)
+
+
+def _event(
+    payload: dict[str, Any], *, secret: str = SECRET, sent: datetime = NOW, at: datetime = NOW
+) -> dict[str, Any]:
+    body = urlencode({"payload": json.dumps(payload)})
+    timestamp = str(int(sent.timestamp()))
+    signature = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
+    return {
+        "version": "2.0",
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": timestamp,
+            "x-slack-signature": "v0=" + signature.hexdigest(),
+        },
+        "requestContext": {"timeEpoch": int(at.timestamp() * 1000)},
+        "body": base64.b64encode(body.encode()).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def _press(action_id: str, value: str, response_url: str) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "user": {"id": "U1", "username": "ana"},
+        "actions": [{"action_id": action_id, "value": value, "action_ts": "1795694400.1"}],
+        "response_url": response_url,
+    }
+
+
+def _gate(table: str) -> ApprovalStore:
+    store = ApprovalStore(boto3.client("dynamodb"), table)
+    request_approval(
+        "inc-1",
+        token="moto-accepts-any-token",
+        plan="ssm-active-region",
+        dry_run=True,
+        now=NOW - timedelta(minutes=1),
+        timeout=timedelta(minutes=30),
+        store=store,
+    )
+    return store
+
+
+def test_a_signed_approve_decides_the_gate_and_replaces_the_slack_message(
+    table: str, handler: ModuleType, slack: SlackServer
+) -> None:
+    store = _gate(table)
+    url = slack.base_url + "/actions/T1/1/abc"
+
+    answer = handler.lambda_handler(
+        _event(_press("runbook_approve", "inc-1", url)), FakeContext("slack")
+    )
+
+    approval = store.get("inc-1")
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["replace_original"] is True
+    assert approval is not None
+    assert approval.state is ApprovalState.APPROVED
+    assert (approval.decided_by, approval.decided_at) == ("ana (Slack U1)", NOW)
+    [post] = slack.wait_for(1)
+    assert post.path == "/actions/T1/1/abc"
+    assert post.payload["replace_original"] is True
+    assert "approved by ana (Slack U1)" in post.payload["text"]
+
+
+def test_a_forged_request_is_answered_401_and_acts_on_nothing(
+    table: str, handler: ModuleType, slack: SlackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _gate(table)
+    event = _event(_press("runbook_approve", "inc-1", slack.base_url), secret="guessed")
+
+    answer = handler.lambda_handler(event, FakeContext("slack"))
+
+    assert answer["statusCode"] == 401
+    assert "does not match" in json.loads(answer["body"])["error"]
+    assert store.get("inc-1").state is ApprovalState.PENDING  # type: ignore[union-attr]
+    assert slack.posts == []
+    [line] = [r for r in caplog.records if r.getMessage() == "Slack request rejected"]
+    assert line.levelname == "WARNING"
+    assert line.__dict__["status"] == 401
+
+
+def test_a_stale_request_is_answered_401(table: str, handler: ModuleType) -> None:
+    store = _gate(table)
+    event = _event(
+        _press("runbook_decline", "inc-1", "http://127.0.0.1:9/"), at=NOW + timedelta(minutes=6)
+    )
+
+    answer = handler.lambda_handler(event, FakeContext("slack"))
+
+    assert answer["statusCode"] == 401
+    assert store.get("inc-1").state is ApprovalState.PENDING  # type: ignore[union-attr]
+
+
+def test_a_malformed_payload_is_answered_400(table: str, handler: ModuleType) -> None:
+    event = _event({"type": "block_actions", "actions": []})
+
+    answer = handler.lambda_handler(event, FakeContext("slack"))
+
+    assert answer["statusCode"] == 400
+
+
+def test_the_silence_button_stores_a_silence_the_command_lists(
+    table: str, handler: ModuleType, slack: SlackServer
+) -> None:
+    value = '{"match":{"kind":"lambda.errors","resource":"orders-api"},"for":"2h"}'
+
+    answer = handler.lambda_handler(
+        _event(_press("silence_group", value, slack.base_url + "/actions/x")),
+        FakeContext("slack"),
+    )
+
+    [silence] = SilenceStore(boto3.client("dynamodb"), table).current(NOW)
+    assert answer["statusCode"] == 200
+    assert silence.matchers.match == {"kind": "lambda.errors", "resource": "orders-api"}
+    assert silence.ends_at == NOW + timedelta(hours=2)
+    assert silence.created_by == "ana (Slack U1)"
+    assert slack.wait_for(1)[0].payload["response_type"] == "ephemeral"
+
+
+def test_an_unset_signing_secret_refuses_everything(
+    table: str, load_handler: Callable[..., ModuleType]
+) -> None:
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="vigil/unset", SecretString=json.dumps({"signing_secret": ""})
+    )["ARN"]
+    handler = load_handler("slack_actions", VIGIL_SLACK_SIGNING_SECRET_ARN=arn)
+
+    answer = handler.lambda_handler(
+        _event(_press("runbook_approve", "inc-1", "http://127.0.0.1:9/")), FakeContext("slack")
+    )
+
+    assert answer["statusCode"] == 401
+    assert "not set" in json.loads(answer["body"])["error"]
