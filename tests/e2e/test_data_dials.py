@@ -72,31 +72,33 @@ def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> N
     cycles = {c["batch_id"][-5:-1]: c for c in collector_cycles(data)}
 
     # Before anything throttles: the 8 Lambda aggregates (and the stack's own workflows) and 4
-    # ListMetrics requests only; the 09:35 discovery also reads the object count of the
-    # emulator's code bucket, which has no request metrics.
+    # ListMetrics requests only; the 09:35 discovery also reads the object counts of the two
+    # buckets without request metrics: the emulator's code bucket and the stack's runbook bucket.
     for at in ("0935", "0940", "0945", "0950"):
         assert cycles[at]["metrics_by_stage"] == {
             "fast": 8 + STACK_WORKFLOW_METRICS,
             "drill": 0,
-            "sweep": 1 if at == "0935" else 0,
+            "sweep": 2 if at == "0935" else 0,
         }
         assert cycles[at]["api_calls"]["ListMetrics"] == 4
     assert [at for at, c in cycles.items() if c["discovered"]] == ["0935", "1005"]
     assert cycles["1005"]["resources"] == {
-        "lambda": 7,
+        # The stack's own functions.
+        "lambda": 8,
         # The collector's on-failure destination, CollectorDeadLetterQueue.
         "sqs": 1,
         "event-sources": 1,
         # orders, catalog, sessions and Vigil's own state table.
         "dynamodb": 4,
         "kinesis": 1,
-        # The emulator's code bucket, the stack's two workflows.
-        "s3": 1,
+        # The emulator's code bucket and the stack's runbook bucket; the stack's two workflows.
+        "s3": 2,
         "states": 2,
         "apigateway": 0,
         "quotas": 0,
     }
-    # The sweep reads each provisioned table's and index's 2 consumed-capacity metrics (orders
-    # is on the drill-down already), the stream's iterator age and the consumer's; and, as this
-    # cycle discovers, the code bucket's object count.
-    assert cycles["1005"]["metrics_by_stage"]["sweep"] == 12 + 1
+    # The sweep reads what the cycle has not read already: each provisioned table's and index's
+    # consumed capacity (orders is on the drill-down), the stream's and the consumer's iterator
+    # age, the hourly Lambda sweep's errors of the stack's functions; and, as this cycle
+    # discovers, the object counts of the code bucket and the runbook bucket.
+    assert cycles["1005"]["metrics_by_stage"]["sweep"] == 15

@@ -114,19 +114,19 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
     ordinary = [c for c in cycles.values() if not c["discovered"]]
     listings = ("ListBuckets", "ListStateMachines", "GetRestApis", "GetApis", "ListServiceQuotas")
     assert all(not set(listings) & set(c["api_calls"]) for c in ordinary)
-    # One ListBucketMetricsConfigurations per bucket of the region (the scenario's two and the
-    # emulator's code bucket) and one ListServiceQuotas per service code (5 by default) at each
+    # One ListBucketMetricsConfigurations per bucket of the region (the scenario's two, the
+    # emulator's code bucket and the stack's runbook bucket) and one ListServiceQuotas per service code (5 by default) at each
     # of the 6 discoveries.
-    assert edge.edge.calls == {"ListBucketMetricsConfigurations": 18, "ListServiceQuotas": 30}
+    assert edge.edge.calls == {"ListBucketMetricsConfigurations": 24, "ListServiceQuotas": 30}
     # order-flow and the stack's two state machines, both APIs, the quota, the scenario's two
-    # buckets and the emulator's code bucket, the stack's own table.
+    # buckets, the emulator's code bucket and the stack's runbook bucket, the stack's own table.
     assert cycles["0910"]["resources"] | {"lambda": 0} == {
         "lambda": 0,
         "sqs": 1,
         "event-sources": 0,
         "dynamodb": 1,
         "kinesis": 0,
-        "s3": 3,
+        "s3": 4,
         "states": 3,
         "apigateway": 2,
         "quotas": 1,
