@@ -85,13 +85,16 @@ def test_an_approval_answers_the_workflow_once_and_records_who() -> None:
     assert len(callback.answers) == 1
 
 
-def test_a_retried_request_finds_its_own_record_and_a_second_gate_waits_for_the_first() -> None:
-    store = MemoryStore()
+def test_a_retried_request_finds_its_own_record_and_a_new_attempt_supersedes_it() -> None:
+    store, callback = MemoryStore(), Callback()
     first = _pending(store)
 
     assert _pending(store) == first
-    with pytest.raises(ConflictError, match="already has a pending approval"):
-        _pending(store, token="token-2")
+    retried = _pending(store, token="token-2")
+    decide("inc-1", approve=True, actor="alice", now=NOW, store=store, callback=callback)
+
+    assert (retried.state, retried.revision) == (ApprovalState.PENDING, 2)
+    assert [token for token, _ in callback.answers] == ["token-2"]
 
 
 def test_a_closed_gate_is_replaced_by_a_new_request() -> None:

@@ -89,16 +89,16 @@ def request_approval(
     timeout: timedelta,
     store: ApprovalStorePort,
 ) -> Approval:
-    """Record a pending approval; a retried task with the same token finds its own record.
+    """Record a pending approval; a retried invocation with the same token finds its own record.
 
-    A new token (the gate entered again, e.g. a second failover attempt) replaces a closed
-    approval; it never replaces a pending one with a different token.
+    A new token replaces the stored one: Step Functions issues a token per task attempt and
+    starts an attempt only after the previous one ended, so an older token (a gate step retried
+    after a Lambda error, or the gate entered again for another failover) waits for nothing.
+    A decision already made on a closed gate is kept in the incident's timeline, not here.
     """
     before = store.get(incident_id)
     if before is not None and before.token == token:
         return before
-    if before is not None and before.state is ApprovalState.PENDING:
-        raise ConflictError(f"incident {incident_id} already has a pending approval")
     return store.save(
         before,
         Approval(
