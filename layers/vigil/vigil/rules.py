@@ -25,6 +25,25 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _ordered[M: BaseModel](model: M, low: str, high: str) -> M:
+    """``model`` itself, once its ``high`` level is known not to be below its ``low`` one."""
+    if getattr(model, high) < getattr(model, low):
+        raise ValueError(f"{high} must be at least {low}")
+    return model
+
+
+class _UsageLevels(_Config):
+    """Use of a limit: at ``warning_ratio`` of it a rule warns, at ``critical_ratio`` it pages."""
+
+    enabled: bool = True
+    warning_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    critical_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
+
+    @model_validator(mode="after")
+    def _critical_above_warning(self) -> Self:
+        return _ordered(self, "warning_ratio", "critical_ratio")
+
+
 class VolumeAwareRule(_Config):
     """Alert on a count of bad events among a volume of requests.
 
@@ -43,9 +62,7 @@ class VolumeAwareRule(_Config):
 
     @model_validator(mode="after")
     def _critical_above_warning(self) -> Self:
-        if self.critical_rate < self.warning_rate:
-            raise ValueError("critical_rate must be at least warning_rate")
-        return self
+        return _ordered(self, "warning_rate", "critical_rate")
 
 
 _TAG_DIMENSION = re.compile(r"TAG:[\w.:/=+\-@ ]{1,128}")
@@ -135,7 +152,7 @@ class CollectionConfig(_Config):
         return self
 
 
-class ConcurrencyRule(_Config):
+class ConcurrencyRule(_UsageLevels):
     """The account's peak Lambda concurrency against its real limit (``GetAccountSettings``).
 
     The peak is the window's maximum of ``ClaimedAccountConcurrency`` (on-demand use plus
@@ -143,16 +160,6 @@ class ConcurrencyRule(_Config):
     at ``warning_ratio`` of the limit it warns, at ``critical_ratio`` it pages. Every
     function of the account throttles once the limit is reached, so it fires at once.
     """
-
-    enabled: bool = True
-    warning_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.8
-    critical_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
-
-    @model_validator(mode="after")
-    def _critical_above_warning(self) -> Self:
-        if self.critical_ratio < self.warning_ratio:
-            raise ValueError("critical_ratio must be at least warning_ratio")
-        return self
 
 
 class AsyncDeliveryRule(_Config):
@@ -183,20 +190,10 @@ class DeadLetterQueueRule(_Config):
     critical_retention_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
 
 
-class CapacityRule(_Config):
+class CapacityRule(_UsageLevels):
     """Use of a provisioned capacity (a table's or index's read and write units, a stream's
     shards) at its peak minute: at ``warning_ratio`` of the capacity it warns, at
     ``critical_ratio`` it pages. It fires at once: the peak is already a minute's average."""
-
-    enabled: bool = True
-    warning_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.8
-    critical_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
-
-    @model_validator(mode="after")
-    def _critical_above_warning(self) -> Self:
-        if self.critical_ratio < self.warning_ratio:
-            raise ValueError("critical_ratio must be at least warning_ratio")
-        return self
 
 
 class EventCountRule(_Config):
@@ -219,9 +216,7 @@ class IteratorAgeRule(_Config):
 
     @model_validator(mode="after")
     def _critical_above_warning(self) -> Self:
-        if self.critical_retention_ratio < self.warning_retention_ratio:
-            raise ValueError("critical_retention_ratio must be at least warning_retention_ratio")
-        return self
+        return _ordered(self, "warning_retention_ratio", "critical_retention_ratio")
 
 
 def _write_throttles_default() -> EventCountRule:
@@ -293,9 +288,7 @@ class S3RequestRule(_Config):
 
     @model_validator(mode="after")
     def _critical_above_warning(self) -> Self:
-        if self.critical_rate < self.warning_rate:
-            raise ValueError("critical_rate must be at least warning_rate")
-        return self
+        return _ordered(self, "warning_rate", "critical_rate")
 
 
 class StepFunctionsRule(_Config):
@@ -309,7 +302,7 @@ class StepFunctionsRule(_Config):
     include_aborted: bool = False
 
 
-class QuotaRule(_Config):
+class QuotaRule(_UsageLevels):
     """Service quota usage (``AWS/Usage``) against the applied quota value.
 
     ``services`` are Service Quotas service codes whose quotas with a usage metric are
@@ -317,18 +310,9 @@ class QuotaRule(_Config):
     ``critical_ratio`` it pages, at once.
     """
 
-    enabled: bool = True
     services: list[Annotated[str, Field(pattern=r"^[a-z0-9-]{2,63}$")]] = Field(
         default_factory=lambda: ["lambda", "states", "apigateway", "dynamodb", "kinesis"]
     )
-    warning_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.8
-    critical_ratio: Annotated[float, Field(gt=0, le=1)] = 0.9
-
-    @model_validator(mode="after")
-    def _critical_above_warning(self) -> Self:
-        if self.critical_ratio < self.warning_ratio:
-            raise ValueError("critical_ratio must be at least warning_ratio")
-        return self
 
 
 HealthCategory = Literal["issue", "accountNotification", "scheduledChange", "investigation"]
