@@ -855,31 +855,18 @@ def monitor(
     incident = load(incident_id, ports)
     found = assess_signals(incident.request, now=now, signals=signals, health=health)
     checks = incident.checks + 1
-    if found.recovered:
-        incident = incident.model_copy(
-            update={
-                "assessment": found,
-                "affected_resources": _union(incident, found),
-                "checks": checks,
-            }
-        )
-        ports.incidents.save(incident.incident_id, incident.model_dump_json())
-        return incident, MonitorVerdict("recovered", notify=False, notification=None)
-    if now - incident.opened_at >= max_duration:
-        incident = incident.model_copy(
-            update={
-                "assessment": found,
-                "affected_resources": _union(incident, found),
-                "checks": checks,
-            }
-        )
-        ports.incidents.save(incident.incident_id, incident.model_dump_json())
-        return incident, MonitorVerdict("expired", notify=False, notification=None)
     signature = found.signature()
     changed = signature != incident.last_signature
     last_post = incident.last_posted_at or incident.last_update
-    due = now - last_post >= heartbeat
-    if not (changed or due):
+    quiet: MonitorVerdict | None = None
+    if found.recovered:
+        quiet = MonitorVerdict("recovered", notify=False, notification=None)
+    elif now - incident.opened_at >= max_duration:
+        quiet = MonitorVerdict("expired", notify=False, notification=None)
+    elif not (changed or now - last_post >= heartbeat):
+        quiet = MonitorVerdict("watching", notify=False, notification=None)
+    if quiet is not None:
+        # Nothing to post now: record the check (recovery and hand-over post in their steps).
         incident = incident.model_copy(
             update={
                 "assessment": found,
@@ -888,7 +875,7 @@ def monitor(
             }
         )
         ports.incidents.save(incident.incident_id, incident.model_dump_json())
-        return incident, MonitorVerdict("watching", notify=False, notification=None)
+        return incident, quiet
     what = "Signals changed" if changed else "Heartbeat: no change"
     incident = incident.advanced(
         Phase.MONITOR,
