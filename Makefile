@@ -37,7 +37,8 @@ $(VENV)/.installed: requirements-dev.txt pyproject.toml
 venv: $(VENV)/.installed ## create the virtualenv: pinned dependencies and the `vigil` command
 
 # The status page is checked in headless Chromium (Debian's package) by the e2e tests. Installed
-# when missing and we are root (CI's clean machine); otherwise say how, and those tests skip.
+# when missing and we are root (CI's clean machine); otherwise say how, and those tests skip
+# (under CI=true they fail instead).
 CHROMIUM ?= /usr/bin/chromium
 chromium: ## install Debian's chromium for the status page checks (root, when missing)
 	@if [ -x "$(CHROMIUM)" ]; then :; \
