@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+# test_slack_actions imports the store from here as MemoryStore.
+from tests.unit.fakes import MemoryApprovalStore as MemoryStore
 from vigil.approval import (
     Approval,
     ApprovalClosedError,
@@ -13,27 +15,8 @@ from vigil.approval import (
     expire,
     request_approval,
 )
-from vigil.errors import ConflictError
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-class MemoryStore:
-    """Revision-checked like the DynamoDB store."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, Approval] = {}
-
-    def get(self, incident_id: str) -> Approval | None:
-        return self.items.get(incident_id)
-
-    def save(self, before: Approval | None, after: Approval) -> Approval:
-        current = self.items.get(after.incident_id)
-        if (current.revision if current else None) != (before.revision if before else None):
-            raise ConflictError("changed")
-        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
-        self.items[after.incident_id] = stored
-        return stored
 
 
 class Callback:

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import labels
-from vigil.approval import Approval, ApprovalState
-from vigil.errors import ConflictError, InvalidRunbookInput, VigilError
+from tests.unit.fakes import MemoryApprovalStore
+from vigil.approval import ApprovalState
+from vigil.errors import InvalidRunbookInput, VigilError
 from vigil.failover import FailoverAction, FailoverActionError, FailoverPlans
 from vigil.model import Alert, AlertState, Evidence, HealthEvent, Notification, Severity
 from vigil.outage import Outage
@@ -94,22 +95,6 @@ class Health:
         if self.down:
             raise VigilError("no Health endpoint answered")
         return self.events
-
-
-class Approvals:
-    def __init__(self) -> None:
-        self.items: dict[str, Approval] = {}
-
-    def get(self, incident_id: str) -> Approval | None:
-        return self.items.get(incident_id)
-
-    def save(self, before: Approval | None, after: Approval) -> Approval:
-        current = self.items.get(after.incident_id)
-        if (current.revision if current else None) != (before.revision if before else None):
-            raise ConflictError("changed")
-        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
-        self.items[after.incident_id] = stored
-        return stored
 
 
 class Topic:
@@ -249,7 +234,7 @@ def test_failover_is_offered_on_our_side_only_when_asked(
 
 
 def test_the_gate_asks_with_two_buttons_carrying_the_incident_id() -> None:
-    ports, approvals, topic = _ports(), Approvals(), Topic()
+    ports, approvals, topic = _ports(), MemoryApprovalStore(), Topic()
     _opened(ports, failover_plan="to-west")
 
     request_gate(
@@ -270,7 +255,7 @@ def test_the_gate_asks_with_two_buttons_carrying_the_incident_id() -> None:
 
 
 def test_a_lapsed_gate_records_expiry_pages_and_changes_nothing() -> None:
-    ports, approvals = _ports(), Approvals()
+    ports, approvals = _ports(), MemoryApprovalStore()
     _opened(ports, failover_plan="to-west")
     request_gate(
         "inc-1",

@@ -486,6 +486,87 @@ class Breach:
     repeat_minutes: int | None = None
 
 
+def _breach(
+    signal: Signal,
+    severity: Severity,
+    value: float,
+    threshold: float,
+    unit: str,
+    *,
+    summary: str,
+    for_seconds: int = 0,
+    repeat_minutes: int | None = None,
+) -> Breach:
+    """A rule's verdict on ``signal``: its evidence keeps the signal's window, time and samples."""
+    return Breach(
+        labels=signal.labels,
+        severity=severity,
+        evidence=Evidence(
+            value=value,
+            threshold=threshold,
+            unit=unit,
+            window_seconds=signal.window_seconds,
+            observed_at=signal.observed_at,
+            summary=summary,
+            samples=signal.samples,
+        ),
+        for_seconds=for_seconds,
+        repeat_minutes=repeat_minutes,
+    )
+
+
+@dataclass(frozen=True)
+class _Level:
+    """The level a use reached of its limit: ``ratio`` is the critical one when it pages,
+    the warning one when it warns."""
+
+    critical: bool
+    ratio: float
+
+
+def _level_reached(used: float, limit: float, warning: float, critical: float) -> _Level | None:
+    """The level ``used`` reached of ``limit``: ``None`` below ``warning`` of it, or no limit."""
+    if limit <= 0 or used < warning * limit:
+        return None
+    pages = used >= critical * limit
+    return _Level(critical=pages, ratio=critical if pages else warning)
+
+
+def _usage_breach(signal: Signal, level: _Level, percent: float, summary: str) -> Breach:
+    """A use at ``percent`` of its limit, against the level it reached; it fires at once."""
+    return _breach(
+        signal,
+        Severity.CRITICAL if level.critical else Severity.WARNING,
+        round(percent, 2),
+        round(level.ratio * 100, 2),
+        "Percent",
+        summary=summary,
+    )
+
+
+def _count_breach(
+    signal: Signal,
+    count: float,
+    unit: str,
+    summary: str,
+    *,
+    severity: Severity,
+    critical_count: int,
+    critical_note: str = "",
+) -> Breach:
+    """``count`` bad events: they alert at ``severity``, and ``critical_count`` or more page,
+    with ``critical_note`` added to the summary."""
+    critical = count >= critical_count
+    return _breach(
+        signal,
+        Severity.CRITICAL if critical else severity,
+        count,
+        float(critical_count if critical else 0),
+        unit,
+        summary=summary + (critical_note if critical else ""),
+    )
+
+
 def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
     """Apply the rule for the signal's kind; ``None`` means healthy (or no rule)."""
     kind = signal.labels.kind
@@ -514,42 +595,31 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
         return None
     window = f"{signal.window_seconds // 60} min"
     if volume < rule.low_volume_below:
-        return Breach(
-            labels=signal.labels,
-            severity=rule.low_volume_severity,
-            evidence=Evidence(
-                value=events,
-                threshold=0,
-                unit="Count",
-                window_seconds=signal.window_seconds,
-                observed_at=signal.observed_at,
-                summary=(
-                    f"{_plural(events, spec.event[:-1])} in {_plural(volume, spec.volume[:-1])}"
-                    f" over {window} (low volume: every one counts)"
-                ),
-                samples=signal.samples,
+        return _breach(
+            signal,
+            rule.low_volume_severity,
+            events,
+            0,
+            "Count",
+            summary=(
+                f"{_plural(events, spec.event[:-1])} in {_plural(volume, spec.volume[:-1])}"
+                f" over {window} (low volume: every one counts)"
             ),
-            for_seconds=0,
         )
     rate = events / volume
     if rate <= rule.warning_rate:
         return None
     severity = Severity.CRITICAL if rate > rule.critical_rate else Severity.WARNING
     threshold = rule.critical_rate if severity is Severity.CRITICAL else rule.warning_rate
-    return Breach(
-        labels=signal.labels,
-        severity=severity,
-        evidence=Evidence(
-            value=round(rate * 100, 4),
-            threshold=round(threshold * 100, 4),
-            unit="Percent",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=(
-                f"{rate:.2%} {spec.event} ({events:,.0f} of {volume:,.0f} {spec.volume})"
-                f" over {window}, above {threshold:.2%}"
-            ),
-            samples=signal.samples,
+    return _breach(
+        signal,
+        severity,
+        round(rate * 100, 4),
+        round(threshold * 100, 4),
+        "Percent",
+        summary=(
+            f"{rate:.2%} {spec.event} ({events:,.0f} of {volume:,.0f} {spec.volume})"
+            f" over {window}, above {threshold:.2%}"
         ),
         for_seconds=rule.for_minutes * 60,
     )
@@ -591,20 +661,8 @@ def _judge_config(signal: Signal) -> Breach | None:
     if signal.value <= 0:
         return None
     problem = signal.context.get("problem", "the rules config is invalid")
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.WARNING,
-        evidence=Evidence(
-            value=signal.value,
-            threshold=0,
-            unit="Count",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=f"Running the last good rules config: {problem}",
-            samples=signal.samples,
-        ),
-        for_seconds=0,
-    )
+    summary = f"Running the last good rules config: {problem}"
+    return _breach(signal, Severity.WARNING, signal.value, 0, "Count", summary=summary)
 
 
 def kind_title(kind: str) -> str:
@@ -620,27 +678,16 @@ def kind_title(kind: str) -> str:
 def _judge_concurrency(signal: Signal, rule: ConcurrencyRule) -> Breach | None:
     limit = signal.samples.get("limit", 0.0)
     peak = max(signal.samples.get("claimed", 0.0), signal.samples.get("concurrent", 0.0))
-    if not rule.enabled or limit <= 0 or peak < rule.warning_ratio * limit:
+    level = _level_reached(peak, limit, rule.warning_ratio, rule.critical_ratio)
+    if not rule.enabled or level is None:
         return None
-    critical = peak >= rule.critical_ratio * limit
-    ratio = rule.critical_ratio if critical else rule.warning_ratio
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.CRITICAL if critical else Severity.WARNING,
-        evidence=Evidence(
-            value=round(peak / limit * 100, 2),
-            threshold=round(ratio * 100, 2),
-            unit="Percent",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=(
-                f"peak concurrency {peak:,.0f} of the account limit {limit:,.0f}"
-                f" ({peak / limit:.0%}) over {signal.window_seconds // 60} min, at or above"
-                f" {ratio:.0%}; every function throttles at the limit"
-            ),
-            samples=signal.samples,
-        ),
-        for_seconds=0,
+    return _usage_breach(
+        signal,
+        level,
+        peak / limit * 100,
+        f"peak concurrency {peak:,.0f} of the account limit {limit:,.0f}"
+        f" ({peak / limit:.0%}) over {signal.window_seconds // 60} min, at or above"
+        f" {level.ratio:.0%}; every function throttles at the limit",
     )
 
 
@@ -660,22 +707,16 @@ def _judge_async(signal: Signal, rule: AsyncDeliveryRule) -> Breach | None:
         )
         if count
     ]
-    return Breach(
-        labels=signal.labels,
-        severity=rule.delivery_failure_severity if lost else rule.dropped_severity,
-        evidence=Evidence(
-            value=dropped + lost,
-            threshold=0,
-            unit="events",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=(
-                f"{', '.join(parts)} over {signal.window_seconds // 60} min"
-                + ("; those events are lost" if lost else "")
-            ),
-            samples=signal.samples,
+    return _breach(
+        signal,
+        rule.delivery_failure_severity if lost else rule.dropped_severity,
+        dropped + lost,
+        0,
+        "events",
+        summary=(
+            f"{', '.join(parts)} over {signal.window_seconds // 60} min"
+            + ("; those events are lost" if lost else "")
         ),
-        for_seconds=0,
     )
 
 
@@ -692,20 +733,8 @@ def _judge_dead_letters(signal: Signal, rule: DeadLetterQueueRule) -> Breach | N
         summary += f", the oldest {_duration(age)} old of a {_duration(retention)} retention"
     if critical:
         summary += "; SQS deletes it at the end of the retention, so it is about to be lost"
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.CRITICAL if critical else rule.severity,
-        evidence=Evidence(
-            value=visible,
-            threshold=0,
-            unit="messages",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=summary,
-            samples=signal.samples,
-        ),
-        for_seconds=0,
-    )
+    severity = Severity.CRITICAL if critical else rule.severity
+    return _breach(signal, severity, visible, 0, "messages", summary=summary)
 
 
 def _duration(seconds: float) -> str:
@@ -722,32 +751,22 @@ def _duration(seconds: float) -> str:
 def _judge_capacity(signal: Signal, rule: CapacityRule, what: str) -> Breach | None:
     """``signal.value`` is the peak use in percent of the capacity; the samples say of what."""
     ratio = signal.value / 100
-    if not rule.enabled or ratio < rule.warning_ratio:
+    # The use is already a share of the capacity, so the limit is the whole of it: 1.
+    level = _level_reached(ratio, 1, rule.warning_ratio, rule.critical_ratio)
+    if not rule.enabled or level is None:
         return None
-    critical = ratio >= rule.critical_ratio
-    threshold = rule.critical_ratio if critical else rule.warning_ratio
     parts = [
         f"{direction} {signal.samples[used]:,.0f} of {signal.samples[capacity]:,.0f} {unit}"
         for direction, used, capacity, unit in _CAPACITY_SAMPLES
         if used in signal.samples and signal.samples.get(capacity, 0) > 0
     ]
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.CRITICAL if critical else Severity.WARNING,
-        evidence=Evidence(
-            value=round(signal.value, 2),
-            threshold=round(threshold * 100, 2),
-            unit="Percent",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=(
-                f"peak minute at {ratio:.0%} of the {what} ({'; '.join(parts)}) over"
-                f" {signal.window_seconds // 60} min, at or above {threshold:.0%};"
-                " requests beyond it are throttled"
-            ),
-            samples=signal.samples,
-        ),
-        for_seconds=0,
+    return _usage_breach(
+        signal,
+        level,
+        signal.value,
+        f"peak minute at {ratio:.0%} of the {what} ({'; '.join(parts)}) over"
+        f" {signal.window_seconds // 60} min, at or above {level.ratio:.0%};"
+        " requests beyond it are throttled",
     )
 
 
@@ -765,56 +784,36 @@ def _judge_events(signal: Signal, rule: EventCountRule, what: str) -> Breach | N
     events = signal.value
     if not rule.enabled or events <= 0:
         return None
-    critical = events >= rule.critical_events
     details = ", ".join(
         _plural(value, name.replace("_", " ")[:-1])
         for name, value in sorted(signal.samples.items())
         if value and name.endswith("s")
     )
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.CRITICAL if critical else rule.severity,
-        evidence=Evidence(
-            value=events,
-            threshold=float(rule.critical_events if critical else 0),
-            unit="events",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=f"{what}: {details or _plural(events, 'event')} over"
-            f" {signal.window_seconds // 60} min",
-            samples=signal.samples,
-        ),
-        for_seconds=0,
+    return _count_breach(
+        signal,
+        events,
+        "events",
+        f"{what}: {details or _plural(events, 'event')} over {signal.window_seconds // 60} min",
+        severity=rule.severity,
+        critical_count=rule.critical_events,
     )
 
 
 def _judge_iterator_age(signal: Signal, rule: IteratorAgeRule) -> Breach | None:
     age = signal.samples.get("age_seconds", 0.0)
     retention = signal.samples.get("retention_seconds", 0.0)
-    if not rule.enabled or retention <= 0 or age < rule.warning_retention_ratio * retention:
+    level = _level_reached(
+        age, retention, rule.warning_retention_ratio, rule.critical_retention_ratio
+    )
+    if not rule.enabled or level is None:
         return None
-    critical = age >= rule.critical_retention_ratio * retention
-    ratio = rule.critical_retention_ratio if critical else rule.warning_retention_ratio
     summary = (
         f"the consumer is {_duration(age)} behind, {age / retention:.0%} of the"
-        f" {_duration(retention)} retention (at or above {ratio:.0%})"
+        f" {_duration(retention)} retention (at or above {level.ratio:.0%})"
     )
-    if critical:
+    if level.critical:
         summary += "; records older than the retention are deleted unread"
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.CRITICAL if critical else Severity.WARNING,
-        evidence=Evidence(
-            value=round(age / retention * 100, 2),
-            threshold=round(ratio * 100, 2),
-            unit="Percent",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=summary,
-            samples=signal.samples,
-        ),
-        for_seconds=0,
-    )
+    return _usage_breach(signal, level, age / retention * 100, summary)
 
 
 _DATA_RULES: dict[str, Callable[[Signal, RulesConfig], Breach | None]] = {
@@ -892,19 +891,13 @@ def _judge_cost(signal: Signal, rule: CostRule) -> Breach | None:
     for key in ("top_usage", "anomaly"):
         if context.get(key):
             summary += f"; {context[key]}"
-    return Breach(
-        labels=signal.labels,
-        severity=severity,
-        evidence=Evidence(
-            value=round(spend, 2),
-            threshold=round(threshold, 2),
-            unit="USD",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=summary,
-            samples=samples,
-        ),
-        for_seconds=0,
+    return _breach(
+        signal,
+        severity,
+        round(spend, 2),
+        round(threshold, 2),
+        "USD",
+        summary=summary,
         repeat_minutes=rule.repeat_interval_minutes,
     )
 
@@ -936,22 +929,17 @@ def _judge_s3_errors(signal: Signal, rules: RulesConfig) -> Breach | None:
     if rate <= threshold:
         return None
     critical = rate > max(rule.critical_rate, threshold)
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.CRITICAL if critical else Severity.WARNING,
-        evidence=Evidence(
-            value=round(rate * 100, 4),
-            threshold=round(threshold * 100, 4),
-            unit="Percent",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=(
-                f"{rate:.2%} 5xx ({errors:,.0f} of {requests:,.0f} requests) over"
-                f" {signal.window_seconds // 60} min against a baseline of {baseline:.2%},"
-                f" above {threshold:.2%}; 503 SlowDown is S3 asking for fewer requests per"
-                " prefix"
-            ),
-            samples=samples,
+    return _breach(
+        signal,
+        Severity.CRITICAL if critical else Severity.WARNING,
+        round(rate * 100, 4),
+        round(threshold * 100, 4),
+        "Percent",
+        summary=(
+            f"{rate:.2%} 5xx ({errors:,.0f} of {requests:,.0f} requests) over"
+            f" {signal.window_seconds // 60} min against a baseline of {baseline:.2%},"
+            f" above {threshold:.2%}; 503 SlowDown is S3 asking for fewer requests per"
+            " prefix"
         ),
         for_seconds=rule.errors_for_minutes * 60,
     )
@@ -971,22 +959,17 @@ def _judge_s3_latency(signal: Signal, rules: RulesConfig) -> Breach | None:
     )
     if latency <= threshold:
         return None
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.WARNING,
-        evidence=Evidence(
-            value=round(latency, 1),
-            threshold=round(threshold, 1),
-            unit="ms",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=(
-                f"{rule.latency_metric} averaged {latency:,.0f} ms over"
-                f" {signal.window_seconds // 60} min ({requests:,.0f} requests) against a"
-                f" baseline of {median:,.0f} ms over {windows:.0f} windows, above"
-                f" {threshold:,.0f} ms"
-            ),
-            samples=samples,
+    return _breach(
+        signal,
+        Severity.WARNING,
+        round(latency, 1),
+        round(threshold, 1),
+        "ms",
+        summary=(
+            f"{rule.latency_metric} averaged {latency:,.0f} ms over"
+            f" {signal.window_seconds // 60} min ({requests:,.0f} requests) against a"
+            f" baseline of {median:,.0f} ms over {windows:.0f} windows, above"
+            f" {threshold:,.0f} ms"
         ),
         for_seconds=rule.latency_for_minutes * 60,
     )
@@ -996,23 +979,17 @@ def _judge_s3_hint(signal: Signal, rules: RulesConfig) -> Breach | None:
     rule, objects = rules.s3, signal.samples.get("objects", 0.0)
     if not (rule.enabled and rule.hint) or objects < rule.busy_objects:
         return None
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.INFO,
-        evidence=Evidence(
-            value=objects,
-            threshold=float(rule.busy_objects),
-            unit="objects",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=(
-                f"{objects:,.0f} objects and no request metrics configuration: 5xx, 503"
-                " SlowDown on a hot prefix and latency are invisible to Vigil until a request"
-                " metrics filter is added (PutBucketMetricsConfiguration)"
-            ),
-            samples=signal.samples,
+    return _breach(
+        signal,
+        Severity.INFO,
+        objects,
+        float(rule.busy_objects),
+        "objects",
+        summary=(
+            f"{objects:,.0f} objects and no request metrics configuration: 5xx, 503"
+            " SlowDown on a hot prefix and latency are invisible to Vigil until a request"
+            " metrics filter is added (PutBucketMetricsConfiguration)"
         ),
-        for_seconds=0,
     )
 
 
@@ -1023,51 +1000,31 @@ def _judge_states(signal: Signal, rules: RulesConfig) -> Breach | None:
         return None
     if kind == "states.executions_aborted" and not rule.include_aborted:
         return None
-    critical = count >= rule.critical_count
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.CRITICAL if critical else rule.severity,
-        evidence=Evidence(
-            value=count,
-            threshold=float(rule.critical_count if critical else 0),
-            unit="executions",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=(
-                f"{_plural(count, _STATES_EVENTS[kind])} over {signal.window_seconds // 60} min"
-                + (f", at or above {rule.critical_count}" if critical else "")
-            ),
-            samples=signal.samples,
-        ),
-        for_seconds=0,
+    return _count_breach(
+        signal,
+        count,
+        "executions",
+        f"{_plural(count, _STATES_EVENTS[kind])} over {signal.window_seconds // 60} min",
+        severity=rule.severity,
+        critical_count=rule.critical_count,
+        critical_note=f", at or above {rule.critical_count}",
     )
 
 
 def _judge_quota(signal: Signal, rules: RulesConfig) -> Breach | None:
     rule = rules.service_quotas
     usage, quota = signal.samples.get("usage", 0.0), signal.samples.get("quota", 0.0)
-    if not rule.enabled or quota <= 0 or usage < rule.warning_ratio * quota:
+    level = _level_reached(usage, quota, rule.warning_ratio, rule.critical_ratio)
+    if not rule.enabled or level is None:
         return None
-    critical = usage >= rule.critical_ratio * quota
-    ratio = rule.critical_ratio if critical else rule.warning_ratio
     name = signal.context.get("quota", signal.labels.resource)
-    return Breach(
-        labels=signal.labels,
-        severity=Severity.CRITICAL if critical else Severity.WARNING,
-        evidence=Evidence(
-            value=round(usage / quota * 100, 2),
-            threshold=round(ratio * 100, 2),
-            unit="Percent",
-            window_seconds=signal.window_seconds,
-            observed_at=signal.observed_at,
-            summary=(
-                f"{name}: peak usage {usage:,.0f} of the quota {quota:,.0f}"
-                f" ({usage / quota:.0%}) over {signal.window_seconds // 60} min, at or above"
-                f" {ratio:.0%}"
-            ),
-            samples=signal.samples,
-        ),
-        for_seconds=0,
+    return _usage_breach(
+        signal,
+        level,
+        usage / quota * 100,
+        f"{name}: peak usage {usage:,.0f} of the quota {quota:,.0f}"
+        f" ({usage / quota:.0%}) over {signal.window_seconds // 60} min, at or above"
+        f" {level.ratio:.0%}",
     )
 
 
