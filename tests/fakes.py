@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from vigil.adapters.lambda_account import AccountLimits
+from vigil.approval import Approval
 from vigil.errors import ConflictError
 from vigil.evaluate import RoutingPorts
 from vigil.grouping import Group
@@ -139,3 +140,34 @@ class MemorySilenceStore:
 
     def current(self, now: datetime) -> list[Silence]:
         return [silence for silence in self.items if silence.ends_at > now]
+
+
+class MemoryApprovalStore:
+    """Behaves like ``ApprovalStore``: a save must name the revision it read, or it conflicts."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Approval] = {}
+
+    def get(self, incident_id: str) -> Approval | None:
+        return self.items.get(incident_id)
+
+    def save(self, before: Approval | None, after: Approval) -> Approval:
+        current = self.items.get(after.incident_id)
+        if (current.revision if current else None) != (before.revision if before else None):
+            raise ConflictError("changed")
+        stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
+        self.items[after.incident_id] = stored
+        return stored
+
+
+class RecordingCallback:
+    """Behaves like ``TaskCallback``: records each answer, or raises ``error``."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.answers: list[tuple[str, dict[str, object]]] = []
+        self.error = error
+
+    def answer(self, token: str, output: dict[str, object]) -> None:
+        if self.error:
+            raise self.error
+        self.answers.append((token, output))

@@ -4,8 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-# test_slack_actions imports the store from here as MemoryStore.
-from tests.unit.fakes import MemoryApprovalStore as MemoryStore
+from tests.fakes import MemoryApprovalStore, RecordingCallback
 from vigil.approval import (
     Approval,
     ApprovalClosedError,
@@ -19,18 +18,7 @@ from vigil.approval import (
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-class Callback:
-    def __init__(self, error: Exception | None = None) -> None:
-        self.answers: list[tuple[str, dict[str, object]]] = []
-        self.error = error
-
-    def answer(self, token: str, output: dict[str, object]) -> None:
-        if self.error:
-            raise self.error
-        self.answers.append((token, output))
-
-
-def _pending(store: MemoryStore, token: str = "token-1") -> Approval:
+def _pending(store: MemoryApprovalStore, token: str = "token-1") -> Approval:
     return request_approval(
         "inc-1",
         token=token,
@@ -43,7 +31,7 @@ def _pending(store: MemoryStore, token: str = "token-1") -> Approval:
 
 
 def test_an_approval_answers_the_workflow_once_and_records_who() -> None:
-    store, callback = MemoryStore(), Callback()
+    store, callback = MemoryApprovalStore(), RecordingCallback()
     _pending(store)
 
     decided = decide(
@@ -69,7 +57,7 @@ def test_an_approval_answers_the_workflow_once_and_records_who() -> None:
 
 
 def test_a_retried_request_finds_its_own_record_and_a_new_attempt_supersedes_it() -> None:
-    store, callback = MemoryStore(), Callback()
+    store, callback = MemoryApprovalStore(), RecordingCallback()
     first = _pending(store)
 
     assert _pending(store) == first
@@ -81,9 +69,9 @@ def test_a_retried_request_finds_its_own_record_and_a_new_attempt_supersedes_it(
 
 
 def test_a_closed_gate_is_replaced_by_a_new_request() -> None:
-    store = MemoryStore()
+    store = MemoryApprovalStore()
     _pending(store)
-    decide("inc-1", approve=False, actor="bob", now=NOW, store=store, callback=Callback())
+    decide("inc-1", approve=False, actor="bob", now=NOW, store=store, callback=RecordingCallback())
 
     again = _pending(store, token="token-2")
 
@@ -91,7 +79,7 @@ def test_a_closed_gate_is_replaced_by_a_new_request() -> None:
 
 
 def test_a_lapsed_gate_refuses_and_is_recorded_as_expired() -> None:
-    store, callback = MemoryStore(), Callback()
+    store, callback = MemoryApprovalStore(), RecordingCallback()
     _pending(store)
 
     with pytest.raises(ApprovalClosedError, match="lapsed at 2026-11-26T12:30:00Z"):
@@ -108,7 +96,7 @@ def test_a_lapsed_gate_refuses_and_is_recorded_as_expired() -> None:
 
 
 def test_the_workflow_timing_out_first_wins_over_a_late_decision() -> None:
-    store = MemoryStore()
+    store = MemoryApprovalStore()
     _pending(store)
 
     with pytest.raises(ApprovalClosedError, match="no longer waits"):
@@ -118,13 +106,13 @@ def test_the_workflow_timing_out_first_wins_over_a_late_decision() -> None:
             actor="alice",
             now=NOW,
             store=store,
-            callback=Callback(ApprovalClosedError("gone")),
+            callback=RecordingCallback(ApprovalClosedError("gone")),
         )
     assert store.items["inc-1"].state is ApprovalState.EXPIRED
 
 
 def test_a_failed_answer_leaves_the_gate_pending_for_another_try() -> None:
-    store = MemoryStore()
+    store = MemoryApprovalStore()
     _pending(store)
 
     with pytest.raises(OSError, match="network"):
@@ -134,23 +122,27 @@ def test_a_failed_answer_leaves_the_gate_pending_for_another_try() -> None:
             actor="alice",
             now=NOW,
             store=store,
-            callback=Callback(OSError("network")),
+            callback=RecordingCallback(OSError("network")),
         )
     assert store.items["inc-1"].state is ApprovalState.PENDING
-    assert decide("inc-1", approve=True, actor="alice", now=NOW, store=store, callback=Callback())
+    assert decide(
+        "inc-1", approve=True, actor="alice", now=NOW, store=store, callback=RecordingCallback()
+    )
 
 
 def test_unknown_incidents_and_anonymous_decisions_are_refused() -> None:
-    store = MemoryStore()
+    store = MemoryApprovalStore()
     with pytest.raises(UnknownApprovalError, match="inc-9 has no approval"):
-        decide("inc-9", approve=True, actor="alice", now=NOW, store=store, callback=Callback())
+        decide(
+            "inc-9", approve=True, actor="alice", now=NOW, store=store, callback=RecordingCallback()
+        )
     _pending(store)
     with pytest.raises(Exception, match="needs the name"):
-        decide("inc-1", approve=True, actor=" ", now=NOW, store=store, callback=Callback())
+        decide("inc-1", approve=True, actor=" ", now=NOW, store=store, callback=RecordingCallback())
 
 
 def test_expire_marks_only_a_pending_gate() -> None:
-    store = MemoryStore()
+    store = MemoryApprovalStore()
     assert expire("inc-1", store=store) is None
     _pending(store)
     assert expire("inc-1", store=store).state is ApprovalState.EXPIRED  # type: ignore[union-attr]
@@ -158,5 +150,5 @@ def test_expire_marks_only_a_pending_gate() -> None:
 
 
 def test_the_token_never_appears_in_the_repr() -> None:
-    store = MemoryStore()
+    store = MemoryApprovalStore()
     assert "token-1" not in repr(_pending(store))

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import labels
-from tests.unit.fakes import MemoryApprovalStore
+from tests.fakes import MemoryApprovalStore
 from vigil.approval import ApprovalState
 from vigil.errors import InvalidRunbookInput, VigilError
 from vigil.failover import FailoverAction, FailoverActionError, FailoverPlans

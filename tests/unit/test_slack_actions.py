@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.unit.test_approval import Callback, MemoryStore
+from tests.fakes import MemoryApprovalStore, RecordingCallback
 from tests.unit.test_messages import _notification
 from vigil.approval import ApprovalState, request_approval
 from vigil.chat import slack_message
@@ -75,7 +75,7 @@ class SilenceBook:
         return silence
 
 
-def _gate(store: MemoryStore) -> None:
+def _gate(store: MemoryApprovalStore) -> None:
     request_approval(
         "inc-7",
         token="token-7",
@@ -208,7 +208,7 @@ def _press(action_id: str, value: str | None) -> ButtonPress:
 
 
 def test_approve_decides_the_gate_as_the_slack_user_and_replaces_the_message() -> None:
-    store, callback = MemoryStore(), Callback()
+    store, callback = MemoryApprovalStore(), RecordingCallback()
     _gate(store)
 
     reply = handle(
@@ -240,7 +240,7 @@ def test_approve_decides_the_gate_as_the_slack_user_and_replaces_the_message() -
 
 
 def test_a_second_press_or_a_replay_is_told_who_decided_and_changes_nothing() -> None:
-    store, callback = MemoryStore(), Callback()
+    store, callback = MemoryApprovalStore(), RecordingCallback()
     _gate(store)
     press = _press("runbook_decline", "inc-7")
     handle(press, now=NOW, approvals=store, callback=callback, silences=SilenceBook())
@@ -267,8 +267,8 @@ def test_an_incident_without_a_gate_gets_a_note_not_an_error() -> None:
     reply = handle(
         _press("runbook_approve", "inc-404"),
         now=NOW,
-        approvals=MemoryStore(),
-        callback=Callback(),
+        approvals=MemoryApprovalStore(),
+        callback=RecordingCallback(),
         silences=SilenceBook(),
     )
 
@@ -281,8 +281,8 @@ def test_a_decision_button_without_an_incident_is_malformed() -> None:
         handle(
             _press("runbook_approve", None),
             now=NOW,
-            approvals=MemoryStore(),
-            callback=Callback(),
+            approvals=MemoryApprovalStore(),
+            callback=RecordingCallback(),
             silences=SilenceBook(),
         )
 
@@ -299,8 +299,8 @@ def test_the_silence_button_creates_a_two_hour_silence_like_the_command() -> Non
     reply = handle(
         _press("silence_group", value),
         now=NOW,
-        approvals=MemoryStore(),
-        callback=Callback(),
+        approvals=MemoryApprovalStore(),
+        callback=RecordingCallback(),
         silences=book,
     )
 
@@ -316,13 +316,15 @@ def test_the_silence_button_creates_a_two_hour_silence_like_the_command() -> Non
 def test_the_same_press_delivered_twice_creates_one_silence() -> None:
     book = SilenceBook()
     press = _press("silence_group", '{"match":{"kind":"lambda.errors"},"for":"2h"}')
-    handle(press, now=NOW, approvals=MemoryStore(), callback=Callback(), silences=book)
+    handle(
+        press, now=NOW, approvals=MemoryApprovalStore(), callback=RecordingCallback(), silences=book
+    )
 
     again = handle(
         press,
         now=NOW + timedelta(seconds=5),
-        approvals=MemoryStore(),
-        callback=Callback(),
+        approvals=MemoryApprovalStore(),
+        callback=RecordingCallback(),
         silences=book,
     )
 
@@ -348,8 +350,8 @@ def test_a_malformed_silence_value_is_refused_and_creates_nothing(value: str) ->
         handle(
             _press("silence_group", value),
             now=NOW,
-            approvals=MemoryStore(),
-            callback=Callback(),
+            approvals=MemoryApprovalStore(),
+            callback=RecordingCallback(),
             silences=book,
         )
     assert refused.value.status == 400
@@ -361,8 +363,8 @@ def test_link_buttons_are_acknowledged_and_ignored() -> None:
         handle(
             _press("link-0", None),
             now=NOW,
-            approvals=MemoryStore(),
-            callback=Callback(),
+            approvals=MemoryApprovalStore(),
+            callback=RecordingCallback(),
             silences=SilenceBook(),
         )
         is None
