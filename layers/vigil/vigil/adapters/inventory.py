@@ -319,8 +319,9 @@ class LambdaReservations:
                 raise InventoryUnavailable(f"GetFunctionConcurrency failed: {exc}") from exc
             except BotoCoreError as exc:
                 raise InventoryUnavailable(f"GetFunctionConcurrency failed: {exc}") from exc
-            if "ReservedConcurrentExecutions" in answer:
-                found[name] = int(answer["ReservedConcurrentExecutions"])
+            reserved = answer.get("ReservedConcurrentExecutions")
+            if reserved is not None:  # AWS leaves it out when there is none
+                found[name] = int(reserved)
         return found
 
 
