@@ -11,7 +11,13 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
-from tests.e2e.scenario_runs import STACK_WORKFLOW_METRICS, collector_cycles, emails, play_scenario
+from tests.e2e.scenario_runs import (
+    STACK_RESERVED_METRICS,
+    STACK_WORKFLOW_METRICS,
+    collector_cycles,
+    emails,
+    play_scenario,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -35,12 +41,15 @@ def test_only_the_reserved_function_is_read_and_reservations_only_at_discovery(
     reserved: Emulator,
 ) -> None:
     cycles = collector_cycles(reserved)
-    discovered = [c for c in cycles if "reserved" in c["discovered"]]
-    print(cycles[0])
 
-    assert len(discovered) == 1
+    # The first cycle discovers (nothing stored yet): one request per function of the region,
+    # the scenario's 3 and the stack's 7.
+    assert cycles[0]["discovered"]
+    assert cycles[0]["api_calls"]["GetFunctionConcurrency"] == 10
     assert all("GetFunctionConcurrency" not in c["api_calls"] for c in cycles[1:])
-    assert {c["resources"]["reserved"] for c in cycles} == {1}
-    # The account concurrency fast path (8 metrics), the stack's workflows, and ledger-writer.
+    # ledger-writer and the stack's SlackActionsFunction; paused-job (0) is not read.
+    assert {c["resources"]["reserved"] for c in cycles} == {1 + STACK_RESERVED_METRICS}
+    # The account concurrency fast path (8 metrics), the stack's workflows and reserved function,
+    # and ledger-writer: checkout-api, without a reservation, adds nothing.
     quiet = {c["metrics_requested"] for c in cycles if not c["swept"]}
-    assert quiet == {8 + STACK_WORKFLOW_METRICS + 1}
+    assert quiet == {8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS + 1}
