@@ -11,7 +11,8 @@ up to the clock's next step:
   ``Average`` of ``Errors`` is the error rate). Minutes without traffic get no datapoint, as on
   AWS. Throttled requests are not counted in ``Invocations``, as on AWS.
 * the Lambda **dials** of the scenario's phases: each function's ``AsyncEventsDropped``,
-  ``DeadLetterErrors`` and ``DestinationDeliveryFailures`` (dimension ``FunctionName``), and the
+  ``DeadLetterErrors``, ``DestinationDeliveryFailures`` and ``ConcurrentExecutions`` (dimension
+  ``FunctionName``; reserved concurrency is set when the function is created), and the
   account's ``ConcurrentExecutions`` (the sum of the workloads' ``concurrency``) and
   ``ClaimedAccountConcurrency`` (that plus the scenario's reserved concurrency), without
   dimensions, as Lambda publishes them; minutes with no concurrency get no datapoint.
@@ -114,6 +115,23 @@ def async_datums(function_name: str, minute: datetime, traffic: Traffic) -> list
     ]
 
 
+def function_concurrency_datums(
+    function_name: str, minute: datetime, concurrency: int
+) -> list[dict[str, Any]]:
+    """One function's peak concurrent executions in one minute (none when it is 0)."""
+    if concurrency <= 0:
+        return []
+    return [
+        {
+            "MetricName": "ConcurrentExecutions",
+            "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
+            "Timestamp": minute,
+            "Unit": "Count",
+            "Value": float(concurrency),
+        }
+    ]
+
+
 def concurrency_datums(minute: datetime, concurrent: int, reserved: int) -> list[dict[str, Any]]:
     """The account-level concurrency peaks of one minute (no dimensions)."""
     if concurrent <= 0:
@@ -184,6 +202,11 @@ class MetricsWriter:
                 Code={"ZipFile": buffer.getvalue()},
                 Description=workload.description or "scenario workload (emulator)",
             )
+            if workload.reserved_concurrency is not None:
+                lam.put_function_concurrency(
+                    FunctionName=workload.function,
+                    ReservedConcurrentExecutions=workload.reserved_concurrency,
+                )
             names.append(workload.function)
         return names
 
@@ -209,6 +232,9 @@ class MetricsWriter:
                     traffic = workload.traffic(offset, scenario.seed)
                     datums += lambda_datums(workload.function, minute, traffic)
                     datums += async_datums(workload.function, minute, traffic)
+                    datums += function_concurrency_datums(
+                        workload.function, minute, traffic.concurrency
+                    )
                     concurrent += traffic.concurrency
                 reserved = scenario.lambda_account.reserved_concurrency
                 datums += concurrency_datums(minute, concurrent, reserved)

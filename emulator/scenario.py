@@ -45,7 +45,9 @@ The Lambda dials: a phase may give ``concurrency`` (the function's peak concurre
 in each minute; the emulator publishes the account's sum as ``ConcurrentExecutions`` and
 ``ClaimedAccountConcurrency``, without dimensions, as Lambda does) and
 ``async_dropped_per_minute``, ``dead_letter_errors_per_minute``,
-``destination_failures_per_minute`` (the function's asynchronous delivery failures). An
+``destination_failures_per_minute`` (the function's asynchronous delivery failures). The
+function's own ``ConcurrentExecutions`` (dimension ``FunctionName``) is published too. A
+workload may give ``reserved_concurrency`` (``PutFunctionConcurrency`` when it is created). An
 optional ``lambda_account:`` section sets what ``GetAccountSettings`` answers (see
 :mod:`emulator.lambda_account`).
 
@@ -112,7 +114,7 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # SQS's default MessageRetentionPeriod, and its bounds (1 minute to 14 days).
 _DEFAULT_RETENTION = timedelta(days=4)
 _RETENTION_BOUNDS = (timedelta(minutes=1), timedelta(days=14))
-_WORKLOAD_KEYS = {"function", "description", "phases"}
+_WORKLOAD_KEYS = {"function", "description", "reserved_concurrency", "phases"}
 _PHASE_KEYS = {
     "from",
     "to",
@@ -161,6 +163,8 @@ class Workload:
     function: str
     description: str
     phases: tuple[Phase, ...]
+    reserved_concurrency: int | None = None
+    """``PutFunctionConcurrency`` on creation; ``None``: no reservation."""
 
     def traffic(self, offset: timedelta, seed: int) -> Traffic:
         """The traffic of the minute starting ``offset`` after the scenario start."""
@@ -558,7 +562,17 @@ def _workload(item: object, where: str, length: timedelta) -> Workload:
             )
         )
         previous_end = end
-    return Workload(function=function, description=description.strip(), phases=tuple(phases))
+    reserved = item.get("reserved_concurrency")
+    return Workload(
+        function=function,
+        description=description.strip(),
+        phases=tuple(phases),
+        reserved_concurrency=(
+            None
+            if reserved is None
+            else int(_number(reserved, f"{where}.reserved_concurrency", integer=True))
+        ),
+    )
 
 
 def _whole(phase: Mapping[str, Any], name: str, where: str) -> int:

@@ -16,6 +16,7 @@ from vigil.adapters.event_source_mappings import EventSourceMappings
 from vigil.adapters.inventory import (
     HttpApis,
     LambdaDestinations,
+    LambdaReservations,
     ResourceTags,
     RestApis,
     S3Buckets,
@@ -38,6 +39,7 @@ from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagFiltere
 from vigil.dials.kinesis import KinesisFamily
 from vigil.dials.lambda_functions import LambdaFamily
 from vigil.dials.quotas import QuotaFamily
+from vigil.dials.reserved_concurrency import ReservedConcurrencyFamily
 from vigil.dials.s3 import S3Family
 from vigil.dials.sqs import DeadLetterFamily
 from vigil.dials.step_functions import StepFunctionsFamily
@@ -117,6 +119,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 state=state,
                 account_settings=LambdaAccountSettings(lambda_client, stats, _limits_cache()),
             ),
+            ReservedConcurrencyFamily(LambdaReservations(lambda_client, stats), functions, state),
             DeadLetterFamily(queues=dead_letters, state=state, functions=functions),
             EventSourceFamily(
                 mappings=TagFiltered(

@@ -9,6 +9,9 @@ ALERT_EMAIL = "ops@example.com"
 # Every cycle also reads the stack's own two state machines (Evaluate, OutageRunbook): three
 # Step Functions execution metrics each (docs/architecture.md, ADR 24).
 STACK_WORKFLOW_METRICS = 6
+# and the one stack function with reserved concurrency (SlackActionsFunction, 5 by default):
+# its ConcurrentExecutions Maximum against the reservation (docs/architecture.md, ADR 21).
+STACK_RESERVED_METRICS = 1
 
 
 def play_scenario(scenario: str) -> Iterator[Emulator]:

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
-from tests.e2e.scenario_runs import STACK_WORKFLOW_METRICS, collector_cycles, emails, play_scenario
+from tests.e2e.scenario_runs import (
+    STACK_RESERVED_METRICS,
+    STACK_WORKFLOW_METRICS,
+    collector_cycles,
+    emails,
+    play_scenario,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -38,5 +44,5 @@ def test_the_account_limit_is_asked_once_and_the_fast_path_stays_flat(
     assert concurrency.lambda_account.calls == 1
     assert sum(c["api_calls"].get("GetAccountSettings", 0) for c in cycles) == 1
     quiet = {c["metrics_requested"] for c in cycles if not c["swept"]}
-    assert quiet == {8 + STACK_WORKFLOW_METRICS}
+    assert quiet == {8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS}
     assert all(c["drilled"] == [] for c in cycles)

@@ -12,7 +12,13 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
-from tests.e2e.scenario_runs import STACK_WORKFLOW_METRICS, collector_cycles, emails, play_scenario
+from tests.e2e.scenario_runs import (
+    STACK_RESERVED_METRICS,
+    STACK_WORKFLOW_METRICS,
+    collector_cycles,
+    emails,
+    play_scenario,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -71,12 +77,13 @@ def test_the_evidence_names_the_capacity_the_lag_and_the_retention(data: Emulato
 def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> None:
     cycles = {c["batch_id"][-5:-1]: c for c in collector_cycles(data)}
 
-    # Before anything throttles: the 8 Lambda aggregates (and the stack's own workflows) and 4
+    # Before anything throttles: the 8 Lambda aggregates (and the stack's own workflows and
+    # reserved function) and 4
     # ListMetrics requests only; the 09:35 discovery also reads the object counts of the two
     # buckets without request metrics: the emulator's code bucket and the stack's runbook bucket.
     for at in ("0935", "0940", "0945", "0950"):
         assert cycles[at]["metrics_by_stage"] == {
-            "fast": 8 + STACK_WORKFLOW_METRICS,
+            "fast": 8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS,
             "drill": 0,
             "sweep": 2 if at == "0935" else 0,
         }
@@ -96,6 +103,8 @@ def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> N
         "states": 2,
         "apigateway": 0,
         "quotas": 0,
+        # SlackActionsFunction, the stack's one function with reserved concurrency.
+        "reserved": 1,
     }
     # The sweep reads what the cycle has not read already: each provisioned table's and index's
     # consumed capacity (orders is on the drill-down), the stream's and the consumer's iterator

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from emulator.errors import ScenarioError
-from emulator.metrics import async_datums, concurrency_datums
+from emulator.metrics import async_datums, concurrency_datums, function_concurrency_datums
 from emulator.scenario import Traffic, parse_scenario
 
 START = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -65,3 +65,27 @@ def test_async_failures_are_per_function_and_concurrency_is_account_level() -> N
         "ClaimedAccountConcurrency": (140.0, []),
     }
     assert concurrency_datums(START, 0, reserved=100) == []
+
+
+def test_a_workload_reservation_is_read_and_its_concurrency_published_per_function() -> None:
+    document = _document()
+    document["workloads"][0]["reserved_concurrency"] = 50
+    scenario = parse_scenario(document)
+
+    assert scenario.workloads[0].reserved_concurrency == 50
+    assert parse_scenario(_document()).workloads[0].reserved_concurrency is None
+    [datum] = function_concurrency_datums("worker", START, 40)
+    assert (datum["MetricName"], datum["Value"], datum["Dimensions"]) == (
+        "ConcurrentExecutions",
+        40.0,
+        [{"Name": "FunctionName", "Value": "worker"}],
+    )
+    assert function_concurrency_datums("worker", START, 0) == []
+
+
+def test_a_negative_reservation_is_refused_naming_the_field() -> None:
+    document = _document()
+    document["workloads"][0]["reserved_concurrency"] = -1
+
+    with pytest.raises(ScenarioError, match=r"workloads\[0\]\.reserved_concurrency"):
+        parse_scenario(document)

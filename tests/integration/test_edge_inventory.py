@@ -15,6 +15,7 @@ from vigil.adapters.inventory import (
     HttpApis,
     InventoryUnavailable,
     LambdaDestinations,
+    LambdaReservations,
     MetricsFilter,
     ResourceTags,
     RestApis,
@@ -168,6 +169,33 @@ def test_on_failure_destinations_of_functions_and_event_source_mappings(aws: Non
     assert by_function == {"orders": {failed}, "ingest": set()}
     assert by_mapping == {mapped}
     assert stats.by_api == {"ListFunctionEventInvokeConfigs": 3, "ListEventSourceMappings": 1}
+
+
+def test_reserved_concurrency_of_the_functions_that_have_one(aws: None) -> None:
+    for name in ("ledger-writer", "paused-job", "checkout-api"):
+        create_workload_function(name)
+    lam = boto3.client("lambda")
+    lam.put_function_concurrency(FunctionName="ledger-writer", ReservedConcurrentExecutions=100)
+    lam.put_function_concurrency(FunctionName="paused-job", ReservedConcurrentExecutions=0)
+    stats = CallStats()
+
+    reserved = LambdaReservations(lam, stats).reserved(
+        ["ledger-writer", "paused-job", "checkout-api", "deleted-since"]
+    )
+
+    # No reservation: absent; deleted since it was listed: skipped; 0 kept (switched off).
+    assert reserved == {"ledger-writer": 100, "paused-job": 0}
+    assert stats.by_api == {"GetFunctionConcurrency": 4}
+
+
+def test_a_refused_reservation_read_names_the_api(aws: None) -> None:
+    client = boto3.client("lambda")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("get_function_concurrency", "AccessDeniedException", "no")
+        with pytest.raises(InventoryUnavailable) as caught:
+            LambdaReservations(client).reserved(["ledger-writer"])
+
+    assert "GetFunctionConcurrency failed" in str(caught.value)
 
 
 def test_tags_by_arn_from_the_tagging_api(aws: None) -> None:

@@ -56,7 +56,7 @@ def _discovered_no_dead_letter_queues(table: str) -> None:
     state = CollectorState(boto3.client("dynamodb"), table)
     at = T0 - timedelta(minutes=5)
     state.remember_dead_letter_queues([], at=at)
-    for family in ("s3", "states", "apigateway", "quotas"):
+    for family in ("s3", "states", "apigateway", "quotas", "reserved"):
         state.remember_inventory(family, [], at=at)
 
 
@@ -90,9 +90,9 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert result["swept"] is False
     assert result["api_calls"] == {
         "GetMetricData": 3,
-        # The stored dead-letter queues and 4 edge inventories, and the three data inventories
-        # found missing.
-        "GetItem": 8,
+        # The stored dead-letter queues, 4 edge inventories and the reserved functions, and the
+        # three data inventories found missing.
+        "GetItem": 9,
         # The watch lists: 2 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
         "Query": 7,
         "ListFunctions": 1,
@@ -127,6 +127,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "lambda.async_failures",
         "lambda.errors",
         "lambda.iterator_age",
+        "lambda.reserved_concurrency",
         "lambda.throttles",
         "quota.usage",
         "s3.5xx_rate",

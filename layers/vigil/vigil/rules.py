@@ -162,6 +162,16 @@ class ConcurrencyRule(_UsageLevels):
     """
 
 
+class ReservedConcurrencyRule(_UsageLevels):
+    """A function's peak concurrency (``ConcurrentExecutions`` Maximum, per function) against
+    its own reserved concurrency (``GetFunctionConcurrency``).
+
+    A function never runs more instances than it reserved: at the reservation it throttles
+    even when the account has room. At ``warning_ratio`` of it it warns, at ``critical_ratio``
+    it pages, at once. A reservation of 0 switches the function off on purpose and never alerts.
+    """
+
+
 class AsyncDeliveryRule(_Config):
     """Asynchronous invocations that failed for good: any one alerts.
 
@@ -393,6 +403,9 @@ class RulesConfig(_Config):
     lambda_errors: VolumeAwareRule = Field(default_factory=_lambda_errors_default)
     lambda_throttles: VolumeAwareRule = Field(default_factory=_lambda_throttles_default)
     lambda_concurrency: ConcurrencyRule = Field(default_factory=ConcurrencyRule)
+    lambda_reserved_concurrency: ReservedConcurrencyRule = Field(
+        default_factory=ReservedConcurrencyRule
+    )
     lambda_async: AsyncDeliveryRule = Field(default_factory=AsyncDeliveryRule)
     sqs_dlq: DeadLetterQueueRule = Field(default_factory=DeadLetterQueueRule)
     s3: S3RequestRule = Field(default_factory=S3RequestRule)
@@ -574,6 +587,8 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
         return _judge_cost(signal, rules.cost) if rules.cost.enabled else None
     if kind == "lambda.account_concurrency":
         return _judge_concurrency(signal, rules.lambda_concurrency)
+    if kind == "lambda.reserved_concurrency":
+        return _judge_reserved(signal, rules.lambda_reserved_concurrency)
     if kind == "lambda.async_failures":
         return _judge_async(signal, rules.lambda_async)
     if kind == "sqs.dlq_messages":
@@ -633,6 +648,7 @@ def _plural(count: float, noun: str) -> str:
 # The dials (docs/rules.md): rules of their own, not volume-aware.
 DIAL_KINDS = {
     "lambda.account_concurrency": "Lambda account concurrency",
+    "lambda.reserved_concurrency": "Lambda reserved concurrency",
     "lambda.async_failures": "Lambda async delivery failures",
     "sqs.dlq_messages": "SQS dead-letter messages",
     "lambda.iterator_age": "Lambda stream iterator age",
@@ -688,6 +704,23 @@ def _judge_concurrency(signal: Signal, rule: ConcurrencyRule) -> Breach | None:
         f"peak concurrency {peak:,.0f} of the account limit {limit:,.0f}"
         f" ({peak / limit:.0%}) over {signal.window_seconds // 60} min, at or above"
         f" {level.ratio:.0%}; every function throttles at the limit",
+    )
+
+
+def _judge_reserved(signal: Signal, rule: ReservedConcurrencyRule) -> Breach | None:
+    reserved = signal.samples.get("reserved", 0.0)
+    peak = signal.samples.get("concurrent", 0.0)
+    # _level_reached answers None for a reservation of 0: the function is switched off.
+    level = _level_reached(peak, reserved, rule.warning_ratio, rule.critical_ratio)
+    if not rule.enabled or level is None:
+        return None
+    return _usage_breach(
+        signal,
+        level,
+        peak / reserved * 100,
+        f"peak concurrency {peak:,.0f} of the function's reserved {reserved:,.0f}"
+        f" ({peak / reserved:.0%}) over {signal.window_seconds // 60} min, at or above"
+        f" {level.ratio:.0%}; the function throttles at its reservation",
     )
 
 

@@ -1,6 +1,7 @@
 """Discovery of the edge dials' resources: S3 buckets and their request-metrics filters, Step
 Functions state machines, API Gateway REST and HTTP APIs, service quotas with a usage metric,
-Lambda on-failure destinations, and resource tags (docs/architecture.md, ADR 25).
+Lambda on-failure destinations and reserved concurrency, and resource tags
+(docs/architecture.md, ADR 25).
 
 Each reader is one small adapter over an injected boto3 client; every request is counted in
 ``CallStats`` and every ``ClientError`` or connection error becomes :class:`InventoryUnavailable`
@@ -293,6 +294,35 @@ class LambdaDestinations:
             for mapping in page.get("EventSourceMappings", [])
             if (arn := _on_failure(mapping))
         }
+
+
+class LambdaReservations:
+    """The reserved concurrency of Lambda functions."""
+
+    def __init__(self, client: "LambdaClient", stats: CallStats | None = None) -> None:
+        self._client = client
+        self.stats = stats or CallStats()
+
+    def reserved(self, functions: Iterable[str]) -> dict[str, int]:
+        """The ``ReservedConcurrentExecutions`` of each function that has a reservation
+        (``GetFunctionConcurrency``, one request per function: ``ListFunctions`` does not carry
+        it); a function without one, or deleted since it was listed, is absent. A reservation of
+        0 is kept: the function is switched off."""
+        found: dict[str, int] = {}
+        for name in functions:
+            self.stats.count("GetFunctionConcurrency")
+            try:
+                answer = self._client.get_function_concurrency(FunctionName=name)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    continue
+                raise InventoryUnavailable(f"GetFunctionConcurrency failed: {exc}") from exc
+            except BotoCoreError as exc:
+                raise InventoryUnavailable(f"GetFunctionConcurrency failed: {exc}") from exc
+            reserved = answer.get("ReservedConcurrentExecutions")
+            if reserved is not None:  # AWS leaves it out when there is none
+                found[name] = int(reserved)
+        return found
 
 
 def _on_failure(config: Any) -> str:
