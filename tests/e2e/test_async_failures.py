@@ -10,7 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
-from tests.e2e.scenario_runs import STACK_WORKFLOW_METRICS, collector_cycles, emails, play_scenario
+from tests.e2e.scenario_runs import (
+    STACK_RESERVED_METRICS,
+    STACK_WORKFLOW_METRICS,
+    collector_cycles,
+    emails,
+    play_scenario,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -40,5 +46,5 @@ def test_only_cycles_with_async_failures_read_per_function_metrics(
 
     assert drilled == ["0915", "0925"]
     assert {c["metrics_requested"] for c in cycles if not c["drilled"] and not c["swept"]} == {
-        8 + STACK_WORKFLOW_METRICS
+        8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS
     }

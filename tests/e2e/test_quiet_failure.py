@@ -11,7 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from emulator import Emulator
-from tests.e2e.scenario_runs import STACK_WORKFLOW_METRICS, collector_cycles, play_scenario
+from tests.e2e.scenario_runs import (
+    STACK_RESERVED_METRICS,
+    STACK_WORKFLOW_METRICS,
+    collector_cycles,
+    play_scenario,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -48,4 +53,7 @@ def test_only_the_sweep_reads_per_function_metrics_in_a_healthy_account(played: 
     assert [cycle["signals"] for cycle in swept] == [1, 2]  # search-api's normal 0.05 %, too
     # Quiet cycles: the 8 account aggregates, plus the watched function after the alert.
     quiet = sorted({c["metrics_requested"] for c in cycles if not c["swept"]})
-    assert quiet == [8 + STACK_WORKFLOW_METRICS, 10 + STACK_WORKFLOW_METRICS]
+    assert quiet == [
+        8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS,
+        10 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS,
+    ]
