@@ -28,6 +28,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from vigil.adapters.stats import CallStats
 from vigil.approval import Approval
 from vigil.errors import ConflictError
 from vigil.grouping import Group
@@ -471,16 +472,27 @@ class SilenceStore:
         return stored
 
 
-def _query_bodies(client: "DynamoDBClient", table: str, partition: str) -> list[str]:
+def _query_bodies(
+    client: "DynamoDBClient",
+    table: str,
+    partition: str,
+    *,
+    newest_first: bool = False,
+    stats: CallStats | None = None,
+) -> list[str]:
+    """Every ``body`` in one ``gsi1`` partition, by ``gsi1sk`` (every page; each counted)."""
     bodies: list[str] = []
     start: dict[str, Any] | None = None
     while True:
         kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+        if stats is not None:
+            stats.count("Query")
         page = client.query(
             TableName=table,
             IndexName="gsi1",
             KeyConditionExpression="gsi1pk = :pk",
             ExpressionAttributeValues=_to_item({":pk": partition}),
+            ScanIndexForward=not newest_first,
             **kwargs,
         )
         bodies += [str(_from_item(item)["body"]) for item in page["Items"]]

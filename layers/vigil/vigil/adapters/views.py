@@ -10,7 +10,7 @@ Scan needs no list of kinds).
 from typing import TYPE_CHECKING, Any
 
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import _from_item, _to_item
+from vigil.adapters.table import _from_item, _query_bodies, _to_item
 from vigil.model import Alert
 from vigil.runbook import Incident
 
@@ -28,23 +28,10 @@ class TableViews:
 
     def incidents(self) -> list[Incident]:
         """Every recorded incident, newest first."""
-        bodies: list[str] = []
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            self.stats.count("Query")
-            page = self._client.query(
-                TableName=self._table,
-                IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues=_to_item({":pk": "INCIDENTS"}),
-                ScanIndexForward=False,
-                **kwargs,
-            )
-            bodies += [str(_from_item(item)["body"]) for item in page["Items"]]
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return [Incident.model_validate_json(body) for body in bodies]
+        bodies = _query_bodies(
+            self._client, self._table, "INCIDENTS", newest_first=True, stats=self.stats
+        )
+        return [Incident.model_validate_json(body) for body in bodies]
 
     def open_alerts(self) -> list[Alert]:
         """Pending and firing alerts, longest-standing first."""
