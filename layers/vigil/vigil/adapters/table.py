@@ -67,12 +67,23 @@ def _get_model[M: BaseModel](
     return model.model_validate_json(_from_item(item)["body"]) if item else None
 
 
-class AlertStore:
-    def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
+class _Store:
+    """A view of one kind of item in the state table."""
+
+    def __init__(self, client: "DynamoDBClient", table: str) -> None:
         self._client = client
         self._table = table
+
+
+class _RetainedStore(_Store):
+    """A store whose closed items expire ``retention`` after they close (``ttl``)."""
+
+    def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
+        super().__init__(client, table)
         self._retention = retention
 
+
+class AlertStore(_RetainedStore):
     def get(self, fingerprint: str) -> Alert | None:
         return _get_model(self._client, self._table, Alert, f"ALERT#{fingerprint}")
 
@@ -150,13 +161,8 @@ class AlertStore:
             raise
 
 
-class DeliveryLog:
+class DeliveryLog(_RetainedStore):
     """Which notifications a channel has already delivered, so a redelivery is skipped."""
-
-    def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
-        self._client = client
-        self._table = table
-        self._retention = retention
 
     def delivered(self, notification_id: str, channel: str) -> bool:
         response = self._client.get_item(
@@ -180,11 +186,7 @@ class DeliveryLog:
         )
 
 
-class IncidentStore:
-    def __init__(self, client: "DynamoDBClient", table: str) -> None:
-        self._client = client
-        self._table = table
-
+class IncidentStore(_Store):
     def open(self, incident_id: str, body: str, *, opened_at: datetime) -> bool:
         """Record a new incident; ``False`` when it already exists (a retried step)."""
         try:
@@ -244,12 +246,8 @@ class IncidentStore:
         return [str(_from_item(item)["body"]) for item in page["Items"]]
 
 
-class ApprovalStore:
+class ApprovalStore(_Store):
     """The approval gate of each incident, beside its record; writes are revision-conditional."""
-
-    def __init__(self, client: "DynamoDBClient", table: str) -> None:
-        self._client = client
-        self._table = table
 
     def get(self, incident_id: str) -> Approval | None:
         return _get_model(
@@ -298,13 +296,8 @@ def _put_revision(
         raise
 
 
-class HealthEventStore:
+class HealthEventStore(_RetainedStore):
     """The last version of each AWS Health event Vigil has seen (de-duplication)."""
-
-    def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
-        self._client = client
-        self._table = table
-        self._retention = retention
 
     def get(self, arn: str, account: str | None) -> HealthRecord | None:
         return _get_model(self._client, self._table, HealthRecord, _health_key(arn, account))
@@ -332,12 +325,8 @@ def _health_key(arn: str, account: str | None) -> str:
     return f"HEALTH#{arn}#{account or 'any'}"
 
 
-class OutageStore:
+class OutageStore(_Store):
     """One outage per service and region; open ones are listed through the sparse index."""
-
-    def __init__(self, client: "DynamoDBClient", table: str) -> None:
-        self._client = client
-        self._table = table
 
     def get(self, service: str, region: str) -> Outage | None:
         return _get_model(self._client, self._table, Outage, f"OUTAGE#{service}#{region}")
@@ -379,13 +368,8 @@ class OutageStore:
         )
 
 
-class GroupStore:
+class GroupStore(_RetainedStore):
     """Notification groups; open ones are listed through the sparse index."""
-
-    def __init__(self, client: "DynamoDBClient", table: str, *, retention: timedelta) -> None:
-        self._client = client
-        self._table = table
-        self._retention = retention
 
     def get(self, group_id: str) -> Group | None:
         return _get_model(self._client, self._table, Group, f"GROUP#{group_id}")
@@ -416,17 +400,13 @@ class GroupStore:
         )
 
 
-class SilenceStore:
+class SilenceStore(_Store):
     """Silences, listed through the sparse index (``gsi1sk`` their end, ``ttl`` after it).
 
     Writes are conditional: ``create`` on the id being new, ``expire`` on the revision read.
     """
 
     KEPT_AFTER_END = timedelta(days=7)
-
-    def __init__(self, client: "DynamoDBClient", table: str) -> None:
-        self._client = client
-        self._table = table
 
     def current(self, now: datetime) -> list[Silence]:
         return [silence for silence in self.everything() if silence.ends_at > now]
@@ -505,12 +485,8 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-class CostHistoryStore:
+class CostHistoryStore(_Store):
     """Daily cost per service (one item a day) and facts kept for one day (forecast, ...)."""
-
-    def __init__(self, client: "DynamoDBClient", table: str) -> None:
-        self._client = client
-        self._table = table
 
     def load(self, dimension: str, since: date) -> dict[date, dict[str, float]]:
         days: dict[date, dict[str, float]] = {}
@@ -577,12 +553,11 @@ class CostHistoryStore:
         )
 
 
-class RequestBudget:
+class RequestBudget(_Store):
     """A per-day counter of Cost Explorer requests with a cap, kept with an atomic update."""
 
     def __init__(self, client: "DynamoDBClient", table: str, *, cap: int) -> None:
-        self._client = client
-        self._table = table
+        super().__init__(client, table)
         self._cap = cap
 
     def take(self, day: date) -> bool:
