@@ -12,6 +12,8 @@ STACK_WORKFLOW_METRICS = 6
 # and the one stack function with reserved concurrency (SlackActionsFunction, 5 by default):
 # its ConcurrentExecutions Maximum against the reservation (docs/architecture.md, ADR 21).
 STACK_RESERVED_METRICS = 1
+# What every cycle reads of the stack itself, whatever the scenario.
+STACK_METRICS = STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS
 
 
 def play_scenario(scenario: str) -> Iterator[Emulator]:

@@ -11,8 +11,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
-    STACK_RESERVED_METRICS,
-    STACK_WORKFLOW_METRICS,
+    STACK_METRICS,
     collector_cycles,
     emails,
     play_scenario,
@@ -46,5 +45,5 @@ def test_only_cycles_with_async_failures_read_per_function_metrics(
 
     assert drilled == ["0915", "0925"]
     assert {c["metrics_requested"] for c in cycles if not c["drilled"] and not c["swept"]} == {
-        8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS
+        8 + STACK_METRICS
     }

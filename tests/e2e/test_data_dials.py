@@ -13,8 +13,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
-    STACK_RESERVED_METRICS,
-    STACK_WORKFLOW_METRICS,
+    STACK_METRICS,
     collector_cycles,
     emails,
     play_scenario,
@@ -83,7 +82,7 @@ def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> N
     # buckets without request metrics: the emulator's code bucket and the stack's runbook bucket.
     for at in ("0935", "0940", "0945", "0950"):
         assert cycles[at]["metrics_by_stage"] == {
-            "fast": 8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS,
+            "fast": 8 + STACK_METRICS,
             "drill": 0,
             "sweep": 2 if at == "0935" else 0,
         }

@@ -11,8 +11,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
-    STACK_RESERVED_METRICS,
-    STACK_WORKFLOW_METRICS,
+    STACK_METRICS,
     collector_cycles,
     emails,
     play_scenario,
@@ -57,9 +56,5 @@ def test_only_the_first_cycle_discovers_and_the_age_is_read_only_while_messages_
     # 8 account metrics, the stack's workflows and reserved function, plus the age of
     # orders-dlq's oldest message while it holds any.
     metrics = {t: c["metrics_requested"] for t, c in at.items() if not c["swept"]}
-    assert {metrics[t] for t in ("0915", "0920", "0925", "0930")} == {
-        9 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS
-    }
-    assert {metrics[t] for t in ("0910", "0935", "0940")} == {
-        8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS
-    }
+    assert {metrics[t] for t in ("0915", "0920", "0925", "0930")} == {9 + STACK_METRICS}
+    assert {metrics[t] for t in ("0910", "0935", "0940")} == {8 + STACK_METRICS}

@@ -12,8 +12,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
-    STACK_RESERVED_METRICS,
-    STACK_WORKFLOW_METRICS,
+    STACK_METRICS,
     collector_cycles,
     play_scenario,
 )
@@ -54,6 +53,6 @@ def test_only_the_sweep_reads_per_function_metrics_in_a_healthy_account(played: 
     # Quiet cycles: the 8 account aggregates, plus the watched function after the alert.
     quiet = sorted({c["metrics_requested"] for c in cycles if not c["swept"]})
     assert quiet == [
-        8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS,
-        10 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS,
+        8 + STACK_METRICS,
+        10 + STACK_METRICS,
     ]

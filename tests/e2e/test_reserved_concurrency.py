@@ -12,8 +12,8 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
+    STACK_METRICS,
     STACK_RESERVED_METRICS,
-    STACK_WORKFLOW_METRICS,
     collector_cycles,
     emails,
     play_scenario,
@@ -52,4 +52,4 @@ def test_only_the_reserved_function_is_read_and_reservations_only_at_discovery(
     # The account concurrency fast path (8 metrics), the stack's workflows and reserved function,
     # and ledger-writer: checkout-api, without a reservation, adds nothing.
     quiet = {c["metrics_requested"] for c in cycles if not c["swept"]}
-    assert quiet == {8 + STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS + 1}
+    assert quiet == {8 + STACK_METRICS + 1}
