@@ -11,6 +11,7 @@ rate quota (one with a ``Period``, usage counted by ``CallCount`` sums), the bus
 sum brought to the quota's period (a per-second quota compares the minute's sum / 60).
 """
 
+from dataclasses import asdict
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
@@ -94,18 +95,5 @@ class QuotaFamily:
             except UnknownService as exc:
                 logger.warning(str(exc))
                 continue
-            found += [
-                Quota(
-                    service=usage.service,
-                    code=usage.code,
-                    name=usage.name,
-                    value=usage.value,
-                    period_seconds=usage.period_seconds,
-                    namespace=usage.namespace,
-                    metric=usage.metric,
-                    dimensions=list(usage.dimensions),
-                    statistic=usage.statistic,
-                )
-                for usage in usages
-            ]
+            found += [Quota.model_validate(asdict(usage)) for usage in usages]
         return found
