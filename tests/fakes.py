@@ -1,5 +1,6 @@
 """In-memory stand-ins for the ports, for domain tests that must not touch AWS."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,33 @@ from vigil.grouping import Group
 from vigil.health import HealthRecord
 from vigil.model import Alert, AlertState
 from vigil.outage import Outage
+from vigil.outbox import OutboxEntry
 from vigil.silences import Silence
+
+
+class MemoryOutbox:
+    """Behaves like ``OutboxStore``: entries by notification id, pending until marked sent."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, OutboxEntry] = {}
+        self.sent: dict[str, datetime] = {}
+
+    def add(self, entries: Sequence[OutboxEntry]) -> None:
+        """What a state store's transaction writes beside its item (an overwrite)."""
+        for entry in entries:
+            self.entries[entry.notification.notification_id] = entry
+            self.sent.pop(entry.notification.notification_id, None)
+
+    def put(self, entries: Sequence[OutboxEntry]) -> None:
+        for entry in entries:
+            self.entries.setdefault(entry.notification.notification_id, entry)
+
+    def pending(self) -> list[OutboxEntry]:
+        waiting = [e for i, e in self.entries.items() if i not in self.sent]
+        return sorted(waiting, key=lambda e: e.decided_at)
+
+    def mark_sent(self, entry: OutboxEntry, *, at: datetime) -> None:
+        self.sent[entry.notification.notification_id] = at
 
 
 class MemoryAlertStore:
@@ -21,13 +48,14 @@ class MemoryAlertStore:
         self.items: dict[str, Alert] = {}
         self.writes = 0
         self.conflicts_to_inject = 0
-        self.groups = MemoryGroupStore()
+        self.outbox = MemoryOutbox()
+        self.groups = MemoryGroupStore(self.outbox)
         self.silences = MemorySilenceStore()
 
     @property
     def routing(self) -> RoutingPorts:
-        """The group and silence stores that go with these alerts."""
-        return RoutingPorts(groups=self.groups, silences=self.silences)
+        """The group, silence and outbox stores that go with these alerts."""
+        return RoutingPorts(groups=self.groups, silences=self.silences, outbox=self.outbox)
 
     def get(self, fingerprint: str) -> Alert | None:
         return self.items.get(fingerprint)
@@ -68,21 +96,26 @@ class RecordingChat:
 
 
 class MemoryHealthStore:
-    def __init__(self) -> None:
+    def __init__(self, outbox: MemoryOutbox | None = None) -> None:
         self.items: dict[str, HealthRecord] = {}
+        self.outbox = outbox or MemoryOutbox()
 
     def get(self, arn: str, account: str | None) -> HealthRecord | None:
         return self.items.get(f"{arn}#{account}")
 
-    def save(self, before: HealthRecord | None, after: HealthRecord) -> None:
+    def save(
+        self, before: HealthRecord | None, after: HealthRecord, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
         self.items[f"{after.arn}#{after.account}"] = after.model_copy(
             update={"revision": (before.revision if before else 0) + 1}
         )
+        self.outbox.add(outbox)
 
 
 class MemoryOutageStore:
-    def __init__(self) -> None:
+    def __init__(self, outbox: MemoryOutbox | None = None) -> None:
         self.items: dict[tuple[str, str], Outage] = {}
+        self.outbox = outbox or MemoryOutbox()
 
     def get(self, service: str, region: str) -> Outage | None:
         return self.items.get((service, region))
@@ -90,13 +123,16 @@ class MemoryOutageStore:
     def open_outages(self) -> list[Outage]:
         return [outage for outage in self.items.values() if outage.is_open]
 
-    def save(self, before: Outage | None, after: Outage) -> None:
+    def save(
+        self, before: Outage | None, after: Outage, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
         stored = self.items.get((after.service, after.region))
         if (stored.revision if stored else None) != (before.revision if before else None):
             raise ConflictError(f"outage {after.service} {after.region} changed")
         self.items[(after.service, after.region)] = after.model_copy(
             update={"revision": (before.revision if before else 0) + 1}
         )
+        self.outbox.add(outbox)
 
 
 class FixedAccountSettings:
@@ -112,9 +148,10 @@ class FixedAccountSettings:
 
 
 class MemoryGroupStore:
-    def __init__(self) -> None:
+    def __init__(self, outbox: MemoryOutbox | None = None) -> None:
         self.items: dict[str, Group] = {}
         self.conflicts_to_inject = 0
+        self.outbox = outbox or MemoryOutbox()
 
     def get(self, group_id: str) -> Group | None:
         return self.items.get(group_id)
@@ -122,7 +159,7 @@ class MemoryGroupStore:
     def open_groups(self) -> list[Group]:
         return [group for group in self.items.values() if group.listed]
 
-    def save(self, before: Group | None, after: Group) -> None:
+    def save(self, before: Group | None, after: Group, outbox: Sequence[OutboxEntry] = ()) -> None:
         stored = self.items.get(after.group_id)
         if self.conflicts_to_inject:
             self.conflicts_to_inject -= 1
@@ -132,6 +169,7 @@ class MemoryGroupStore:
         self.items[after.group_id] = after.model_copy(
             update={"revision": (before.revision if before else 0) + 1}
         )
+        self.outbox.add(outbox)
 
 
 class MemorySilenceStore:

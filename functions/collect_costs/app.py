@@ -11,7 +11,7 @@ from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.cost_explorer import API_NAMES, CostExplorer
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import CostHistoryStore, RequestBudget
-from vigil.adapters.workflow import EvaluateWorkflow
+from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
 from vigil.collect_costs import CostCollector
 from vigil.config_state import load_rules
 from vigil.events import scheduled_time
@@ -56,9 +56,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         region=settings.region,
         monthly_budget_usd=settings.monthly_budget_usd,
     ).run(now)
-    execution_arn = EvaluateWorkflow(sfn, settings.evaluate_state_machine_arn, stats).start(
-        run.batch
-    )
+    execution_arn = EvaluateWorkflow(
+        sfn,
+        settings.evaluate_state_machine_arn,
+        stats,
+        batches=S3Batches(boto3.client("s3"), settings.batch_bucket, stats),
+    ).start(run.batch)
     requests = stats.total(API_NAMES)
     metrics.add_metric("CostExplorerRequests", MetricUnit.Count, requests)
     summary = {

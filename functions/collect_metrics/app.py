@@ -28,7 +28,7 @@ from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
-from vigil.adapters.workflow import EvaluateWorkflow
+from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
 from vigil.collect import collect
 from vigil.config_state import load_rules
 from vigil.dials.apigateway import ApiGatewayFamily
@@ -71,6 +71,7 @@ def _clients() -> dict[str, Any]:
         "apigatewayv2": boto3.client("apigatewayv2"),
         "service-quotas": boto3.client("service-quotas"),
         "tagging": boto3.client("resourcegroupstaggingapi"),
+        "batches": boto3.client("s3"),
     }
 
 
@@ -157,7 +158,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     batch = cycle.batch
     execution_arn = EvaluateWorkflow(
-        clients["stepfunctions"], settings.evaluate_state_machine_arn, stats
+        clients["stepfunctions"],
+        settings.evaluate_state_machine_arn,
+        stats,
+        batches=S3Batches(clients["batches"], settings.batch_bucket, stats),
     ).start(batch)
     metrics.add_metric("SignalsCollected", MetricUnit.Count, len(batch.signals))
     metrics.add_metric("MetricsRequested", MetricUnit.Count, stats.metrics_requested)

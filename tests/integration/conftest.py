@@ -19,6 +19,8 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 TABLE = "vigil-state"
 RUNBOOK_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:vigil-runbook"
+BATCH_BUCKET = "vigil-batches"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:vigil-alerts"
 
 
 def template_resource(logical_id: str) -> dict[str, Any]:
@@ -48,6 +50,32 @@ def table(aws: None) -> str:
     return TABLE
 
 
+@pytest.fixture
+def alerts_topic(aws: None) -> Callable[[], list[dict[str, Any]]]:
+    """The alerts topic (``TOPIC_ARN``) with a queue subscribed; the returned function lists
+    the SNS envelopes published so far (subject, attributes, the default body)."""
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name=TOPIC_ARN.rsplit(":", 1)[1])["TopicArn"]
+    queue = sqs.create_queue(QueueName="published")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(
+        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
+    )
+    seen: list[dict[str, Any]] = []
+
+    def published() -> list[dict[str, Any]]:
+        while True:
+            got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return list(seen)
+            for message in messages:
+                seen.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+    return published
+
+
 class FakeContext:
     """The parts of LambdaContext the handlers and Powertools read."""
 
@@ -74,6 +102,8 @@ def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
             "VIGIL_TABLE_NAME": TABLE,
             "VIGIL_RULES": "{}",
             "VIGIL_RUNBOOK_STATE_MACHINE_ARN": RUNBOOK_ARN,
+            "VIGIL_BATCH_BUCKET": BATCH_BUCKET,
+            "VIGIL_ALERTS_TOPIC_ARN": TOPIC_ARN,
         }
         for key, value in {**base, **env}.items():
             monkeypatch.setenv(key, value)

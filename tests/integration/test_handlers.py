@@ -220,8 +220,11 @@ def test_collector_rejects_an_event_without_a_usable_time(
     assert complaint in str(caught.value)
 
 
-def test_evaluate_returns_notifications_for_the_workflow(
-    table: str, load_handler: Loader, context: Context
+def test_evaluate_commits_then_publishes_each_notification_once(
+    table: str,
+    load_handler: Loader,
+    context: Context,
+    alerts_topic: Callable[[], list[dict[str, Any]]],
 ) -> None:
     app = load_handler("evaluate")
     event = batch(T0, error_signal("nightly-report", invocations=3, errors=1)).model_dump(
@@ -229,22 +232,24 @@ def test_evaluate_returns_notifications_for_the_workflow(
     )
 
     result = app.lambda_handler(event, context("evaluate"))
+    again = app.lambda_handler(event, context("evaluate"))  # a retried task
 
-    (notification,) = result["notifications"]
-    assert notification["subject"] == "[WARNING] Lambda errors firing: nightly-report"
-    assert set(notification) == {
-        "notification_id",
-        "subject",
-        "message",
+    (message,) = alerts_topic()
+    assert message["Subject"] == "[WARNING] Lambda errors firing: nightly-report"
+    attributes = {k: v["Value"] for k, v in message["MessageAttributes"].items()}
+    assert set(attributes) == {
         "severity",
         "status",
         "category",
+        "notification_id",
         "receiver",
         "channels",
     }
-    assert notification["receiver"] == "default"
-    assert json.loads(notification["channels"]) == ["email", "slack"]
+    assert attributes["receiver"] == "default"
+    assert json.loads(attributes["channels"]) == ["email", "slack"]
     assert result["summary"]["transitions"] == {"none->firing": 1}
+    assert (result["published"], again["published"]) == (1, 0)
+    assert result["pending"] == again["pending"] == 0
 
 
 def test_evaluate_names_the_fields_of_a_malformed_batch(
@@ -261,7 +266,10 @@ def test_evaluate_names_the_fields_of_a_malformed_batch(
 
 
 def test_an_invalid_rules_config_runs_the_last_good_one_and_alerts_until_fixed(
-    table: str, load_handler: Loader, context: Context
+    table: str,
+    load_handler: Loader,
+    context: Context,
+    alerts_topic: Callable[[], list[dict[str, Any]]],
 ) -> None:
     good = json.dumps({"routing": {"receivers": [{"name": "default", "email": True}]}})
     load_handler("evaluate", VIGIL_RULES=good).lambda_handler(
@@ -270,18 +278,18 @@ def test_an_invalid_rules_config_runs_the_last_good_one_and_alerts_until_fixed(
     bad = load_handler("evaluate", VIGIL_RULES='{"lambda_errors": {"warning_rate": -1}}')
     later = T0 + timedelta(minutes=5)
 
-    result = bad.lambda_handler(batch(later).model_dump(mode="json"), context("evaluate"))
+    bad.lambda_handler(batch(later).model_dump(mode="json"), context("evaluate"))
 
-    (notification,) = result["notifications"]
-    assert notification["subject"] == ("[WARNING] Vigil rules config invalid firing: RulesConfig")
-    assert notification["channels"] == '["email"]'  # the last good routing
-    body = json.loads(notification["message"])["email"]
+    (message,) = alerts_topic()
+    assert message["Subject"] == ("[WARNING] Vigil rules config invalid firing: RulesConfig")
+    assert message["MessageAttributes"]["channels"]["Value"] == '["email"]'  # last good routing
+    body = message["Message"]
     assert "lambda_errors.warning_rate (line 1, column 20): Input should be greater than 0" in body
     fixed = load_handler("evaluate", VIGIL_RULES=good)
-    after = fixed.lambda_handler(
+    fixed.lambda_handler(
         batch(later + timedelta(minutes=5)).model_dump(mode="json"), context("evaluate")
     )
-    assert [n["subject"] for n in after["notifications"]] == [
+    assert [m["Subject"] for m in alerts_topic()][1:] == [
         "[RESOLVED] Vigil rules config invalid resolved: RulesConfig"
     ]
 

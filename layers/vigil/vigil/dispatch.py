@@ -2,11 +2,12 @@
 
 Each group is read, advanced (``vigil.grouping``) and written conditionally on the revision
 read, like an alert: two evaluations racing on one group cannot both make it speak, and the
-loser decides again from what the winner wrote. A group that already spoke for this batch
-hands back the notification it stored, under the same id, so a retried evaluation re-sends
-(and chat de-duplicates) rather than loses or doubles it.
+loser decides again from what the winner wrote. The write carries the group's notification
+into the outbox in the same transaction (``vigil.outbox``), so a decided message is never
+lost. A group that already spoke for this batch hands back the notification it stored.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -16,7 +17,16 @@ from aws_lambda_powertools import Logger
 from vigil.errors import ConflictError
 from vigil.grouping import Event, Group, flushed, pending_reason, record, settle
 from vigil.model import Alert, Notification, NotifyReason, SignalBatch
-from vigil.notifications import group_notification
+from vigil.notifications import (
+    DIGEST_LINES,
+    MAX_MESSAGES,
+    GroupMessage,
+    addressed,
+    digest,
+    group_message,
+    group_notification,
+)
+from vigil.outbox import OutboxEntry, OutboxPort
 from vigil.routing import Destination, destinations, label_values
 from vigil.rules import COST_KINDS, RulesConfig
 
@@ -30,7 +40,9 @@ class GroupStorePort(Protocol):
 
     def open_groups(self) -> list[Group]: ...
 
-    def save(self, before: Group | None, after: Group) -> None: ...
+    def save(
+        self, before: Group | None, after: Group, outbox: Sequence[OutboxEntry] = ()
+    ) -> None: ...
 
 
 class AlertReader(Protocol):
@@ -61,9 +73,17 @@ def notify_groups(
     rules: RulesConfig,
     groups: GroupStorePort,
     alerts: AlertReader,
+    outbox: OutboxPort,
     stack: str,
+    room: int = MAX_MESSAGES,
 ) -> list[Notification]:
-    """The notifications of every group this batch touched, and of every open group due."""
+    """The notifications of every group this batch touched, and of every open group due.
+
+    Each group that speaks is committed with its notification in the outbox. When more than
+    ``room`` groups speak at once (a storm), the most severe ``room`` are rendered and sent;
+    the others are committed as heard and named in one digest, which goes to the outbox
+    first (its id is the batch's, so a retried evaluation writes the same digest once).
+    """
     plans: dict[str, _Plan] = {}
     seen = {alert.fingerprint: alert for alert, _ in events}
     for alert, reason in events:
@@ -80,83 +100,143 @@ def notify_groups(
                 plan.events.append(Event(alert.fingerprint, reason, alert.severity))
     for group in groups.open_groups():
         plans.setdefault(group.group_id, _Plan(group.receiver, group.send_resolved))
+    context = _Context(batch, rules, groups, alerts, outbox, seen, stack)
     notifications: list[Notification] = []
+    decisions: list[_Decision] = []
     for group_id, plan in plans.items():
-        notification = _advance(
-            group_id,
-            plan,
-            batch=batch,
-            rules=rules,
-            groups=groups,
-            alerts=alerts,
-            seen=seen,
-            stack=stack,
-        )
+        decided = _decide(group_id, plan, context)
+        if isinstance(decided, Notification):
+            notifications.append(decided)  # a retried evaluation: the same message again
+        elif decided is not None:
+            decisions.append(decided)
+    speaking = sorted(
+        (d for d in decisions if d.message is not None),
+        key=lambda d: -d.message.severity.rank if d.message else 0,
+    )
+    folded = {id(d) for d in speaking[max(room, 0) :]}
+    if folded:
+        rest = speaking[max(room, 0) :]
+        listed = [d.message.headline for d in rest[:DIGEST_LINES] if d.message]
+        root = [rules.routing.receiver(name) for name in rules.routing.route.receivers or []]
+        summary = digest(listed, total=len(rest), stack=stack, batch_id=batch.batch_id)
+        addressed_digests = [addressed(summary, r) for r in root]
+        outbox.put([_entry(n, batch) for n in addressed_digests])
+        logger.info("flood control", extra={"folded": len(folded), "sent": room})
+    else:
+        addressed_digests = []
+    for decision in decisions:
+        notification = _commit(decision, context, fold=id(decision) in folded)
         if notification is not None:
             notifications.append(notification)
-    return notifications
+    return notifications + addressed_digests
 
 
-def _advance(
-    group_id: str,
-    plan: _Plan,
-    *,
-    batch: SignalBatch,
-    rules: RulesConfig,
-    groups: GroupStorePort,
-    alerts: AlertReader,
-    seen: dict[str, Alert],
-    stack: str,
-) -> Notification | None:
-    now = batch.collected_at
+@dataclass(frozen=True)
+class _Context:
+    batch: SignalBatch
+    rules: RulesConfig
+    groups: GroupStorePort
+    alerts: AlertReader
+    outbox: OutboxPort
+    seen: dict[str, Alert]
+    stack: str
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """A group's next state, decided from ``current`` and not yet written."""
+
+    group_id: str
+    plan: _Plan
+    current: Group | None
+    group: Group
+    message: GroupMessage | None
+
+
+def _decide(group_id: str, plan: _Plan, ctx: _Context) -> _Decision | Notification | None:
+    """Read the group and decide what it does now; a replayed batch gets back the message it
+    decided, an older batch nothing."""
+    now = ctx.batch.collected_at
+    current = ctx.groups.get(group_id)
+    if current is not None and current.last_batch == ctx.batch.batch_id:
+        return current.last_notification
+    if current is not None and now < current.updated_at:
+        return None  # an older batch arriving late changes nothing
+    group = _fresh(group_id, plan, current, now)
+    if group is None:
+        if current is None or not current.lingering:
+            return None
+        group = current.model_copy(update={"lingering": False})  # no longer listed
+    for event in plan.events:
+        group = record(group, event, now=now)
+    group = settle(group, now=now)
+    reason = _due(group, ctx.rules, now)
+    message = None
+    if reason is not None:
+        members = {fp: ctx.seen.get(fp) or ctx.alerts.get(fp) for fp in group.members}
+        present = {fp: alert for fp, alert in members.items() if alert is not None}
+        replayed = {e.fingerprint: e.reason for e in plan.events}
+        message = group_message(group, present, reason, event_reasons=replayed)
+    if message is None and group == current:
+        return None
+    return _Decision(group_id, plan, current, group, message)
+
+
+def _commit(decision: _Decision, ctx: _Context, *, fold: bool) -> Notification | None:
+    """Write the decided group with its notification (rendered unless folded into the
+    digest); on a lost race, read again, decide again and send what that decides."""
     attempt = 0
     while True:
         attempt += 1
-        current = groups.get(group_id)
-        if current is not None and current.last_batch == batch.batch_id:
-            return current.last_notification  # a retried evaluation: the same message again
-        if current is not None and now < current.updated_at:
-            return None  # an older batch arriving late changes nothing
-        group = _fresh(group_id, plan, current, now)
-        if group is None:
-            if current is None or not current.lingering:
-                return None
-            group = current.model_copy(update={"lingering": False})  # no longer listed
-        for event in plan.events:
-            group = record(group, event, now=now)
-        group = settle(group, now=now)
-        reason = _due(group, rules, now)
         notification = None
-        after = group
-        if reason is not None:
-            members = {fp: seen.get(fp) or alerts.get(fp) for fp in group.members}
-            present = {fp: alert for fp, alert in members.items() if alert is not None}
-            replayed = {e.fingerprint: e.reason for e in plan.events}
-            notification = group_notification(
-                group,
-                present,
-                reason,
-                stack=stack,
-                batch_id=batch.batch_id,
-                receiver=rules.routing.receiver(group.receiver),
-                event_reasons=replayed,
+        after = decision.group
+        if decision.message is not None:
+            if not fold:
+                notification = group_notification(
+                    decision.message,
+                    stack=ctx.stack,
+                    batch_id=ctx.batch.batch_id,
+                    receiver=ctx.rules.routing.receiver(decision.group.receiver),
+                )
+            after = flushed(
+                decision.group,
+                now=ctx.batch.collected_at,
+                batch_id=ctx.batch.batch_id,
+                notification=notification,
             )
-            after = flushed(group, now=now, batch_id=batch.batch_id, notification=notification)
-        if after == current:
+        if after == decision.current:
             return None
         try:
-            groups.save(current, after)
+            ctx.groups.save(
+                decision.current,
+                after,
+                [_entry(notification, ctx.batch)] if notification is not None else (),
+            )
         except ConflictError:
             if attempt >= MAX_CONFLICT_RETRIES:
                 raise
-            logger.warning("group changed concurrently, re-reading", extra={"group": group_id})
+            logger.warning(
+                "group changed concurrently, re-reading", extra={"group": decision.group_id}
+            )
+            again = _decide(decision.group_id, decision.plan, ctx)
+            if not isinstance(again, _Decision):
+                return again
+            decision, fold = again, False
         else:
-            if notification is not None:
+            if decision.message is not None and not fold:
                 logger.info(
                     "group notifies",
-                    extra={"group": group.key, "reason": reason, "members": len(group.members)},
+                    extra={
+                        "group": decision.group.key,
+                        "reason": decision.message.group_reason,
+                        "members": len(decision.group.members),
+                    },
                 )
             return notification
+
+
+def _entry(notification: Notification, batch: SignalBatch) -> OutboxEntry:
+    return OutboxEntry(notification, batch_id=batch.batch_id, decided_at=batch.collected_at)
 
 
 def _due(group: Group, rules: RulesConfig, now: datetime) -> NotifyReason | None:

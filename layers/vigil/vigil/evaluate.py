@@ -27,7 +27,7 @@ from vigil.model import (
     RunbookStart,
     SignalBatch,
 )
-from vigil.notifications import addressed, fit_to_budget
+from vigil.notifications import MAX_MESSAGES, addressed
 from vigil.outage import (
     Outage,
     OutageChange,
@@ -40,7 +40,8 @@ from vigil.outage import (
     service_of,
     suspicion,
 )
-from vigil.routing import inhibited, label_values
+from vigil.outbox import OutboxEntry, OutboxPort
+from vigil.routing import Receiver, inhibited, label_values
 from vigil.rules import Breach, RulesConfig, judge
 from vigil.silences import SilenceStorePort
 
@@ -60,10 +61,12 @@ class AlertStorePort(Protocol):
 
 @dataclass(frozen=True)
 class RoutingPorts:
-    """Where notification groups and silences are stored."""
+    """Where notification groups, silences and the outbox of decided notifications are
+    stored."""
 
     groups: GroupStorePort
     silences: SilenceStorePort
+    outbox: OutboxPort
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,12 @@ def evaluate(
     stack: str,
     correlation: OutagePorts | None = None,
 ) -> EvaluationResult:
-    """Apply ``batch`` to the stored alerts; ``now`` is the batch's collection time."""
+    """Apply ``batch`` to the stored alerts; ``now`` is the batch's collection time.
+
+    Every notification decided is committed to ``outbox`` with the state change that decided
+    it (``routing.outbox``); :func:`vigil.outbox.deliver` publishes them. The result lists
+    them too.
+    """
     breaches: dict[str, Breach] = {}
     for signal in batch.signals:
         breach = judge(signal, rules)
@@ -136,13 +144,16 @@ def evaluate(
         candidates.update(dict.fromkeys(store.active(kind)))
 
     notifications: list[Notification] = []
+    root = [rules.routing.receiver(name) for name in rules.routing.route.receivers or []]
     outages = _Outages(correlation.outages) if correlation is not None else None
     correlate = correlation is not None and rules.outage.enabled
     if correlation is not None and outages is not None:
         if correlate:
             for outage in correlation.outages.open_outages():
                 outages.open[(outage.service, outage.region)] = outage
-        notifications += _health(batch, rules, correlation, outages, stack, correlate=correlate)
+        notifications += _health(
+            batch, rules, correlation, outages, stack, root=root, correlate=correlate
+        )
         if correlate:
             _suspect(batch, list(breaches.values()), rules, outages)
 
@@ -161,19 +172,22 @@ def evaluate(
     runbooks: list[RunbookStart] = []
     if correlation is not None and outages is not None:
         outage_notes, released, runbooks = _finish_outages(
-            outages, batch, rules, store, correlation, stack=stack
+            outages, batch, rules, store, correlation, stack=stack, root=root
         )
         notifications = outage_notes + notifications
         events += released
-    root = [rules.routing.receiver(name) for name in rules.routing.route.receivers or []]
-    notifications = [addressed(n, r) for n in notifications for r in root]
+    # Health and outage notices always go out; the groups share the rest of the room.
+    room = max(MAX_MESSAGES - len(notifications) // max(len(root), 1), 1)
     notifications += notify_groups(
-        events, batch=batch, rules=rules, groups=routing.groups, alerts=store, stack=stack
+        events,
+        batch=batch,
+        rules=rules,
+        groups=routing.groups,
+        alerts=store,
+        outbox=routing.outbox,
+        stack=stack,
+        room=room,
     )
-    notifications, planned = [], notifications
-    for kept in fit_to_budget(planned, stack=stack, batch_id=batch.batch_id):
-        # the digest of what did not fit stands for every receiver's notifications
-        notifications += [addressed(kept, r) for r in root] if not kept.receiver else [kept]
     summary = EvaluationSummary(
         batch_id=batch.batch_id,
         signals=len(batch.signals),
@@ -251,26 +265,31 @@ def _health(
     outages: _Outages,
     stack: str,
     *,
+    root: list[Receiver],
     correlate: bool,
 ) -> list[Notification]:
     """De-duplicate the batch's Health events; notify what a reader should hear about.
 
     When an event opens, confirms or ends an outage, the outage notification (which quotes
-    AWS) stands in for the event's own NEW or RESOLVED message.
+    AWS) stands in for the event's own NEW or RESOLVED message. Each record is saved with
+    its notices (one per root receiver) in the outbox.
     """
     notifications: list[Notification] = []
     for event in batch.health_events:
         record = ports.health.get(event.arn, event.account)
         after, change = track(record, event)
+        notices: list[Notification] = []
+        if change is not None:
+            step = _health_outage(event, batch, rules, outages) if correlate else None
+            folded = step is not None and step.change is not None
+            if folded and change is not HealthChange.UPDATED:
+                logger.info("health event folded into the outage", extra={"arn": event.arn})
+            else:
+                notice = health_notification(event, change, stack=stack)
+                notices = [addressed(notice, r) for r in root]
         if after is not None:
-            ports.health.save(record, after)
-        if change is None:
-            continue
-        step = _health_outage(event, batch, rules, outages) if correlate else None
-        if step is not None and step.change is not None and change is not HealthChange.UPDATED:
-            logger.info("health event folded into the outage", extra={"arn": event.arn})
-            continue
-        notifications.append(health_notification(event, change, stack=stack))
+            ports.health.save(record, after, [_entry(n, batch) for n in notices])
+        notifications += notices
     return notifications
 
 
@@ -324,8 +343,10 @@ def _finish_outages(
     ports: OutagePorts,
     *,
     stack: str,
+    root: list[Receiver],
 ) -> tuple[list[Notification], list[tuple[Alert, NotifyReason]], list[RunbookStart]]:
-    """Store the outages this batch changed; announce them, start runbooks, release alerts."""
+    """Store the outages this batch changed, each with its announcement in the outbox; start
+    runbooks, release alerts."""
     notifications: list[Notification] = []
     released: list[tuple[Alert, NotifyReason]] = []
     runbooks: list[RunbookStart] = []
@@ -333,23 +354,24 @@ def _finish_outages(
     for touched in outages.steps.values():
         if touched.before == touched.after:
             continue
-        ports.outages.save(touched.before, touched.after)
         if touched.change is None:
+            ports.outages.save(touched.before, touched.after)
             continue
         release: Release | None = None
         if touched.change is OutageChange.RESOLVED:
             release, events = _release(touched.after, store)
             released += events
-        notifications.append(
-            outage_notification(
-                touched.after,
-                touched.change,
-                stack=stack,
-                runbook=mode,
-                runbook_arn=ports.runbook_arn,
-                release=release,
-            )
+        notice = outage_notification(
+            touched.after,
+            touched.change,
+            stack=stack,
+            runbook=mode,
+            runbook_arn=ports.runbook_arn,
+            release=release,
         )
+        notices = [addressed(notice, r) for r in root]
+        ports.outages.save(touched.before, touched.after, [_entry(n, batch) for n in notices])
+        notifications += notices
         opened = touched.before is None or not touched.before.is_open
         if mode == "start" and opened and touched.change is not OutageChange.RESOLVED:
             runbooks.append(runbook_start(touched.after))
@@ -383,6 +405,10 @@ def _release(
             reason = NotifyReason.RESOLVED
         events.append((alert, reason))
     return Release(still_firing=still, resolved_meanwhile=resolved), events
+
+
+def _entry(notification: Notification, batch: SignalBatch) -> OutboxEntry:
+    return OutboxEntry(notification, batch_id=batch.batch_id, decided_at=batch.collected_at)
 
 
 def _apply(

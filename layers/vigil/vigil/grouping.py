@@ -192,9 +192,12 @@ def pending_reason(group: Group, *, now: datetime) -> NotifyReason | None:
 _RESOLVED = Member(state="resolved", severity=Severity.INFO)
 
 
-def flushed(group: Group, *, now: datetime, batch_id: str, notification: Notification) -> Group:
+def flushed(
+    group: Group, *, now: datetime, batch_id: str, notification: Notification | None
+) -> Group:
     """The group after it spoke: resolved members leave, the firing ones are what was heard
-    (pending ones stay, unheard)."""
+    (pending ones stay, unheard). ``notification`` is ``None`` when flood control folded the
+    message into the evaluation's digest."""
     members = {fp: m for fp, m in group.members.items() if m.state != "resolved"}
     return group.model_copy(
         update={

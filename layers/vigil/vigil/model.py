@@ -75,20 +75,37 @@ class HealthEvent(Contract):
     arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:health:")]
     service: Annotated[str, Field(min_length=1, max_length=100)]
     event_type_code: Annotated[str, Field(min_length=1, max_length=100)]
-    category: Literal["issue", "accountNotification", "scheduledChange", "investigation"]
+    # category, status, scope and actionability are open-ended: AWS adds values (ADR 30).
+    category: Annotated[str, Field(min_length=1, max_length=255)]
     region: Annotated[str, Field(pattern=r"^(global|[a-z]{2}(-[a-z]+)+-\d)$")]
     account: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
-    status: Literal["open", "upcoming", "closed"]
+    status: Annotated[str, Field(min_length=1, max_length=50)]
+    scope: Annotated[str, Field(max_length=50)] | None = None
+    actionability: Annotated[str, Field(max_length=50)] | None = None
     start_time: AwareDatetime | None = None
     end_time: AwareDatetime | None = None
     last_updated: AwareDatetime
     description: str = ""
     affected_entities: list[str] = Field(default_factory=list)
+    affected_entity_count: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="How many entities are affected when more than are listed (vigil.health).",
+    )
+    entities_digest: str | None = Field(
+        default=None, description="A hash of every affected entity when not all are listed."
+    )
 
     @property
     def service_key(self) -> str:
         """The service as the first part of Vigil's signal kinds (``LAMBDA`` -> ``lambda``)."""
         return self.service.lower()
+
+    @property
+    def entity_count(self) -> int:
+        """Every affected entity, listed or not."""
+        if self.affected_entity_count is None:
+            return len(self.affected_entities)
+        return self.affected_entity_count
 
 
 class SignalBatch(Contract):
@@ -107,6 +124,21 @@ class SignalBatch(Contract):
     covered_kinds: list[str]
     signals: list[Signal]
     health_events: list[HealthEvent] = Field(default_factory=list)
+
+
+class BatchRef(Contract):
+    """A signal batch held in the batch bucket, passed to the Evaluate workflow by reference.
+
+    A batch too large for a workflow input (a storm: thousands of failing resources) travels
+    this way, so that no payload limit decides whether an alert is sent (ADR 28).
+    """
+
+    version: Literal[1] = CONTRACT_VERSION
+    batch_id: Annotated[str, Field(min_length=1, max_length=80)]
+    bucket: Annotated[str, Field(min_length=3)]
+    key: Annotated[str, Field(min_length=1)]
+    bytes: Annotated[int, Field(ge=0)]
+    signals: Annotated[int, Field(ge=0)]
 
 
 class AlertState(StrEnum):

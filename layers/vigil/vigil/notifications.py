@@ -7,6 +7,7 @@ travel as message attributes so SNS filter policies can route on them.
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -70,17 +71,56 @@ MAX_GROUP_VIEWS = 20
 _GROUP_LINES = 100
 
 
-def group_notification(
+@dataclass(frozen=True)
+class Headline:
+    """A notification reduced to what a digest lists of it."""
+
+    severity: Severity
+    subject: str
+
+
+@dataclass(frozen=True)
+class GroupMessage:
+    """What a group is about to say, decided cheaply: its title and severity are known before
+    anything is rendered, so flood control can fold it without the cost of rendering."""
+
+    group: Group
+    firing: list[Alert]
+    resolved: list[Alert]
+    reason: NotifyReason
+    """How it reads (a lone alert that joined late reads "still firing")."""
+    group_reason: NotifyReason
+    """Why the group speaks; with the group and the batch it names the notification."""
+
+    @property
+    def ordered(self) -> list[Alert]:
+        return [*self.firing, *self.resolved]
+
+    @property
+    def title(self) -> str:
+        if len(self.ordered) == 1:
+            return title_for(self.ordered[0], self.reason)
+        return _group_title(self.firing, self.resolved, self.reason)
+
+    @property
+    def severity(self) -> Severity:
+        if not self.firing:
+            return max((a.severity for a in self.resolved), key=lambda s: s.rank)
+        return max((a.severity for a in self.firing), key=lambda s: s.rank)
+
+    @property
+    def headline(self) -> Headline:
+        return Headline(self.severity, ascii_subject(self.title))
+
+
+def group_message(
     group: Group,
     alerts: dict[str, Alert],
     reason: NotifyReason,
     *,
-    stack: str,
-    batch_id: str,
-    receiver: Receiver,
     event_reasons: dict[str, NotifyReason],
-) -> Notification:
-    """One message for a group: a single alert reads as it always did; several are listed.
+) -> GroupMessage:
+    """What the group says: a single alert reads as it always did; several are listed.
 
     A lone alert that joins its group through a repeat (released by an outage, or out of an
     expired silence) reads "still firing": it has been firing for a while.
@@ -95,20 +135,29 @@ def group_notification(
         if m.state == "firing"
     ]
     resolved = [alerts[fp] for fp, m in members if m.state == "resolved"]
+    reads = reason
+    if len(firing) + len(resolved) == 1 and reason is NotifyReason.FIRING:
+        alert = [*firing, *resolved][0]
+        if event_reasons.get(alert.fingerprint) is NotifyReason.REPEAT:
+            reads = NotifyReason.REPEAT
+    return GroupMessage(group, firing, resolved, reads, reason)
+
+
+def group_notification(
+    message: GroupMessage, *, stack: str, batch_id: str, receiver: Receiver
+) -> Notification:
+    """The rendered notification of a group's message: chat payload and email body."""
+    group, reason = message.group, message.reason
+    firing, resolved, ordered = message.firing, message.resolved, message.ordered
     notification_id = hashlib.sha256(
-        f"{group.group_id}|{batch_id}|{reason.value}".encode()
+        f"{group.group_id}|{batch_id}|{message.group_reason.value}".encode()
     ).hexdigest()[:24]
-    ordered = [*firing, *resolved]
+    title = message.title
     if len(ordered) == 1:
         alert = ordered[0]
-        joined_late = event_reasons.get(alert.fingerprint) is NotifyReason.REPEAT
-        if reason is NotifyReason.FIRING and joined_late:
-            reason = NotifyReason.REPEAT
-        title = title_for(alert, reason)
         text = email_text(alert, reason, stack=stack)
         summary = alert.evidence.summary
     else:
-        title = _group_title(firing, resolved, reason)
         listed = [
             f"- [{'RESOLVED' if a in resolved else a.severity.value.upper()}]"
             f" {a.labels.resource} {a.labels.kind}: {a.evidence.summary}"
@@ -120,14 +169,11 @@ def group_notification(
         text = (
             "\n".join([title, "", *listed, "", "--", f"Vigil ({stack}) - group {group.key}"]) + "\n"
         )
-    severity = max((a.severity for a in firing), key=lambda s: s.rank, default=Severity.INFO)
-    if not firing:
-        severity = max((a.severity for a in resolved), key=lambda s: s.rank)
     chat = ChatPayload(
         notification_id=notification_id,
         category="alert",
         reason=reason,
-        severity=severity,
+        severity=message.severity,
         title=title,
         text=summary,
         stack=stack,
@@ -236,44 +282,20 @@ def _hm(moment: datetime) -> str:
     return iso(moment).replace("T", " ").replace("Z", " UTC")
 
 
-# A Step Functions state carries at most 256 KiB; the evaluation's notifications must fit
-# beside its summary.
-NOTIFICATION_BUDGET_BYTES = 200_000
-_DIGEST_LINES = 200
+MAX_MESSAGES = 30
+"""Messages one evaluation sends at most; in a storm the rest fold into one digest. A person
+reads a few grouped messages and a summary, never one message per alert (ADR 28)."""
+DIGEST_LINES = 200
 
 
-def fit_to_budget(
-    notifications: list[Notification],
-    *,
-    stack: str,
-    batch_id: str,
-    budget: int = NOTIFICATION_BUDGET_BYTES,
-) -> list[Notification]:
-    """Keep the most severe notifications that fit; fold the rest into one digest.
-
-    Nothing is lost: every alert is recorded in the table whatever happens here, and the
-    digest names each notification it stands for.
-    """
-    ordered = sorted(notifications, key=lambda n: -n.severity.rank)
-    kept: list[Notification] = []
-    used = 0
-    for index, notification in enumerate(ordered):
-        size = len(notification.model_dump_json())
-        if used + size > budget - 20_000:  # room for the digest itself
-            return [*kept, _digest(ordered[index:], stack=stack, batch_id=batch_id)]
-        kept.append(notification)
-        used += size
-    return notifications
-
-
-def _digest(overflow: list[Notification], *, stack: str, batch_id: str) -> Notification:
-    severity = max((n.severity for n in overflow), key=lambda sev: sev.rank)
-    title = (
-        f"[{severity.value.upper()}] {len(overflow)} more alert notifications from one evaluation"
-    )
-    listed = [f"- {n.subject}" for n in overflow[:_DIGEST_LINES]]
-    if len(overflow) > _DIGEST_LINES:
-        listed.append(f"- ...and {len(overflow) - _DIGEST_LINES} more")
+def digest(listed: list[Headline], *, total: int, stack: str, batch_id: str) -> Notification:
+    """One notification standing for ``total`` messages flood control folded; it names the
+    first ``DIGEST_LINES`` of them (``listed``, the most severe first)."""
+    severity = listed[0].severity
+    title = f"[{severity.value.upper()}] {total} more alert notifications from one evaluation"
+    lines = [f"- {h.subject}" for h in listed[:DIGEST_LINES]]
+    if total > len(lines):
+        lines.append(f"- ...and {total - len(lines)} more")
     text = (
         "\n".join(
             [
@@ -281,7 +303,7 @@ def _digest(overflow: list[Notification], *, stack: str, batch_id: str) -> Notif
                 "",
                 "Too many alerts changed state at once to send one by one:",
                 "",
-                *listed,
+                *lines,
                 "",
                 "--",
                 f"Vigil ({stack}) - evaluation {batch_id}",
@@ -296,7 +318,7 @@ def _digest(overflow: list[Notification], *, stack: str, batch_id: str) -> Notif
         reason=NotifyReason.FIRING,
         severity=severity,
         title=title,
-        text="\n".join(listed[:40]),
+        text="\n".join(lines[:40]),
         stack=stack,
         alerts=[],
     )

@@ -18,6 +18,7 @@ service of a Health event is its service code in lower case (``LAMBDA`` -> ``lam
 import hashlib
 import json
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -37,6 +38,7 @@ from vigil.model import (
     Severity,
 )
 from vigil.notifications import publishable
+from vigil.outbox import OutboxEntry
 from vigil.rules import Breach, OutageConfig
 
 MAX_LISTED = 20
@@ -94,7 +96,11 @@ class OutageStorePort(Protocol):
 
     def open_outages(self) -> list[Outage]: ...
 
-    def save(self, before: Outage | None, after: Outage) -> None: ...
+    def save(
+        self, before: Outage | None, after: Outage, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
+        """Write ``after`` if ``before`` is still stored, with the notifications it decided."""
+        ...
 
 
 class OutageChange(StrEnum):

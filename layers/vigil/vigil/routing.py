@@ -274,25 +274,28 @@ def destinations(
     return found or [root]
 
 
-def _settle(route: Route, parent: Destination | None, path: str, repeat: timedelta) -> Destination:
-    def pick[T](own: T | None, inherited: T | None) -> T:
-        value = own if own is not None else inherited
-        if value is None:
-            raise ValueError(f"{path}: no value to inherit")  # the root validator prevents it
-        return value
+def _pick[T](path: str, own: T | None, inherited: T | None) -> T:
+    value = own if own is not None else inherited
+    if value is None:
+        raise ValueError(f"{path}: no value to inherit")  # the root validator prevents it
+    return value
 
+
+def _settle(route: Route, parent: Destination | None, path: str, repeat: timedelta) -> Destination:
     return Destination(
         route=path,
-        receivers=tuple(pick(route.receivers, parent.receivers if parent else None)),
-        group_by=tuple(pick(route.group_by, parent.group_by if parent else None)),
-        group_wait=pick(route.group_wait, parent.group_wait if parent else timedelta(0)),
-        group_interval=pick(
-            route.group_interval, parent.group_interval if parent else timedelta(minutes=5)
+        receivers=tuple(_pick(path, route.receivers, parent.receivers if parent else None)),
+        group_by=tuple(_pick(path, route.group_by, parent.group_by if parent else None)),
+        group_wait=_pick(path, route.group_wait, parent.group_wait if parent else timedelta(0)),
+        group_interval=_pick(
+            path, route.group_interval, parent.group_interval if parent else timedelta(minutes=5)
         ),
-        repeat_interval=pick(route.repeat_interval, parent.repeat_interval if parent else repeat),
-        for_=pick(route.for_, parent.for_ if parent else timedelta(0)),
-        keep_firing_for=pick(
-            route.keep_firing_for, parent.keep_firing_for if parent else timedelta(0)
+        repeat_interval=_pick(
+            path, route.repeat_interval, parent.repeat_interval if parent else repeat
+        ),
+        for_=_pick(path, route.for_, parent.for_ if parent else timedelta(0)),
+        keep_firing_for=_pick(
+            path, route.keep_firing_for, parent.keep_firing_for if parent else timedelta(0)
         ),
         # as in Alertmanager, time intervals are the route's own, never inherited
         mute_time_intervals=tuple(route.mute_time_intervals),

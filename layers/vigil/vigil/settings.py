@@ -44,6 +44,8 @@ class CollectorSettings(CommonSettings):
     evaluate_state_machine_arn: str = Field(
         alias="VIGIL_EVALUATE_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
     )
+    batch_bucket: str = Field(alias="VIGIL_BATCH_BUCKET", min_length=3)
+    """Where a batch too large for a workflow input goes (ADR 28)."""
 
 
 class ChatSettings(CommonSettings):
@@ -63,9 +65,13 @@ class CostSettings(CollectorSettings):
 
 class HealthSettings(CollectorSettings):
     organization_view: bool = Field(alias="VIGIL_HEALTH_ORGANIZATION_VIEW", default=False)
+    topic_arn: str = Field(alias="VIGIL_ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    """Where a parked, unreadable aws.health event is announced (ADR 30)."""
 
 
 class EvaluateSettings(CommonSettings):
+    batch_bucket: str = Field(alias="VIGIL_BATCH_BUCKET", min_length=3)
+    topic_arn: str = Field(alias="VIGIL_ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     runbook_state_machine_arn: str = Field(
         alias="VIGIL_RUNBOOK_STATE_MACHINE_ARN", pattern=r"^arn:aws[a-z-]*:states:"
     )

@@ -1,4 +1,9 @@
-"""Step Functions: start the Evaluate workflow with a signal batch; answer a waiting task."""
+"""Step Functions: start the Evaluate workflow with a signal batch; answer a waiting task.
+
+A batch that fits in a workflow input travels inline; a larger one (a storm) is written to the
+batch bucket and the workflow gets a ``BatchRef`` (ADR 28). The Evaluate function reads it back
+with :class:`S3Batches`.
+"""
 
 import json
 from typing import TYPE_CHECKING
@@ -7,18 +12,71 @@ from botocore.exceptions import ClientError
 
 from vigil.adapters.stats import CallStats
 from vigil.approval import ApprovalClosedError
-from vigil.errors import VigilError
-from vigil.model import SignalBatch
+from vigil.errors import InvalidEventError, VigilError
+from vigil.events import parse_model
+from vigil.model import BatchRef, SignalBatch
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
-# Step Functions rejects inputs over 256 KiB; stay clear of it.
-MAX_INPUT_BYTES = 250_000
+# Step Functions rejects inputs over 256 KiB: a batch larger than this goes by reference.
+MAX_INLINE_BYTES = 200_000
+BATCH_PREFIX = "batches/"
 
 
 class BatchTooLarge(VigilError):
-    """A signal batch does not fit in one workflow input."""
+    """A signal batch does not fit in one workflow input and no batch bucket is configured."""
+
+
+class S3Batches:
+    """Signal batches too large for a workflow input, one object per batch id.
+
+    The key is the batch id, so a retried collector overwrites its own object with the same
+    content; the bucket's lifecycle rule expires them.
+    """
+
+    def __init__(self, client: "S3Client", bucket: str, stats: CallStats | None = None) -> None:
+        self._client = client
+        self._bucket = bucket
+        self.stats = stats or CallStats()
+
+    def put(self, batch: SignalBatch, body: bytes) -> BatchRef:
+        key = f"{BATCH_PREFIX}{batch.collected_at:%Y/%m/%d}/{batch.batch_id}.json"
+        self.stats.count("PutObject")
+        self._client.put_object(
+            Bucket=self._bucket, Key=key, Body=body, ContentType="application/json"
+        )
+        return BatchRef(
+            batch_id=batch.batch_id,
+            bucket=self._bucket,
+            key=key,
+            bytes=len(body),
+            signals=len(batch.signals),
+        )
+
+    def get(self, ref: BatchRef) -> SignalBatch:
+        """The batch ``ref`` names; ``InvalidEventError`` when it is gone or not that batch."""
+        if ref.bucket != self._bucket or not ref.key.startswith(BATCH_PREFIX):
+            raise InvalidEventError(
+                f"batch reference {ref.batch_id}: s3://{ref.bucket}/{ref.key} is not in the"
+                f" stack's batch bucket {self._bucket}"
+            )
+        self.stats.count("GetObject")
+        try:
+            body = self._client.get_object(Bucket=ref.bucket, Key=ref.key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                raise InvalidEventError(
+                    f"batch reference {ref.batch_id}: s3://{ref.bucket}/{ref.key} is gone"
+                ) from exc
+            raise
+        batch = parse_model(SignalBatch, body, what=f"signal batch s3://{ref.bucket}/{ref.key}")
+        if batch.batch_id != ref.batch_id:
+            raise InvalidEventError(
+                f"batch reference {ref.batch_id}: the object holds batch {batch.batch_id}"
+            )
+        return batch
 
 
 class EvaluateWorkflow:
@@ -27,23 +85,49 @@ class EvaluateWorkflow:
         client: "SFNClient",
         state_machine_arn: str,
         stats: CallStats | None = None,
+        *,
+        batches: S3Batches | None = None,
     ) -> None:
         self._client = client
         self._arn = state_machine_arn
+        self._batches = batches
         self.stats = stats or CallStats()
 
     def start(self, batch: SignalBatch) -> str:
-        body = batch.model_dump_json()
-        if len(body.encode()) > MAX_INPUT_BYTES:
+        """Start the evaluation of ``batch``, named by its id; a name already taken (a retried
+        collector, a redelivered event) is that evaluation, and not an error."""
+        body = batch.model_dump_json().encode()
+        if len(body) <= MAX_INLINE_BYTES:
+            payload = body.decode()
+        elif self._batches is not None:
+            payload = self._batches.put(batch, body).model_dump_json()
+        else:
             raise BatchTooLarge(
-                f"batch {batch.batch_id} is {len(body.encode()):,} bytes, over the"
-                f" {MAX_INPUT_BYTES:,}-byte Step Functions input limit"
+                f"batch {batch.batch_id} is {len(body):,} bytes, over the {MAX_INLINE_BYTES:,}"
+                " bytes a workflow input may take, and no batch bucket is configured"
             )
         self.stats.count("StartExecution")
-        response = self._client.start_execution(
-            stateMachineArn=self._arn, name=batch.batch_id, input=body
-        )
+        try:
+            response = self._client.start_execution(
+                stateMachineArn=self._arn, name=batch.batch_id, input=payload
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+            return self._execution_arn(batch.batch_id)
         return response["executionArn"]
+
+    def _execution_arn(self, name: str) -> str:
+        return self._arn.replace(":stateMachine:", ":express:", 1) + f":{name}"
+
+
+def batch_of(event: object, batches: S3Batches | None) -> SignalBatch:
+    """The signal batch an Evaluate run was started with: inline, or by reference."""
+    if isinstance(event, dict) and "bucket" in event and "key" in event:
+        if batches is None:
+            raise InvalidEventError("batch reference: this function has no batch bucket")
+        return batches.get(parse_model(BatchRef, event, what="batch reference"))
+    return parse_model(SignalBatch, event, what="signal batch")
 
 
 # SendTaskSuccess answers these when the task no longer waits: it timed out, was already
