@@ -63,10 +63,12 @@ def test_an_eventbridge_event_is_normalised_with_rfc1123_times() -> None:
 
 def test_a_bad_event_names_the_field_as_aws_spells_it() -> None:
     with pytest.raises(InvalidEventError) as caught:
-        from_eventbridge(eventbridge(statusCode="burning", eventTypeCategory=None))
+        from_eventbridge(eventbridge(eventArn="not-an-arn", eventTypeCode=None))
+    with pytest.raises(InvalidEventError, match=r"detail\.lastUpdatedTime: 'yesterday'"):
+        from_eventbridge(eventbridge(lastUpdatedTime="yesterday"))
 
-    assert "detail.statusCode:" in str(caught.value)
-    assert "detail.eventTypeCategory:" in str(caught.value)
+    assert "detail.eventArn:" in str(caught.value)
+    assert "detail.eventTypeCode:" in str(caught.value)
 
 
 def test_a_new_event_notifies_once_and_a_replay_is_silent() -> None:

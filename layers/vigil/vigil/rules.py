@@ -340,6 +340,11 @@ class HealthMatch(_Config):
         default_factory=list
     )
     accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(default_factory=list)
+    # AWS's actionability (ACTION_REQUIRED, ACTION_MAY_BE_REQUIRED, INFORMATIONAL; more may
+    # come); an event without one matches no list.
+    actionabilities: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z_]*$")]] = Field(
+        default_factory=list
+    )
 
 
 class HealthConfig(_Config):
@@ -355,6 +360,8 @@ class HealthConfig(_Config):
         ]
     )
     poll_lookback_hours: Annotated[int, Field(ge=1, le=168)] = 24
+    # vigil.health_poll alerts after this many catch-up polls in a row got no answer.
+    poll_failures_before_alert: Annotated[int, Field(ge=1, le=1000)] = 3
 
 
 class OutageConfig(_Config):
@@ -593,8 +600,9 @@ def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
         return _judge_async(signal, rules.lambda_async)
     if kind == "sqs.dlq_messages":
         return _judge_dead_letters(signal, rules.sqs_dlq)
-    if kind == CONFIG_KIND:
-        return _judge_config(signal)
+    self_rule = _SELF_JUDGES.get(kind)
+    if self_rule is not None:
+        return self_rule(signal, rules)
     data_rule = _DATA_RULES.get(kind)
     if data_rule is not None:
         return data_rule(signal, rules)
@@ -681,6 +689,38 @@ def _judge_config(signal: Signal) -> Breach | None:
     return _breach(signal, Severity.WARNING, signal.value, 0, "Count", summary=summary)
 
 
+# The AWS Health catch-up poll got no answer (vigil.collect_health): the value is how many
+# polls in a row failed.
+HEALTH_POLL_KIND = "vigil.health_poll"
+
+
+def _judge_health_poll(signal: Signal, rules: RulesConfig) -> Breach | None:
+    config = rules.health
+    failures = signal.value
+    if failures < config.poll_failures_before_alert:
+        return None
+    error = signal.context.get("error", "no answer")
+    summary = (
+        f"The AWS Health catch-up poll failed {failures:,.0f} times in a row (last: {error});"
+        " aws.health events still arrive through EventBridge"
+    )
+    return _breach(
+        signal,
+        Severity.WARNING,
+        failures,
+        config.poll_failures_before_alert,
+        "Count",
+        summary=summary,
+    )
+
+
+# Vigil's own health (self-watch kinds), judged like any other alert.
+_SELF_JUDGES: dict[str, Callable[[Signal, RulesConfig], Breach | None]] = {
+    CONFIG_KIND: lambda signal, _: _judge_config(signal),
+    HEALTH_POLL_KIND: _judge_health_poll,
+}
+
+
 def kind_title(kind: str) -> str:
     """What a human calls a kind's alerts: ``Lambda errors``, ``Cost spike``."""
     spec = KIND_SPECS.get(kind)
@@ -688,6 +728,8 @@ def kind_title(kind: str) -> str:
         return spec.title
     if kind == CONFIG_KIND:
         return "Vigil rules config invalid"
+    if kind == HEALTH_POLL_KIND:
+        return "Vigil AWS Health poll failing"
     return DIAL_KINDS.get(kind) or COST_KINDS.get(kind, kind)
 
 

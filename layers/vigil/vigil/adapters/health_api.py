@@ -3,7 +3,8 @@
 AWS Health has two regional endpoints in an active-passive pair (us-east-1, us-east-2) and a
 global name, ``global.health.amazonaws.com``, whose DNS CNAME points at the active one. Each
 poll resolves it, asks the active region first and fails over to the other one when it
-cannot be reached or answers with a server error. An account without a Business or
+cannot be reached or answers with a server error after the client's own retries (botocore's
+standard mode retries 5xx answers, throttling and time-outs). An account without a Business or
 Enterprise support plan gets ``SubscriptionRequiredException``: that becomes
 :class:`HealthSubscriptionRequired`, never a crash.
 
@@ -92,6 +93,8 @@ class HealthApi:
         self._active_region = active_region
         self.stats = stats or CallStats()
         self._organization = organization
+        self.failures = 0
+        """Endpoint attempts that failed after botocore's own retries (each fails over)."""
 
     def events(
         self, *, since: datetime, account: str, keep: Callable[[HealthEvent], bool]
@@ -118,6 +121,7 @@ class HealthApi:
                 ConnectionClosedError,
             ) as exc:
                 last = exc
+            self.failures += 1
             logger.warning(
                 "Health endpoint failed, failing over",
                 extra={"region": region, "error": str(last)},
