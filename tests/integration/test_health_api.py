@@ -99,16 +99,23 @@ def test_a_failing_active_region_fails_over_to_the_passive_one() -> None:
         api = HealthApi(lambda region: stubs[region][0], active_region=lambda: "us-east-2")
 
         assert api.events(since=SINCE, account="123456789012", keep=lambda e: True) == []
+        assert api.failures == 1
 
 
-def test_both_regions_failing_is_reported_not_crashed() -> None:
+def test_both_regions_failing_is_reported_not_crashed_and_counted() -> None:
+    # 503 ServiceUnavailable: https://docs.aws.amazon.com/health/latest/APIReference/CommonErrors.html
     with stubbed() as stubs:
-        for _, stub in stubs.values():
-            stub.add_client_error("describe_events", "InternalFailure", http_status_code=500)
+        stubs["us-east-1"][1].add_client_error(
+            "describe_events", "InternalFailure", http_status_code=500
+        )
+        stubs["us-east-2"][1].add_client_error(
+            "describe_events", "ServiceUnavailable", http_status_code=503
+        )
         api = HealthApi(lambda region: stubs[region][0], active_region=lambda: None)
 
         with pytest.raises(HealthApiUnavailable, match="no Health endpoint answered"):
             api.events(since=SINCE, account="123456789012", keep=lambda e: True)
+        assert api.failures == 2
 
 
 def test_no_support_plan_is_its_own_error_and_no_failover() -> None:
