@@ -1,8 +1,9 @@
 """SNS subscriber: deliver each alert notification (and self-watch alarm) to its receiver's
-chat channels: Slack, Teams, JSON webhooks and the Amazon Q Developer topic."""
+chat channels: Slack, Teams, JSON webhooks and the Amazon Q Developer topic, once each
+(vigil.delivery claims every destination in the delivery log before posting)."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -21,22 +22,16 @@ from vigil.adapters.table import DeliveryLog
 from vigil.adapters.teams import TeamsWebhook
 from vigil.adapters.webhook import JsonWebhook
 from vigil.alarms import chat_payload
-from vigil.clock import parse_time
 from vigil.config_state import load_rules
-from vigil.delivery import (
-    PLATFORMS,
-    ChatPort,
-    Platform,
-    bot_keys,
-    chat_keys,
-    deliver_to_chat,
-    deliver_to_slack_bot,
-)
+from vigil.delivery import ChatPort, Platform, SlackBotPort, Unset, deliver
 from vigil.observability import logger, metrics, tracer
 from vigil.rules import RulesConfig
 from vigil.settings import ChatSettings
 
 SECRET_CACHE_SECONDS = 300
+MISCONFIGURED_METRIC = "Chat_misconfigured"
+"""Destinations that cannot work until their configuration changes (template.yaml,
+``ChatMisconfiguredAlarm``)."""
 
 
 _WEBHOOKS: dict[Platform, type[SlackWebhook]] = {
@@ -72,15 +67,34 @@ def _deps() -> _Deps:
     return _Deps(settings, rules, log, threads, topic)
 
 
-def _destination(
-    settings: ChatSettings, topic: ChatbotTopic | None, platform: Platform, key: str
-) -> ChatPort | None:
-    """Where ``key`` points: the webhook the chat secret names under it (none while it is
-    empty), or the Amazon Q Developer topic."""
-    if platform == "chatbot":
-        return topic
-    url = _secret(settings).get(key)
-    return _WEBHOOKS[platform](url) if url else None
+def _wall_clock() -> datetime:
+    """The one clock read of the chat path: claim leases and delivery times (ADR 31)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _Destinations:
+    """The adapters behind the chat secret's keys, read once per invocation (cached for
+    ``SECRET_CACHE_SECONDS`` across invocations), and the Amazon Q Developer topic."""
+
+    secret: dict[str, str]
+    topic: ChatbotTopic | None
+
+    def webhook(self, platform: Platform, key: str) -> ChatPort | Unset:
+        if platform == "chatbot":
+            return self.topic or "missing"
+        url = self.secret.get(key)
+        return _WEBHOOKS[platform](url) if url else self._unset(key)
+
+    def bot(self, key: str, channel: str) -> SlackBotPort | Unset:
+        token = self.secret.get(key)
+        if not token:
+            return self._unset(key)
+        api_url = self.secret.get("slack_api_url") or SLACK_API_URL
+        return SlackBot(token, channel, stats=CallStats(), api_url=api_url)
+
+    def _unset(self, key: str) -> Unset:
+        return "empty" if key in self.secret else "missing"
 
 
 def _secret(settings: ChatSettings) -> dict[str, str]:
@@ -90,16 +104,6 @@ def _secret(settings: ChatSettings) -> dict[str, str]:
     return {str(k): str(v) for k, v in secret.items()} if isinstance(secret, dict) else {}
 
 
-def _bot(settings: ChatSettings, key: str, channel: str) -> SlackBot | None:
-    """The Slack bot whose token the chat secret holds under ``key`` (none while empty)."""
-    secret = _secret(settings)
-    token = secret.get(key)
-    if not token:
-        return None
-    api_url = secret.get("slack_api_url") or SLACK_API_URL
-    return SlackBot(token, channel, stats=CallStats(), api_url=api_url)
-
-
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -107,27 +111,24 @@ def _bot(settings: ChatSettings, key: str, channel: str) -> SlackBot | None:
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     deps = _deps()
     outcomes: dict[str, int] = {}
-
-    def count(outcome: str) -> None:
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        metrics.add_metric(f"Chat_{outcome.replace('-', '_')}", MetricUnit.Count, 1)
-
     for record in event.records:
         payload = chat_payload(record.sns.message, stack=deps.settings.stack_name)
-        now = parse_time(record.sns.timestamp, field="Sns.Timestamp")
-        for platform in PLATFORMS:
-            for key in chat_keys(deps.rules.routing, payload.receiver, platform):
-                chat = _destination(deps.settings, deps.topic, platform, key)
-                count(
-                    deliver_to_chat(
-                        payload, platform=platform, chat=chat, log=deps.log, now=now, key=key
-                    )
-                )
-        for key, channel in bot_keys(deps.rules.routing, payload.receiver):
-            bot = _bot(deps.settings, key, channel)
-            count(
-                deliver_to_slack_bot(
-                    payload, bot=bot, threads=deps.threads, log=deps.log, now=now, key=key
-                )
-            )
+        report = deliver(
+            payload,
+            routing=deps.rules.routing,
+            ports=_Destinations(_secret(deps.settings), deps.topic),
+            threads=deps.threads,
+            log=deps.log,
+            clock=_wall_clock,
+            stack=deps.settings.stack_name,
+        )
+        for outcome in report.outcomes:
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if outcome != "misconfigured":
+                metrics.add_metric(f"Chat_{outcome.replace('-', '_')}", MetricUnit.Count, 1)
+        # published on every delivery, 0 included: ChatMisconfiguredAlarm ignores missing
+        # data, so it stays in ALARM until a notification reaches all of its destinations
+        misconfigured = report.outcomes.count("misconfigured")
+        metrics.add_metric(MISCONFIGURED_METRIC, MetricUnit.Count, misconfigured)
+        report.raise_failures()
     return {"outcomes": outcomes}

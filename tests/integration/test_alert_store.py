@@ -5,6 +5,7 @@ import pytest
 
 from tests.factories import T0, error_signal, minutes
 from vigil.adapters.table import AlertStore, DeliveryLog, IncidentStore
+from vigil.delivery import CLAIM_LEASE, ClaimState
 from vigil.errors import ConflictError
 from vigil.lifecycle import step
 from vigil.model import AlertState
@@ -85,8 +86,8 @@ def test_deliveries_and_incidents_are_recorded_once(table: str) -> None:
 
     deliveries.record("n1", "slack", at=T0)
 
-    assert deliveries.delivered("n1", "slack")
-    assert not deliveries.delivered("n1", "teams")
+    assert deliveries.claim("n1", "slack", at=T0, lease=CLAIM_LEASE).state is ClaimState.DELIVERED
+    assert deliveries.claim("n1", "teams", at=T0, lease=CLAIM_LEASE).state is ClaimState.CLAIMED
     assert incidents.open("i1", '{"a": 1}', opened_at=T0)
     assert not incidents.open("i1", '{"a": 2}', opened_at=T0)
     assert incidents.get("i1") == '{"a": 1}'

@@ -1,19 +1,29 @@
-"""notify_chat against a Slack webhook served on 127.0.0.1 and secrets in moto."""
+"""notify_chat against a Slack webhook served on 127.0.0.1 and secrets in moto.
+
+Slack's answers come from its documentation: incoming webhooks (api.slack.com, "Sending
+messages using incoming webhooks", "Handling errors": 404 ``no_service``, 403
+``invalid_token``) and the Web API (api.slack.com/methods/chat.postMessage: ``invalid_auth``);
+Lambda's retry timing from docs.aws.amazon.com/lambda/latest/dg/invocation-async.html (a first
+retry after about a minute, with the same SNS ``Timestamp``).
+"""
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 
-from emulator.slack import BOT_CHANNEL, SlackServer
+from emulator.slack import BOT_CHANNEL, SlackPost, SlackServer
 from tests.factories import T0, batch, error_signal
 from tests.fakes import MemoryAlertStore
-from tests.integration.conftest import FakeContext
+from tests.integration.conftest import TABLE, FakeContext
 from tests.schemas import problems
+from tests.unit.test_chat_claims import FakeClock
+from vigil.adapters.table import DeliveryLog
+from vigil.delivery import CLAIM_LEASE
 from vigil.errors import ChatDeliveryError, InvalidEventError
 from vigil.evaluate import evaluate
 from vigil.rules import RulesConfig
@@ -105,16 +115,67 @@ def test_a_rate_limited_post_is_retried_after_retry_after(
     assert [post.status for post in slack.posts] == [429, 200]
 
 
-def test_a_server_error_that_persists_fails_the_invocation_for_the_dead_letter_queue(
+def test_a_server_error_that_persists_fails_the_invocation_and_releases_the_claim(
     table: str, load_handler: Loader, slack: SlackServer
 ) -> None:
     app = _handler(load_handler, _secret(slack.webhook_url))
-    slack.fail_next(10, status=502)
+    slack.fail_next(4, status=502)
+    event = _sns_event(_chat_message())
 
     with pytest.raises(ChatDeliveryError):
-        app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
+        app.lambda_handler(event, FakeContext("chat"))
+    retry = app.lambda_handler(event, FakeContext("chat"))  # Lambda's retry
 
-    assert [post.status for post in slack.posts] == [502, 502, 502, 502]  # 1 try + 3 retries
+    assert [post.status for post in slack.posts] == [502] * 4 + [200]  # 1 try + 3 retries
+    assert retry == {"outcomes": {"posted": 1}}
+
+
+def test_two_deliveries_of_one_message_at_the_same_moment_post_once(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    # Given SNS delivers one message to two invocations at once: the second arrives while
+    # the first one's post is on its way to Slack
+    app = _handler(load_handler, _secret(slack.webhook_url))
+    event = _sns_event(_chat_message())
+    second: list[object] = []
+
+    def concurrent_copy(post: SlackPost) -> None:
+        if not second:
+            second.append(app.lambda_handler(event, FakeContext("chat")))
+
+    slack.on_post(concurrent_copy)
+
+    # When the first delivery runs
+    first = app.lambda_handler(event, FakeContext("chat"))
+
+    # Then Slack got one post: the copy found the live claim and skipped
+    assert first == {"outcomes": {"posted": 1}}
+    assert second == [{"outcomes": {"in-flight": 1}}]
+    assert len(slack.posts) == 1
+
+
+def test_a_delivery_that_died_after_its_claim_is_posted_by_the_retry_after_the_lease(
+    table: str, load_handler: Loader, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an invocation claimed the Slack post at 09:00:05 and was killed before posting
+    app = _handler(load_handler, _secret(slack.webhook_url))
+    message = _chat_message()
+    notification_id = json.loads(message)["notification_id"]
+    claimed_at = datetime(2026, 11, 2, 9, 0, 5, tzinfo=UTC)
+    log = DeliveryLog(boto3.client("dynamodb"), TABLE, retention=timedelta(days=7))
+    log.claim(notification_id, "slack", at=claimed_at, lease=CLAIM_LEASE)
+    clock = FakeClock(claimed_at + timedelta(seconds=10))
+    monkeypatch.setattr(app, "_wall_clock", clock)
+
+    # When a copy arrives 10 s later, and Lambda's retry a minute after that
+    early = app.lambda_handler(_sns_event(message), FakeContext("chat"))
+    clock.advance(timedelta(minutes=1))
+    retry = app.lambda_handler(_sns_event(message), FakeContext("chat"))
+
+    # Then the copy skips while the claim may be live; the retry takes it over and posts once
+    assert early == {"outcomes": {"in-flight": 1}}
+    assert retry == {"outcomes": {"posted": 1}}
+    assert len(slack.posts) == 1
 
 
 def test_without_a_webhook_chat_delivery_is_skipped_with_a_warning(
@@ -282,8 +343,8 @@ def test_a_chatbot_receiver_publishes_a_custom_notification_to_the_chatbot_topic
     assert document["content"]["title"].endswith("[WARNING] Lambda errors firing: nightly-report")
 
 
-def test_a_chatbot_receiver_without_the_topic_is_skipped_with_a_warning(
-    table: str, load_handler: Loader
+def test_a_chatbot_receiver_without_the_topic_is_a_misconfigured_destination(
+    table: str, load_handler: Loader, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rules = {"routing": {"receivers": [{"name": "default", "chatbot": True}]}}
     app = load_handler(
@@ -292,7 +353,65 @@ def test_a_chatbot_receiver_without_the_topic_is_skipped_with_a_warning(
 
     result = app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
 
-    assert result == {"outcomes": {"not-configured": 1}}
+    assert result == {"outcomes": {"misconfigured": 1}}
+    assert '"Chat_misconfigured":[1.0]' in capsys.readouterr().out
+
+
+def test_a_webhook_slack_refuses_for_good_is_named_in_slack_and_counted(
+    table: str,
+    load_handler: Loader,
+    slack: SlackServer,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a receiver with a working Slack webhook and a Teams workflow that was deleted
+    teams_url = slack.base_url + "/teams/deleted-flow-SECRET"
+    secret = _chat_secret(slack_url=slack.webhook_url, teams_url=teams_url)
+    rules = {
+        "routing": {"receivers": [{"name": "default", "slack": "slack_url", "teams": "teams_url"}]}
+    }
+    app = load_handler("notify_chat", VIGIL_SLACK_SECRET_ARN=secret, VIGIL_RULES=json.dumps(rules))
+    for status in (200, 404, 200, 404):  # Slack, Teams (gone: no_service), the notice, Teams
+        slack.respond_next(1, status=status)
+    event = _sns_event(_chat_message())
+
+    # When the notification is delivered, and delivered again
+    first = app.lambda_handler(event, FakeContext("chat"))
+    again = app.lambda_handler(event, FakeContext("chat"))
+
+    # Then Slack has the notification and one notice naming the receiver, key and fix; the
+    # invocation succeeds (nothing to retry); the problem is counted every time
+    assert first == {"outcomes": {"posted": 2, "misconfigured": 1}}
+    assert again == {"outcomes": {"duplicate": 2, "misconfigured": 1}}
+    titles = [p.payload["text"] for p in slack.posts if p.path != "/teams/deleted-flow-SECRET"]
+    assert titles == [
+        "[WARNING] Lambda errors firing: nightly-report",
+        "[WARNING] Vigil self-watch: vigil.config_invalid: receiver default",
+    ]
+    notice = json.dumps(slack.posts[2].payload)
+    assert "Teams workflow behind the chat secret key 'teams_url'" in notice
+    assert "answered 404: no_service" in notice
+    assert capsys.readouterr().out.count('"Chat_misconfigured":[1.0]') == 2
+    assert "SECRET" not in notice  # never the URL
+    assert not [r for r in caplog.records if "SECRET" in str(r.__dict__)]
+
+
+def test_a_receiver_naming_a_key_the_secret_lacks_still_reaches_its_other_channels(
+    table: str, load_handler: Loader, slack: SlackServer
+) -> None:
+    secret = _chat_secret(slack_url=slack.webhook_url)  # no "audit_url"
+    rules = {
+        "routing": {
+            "receivers": [{"name": "default", "slack": "slack_url", "webhook": "audit_url"}]
+        }
+    }
+    app = load_handler("notify_chat", VIGIL_SLACK_SECRET_ARN=secret, VIGIL_RULES=json.dumps(rules))
+
+    result = app.lambda_handler(_sns_event(_chat_message()), FakeContext("chat"))
+
+    assert result == {"outcomes": {"posted": 2, "misconfigured": 1}}
+    notice = slack.posts[1].payload
+    assert "'audit_url' is not in SlackWebhookSecret" in json.dumps(notice)
 
 
 BOT_RULES = {
@@ -352,8 +471,8 @@ def test_a_slack_bot_opens_a_thread_replies_in_it_and_edits_the_first_message(
     assert {p.path for p in slack.posts} == {"/api/chat.postMessage", "/api/chat.update"}
 
 
-def test_a_slack_bot_refused_by_slack_fails_the_invocation_naming_the_error(
-    table: str, load_handler: Loader, slack: SlackServer
+def test_a_slack_bot_whose_token_slack_refuses_is_a_misconfigured_destination(
+    table: str, load_handler: Loader, slack: SlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret = _chat_secret(bot_token="xoxb-revoked", slack_api_url=slack.api_url)
     app = load_handler(
@@ -361,12 +480,13 @@ def test_a_slack_bot_refused_by_slack_fails_the_invocation_naming_the_error(
     )
     first, _, _ = _group_messages()
 
-    with pytest.raises(
-        ChatDeliveryError, match=f"Slack chat.postMessage in {BOT_CHANNEL}: invalid_auth"
-    ):
-        app.lambda_handler(_sns_event(first), FakeContext("chat"))
+    result = app.lambda_handler(_sns_event(first), FakeContext("chat"))
 
+    assert result == {"outcomes": {"misconfigured": 1}}  # no retry: it cannot help
     assert slack.messages == []
+    (logged,) = [r for r in caplog.records if r.getMessage() == "chat destination misconfigured"]
+    assert logged.__dict__["detail"] == f"Slack chat.postMessage in {BOT_CHANNEL}: invalid_auth"
+    assert not [r for r in caplog.records if "xoxb-revoked" in str(r.__dict__)]
 
 
 def test_a_rate_limited_slack_bot_call_is_retried(

@@ -2,12 +2,13 @@
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from tests.factories import T0
-from vigil.delivery import bot_keys, deliver_to_slack_bot
+from tests.unit.test_chat_claims import FakeClock, MemoryLog
+from vigil.delivery import ClaimState, bot_keys, deliver, deliver_to_slack_bot
 from vigil.errors import ChatMessageGone, ConfigError
 from vigil.model import ChatPayload, NotifyReason, Severity
 from vigil.rules import RulesConfig
@@ -41,17 +42,6 @@ class MemoryThreads:
         self.items.pop((receiver, group_id, channel), None)
 
 
-class MemoryLog:
-    def __init__(self) -> None:
-        self.seen: set[tuple[str, str]] = set()
-
-    def delivered(self, notification_id: str, channel: str) -> bool:
-        return (notification_id, channel) in self.seen
-
-    def record(self, notification_id: str, channel: str, *, at: datetime) -> None:
-        self.seen.add((notification_id, channel))
-
-
 def _payload(n: int, reason: NotifyReason, group: str | None = "g1") -> ChatPayload:
     return ChatPayload(
         notification_id=f"n{n}",
@@ -71,7 +61,9 @@ def test_a_group_is_one_thread_whose_opening_message_shows_the_current_state() -
     bot, threads, log = FakeBot(), MemoryThreads(), MemoryLog()
 
     def send(payload: ChatPayload) -> str:
-        return deliver_to_slack_bot(payload, bot=bot, threads=threads, log=log, now=T0, key="k")
+        return deliver_to_slack_bot(
+            payload, bot=bot, threads=threads, log=log, clock=FakeClock(T0), key="k"
+        )
 
     outcomes = [
         send(_payload(1, NotifyReason.FIRING)),
@@ -95,17 +87,34 @@ def test_a_group_is_one_thread_whose_opening_message_shows_the_current_state() -
     assert threads.items == {("ops", "g1", "C0123ABCD"): "100.000006"}
 
 
-def test_without_a_token_the_bot_is_skipped() -> None:
-    outcome = deliver_to_slack_bot(
-        _payload(1, NotifyReason.FIRING),
-        bot=None,
-        threads=MemoryThreads(),
-        log=MemoryLog(),
-        now=T0,
-        key="bot_token",
+class NoTokens:
+    """A chat secret without the bot's token key."""
+
+    def webhook(self, platform: str, key: str) -> Literal["missing"]:
+        return "missing"
+
+    def bot(self, key: str, channel: str) -> Literal["missing"]:
+        return "missing"
+
+
+def test_without_a_token_the_bot_is_a_misconfigured_destination() -> None:
+    rules = RulesConfig.from_json(
+        '{"routing": {"receivers": [{"name": "ops", "slack_bot": "bot_token",'
+        ' "slack_channel": "C0123ABCD"}], "route": {"receivers": ["ops"]}}}'
     )
 
-    assert outcome == "not-configured"
+    report = deliver(
+        _payload(1, NotifyReason.FIRING),
+        routing=rules.routing,
+        ports=NoTokens(),
+        threads=MemoryThreads(),
+        log=MemoryLog(),
+        clock=FakeClock(T0),
+        stack="vigil",
+    )
+
+    assert report.outcomes == ["misconfigured"]  # no working destination to tell: the alarm
+    assert [(p.destination.key, p.code) for p in report.problems] == [("bot_token", "missing")]
 
 
 def test_bot_receivers_name_their_token_and_channel() -> None:
@@ -142,7 +151,9 @@ def test_a_deleted_opening_message_closes_the_thread_and_loses_nothing() -> None
     bot, threads, log = DeletedOpeningBot(), MemoryThreads(), MemoryLog()
 
     def send(payload: ChatPayload) -> str:
-        return deliver_to_slack_bot(payload, bot=bot, threads=threads, log=log, now=T0, key="k")
+        return deliver_to_slack_bot(
+            payload, bot=bot, threads=threads, log=log, clock=FakeClock(T0), key="k"
+        )
 
     outcomes = [
         send(_payload(n, NotifyReason.FIRING if n < 3 else NotifyReason.REPEAT)) for n in (1, 2, 3)
@@ -154,4 +165,4 @@ def test_a_deleted_opening_message_closes_the_thread_and_loses_nothing() -> None
         ("post", "100.000001"),
         ("post", None),
     ]
-    assert log.delivered("n2", "slack_bot:k:C0123ABCD")
+    assert log.items[("n2", "slack_bot:k:C0123ABCD")].state is ClaimState.DELIVERED

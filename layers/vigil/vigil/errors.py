@@ -35,6 +35,11 @@ class ChatMessageGone(ChatDeliveryError):
     """The chat message to edit no longer exists (deleted in the channel)."""
 
 
+class ChatDestinationRefused(ChatDeliveryError):
+    """The platform refuses the destination itself (webhook removed, token revoked, bot not
+    in the channel): retrying cannot help, its configuration must change."""
+
+
 def describe_validation(
     exc: ValidationError,
     *,

@@ -3,6 +3,10 @@
 The topic (``ChatbotTopic``) carries nothing but custom notifications, so every message is
 the rendered JSON document itself. Amazon Q Developer reads no SNS message attributes and no
 subject; it posts the message to every chat channel configured with the topic.
+
+A topic that is gone or that the function may not use (``NotFound``, ``AuthorizationError``,
+``KMSAccessDenied``, ``KMSDisabled``, ``KMSNotFound``, ``KMSInvalidState``: SNS ``Publish``
+errors) raises ``ChatDestinationRefused``; anything else ``ChatDeliveryError``.
 """
 
 import json
@@ -11,10 +15,21 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.errors import ChatDeliveryError
+from vigil.errors import ChatDeliveryError, ChatDestinationRefused
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
+
+REFUSED = frozenset(
+    {
+        "NotFound",
+        "AuthorizationError",
+        "KMSAccessDenied",
+        "KMSDisabled",
+        "KMSNotFound",
+        "KMSInvalidState",
+    }
+)
 
 
 class ChatbotTopic:
@@ -29,5 +44,9 @@ class ChatbotTopic:
         self._stats.count("sns:Publish")
         try:
             self._client.publish(TopicArn=self._topic_arn, Message=json.dumps(message))
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            failure = ChatDestinationRefused if code in REFUSED else ChatDeliveryError
+            raise failure(f"{self.platform} {self._topic_arn}: {exc}") from exc
+        except BotoCoreError as exc:
             raise ChatDeliveryError(f"{self.platform} {self._topic_arn}: {exc}") from exc

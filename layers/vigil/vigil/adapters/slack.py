@@ -4,6 +4,11 @@
 connection errors with exponential backoff. What still fails raises ``ChatDeliveryError``,
 so the Lambda fails, its asynchronous retries run, and the event ends in the dead-letter
 queue: a message is never dropped silently.
+
+An answer that refuses the webhook itself (401, 403, 404, 410: Slack's ``invalid_token``,
+``action_prohibited``, ``no_service``, ``channel_not_found``, ``channel_is_archived``;
+api.slack.com, "Sending messages using incoming webhooks", "Handling errors") raises
+``ChatDestinationRefused``: no retry can help, the URL in the chat secret must change.
 """
 
 from typing import Any
@@ -19,7 +24,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from vigil.errors import ChatDeliveryError
+from vigil.errors import ChatDeliveryError, ChatDestinationRefused
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
@@ -47,6 +52,7 @@ def retry_handlers() -> list[RetryHandler]:
 class SlackWebhook:
     platform = "Slack webhook"
     accepted = frozenset({200})
+    refused = frozenset({401, 403, 404, 410})
     retry_handlers = staticmethod(retry_handlers)
 
     def __init__(self, url: str, *, timeout: int = 10) -> None:
@@ -57,7 +63,11 @@ class SlackWebhook:
             response = self._client.send_dict(message)
         except Exception as exc:  # slack_sdk raises urllib errors after its own retries
             raise ChatDeliveryError(f"{self.platform} unreachable: {exc}") from exc
-        if response.status_code not in self.accepted:
-            raise ChatDeliveryError(
-                f"{self.platform} answered {response.status_code}: {str(response.body)[:200]}"
-            )
+        if response.status_code in self.accepted:
+            return
+        failure = (
+            ChatDestinationRefused if response.status_code in self.refused else ChatDeliveryError
+        )
+        raise failure(
+            f"{self.platform} answered {response.status_code}: {str(response.body)[:200]}"
+        )

@@ -4,9 +4,11 @@
 message's ``ts``; ``chat.update`` edits a message by ``channel`` and ``ts``. The bot must be
 a member of the channel and have the ``chat:write`` scope. Connection errors, 429 answers
 (after their ``Retry-After``) and 5xx answers are retried as for webhooks; Slack's own
-refusals (``ok: false``: ``not_in_channel``, ``invalid_auth``, ``message_not_found``...) raise
-``ChatDeliveryError`` naming the method and the error, so the event ends in the chat
-dead-letter queue after Lambda's retries.
+refusals (``ok: false``) raise ``ChatDeliveryError`` naming the method and the error, so the
+event ends in the chat dead-letter queue after Lambda's retries; those that refuse the token or
+the channel for good (``REFUSED``, from the ``chat.postMessage`` errors at
+api.slack.com/methods/chat.postMessage) raise ``ChatDestinationRefused``, as no retry can help,
+and ``message_not_found`` raises ``ChatMessageGone``.
 
 ``api_url`` is Slack's Web API (``https://slack.com/api/``) unless the chat secret names
 another Slack-compatible endpoint (``slack_api_url``), as the local emulator does.
@@ -20,12 +22,30 @@ from slack_sdk.errors import SlackApiError
 
 from vigil.adapters.slack import retry_handlers
 from vigil.adapters.stats import CallStats
-from vigil.errors import ChatDeliveryError, ChatMessageGone
+from vigil.errors import ChatDeliveryError, ChatDestinationRefused, ChatMessageGone
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 SLACK_API_URL = "https://slack.com/api/"
+
+REFUSED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "restricted_action",
+        "ekm_access_denied",
+    }
+)
+"""Web API errors that refuse the token or the channel until someone changes them."""
 
 
 class SlackBot:
@@ -74,7 +94,13 @@ class SlackBot:
             response = self._client.api_call(method, json=arguments)
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
-            failure = ChatMessageGone if error == "message_not_found" else ChatDeliveryError
+            failure = (
+                ChatMessageGone
+                if error == "message_not_found"
+                else ChatDestinationRefused
+                if error in REFUSED
+                else ChatDeliveryError
+            )
             raise failure(f"Slack {method} in {self._channel}: {error or exc}") from exc
         except Exception as exc:  # urllib errors after slack_sdk's own retries
             raise ChatDeliveryError(f"Slack {method} unreachable: {exc}") from exc

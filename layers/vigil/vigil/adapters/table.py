@@ -21,6 +21,7 @@ on one alert cannot both win; the loser re-reads and re-decides.
 """
 
 import json
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from pydantic import BaseModel
 
 from vigil.adapters.stats import CallStats
 from vigil.approval import Approval
+from vigil.delivery import Claim, ClaimState
 from vigil.errors import ConflictError
 from vigil.grouping import Group
 from vigil.health import HealthRecord
@@ -162,15 +164,48 @@ class AlertStore(_RetainedStore):
 
 
 class DeliveryLog(_RetainedStore):
-    """Which notifications a channel has already delivered, so a redelivery is skipped."""
+    """Per notification and channel: a claim while a delivery posts, then the delivery.
 
-    def delivered(self, notification_id: str, channel: str) -> bool:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=_to_item({"pk": f"DELIVERY#{notification_id}", "sk": channel}),
-            ConsistentRead=True,
-        )
-        return "Item" in response
+    ``claim`` is one conditional put: it succeeds when there is no item, or when the item is
+    a claim whose lease has run out (its holder crashed); otherwise it reports the item it
+    found, ``delivered`` or ``held`` by a live delivery. ``release`` deletes the claim only if
+    it is still the caller's (its token), so a late failure cannot free another's claim.
+    Items written before claims existed (``delivered_at`` only) read as ``delivered``.
+    """
+
+    def claim(self, notification_id: str, channel: str, *, at: datetime, lease: timedelta) -> Claim:
+        token = uuid.uuid4().hex
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_to_item(
+                    {
+                        "pk": f"DELIVERY#{notification_id}",
+                        "sk": channel,
+                        "state": ClaimState.CLAIMED.value,
+                        "token": token,
+                        "claimed_at": at.isoformat(),
+                        "lease_until_ms": _epoch_ms(at + lease),
+                        "ttl": _epoch(at + self._retention),
+                    }
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR (#state = :claimed AND lease_until_ms <= :now)"
+                ),
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_to_item(
+                    {":claimed": ClaimState.CLAIMED.value, ":now": _epoch_ms(at)}
+                ),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            old = exc.response.get("Item")
+            found = _from_item(old) if isinstance(old, dict) else {}
+            held = found.get("state") == ClaimState.CLAIMED.value
+            return Claim(ClaimState.HELD if held else ClaimState.DELIVERED)
+        return Claim(ClaimState.CLAIMED, token)
 
     def record(self, notification_id: str, channel: str, *, at: datetime) -> None:
         self._client.put_item(
@@ -179,11 +214,31 @@ class DeliveryLog(_RetainedStore):
                 {
                     "pk": f"DELIVERY#{notification_id}",
                     "sk": channel,
+                    "state": ClaimState.DELIVERED.value,
                     "delivered_at": at.isoformat(),
                     "ttl": _epoch(at + self._retention),
                 }
             ),
         )
+
+    def release(self, notification_id: str, channel: str, *, token: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=_to_item({"pk": f"DELIVERY#{notification_id}", "sk": channel}),
+                ConditionExpression="#state = :claimed AND #token = :token",
+                ExpressionAttributeNames={"#state": "state", "#token": "token"},
+                ExpressionAttributeValues=_to_item(
+                    {":claimed": ClaimState.CLAIMED.value, ":token": token}
+                ),
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise  # taken over or delivered meanwhile: not ours to free
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 class IncidentStore(_Store):
