@@ -86,6 +86,7 @@ class _Outages:
     store: OutageStorePort
     open: dict[tuple[str, str], Outage | None] = field(default_factory=dict)
     steps: dict[tuple[str, str], OutageStep] = field(default_factory=dict)
+    muting: dict[tuple[str, str], dict[str, None]] = field(default_factory=dict)
 
     def record(self, step: OutageStep) -> None:
         key = (step.after.service, step.after.region)
@@ -108,15 +109,21 @@ class _Outages:
         return outage if outage is not None and outage.explains(alert, rules.outage) else None
 
     def mute(self, outage: Outage, fingerprint: str) -> None:
-        if fingerprint in outage.muted:
-            return
-        muted = outage.model_copy(update={"muted": [*outage.muted, fingerprint]})
+        """Remember that ``outage`` muted an alert; :meth:`settled` records them all at once
+        (one copy per outage, not one per alert: a storm mutes thousands)."""
         key = (outage.service, outage.region)
-        first = self.steps.get(key)
-        self.steps[key] = OutageStep(
-            first.before if first else outage, muted, first.change if first else None
-        )
-        self.open[key] = muted
+        self.muting.setdefault(key, {})[fingerprint] = None
+        if key not in self.steps:
+            self.steps[key] = OutageStep(outage, outage, None)
+
+    def settled(self) -> list[OutageStep]:
+        """The steps of this evaluation, with the alerts each outage muted recorded."""
+        steps = []
+        for key, touched in self.steps.items():
+            muting = self.muting.get(key)
+            after = touched.after.with_muted(list(muting)) if muting else touched.after
+            steps.append(OutageStep(touched.before, after, touched.change))
+        return steps
 
 
 def evaluate(
@@ -351,7 +358,7 @@ def _finish_outages(
     released: list[tuple[Alert, NotifyReason]] = []
     runbooks: list[RunbookStart] = []
     mode: Literal["start", "suggest"] = rules.outage.runbook
-    for touched in outages.steps.values():
+    for touched in outages.settled():
         if touched.before == touched.after:
             continue
         if touched.change is None:
@@ -359,7 +366,7 @@ def _finish_outages(
             continue
         release: Release | None = None
         if touched.change is OutageChange.RESOLVED:
-            release, events = _release(touched.after, store)
+            release, events = _release(touched.after, store, rules)
             released += events
         notice = outage_notification(
             touched.after,
@@ -383,16 +390,25 @@ def _finish_outages(
 
 
 def _release(
-    outage: Outage, store: AlertStorePort
+    outage: Outage, store: AlertStorePort, rules: RulesConfig
 ) -> tuple[Release, list[tuple[Alert, NotifyReason]]]:
     """Send what the outage muted and still matters: alerts still firing, and the
-    resolution of alerts whose firing went out before the outage muted them."""
+    resolution of alerts whose firing went out before the outage muted them.
+
+    An outage lists at most ``MAX_MUTED_LISTED`` muted alerts; when it muted more, the
+    active alerts it explains are read from the index as well, so none stays unheard.
+    """
+    candidates = dict.fromkeys(outage.muted)
+    if outage.muted_total > len(outage.muted):
+        for kind in rules.outage.kinds:
+            if service_of(kind) == outage.service:
+                candidates.update(dict.fromkeys(store.active(kind)))
     still: list[str] = []
-    resolved = 0
+    resolved = max(outage.muted_total - len(candidates), 0)
     events: list[tuple[Alert, NotifyReason]] = []
-    for fingerprint in outage.muted:
+    for fingerprint in candidates:
         alert = store.get(fingerprint)
-        if alert is None:
+        if alert is None or alert.labels.region != outage.region:
             continue
         if alert.state is AlertState.FIRING:
             still.append(alert.labels.resource)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import AwareDatetime, Field
 
@@ -42,6 +42,10 @@ from vigil.outbox import OutboxEntry
 from vigil.rules import Breach, OutageConfig
 
 MAX_LISTED = 20
+MAX_MUTED_LISTED = 2_000
+"""Muted alerts an outage lists (about 46 KB of fingerprints); beyond, it counts them."""
+MAX_EVIDENCE = 1_000
+"""Evidence an outage keeps (about 100 KB); a message lists the first ``MAX_LISTED``."""
 
 
 class OutageState(StrEnum):
@@ -72,8 +76,47 @@ class Outage(Contract):
     health_arn: str | None = None
     health_event_type: str | None = None
     health_text: str = ""
-    muted: list[str] = Field(default_factory=list, description="Fingerprints of muted alerts.")
+    muted: list[str] = Field(
+        default_factory=list,
+        description=f"Fingerprints of muted alerts, the first {MAX_MUTED_LISTED} of them.",
+    )
+    muted_count: int | None = Field(
+        default=None, description="How many alerts it muted, when more than are listed."
+    )
+    evidence_counts: tuple[int, int] | None = Field(
+        default=None,
+        description=f"(signals, resources) of the evidence, when more than the {MAX_EVIDENCE}"
+        " kept.",
+    )
     revision: int = 0
+
+    @property
+    def signals(self) -> int:
+        return self.evidence_counts[0] if self.evidence_counts else len(self.evidence)
+
+    @property
+    def resources(self) -> int:
+        if self.evidence_counts:
+            return self.evidence_counts[1]
+        return len({e.resource for e in self.evidence})
+
+    @property
+    def muted_total(self) -> int:
+        return self.muted_count if self.muted_count is not None else len(self.muted)
+
+    def with_muted(self, fingerprints: list[str]) -> "Outage":
+        """This outage having muted ``fingerprints`` too. The list is bounded, so that the
+        item stays far below DynamoDB's 400 KB whatever the storm (ADR 28); the count is not.
+        """
+        listed = dict.fromkeys(self.muted)
+        new = [fp for fp in fingerprints if fp not in listed]
+        if not new:
+            return self
+        total = self.muted_total + len(new)
+        merged = [*self.muted, *new][:MAX_MUTED_LISTED]
+        return self.model_copy(
+            update={"muted": merged, "muted_count": total if total > len(merged) else None}
+        )
 
     @property
     def is_open(self) -> bool:
@@ -155,8 +198,8 @@ def suspicion(
             opened_at=now,
             last_seen=now,
             last_batch=batch_id,
-            evidence=evidence,
             revision=current.revision if current else 0,
+            **_bounded(evidence),
         )
         return OutageStep(current, opened, OutageChange.SUSPECTED)
     if current.state is OutageState.SUSPECTED and not enough:
@@ -166,12 +209,24 @@ def suspicion(
     merged = {(e.resource, e.kind): e for e in [*current.evidence, *evidence]}
     updated = current.model_copy(
         update={
-            "evidence": [merged[key] for key in sorted(merged)],
             "last_seen": now,
             "last_batch": batch_id,
+            **_bounded([merged[key] for key in sorted(merged)], at_least=current),
         }
     )
     return OutageStep(current, updated, None)
+
+
+def _bounded(evidence: list[OutageEvidence], at_least: Outage | None = None) -> dict[str, Any]:
+    """The evidence an outage keeps: the first ``MAX_EVIDENCE``, and the counts of all (at
+    least what the outage counted before) when there are more."""
+    signals = max(len(evidence), at_least.signals if at_least else 0)
+    resources = max(len({e.resource for e in evidence}), at_least.resources if at_least else 0)
+    capped = signals > MAX_EVIDENCE or (at_least is not None and at_least.evidence_counts)
+    return {
+        "evidence": evidence[:MAX_EVIDENCE],
+        "evidence_counts": (signals, resources) if capped else None,
+    }
 
 
 def health_update(
@@ -290,7 +345,7 @@ def outage_notification(
     if change is OutageChange.SUSPECTED:
         title = f"[CRITICAL] Suspected AWS outage: {where}"
         lead = (
-            f"{len(outage.evidence)} signals across {_resources(outage)} resources of"
+            f"{outage.signals} signals across {_resources(outage)} resources of"
             f" {outage.service} in {outage.region} are failing at once. AWS has not confirmed"
             " an issue yet."
         )
@@ -310,13 +365,13 @@ def outage_notification(
     if outage.evidence:
         lines += ["", "Evidence (Vigil's own signals):"]
         lines += [f"  - {e.resource} {e.kind}: {e.summary}" for e in outage.evidence[:MAX_LISTED]]
-        if len(outage.evidence) > MAX_LISTED:
-            lines.append(f"  - ...and {len(outage.evidence) - MAX_LISTED} more")
+        if outage.signals > MAX_LISTED:
+            lines.append(f"  - ...and {outage.signals - MAX_LISTED} more")
     if outage.muted:
         verb = "were" if change is OutageChange.RESOLVED else "are"
         lines += [
             "",
-            f"{len(outage.muted)} per-resource alert notifications {verb} muted while this"
+            f"{outage.muted_total} per-resource alert notifications {verb} muted while this"
             " outage is open (still recorded; released when it ends).",
         ]
     if release is not None:
@@ -356,4 +411,4 @@ def outage_notification(
 
 
 def _resources(outage: Outage) -> int:
-    return len({e.resource for e in outage.evidence})
+    return outage.resources

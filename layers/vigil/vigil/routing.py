@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
+from functools import cached_property
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -223,7 +224,11 @@ class RoutingConfig(_Config):
         return bool(covering & set(mute)) or (bool(active) and not covering & set(active))
 
     def receiver(self, name: str) -> Receiver:
-        return next(r for r in self.receivers if r.name == name)
+        return self._receivers_by_name[name]
+
+    @cached_property
+    def _receivers_by_name(self) -> dict[str, Receiver]:
+        return {r.name: r for r in self.receivers}
 
 
 def _walk(route: Route, path: str) -> list[tuple[str, Route]]:
