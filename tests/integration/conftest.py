@@ -58,9 +58,7 @@ def alerts_topic(aws: None) -> Callable[[], list[dict[str, Any]]]:
     topic = sns.create_topic(Name=TOPIC_ARN.rsplit(":", 1)[1])["TopicArn"]
     queue = sqs.create_queue(QueueName="published")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-    sns.subscribe(
-        TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
-    )
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
     seen: list[dict[str, Any]] = []
 
     def published() -> list[dict[str, Any]]:

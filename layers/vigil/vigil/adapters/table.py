@@ -22,6 +22,7 @@ on one alert cannot both win; the loser re-reads and re-decides.
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from vigil.adapters.outbox import outbox_item
 from vigil.adapters.stats import CallStats
 from vigil.approval import Approval
 from vigil.delivery import Claim, ClaimState
@@ -37,6 +39,7 @@ from vigil.grouping import Group
 from vigil.health import HealthRecord
 from vigil.model import Alert, AlertState
 from vigil.outage import Outage
+from vigil.outbox import OutboxEntry
 from vigil.silences import Silence, UnknownSilenceError
 
 if TYPE_CHECKING:
@@ -333,8 +336,13 @@ def _put_revision(
     *,
     before_revision: int | None,
     what: str,
+    outbox: Sequence[OutboxEntry] = (),
 ) -> None:
-    """Put ``values`` if the stored revision is still ``before_revision`` (absent: new)."""
+    """Put ``values`` if the stored revision is still ``before_revision`` (absent: new).
+
+    With ``outbox`` entries, the item and the notifications its change decided are written in
+    one transaction (ADR 29): both or neither.
+    """
     condition: dict[str, Any] = (
         {"ConditionExpression": "attribute_not_exists(pk)"}
         if before_revision is None
@@ -344,11 +352,26 @@ def _put_revision(
         }
     )
     try:
-        client.put_item(TableName=table, Item=_to_item(values), **condition)
+        if not outbox:
+            client.put_item(TableName=table, Item=_to_item(values), **condition)
+            return
+        items: list[Any] = [
+            {"Put": {"TableName": table, "Item": _to_item(values), **condition}},
+            *({"Put": {"TableName": table, "Item": outbox_item(e)}} for e in outbox),
+        ]
+        client.transact_write_items(TransactItems=items)
     except ClientError as exc:
-        if _conditional_failed(exc):
+        if _conditional_failed(exc) or _transaction_condition_failed(exc):
             raise ConflictError(f"{what} changed since it was read") from exc
         raise
+
+
+def _transaction_condition_failed(exc: ClientError) -> bool:
+    """A transaction cancelled because the state item's condition failed (the first item)."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
 
 
 class HealthEventStore(_RetainedStore):
@@ -357,7 +380,9 @@ class HealthEventStore(_RetainedStore):
     def get(self, arn: str, account: str | None) -> HealthRecord | None:
         return _get_model(self._client, self._table, HealthRecord, _health_key(arn, account))
 
-    def save(self, before: HealthRecord | None, after: HealthRecord) -> None:
+    def save(
+        self, before: HealthRecord | None, after: HealthRecord, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
         stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
         closed = stored.status == "closed"
         values = {
@@ -373,6 +398,7 @@ class HealthEventStore(_RetainedStore):
             values,
             before_revision=before.revision if before else None,
             what=f"Health event {stored.arn}",
+            outbox=outbox,
         )
 
 
@@ -403,7 +429,9 @@ class OutageStore(_Store):
             if not start:
                 return outages
 
-    def save(self, before: Outage | None, after: Outage) -> None:
+    def save(
+        self, before: Outage | None, after: Outage, outbox: Sequence[OutboxEntry] = ()
+    ) -> None:
         stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
         values = {
             "pk": f"OUTAGE#{stored.service}#{stored.region}",
@@ -420,6 +448,7 @@ class OutageStore(_Store):
             values,
             before_revision=before.revision if before else None,
             what=f"outage {stored.service} {stored.region}",
+            outbox=outbox,
         )
 
 
@@ -435,7 +464,7 @@ class GroupStore(_RetainedStore):
             for body in _query_bodies(self._client, self._table, "GROUPS")
         ]
 
-    def save(self, before: Group | None, after: Group) -> None:
+    def save(self, before: Group | None, after: Group, outbox: Sequence[OutboxEntry] = ()) -> None:
         stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
         values = {
             "pk": f"GROUP#{stored.group_id}",
@@ -452,6 +481,7 @@ class GroupStore(_RetainedStore):
             values,
             before_revision=before.revision if before else None,
             what=f"group {stored.key}",
+            outbox=outbox,
         )
 
 
