@@ -8,14 +8,22 @@ lost. A group that already spoke for this batch hands back the notification it s
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
 from vigil.errors import ConflictError
-from vigil.grouping import Event, Group, flushed, pending_reason, record, settle
+from vigil.grouping import (
+    Event,
+    Group,
+    flushed,
+    overflow_part,
+    pending_reason,
+    record,
+    settle,
+)
 from vigil.model import Alert, Notification, NotifyReason, SignalBatch
 from vigil.notifications import (
     DIGEST_LINES,
@@ -103,12 +111,17 @@ def notify_groups(
     context = _Context(batch, rules, groups, alerts, outbox, seen, stack)
     notifications: list[Notification] = []
     decisions: list[_Decision] = []
-    for group_id, plan in plans.items():
-        decided = _decide(group_id, plan, context)
+    queue = list(plans.items())
+    while queue:
+        group_id, plan = queue.pop()
+        decided, spilled = _decide(group_id, plan, context)
         if isinstance(decided, Notification):
             notifications.append(decided)  # a retried evaluation: the same message again
         elif decided is not None:
             decisions.append(decided)
+        if spilled:
+            part = replace(plan, events=spilled)
+            queue.append((overflow_part(group_id), part))
     speaking = sorted(
         (d for d in decisions if d.message is not None),
         key=lambda d: -d.message.severity.rank if d.message else 0,
@@ -153,22 +166,24 @@ class _Decision:
     message: GroupMessage | None
 
 
-def _decide(group_id: str, plan: _Plan, ctx: _Context) -> _Decision | Notification | None:
+def _decide(
+    group_id: str, plan: _Plan, ctx: _Context
+) -> tuple[_Decision | Notification | None, list[Event]]:
     """Read the group and decide what it does now; a replayed batch gets back the message it
-    decided, an older batch nothing."""
+    decided, an older batch nothing. Also the events the group has no room for."""
     now = ctx.batch.collected_at
     current = ctx.groups.get(group_id)
     if current is not None and current.last_batch == ctx.batch.batch_id:
-        return current.last_notification
+        spilled = [e for e in plan.events if e.fingerprint not in current.members]
+        return current.last_notification, spilled if current.overflow else []
     if current is not None and now < current.updated_at:
-        return None  # an older batch arriving late changes nothing
+        return None, []  # an older batch arriving late changes nothing
     group = _fresh(group_id, plan, current, now)
     if group is None:
         if current is None or not current.lingering:
-            return None
+            return None, []
         group = current.model_copy(update={"lingering": False})  # no longer listed
-    for event in plan.events:
-        group = record(group, event, now=now)
+    group, spilled = record(group, plan.events, now=now)
     group = settle(group, now=now)
     reason = _due(group, ctx.rules, now)
     message = None
@@ -178,8 +193,8 @@ def _decide(group_id: str, plan: _Plan, ctx: _Context) -> _Decision | Notificati
         replayed = {e.fingerprint: e.reason for e in plan.events}
         message = group_message(group, present, reason, event_reasons=replayed)
     if message is None and group == current:
-        return None
-    return _Decision(group_id, plan, current, group, message)
+        return None, spilled
+    return _Decision(group_id, plan, current, group, message), spilled
 
 
 def _commit(decision: _Decision, ctx: _Context, *, fold: bool) -> Notification | None:
@@ -218,7 +233,8 @@ def _commit(decision: _Decision, ctx: _Context, *, fold: bool) -> Notification |
             logger.warning(
                 "group changed concurrently, re-reading", extra={"group": decision.group_id}
             )
-            again = _decide(decision.group_id, decision.plan, ctx)
+            # what spilled the first time spilled then too: the parts are decided on their own
+            again, _ = _decide(decision.group_id, decision.plan, ctx)
             if not isinstance(again, _Decision):
                 return again
             decision, fold = again, False
@@ -268,6 +284,7 @@ def _fresh(group_id: str, plan: _Plan, current: Group | None, now: datetime) -> 
         created_at=now,
         updated_at=now,
         revision=current.revision if current else 0,
+        overflow=current.overflow if current else False,
         send_resolved=plan.send_resolved,
         **_timing(settings),
     )

@@ -21,6 +21,7 @@ the same. The group remembers the batch that last made it speak and the notifica
 sent, so a retried evaluation hands back that notification instead of sending another.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -68,6 +69,9 @@ class Group(Contract):
     last_flush: AwareDatetime | None = None
     last_batch: str | None = None
     last_notification: Notification | None = None
+    overflow: bool = Field(
+        default=False, description="Alerts it had no room for went to its next part."
+    )
     lingering: bool = Field(
         default=False,
         description="Closed by its last message, listed until a later batch: a retried"
@@ -98,37 +102,64 @@ class Event:
     severity: Severity
 
 
-def record(group: Group, event: Event, *, now: datetime) -> Group:
-    """Fold one alert event into the group's members."""
+MAX_MEMBERS = 1_000
+"""Alerts one group item holds (about 200 KB with what the receiver last heard), so that it
+stays below DynamoDB's 400 KB item limit. A larger group continues in overflow parts, each
+its own item and message (ADR 28)."""
+
+
+def record(group: Group, events: Sequence[Event], *, now: datetime) -> tuple[Group, list[Event]]:
+    """Fold alert events into the group's members; the events of alerts it does not hold
+    once it is full (or ever was) are handed back for the group's next part."""
     members = dict(group.members)
-    before = members.get(event.fingerprint)
+    spilled: list[Event] = []
+    for event in events:
+        before = members.get(event.fingerprint)
+        # Once a group overflowed, alerts it does not hold live in its later parts (it takes
+        # no new member again, so an alert is never in two parts).
+        if before is None and (group.overflow or len(members) >= MAX_MEMBERS):
+            spilled.append(event)
+            continue
+        _fold(group, members, event, before, now)
+    if members == group.members and not spilled:
+        return group, spilled
+    flushed = {fp: m for fp, m in group.flushed.items() if fp in members}
+    update: dict[str, object] = {"members": members, "flushed": flushed, "updated_at": now}
+    if spilled:
+        update["overflow"] = True
+    return group.model_copy(update=update), spilled
+
+
+def _fold(
+    group: Group, members: dict[str, Member], event: Event, before: Member | None, now: datetime
+) -> None:
     if event.reason is NotifyReason.RESOLVED:
         if before is None:
-            return group
+            return
         if before.state == "firing" and group.keep_firing_for_seconds:
             members[event.fingerprint] = before.model_copy(
                 update={"clearing_since": before.clearing_since or now}
             )
         else:
             _resolve(group, members, event.fingerprint, event.severity)
+        return
+    severity = event.severity
+    if before is not None and before.state != "resolved" and before.severity.rank > severity.rank:
+        severity = before.severity  # keep the highest severity seen while firing
+    if before is not None and before.state in {"pending", "firing"}:
+        members[event.fingerprint] = before.model_copy(
+            update={"severity": severity, "clearing_since": None}
+        )
+    elif group.for_seconds:
+        members[event.fingerprint] = Member(state="pending", severity=severity, since=now)
     else:
-        severity = event.severity
-        if (
-            before is not None
-            and before.state != "resolved"
-            and before.severity.rank > severity.rank
-        ):
-            severity = before.severity  # keep the highest severity seen while firing
-        if before is not None and before.state in {"pending", "firing"}:
-            members[event.fingerprint] = before.model_copy(
-                update={"severity": severity, "clearing_since": None}
-            )
-        elif group.for_seconds:
-            members[event.fingerprint] = Member(state="pending", severity=severity, since=now)
-        else:
-            members[event.fingerprint] = Member(state="firing", severity=severity)
-    flushed = {fp: m for fp, m in group.flushed.items() if fp in members}
-    return group.model_copy(update={"members": members, "flushed": flushed, "updated_at": now})
+        members[event.fingerprint] = Member(state="firing", severity=severity)
+
+
+def overflow_part(group_id: str) -> str:
+    """The id of the part that takes what ``group_id`` has no room for."""
+    base, _, part = group_id.partition("~")
+    return f"{base}~{int(part or 1) + 1}"
 
 
 def settle(group: Group, *, now: datetime) -> Group:
