@@ -23,7 +23,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from emulator import arc, cost_explorer, sfn_time, sns_delivery
+from emulator import arc, cost_explorer, metric_index, sfn_time, sns_delivery
 from emulator._aws import MOTO_CONFIG, REGION, client, hermetic_aws_environ, parse_arn
 from emulator.clock import Clock, Occurrence, Schedule, discover_schedules, iso_z
 from emulator.cost_explorer import FakeCostExplorer, ScenarioAnomaly
@@ -236,6 +236,7 @@ class Emulator:
             )
             stack.enter_context(_named_executions())
             stack.enter_context(_start_execution_task_keys())
+            stack.enter_context(metric_index.installed())
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))
             stack.enter_context(emulator.health.installed())
             stack.enter_context(emulator.lambda_account.installed())

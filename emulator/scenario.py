@@ -12,6 +12,9 @@ A scenario is a YAML file (built-ins live in ``emulator/scenarios/``)::
     parameters:                        # optional template parameter overrides
       RulesConfig: {repeat_interval_minutes: 30}   # a mapping is sent as compact JSON
     workloads:                         # plain Lambda functions created in moto
+      - function: fleet-{n}            # optional ``copies``: that many alike functions,
+        copies: 500                    # fleet-001 ... fleet-500
+        phases: [{from: 0m, invocations_per_minute: 10}]
       - function: orders-api
         description: optional
         phases:                        # offsets from start; whole minutes
@@ -73,7 +76,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -114,7 +117,7 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # SQS's default MessageRetentionPeriod, and its bounds (1 minute to 14 days).
 _DEFAULT_RETENTION = timedelta(days=4)
 _RETENTION_BOUNDS = (timedelta(minutes=1), timedelta(days=14))
-_WORKLOAD_KEYS = {"function", "description", "reserved_concurrency", "phases"}
+_WORKLOAD_KEYS = {"function", "description", "reserved_concurrency", "phases", "copies"}
 _PHASE_KEYS = {
     "from",
     "to",
@@ -385,11 +388,13 @@ def _parse(document: object, source: Path | None) -> Scenario:
     workloads: list[Workload] = []
     seen: set[str] = set()
     for index, item in enumerate(workloads_doc):
-        workload = _workload(item, f"workloads[{index}]", end - start)
-        if workload.function in seen:
-            raise ScenarioError(f"workloads[{index}].function: {workload.function} is listed twice")
-        seen.add(workload.function)
-        workloads.append(workload)
+        for workload in _copies(item, f"workloads[{index}]", end - start):
+            if workload.function in seen:
+                raise ScenarioError(
+                    f"workloads[{index}].function: {workload.function} is listed twice"
+                )
+            seen.add(workload.function)
+            workloads.append(workload)
     return Scenario(
         name=name,
         description=description.strip(),
@@ -477,6 +482,29 @@ def _offset(value: object, where: str, length: timedelta) -> timedelta:
     if offset >= length:
         raise ScenarioError(f"{where}: {value} is not before the scenario's end")
     return offset
+
+
+MAX_COPIES = 20_000
+
+
+def _copies(item: object, where: str, length: timedelta) -> list[Workload]:
+    """One workload, or ``copies`` of it: a fleet of functions that behave alike, named by
+    ``function`` with ``{n}`` replaced by 1, 2, ... (zero-padded to the fleet's width)."""
+    if not isinstance(item, Mapping) or "copies" not in item:
+        return [_workload(item, where, length)]
+    copies = int(_number(item["copies"], f"{where}.copies", integer=True, low=1))
+    if copies > MAX_COPIES:
+        raise ScenarioError(f"{where}.copies: at most {MAX_COPIES:,}, got {copies:,}")
+    pattern = item.get("function")
+    if not isinstance(pattern, str) or "{n}" not in pattern:
+        raise ScenarioError(f"{where}.function: a fleet's name needs {{n}}, got {pattern!r}")
+    width = len(str(copies))
+    one = {k: v for k, v in item.items() if k != "copies"}
+    first = _workload(one | {"function": pattern.replace("{n}", "1")}, where, length)
+    return [
+        replace(first, function=pattern.replace("{n}", f"{n:0{width}d}"))
+        for n in range(1, copies + 1)
+    ]
 
 
 def _workload(item: object, where: str, length: timedelta) -> Workload:

@@ -78,13 +78,14 @@ def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> N
 
     # Before anything throttles: the 8 Lambda aggregates (and the stack's own workflows and
     # reserved function) and 4
-    # ListMetrics requests only; the 09:35 discovery also reads the object counts of the two
-    # buckets without request metrics: the emulator's code bucket and the stack's runbook bucket.
+    # ListMetrics requests only; the 09:35 discovery also reads the object counts of the three
+    # buckets without request metrics: the emulator's code bucket and the stack's runbook and
+    # batch buckets.
     for at in ("0935", "0940", "0945", "0950"):
         assert cycles[at]["metrics_by_stage"] == {
             "fast": 8 + STACK_METRICS,
             "drill": 0,
-            "sweep": 2 if at == "0935" else 0,
+            "sweep": 3 if at == "0935" else 0,
         }
         assert cycles[at]["api_calls"]["ListMetrics"] == 4
     assert [at for at, c in cycles.items() if c["discovered"]] == ["0935", "1005"]
@@ -97,8 +98,8 @@ def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> N
         # orders, catalog, sessions and Vigil's own state table.
         "dynamodb": 4,
         "kinesis": 1,
-        # The emulator's code bucket and the stack's runbook bucket; the stack's two workflows.
-        "s3": 2,
+        # The emulator's code bucket, the stack's runbook and batch buckets; its two workflows.
+        "s3": 3,
         "states": 2,
         "apigateway": 0,
         "quotas": 0,
@@ -108,5 +109,5 @@ def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> N
     # The sweep reads what the cycle has not read already: each provisioned table's and index's
     # consumed capacity (orders is on the drill-down), the stream's and the consumer's iterator
     # age, the hourly Lambda sweep's errors of the stack's functions; and, as this cycle
-    # discovers, the object counts of the code bucket and the runbook bucket.
-    assert cycles["1005"]["metrics_by_stage"]["sweep"] == 15
+    # discovers, the object counts of the code bucket and the runbook and batch buckets.
+    assert cycles["1005"]["metrics_by_stage"]["sweep"] == 16

@@ -115,18 +115,18 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
     listings = ("ListBuckets", "ListStateMachines", "GetRestApis", "GetApis", "ListServiceQuotas")
     assert all(not set(listings) & set(c["api_calls"]) for c in ordinary)
     # One ListBucketMetricsConfigurations per bucket of the region (the scenario's two, the
-    # emulator's code bucket and the stack's runbook bucket) and one ListServiceQuotas per
-    # service code (5 by default) at each of the 6 discoveries.
-    assert edge.edge.calls == {"ListBucketMetricsConfigurations": 24, "ListServiceQuotas": 30}
+    # emulator's code bucket and the stack's runbook and batch buckets) and one
+    # ListServiceQuotas per service code (5 by default) at each of the 6 discoveries.
+    assert edge.edge.calls == {"ListBucketMetricsConfigurations": 30, "ListServiceQuotas": 30}
     # order-flow and the stack's two state machines, both APIs, the quota, the scenario's two
-    # buckets, the emulator's code bucket and the stack's runbook bucket, the stack's own table.
+    # buckets, the emulator's code bucket, the stack's runbook and batch buckets and table.
     assert cycles["0910"]["resources"] | {"lambda": 0} == {
         "lambda": 0,
         "sqs": 1,
         "event-sources": 0,
         "dynamodb": 1,
         "kinesis": 0,
-        "s3": 4,
+        "s3": 5,
         "states": 3,
         "apigateway": 2,
         "quotas": 1,
