@@ -166,14 +166,30 @@ def test_a_crash_after_the_claim_is_taken_over_by_the_retry_after_the_lease() ->
     assert _send(chat, log, clock) == "duplicate"
 
 
-def test_a_crash_after_the_post_before_the_record_repeats_the_message_after_the_lease() -> None:
-    # Given the platform accepted the post, then the function died before recording it
+def test_a_failed_record_after_the_post_keeps_the_post_and_a_redelivery_skips_it() -> None:
+    # Given the platform accepted the post, then recording it failed (a throttle)
     chat, log, clock = FakeChat(), MemoryLog(fail_record=True), FakeClock(T0)
-    with pytest.raises(RuntimeError):
-        _send(chat, log, clock)
 
-    # When Lambda retries a minute later
+    # When the delivery finishes, and SNS delivers the message again 10 s later
+    first = _send(chat, log, clock)
     log.fail_record = False
+    clock.advance(timedelta(seconds=10))
+    again = _send(chat, log, clock)
+
+    # Then the invocation succeeded (no Lambda retry posts it again) and the claim, still
+    # held, keeps the copy away: one post
+    assert (first, again) == ("posted", "in-flight")
+    assert len(chat.posts) == 1
+
+
+def test_a_process_killed_between_the_post_and_the_record_repeats_it_after_the_lease() -> None:
+    # Given the platform accepted the post, then the process died (no code ran after it)
+    chat, log, clock = FakeChat(), MemoryLog(), FakeClock(T0)
+    claim = log.claim("n1", "slack", at=clock(), lease=CLAIM_LEASE)
+    chat.post({"text": "posted by the process that died"})
+    assert claim.state is ClaimState.CLAIMED
+
+    # When Lambda retries a minute later, past the lease
     clock.advance(timedelta(minutes=1))
     retry = _send(chat, log, clock)
 

@@ -403,7 +403,7 @@ def deliver_to_chat(
     except Exception:
         log.release(payload.notification_id, channel, token=claim.token)
         raise
-    log.record(payload.notification_id, channel, at=clock())
+    _record(payload, channel, log, clock)
     return "posted"
 
 
@@ -434,7 +434,7 @@ def deliver_to_slack_bot(
     except Exception:
         log.release(payload.notification_id, channel, token=claim.token)
         raise
-    log.record(payload.notification_id, channel, at=clock())
+    _record(payload, channel, log, clock)
     return outcome
 
 
@@ -461,6 +461,20 @@ def _post_in_thread(
         if payload.reason is NotifyReason.RESOLVED:
             threads.close(receiver, group, bot.channel)
     return "threaded"
+
+
+def _record(payload: ChatPayload, channel: str, log: DeliveryLogPort, clock: Clock) -> None:
+    """Record a delivery the platform accepted. When the record fails (a throttle after
+    botocore's retries), the message is posted all the same: the invocation succeeds rather
+    than have Lambda's retry post it again, and the claim keeps other copies away for its
+    lease. Only a process killed between the post and the record can repeat a message."""
+    try:
+        log.record(payload.notification_id, channel, at=clock())
+    except Exception:  # whatever the store raised, the post stands
+        logger.exception(
+            "posted, but the delivery record failed",
+            extra={"notification_id": payload.notification_id, "channel": channel},
+        )
 
 
 def _claim(payload: ChatPayload, channel: str, log: DeliveryLogPort, clock: Clock) -> Claim:

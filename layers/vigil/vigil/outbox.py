@@ -87,7 +87,9 @@ def deliver(
     most severe first; mark each sent once SNS accepted it.
 
     Raises ``DeliveryIncomplete`` after marking the successes when any failed, so the run
-    fails (and is retried, then alarmed) while the failed ones stay pending.
+    fails (and is retried, then alarmed) while the failed ones stay pending. A published
+    notification whose mark fails stays pending too: a later run publishes it again (email
+    may show it twice; chat drops the copy by its id).
     """
     pending = outbox.pending()
     due = [e for e in pending if e.batch_id == batch_id or e.decided_at <= now - ORPHAN_AFTER]
@@ -97,11 +99,14 @@ def deliver(
     accepted = set(publisher.publish([e.notification for e in chosen])) if chosen else set()
     for entry in chosen:
         notification_id = entry.notification.notification_id
-        if notification_id in accepted:
-            outbox.mark_sent(entry, at=now)
-            result.published.append(notification_id)
-        else:
+        if notification_id not in accepted:
             result.failed.append(notification_id)
+            continue
+        result.published.append(notification_id)
+        try:
+            outbox.mark_sent(entry, at=now)
+        except Exception:  # a throttle: it stays pending, and goes out once more
+            logger.exception("published, but not marked sent", extra={"id": notification_id})
     if result.failed:
         raise DeliveryIncomplete(
             f"{len(result.failed)} of {len(chosen)} notifications were not published; they"
