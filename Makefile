@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: help venv chromium lint format typecheck cfn-lint build unit integration e2e pytest test demo benchmark lock clean
+.PHONY: help venv chromium lint format typecheck cfn-lint build unit integration e2e pytest test demo benchmark benchmark-storm lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -81,13 +81,17 @@ e2e: venv chromium ## the template deployed in the emulator, scenarios played
 benchmark: venv ## what healthy, sweep and unhealthy cycles ask of AWS (10 to 5,000 functions)
 	$(PY) benchmarks/collection_cycle.py
 
+benchmark-storm: venv ## 1,000 to 20,000 functions failing at once: bytes, Evaluate CPU, messages
+	$(PY) benchmarks/storm.py
+
 pytest: venv chromium ## every test with branch coverage
 	$(BIN)/pytest --cov --cov-report=term tests
 
 test: lint typecheck cfn-lint build pytest ## everything CI runs
 
-demo: venv ## play the built-in outage scenario in the local emulator
-	$(PY) -m emulator.demo
+SCENARIO ?= outage-demo
+demo: venv ## play a built-in scenario in the local emulator (SCENARIO=outage-demo)
+	$(PY) -m emulator.demo --scenario $(SCENARIO)
 
 lock: venv ## re-resolve requirements-dev.in into requirements-dev.txt
 	$(PY) -m pip install --quiet uv

@@ -23,7 +23,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from emulator import arc, cost_explorer, metric_index, sfn_time, sns_delivery
+from emulator import (
+    arc,
+    cost_explorer,
+    dynamodb_transactions,
+    metric_index,
+    sfn_time,
+    sns_delivery,
+)
 from emulator._aws import MOTO_CONFIG, REGION, client, hermetic_aws_environ, parse_arn
 from emulator.clock import Clock, Occurrence, Schedule, discover_schedules, iso_z
 from emulator.cost_explorer import FakeCostExplorer, ScenarioAnomaly
@@ -185,7 +192,7 @@ class Emulator:
         code_dirs: Mapping[str, Path] | None = None,
         start: datetime | None = None,
         mock: bool = True,
-        settle_timeout: float = 30.0,
+        settle_timeout: float | None = None,
         slack_secret: str | None = "SlackWebhookSecret",
         cycle_parameter: str = "CollectSchedule",
         stack_metrics: bool = True,
@@ -202,6 +209,8 @@ class Emulator:
         ``cycle_parameter`` is the template parameter a scenario's ``cycle`` sets.
         ``stack_metrics=False`` stops writing ``AWS/Lambda`` metrics for the stack's own
         functions. ``echo_logs`` echoes handler output to a stream as it happens.
+        ``settle_timeout`` is how long (wall-clock seconds) a step may wait for the workflows it
+        started; by default 30 s plus 50 ms per workload (moto takes its time over a storm).
         """
         loaded = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
         begin = start or (loaded.start if loaded else floor_minute(datetime.now(UTC)))
@@ -217,7 +226,11 @@ class Emulator:
         emulator = cls(
             start=begin,
             scenario=loaded,
-            settle_timeout=settle_timeout,
+            settle_timeout=(
+                settle_timeout
+                if settle_timeout is not None
+                else 30.0 + 0.05 * len(loaded.workloads if loaded else ())
+            ),
             echo=echo_logs,
             stack_metrics=stack_metrics,
         )
@@ -237,6 +250,7 @@ class Emulator:
             stack.enter_context(_named_executions())
             stack.enter_context(_start_execution_task_keys())
             stack.enter_context(metric_index.installed())
+            stack.enter_context(dynamodb_transactions.installed())
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))
             stack.enter_context(emulator.health.installed())
             stack.enter_context(emulator.lambda_account.installed())

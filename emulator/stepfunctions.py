@@ -144,9 +144,14 @@ class Executions:
         return False, kind
 
     def settle(self, *, timeout: float = 30.0, poll: float = 0.02) -> None:
-        """Wait until no execution is running, except those parked on a callback or Wait."""
+        """Wait until no execution is running, except those parked on a callback or Wait.
+
+        The wait between polls grows (up to half a second) while an execution stays busy:
+        polling moto takes the interpreter from the execution it waits for (a storm's
+        evaluation runs for seconds)."""
         deadline = time.monotonic() + timeout
         stable_rounds = 0
+        delay = poll
         last_seen: tuple[str, ...] = ()
         while True:
             running = [e["executionArn"] for e in self.summaries("RUNNING")]
@@ -163,10 +168,11 @@ class Executions:
                     return
             else:
                 stable_rounds = 0
+                delay = min(delay * 1.5, 0.5)
             last_seen = seen
             if time.monotonic() > deadline:
                 detail = "; ".join(f"{arn} (last event: {event})" for arn, event in busy)
                 raise SettleTimeout(
                     f"Step Functions executions still running after {timeout:g}s: {detail}"
                 )
-            time.sleep(poll)
+            time.sleep(delay)

@@ -60,6 +60,21 @@ class MemoryAlertStore:
     def get(self, fingerprint: str) -> Alert | None:
         return self.items.get(fingerprint)
 
+    def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]:
+        return {fp: self.items[fp] for fp in fingerprints if fp in self.items}
+
+    def save_many(self, changes: Sequence[tuple[Alert | None, Alert | None]]) -> list[str]:
+        """As ``AlertStore.save_many``: each write conditional, the losers returned."""
+        lost: list[str] = []
+        for before, after in changes:
+            try:
+                self.save(before, after)
+            except ConflictError:
+                alert = after or before
+                assert alert is not None
+                lost.append(alert.fingerprint)
+        return lost
+
     def active(self, kind: str) -> list[str]:
         return [
             fp

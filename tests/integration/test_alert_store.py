@@ -91,3 +91,36 @@ def test_deliveries_and_incidents_are_recorded_once(table: str) -> None:
     assert incidents.open("i1", '{"a": 1}', opened_at=T0)
     assert not incidents.open("i1", '{"a": 2}', opened_at=T0)
     assert incidents.get("i1") == '{"a": 1}'
+
+
+def test_a_storm_is_read_and_written_a_hundred_alerts_a_call_and_a_lost_race_is_named(
+    table: str,
+) -> None:
+    client = boto3.client("dynamodb")
+    store = AlertStore(client, table, retention=timedelta(days=30))
+    fired = [
+        step(
+            None,
+            judge(error_signal(f"fn-{i:03d}", invocations=5, errors=1), RULES),
+            now=T0,
+            batch_id="b1",
+            rules=RULES,
+        ).after
+        for i in range(250)
+    ]
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+
+    assert store.save_many([(None, alert) for alert in fired]) == []
+    stored = store.get_many([a.fingerprint for a in fired if a] + ["not-stored"])
+
+    assert calls == ["TransactWriteItems"] * 3 + ["BatchGetItem"] * 3
+    assert len(stored) == 250
+    # Another evaluation moves one alert meanwhile: that one is named, the others written.
+    first = stored[fired[0].fingerprint]  # type: ignore[union-attr]
+    store.save(first, first.model_copy(update={"notify_count": 5}))
+    later = [(a, a.model_copy(update={"last_seen": T0 + minutes(5)})) for a in stored.values()]
+    lost = store.save_many(later[:120])
+    assert lost == [first.fingerprint]
+    revisions = store.get_many(list(stored))
+    assert [revisions[fp].revision for fp in list(stored)[:120]] == [2] * 120

@@ -54,7 +54,7 @@ class GroupStorePort(Protocol):
 
 
 class AlertReader(Protocol):
-    def get(self, fingerprint: str) -> Alert | None: ...
+    def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]: ...
 
 
 @dataclass
@@ -188,7 +188,9 @@ def _decide(
     reason = _due(group, ctx.rules, now)
     message = None
     if reason is not None:
-        members = {fp: ctx.seen.get(fp) or ctx.alerts.get(fp) for fp in group.members}
+        unseen = [fp for fp in group.members if fp not in ctx.seen]
+        read = ctx.alerts.get_many(unseen) if unseen else {}
+        members = {fp: ctx.seen.get(fp) or read.get(fp) for fp in group.members}
         present = {fp: alert for fp, alert in members.items() if alert is not None}
         replayed = {e.fingerprint: e.reason for e in plan.events}
         message = group_message(group, present, reason, event_reasons=replayed)

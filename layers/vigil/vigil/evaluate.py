@@ -6,6 +6,7 @@ explains.
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -54,9 +55,15 @@ MAX_CHANGES_LISTED = 20
 class AlertStorePort(Protocol):
     def get(self, fingerprint: str) -> Alert | None: ...
 
+    def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]: ...
+
     def active(self, kind: str) -> list[str]: ...
 
     def save(self, before: Alert | None, after: Alert | None) -> None: ...
+
+    def save_many(self, changes: Sequence[tuple[Alert | None, Alert | None]]) -> list[str]:
+        """Write each change as :meth:`save` would; the fingerprints that lost a race."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -166,10 +173,8 @@ def evaluate(
 
     transitions: Counter[str] = Counter()
     changes: list[str] = []
-    stepped: list[Transition] = []
-    for fingerprint in candidates:
-        transition = _apply(fingerprint, breaches.get(fingerprint), batch, rules, store)
-        stepped.append(transition)
+    stepped = _step_all(list(candidates), breaches, batch, rules, store)
+    for transition in stepped:
         if transition.changed:
             transitions[transition.name] += 1
             labels = transition.labels
@@ -406,8 +411,9 @@ def _release(
     still: list[str] = []
     resolved = max(outage.muted_total - len(candidates), 0)
     events: list[tuple[Alert, NotifyReason]] = []
+    alerts = store.get_many(list(candidates))
     for fingerprint in candidates:
-        alert = store.get(fingerprint)
+        alert = alerts.get(fingerprint)
         if alert is None or alert.labels.region != outage.region:
             continue
         if alert.state is AlertState.FIRING:
@@ -425,6 +431,37 @@ def _release(
 
 def _entry(notification: Notification, batch: SignalBatch) -> OutboxEntry:
     return OutboxEntry(notification, batch_id=batch.batch_id, decided_at=batch.collected_at)
+
+
+def _step_all(
+    fingerprints: list[str],
+    breaches: dict[str, Breach],
+    batch: SignalBatch,
+    rules: RulesConfig,
+    store: AlertStorePort,
+) -> list[Transition]:
+    """Step every candidate alert: read them in batches, decide, write the changed ones in
+    batches; an alert that lost a race is read and decided again on its own."""
+    stored = store.get_many(fingerprints)
+    stepped = [
+        step(
+            stored.get(fingerprint),
+            breaches.get(fingerprint),
+            now=batch.collected_at,
+            batch_id=batch.batch_id,
+            rules=rules,
+        )
+        for fingerprint in fingerprints
+    ]
+    lost = set(store.save_many([(t.before, t.after) for t in stepped if t.changed]))
+    if lost:
+        logger.warning("alerts changed concurrently, re-reading", extra={"alerts": len(lost)})
+    return [
+        _apply(fingerprint, breaches.get(fingerprint), batch, rules, store)
+        if fingerprint in lost
+        else transition
+        for fingerprint, transition in zip(fingerprints, stepped, strict=True)
+    ]
 
 
 def _apply(

@@ -120,6 +120,25 @@ class AlertStore(_RetainedStore):
             for body in _query_bodies(self._client, self._table, f"ACTIVE#{kind}")
         ]
 
+    def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]:
+        """The stored alerts among ``fingerprints``: strongly consistent, 100 a BatchGetItem
+        call, unprocessed keys asked again."""
+        found: dict[str, Alert] = {}
+        unique = list(dict.fromkeys(fingerprints))
+        for index in range(0, len(unique), BATCH_GET_KEYS):
+            keys = [
+                _to_item({"pk": f"ALERT#{fp}", "sk": "STATE"})
+                for fp in unique[index : index + BATCH_GET_KEYS]
+            ]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    alert = Alert.model_validate_json(_from_item(item)["body"])
+                    found[alert.fingerprint] = alert
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
     def save(self, before: Alert | None, after: Alert | None) -> None:
         """Write ``after`` (delete when ``None``) if the stored revision is still ``before``'s."""
         if after is None:
@@ -128,9 +147,49 @@ class AlertStore(_RetainedStore):
             self._write_delete(before)
             return
         revision = before.revision if before else None
+        _put_revision(
+            self._client,
+            self._table,
+            self._values(after, revision),
+            before_revision=revision,
+            what=f"alert {after.fingerprint}",
+        )
+
+    def save_many(self, changes: Sequence[tuple[Alert | None, Alert | None]]) -> list[str]:
+        """Write many alerts, each conditional on its revision as :meth:`save`, up to 100 a
+        TransactWriteItems call (a storm writes thousands); the fingerprints that lost a race
+        are returned, to be read and decided again. A transaction cancelled for some items
+        is sent again without them."""
+        lost: list[str] = []
+        writes = [(c, self._transact_item(*c)) for c in changes if c[0] or c[1]]
+        for index in range(0, len(writes), TRANSACT_ITEMS):
+            chunk = writes[index : index + TRANSACT_ITEMS]
+            while chunk:
+                try:
+                    items: list[Any] = [w for _, w in chunk]
+                    self._client.transact_write_items(TransactItems=items)
+                    break
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != (
+                        "TransactionCanceledException"
+                    ):
+                        raise
+                    reasons = exc.response.get("CancellationReasons") or []
+                    failed = {
+                        i
+                        for i, reason in enumerate(reasons)
+                        if reason.get("Code") in {"ConditionalCheckFailed", "TransactionConflict"}
+                    }
+                    if not failed:
+                        raise
+                    lost += [_fingerprint(*chunk[i][0]) for i in sorted(failed)]
+                    chunk = [w for i, w in enumerate(chunk) if i not in failed]
+        return lost
+
+    def _values(self, after: Alert, revision: int | None) -> dict[str, Any]:
         stored = after.model_copy(update={"revision": (revision or 0) + 1})
         active = stored.state is not AlertState.RESOLVED
-        values: dict[str, Any] = {
+        return {
             "pk": f"ALERT#{stored.fingerprint}",
             "sk": "STATE",
             "body": stored.model_dump_json(),
@@ -142,13 +201,31 @@ class AlertStore(_RetainedStore):
             "gsi1sk": stored.fingerprint if active else None,
             "ttl": None if active else _epoch(stored.last_seen + self._retention),
         }
-        _put_revision(
-            self._client,
-            self._table,
-            values,
-            before_revision=revision,
-            what=f"alert {stored.fingerprint}",
+
+    def _transact_item(self, before: Alert | None, after: Alert | None) -> dict[str, Any]:
+        if after is None:
+            assert before is not None
+            return {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": _to_item({"pk": f"ALERT#{before.fingerprint}", "sk": "STATE"}),
+                    "ConditionExpression": "revision = :rev",
+                    "ExpressionAttributeValues": _to_item({":rev": before.revision}),
+                }
+            }
+        revision = before.revision if before else None
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if revision is None
+            else {
+                "ConditionExpression": "revision = :rev",
+                "ExpressionAttributeValues": _to_item({":rev": revision}),
+            }
         )
+        return {
+            "Put": {"TableName": self._table, "Item": _to_item(self._values(after, revision))}
+            | condition
+        }
 
     def _write_delete(self, before: Alert) -> None:
         try:
@@ -164,6 +241,18 @@ class AlertStore(_RetainedStore):
                     f"alert {before.fingerprint} changed since it was read"
                 ) from exc
             raise
+
+
+BATCH_GET_KEYS = 100
+"""BatchGetItem takes at most 100 keys a call."""
+TRANSACT_ITEMS = 100
+"""TransactWriteItems takes at most 100 items a call."""
+
+
+def _fingerprint(before: Alert | None, after: Alert | None) -> str:
+    alert = after or before
+    assert alert is not None
+    return alert.fingerprint
 
 
 class DeliveryLog(_RetainedStore):
