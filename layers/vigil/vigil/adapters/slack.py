@@ -3,7 +3,8 @@
 429 answers are retried after the ``Retry-After`` the server names; 5xx answers and
 connection errors with exponential backoff. What still fails raises ``ChatDeliveryError``,
 so the Lambda fails, its asynchronous retries run, and the event ends in the dead-letter
-queue: a message is never dropped silently.
+queue: a message is never dropped silently. slack_sdk logs the URL of every request and retry;
+the client's logger masks it (``vigil.observability.http_logger``), as the URL is the secret.
 
 An answer that refuses the webhook itself (401, 403, 404, 410: Slack's ``invalid_token``,
 ``action_prohibited``, ``no_service``, ``channel_not_found``, ``channel_is_archived``;
@@ -25,6 +26,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from vigil.errors import ChatDeliveryError, ChatDestinationRefused
+from vigil.observability import http_logger
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
@@ -56,7 +58,12 @@ class SlackWebhook:
     retry_handlers = staticmethod(retry_handlers)
 
     def __init__(self, url: str, *, timeout: int = 10) -> None:
-        self._client = WebhookClient(url, timeout=timeout, retry_handlers=self.retry_handlers())
+        self._client = WebhookClient(
+            url,
+            timeout=timeout,
+            retry_handlers=self.retry_handlers(),
+            logger=http_logger(url),  # slack_sdk logs the URL of every request and retry
+        )
 
     def post(self, message: dict[str, Any]) -> None:
         try:

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from vigil.adapters.slack import retry_handlers
 from vigil.adapters.stats import CallStats
 from vigil.errors import ChatDeliveryError, ChatDestinationRefused, ChatMessageGone
+from vigil.observability import http_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,7 +60,11 @@ class SlackBot:
         timeout: int = 10,
     ) -> None:
         self._client = WebClient(
-            token=token, base_url=api_url, timeout=timeout, retry_handlers=retry_handlers()
+            token=token,
+            base_url=api_url,
+            timeout=timeout,
+            retry_handlers=retry_handlers(),
+            logger=http_logger(token),
         )
         self._channel = channel
         self._stats = stats
