@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: help venv chromium lint format typecheck cfn-lint build unit integration e2e pytest test demo benchmark benchmark-storm lock clean
+.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo benchmark benchmark-storm lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,10 +61,23 @@ format: venv ## apply ruff fixes and formatting
 typecheck: venv ## mypy (strict) on the layer, the CLI, the functions and the emulator
 	$(BIN)/mypy
 
-cfn-lint: venv ## cfn-lint, sam validate --lint, and the state machines through cfn-lint's ASL rules
-	$(BIN)/cfn-lint template.yaml
+cfn-lint: venv ## cfn-lint (informational rules too), sam validate --lint, the workflows' ASL rules
+	$(BIN)/cfn-lint --include-checks I -- template.yaml
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION)
 	$(PY) scripts/lint_statemachines.py
+
+# checkov lives in its own virtualenv: its pins (packaging, networkx, ...) would move the dev
+# tools' and it brings numpy and openai, which the tests should not run with.
+SCAN_VENV := $(VENV)/scan
+$(SCAN_VENV)/.installed: requirements-scan.txt | venv
+	$(PY) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --requirement requirements-scan.txt
+	@touch $@
+
+scan: venv $(SCAN_VENV)/.installed ## checkov over template.yaml, statelint over every workflow
+	$(SCAN_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(BIN)/statelint statemachines/*.asl.json
+	@echo "statelint: $$(ls statemachines/*.asl.json | wc -l) workflows, no findings"
 
 build: venv ## sam build (no container; arm64 wheels come from PyPI)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam build --region $(REGION)
@@ -87,7 +100,7 @@ benchmark-storm: venv ## 1,000 to 20,000 functions failing at once: bytes, Evalu
 pytest: venv chromium ## every test with branch coverage
 	$(BIN)/pytest --cov --cov-report=term tests
 
-test: lint typecheck cfn-lint build pytest ## everything CI runs
+test: lint typecheck cfn-lint scan build pytest ## everything CI runs
 
 SCENARIO ?= outage-demo
 demo: venv ## play a built-in scenario in the local emulator (SCENARIO=outage-demo)
@@ -96,6 +109,7 @@ demo: venv ## play a built-in scenario in the local emulator (SCENARIO=outage-de
 lock: venv ## re-resolve requirements-dev.in into requirements-dev.txt
 	$(PY) -m pip install --quiet uv
 	$(BIN)/uv pip compile requirements-dev.in --python-version 3.13 --output-file requirements-dev.txt
+	$(BIN)/uv pip compile requirements-scan.in --python-version 3.13 --output-file requirements-scan.txt
 
 clean: ## remove build output and caches (keeps the virtualenv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage demo-output

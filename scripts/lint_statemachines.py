@@ -51,7 +51,7 @@ def main() -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(template, handle)
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), handle.name],
+        [str(Path(sys.executable).parent / "cfn-lint"), "--include-checks", "I", "--", handle.name],
         check=False,
         capture_output=True,
         text=True,
