@@ -1,9 +1,11 @@
-"""Render a ``ChatPayload`` as a Slack Block Kit message."""
+"""Render a ``ChatPayload`` as a Slack Block Kit message; every text escaped by
+``vigil.render`` (ADR 33), so no name mentions a channel or forges a link."""
 
 from typing import Any
 
 from vigil.clock import iso
 from vigil.model import AlertView, ChatPayload, NotifyReason, Severity
+from vigil.render import slack_body, slack_clip, slack_code, slack_text
 from vigil.slack_actions import SILENCE, SILENCE_BUTTON_DURATION, silence_button_value
 
 _EMOJI = {
@@ -29,7 +31,11 @@ def slack_message(payload: ChatPayload) -> dict[str, Any]:
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{emoji} {_mrkdwn(payload.text)}"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{emoji} "
+                + slack_body(payload.text, payload.links, limit=3000 - len(emoji) - 1),
+            },
         },
     ]
     blocks += _silence_button(payload)
@@ -53,25 +59,29 @@ def slack_message(payload: ChatPayload) -> dict[str, Any]:
                 ],
             }
         )
-    blocks.append(_context(f"Vigil `{payload.stack}` · notification `{payload.notification_id}`"))
-    return {"text": _clip(payload.title, 3000), "blocks": blocks}
+    stack, notification = slack_code(payload.stack), slack_code(payload.notification_id)
+    blocks.append(_context(f"Vigil {stack} · notification {notification}"))
+    return {"text": slack_clip(slack_text(payload.title), 3000), "blocks": blocks}
 
 
 def _alert_blocks(alert: AlertView) -> list[Block]:
     ev = alert.evidence
     fields = [
         ("Severity", alert.severity.value),
-        ("Resource", f"`{alert.labels.resource}`"),
-        ("Value", ev.describe_value()),
-        ("Window", f"{ev.window_text} ending {iso(ev.observed_at)}"),
-        ("Account / region", f"{alert.labels.account} / {alert.labels.region}"),
+        ("Resource", slack_code(alert.labels.resource)),
+        ("Value", slack_text(ev.describe_value())),
+        ("Window", slack_text(f"{ev.window_text} ending {iso(ev.observed_at)}")),
+        ("Account / region", slack_text(f"{alert.labels.account} / {alert.labels.region}")),
         ("State", alert.state.value),
     ]
     blocks: list[Block] = [
         {"type": "divider"},
         {
             "type": "section",
-            "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields],
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{name}*\n{slack_clip(value, 1900)}"}
+                for name, value in fields
+            ],
         },
     ]
     if alert.links:
@@ -81,7 +91,7 @@ def _alert_blocks(alert: AlertView) -> list[Block]:
                 "elements": [
                     {
                         "type": "button",
-                        "text": {"type": "plain_text", "text": link.label},
+                        "text": {"type": "plain_text", "text": _clip(link.label, 75)},
                         "url": link.url[:3000],
                         "action_id": f"link-{index}",
                     }
@@ -124,12 +134,8 @@ def _silence_button(payload: ChatPayload) -> list[Block]:
 def _context(text: str) -> Block:
     return {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": _clip(text, 2000)}],
+        "elements": [{"type": "mrkdwn", "text": slack_clip(text, 2000)}],
     }
-
-
-def _mrkdwn(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _clip(text: str, limit: int) -> str:

@@ -9,6 +9,9 @@ SNS topic it subscribes to, when the message follows its custom notification for
 that share a ``threadId`` are threaded when the channel's preferences allow it, so every
 message of one notification group carries the group's id.
 
+Amazon Q Developer posts the text to Slack as mrkdwn, so it is escaped as for Slack
+(``vigil.render``, ADR 33): no name mentions a channel or forges a link; links are next steps.
+
 The documented format names no length limits; the fields are kept short (the first alerts
 in full, the rest counted) so a message stays far below SNS's 256 KiB.
 """
@@ -17,6 +20,7 @@ from typing import Any
 
 from vigil.clock import iso
 from vigil.model import AlertView, ChatPayload, NotifyReason, Severity
+from vigil.render import plain_link, slack_clip, slack_code, slack_text
 
 CHATBOT_VERSION = "1.0"
 MAX_ALERTS = 10
@@ -35,13 +39,15 @@ def chatbot_notification(payload: ChatPayload) -> dict[str, Any]:
     """The SNS message body Amazon Q Developer renders in the subscribed channels."""
     resolved = payload.reason is NotifyReason.RESOLVED
     emoji = ":white_check_mark:" if resolved else _EMOJI[payload.severity]
-    lines = [payload.text, *(_alert_line(alert) for alert in payload.alerts[:MAX_ALERTS])]
+    lines = [
+        slack_text(payload.text),
+        *(_alert_line(alert) for alert in payload.alerts[:MAX_ALERTS]),
+    ]
     if len(payload.alerts) > MAX_ALERTS:
         lines.append(f"...and {len(payload.alerts) - MAX_ALERTS} more alerts")
-    lines.append(f"_Vigil {payload.stack} · notification {payload.notification_id}_")
-    steps = [f"{link.label}: {link.url}" for alert in payload.alerts for link in alert.links][
-        :MAX_NEXT_STEPS
-    ]
+    lines.append(f"_Vigil {slack_text(payload.stack)} · notification {payload.notification_id}_")
+    links = [*payload.links, *(link for alert in payload.alerts for link in alert.links)]
+    steps = [plain_link(link) for link in links][:MAX_NEXT_STEPS]
     kinds = sorted({alert.labels.kind for alert in payload.alerts})
     keywords = [payload.severity.value, "resolved" if resolved else "firing", *kinds]
     context = {
@@ -59,8 +65,8 @@ def chatbot_notification(payload: ChatPayload) -> dict[str, Any]:
         "id": payload.notification_id,
         "content": {
             "textType": "client-markdown",
-            "title": _clip(f"{emoji} {payload.title}", MAX_TITLE),
-            "description": _clip("\n".join(lines), MAX_DESCRIPTION),
+            "title": slack_clip(f"{emoji} {slack_text(payload.title)}", MAX_TITLE),
+            "description": slack_clip("\n".join(lines), MAX_DESCRIPTION),
             "nextSteps": steps,
             "keywords": list(dict.fromkeys(keywords)),
         },
@@ -79,9 +85,11 @@ def chatbot_notification(payload: ChatPayload) -> dict[str, Any]:
 def _alert_line(alert: AlertView) -> str:
     ev = alert.evidence
     return (
-        f"• *{alert.severity.value}* `{alert.labels.resource}` {alert.labels.kind}:"
-        f" {ev.describe_value()} ({ev.window_text} ending {iso(ev.observed_at)},"
-        f" {alert.labels.account} / {alert.labels.region}, {alert.state.value})"
+        f"• *{alert.severity.value}* {slack_code(alert.labels.resource)} {alert.labels.kind}:"
+        + slack_text(
+            f" {ev.describe_value()} ({ev.window_text} ending {iso(ev.observed_at)},"
+            f" {alert.labels.account} / {alert.labels.region}, {alert.state.value})"
+        )
     )
 
 

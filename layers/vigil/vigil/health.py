@@ -34,6 +34,7 @@ from vigil.model import (
     ChatPayload,
     Contract,
     HealthEvent,
+    Link,
     Notification,
     NotifyReason,
     Severity,
@@ -491,12 +492,12 @@ def health_notification(event: HealthEvent, change: HealthChange, *, stack: str)
         reason=_REASON[change],
         severity=severity,
         title=title,
-        text=(event.description.strip() or event.event_type_code)[:2500]
+        text=(event.description.strip() or event.event_type_code)
         + (f"\nAction: {event.actionability}" if event.actionability else "")
-        + (f"\nAccount {event.account}" if event.account else "")
-        + f"\n<{console_link(event)}|AWS Health event>",
+        + (f"\nAccount {event.account}" if event.account else ""),
         stack=stack,
         alerts=[],
+        links=[Link(label="AWS Health event", url=console_link(event))],
     )
     return publishable(
         chat, text=text, status="resolved" if change is HealthChange.RESOLVED else "firing"

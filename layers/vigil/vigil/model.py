@@ -261,6 +261,10 @@ class ChatPayload(Contract):
         description="The notification group it speaks for (threads a chat conversation).",
     )
     actions: list[ChatAction] = Field(default_factory=list, max_length=5)
+    links: list[Link] = Field(
+        default_factory=list,
+        description="Links of the notification itself, apart from ``text`` (ADR 33).",
+    )
 
 
 class Notification(Contract):

@@ -401,7 +401,7 @@ def outage_notification(
         reason=NotifyReason.RESOLVED if change is OutageChange.RESOLVED else NotifyReason.FIRING,
         severity=Severity.CRITICAL,
         title=title,
-        text="\n".join(lines[2:-3])[:2900],
+        text="\n".join(lines[2:-3]),  # each channel caps it after escaping (ADR 33)
         stack=stack,
         alerts=[],
     )

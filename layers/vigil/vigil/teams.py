@@ -5,13 +5,15 @@ the retired Office 365 connectors) takes a Bot Framework ``message`` activity wh
 attachment is the card. The card's required fields: ``type`` ``AdaptiveCard`` and
 ``version``; every ``TextBlock`` a ``text``, every ``FactSet`` fact a ``title`` and a
 ``value``, every ``Action.OpenUrl`` a ``url``. Teams renders a subset of Markdown in
-``TextBlock`` text, so values are shown as given, not escaped.
+``TextBlock`` text and in facts, so every text is escaped by ``vigil.render`` (ADR 33) and the
+notification's links are written ``[label](url)``.
 """
 
 from typing import Any
 
 from vigil.clock import iso
 from vigil.model import AlertView, ChatPayload, NotifyReason, Severity
+from vigil.render import teams_body, teams_text
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -35,19 +37,21 @@ def teams_message(payload: ChatPayload) -> dict[str, Any]:
     body: list[Element] = [
         {
             "type": "TextBlock",
-            "text": payload.title,
+            "text": teams_text(payload.title),
             "size": "large",
             "weight": "bolder",
             "color": "good" if resolved else _COLOR[payload.severity],
             "wrap": True,
         },
-        {"type": "TextBlock", "text": payload.text, "wrap": True},
+        {"type": "TextBlock", "text": teams_body(payload.text, payload.links), "wrap": True},
     ]
     for alert in payload.alerts[:MAX_ALERTS]:
         body += _alert_elements(alert)
     if len(payload.alerts) > MAX_ALERTS:
         body.append(_note(f"...and {len(payload.alerts) - MAX_ALERTS} more alerts"))
-    body.append(_note(f"Vigil {payload.stack} · notification {payload.notification_id}"))
+    body.append(
+        _note(f"Vigil {teams_text(payload.stack)} · notification {payload.notification_id}")
+    )
     card: Element = {
         "$schema": CARD_SCHEMA,
         "type": "AdaptiveCard",
@@ -75,7 +79,7 @@ def _alert_elements(alert: AlertView) -> list[Element]:
         {
             "type": "FactSet",
             "separator": True,
-            "facts": [{"title": title, "value": value} for title, value in facts],
+            "facts": [{"title": title, "value": teams_text(value)} for title, value in facts],
         }
     ]
     if alert.links:

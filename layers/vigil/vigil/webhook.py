@@ -4,6 +4,7 @@ A receiver with ``webhook`` gets one POST per notification with this document; i
 Schema is ``docs/schemas/webhook-v1.schema.json``. The ``schema`` field names the version: a
 change that removes or retypes a field gets a new version, added fields do not.
 ``notification_id`` is stable across redeliveries, so a consumer can de-duplicate on it.
+Texts are plain (no chat markup) and links travel apart, in ``links`` (ADR 33).
 """
 
 from typing import Any
@@ -27,6 +28,7 @@ def webhook_payload(payload: ChatPayload) -> dict[str, Any]:
         "severity": payload.severity.value,
         "title": payload.title,
         "text": payload.text,
+        "links": [{"label": link.label, "url": link.url} for link in payload.links],
         "alerts": [_alert(alert) for alert in payload.alerts],
     }
 
