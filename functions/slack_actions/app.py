@@ -8,6 +8,7 @@ for the decision or silence recorded.
 """
 
 import base64
+import binascii
 import json
 from datetime import UTC, datetime
 from functools import cache
@@ -24,7 +25,15 @@ from vigil.adapters.workflow import TaskCallback
 from vigil.errors import ChatDeliveryError, InvalidEventError
 from vigil.observability import logger, metrics, tracer
 from vigil.settings import SlackActionsSettings
-from vigil.slack_actions import RejectedRequest, SlackRequest, handle, parse_action, verify
+from vigil.slack_actions import (
+    SLACK_HOOKS_URL,
+    RejectedRequest,
+    SlackRequest,
+    handle,
+    parse_action,
+    slack_hook,
+    verify,
+)
 
 SECRET_CACHE_SECONDS = 300
 RESPONSE_URL_TIMEOUT = 2
@@ -42,24 +51,41 @@ def _deps() -> tuple[SlackActionsSettings, ApprovalStore, SilenceStore, TaskCall
     )
 
 
-def _signing_secret(settings: SlackActionsSettings) -> str:
+def _signing_secret(settings: SlackActionsSettings) -> tuple[str, str]:
+    """The signing secret, and the hooks URL a ``response_url`` must be on: Slack's, unless
+    the secret names another (``hooks_url``, as the local emulator does, like the chat
+    secret's ``slack_api_url``)."""
     secret = parameters.get_secret(
         settings.signing_secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS
     )
-    value = secret.get("signing_secret") if isinstance(secret, dict) else None
-    return value if isinstance(value, str) else ""
+    values = secret if isinstance(secret, dict) else {}
+    signing, hooks = values.get("signing_secret"), values.get("hooks_url")
+    return (
+        signing if isinstance(signing, str) else "",
+        hooks if isinstance(hooks, str) else SLACK_HOOKS_URL,
+    )
 
 
 def request_of(event: dict[str, Any]) -> SlackRequest:
-    """The raw body, headers and arrival time of a function URL (payload 2.0) event."""
+    """The raw body, headers and arrival time of a function URL (payload 2.0) event.
+
+    Raises :class:`RejectedRequest` (400) for a body or headers that cannot be read, before
+    anything else looks at them; a missing arrival time is the platform's fault, not the
+    caller's (:class:`InvalidEventError`).
+    """
     context = event.get("requestContext")
     epoch_ms = context.get("timeEpoch") if isinstance(context, dict) else None
     if not isinstance(epoch_ms, int):
         raise InvalidEventError("function URL event: requestContext.timeEpoch is missing")
     body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode("utf-8", errors="replace")
     headers = event.get("headers") or {}
+    if not isinstance(body, str) or not isinstance(headers, dict):
+        raise RejectedRequest(400, "the request's body or headers are not readable")
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise RejectedRequest(400, f"the body is not base64-encoded UTF-8 ({exc})") from exc
     return SlackRequest(
         body=body,
         headers={str(k): str(v) for k, v in headers.items()},
@@ -80,9 +106,10 @@ def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings, approvals, silences, callback = _deps()
-    request = request_of(event)
     try:
-        verify(request, signing_secret=_signing_secret(settings))
+        request = request_of(event)
+        signing_secret, hooks_url = _signing_secret(settings)
+        verify(request, signing_secret=signing_secret)
         press = parse_action(request.body)
         reply = handle(
             press,
@@ -90,14 +117,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             approvals=approvals,
             callback=callback,
             silences=silences,
+            approvers=settings.rules.approvers,
         )
     except RejectedRequest as exc:
         logger.warning("Slack request rejected", extra={"status": exc.status, "reason": str(exc)})
         metrics.add_metric("SlackRequestRejected", MetricUnit.Count, 1)
         return _answer(exc.status, {"error": str(exc)})
-    metrics.add_metric("SlackButtonHandled", MetricUnit.Count, 1)
-    logger.info(
-        "Slack button handled",
+    refused = reply is not None and reply.refused
+    metrics.add_metric(
+        "SlackButtonRefused" if refused else "SlackButtonHandled", MetricUnit.Count, 1
+    )
+    (logger.warning if refused else logger.info)(
+        "Slack button refused" if refused else "Slack button handled",
         extra={
             "action_id": press.action.action_id,
             "user": press.user.actor,
@@ -106,7 +137,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     if reply is None:
         return _answer(200, {})
-    if press.response_url:
+    if press.response_url and not slack_hook(press.response_url, hooks_url=hooks_url):
+        logger.warning(
+            "Slack response_url ignored: not a Slack hook", extra={"url": press.response_url[:80]}
+        )
+    elif press.response_url:
         try:
             # Slack shows an error after 3 s without an answer: a short timeout, not the
             # delivery path's patience. The action is done either way.

@@ -35,7 +35,11 @@ STACK = ["--stack", "vigil", "--region", "us-east-1"]
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
     with runbook_emulator() as emulator:
-        emulator.set_secret("SlackSigningSecret", {"signing_secret": SIGNING_SECRET})
+        emulator.set_secret(
+            "SlackSigningSecret",
+            {"signing_secret": SIGNING_SECRET, "hooks_url": emulator.slack.base_url},
+        )
+        emulator.update_rules(json.dumps({"approvers": {"slack_users": ["U07ONCALL"]}}))
         yield emulator
 
 
@@ -55,10 +59,16 @@ def _button(emu: Emulator, action_id: str, incident_id: str) -> dict[str, Any]:
     )
 
 
-def _press(emu: Emulator, button: dict[str, Any], *, secret: str) -> dict[str, Any]:
+def _press(
+    emu: Emulator,
+    button: dict[str, Any],
+    *,
+    secret: str,
+    user: tuple[str, str] = ("U07ONCALL", "oncall"),
+) -> dict[str, Any]:
     payload = {
         "type": "block_actions",
-        "user": {"id": "U07ONCALL", "username": "oncall"},
+        "user": {"id": user[0], "username": user[1]},
         "actions": [
             {"action_id": button["action_id"], "value": button["value"], "action_ts": "1.1"}
         ],
@@ -115,6 +125,8 @@ def test_the_slack_decline_button_refuses_a_forgery_and_decides_when_signed(
     decline = _button(emu, "runbook_decline", "slack-1")
 
     forged = _press(emu, decline, secret="a-guess")
+    # issue 12: a guest's signed press decided a live failover; only U07ONCALL is listed
+    guest = _press(emu, decline, secret=SIGNING_SECRET, user=("W0GUEST", "guest"))
     pending = approval(emu, "slack-1")
     signed = _press(emu, decline, secret=SIGNING_SECRET)
 
@@ -122,6 +134,8 @@ def test_the_slack_decline_button_refuses_a_forgery_and_decides_when_signed(
     record = incident(emu, "slack-1")
     replies = [p.payload["text"] for p in emu.slack.posts if p.path == "/actions/T000/2/gate"]
     assert forged["statusCode"] == 401
+    assert guest["statusCode"] == 200
+    assert "needs an approver" in json.loads(guest["body"])["text"]
     assert pending is not None
     assert pending.state is ApprovalState.PENDING
     assert signed["statusCode"] == 200
@@ -135,8 +149,9 @@ def test_the_slack_decline_button_refuses_a_forgery_and_decides_when_signed(
     assert record.decision.decision == "declined"
     assert weights() == {"east": 100, "west": 0}
     assert describe(arn)["status"] == "RUNNING"  # declined: it keeps monitoring
-    assert len(replies) == 1
-    assert "declined by oncall (Slack U07ONCALL)" in replies[0]
+    assert len(replies) == 2
+    assert "needs an approver" in replies[0]
+    assert "declined by oncall (Slack U07ONCALL)" in replies[1]
 
 
 def test_once_aws_recovers_the_incidents_are_resolved_and_show_their_report(

@@ -131,6 +131,25 @@ def test_expire_ends_the_silence_now_and_keeps_the_record(
         ),
         (["silence", "add", "--match-re", "resource=orders-(", "--for", "1h"], "not a regular"),
         (["silence", "add", "--for", "1h"], "at least one matcher"),
+        # issue 12: a button made a ten-year silence; 7 days is the most (ADR 32)
+        (["silence", "add", "--match", "kind=x.y", "--for", "3650d"], "at most 168h"),
+        (["silence", "add", "--match", "kind=x.y", "--for", "169h"], "at most 168h"),
+        # issue 12: matchers that also match "" mute everything (Alertmanager refuses them)
+        (["silence", "add", "--match", "resource=*", "--for", "1h"], "mute everything"),
+        (["silence", "add", "--match-re", "resource=.*", "--for", "1h"], "mute everything"),
+        (
+            [
+                "silence",
+                "add",
+                "--match",
+                "kind=*",
+                "--match-re",
+                "resource=(orders)?",
+                "--for",
+                "1h",
+            ],
+            "mute everything",
+        ),
         (
             ["silence", "add", "--match", "kind=a.b", "--match", "kind=c.d", "--for", "1h"],
             "--match names kind more than once",

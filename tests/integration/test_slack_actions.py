@@ -30,11 +30,16 @@ def slack() -> Iterator[SlackServer]:
 
 
 @pytest.fixture
-def handler(table: str, load_handler: Callable[..., ModuleType]) -> ModuleType:
+def handler(table: str, load_handler: Callable[..., ModuleType], slack: SlackServer) -> ModuleType:
+    secret = {"signing_secret": SECRET, "hooks_url": slack.base_url}
     arn = boto3.client("secretsmanager").create_secret(
-        Name="vigil/slack-signing", SecretString=json.dumps({"signing_secret": SECRET})
+        Name="vigil/slack-signing", SecretString=json.dumps(secret)
     )["ARN"]
-    return load_handler("slack_actions", VIGIL_SLACK_SIGNING_SECRET_ARN=arn)
+    return load_handler(
+        "slack_actions",
+        VIGIL_SLACK_SIGNING_SECRET_ARN=arn,
+        VIGIL_RULES=json.dumps({"approvers": {"slack_users": ["U1"]}}),
+    )
 
 
 def _event(
@@ -170,3 +175,113 @@ def test_an_unset_signing_secret_refuses_everything(
 
     assert answer["statusCode"] == 401
     assert "not set" in json.loads(answer["body"])["error"]
+
+
+# ------------------------------------------------------------------ malformed requests (issue 12)
+
+
+def _signed_body(body: str) -> dict[str, Any]:
+    """A request Slack signed, whatever its body (the signature covers the raw body)."""
+    event = _event({})
+    timestamp = event["headers"]["x-slack-request-timestamp"]
+    digest = hmac.new(SECRET.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
+    event["headers"]["x-slack-signature"] = "v0=" + digest.hexdigest()
+    event["body"] = base64.b64encode(body.encode()).decode()
+    return event
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    return {**_event(_press("runbook_approve", "inc-1", "https://hooks.slack.com/a")), **changes}
+
+
+def _timestamp(value: str) -> dict[str, Any]:
+    event = _with()
+    event["headers"] = {**event["headers"], "x-slack-request-timestamp": value}
+    return event
+
+
+# Each class of malformed request issue 12 measured (and the ones next to them); one request
+# per case, every one answered 4xx with a reason and no stack trace, nothing acted on.
+MALFORMED: list[tuple[str, dict[str, Any], int]] = [
+    ("body not base64", _with(body="%%% not base64 %%%"), 400),
+    ("base64 of non-UTF-8", _with(body=base64.b64encode(b"\xff\xfe").decode()), 400),
+    ("headers a list", _with(headers=[["x-slack-signature", "v0=00"]]), 400),
+    ("headers a string", _with(headers="x-slack-signature: v0=00"), 400),
+    ("body a number", _with(body=12, isBase64Encoded=False), 400),
+    ("timestamp superscript two", _timestamp("²"), 401),
+    ("timestamp Arabic-Indic digits", _timestamp("١٧٩٥٦٩٤٤٠٠"), 401),
+    ("timestamp negative", _timestamp("-1"), 401),
+    ("no Slack headers", _with(headers={}), 401),
+    ("signature guessed", _event({"type": "block_actions"}, secret="guess"), 401),
+    ("signed, not form-encoded", _signed_body("payload"), 400),
+    ("signed, two payloads", _signed_body("payload=%7B%7D&payload=%7B%7D"), 400),
+    ("signed, payload not JSON", _signed_body("payload=%7Bnope"), 400),
+    ("signed, payload a list", _signed_body("payload=%5B%5D"), 400),
+    ("signed, payload another type", _signed_body('payload={"type":"view_submission"}'), 400),
+    (
+        "signed, no actions",
+        _signed_body('payload={"type":"block_actions","user":{"id":"U1"}}'),
+        400,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "status"), [(e, s) for _, e, s in MALFORMED], ids=[n for n, _, _ in MALFORMED]
+)
+def test_every_malformed_request_gets_a_4xx_and_acts_on_nothing(
+    table: str, handler: ModuleType, slack: SlackServer, event: dict[str, Any], status: int
+) -> None:
+    store = _gate(table)
+
+    answer = handler.lambda_handler(event, FakeContext("slack"))
+
+    assert answer["statusCode"] == status
+    assert "Traceback" not in answer["body"]
+    assert json.loads(answer["body"])["error"]
+    assert store.get("inc-1").state is ApprovalState.PENDING  # type: ignore[union-attr]
+    assert slack.posts == []
+
+
+def test_a_response_url_off_slacks_hooks_host_is_not_followed(
+    table: str, handler: ModuleType, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _gate(table)
+    followed: list[str] = []
+    monkeypatch.setattr(handler, "SlackWebhook", lambda url, **_: followed.append(url))
+    metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+
+    answer = handler.lambda_handler(
+        _event(_press("runbook_approve", "inc-1", metadata)), FakeContext("slack")
+    )
+
+    assert answer["statusCode"] == 200  # the decision stands; only the reply is not posted
+    assert store.get("inc-1").state is ApprovalState.APPROVED  # type: ignore[union-attr]
+    assert followed == []
+
+
+def test_an_unlisted_user_is_refused_a_live_gate_and_the_refusal_is_logged(
+    table: str, handler: ModuleType, slack: SlackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = ApprovalStore(boto3.client("dynamodb"), table)
+    request_approval(
+        "inc-live",
+        token="moto-accepts-any-token",
+        plan="ssm-active-region",
+        dry_run=False,
+        now=NOW - timedelta(minutes=1),
+        timeout=timedelta(minutes=30),
+        store=store,
+    )
+    press = _press("runbook_approve", "inc-live", slack.base_url + "/actions/T1/1/abc")
+    press["user"] = {"id": "W0GUEST", "username": "guest"}
+
+    answer = handler.lambda_handler(_event(press), FakeContext("slack"))
+
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["response_type"] == "ephemeral"
+    assert store.get("inc-live").state is ApprovalState.PENDING  # type: ignore[union-attr]
+    assert "needs an approver" in slack.wait_for(1)[0].payload["text"]
+    assert [r.levelname for r in caplog.records if r.getMessage() == "Slack button refused"] == [
+        "WARNING"
+    ]

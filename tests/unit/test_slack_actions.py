@@ -14,6 +14,7 @@ from vigil.approval import ApprovalState, request_approval
 from vigil.chat import slack_message
 from vigil.errors import ConflictError
 from vigil.model import ChatPayload, NotifyReason
+from vigil.rules import ApproversConfig
 from vigil.silences import Silence
 from vigil.slack_actions import (
     ButtonPress,
@@ -23,11 +24,16 @@ from vigil.slack_actions import (
     handle,
     parse_action,
     silence_button_value,
+    slack_hook,
     verify,
 )
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+OPEN = ApproversConfig()
+"""The default: nobody listed, so dry runs and silences are open, live failovers closed."""
 
 
 def _payload(action_id: str, value: str | None, **extra: object) -> dict[str, object]:
@@ -154,6 +160,9 @@ def test_a_replayed_request_is_refused_once_the_window_has_passed() -> None:
         ({}, "missing"),
         ({"X-Slack-Signature": "v0=00"}, "missing"),
         ({"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=00"}, "not a number"),
+        # issue 12: "²" passed str.isdigit() and crashed int(); digits of other scripts too
+        ({"X-Slack-Request-Timestamp": "²", "X-Slack-Signature": "v0=00"}, "not a number"),
+        ({"X-Slack-Request-Timestamp": "١٧٩٥", "X-Slack-Signature": "v0=00"}, "not a number"),
     ],
 )
 def test_requests_without_usable_slack_headers_are_refused(
@@ -217,6 +226,7 @@ def test_approve_decides_the_gate_as_the_slack_user_and_replaces_the_message() -
         approvals=store,
         callback=callback,
         silences=SilenceBook(),
+        approvers=OPEN,
     )
 
     approval = store.get("inc-7")
@@ -243,7 +253,9 @@ def test_a_second_press_or_a_replay_is_told_who_decided_and_changes_nothing() ->
     store, callback = MemoryApprovalStore(), RecordingCallback()
     _gate(store)
     press = _press("runbook_decline", "inc-7")
-    handle(press, now=NOW, approvals=store, callback=callback, silences=SilenceBook())
+    handle(
+        press, now=NOW, approvals=store, callback=callback, silences=SilenceBook(), approvers=OPEN
+    )
 
     again = handle(
         _press("runbook_approve", "inc-7"),
@@ -251,6 +263,7 @@ def test_a_second_press_or_a_replay_is_told_who_decided_and_changes_nothing() ->
         approvals=store,
         callback=callback,
         silences=SilenceBook(),
+        approvers=OPEN,
     )
 
     assert again is not None
@@ -270,6 +283,7 @@ def test_an_incident_without_a_gate_gets_a_note_not_an_error() -> None:
         approvals=MemoryApprovalStore(),
         callback=RecordingCallback(),
         silences=SilenceBook(),
+        approvers=OPEN,
     )
 
     assert reply is not None
@@ -284,6 +298,7 @@ def test_a_decision_button_without_an_incident_is_malformed() -> None:
             approvals=MemoryApprovalStore(),
             callback=RecordingCallback(),
             silences=SilenceBook(),
+            approvers=OPEN,
         )
 
 
@@ -302,6 +317,7 @@ def test_the_silence_button_creates_a_two_hour_silence_like_the_command() -> Non
         approvals=MemoryApprovalStore(),
         callback=RecordingCallback(),
         silences=book,
+        approvers=OPEN,
     )
 
     [silence] = book.items.values()
@@ -317,7 +333,12 @@ def test_the_same_press_delivered_twice_creates_one_silence() -> None:
     book = SilenceBook()
     press = _press("silence_group", '{"match":{"kind":"lambda.errors"},"for":"2h"}')
     handle(
-        press, now=NOW, approvals=MemoryApprovalStore(), callback=RecordingCallback(), silences=book
+        press,
+        now=NOW,
+        approvals=MemoryApprovalStore(),
+        callback=RecordingCallback(),
+        silences=book,
+        approvers=OPEN,
     )
 
     again = handle(
@@ -326,6 +347,7 @@ def test_the_same_press_delivered_twice_creates_one_silence() -> None:
         approvals=MemoryApprovalStore(),
         callback=RecordingCallback(),
         silences=book,
+        approvers=OPEN,
     )
 
     assert len(book.items) == 1
@@ -353,6 +375,7 @@ def test_a_malformed_silence_value_is_refused_and_creates_nothing(value: str) ->
             approvals=MemoryApprovalStore(),
             callback=RecordingCallback(),
             silences=book,
+            approvers=OPEN,
         )
     assert refused.value.status == 400
     assert book.items == {}
@@ -366,6 +389,7 @@ def test_link_buttons_are_acknowledged_and_ignored() -> None:
             approvals=MemoryApprovalStore(),
             callback=RecordingCallback(),
             silences=SilenceBook(),
+            approvers=OPEN,
         )
         is None
     )
@@ -414,3 +438,187 @@ def test_a_group_silences_what_its_alerts_share_and_a_resolution_offers_nothing(
 
     assert "resource" not in SilenceButton.model_validate_json(str(button["value"])).match
     assert _silence_buttons(_alert_message(NotifyReason.RESOLVED, ["orders-api"])) == []
+
+
+# ------------------------------------------------------------------ who may press (issue 12)
+
+
+def _live_gate(store: MemoryApprovalStore) -> None:
+    request_approval(
+        "inc-9",
+        token="token-9",
+        plan="ssm-active-region",
+        dry_run=False,
+        now=NOW - timedelta(minutes=5),
+        timeout=timedelta(minutes=30),
+        store=store,
+    )
+
+
+def _guest_press(action_id: str, value: str) -> ButtonPress:
+    """The press issue 12 measured: a guest nobody listed, signed by Slack like anyone else."""
+    payload = _payload(action_id, value)
+    payload["user"] = {"id": "W0GUEST", "username": "guest"}
+    return parse_action(_body(payload))
+
+
+@pytest.mark.parametrize(
+    ("approvers", "action_id"),
+    [
+        (OPEN, "runbook_approve"),  # nobody configured: a live failover is refused to all
+        (ApproversConfig(slack_users=["U024BE7LH"]), "runbook_approve"),
+        (ApproversConfig(slack_users=["U024BE7LH"]), "runbook_decline"),
+    ],
+)
+def test_an_unlisted_person_cannot_decide_a_live_failover(
+    approvers: ApproversConfig, action_id: str
+) -> None:
+    store, callback = MemoryApprovalStore(), RecordingCallback()
+    _live_gate(store)
+
+    reply = handle(
+        _guest_press(action_id, "inc-9"),
+        now=NOW,
+        approvals=store,
+        callback=callback,
+        silences=SilenceBook(),
+        approvers=approvers,
+    )
+
+    pending = store.get("inc-9")
+    assert reply is not None
+    assert reply.refused is True
+    assert reply.message()["response_type"] == "ephemeral"
+    assert "needs an approver named in the rules config" in reply.text
+    assert pending is not None
+    assert (pending.state, pending.decided_by) == (ApprovalState.PENDING, None)
+    assert callback.answers == []
+
+
+def test_a_listed_approver_decides_a_live_failover() -> None:
+    store, callback = MemoryApprovalStore(), RecordingCallback()
+    _live_gate(store)
+
+    reply = handle(
+        _press("runbook_approve", "inc-9"),
+        now=NOW,
+        approvals=store,
+        callback=callback,
+        silences=SilenceBook(),
+        approvers=ApproversConfig(slack_users=["U024BE7LH"]),
+    )
+
+    decided = store.get("inc-9")
+    assert reply is not None
+    assert reply.refused is False
+    assert decided is not None
+    assert (decided.state, decided.decided_by) == (
+        ApprovalState.APPROVED,
+        "ana (Slack U024BE7LH)",
+    )
+    assert [token for token, _ in callback.answers] == ["token-9"]
+
+
+def test_a_dry_run_stays_open_to_anyone_slack_signed_for() -> None:
+    store, callback = MemoryApprovalStore(), RecordingCallback()
+    _gate(store)
+
+    reply = handle(
+        _guest_press("runbook_approve", "inc-7"),
+        now=NOW,
+        approvals=store,
+        callback=callback,
+        silences=SilenceBook(),
+        approvers=ApproversConfig(slack_users=["U024BE7LH"]),
+    )
+
+    decided = store.get("inc-7")
+    assert reply is not None
+    assert reply.refused is False
+    assert decided is not None
+    assert decided.decided_by == "guest (Slack W0GUEST)"
+
+
+def test_once_approvers_are_listed_only_they_silence_from_a_button() -> None:
+    book = SilenceBook()
+    value = silence_button_value({"resource": "orders-api"}, timedelta(hours=2))
+    approvers = ApproversConfig(slack_users=["U024BE7LH"])
+
+    refused = handle(
+        _guest_press("silence_group", value),
+        now=NOW,
+        approvals=MemoryApprovalStore(),
+        callback=RecordingCallback(),
+        silences=book,
+        approvers=approvers,
+    )
+    accepted = handle(
+        _press("silence_group", value),
+        now=NOW,
+        approvals=MemoryApprovalStore(),
+        callback=RecordingCallback(),
+        silences=book,
+        approvers=approvers,
+    )
+
+    assert refused is not None
+    assert refused.refused is True
+    assert accepted is not None
+    assert accepted.refused is False
+    assert [s.created_by for s in book.items.values()] == ["ana (Slack U024BE7LH)"]
+
+
+@pytest.mark.parametrize(
+    ("value", "approvers", "reason"),
+    [
+        # issue 12: a button made a ten-year kind=* silence
+        ('{"match":{"kind":"lambda.errors"},"for":"3650d"}', OPEN, "at most 168h"),
+        (
+            '{"match":{"kind":"lambda.errors"},"for":"5h"}',
+            ApproversConfig(silence_max_hours=4),
+            "at most 4h",
+        ),
+        ('{"match":{"kind":"*"},"for":"2h"}', OPEN, "mute everything"),
+        ('{"match":{"resource":"*","kind":"*"},"for":"2h"}', OPEN, "mute everything"),
+    ],
+)
+def test_a_silence_too_long_or_matching_everything_is_refused_from_a_button(
+    value: str, approvers: ApproversConfig, reason: str
+) -> None:
+    book = SilenceBook()
+
+    reply = handle(
+        _press("silence_group", value),
+        now=NOW,
+        approvals=MemoryApprovalStore(),
+        callback=RecordingCallback(),
+        silences=book,
+        approvers=approvers,
+    )
+
+    assert reply is not None
+    assert reason in reply.text
+    assert book.items == {}
+
+
+# ------------------------------------------------------------------ response_url (issue 12)
+
+
+@pytest.mark.parametrize(
+    ("url", "followed"),
+    [
+        # Slack's own form, from its guide "Handling user interaction" (docs.slack.dev)
+        ("https://hooks.slack.com/actions/T1ABCD/1234/abcdef", True),
+        ("https://hooks.slack.com:443/actions/T1/1/a", False),  # not the form Slack sends
+        ("http://169.254.169.254/latest/meta-data/", False),  # issue 12: instance metadata
+        ("http://hooks.slack.com/actions/T1/1/a", False),
+        ("https://hooks.slack.com.example.net/actions/T1/1/a", False),
+        ("https://example.net@hooks.slack.com/actions/T1/1/a", False),
+        ("https://hooks.slack.com@example.net/actions/T1/1/a", False),
+        ("https://hooks.slack.com:99999/", False),  # an impossible port
+        ("https://[::1/", False),  # not a URL at all
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_only_slacks_own_https_hooks_are_followed(url: str, followed: bool) -> None:
+    assert slack_hook(url) is followed

@@ -13,6 +13,7 @@ in time fails with ``States.Timeout`` on the workflow side, which records it wit
 :func:`expire` and escalates instead of proceeding.
 """
 
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Protocol
@@ -37,6 +38,10 @@ class UnknownApprovalError(VigilError):
 
 class ApprovalClosedError(VigilError):
     """The approval was already decided, or lapsed, before this decision arrived."""
+
+
+class NotAuthorizedError(VigilError):
+    """The person is not among the approvers the rules config names for this gate."""
 
 
 class Approval(Contract):
@@ -77,6 +82,27 @@ class TaskCallbackPort(Protocol):
     def answer(self, token: str, output: dict[str, object]) -> None:
         """Send the task its success output; ApprovalClosedError when the task is gone."""
         ...
+
+
+def require_approver(principal: str, allowed: Collection[str]) -> Callable[[Approval], None]:
+    """The check :func:`decide` runs on the pending gate: a dry run is open to anyone who
+    reached the gate; a live failover only to ``principal`` listed in ``allowed``; an empty
+    list refuses everyone until approvers are configured (ADR 32)."""
+
+    def check(approval: Approval) -> None:
+        if approval.dry_run or principal in allowed:
+            return
+        who = "no approvers are configured" if not allowed else f"{principal} is not one of them"
+        raise NotAuthorizedError(
+            f"a live failover of incident {approval.incident_id} needs an approver named in"
+            f" the rules config (approvers); {who}"
+        )
+
+    return check
+
+
+def _anyone(approval: Approval) -> None:
+    """Decisions from places that authenticate on their own (IAM for the CLI)."""
 
 
 def request_approval(
@@ -121,11 +147,14 @@ def decide(
     store: ApprovalStorePort,
     callback: TaskCallbackPort,
     comment: str | None = None,
+    authorize: Callable[[Approval], None] = _anyone,
 ) -> Approval:
     """Approve or decline the pending failover of ``incident_id`` as ``actor``.
 
     Raises :class:`UnknownApprovalError`, or :class:`ApprovalClosedError` when it was already
-    decided or has lapsed (also when the workflow says so, e.g. its own time-out won).
+    decided or has lapsed (also when the workflow says so, e.g. its own time-out won), or what
+    ``authorize`` raises for the pending gate (:class:`NotAuthorizedError`) before anything
+    is written; the conditional write then claims exactly the gate that was checked.
     """
     if not actor.strip():
         raise VigilError("a decision needs the name of the person making it")
@@ -134,6 +163,7 @@ def decide(
         raise UnknownApprovalError(f"incident {incident_id} has no approval to decide")
     if before.state is not ApprovalState.PENDING:
         raise ApprovalClosedError(before.closed_reason())
+    authorize(before)
     if now >= before.expires_at:
         lapsed = store.save(before, before.model_copy(update={"state": ApprovalState.EXPIRED}))
         raise ApprovalClosedError(lapsed.closed_reason())

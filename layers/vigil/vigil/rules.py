@@ -377,6 +377,20 @@ class OutageConfig(_Config):
     inhibit: bool = True
 
 
+class ApproversConfig(_Config):
+    """Who may answer a runbook gate and silence from a Slack button (ADR 32).
+
+    A live failover is decided only by a listed person: with the list empty nobody may,
+    until they are configured. Dry runs stay open to anyone Slack signed for. Silences from
+    buttons follow ``slack_users`` once it names anyone, and stay open while it is empty.
+    """
+
+    slack_users: list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]+$")]] = Field(
+        default_factory=list
+    )
+    silence_max_hours: Annotated[int, Field(ge=1, le=8760)] = 168
+
+
 def _lambda_errors_default() -> VolumeAwareRule:
     return VolumeAwareRule(
         low_volume_below=1000,
@@ -435,6 +449,7 @@ class RulesConfig(_Config):
     health: HealthConfig = Field(default_factory=HealthConfig)
     outage: OutageConfig = Field(default_factory=OutageConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    approvers: ApproversConfig = Field(default_factory=ApproversConfig)
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "VIGIL_RULES") -> "RulesConfig":

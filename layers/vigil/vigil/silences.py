@@ -3,10 +3,18 @@
 Stored in the state table (``SILENCE#<id>``, sk ``META``, ``body`` this model as JSON, gsi1pk
 ``SILENCES``), created, listed and expired with the ``vigil silence`` command (``cli/vigil_cli``).
 Every matcher must match (globs or regular expressions on the routing labels).
+
+New silences are bounded (ADR 32): at most ``max_duration`` long (:data:`MAX_SILENCE`, 7 days,
+unless the rules config's ``approvers.silence_max_hours`` says otherwise for Slack buttons),
+and at least one matcher must need a non-empty value: a silence whose every matcher also
+matches the empty string (``resource=*``, ``resource=~.*``) would mute everything, which
+Alertmanager refuses too.
 """
 
+import re
 from datetime import datetime, timedelta
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Annotated, Literal, Protocol
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -27,6 +35,10 @@ class SilenceEndedError(VigilError):
 
 class SilenceWindowError(VigilError):
     """The requested time window is empty or already over."""
+
+
+MAX_SILENCE = timedelta(days=7)
+"""The longest new silence unless configured otherwise."""
 
 
 class SilenceState(StrEnum):
@@ -91,15 +103,21 @@ def new_silence(
     now: datetime,
     created_by: str,
     comment: str = "",
+    max_duration: timedelta = MAX_SILENCE,
 ) -> Silence:
     """A silence from ``starts_at`` for ``duration``: what ``vigil silence add`` and the Slack
-    silence button create. Refuses one that would already have ended at ``now``."""
+    silence button create. Refuses one that would already have ended at ``now``, one longer
+    than ``max_duration`` and one that would match everything."""
     ends_at = starts_at + duration
     if duration <= timedelta(0):
         raise SilenceWindowError("a silence must last longer than 0s")
+    if duration > max_duration:
+        raise SilenceWindowError(
+            f"a silence may last at most {_hours(max_duration)}, not {_hours(duration)}"
+        )
     if ends_at <= now:
         raise SilenceWindowError(f"the silence would already have ended at {iso(ends_at)}")
-    return Silence.model_validate(
+    silence = Silence.model_validate(
         {
             "silence_id": silence_id,
             "matchers": {"match": match, "match_re": match_re or {}},
@@ -109,3 +127,16 @@ def new_silence(
             "comment": comment,
         }
     )
+    matchers = silence.matchers
+    if all(fnmatchcase("", glob) for glob in matchers.match.values()) and all(
+        re.fullmatch(pattern, "") for pattern in matchers.match_re.values()
+    ):
+        raise SilenceWindowError(
+            "every matcher also matches an empty value, so the silence would mute everything;"
+            " name at least one label value"
+        )
+    return silence
+
+
+def _hours(duration: timedelta) -> str:
+    return f"{duration.total_seconds() / 3600:g}h"

@@ -36,14 +36,17 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from vigil.approval import (
     ApprovalClosedError,
     ApprovalStorePort,
+    NotAuthorizedError,
     TaskCallbackPort,
     UnknownApprovalError,
     decide,
+    require_approver,
 )
 from vigil.clock import iso
 from vigil.errors import ConflictError, VigilError, describe_validation
 from vigil.model import Contract
 from vigil.routing import Duration, LabelName, format_duration
+from vigil.rules import ApproversConfig
 from vigil.silences import Silence, SilenceWindowError, new_silence
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -53,6 +56,9 @@ APPROVE = "runbook_approve"
 DECLINE = "runbook_decline"
 SILENCE = "silence_group"
 SILENCE_BUTTON_DURATION = timedelta(hours=2)
+SLACK_HOOKS_URL = "https://hooks.slack.com/"
+"""Where Slack's ``response_url`` points (``https://hooks.slack.com/actions/...``, Slack's
+guide "Handling user interaction", docs.slack.dev/interactivity/handling-user-interaction)."""
 
 
 class RejectedRequest(VigilError):
@@ -96,7 +102,7 @@ def verify(request: SlackRequest, *, signing_secret: str) -> None:
         raise RejectedRequest(
             401, "missing X-Slack-Request-Timestamp or X-Slack-Signature (not from Slack)"
         )
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):
         raise RejectedRequest(401, f"X-Slack-Request-Timestamp {timestamp[:20]!r} is not a number")
     skew = abs(request.received_at.timestamp() - int(timestamp))
     if skew > MAX_CLOCK_SKEW.total_seconds():
@@ -167,6 +173,24 @@ def parse_action(body: str) -> ButtonPress:
         raise RejectedRequest(400, f"payload: {describe_validation(exc)}") from exc
 
 
+def slack_hook(url: str, *, hooks_url: str = SLACK_HOOKS_URL) -> bool:
+    """Whether ``url`` is on Slack's own hooks host (scheme, host and port of ``hooks_url``,
+    https://hooks.slack.com/ unless a test's emulator says otherwise), the only ``response_url``
+    followed: a signed payload must not make the function call anything else (ADR 32)."""
+    try:
+        parts, allowed = urllib.parse.urlsplit(url), urllib.parse.urlsplit(hooks_url)
+        same_port = parts.port == allowed.port
+    except ValueError:
+        return False
+    return (
+        parts.scheme == allowed.scheme
+        and parts.hostname == allowed.hostname
+        and same_port
+        and parts.username is None
+        and parts.password is None
+    )
+
+
 class SilenceButton(Contract):
     """The ``silence_group`` button's value: label globs and how long."""
 
@@ -193,6 +217,8 @@ class Reply:
 
     text: str
     replace_original: bool = False
+    refused: bool = False
+    """The person may not do what the button asks (logged and counted as a refusal)."""
 
     def message(self) -> dict[str, Any]:
         if self.replace_original:
@@ -207,8 +233,13 @@ def handle(
     approvals: ApprovalStorePort,
     callback: TaskCallbackPort,
     silences: SilenceCreatorPort,
+    approvers: ApproversConfig,
 ) -> Reply | None:
-    """Act on the press; ``None`` for buttons Vigil does not act on (links)."""
+    """Act on the press; ``None`` for buttons Vigil does not act on (links).
+
+    ``approvers`` says who may decide a live failover and who may silence (ADR 32); anyone
+    else is told so in a note only they see, and nothing is acted on.
+    """
     action = press.action
     if action.action_id in (APPROVE, DECLINE):
         return _decide(
@@ -217,9 +248,10 @@ def handle(
             now=now,
             approvals=approvals,
             callback=callback,
+            approvers=approvers,
         )
     if action.action_id == SILENCE:
-        return _silence(press, now=now, silences=silences)
+        return _silence(press, now=now, silences=silences, approvers=approvers)
     return None
 
 
@@ -230,6 +262,7 @@ def _decide(
     now: datetime,
     approvals: ApprovalStorePort,
     callback: TaskCallbackPort,
+    approvers: ApproversConfig,
 ) -> Reply:
     incident_id = (press.action.value or "").strip()
     if not incident_id:
@@ -243,7 +276,10 @@ def _decide(
             store=approvals,
             callback=callback,
             comment="from Slack",
+            authorize=require_approver(press.user.id, approvers.slack_users),
         )
+    except NotAuthorizedError as exc:
+        return Reply(f":no_entry_sign: {press.user.actor}: {exc}.", refused=True)
     except (UnknownApprovalError, ApprovalClosedError) as exc:
         return Reply(f":warning: {exc}")
     verb = "approved" if approve else "declined"
@@ -255,7 +291,19 @@ def _decide(
     )
 
 
-def _silence(press: ButtonPress, *, now: datetime, silences: SilenceCreatorPort) -> Reply:
+def _silence(
+    press: ButtonPress,
+    *,
+    now: datetime,
+    silences: SilenceCreatorPort,
+    approvers: ApproversConfig,
+) -> Reply:
+    if approvers.slack_users and press.user.id not in approvers.slack_users:
+        return Reply(
+            f":no_entry_sign: {press.user.actor}: silencing from Slack is limited to the"
+            " approvers named in the rules config (approvers.slack_users).",
+            refused=True,
+        )
     value = press.action.value or ""
     try:
         button = SilenceButton.model_validate_json(value)
@@ -275,6 +323,7 @@ def _silence(press: ButtonPress, *, now: datetime, silences: SilenceCreatorPort)
             now=now,
             created_by=press.user.actor,
             comment="from a Slack alert",
+            max_duration=timedelta(hours=approvers.silence_max_hours),
         )
         silences.create(silence)
     except SilenceWindowError as exc:
