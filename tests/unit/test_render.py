@@ -46,6 +46,7 @@ HOSTILE = [
     "*bold* _it_ ~s~ `code`",
     "[x](https://evil.example) **b**",
     "back\\slash `",
+    "@channel @here #general",
 ]
 SLACK_MARKUP = re.compile(r"<[!@#]|<https?:|<mailto:")
 
@@ -113,6 +114,8 @@ def test_an_untrusted_resource_name_renders_inertly_in_every_channel(name: str) 
     _assert_valid_slack(slack)
     for text in _mrkdwn_texts(slack):
         _assert_slack_escaped(text)
+    mrkdwn = [o for b in slack["blocks"] for o in [b.get("text"), *b.get("fields", [])] if o]
+    assert all(o["verbatim"] for o in mrkdwn if o["type"] == "mrkdwn")  # no bare @channel
     fields = [f["text"] for b in slack["blocks"] for f in b.get("fields", [])]
     shown = slack_text(name.replace("`", "ˋ"))
     assert f"*Resource*\n`{shown}`" in fields  # a code span: * _ ~ do not format

@@ -1,5 +1,7 @@
 """Render a ``ChatPayload`` as a Slack Block Kit message; every text escaped by
-``vigil.render`` (ADR 33), so no name mentions a channel or forges a link."""
+``vigil.render`` (ADR 33), so no name mentions a channel or forges a link, and every mrkdwn
+object ``verbatim``, so Slack does not turn a bare ``@channel``, ``#channel`` or URL into a
+mention or link on its own (api.slack.com/reference/block-kit/composition-objects, "Text")."""
 
 from typing import Any
 
@@ -33,6 +35,7 @@ def slack_message(payload: ChatPayload) -> dict[str, Any]:
             "type": "section",
             "text": {
                 "type": "mrkdwn",
+                "verbatim": True,
                 "text": f"{emoji} "
                 + slack_body(payload.text, payload.links, limit=3000 - len(emoji) - 1),
             },
@@ -79,7 +82,7 @@ def _alert_blocks(alert: AlertView) -> list[Block]:
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": f"*{name}*\n{slack_clip(value, 1900)}"}
+                {"type": "mrkdwn", "verbatim": True, "text": f"*{name}*\n{slack_clip(value, 1900)}"}
                 for name, value in fields
             ],
         },
@@ -134,7 +137,7 @@ def _silence_button(payload: ChatPayload) -> list[Block]:
 def _context(text: str) -> Block:
     return {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": slack_clip(text, 2000)}],
+        "elements": [{"type": "mrkdwn", "verbatim": True, "text": slack_clip(text, 2000)}],
     }
 
 
