@@ -13,9 +13,9 @@ inside an escape:
   shown as ``ˋ`` (Slack has no escape for it).
 - Teams: an Adaptive Card ``TextBlock`` renders a CommonMark subset (bold, italic, lists,
   ``[label](url)``; learn.microsoft.com/adaptive-cards/authoring-cards/text-features), so
-  its markup characters (``\\ ` * _ ~ < >``, and ``(`` after ``]``, which would make a link)
-  get CommonMark's backslash escape; a link is ``[label](url)`` with ``(``, ``)`` and spaces
-  percent-encoded in the URL.
+  its markup characters (``\\ ` * _ ~ < >``, ``&`` which would start an entity, and ``(``
+  after ``]``, which would make a link) get CommonMark's backslash escape; a link is
+  ``[label](url)`` with ``(``, ``)`` and spaces percent-encoded in the URL.
 - Plain text (email, the JSON webhook's ``text``): as is; a link is ``label: url``.
 """
 
@@ -28,7 +28,7 @@ SLACK_TEXT_LIMIT = 3000
 
 _SLACK = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _SLACK_URL = str.maketrans({"|": "%7C", "<": "%3C", ">": "%3E", " ": "%20", "&": "&amp;"})
-_TEAMS = re.compile(r"[\\`*_~<>]|(?<=\])\(")
+_TEAMS = re.compile(r"[\\`*_~<>&]|(?<=\])\(")
 _TEAMS_URL = str.maketrans({"(": "%28", ")": "%29", " ": "%20", "<": "%3C", ">": "%3E"})
 
 
