@@ -285,3 +285,24 @@ def test_an_unlisted_user_is_refused_a_live_gate_and_the_refusal_is_logged(
     assert [r.levelname for r in caplog.records if r.getMessage() == "Slack button refused"] == [
         "WARNING"
     ]
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    # issue 12: a response_url answering 5xx or 429 was retried for 5.2 s, past Slack's 3 s
+    [(500, None), (503, None), (429, 2)],
+)
+def test_a_failing_response_url_is_tried_once_and_the_press_is_still_answered(
+    table: str, handler: ModuleType, slack: SlackServer, status: int, retry_after: int | None
+) -> None:
+    store = _gate(table)
+    slack.fail_next(3, status=status, retry_after=retry_after)
+
+    answer = handler.lambda_handler(
+        _event(_press("runbook_approve", "inc-1", slack.base_url + "/actions/T1/1/abc")),
+        FakeContext("slack"),
+    )
+
+    assert answer["statusCode"] == 200
+    assert store.get("inc-1").state is ApprovalState.APPROVED  # type: ignore[union-attr]
+    assert len(slack.wait_for(1)) == 1  # one attempt, no retry
