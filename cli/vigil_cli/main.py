@@ -229,6 +229,12 @@ class _Stack:
         arn = self.session.client("sts").get_caller_identity()["Arn"]
         return operations.identity_name(arn)
 
+    def decider(self, given: str | None) -> str:
+        """Who decides a gate: always with the caller's ARN (sts:GetCallerIdentity), so
+        ``--as`` names the person but cannot hide the AWS principal that acted (issue 12)."""
+        arn = self.session.client("sts").get_caller_identity()["Arn"]
+        return operations.identity_name(arn) if given is None else f"{given} (AWS {arn})"
+
 
 def _run(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
     if args.command == "silence":
@@ -240,7 +246,7 @@ def _run(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
         return operations.decide_approval(
             args.incident_id,
             approve=args.action == "approve",
-            actor=stack.caller(args.actor),
+            actor=stack.decider(args.actor),
             comment=args.comment,
             now=now,
             store=ApprovalStore(dynamodb, stack.table),

@@ -29,6 +29,8 @@ from vigil_cli.main import main
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 SIGNING_SECRET = "9d1c7e3a5b2f4d6e8a0c"
+BOB = "bob (AWS arn:aws:sts::123456789012:user/moto)"
+"""``--as bob`` and the caller's ARN, as moto's GetCallerIdentity answers (issue 12)."""
 STACK = ["--stack", "vigil", "--region", "us-east-1"]
 
 
@@ -112,9 +114,9 @@ def test_the_command_starts_a_runbook_that_waits_and_approves_it(
     assert waiting.state is ApprovalState.PENDING
     assert "Approval:  pending, lapses at 2026-03-02T10:30:00Z" in shown
     assert record.decision is not None
-    assert (record.decision.decision, record.decision.by) == ("approved", "bob")
+    assert (record.decision.decision, record.decision.by) == ("approved", BOB)
     assert weights() == {"east": 100, "west": 0}  # a dry run changes nothing
-    assert "already approved by bob" in capsys.readouterr().err
+    assert f"already approved by {BOB}" in capsys.readouterr().err
 
 
 def test_the_slack_decline_button_refuses_a_forgery_and_decides_when_signed(
@@ -169,6 +171,6 @@ def test_once_aws_recovers_the_incidents_are_resolved_and_show_their_report(
     assert still_open.strip() == "No open incidents (--all lists resolved ones)."
     assert {line.split()[0] for line in everything.splitlines()[1:]} == {"cli-1", "slack-1"}
     assert "Status:    resolved (phase resolved" in shown
-    assert "Approval:  approved by bob at 2026-03-02T10:00:00Z (go)" in shown
+    assert f"Approval:  approved by {BOB} at 2026-03-02T10:00:00Z (go)" in shown
     assert "Report:    " in shown
     assert "reports/cli-1/report.md" in shown

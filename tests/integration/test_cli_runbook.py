@@ -104,12 +104,18 @@ def test_approve_decides_once_and_a_second_decision_is_refused_with_who_and_when
     captured = capsys.readouterr()
     approval = ApprovalStore(boto3.client("dynamodb"), TABLE).get("inc-1")
     assert (first, second) == (0, 1)
-    assert "approved failover route53-record of incident inc-1 as ana" in captured.out
-    assert "refused: incident inc-1 was already approved by ana at 2026-11-26T21:00:00Z" in (
+    # --as names the person; the caller's ARN (moto's GetCallerIdentity answer) is kept with it
+    ana = "ana (AWS arn:aws:sts::123456789012:user/moto)"
+    assert f"approved failover route53-record of incident inc-1 as {ana}" in captured.out
+    assert f"refused: incident inc-1 was already approved by {ana} at 2026-11-26T21:00:00Z" in (
         captured.err
     )
     assert approval is not None
-    assert (approval.state, approval.comment) == (ApprovalState.APPROVED, "AWS confirmed")
+    assert (approval.state, approval.comment, approval.decided_by) == (
+        ApprovalState.APPROVED,
+        "AWS confirmed",
+        ana,
+    )
 
 
 def test_deciding_an_incident_without_a_gate_exits_2(
