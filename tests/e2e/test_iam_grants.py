@@ -1,0 +1,170 @@
+"""Least privilege, checked by the scenarios: each function's role grants what it calls, no more.
+
+``tests/e2e/conftest.py`` records, while the other e2e tests play their scenarios, the IAM
+action of every AWS call each function's real handler makes. These tests run last (the
+conftest orders them) and compare that with the actions template.yaml grants each function:
+inline statements, SAM policy templates (expanded from aws-sam-translator's own definitions)
+and ``AWS::IAM::Policy`` resources attached to a function's role. Both branches of an
+``Fn::If`` count as granted. Actions are compared, not resources.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import samtranslator
+
+from emulator import PROJECT_ROOT
+from emulator.template import load_template
+
+from .conftest import RECORDER
+
+pytestmark = [pytest.mark.e2e]
+
+# Granted, but not called by a handler in any scenario. Keep it short; each with its reason.
+NOT_CALLED_BY_THE_HANDLER = {
+    # SNS calls KMS on the publisher's behalf for an encrypted topic: the publisher's role
+    # needs these, yet the handler never calls KMS itself.
+    *(
+        (function, action)
+        for function in (
+            "CollectHealthFunction",
+            "EvaluateFunction",
+            "NotifyChatFunction",
+            "RunbookFunction",
+        )
+        for action in ("kms:GenerateDataKey*", "kms:Decrypt")
+    ),
+    # The organizational view of AWS Health depends on it (template.yaml's comment), while the
+    # handler calls only the Health API.
+    ("CollectHealthFunction", "organizations:ListAccounts"),
+}
+# Paths of the code that no scenario reaches.
+UNREACHED_IN_SCENARIOS = {
+    # A cost batch too large for a workflow input (batch by reference, ADR 28).
+    ("CollectCostsFunction", "s3:PutObject"),
+    # An invalid AWS Health event parked and announced on the alerts topic.
+    ("CollectHealthFunction", "sns:Publish"),
+    # Tag filters over discovered resources (no scenario sets one).
+    ("CollectMetricsFunction", "tag:GetResources"),
+    # An alert deleted (its transaction's Delete item, or a lone conditional delete).
+    ("EvaluateFunction", "dynamodb:DeleteItem"),
+    # The Slack approve button (the scenarios approve with the vigil command).
+    ("SlackActionsFunction", "states:SendTaskSuccess"),
+}
+# Granted to every function by the AWSLambdaBasicExecutionRole that SAM attaches: Lambda's own
+# log delivery, which the emulator's runtime plays while the function runs.
+LAMBDA_BASIC_EXECUTION = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+ALLOWED_UNUSED = NOT_CALLED_BY_THE_HANDLER | UNREACHED_IN_SCENARIOS
+
+
+def _policy_templates() -> dict[str, Any]:
+    path = Path(samtranslator.__file__).parent / "policy_templates_data" / "policy_templates.json"
+    return json.loads(path.read_text())["Templates"]
+
+
+def _branches(value: Any) -> list[Any]:
+    """Both branches of an ``Fn::If``, without ``AWS::NoValue``; otherwise the value."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        return [
+            branch
+            for option in value["Fn::If"][1:]
+            for branch in _branches(option)
+            if branch != {"Ref": "AWS::NoValue"}
+        ]
+    return [value]
+
+
+def _statement_actions(statements: list[Any]) -> set[str]:
+    actions: set[str] = set()
+    for entry in statements:
+        for statement in _branches(entry):
+            if statement.get("Effect") != "Allow":
+                continue
+            action = statement["Action"]
+            actions.update([action] if isinstance(action, str) else action)
+    return actions
+
+
+def granted_actions() -> dict[str, set[str]]:
+    template = load_template(PROJECT_ROOT / "template.yaml")
+    resources = template["Resources"]
+    policy_templates = _policy_templates()
+    grants: dict[str, set[str]] = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        actions: set[str] = set()
+        for policy in resource["Properties"].get("Policies", []):
+            if isinstance(policy, str):
+                raise AssertionError(f"{logical_id}: managed policy {policy}, not least privilege")
+            if "Statement" in policy:
+                actions |= _statement_actions(policy["Statement"])
+                continue
+            (name,) = policy
+            definition = policy_templates[name]["Definition"]
+            actions |= _statement_actions(definition["Statement"])
+        grants[logical_id] = actions
+    for resource in resources.values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for role in resource["Properties"]["Roles"]:
+            function = role["Ref"].removesuffix("Role")
+            statements = resource["Properties"]["PolicyDocument"]["Statement"]
+            grants[function] |= _statement_actions(statements)
+    return grants
+
+
+def _is_granted(action: str, granted: set[str]) -> bool:
+    return any(fnmatch.fnmatchcase(action, pattern) for pattern in granted)
+
+
+def _scenarios_played() -> bool:
+    return bool(RECORDER.calls)
+
+
+def test_every_call_a_function_makes_is_granted_to_it() -> None:
+    # Given the calls recorded while the e2e scenarios of this session ran
+    if not _scenarios_played():
+        pytest.skip("no scenario ran in this session: run tests/e2e as a whole")
+    grants = granted_actions()
+    # When each is looked up in the function's grants
+    missing = sorted(
+        f"{function}: {action}"
+        for function, actions in RECORDER.calls.items()
+        for action in actions
+        if not _is_granted(action, grants.get(function, set()) | LAMBDA_BASIC_EXECUTION)
+    )
+    # Then none is missing
+    assert not missing, "called but not granted by template.yaml:\n" + "\n".join(missing)
+
+
+def test_every_granted_action_is_called_by_some_scenario() -> None:
+    # Given every e2e test of the directory ran in this session (a partial run proves nothing)
+    expected = {path.name for path in Path(__file__).parent.glob("test_*.py")}
+    absent = expected - RECORDER.modules
+    if absent:
+        pytest.skip(f"the whole e2e suite did not run (missing {len(absent)} files)")
+    grants = granted_actions()
+    # When each grant is matched against the calls the function made
+    unused = sorted(
+        f"{function}: {pattern}"
+        for function, patterns in grants.items()
+        for pattern in patterns
+        if (function, pattern) not in ALLOWED_UNUSED
+        and not any(fnmatch.fnmatchcase(a, pattern) for a in RECORDER.calls.get(function, ()))
+    )
+    # Then none is unused, beyond the commented allowlist
+    assert not unused, "granted but never called in the scenarios:\n" + "\n".join(unused)
+
+
+def test_the_allowlist_names_only_grants_the_template_makes() -> None:
+    # Given the allowlist of grants the scenarios cannot reach
+    grants = granted_actions()
+    # Then each entry is still granted (a stale entry would hide nothing, and mislead)
+    stale = sorted(f"{f}: {a}" for f, a in ALLOWED_UNUSED if a not in grants.get(f, set()))
+    assert not stale, "allowlisted but not granted:\n" + "\n".join(stale)
