@@ -622,3 +622,84 @@ def test_a_silence_too_long_or_matching_everything_is_refused_from_a_button(
 )
 def test_only_slacks_own_https_hooks_are_followed(url: str, followed: bool) -> None:
     assert slack_hook(url) is followed
+
+
+# ------------------------------------------------------------------ two approvers (issue 12)
+
+TWO = ApproversConfig(slack_users=["U024BE7LH", "U0BOB"], live_approvals=2)
+
+
+def _press_as(action_id: str, value: str, user_id: str, name: str) -> ButtonPress:
+    payload = _payload(action_id, value)
+    payload["user"] = {"id": user_id, "username": name}
+    return parse_action(_body(payload))
+
+
+def test_a_live_failover_needing_two_approvers_waits_for_a_second_different_one() -> None:
+    store, callback = MemoryApprovalStore(), RecordingCallback()
+    _live_gate(store)
+
+    def press(user_id: str, name: str) -> str:
+        reply = handle(
+            _press_as("runbook_approve", "inc-9", user_id, name),
+            now=NOW,
+            approvals=store,
+            callback=callback,
+            silences=SilenceBook(),
+            approvers=TWO,
+        )
+        assert reply is not None
+        return reply.text
+
+    first = press("U024BE7LH", "ana")
+    after_first = store.get("inc-9")
+    again = press("U024BE7LH", "ana")
+    second = press("U0BOB", "bob")
+
+    decided = store.get("inc-9")
+    assert "needs a second, different approver" in first
+    assert after_first is not None
+    assert (after_first.state, after_first.first_approver) == (ApprovalState.PENDING, "U024BE7LH")
+    assert "already approved" in again
+    assert "approved by ana (Slack U024BE7LH) and bob (Slack U0BOB)" in second
+    assert decided is not None
+    assert decided.state is ApprovalState.APPROVED
+    assert [output["by"] for _, output in callback.answers] == [
+        "ana (Slack U024BE7LH) and bob (Slack U0BOB)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("action_id", "dry_run", "state"),
+    [
+        ("runbook_decline", False, ApprovalState.DECLINED),  # stopping needs one person
+        ("runbook_approve", True, ApprovalState.APPROVED),  # a dry run needs one person
+    ],
+)
+def test_one_person_suffices_to_decline_or_to_approve_a_dry_run(
+    action_id: str, dry_run: bool, state: ApprovalState
+) -> None:
+    store, callback = MemoryApprovalStore(), RecordingCallback()
+    request_approval(
+        "inc-9",
+        token="token-9",
+        plan="ssm-active-region",
+        dry_run=dry_run,
+        now=NOW - timedelta(minutes=5),
+        timeout=timedelta(minutes=30),
+        store=store,
+    )
+
+    handle(
+        _press_as(action_id, "inc-9", "U0BOB", "bob"),
+        now=NOW,
+        approvals=store,
+        callback=callback,
+        silences=SilenceBook(),
+        approvers=TWO,
+    )
+
+    decided = store.get("inc-9")
+    assert decided is not None
+    assert decided.state is state
+    assert len(callback.answers) == 1

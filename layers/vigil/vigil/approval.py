@@ -57,6 +57,10 @@ class Approval(Contract):
     decided_by: str | None = None
     decided_at: AwareDatetime | None = None
     comment: str | None = None
+    first_approver: str | None = None
+    """Who approved first, when a live failover needs two approvers (``approvers.live_approvals``);
+    the principal (Slack user id or ARN) that must not approve again."""
+    first_approved_by: str | None = None
     revision: int = 0
 
     def closed_reason(self) -> str:
@@ -148,6 +152,8 @@ def decide(
     callback: TaskCallbackPort,
     comment: str | None = None,
     authorize: Callable[[Approval], None] = _anyone,
+    principal: str | None = None,
+    live_approvals: int = 1,
 ) -> Approval:
     """Approve or decline the pending failover of ``incident_id`` as ``actor``.
 
@@ -155,6 +161,10 @@ def decide(
     decided or has lapsed (also when the workflow says so, e.g. its own time-out won), or what
     ``authorize`` raises for the pending gate (:class:`NotAuthorizedError`) before anything
     is written; the conditional write then claims exactly the gate that was checked.
+
+    With ``live_approvals`` 2, the first approval of a live failover is recorded and the gate
+    stays pending (the returned approval names ``first_approved_by``); only a second approval
+    by another ``principal`` (default: the actor) answers the workflow. A decline needs one.
     """
     if not actor.strip():
         raise VigilError("a decision needs the name of the person making it")
@@ -167,18 +177,28 @@ def decide(
     if now >= before.expires_at:
         lapsed = store.save(before, before.model_copy(update={"state": ApprovalState.EXPIRED}))
         raise ApprovalClosedError(lapsed.closed_reason())
+    who = principal or actor
+    if approve and not before.dry_run and live_approvals > 1:
+        if before.first_approver is None:
+            return _claim(
+                store,
+                before,
+                {"first_approver": who, "first_approved_by": actor},
+                incident_id=incident_id,
+            )
+        if before.first_approver == who:
+            raise NotAuthorizedError(
+                f"{actor} already approved incident {incident_id}; a live failover needs a"
+                " second, different approver"
+            )
+        actor = f"{before.first_approved_by} and {actor}"
     state = ApprovalState.APPROVED if approve else ApprovalState.DECLINED
-    try:
-        claimed = store.save(
-            before,
-            before.model_copy(
-                update={"state": state, "decided_by": actor, "decided_at": now, "comment": comment}
-            ),
-        )
-    except ConflictError as exc:
-        latest = store.get(incident_id)
-        reason = latest.closed_reason() if latest else f"incident {incident_id} changed"
-        raise ApprovalClosedError(reason) from exc
+    claimed = _claim(
+        store,
+        before,
+        {"state": state, "decided_by": actor, "decided_at": now, "comment": comment},
+        incident_id=incident_id,
+    )
     output: dict[str, object] = {
         "decision": state.value,
         "by": actor,
@@ -197,6 +217,23 @@ def decide(
         store.save(claimed, before)
         raise
     return claimed
+
+
+def _claim(
+    store: ApprovalStorePort, before: Approval, update: dict[str, object], *, incident_id: str
+) -> Approval:
+    """Write ``update`` over the pending ``before``; a lost race is told who won."""
+    try:
+        return store.save(before, before.model_copy(update=update))
+    except ConflictError as exc:
+        latest = store.get(incident_id)
+        if latest is not None and latest.state is ApprovalState.PENDING:
+            raise ApprovalClosedError(
+                f"incident {incident_id} changed while deciding (approved first by"
+                f" {latest.first_approved_by}); try again"
+            ) from exc
+        reason = latest.closed_reason() if latest else f"incident {incident_id} changed"
+        raise ApprovalClosedError(reason) from exc
 
 
 def expire(incident_id: str, *, store: ApprovalStorePort) -> Approval | None:

@@ -388,6 +388,8 @@ class ApproversConfig(_Config):
     slack_users: list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]+$")]] = Field(
         default_factory=list
     )
+    live_approvals: Annotated[int, Field(ge=1, le=2)] = 1
+    """2: a live failover needs two distinct listed approvers (a decline still needs one)."""
     silence_max_hours: Annotated[int, Field(ge=1, le=8760)] = 168
 
 

@@ -35,6 +35,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from vigil.approval import (
     ApprovalClosedError,
+    ApprovalState,
     ApprovalStorePort,
     NotAuthorizedError,
     TaskCallbackPort,
@@ -277,16 +278,24 @@ def _decide(
             callback=callback,
             comment="from Slack",
             authorize=require_approver(press.user.id, approvers.slack_users),
+            principal=press.user.id,
+            live_approvals=approvers.live_approvals,
         )
     except NotAuthorizedError as exc:
         return Reply(f":no_entry_sign: {press.user.actor}: {exc}.", refused=True)
     except (UnknownApprovalError, ApprovalClosedError) as exc:
         return Reply(f":warning: {exc}")
+    if decided.state is ApprovalState.PENDING:
+        return Reply(
+            f":hourglass: First approval of failover `{decided.plan}` for incident"
+            f" `{incident_id}` recorded ({press.user.actor}); a live failover needs a second,"
+            " different approver."
+        )
     verb = "approved" if approve else "declined"
     mode = " (dry run)" if decided.dry_run else ""
     return Reply(
         f":{'white_check_mark' if approve else 'no_entry'}: Failover `{decided.plan}`{mode}"
-        f" for incident `{incident_id}` {verb} by {press.user.actor} at {iso(now)}.",
+        f" for incident `{incident_id}` {verb} by {decided.decided_by} at {iso(now)}.",
         replace_original=True,
     )
 
