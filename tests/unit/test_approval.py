@@ -9,10 +9,12 @@ from vigil.approval import (
     Approval,
     ApprovalClosedError,
     ApprovalState,
+    NotAuthorizedError,
     UnknownApprovalError,
     decide,
     expire,
     request_approval,
+    require_approver,
 )
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -152,3 +154,84 @@ def test_expire_marks_only_a_pending_gate() -> None:
 def test_the_token_never_appears_in_the_repr() -> None:
     store = MemoryApprovalStore()
     assert "token-1" not in repr(_pending(store))
+
+
+# ------------------------------------------------------------------ who may decide (issue 12)
+
+
+def _live(store: MemoryApprovalStore) -> Approval:
+    return request_approval(
+        "inc-1",
+        token="token-1",
+        plan="ssm-active-region",
+        dry_run=False,
+        now=NOW,
+        timeout=timedelta(minutes=30),
+        store=store,
+    )
+
+
+@pytest.mark.parametrize(
+    ("principal", "allowed", "refused"),
+    [
+        ("U1", [], "no approvers are configured"),  # the default refuses a live run to all
+        ("W0GUEST", ["U1"], "W0GUEST is not one of them"),
+    ],
+)
+def test_an_unlisted_principal_is_refused_before_anything_is_written(
+    principal: str, allowed: list[str], refused: str
+) -> None:
+    store, callback = MemoryApprovalStore(), RecordingCallback()
+    before = _live(store)
+
+    with pytest.raises(NotAuthorizedError, match=refused):
+        decide(
+            "inc-1",
+            approve=True,
+            actor=principal,
+            now=NOW,
+            store=store,
+            callback=callback,
+            authorize=require_approver(principal, allowed),
+        )
+
+    assert store.get("inc-1") == before
+    assert callback.answers == []
+
+
+class _RacingStore(MemoryApprovalStore):
+    """Another approver's first approval lands between this decision's read and its write."""
+
+    def save(self, before: Approval | None, after: Approval) -> Approval:
+        if after.first_approver == "U2" and before is not None:
+            current = self.items[after.incident_id]
+            self.items[after.incident_id] = current.model_copy(
+                update={
+                    "first_approver": "U1",
+                    "first_approved_by": "ana",
+                    "revision": current.revision + 1,
+                }
+            )
+        return super().save(before, after)
+
+
+def test_a_first_approval_that_loses_a_race_is_told_to_try_again() -> None:
+    store, callback = _RacingStore(), RecordingCallback()
+    _live(store)
+
+    with pytest.raises(ApprovalClosedError, match="approved first by ana"):
+        decide(
+            "inc-1",
+            approve=True,
+            actor="bob",
+            principal="U2",
+            now=NOW,
+            store=store,
+            callback=callback,
+            live_approvals=2,
+        )
+
+    latest = store.get("inc-1")
+    assert latest is not None
+    assert (latest.state, latest.first_approver) == (ApprovalState.PENDING, "U1")
+    assert callback.answers == []
