@@ -36,14 +36,19 @@ def slack() -> Iterator[SlackServer]:
 
 @pytest.fixture
 def everything_at_debug(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    loggers = [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]
+    # caplog first: it restores the root level it found, so that must be the original one
+    caplog.set_level(logging.DEBUG)
+    loggers = [*map(logging.getLogger, list(logging.root.manager.loggerDict))]
     levels = [(log, log.level) for log in loggers]
     for log in loggers:
         log.setLevel(logging.DEBUG)
-    caplog.set_level(logging.DEBUG)
     yield
     for log, level in levels:
         log.setLevel(level)
+    known = {log.name for log in loggers}
+    for name in list(logging.root.manager.loggerDict):
+        if name not in known:  # created during the test: back to inheriting their level
+            logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def _secret(**keys: str) -> str:
