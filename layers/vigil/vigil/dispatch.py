@@ -108,7 +108,7 @@ def notify_groups(
                 plan.events.append(Event(alert.fingerprint, reason, alert.severity))
     for group in groups.open_groups():
         plans.setdefault(group.group_id, _Plan(group.receiver, group.send_resolved))
-    context = _Context(batch, rules, groups, alerts, outbox, seen, stack)
+    context = _Context(batch, rules, groups, alerts, seen, stack)
     notifications: list[Notification] = []
     decisions: list[_Decision] = []
     queue = list(plans.items())
@@ -123,17 +123,17 @@ def notify_groups(
             part = replace(plan, events=spilled)
             queue.append((overflow_part(group_id), part))
     speaking = sorted(
-        (d for d in decisions if d.message is not None),
-        key=lambda d: -d.message.severity.rank if d.message else 0,
+        ((d, d.message) for d in decisions if d.message is not None),
+        key=lambda pair: -pair[1].severity.rank,
     )
-    folded = {id(d) for d in speaking[max(room, 0) :]}
+    rest = speaking[max(room, 0) :]
+    folded = {id(d) for d, _ in rest}
     if folded:
-        rest = speaking[max(room, 0) :]
-        listed = [d.message.headline for d in rest[:DIGEST_LINES] if d.message]
+        listed = [message.headline for _, message in rest[:DIGEST_LINES]]
         root = [rules.routing.receiver(name) for name in rules.routing.route.receivers or []]
         summary = digest(listed, total=len(rest), stack=stack, batch_id=batch.batch_id)
         addressed_digests = [addressed(summary, r) for r in root]
-        outbox.put([_entry(n, batch) for n in addressed_digests])
+        outbox.put([OutboxEntry.decided_by(n, batch) for n in addressed_digests])
         logger.info("flood control", extra={"folded": len(folded), "sent": room})
     else:
         addressed_digests = []
@@ -150,7 +150,6 @@ class _Context:
     rules: RulesConfig
     groups: GroupStorePort
     alerts: AlertReader
-    outbox: OutboxPort
     seen: dict[str, Alert]
     stack: str
 
@@ -223,12 +222,9 @@ def _commit(decision: _Decision, ctx: _Context, *, fold: bool) -> Notification |
             )
         if after == decision.current:
             return None
+        entries = [] if notification is None else [OutboxEntry.decided_by(notification, ctx.batch)]
         try:
-            ctx.groups.save(
-                decision.current,
-                after,
-                [_entry(notification, ctx.batch)] if notification is not None else (),
-            )
+            ctx.groups.save(decision.current, after, entries)
         except ConflictError:
             if attempt >= MAX_CONFLICT_RETRIES:
                 raise
@@ -251,10 +247,6 @@ def _commit(decision: _Decision, ctx: _Context, *, fold: bool) -> Notification |
                     },
                 )
             return notification
-
-
-def _entry(notification: Notification, batch: SignalBatch) -> OutboxEntry:
-    return OutboxEntry(notification, batch_id=batch.batch_id, decided_at=batch.collected_at)
 
 
 def _due(group: Group, rules: RulesConfig, now: datetime) -> NotifyReason | None:

@@ -300,7 +300,7 @@ def _health(
                 notice = health_notification(event, change, stack=stack)
                 notices = [addressed(notice, r) for r in root]
         if after is not None:
-            ports.health.save(record, after, [_entry(n, batch) for n in notices])
+            ports.health.save(record, after, [OutboxEntry.decided_by(n, batch) for n in notices])
         notifications += notices
     return notifications
 
@@ -382,7 +382,8 @@ def _finish_outages(
             release=release,
         )
         notices = [addressed(notice, r) for r in root]
-        ports.outages.save(touched.before, touched.after, [_entry(n, batch) for n in notices])
+        entries = [OutboxEntry.decided_by(n, batch) for n in notices]
+        ports.outages.save(touched.before, touched.after, entries)
         notifications += notices
         opened = touched.before is None or not touched.before.is_open
         if mode == "start" and opened and touched.change is not OutageChange.RESOLVED:
@@ -427,10 +428,6 @@ def _release(
             reason = NotifyReason.RESOLVED
         events.append((alert, reason))
     return Release(still_firing=still, resolved_meanwhile=resolved), events
-
-
-def _entry(notification: Notification, batch: SignalBatch) -> OutboxEntry:
-    return OutboxEntry(notification, batch_id=batch.batch_id, decided_at=batch.collected_at)
 
 
 def _step_all(

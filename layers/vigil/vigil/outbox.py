@@ -17,7 +17,7 @@ from typing import Protocol
 from aws_lambda_powertools import Logger
 
 from vigil.errors import VigilError
-from vigil.model import Notification
+from vigil.model import Notification, SignalBatch
 
 logger = Logger(child=True)
 
@@ -40,6 +40,11 @@ class OutboxEntry:
     notification: Notification
     batch_id: str
     decided_at: datetime
+
+    @classmethod
+    def decided_by(cls, notification: Notification, batch: SignalBatch) -> "OutboxEntry":
+        """The entry of a notification ``batch`` decided (at the batch's time)."""
+        return cls(notification, batch_id=batch.batch_id, decided_at=batch.collected_at)
 
 
 class OutboxPort(Protocol):

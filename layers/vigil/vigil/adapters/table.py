@@ -214,17 +214,9 @@ class AlertStore(_RetainedStore):
                 }
             }
         revision = before.revision if before else None
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(pk)"}
-            if revision is None
-            else {
-                "ConditionExpression": "revision = :rev",
-                "ExpressionAttributeValues": _to_item({":rev": revision}),
-            }
-        )
         return {
             "Put": {"TableName": self._table, "Item": _to_item(self._values(after, revision))}
-            | condition
+            | _revision_condition(revision)
         }
 
     def _write_delete(self, before: Alert) -> None:
@@ -432,14 +424,7 @@ def _put_revision(
     With ``outbox`` entries, the item and the notifications its change decided are written in
     one transaction (ADR 29): both or neither.
     """
-    condition: dict[str, Any] = (
-        {"ConditionExpression": "attribute_not_exists(pk)"}
-        if before_revision is None
-        else {
-            "ConditionExpression": "revision = :rev",
-            "ExpressionAttributeValues": _to_item({":rev": before_revision}),
-        }
-    )
+    condition = _revision_condition(before_revision)
     try:
         if not outbox:
             client.put_item(TableName=table, Item=_to_item(values), **condition)
@@ -453,6 +438,16 @@ def _put_revision(
         if _conditional_failed(exc) or _transaction_condition_failed(exc):
             raise ConflictError(f"{what} changed since it was read") from exc
         raise
+
+
+def _revision_condition(revision: int | None) -> dict[str, Any]:
+    """The condition of a write based on ``revision`` (absent: the item must be new)."""
+    if revision is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {
+        "ConditionExpression": "revision = :rev",
+        "ExpressionAttributeValues": _to_item({":rev": revision}),
+    }
 
 
 def _transaction_condition_failed(exc: ClientError) -> bool:
