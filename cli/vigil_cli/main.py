@@ -15,7 +15,8 @@
 
 The command reads the wall clock (the one place Vigil does) and hands ``now`` to the domain.
 Bad input (an unknown incident or silence, a lost race) exits with 2 and a message on stderr;
-a failing AWS call, or an approval refused because it was decided or lapsed, exits with 1.
+a failing AWS call, an approval refused because it was decided or lapsed, or a start refused
+because the service and region already have an open incident, exits with 1.
 """
 
 import argparse
@@ -29,6 +30,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from vigil.adapters.runbook import RunbookExecutions
 from vigil.adapters.table import ApprovalStore, IncidentStore, SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.views import TableViews
@@ -38,6 +40,7 @@ from vigil.clock import iso
 from vigil.errors import VigilError, describe_validation
 from vigil.model import Severity
 from vigil.routing import parse_duration
+from vigil.runbook import IncidentAlreadyOpen
 from vigil.silences import Silence, new_silence
 from vigil_cli import operations
 from vigil_cli.stack import (
@@ -191,7 +194,7 @@ def main(
     except ValidationError as exc:
         print(f"vigil: error: {describe_validation(exc, show_input=True)}", file=sys.stderr)
         return USAGE_ERROR
-    except ApprovalClosedError as exc:  # decided or lapsed: nothing wrong with the input
+    except (ApprovalClosedError, IncidentAlreadyOpen) as exc:  # decided, lapsed, or taken
         print(f"vigil: refused: {exc}", file=sys.stderr)
         return AWS_ERROR
     except VigilError as exc:  # UsageError, bad runbook input, an unknown id, a lost race
@@ -287,8 +290,16 @@ def _start(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
     checked = operations.runbook_input(request(args.actor))
     name = operations.execution_name(args.name, checked, now=now)
     arn = stack.output(RUNBOOK_OUTPUT, args.state_machine_arn)
+    sfn = stack.session.client("stepfunctions")
+    # A convenience: the workflow's first step refuses a second incident all the same.
+    operations.refuse_second_incident(
+        checked,
+        name=name,
+        incidents=IncidentStore(stack.session.client("dynamodb"), stack.table),
+        executions=RunbookExecutions(sfn),
+    )
     full = operations.runbook_input(request(stack.caller(args.actor)))
-    return operations.start_runbook(stack.session.client("stepfunctions"), arn, full, name=name)
+    return operations.start_runbook(sfn, arn, full, name=name)
 
 
 def _silence(args: argparse.Namespace, store: SilenceStore, *, now: datetime) -> str:

@@ -22,7 +22,15 @@ from vigil.errors import VigilError
 from vigil.model import ChatPayload, NotifyReason, Severity
 from vigil.notifications import publishable
 from vigil.routing import label_values
-from vigil.runbook import Incident, RunbookInput, parse_request
+from vigil.runbook import (
+    ExecutionsPort,
+    Incident,
+    IncidentAlreadyOpen,
+    IncidentStorePort,
+    RunbookInput,
+    parse_request,
+    scope_holder,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -91,6 +99,23 @@ def console_link(execution_arn: str) -> str:
         f"https://{region}.console.aws.amazon.com/states/home?region={region}"
         f"#/v2/executions/details/{execution_arn}"
     )
+
+
+def refuse_second_incident(
+    request: RunbookInput,
+    *,
+    name: str,
+    incidents: IncidentStorePort,
+    executions: ExecutionsPort | None,
+) -> None:
+    """:class:`IncidentAlreadyOpen`, naming the incident, when the service and region already
+    have another one open (the workflow's first step would refuse the start the same way);
+    the same name again is left to Step Functions (Idempotency, docs/runbook.md)."""
+    holder = scope_holder(
+        request.service, request.region, incidents=incidents, executions=executions
+    )
+    if holder is not None and holder.incident_id != name:
+        raise IncidentAlreadyOpen(holder)
 
 
 def start_runbook(

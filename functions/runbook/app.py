@@ -12,7 +12,13 @@ from botocore.config import Config
 
 from vigil.adapters.failover import ArcRoutingControls, Route53Weights, SsmParameters
 from vigil.adapters.health_api import HealthApi
-from vigil.adapters.runbook import AlertsTopic, RunbookBucket, RunbookHealth, RunbookSignals
+from vigil.adapters.runbook import (
+    AlertsTopic,
+    RunbookBucket,
+    RunbookExecutions,
+    RunbookHealth,
+    RunbookSignals,
+)
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import AlertStore, ApprovalStore, IncidentStore, OutageStore
 from vigil.clock import parse_time
@@ -73,6 +79,7 @@ def _env() -> _Environment:
         status_page=bucket,
         stack=settings.stack_name,
         plans=settings.failover_plans,
+        executions=RunbookExecutions(boto3.client("stepfunctions", config=_FAST), stats),
     )
     rules = settings.rules
     alerts = AlertStore(
@@ -114,12 +121,18 @@ def _text(event: dict[str, Any], key: str) -> str:
     return value
 
 
+def _optional_text(event: dict[str, Any], key: str) -> str | None:
+    value = event.get(key)
+    return value if isinstance(value, str) and value else None
+
+
 def _open(env: _Environment, event: dict[str, Any], _account: str) -> dict[str, Any]:
     incident, notification = open_incident(
         event.get("input"),
         incident_id=_text(event, "execution_name"),
         started_at=parse_time(event.get("started_at"), field="runbook task: started_at"),
         ports=env.ports,
+        execution_arn=_optional_text(event, "execution_arn"),
     )
     settings = env.settings
     return {

@@ -9,8 +9,9 @@ import pytest
 from tests.factories import labels
 from vigil.adapters.table import AlertStore, ApprovalStore, IncidentStore, SilenceStore
 from vigil.approval import ApprovalState, request_approval
+from vigil.failover import FailoverPlans
 from vigil.model import Alert, AlertState, Evidence, Severity
-from vigil.runbook import Incident, RunbookInput, TimelineEntry
+from vigil.runbook import Incident, RunbookInput, RunbookPorts, TimelineEntry, open_incident
 from vigil.silences import new_silence
 from vigil_cli.main import main
 
@@ -244,3 +245,76 @@ def test_notify_test_publishes_with_the_attributes_real_alerts_carry(
     assert json.loads(attributes["channels"]) == ["email", "slack"]
     assert envelope["Subject"] == "[WARNING] Vigil test notification"
     assert "published test-20261126T210000Z-" in capsys.readouterr().out
+
+
+def _open_runbook(arn: str, name: str, *, region: str = "eu-west-1") -> str:
+    """An incident opened by the runbook's first step, for an execution that runs."""
+    sfn = boto3.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=arn, name=name)["executionArn"]
+    open_incident(
+        {"service": "lambda", "region": region, "reason": "5xx", "requested_by": "alice"},
+        incident_id=name,
+        started_at=NOW - timedelta(minutes=20),
+        ports=RunbookPorts(
+            incidents=IncidentStore(boto3.client("dynamodb"), TABLE),
+            status_page=_NoPage(),
+            stack="vigil",
+            plans=FailoverPlans(),
+        ),
+        execution_arn=execution,
+    )
+    return execution
+
+
+class _NoPage:
+    def publish(self, incident: Incident, index: list[Incident], *, now: datetime) -> None:
+        pass
+
+
+def test_start_is_refused_naming_the_open_incident_of_the_same_scope(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 12: a second runbook for the same service and region must not start.
+    arn = _state_machine()
+    _open_runbook(arn, "manual-lambda-eu-west-1-20261126T204000Z")
+
+    code = _vigil(
+        "runbook", "start", "--service", "lambda", "--region", "eu-west-1",
+        "--reason", "5xx on checkout", "--state-machine-arn", arn,
+    )  # fmt: skip
+    other_region = _vigil(
+        "runbook", "start", "--service", "lambda", "--region", "us-west-2",
+        "--reason", "5xx on checkout", "--state-machine-arn", arn,
+    )  # fmt: skip
+
+    err = capsys.readouterr().err
+    names = [
+        e["name"]
+        for e in boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    ]
+    assert (code, other_region) == (1, 0)
+    assert err == (
+        "vigil: refused: lambda in eu-west-1 already has an open incident:"
+        " manual-lambda-eu-west-1-20261126T204000Z, opened 2026-11-26T20:40:00Z"
+        " (manual by alice); one runbook runs per service and region: follow that one"
+        " (vigil incidents show manual-lambda-eu-west-1-20261126T204000Z), or stop its"
+        " execution before starting another; see docs/runbook.md\n"
+    )
+    assert sorted(names) == [
+        "manual-lambda-eu-west-1-20261126T204000Z",
+        "manual-lambda-us-west-2-20261126T210000Z",
+    ]
+
+
+def test_start_takes_over_the_scope_of_a_stopped_runbook(table: str) -> None:
+    # docs/runbook.md: a runbook stopped by hand leaves its incident open; it must not block.
+    arn = _state_machine()
+    stopped = _open_runbook(arn, "inc-stopped")
+    boto3.client("stepfunctions").stop_execution(executionArn=stopped, cause="false alarm")
+
+    code = _vigil(
+        "runbook", "start", "--service", "lambda", "--region", "eu-west-1",
+        "--reason", "5xx again", "--name", "inc-next", "--state-machine-arn", arn,
+    )  # fmt: skip
+
+    assert code == 0

@@ -193,22 +193,31 @@ def test_incident_records_update_in_place_and_list_newest_first(table: str) -> N
         store.save("inc-9", "{}")
 
 
-def test_the_bucket_holds_the_page_at_stable_keys_and_the_report(aws: None) -> None:
+def test_the_bucket_holds_each_incidents_page_the_index_at_stable_keys_and_the_report(
+    aws: None,
+) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="runbook")
     bucket = RunbookBucket(s3, "runbook", region="us-east-1", title="Acme status")
+    one, two = _incident("inc-1", T0), _incident("inc-2", T0 + timedelta(minutes=1))
 
-    bucket.publish([_incident("inc-1", T0)], now=T0)
+    bucket.publish(one, [one], now=T0)
+    bucket.publish(two, [two, one], now=T0 + timedelta(minutes=1))
     key, url = bucket.store("inc-1", "# report\n", "{}")
     page = s3.get_object(Bucket="runbook", Key="status/index.html")
     status = json.loads(s3.get_object(Bucket="runbook", Key="status/status.json")["Body"].read())
+    own = s3.get_object(Bucket="runbook", Key="status/incidents/inc-1.html")
+    own_json = json.loads(
+        s3.get_object(Bucket="runbook", Key="status/incidents/inc-1.json")["Body"].read()
+    )
 
-    assert page["ContentType"] == "text/html; charset=utf-8"
-    assert page["CacheControl"] == "public, max-age=30"
-    assert status["incidents"][0]["phase"] == "Investigating"
+    assert page["ContentType"] == own["ContentType"] == "text/html; charset=utf-8"
+    assert page["CacheControl"] == own["CacheControl"] == "public, max-age=30"
+    assert [i["id"] for i in status["incidents"]] == ["inc-2", "inc-1"]
+    assert (own_json["id"], own_json["phase"]) == ("inc-1", "Investigating")
     assert key == "s3://runbook/reports/inc-1/report.md"
     assert url.startswith("https://us-east-1.console.aws.amazon.com/s3/object/runbook?")
-    assert bucket.stats.by_api == {"PutObject": 4}
+    assert bucket.stats.by_api == {"PutObject": 10}
 
 
 def test_the_topic_publishes_with_the_routing_attributes(aws: None) -> None:

@@ -14,8 +14,11 @@ from vigil.outage import Outage
 from vigil.runbook import (
     Decision,
     Incident,
+    IncidentAlreadyOpen,
     Phase,
     RunbookPorts,
+    ScopeLock,
+    ScopeTakenError,
     approval_expired,
     assess,
     confirm,
@@ -45,13 +48,29 @@ PLANS = FailoverPlans.model_validate(
 
 
 class Incidents:
+    """IncidentStore in memory, scope locks included (the moto tests check the real one)."""
+
     def __init__(self) -> None:
         self.bodies: dict[str, str] = {}
         self.order: list[str] = []
+        self.locks: dict[tuple[str, str], ScopeLock] = {}
 
-    def open(self, incident_id: str, body: str, *, opened_at: datetime) -> bool:
+    def open(
+        self,
+        incident_id: str,
+        body: str,
+        *,
+        opened_at: datetime,
+        lock: ScopeLock | None = None,
+        replacing: str | None = None,
+    ) -> bool:
         if incident_id in self.bodies:
             return False
+        if lock is not None:
+            held = self.locks.get((lock.service, lock.region))
+            if held is not None and held.incident_id not in (incident_id, replacing):
+                raise ScopeTakenError(held)
+            self.locks[(lock.service, lock.region)] = lock
         self.bodies[incident_id] = body
         self.order.insert(0, incident_id)
         return True
@@ -62,6 +81,15 @@ class Incidents:
     def save(self, incident_id: str, body: str) -> None:
         self.bodies[incident_id] = body
 
+    def close(self, incident_id: str, body: str, *, service: str, region: str) -> None:
+        self.bodies[incident_id] = body
+        held = self.locks.get((service, region))
+        if held is not None and held.incident_id == incident_id:
+            del self.locks[(service, region)]
+
+    def scope_lock(self, service: str, region: str) -> ScopeLock | None:
+        return self.locks.get((service, region))
+
     def recent(self, limit: int) -> list[str]:
         return [self.bodies[i] for i in self.order[:limit]]
 
@@ -69,9 +97,11 @@ class Incidents:
 class Page:
     def __init__(self) -> None:
         self.published: list[tuple[datetime, list[str]]] = []
+        self.pages: dict[str, str] = {}
 
-    def publish(self, incidents: list[Incident], *, now: datetime) -> None:
-        self.published.append((now, [f"{i.incident_id}:{i.phase.public}" for i in incidents]))
+    def publish(self, incident: Incident, index: list[Incident], *, now: datetime) -> None:
+        self.pages[incident.incident_id] = incident.phase.public
+        self.published.append((now, [f"{i.incident_id}:{i.phase.public}" for i in index]))
 
 
 class Signals:
@@ -397,3 +427,30 @@ def test_the_report_has_the_timeline_duration_resources_actions_and_approver() -
     assert "Flip the flag back." in report
     assert notification.subject == "[RESOLVED] Outage over: lambda in us-east-1"
     assert "https://console/inc-1" in notification.message
+
+
+def test_a_second_incident_of_the_same_scope_is_refused_until_the_first_ends() -> None:
+    # Issue 12: two runbooks for lambda in us-east-1 shared one status page and both gates.
+    ports = _ports()
+    _opened(ports, requested_by="alice")
+    raw = {"service": "lambda", "region": "us-east-1", "reason": "errors"}
+
+    with pytest.raises(IncidentAlreadyOpen) as refused:
+        open_incident(raw, incident_id="inc-2", started_at=T0, ports=ports)
+    other, _ = open_incident(
+        {**raw, "region": "eu-west-1"}, incident_id="inc-3", started_at=T0, ports=ports
+    )
+    finish("inc-1", outcome="resolved", now=T0 + timedelta(hours=1), ports=ports, reports=Reports())
+    after, _ = open_incident(raw, incident_id="inc-2", started_at=T0, ports=ports)
+
+    assert type(refused.value).__name__ == "IncidentAlreadyOpen"  # the workflow's error name
+    assert "already has an open incident: inc-1, opened 2026-03-02T10:00:00Z (manual by alice)" in (
+        str(refused.value)
+    )
+    assert (other.status, after.status) == ("open", "open")
+    # Each incident's own page was written from its own record.
+    assert ports.status_page.pages == {  # type: ignore[attr-defined]
+        "inc-1": "Resolved",
+        "inc-2": "Investigating",
+        "inc-3": "Investigating",
+    }

@@ -8,6 +8,11 @@ the notification to publish). docs/runbook.md describes the phases for the on-ca
 The input a person gives when starting the runbook by hand (console, CLI) is documented in
 docs/runbook.md; anything else fails the first step with ``InvalidRunbookInput`` naming
 each wrong field, and the execution ends with that message as its cause.
+
+One runbook runs per service and region: the incident record and its scope lock
+(:class:`ScopeLock`) are written together, and a second start for a scope that has an open
+incident fails the first step with ``IncidentAlreadyOpen`` naming that incident. A lock whose
+incident is closed or missing, or whose execution has ended, is taken over.
 """
 
 import hashlib
@@ -22,7 +27,7 @@ from pydantic import AwareDatetime, Field, ValidationError
 
 from vigil.approval import ApprovalStorePort, expire, request_approval
 from vigil.clock import iso
-from vigil.errors import InvalidRunbookInput, VigilError, describe_validation
+from vigil.errors import ConflictError, InvalidRunbookInput, VigilError, describe_validation
 from vigil.failover import (
     ActionRecord,
     ActionRunner,
@@ -221,12 +226,86 @@ class Incident(Contract):
         )
 
 
+class ScopeLock(Contract):
+    """The one open incident of a service and region, kept beside the incident records."""
+
+    service: str
+    region: str
+    incident_id: str
+    opened_at: AwareDatetime
+    source: Literal["manual", "vigil"] = "manual"
+    requested_by: str | None = None
+    execution_arn: str | None = None
+
+    @classmethod
+    def of(cls, incident: "Incident", execution_arn: str | None = None) -> "ScopeLock":
+        request = incident.request
+        return cls(
+            service=request.service,
+            region=request.region,
+            incident_id=incident.incident_id,
+            opened_at=incident.opened_at,
+            source=request.source,
+            requested_by=request.requested_by,
+            execution_arn=execution_arn,
+        )
+
+    @property
+    def opener(self) -> str:
+        return self.source + (f" by {self.requested_by}" if self.requested_by else "")
+
+
+class IncidentAlreadyOpen(VigilError):
+    """The service and region already have an open incident; its runbook is the one to follow.
+
+    The class name is the workflow's error name (``OpenIncident`` -> ``RefuseSecondIncident``)."""
+
+    def __init__(self, holder: ScopeLock) -> None:
+        self.holder = holder
+        super().__init__(
+            f"{holder.service} in {holder.region} already has an open incident:"
+            f" {holder.incident_id}, opened {iso(holder.opened_at)} ({holder.opener});"
+            " one runbook runs per service and region: follow that one"
+            f" (vigil incidents show {holder.incident_id}), or stop its execution before"
+            " starting another; see docs/runbook.md"
+        )
+
+
+class ScopeTakenError(VigilError):
+    """The scope lock names another incident (``holder``; ``None`` if it vanished since)."""
+
+    def __init__(self, holder: ScopeLock | None) -> None:
+        self.holder = holder
+        super().__init__(
+            f"scope held by incident {holder.incident_id}" if holder else "scope lock changed"
+        )
+
+
 class IncidentStorePort(Protocol):
-    def open(self, incident_id: str, body: str, *, opened_at: datetime) -> bool: ...
+    def open(
+        self,
+        incident_id: str,
+        body: str,
+        *,
+        opened_at: datetime,
+        lock: ScopeLock | None = None,
+        replacing: str | None = None,
+    ) -> bool:
+        """Record a new incident and take its scope lock in one transaction; ``False`` when
+        the record exists (a retried step). The lock must be free, already this incident's,
+        or held by ``replacing`` (a stale holder); else :class:`ScopeTakenError`."""
+        ...
 
     def get(self, incident_id: str) -> str | None: ...
 
     def save(self, incident_id: str, body: str) -> None: ...
+
+    def close(self, incident_id: str, body: str, *, service: str, region: str) -> None:
+        """Write the closed record and release the scope lock (if still this incident's)
+        in one transaction."""
+        ...
+
+    def scope_lock(self, service: str, region: str) -> ScopeLock | None: ...
 
     def recent(self, limit: int) -> list[str]:
         """Bodies of the most recently opened incidents, newest first."""
@@ -234,7 +313,15 @@ class IncidentStorePort(Protocol):
 
 
 class StatusPagePort(Protocol):
-    def publish(self, incidents: list[Incident], *, now: datetime) -> None: ...
+    def publish(self, incident: Incident, index: list[Incident], *, now: datetime) -> None:
+        """The incident's own page (from its record only) and the index of ``index``."""
+        ...
+
+
+class ExecutionsPort(Protocol):
+    def running(self, execution_arn: str) -> bool | None:
+        """Whether the execution still runs; ``None`` when that cannot be told."""
+        ...
 
 
 class ReportStorePort(Protocol):
@@ -267,6 +354,8 @@ class RunbookPorts:
     stack: str
     plans: FailoverPlans
     status_page_incidents: int = 10
+    executions: ExecutionsPort | None = None
+    """Tells a lock of a stopped or failed execution from a live one (None: not asked)."""
 
 
 class RunbookStepError(VigilError):
@@ -302,15 +391,61 @@ def load(incident_id: str, ports: RunbookPorts) -> Incident:
     return Incident.model_validate_json(body)
 
 
-def _save(incident: Incident, ports: RunbookPorts, now: datetime) -> Incident:
-    ports.incidents.save(incident.incident_id, incident.model_dump_json())
+def _save(
+    incident: Incident, ports: RunbookPorts, now: datetime, *, close: bool = False
+) -> Incident:
+    if close:
+        request = incident.request
+        ports.incidents.close(
+            incident.incident_id,
+            incident.model_dump_json(),
+            service=request.service,
+            region=request.region,
+        )
+    else:
+        ports.incidents.save(incident.incident_id, incident.model_dump_json())
+    _publish(incident, ports, now)
+    return incident
+
+
+def _publish(incident: Incident, ports: RunbookPorts, now: datetime) -> None:
+    """The incident's own page from its record, and the index of the recent incidents (this
+    one as just written, the others as stored)."""
     recent = [
         Incident.model_validate_json(body)
         for body in ports.incidents.recent(ports.status_page_incidents)
     ]
-    shown = [incident, *(i for i in recent if i.incident_id != incident.incident_id)]
-    ports.status_page.publish(shown, now=now)
-    return incident
+    index = [incident, *(i for i in recent if i.incident_id != incident.incident_id)]
+    ports.status_page.publish(incident, index, now=now)
+
+
+def _stale(
+    lock: ScopeLock, *, incidents: IncidentStorePort, executions: ExecutionsPort | None
+) -> bool:
+    """A lock no live runbook holds: its incident is missing or closed, or its execution has
+    ended (stopped, failed, timed out) with the incident still open."""
+    body = incidents.get(lock.incident_id)
+    if body is None or Incident.model_validate_json(body).status != "open":
+        return True
+    if lock.execution_arn and executions is not None:
+        return executions.running(lock.execution_arn) is False
+    return False
+
+
+def scope_holder(
+    service: str,
+    region: str,
+    *,
+    incidents: IncidentStorePort,
+    executions: ExecutionsPort | None = None,
+) -> ScopeLock | None:
+    """The open incident holding a service and region, or ``None`` when it is free (or
+    its lock is stale). The ``vigil`` command asks before it starts a runbook; the open
+    step's transaction is what guarantees it."""
+    lock = incidents.scope_lock(service, region)
+    if lock is None or _stale(lock, incidents=incidents, executions=executions):
+        return None
+    return lock
 
 
 def _scope(incident: Incident) -> str:
@@ -374,8 +509,11 @@ def open_incident(
     incident_id: str,
     started_at: datetime,
     ports: RunbookPorts,
+    execution_arn: str | None = None,
 ) -> tuple[Incident, Notification]:
-    """Validate, record (idempotently: a retried step finds its own record) and announce."""
+    """Validate, record with the scope lock (idempotently: a retried step finds its own
+    record) and announce; :class:`IncidentAlreadyOpen` when another incident of the same
+    service and region is open."""
     request = parse_request(raw_input, ports.plans)
     incident = Incident(
         incident_id=incident_id,
@@ -401,11 +539,11 @@ def open_incident(
             )
         ],
     )
-    if not ports.incidents.open(incident_id, incident.model_dump_json(), opened_at=started_at):
+    if not _record(incident, ports, execution_arn):
         existing = ports.incidents.get(incident_id)
         if existing is not None:
             incident = Incident.model_validate_json(existing)
-    _save(incident, ports, started_at)
+    _publish(incident, ports, started_at)
     notification = _notice(
         incident,
         ports=ports,
@@ -419,6 +557,35 @@ def open_incident(
         next_steps=["Vigil assesses signals and AWS Health now; the next message says more."],
     )
     return incident, notification
+
+
+OPEN_ATTEMPTS = 3
+"""Takeovers of a stale lock tried before giving up (each loses only to another writer)."""
+
+
+def _record(incident: Incident, ports: RunbookPorts, execution_arn: str | None) -> bool:
+    """Write the record and take the scope lock; ``False`` when the record exists."""
+    lock = ScopeLock.of(incident, execution_arn)
+    replacing: str | None = None
+    for _ in range(OPEN_ATTEMPTS):
+        try:
+            return ports.incidents.open(
+                incident.incident_id,
+                incident.model_dump_json(),
+                opened_at=incident.opened_at,
+                lock=lock,
+                replacing=replacing,
+            )
+        except ScopeTakenError as taken:
+            holder = taken.holder
+            if holder is not None and not _stale(
+                holder, incidents=ports.incidents, executions=ports.executions
+            ):
+                raise IncidentAlreadyOpen(holder) from None
+            replacing = holder.incident_id if holder else None
+    raise ConflictError(
+        f"incident {incident.incident_id}: the lock of {_scope(incident)} kept changing"
+    )
 
 
 # ---------------------------------------------------------------------------- assess
@@ -1004,7 +1171,7 @@ def finish(
     report = incident_report(incident, plan, end=now)
     key, url = reports.store(incident_id, report, incident.model_dump_json())
     incident = incident.model_copy(update={"report_key": key, "report_url": url})
-    _save(incident, ports, now)
+    _save(incident, ports, now, close=True)
     guidance = (
         failback_guidance(name, plan, incident.actions)
         if plan and name

@@ -1,21 +1,29 @@
-"""The end-user status page: static HTML (no JavaScript) and JSON, rebuilt at every phase.
+"""The end-user status pages: static HTML (no JavaScript) and JSON, rebuilt at every phase.
+
+Each incident has its own page, written from its own record only
+(``status/incidents/<id>.html`` and ``.json``), so two incidents running at once never
+overwrite each other's; the index (``status/index.html``, ``status/status.json``, keys that
+never change, so a CDN or a link in a status banner keeps working) lists the recent
+incidents with their phase and a link to each page.
 
 Only end-user wording goes here (each incident's public updates): no resource names, no
-people, no internal links. The object keys never change (``status/index.html``,
-``status/status.json``), so a CDN or a link in a status banner keeps working; the HTML asks
-browsers to re-read it every minute with a plain ``<meta http-equiv="refresh">``.
+people, no internal links. The HTML asks browsers to re-read it every minute with a plain
+``<meta http-equiv="refresh">``.
 """
 
 import html
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
+from urllib.parse import quote
 
 from vigil.clock import iso
 from vigil.runbook import Incident
 
 HTML_KEY = "status/index.html"
 JSON_KEY = "status/status.json"
+INCIDENT_PREFIX = "status/incidents/"
 SCHEMA_VERSION = 1
 
 _STYLE = (
@@ -26,12 +34,47 @@ _STYLE = (
 )
 
 
+def incident_keys(incident_id: str) -> tuple[str, str]:
+    """The object keys of an incident's page and its JSON twin."""
+    return f"{INCIDENT_PREFIX}{incident_id}.html", f"{INCIDENT_PREFIX}{incident_id}.json"
+
+
+def _link(incident_id: str, suffix: str) -> str:
+    """The page's address relative to ``status/`` (the index's folder)."""
+    return f"incidents/{quote(incident_id, safe='')}{suffix}"
+
+
 def _status_of(incident: Incident) -> str:
     return "resolved" if incident.status == "resolved" else "open"
 
 
-def status_document(incidents: Sequence[Incident], *, now: datetime, title: str) -> str:
-    """The JSON twin of the page, for status banners and tools."""
+def _summary(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.incident_id,
+        "service": incident.request.service,
+        "region": incident.request.region,
+        "status": _status_of(incident),
+        "phase": incident.phase.public,
+        "opened_at": iso(incident.opened_at),
+        "updated_at": iso(incident.last_update),
+        "resolved_at": iso(incident.resolved_at) if incident.resolved_at else None,
+        "updates": [
+            {"at": iso(u.at), "phase": u.phase.public, "text": u.text}
+            for u in reversed(incident.updates)
+        ],
+    }
+
+
+def incident_document(incident: Incident, *, now: datetime, title: str) -> str:
+    """The JSON twin of one incident's page."""
+    return json.dumps(
+        {"version": SCHEMA_VERSION, "title": title, "updated_at": iso(now), **_summary(incident)},
+        indent=2,
+    )
+
+
+def index_document(incidents: Sequence[Incident], *, now: datetime, title: str) -> str:
+    """The JSON twin of the index, for status banners and tools."""
     return json.dumps(
         {
             "version": SCHEMA_VERSION,
@@ -39,19 +82,10 @@ def status_document(incidents: Sequence[Incident], *, now: datetime, title: str)
             "updated_at": iso(now),
             "operational": all(i.status == "resolved" for i in incidents),
             "incidents": [
-                {
-                    "id": i.incident_id,
-                    "service": i.request.service,
-                    "region": i.request.region,
-                    "status": _status_of(i),
-                    "phase": i.phase.public,
-                    "opened_at": iso(i.opened_at),
-                    "updated_at": iso(i.last_update),
-                    "resolved_at": iso(i.resolved_at) if i.resolved_at else None,
-                    "updates": [
-                        {"at": iso(u.at), "phase": u.phase.public, "text": u.text}
-                        for u in reversed(i.updates)
-                    ],
+                _summary(i)
+                | {
+                    "page": _link(i.incident_id, ".html"),
+                    "document": _link(i.incident_id, ".json"),
                 }
                 for i in incidents
             ],
@@ -60,8 +94,57 @@ def status_document(incidents: Sequence[Incident], *, now: datetime, title: str)
     )
 
 
-def status_html(incidents: Sequence[Incident], *, now: datetime, title: str) -> str:
-    """The page itself; everything is escaped, and it reads the same without scripts."""
+def _head(title: str, headline: str) -> list[str]:
+    esc = html.escape
+    return [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta http-equiv="refresh" content="60">',
+        f"<title>{esc(title)}: {esc(headline)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+    ]
+
+
+def _updated(now: datetime) -> str:
+    return (
+        f'<p>Page updated <time id="page-updated" datetime="{iso(now)}">{iso(now)}</time>'
+        " (UTC).</p>"
+    )
+
+
+def incident_html(incident: Incident, *, now: datetime, title: str) -> str:
+    """One incident's page: its phase, last update and every update, newest first; built
+    from its record alone, everything escaped, the same without scripts."""
+    esc = html.escape
+    req = incident.request
+    scope = f"{req.service} in {req.region}"
+    updated = iso(incident.last_update)
+    state = "ok" if incident.status == "resolved" else "open"
+    parts = [
+        *_head(title, f"{scope}: {incident.phase.public}"),
+        f'<p><a href="../index.html">{esc(title)}: all incidents</a></p>',
+        f'<section class="incident" id="incident-{esc(incident.incident_id)}">',
+        f"<h1>{esc(scope)}</h1>",
+        f'<p id="summary" class="{state}">Current phase:'
+        f' <span class="phase">{esc(incident.phase.public)}</span></p>',
+        f'<p>Opened <time class="opened" datetime="{iso(incident.opened_at)}">'
+        f"{iso(incident.opened_at)}</time> (UTC). Last update:"
+        f' <time class="updated" datetime="{updated}">{updated}</time> (UTC)</p>',
+        "<ol>",
+    ]
+    parts += [
+        f'<li><time datetime="{iso(u.at)}">{iso(u.at)}</time>'
+        f" <strong>{esc(u.phase.public)}</strong>: {esc(u.text)}</li>"
+        for u in reversed(incident.updates)
+    ]
+    parts += ["</ol>", "</section>", _updated(now), "</body></html>"]
+    return "\n".join(parts) + "\n"
+
+
+def index_html(incidents: Sequence[Incident], *, now: datetime, title: str) -> str:
+    """The index: how many incidents are ongoing, and each recent one with its phase, last
+    update, latest update text and a link to its page; everything escaped."""
     esc = html.escape
     open_ones = [i for i in incidents if i.status != "resolved"]
     headline = (
@@ -70,34 +153,25 @@ def status_html(incidents: Sequence[Incident], *, now: datetime, title: str) -> 
         else "All systems operational"
     )
     parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta http-equiv="refresh" content="60">',
-        f"<title>{esc(title)}: {esc(headline)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        *_head(title, headline),
         f"<h1>{esc(title)}</h1>",
         f'<p id="summary" class="{"open" if open_ones else "ok"}">{esc(headline)}</p>',
-        f'<p>Page updated <time id="page-updated" datetime="{iso(now)}">{iso(now)}</time>'
-        " (UTC).</p>",
+        _updated(now),
     ]
     for incident in incidents:
         req = incident.request
         updated = iso(incident.last_update)
+        latest = incident.updates[-1].text if incident.updates else ""
         parts += [
             f'<section class="incident" id="incident-{esc(incident.incident_id)}">',
-            f"<h2>{esc(req.service)} in {esc(req.region)}</h2>",
+            f'<h2><a href="{esc(_link(incident.incident_id, ".html"))}">'
+            f"{esc(req.service)} in {esc(req.region)}</a></h2>",
             f'<p>Current phase: <span class="phase">{esc(incident.phase.public)}</span></p>',
             f'<p>Last update: <time class="updated" datetime="{updated}">{updated}</time>'
             " (UTC)</p>",
-            "<ol>",
+            *([f"<p>{esc(latest)}</p>"] if latest else []),
+            "</section>",
         ]
-        parts += [
-            f'<li><time datetime="{iso(u.at)}">{iso(u.at)}</time>'
-            f" <strong>{esc(u.phase.public)}</strong>: {esc(u.text)}</li>"
-            for u in reversed(incident.updates)
-        ]
-        parts += ["</ol>", "</section>"]
     if not incidents:
         parts.append("<p>No incidents reported.</p>")
     parts.append("</body></html>")

@@ -1,10 +1,13 @@
-"""What the outage runbook's steps reach: the runbook bucket (status page, reports), the
-alerts topic (the approval request), Vigil's own signals and AWS Health."""
+"""What the outage runbook's steps reach: the runbook bucket (status pages, reports), the
+alerts topic (the approval request), Vigil's own signals, AWS Health and Step Functions
+(whether the runbook holding a scope still runs)."""
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.health_api import HealthApi
 from vigil.adapters.stats import CallStats
@@ -12,11 +15,20 @@ from vigil.adapters.table import AlertStore, OutageStore
 from vigil.model import Alert, HealthEvent, Notification
 from vigil.outage import Outage, service_of
 from vigil.runbook import Incident
-from vigil.status_page import HTML_KEY, JSON_KEY, status_document, status_html
+from vigil.status_page import (
+    HTML_KEY,
+    JSON_KEY,
+    incident_document,
+    incident_html,
+    incident_keys,
+    index_document,
+    index_html,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 REPORT_PREFIX = "reports/"
 # Open issues are usually updated every 30-60 minutes; an issue not updated for a month is
@@ -25,7 +37,7 @@ HEALTH_LOOKBACK = timedelta(days=30)
 
 
 class RunbookBucket:
-    """The runbook bucket: the status page under ``status/``, reports under ``reports/``."""
+    """The runbook bucket: the status pages under ``status/``, reports under ``reports/``."""
 
     def __init__(
         self,
@@ -52,18 +64,23 @@ class RunbookBucket:
             CacheControl=cache,
         )
 
-    def publish(self, incidents: list[Incident], *, now: datetime) -> None:
-        """The status page, HTML and JSON; short caching so a CDN serves fresh updates."""
+    def publish(self, incident: Incident, index: list[Incident], *, now: datetime) -> None:
+        """The incident's page (HTML and JSON, from its record alone), then the index;
+        short caching so a CDN serves fresh updates."""
         cache = "public, max-age=30"
+        page, document = incident_keys(incident.incident_id)
+        html_type = "text/html; charset=utf-8"
+        self._put(page, incident_html(incident, now=now, title=self._title), html_type, cache)
         self._put(
-            HTML_KEY,
-            status_html(incidents, now=now, title=self._title),
-            "text/html; charset=utf-8",
+            document,
+            incident_document(incident, now=now, title=self._title),
+            "application/json",
             cache,
         )
+        self._put(HTML_KEY, index_html(index, now=now, title=self._title), html_type, cache)
         self._put(
             JSON_KEY,
-            status_document(incidents, now=now, title=self._title),
+            index_document(index, now=now, title=self._title),
             "application/json",
             cache,
         )
@@ -81,6 +98,27 @@ class RunbookBucket:
             f"?region={self._region}&prefix={quote(key)}"
         )
         return f"s3://{self._bucket}/{key}", url
+
+
+class RunbookExecutions:
+    """Whether a runbook execution still runs (DescribeExecution), to tell a scope lock left
+    by a stopped or failed execution from a live one."""
+
+    def __init__(self, client: "SFNClient", stats: CallStats | None = None) -> None:
+        self._client = client
+        self.stats = stats or CallStats()
+
+    def running(self, execution_arn: str) -> bool | None:
+        self.stats.count("DescribeExecution")
+        try:
+            status = self._client.describe_execution(executionArn=execution_arn)["status"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return False
+            return None  # not allowed or unavailable: the holder is kept, to be safe
+        except BotoCoreError:
+            return None
+        return status == "RUNNING"
 
 
 class AlertsTopic:

@@ -4,6 +4,8 @@
   pending or firing (a sparse index of active alerts), ``ttl`` once resolved.
 - chat delivery: pk ``DELIVERY#<notification id>``, sk ``<channel>``, ``ttl``.
 - incident: pk ``INCIDENT#<id>``, sk ``META``; gsi1pk ``INCIDENTS``, gsi1sk the opening time.
+- scope lock: pk ``SCOPE#<service>#<region>``, sk ``LOCK``: the one open incident of a scope,
+  written and released in the transactions that open and close it.
 - daily cost: pk ``COSTDAY#<dimension>`` (SERVICE, LINKED_ACCOUNT, TAG:<key>), sk the day
   (ISO), ``costs`` a JSON map of series name to USD.
 - a Cost Explorer answer kept for a day: pk ``COSTFACT#<day>``, sk its name.
@@ -40,6 +42,7 @@ from vigil.health import HealthRecord
 from vigil.model import Alert, AlertState
 from vigil.outage import Outage
 from vigil.outbox import OutboxEntry
+from vigil.runbook import ScopeLock, ScopeTakenError
 from vigil.silences import Silence, UnknownSilenceError
 
 if TYPE_CHECKING:
@@ -326,12 +329,29 @@ def _epoch_ms(moment: datetime) -> int:
 
 
 class IncidentStore(_Store):
-    def open(self, incident_id: str, body: str, *, opened_at: datetime) -> bool:
-        """Record a new incident; ``False`` when it already exists (a retried step)."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_to_item(
+    """Incident records, and the scope lock of each (service, region) with an open one.
+
+    The lock (pk ``SCOPE#<service>#<region>``, sk ``LOCK``) is written in the same transaction
+    as the record it names, and released in the same transaction as the write that closes it.
+    """
+
+    def open(
+        self,
+        incident_id: str,
+        body: str,
+        *,
+        opened_at: datetime,
+        lock: ScopeLock | None = None,
+        replacing: str | None = None,
+    ) -> bool:
+        """Record a new incident with its scope lock (the runbook always passes one);
+        ``False`` when the record already exists (a retried step). The lock must be absent,
+        already this incident's, or ``replacing``'s (a stale holder the caller judged);
+        otherwise :class:`ScopeTakenError` names the holder and nothing is written."""
+        record: dict[str, Any] = {
+            "Put": {
+                "TableName": self._table,
+                "Item": _to_item(
                     {
                         "pk": f"INCIDENT#{incident_id}",
                         "sk": "META",
@@ -340,13 +360,85 @@ class IncidentStore(_Store):
                         "gsi1sk": opened_at.isoformat(),
                     }
                 ),
-                ConditionExpression="attribute_not_exists(pk)",
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        items: list[Any] = [record]
+        if lock is not None:
+            holders = {":me": incident_id} | ({":stale": replacing} if replacing else {})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _to_item(
+                            {
+                                **_scope_key(lock.service, lock.region),
+                                "incident_id": incident_id,
+                                "body": lock.model_dump_json(),
+                            }
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk) OR "
+                        + " OR ".join(f"incident_id = {name}" for name in holders),
+                        "ExpressionAttributeValues": _to_item(holders),
+                    }
+                }
             )
+        try:
+            self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if _conditional_failed(exc):
+            failed = _cancelled_items(exc)
+            if failed is None:
+                raise
+            if 0 in failed:
                 return False
+            if 1 in failed and lock is not None:
+                raise ScopeTakenError(self.scope_lock(lock.service, lock.region)) from exc
             raise
         return True
+
+    def scope_lock(self, service: str, region: str) -> ScopeLock | None:
+        """The lock of a service and region (strongly consistent), or ``None``."""
+        response = self._client.get_item(
+            TableName=self._table, Key=_to_item(_scope_key(service, region)), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return ScopeLock.model_validate_json(_from_item(item)["body"]) if item else None
+
+    def close(self, incident_id: str, body: str, *, service: str, region: str) -> None:
+        """Write the closed record and release the scope lock in one transaction; a lock
+        another incident holds by now (this one was taken for stale) stays, the record is
+        written alone."""
+        update = self._update(incident_id, body)
+        release: dict[str, Any] = {
+            "Delete": {
+                "TableName": self._table,
+                "Key": _to_item(_scope_key(service, region)),
+                "ConditionExpression": "attribute_not_exists(pk) OR incident_id = :me",
+                "ExpressionAttributeValues": _to_item({":me": incident_id}),
+            }
+        }
+        try:
+            items: list[Any] = [{"Update": update}, release]
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            failed = _cancelled_items(exc)
+            if failed is None:
+                raise
+            if 0 in failed:
+                raise ConflictError(f"incident {incident_id} has no record to update") from exc
+            if 1 in failed:
+                self.save(incident_id, body)
+                return
+            raise
+
+    def _update(self, incident_id: str, body: str) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": _to_item({"pk": f"INCIDENT#{incident_id}", "sk": "META"}),
+            "UpdateExpression": "SET body = :body",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": _to_item({":body": body}),
+        }
 
     def get(self, incident_id: str) -> str | None:
         response = self._client.get_item(
@@ -360,13 +452,7 @@ class IncidentStore(_Store):
     def save(self, incident_id: str, body: str) -> None:
         """Replace the record of an open incident (one workflow writes each incident)."""
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_to_item({"pk": f"INCIDENT#{incident_id}", "sk": "META"}),
-                UpdateExpression="SET body = :body",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_to_item({":body": body}),
-            )
+            self._client.update_item(**self._update(incident_id, body))
         except ClientError as exc:
             if _conditional_failed(exc):
                 raise ConflictError(f"incident {incident_id} has no record to update") from exc
@@ -383,6 +469,20 @@ class IncidentStore(_Store):
             Limit=limit,
         )
         return [str(_from_item(item)["body"]) for item in page["Items"]]
+
+
+def _scope_key(service: str, region: str) -> dict[str, str]:
+    return {"pk": f"SCOPE#{service}#{region}", "sk": "LOCK"}
+
+
+def _cancelled_items(exc: ClientError) -> set[int] | None:
+    """Indexes of the items whose condition cancelled a transaction (``None``: not a
+    cancelled transaction; a conflict with another transaction is re-raised as it is)."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    reasons = exc.response.get("CancellationReasons") or []
+    failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+    return failed or None
 
 
 class ApprovalStore(_Store):
