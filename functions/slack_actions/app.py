@@ -1,44 +1,49 @@
-"""Slack interactivity endpoint (a Lambda function URL): verify, then act on a button press.
+"""Slack interactivity endpoint (a Lambda function URL): verify, queue, then act on a press.
 
 The function URL has no AWS auth (Slack cannot sign AWS requests); the Slack signature is
-the authentication. A request that fails it is answered 401, a malformed one 400, each with
-one warning log line naming why, and nothing is acted on. ``now`` is the moment the request
-reached the URL (``requestContext.timeEpoch``), for the signature's five-minute window and
-for the decision or silence recorded.
+the authentication. Two kinds of event reach the handler (vigil.slack_actions, ADR 32):
+
+- a request (function URL, payload 2.0, parsed with Powertools' ``LambdaFunctionUrlEvent``):
+  verified and checked, queued as an asynchronous invocation of this function, answered 200
+  within Slack's 3 seconds; a request that fails is answered 4xx and nothing is acted on;
+- a queued press (``{"vigil_slack_press": ...}``, only from this function): the decision or
+  silence, a refusal recorded and announced, the reply to ``response_url``.
+
+``now`` is the moment the request reached the URL (``requestContext.timeEpoch``).
 """
 
-import base64
-import binascii
 import json
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from slack_sdk.http_retry.handler import RetryHandler
 
 from vigil.adapters.slack import SlackWebhook
+from vigil.adapters.slack_bot import SLACK_API_URL, SlackUserGroups
+from vigil.adapters.stats import CallStats
 from vigil.adapters.table import ApprovalStore, SilenceStore
+from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.workflow import TaskCallback
-from vigil.errors import ChatDeliveryError, InvalidEventError
 from vigil.observability import logger, metrics, tracer
 from vigil.settings import SlackActionsSettings
 from vigil.slack_actions import (
+    AWS_CALLS,
+    JOB_KEY,
     SLACK_HOOKS_URL,
-    RejectedRequest,
-    SlackRequest,
-    handle,
-    parse_action,
-    slack_hook,
-    verify,
+    ActPorts,
+    PressJob,
+    acknowledge,
+    act,
 )
 
 SECRET_CACHE_SECONDS = 300
 RESPONSE_URL_TIMEOUT = 1
-"""Slack shows an error after 3 s without an answer: one attempt of at most a second."""
+"""The reply to a press: one attempt of at most a second."""
 
 
 def _no_retries() -> list[RetryHandler]:
@@ -46,33 +51,56 @@ def _no_retries() -> list[RetryHandler]:
 
 
 class _ReplyOnce(SlackWebhook):
-    """The reply to a press: one attempt, no retries (a 5xx or 429 retried kept the handler
-    5.2 s, past Slack's 3-second window; issue 12). Only the note in Slack can be lost: the
-    decision or silence is already stored, and the HTTP answer carries the reply too."""
+    """The reply to a press: one attempt, no retries. Only the note in Slack can be lost:
+    the decision or silence is already stored."""
 
     retry_handlers = staticmethod(_no_retries)
 
 
+class _Replies:
+    def post(self, url: str, message: dict[str, Any]) -> None:
+        _ReplyOnce(url, timeout=RESPONSE_URL_TIMEOUT).post(message)
+
+
+@dataclass(frozen=True)
+class _Deps:
+    settings: SlackActionsSettings
+    secrets: SecretsProvider
+    lambda_: Any
+    """The Lambda client that queues a press (``Invoke``, ``InvocationType=Event``)."""
+    ports: ActPorts
+
+
 @cache
-def _deps() -> tuple[SlackActionsSettings, ApprovalStore, SilenceStore, TaskCallback]:
+def _deps() -> _Deps:
     settings = SlackActionsSettings.from_env()
-    dynamodb = boto3.client("dynamodb")
-    return (
-        settings,
-        ApprovalStore(dynamodb, settings.table_name),
-        SilenceStore(dynamodb, settings.table_name),
-        TaskCallback(boto3.client("stepfunctions")),
+    config = AWS_CALLS.botocore()
+    dynamodb = boto3.client("dynamodb", config=config)
+    secrets = SecretsProvider(boto3_client=boto3.client("secretsmanager", config=config))
+    rules = settings.rules
+    ports = ActPorts(
+        approvals=ApprovalStore(dynamodb, settings.table_name),
+        callback=TaskCallback(boto3.client("stepfunctions", config=config)),
+        silences=SilenceStore(dynamodb, settings.table_name),
+        approvers=rules.approvers,
+        notices=AlertsTopic(boto3.client("sns", config=config), settings.topic_arn),
+        replies=_Replies(),
+        stack=settings.stack_name,
+        groups=lambda: _groups(settings, secrets, rules.approvers.slack_bot),
     )
+    return _Deps(settings, secrets, boto3.client("lambda", config=config), ports)
 
 
-def _signing_secret(settings: SlackActionsSettings) -> tuple[str, str]:
+def _secret(secrets: SecretsProvider, arn: str) -> dict[str, Any]:
+    value = secrets.get(arn, transform="json", max_age=SECRET_CACHE_SECONDS)
+    return value if isinstance(value, dict) else {}
+
+
+def _signing_secret(deps: _Deps) -> tuple[str, str]:
     """The signing secret, and the hooks URL a ``response_url`` must be on: Slack's, unless
     the secret names another (``hooks_url``, as the local emulator does, like the chat
     secret's ``slack_api_url``)."""
-    secret = parameters.get_secret(
-        settings.signing_secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS
-    )
-    values = secret if isinstance(secret, dict) else {}
+    values = _secret(deps.secrets, deps.settings.signing_secret_arn)
     signing, hooks = values.get("signing_secret"), values.get("hooks_url")
     return (
         signing if isinstance(signing, str) else "",
@@ -80,84 +108,44 @@ def _signing_secret(settings: SlackActionsSettings) -> tuple[str, str]:
     )
 
 
-def request_of(event: dict[str, Any]) -> SlackRequest:
-    """The raw body, headers and arrival time of a function URL (payload 2.0) event.
+_GROUPS: dict[str, SlackUserGroups] = {}
+"""One reader per bot token and API URL, so its members cache outlives the invocation."""
 
-    Raises :class:`RejectedRequest` (400) for a body or headers that cannot be read, before
-    anything else looks at them; a missing arrival time is the platform's fault, not the
-    caller's (:class:`InvalidEventError`).
-    """
-    context = event.get("requestContext")
-    epoch_ms = context.get("timeEpoch") if isinstance(context, dict) else None
-    if not isinstance(epoch_ms, int):
-        raise InvalidEventError("function URL event: requestContext.timeEpoch is missing")
-    body = event.get("body") or ""
-    headers = event.get("headers") or {}
-    if not isinstance(body, str) or not isinstance(headers, dict):
-        raise RejectedRequest(400, "the request's body or headers are not readable")
-    if event.get("isBase64Encoded"):
-        try:
-            body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise RejectedRequest(400, f"the body is not base64-encoded UTF-8 ({exc})") from exc
-    return SlackRequest(
-        body=body,
-        headers={str(k): str(v) for k, v in headers.items()},
-        received_at=datetime.fromtimestamp(epoch_ms / 1000, UTC),
+
+def _groups(
+    settings: SlackActionsSettings, secrets: SecretsProvider, key: str
+) -> SlackUserGroups | None:
+    """The user group reader with the chat secret's bot token, or None without one."""
+    if not settings.chat_secret_arn:
+        return None
+    values = _secret(secrets, settings.chat_secret_arn)
+    token, api_url = values.get(key), values.get("slack_api_url") or SLACK_API_URL
+    if not isinstance(token, str) or not token:
+        return None
+    cache_key = f"{api_url}|{token}"
+    if cache_key not in _GROUPS:
+        _GROUPS[cache_key] = SlackUserGroups(token, stats=CallStats(), api_url=str(api_url))
+    return _GROUPS[cache_key]
+
+
+def _enqueue(deps: _Deps, function_arn: str, job: PressJob) -> None:
+    deps.lambda_.invoke(
+        FunctionName=function_arn,
+        InvocationType="Event",
+        Payload=json.dumps({JOB_KEY: job.model_dump(mode="json")}).encode(),
     )
-
-
-def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-    }
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings, approvals, silences, callback = _deps()
-    try:
-        request = request_of(event)
-        signing_secret, hooks_url = _signing_secret(settings)
-        verify(request, signing_secret=signing_secret)
-        press = parse_action(request.body)
-        reply = handle(
-            press,
-            now=request.received_at,
-            approvals=approvals,
-            callback=callback,
-            silences=silences,
-            approvers=settings.rules.approvers,
-        )
-    except RejectedRequest as exc:
-        logger.warning("Slack request rejected", extra={"status": exc.status, "reason": str(exc)})
-        metrics.add_metric("SlackRequestRejected", MetricUnit.Count, 1)
-        return _answer(exc.status, {"error": str(exc)})
-    refused = reply is not None and reply.refused
-    metrics.add_metric(
-        "SlackButtonRefused" if refused else "SlackButtonHandled", MetricUnit.Count, 1
-    )
-    (logger.warning if refused else logger.info)(
-        "Slack button refused" if refused else "Slack button handled",
-        extra={
-            "action_id": press.action.action_id,
-            "user": press.user.actor,
-            "reply": reply.text if reply else None,
-        },
-    )
-    if reply is None:
-        return _answer(200, {})
-    if press.response_url and not slack_hook(press.response_url, hooks_url=hooks_url):
-        logger.warning(
-            "Slack response_url ignored: not a Slack hook", extra={"url": press.response_url[:80]}
-        )
-    elif press.response_url:
-        try:
-            _ReplyOnce(press.response_url, timeout=RESPONSE_URL_TIMEOUT).post(reply.message())
-        except ChatDeliveryError as exc:  # only the reply in Slack is lost
-            logger.warning("Slack response_url failed", extra={"reason": str(exc)})
-    return _answer(200, reply.message())
+    deps = _deps()
+    if JOB_KEY in event:
+        act(PressJob.model_validate(event[JOB_KEY]), ports=deps.ports)
+        return {}
+    return acknowledge(
+        LambdaFunctionUrlEvent(event),
+        secrets=lambda: _signing_secret(deps),
+        enqueue=lambda job: _enqueue(deps, context.invoked_function_arn, job),
+    ).event()

@@ -1,5 +1,9 @@
 """The Slack interactivity handler on moto: the signing secret in Secrets Manager, the gate
-and silences in the state table, and the reply posted to a response_url on 127.0.0.1."""
+and silences in the state table, and the reply posted to a response_url on 127.0.0.1.
+
+A request queues the press as an asynchronous invocation of the function itself (ADR 32);
+here the queued event is handed straight back to the handler, as Lambda would, and recorded
+(``queued``)."""
 
 import base64
 import hashlib
@@ -13,11 +17,13 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from emulator.slack import SlackServer
 from tests.integration.conftest import FakeContext
 from vigil.adapters.table import ApprovalStore, SilenceStore
 from vigil.approval import ApprovalState, request_approval
+from vigil.slack_actions import AWS_CALLS, JOB_KEY, PressJob, parse_action
 
 SECRET = "e2b6c1f0a9d84c7f"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -30,16 +36,40 @@ def slack() -> Iterator[SlackServer]:
 
 
 @pytest.fixture
-def handler(table: str, load_handler: Callable[..., ModuleType], slack: SlackServer) -> ModuleType:
+def queued() -> list[tuple[str, dict[str, Any]]]:
+    """The asynchronous invocations the request path made: (function ARN, event)."""
+    return []
+
+
+def _run_queued(module: ModuleType, queued: list[tuple[str, dict[str, Any]]]) -> None:
+    """Lambda's part: the queued press reaches the same function as its own event."""
+
+    def enqueue(deps: Any, function_arn: str, job: Any) -> None:
+        event = json.loads(json.dumps({JOB_KEY: job.model_dump(mode="json")}))
+        queued.append((function_arn, event))
+        module.lambda_handler(event, FakeContext("slack"))
+
+    module._enqueue = enqueue  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def handler(
+    table: str,
+    load_handler: Callable[..., ModuleType],
+    slack: SlackServer,
+    queued: list[tuple[str, dict[str, Any]]],
+) -> ModuleType:
     secret = {"signing_secret": SECRET, "hooks_url": slack.base_url}
     arn = boto3.client("secretsmanager").create_secret(
         Name="vigil/slack-signing", SecretString=json.dumps(secret)
     )["ARN"]
-    return load_handler(
+    module = load_handler(
         "slack_actions",
         VIGIL_SLACK_SIGNING_SECRET_ARN=arn,
         VIGIL_RULES=json.dumps({"approvers": {"slack_users": ["U1"]}}),
     )
+    _run_queued(module, queued)
+    return module
 
 
 def _event(
@@ -96,7 +126,7 @@ def test_a_signed_approve_decides_the_gate_and_replaces_the_slack_message(
 
     approval = store.get("inc-1")
     assert answer["statusCode"] == 200
-    assert json.loads(answer["body"])["replace_original"] is True
+    assert json.loads(answer["body"]) == {}  # acknowledged; the reply follows
     assert approval is not None
     assert approval.state is ApprovalState.APPROVED
     assert (approval.decided_by, approval.decided_at) == ("ana (Slack U1)", NOW)
@@ -248,7 +278,7 @@ def test_a_response_url_off_slacks_hooks_host_is_not_followed(
 ) -> None:
     store = _gate(table)
     followed: list[str] = []
-    monkeypatch.setattr(handler, "SlackWebhook", lambda url, **_: followed.append(url))
+    monkeypatch.setattr(handler._Replies, "post", lambda self, url, message: followed.append(url))
     metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 
     answer = handler.lambda_handler(
@@ -261,7 +291,11 @@ def test_a_response_url_off_slacks_hooks_host_is_not_followed(
 
 
 def test_an_unlisted_user_is_refused_a_live_gate_and_the_refusal_is_logged(
-    table: str, handler: ModuleType, slack: SlackServer, caplog: pytest.LogCaptureFixture
+    table: str,
+    handler: ModuleType,
+    slack: SlackServer,
+    caplog: pytest.LogCaptureFixture,
+    alerts_topic: Callable[[], list[dict[str, Any]]],
 ) -> None:
     store = ApprovalStore(boto3.client("dynamodb"), table)
     request_approval(
@@ -278,10 +312,18 @@ def test_an_unlisted_user_is_refused_a_live_gate_and_the_refusal_is_logged(
 
     answer = handler.lambda_handler(_event(press), FakeContext("slack"))
 
+    gate = store.get("inc-live")
+    [notice] = alerts_topic()
     assert answer["statusCode"] == 200
-    assert json.loads(answer["body"])["response_type"] == "ephemeral"
-    assert store.get("inc-live").state is ApprovalState.PENDING  # type: ignore[union-attr]
-    assert "needs an approver" in slack.wait_for(1)[0].payload["text"]
+    assert gate is not None
+    assert gate.state is ApprovalState.PENDING
+    # issue 12: the refusal is recorded on the gate and announced in the channel
+    assert [(r.principal, r.action, r.at) for r in gate.refusals] == [("W0GUEST", "approve", NOW)]
+    assert notice["Subject"].startswith("[WARNING] Refused: approve failover ssm-active-region")
+    assert json.loads(notice["MessageAttributes"]["channels"]["Value"]) == ["slack"]
+    [reply] = slack.wait_for(1)
+    assert reply.payload["response_type"] == "ephemeral"
+    assert "needs an approver" in reply.payload["text"]
     assert [r.levelname for r in caplog.records if r.getMessage() == "Slack button refused"] == [
         "WARNING"
     ]
@@ -306,3 +348,66 @@ def test_a_failing_response_url_is_tried_once_and_the_press_is_still_answered(
     assert answer["statusCode"] == 200
     assert store.get("inc-1").state is ApprovalState.APPROVED  # type: ignore[union-attr]
     assert len(slack.wait_for(1)) == 1  # one attempt, no retry
+
+
+# ------------------------------------------------------------------ acknowledged in 3 s (issue 12)
+
+
+def test_the_press_is_queued_to_the_function_itself_as_an_event(
+    table: str, handler: ModuleType, slack: SlackServer, queued: list[tuple[str, dict[str, Any]]]
+) -> None:
+    _gate(table)
+    url = slack.base_url + "/actions/T1/1/abc"
+
+    handler.lambda_handler(_event(_press("runbook_approve", "inc-1", url)), FakeContext("slack"))
+
+    [(function_arn, event)] = queued
+    assert function_arn == FakeContext("slack").invoked_function_arn
+    job = event[JOB_KEY]
+    assert (job["kind"], job["version"]) == ("vigil.slack_press", 1)
+    assert job["received_at"] == "2026-11-26T12:00:00Z"
+    assert job["reply_to"] == url
+    assert job["press"]["user"]["id"] == "U1"
+    assert job["press"]["actions"][0]["value"] == "inc-1"
+
+
+def test_the_queue_call_is_an_asynchronous_invoke_of_the_functions_own_arn(
+    table: str, load_handler: Callable[..., ModuleType]
+) -> None:
+    module = load_handler("slack_actions", VIGIL_SLACK_SIGNING_SECRET_ARN="arn:unused")
+    deps = module._deps()
+    job = PressJob(
+        press=parse_action(urlencode({"payload": json.dumps(_press("runbook_decline", "i", ""))})),
+        received_at=NOW,
+    )
+    arn = FakeContext("slack").invoked_function_arn
+    with Stubber(deps.lambda_) as stub:
+        stub.add_response(
+            "invoke",
+            {"StatusCode": 202},
+            {
+                "FunctionName": arn,
+                "InvocationType": "Event",
+                "Payload": json.dumps({JOB_KEY: job.model_dump(mode="json")}).encode(),
+            },
+        )
+        module._enqueue(deps, arn, job)
+        stub.assert_no_pending_responses()
+
+
+def test_every_aws_client_of_the_endpoint_has_the_short_timeouts(
+    table: str, handler: ModuleType
+) -> None:
+    deps = handler._deps()
+    clients = [
+        deps.lambda_,
+        deps.secrets.client,
+        deps.ports.approvals._client,
+        deps.ports.callback._client,
+        deps.ports.notices._client,
+    ]
+
+    for client in clients:
+        config = client.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (AWS_CALLS.connect, AWS_CALLS.read)
+        assert config.retries["total_max_attempts"] == AWS_CALLS.attempts

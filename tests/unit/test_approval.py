@@ -178,13 +178,13 @@ def _live(store: MemoryApprovalStore) -> Approval:
         ("W0GUEST", ["U1"], "W0GUEST is not one of them"),
     ],
 )
-def test_an_unlisted_principal_is_refused_before_anything_is_written(
+def test_an_unlisted_principal_is_refused_before_anything_is_claimed(
     principal: str, allowed: list[str], refused: str
 ) -> None:
     store, callback = MemoryApprovalStore(), RecordingCallback()
     before = _live(store)
 
-    with pytest.raises(NotAuthorizedError, match=refused):
+    with pytest.raises(NotAuthorizedError, match=refused) as raised:
         decide(
             "inc-1",
             approve=True,
@@ -195,7 +195,15 @@ def test_an_unlisted_principal_is_refused_before_anything_is_written(
             authorize=require_approver(principal, allowed),
         )
 
-    assert store.get("inc-1") == before
+    after = store.get("inc-1")
+    assert after is not None
+    # issue 12: only the refusal is written; the gate itself is untouched
+    unrefused = after.model_copy(
+        update={"refusals": [], "refusal_count": 0, "revision": before.revision}
+    )
+    assert unrefused == before
+    assert after.refusals == [raised.value.refusal]
+    assert raised.value.recorded
     assert callback.answers == []
 
 

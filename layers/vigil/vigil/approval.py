@@ -11,8 +11,14 @@ Every answer to the workflow is a task *success* whose output carries the decisi
 (``approved`` or ``declined``); the workflow branches on it. A gate that is not answered
 in time fails with ``States.Timeout`` on the workflow side, which records it with
 :func:`expire` and escalates instead of proceeding.
+
+A person who may not decide the gate is refused before anything is claimed; the refusal (who,
+when, what they tried, why) is recorded on the approval, the last :data:`MAX_REFUSALS_KEPT`
+with a count of all, so :func:`timeline_entries` can put them in the incident's timeline,
+and :func:`refusal_notice` announces it in the channel (ADR 32).
 """
 
+import hashlib
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -22,7 +28,11 @@ from pydantic import AwareDatetime, Field
 
 from vigil.clock import iso
 from vigil.errors import ConflictError, VigilError
-from vigil.model import Contract
+from vigil.model import ChatPayload, Contract, Notification, NotifyReason, Severity
+from vigil.notifications import publishable
+
+MAX_REFUSALS_KEPT = 20
+"""Refusals kept on an approval record (the newest); ``refusal_count`` counts them all."""
 
 
 class ApprovalState(StrEnum):
@@ -40,8 +50,34 @@ class ApprovalClosedError(VigilError):
     """The approval was already decided, or lapsed, before this decision arrived."""
 
 
+class Refusal(Contract):
+    """A decision refused because the person may not make it (ADR 32)."""
+
+    at: AwareDatetime
+    by: str
+    """The person as the decision would have named them (``ana (Slack U1)``, an ARN)."""
+    principal: str
+    """The identity checked: a Slack user id or the caller's AWS ARN."""
+    action: Literal["approve", "decline"]
+    via: Literal["slack", "command"]
+    reason: str
+
+
 class NotAuthorizedError(VigilError):
-    """The person is not among the approvers the rules config names for this gate."""
+    """The person is not among the approvers the rules config names for this gate.
+
+    ``refusal`` is what was recorded on the approval (or could not be: ``recorded`` False).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.refusal: Refusal | None = None
+        self.recorded = False
+
+
+class MembershipUnknownError(NotAuthorizedError):
+    """Whether the person is an approver could not be checked (a Slack user group's members
+    could not be read): refused, never assumed (fail closed)."""
 
 
 class Approval(Contract):
@@ -61,7 +97,19 @@ class Approval(Contract):
     """Who approved first, when a live failover needs two approvers (``approvers.live_approvals``);
     the principal (Slack user id or ARN) that must not approve again."""
     first_approved_by: str | None = None
+    refusals: list[Refusal] = Field(default_factory=list)
+    """The newest refusals (at most :data:`MAX_REFUSALS_KEPT`), oldest first."""
+    refusal_count: int = 0
+    """Every refusal recorded, including those no longer kept."""
     revision: int = 0
+
+    def with_refusal(self, refusal: Refusal) -> "Approval":
+        """The record with ``refusal`` added (kept bounded); unchanged if already recorded
+        (the same press delivered twice)."""
+        if refusal in self.refusals:
+            return self
+        kept = [*self.refusals, refusal][-MAX_REFUSALS_KEPT:]
+        return self.model_copy(update={"refusals": kept, "refusal_count": self.refusal_count + 1})
 
     def closed_reason(self) -> str:
         """Why a new decision is refused, for the person who tried."""
@@ -92,17 +140,60 @@ def require_approver(principal: str, allowed: Collection[str]) -> Callable[[Appr
     """The check :func:`decide` runs on the pending gate: a dry run is open to anyone who
     reached the gate; a live failover only to ``principal`` listed in ``allowed``; an empty
     list refuses everyone until approvers are configured (ADR 32)."""
+    return require_listed(principal, allowed.__contains__, configured=bool(allowed))
+
+
+def require_listed(
+    principal: str, is_listed: Callable[[str], bool], *, configured: bool
+) -> Callable[[Approval], None]:
+    """:func:`require_approver` with the membership test as a function: ``is_listed`` is
+    asked only for a live gate, and may raise :class:`MembershipUnknownError` (refused)."""
 
     def check(approval: Approval) -> None:
-        if approval.dry_run or principal in allowed:
+        if approval.dry_run:
             return
-        who = "no approvers are configured" if not allowed else f"{principal} is not one of them"
+        if not configured:
+            who = "no approvers are configured"
+        elif is_listed(principal):
+            return
+        else:
+            who = f"{principal} is not one of them"
         raise NotAuthorizedError(
             f"a live failover of incident {approval.incident_id} needs an approver named in"
             f" the rules config (approvers); {who}"
         )
 
     return check
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str, str] | None:
+    """(partition, account, kind, name) of an IAM user or role ARN or an STS assumed-role
+    session ARN; the path is dropped (a role's or user's name is unique in its account)."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    _, partition, service, _, account, resource = parts
+    kind, _, rest = resource.partition("/")
+    if service == "iam" and kind in ("user", "role") and rest:
+        return partition, account, kind, rest.rsplit("/", 1)[-1]
+    if service == "sts" and kind == "assumed-role" and rest.count("/") >= 1:
+        return partition, account, "role", rest.split("/", 1)[0]
+    return None
+
+
+def iam_principal_listed(caller_arn: str, listed: Collection[str]) -> bool:
+    """Whether the caller (``sts:GetCallerIdentity``'s ARN) is one of the ``listed`` IAM
+    users or roles (``approvers.iam_principals``).
+
+    A user matches its own ARN. An assumed-role session
+    (``arn:aws:sts::123456789012:assumed-role/Oncall/ana``) matches the role it assumed
+    (``arn:aws:iam::123456789012:role/Oncall``, also with a path such as
+    ``role/teams/Oncall``: the session ARN carries no path, and a role's name is unique in
+    its account); the partition and the account must be the same. Anything else (a
+    federated user, the root user) matches nothing.
+    """
+    caller = _arn_parts(caller_arn)
+    return caller is not None and any(_arn_parts(arn) == caller for arn in listed)
 
 
 def _anyone(approval: Approval) -> None:
@@ -154,6 +245,7 @@ def decide(
     authorize: Callable[[Approval], None] = _anyone,
     principal: str | None = None,
     live_approvals: int = 1,
+    via: Literal["slack", "command"] = "command",
 ) -> Approval:
     """Approve or decline the pending failover of ``incident_id`` as ``actor``.
 
@@ -165,6 +257,9 @@ def decide(
     With ``live_approvals`` 2, the first approval of a live failover is recorded and the gate
     stays pending (the returned approval names ``first_approved_by``); only a second approval
     by another ``principal`` (default: the actor) answers the workflow. A decline needs one.
+
+    A refusal (:class:`NotAuthorizedError`, also the same principal approving twice) is
+    recorded on the approval before it is raised; the error carries it (``refusal``).
     """
     if not actor.strip():
         raise VigilError("a decision needs the name of the person making it")
@@ -173,11 +268,28 @@ def decide(
         raise UnknownApprovalError(f"incident {incident_id} has no approval to decide")
     if before.state is not ApprovalState.PENDING:
         raise ApprovalClosedError(before.closed_reason())
-    authorize(before)
+    who = principal or actor
+
+    def refused(exc: NotAuthorizedError) -> NotAuthorizedError:
+        refusal = Refusal(
+            at=now,
+            by=actor,
+            principal=who,
+            action="approve" if approve else "decline",
+            via=via,
+            reason=str(exc),
+        )
+        exc.refusal = refusal
+        exc.recorded = record_refusal(incident_id, refusal, store=store) is not None
+        return exc
+
+    try:
+        authorize(before)
+    except NotAuthorizedError as exc:
+        raise refused(exc) from None
     if now >= before.expires_at:
         lapsed = store.save(before, before.model_copy(update={"state": ApprovalState.EXPIRED}))
         raise ApprovalClosedError(lapsed.closed_reason())
-    who = principal or actor
     if approve and not before.dry_run and live_approvals > 1:
         if before.first_approver is None:
             return _claim(
@@ -187,9 +299,11 @@ def decide(
                 incident_id=incident_id,
             )
         if before.first_approver == who:
-            raise NotAuthorizedError(
-                f"{actor} already approved incident {incident_id}; a live failover needs a"
-                " second, different approver"
+            raise refused(
+                NotAuthorizedError(
+                    f"{actor} already approved incident {incident_id}; a live failover needs"
+                    " a second, different approver"
+                )
             )
         actor = f"{before.first_approved_by} and {actor}"
     state = ApprovalState.APPROVED if approve else ApprovalState.DECLINED
@@ -228,9 +342,13 @@ def _claim(
     except ConflictError as exc:
         latest = store.get(incident_id)
         if latest is not None and latest.state is ApprovalState.PENDING:
+            what = (
+                f"approved first by {latest.first_approved_by}"
+                if latest.first_approved_by
+                else "a refusal was recorded"
+            )
             raise ApprovalClosedError(
-                f"incident {incident_id} changed while deciding (approved first by"
-                f" {latest.first_approved_by}); try again"
+                f"incident {incident_id} changed while deciding ({what}); try again"
             ) from exc
         reason = latest.closed_reason() if latest else f"incident {incident_id} changed"
         raise ApprovalClosedError(reason) from exc
@@ -242,3 +360,83 @@ def expire(incident_id: str, *, store: ApprovalStorePort) -> Approval | None:
     if before is None or before.state is not ApprovalState.PENDING:
         return before
     return store.save(before, before.model_copy(update={"state": ApprovalState.EXPIRED}))
+
+
+def record_refusal(
+    incident_id: str, refusal: Refusal, *, store: ApprovalStorePort, attempts: int = 3
+) -> Approval | None:
+    """Add ``refusal`` to the approval with a revision-conditional write, reading again after
+    a concurrent write (up to ``attempts`` times); ``None`` if it could not be recorded."""
+    for _ in range(attempts):
+        before = store.get(incident_id)
+        if before is None:
+            return None
+        after = before.with_refusal(refusal)
+        if after is before:
+            return before
+        try:
+            return store.save(before, after)
+        except ConflictError:
+            continue
+    return None
+
+
+def timeline_entries(approval: Approval) -> list[tuple[datetime, str]]:
+    """The refusals recorded on ``approval`` as incident timeline lines, oldest first:
+    ``(at, text)``; a first line counts those no longer kept."""
+    entries = [
+        (
+            r.at,
+            f"Refused to {r.action} failover {approval.plan} ({r.via}) for {r.by}: {r.reason}",
+        )
+        for r in approval.refusals
+    ]
+    dropped = approval.refusal_count - len(approval.refusals)
+    if dropped > 0 and approval.refusals:
+        entries.insert(
+            0,
+            (
+                approval.refusals[0].at,
+                f"{dropped} earlier refused decision(s) on failover {approval.plan} not kept",
+            ),
+        )
+    return entries
+
+
+def refusal_notice(
+    incident_id: str,
+    refusal: Refusal,
+    *,
+    stack: str,
+    plan: str | None = None,
+    dry_run: bool | None = None,
+) -> Notification:
+    """The channel notice of a refused decision (a warning, to chat only: SNS attribute
+    ``channels`` ``["slack"]``). Names and reasons are plain text, escaped per channel when
+    rendered (ADR 33); the id is derived from the refusal, so a retried notice posts once."""
+    what = f"failover {plan}" if plan else "a failover"
+    mode = "" if dry_run is None else (" (dry run)" if dry_run else " (live)")
+    title = f"[WARNING] Refused: {refusal.action} {what} of incident {incident_id}"
+    lines = [
+        f"Who:       {refusal.by}",
+        f"Identity:  {refusal.principal}",
+        f"Tried:     {refusal.action} {what}{mode} ({refusal.via})",
+        f"When:      {iso(refusal.at)}",
+        f"Why:       {refusal.reason}",
+        "Nothing was decided; the gate still waits for an approver (docs/runbook.md,"
+        " Who may decide).",
+    ]
+    key = f"refusal|{incident_id}|{refusal.principal}|{iso(refusal.at)}|{refusal.action}"
+    chat = ChatPayload(
+        notification_id=hashlib.sha256(key.encode()).hexdigest()[:24],
+        category="outage",
+        reason=NotifyReason.FIRING,
+        severity=Severity.WARNING,
+        title=title,
+        text="\n".join(lines)[:2900],
+        stack=stack,
+        alerts=[],
+    )
+    text = "\n".join([title, "", *lines, "", "--", f"Vigil ({stack}) - docs/runbook.md"]) + "\n"
+    notice = publishable(chat, text=text, status="firing")
+    return notice.model_copy(update={"channels": '["slack"]'})

@@ -380,17 +380,35 @@ class OutageConfig(_Config):
 class ApproversConfig(_Config):
     """Who may answer a runbook gate and silence from a Slack button (ADR 32).
 
-    A live failover is decided only by a listed person: with the list empty nobody may,
-    until they are configured. Dry runs stay open to anyone Slack signed for. Silences from
-    buttons follow ``slack_users`` once it names anyone, and stay open while it is empty.
+    A live failover is decided only by a listed person: from Slack a user in ``slack_users``
+    or a member of a user group in ``slack_groups`` (read with the chat secret's bot token
+    named by ``slack_bot``), from the ``vigil`` command a caller matching ``iam_principals``;
+    with a list empty nobody may from that place, until they are configured. Dry runs stay
+    open to anyone. Silences from buttons follow the Slack lists once they name anyone, and
+    stay open while they are empty.
     """
 
     slack_users: list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]+$")]] = Field(
         default_factory=list
     )
+    slack_groups: Annotated[
+        list[Annotated[str, Field(pattern=r"^S[A-Z0-9]+$")]], Field(max_length=5)
+    ] = Field(default_factory=list)
+    """Slack user group ids (``S0123ABC``) whose members are approvers (usergroups.users.list)."""
+    slack_bot: Annotated[str, Field(min_length=1, max_length=128)] = "bot_token"
+    """The chat secret's key of the bot token (scope ``usergroups:read``) that reads the groups."""
+    iam_principals: list[
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(user|role)/\S+$")]
+    ] = Field(default_factory=list)
+    """IAM users and roles that may decide a live failover with the ``vigil`` command."""
     live_approvals: Annotated[int, Field(ge=1, le=2)] = 1
     """2: a live failover needs two distinct listed approvers (a decline still needs one)."""
     silence_max_hours: Annotated[int, Field(ge=1, le=8760)] = 168
+
+    @property
+    def slack_listed(self) -> bool:
+        """Whether anyone is named for Slack (a user or a group)."""
+        return bool(self.slack_users or self.slack_groups)
 
 
 def _lambda_errors_default() -> VolumeAwareRule:

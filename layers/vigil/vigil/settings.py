@@ -57,6 +57,10 @@ class ChatSettings(CommonSettings):
 
 class SlackActionsSettings(CommonSettings):
     signing_secret_arn: str = Field(alias="VIGIL_SLACK_SIGNING_SECRET_ARN", min_length=1)
+    topic_arn: str = Field(alias="VIGIL_ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    """Where a refused decision is announced (ADR 32)."""
+    chat_secret_arn: str = Field(alias="VIGIL_SLACK_SECRET_ARN", default="")
+    """The chat secret, whose bot token (``approvers.slack_bot``) reads Slack user groups."""
 
 
 class CostSettings(CollectorSettings):

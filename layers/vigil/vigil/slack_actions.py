@@ -20,32 +20,48 @@ from the button press itself, so the same press cannot create two.
 Anything rejected raises :class:`RejectedRequest` with the HTTP status to answer; nothing
 has been acted on by then. Link buttons also report their clicks; they are acknowledged and
 ignored.
+
+Slack shows an error unless the answer comes within 3 seconds, so a press is handled in two
+invocations of the function (ADR 32): :func:`acknowledge` (the request) verifies, parses and
+checks the press, queues it as a :class:`PressJob` (an asynchronous invocation of the
+function itself) and answers 200; :func:`act` (the job) decides or silences, records and
+announces a refusal, and posts the reply to the press's ``response_url``. The request path
+makes at most :data:`SYNC_PATH` AWS calls, each bounded by :data:`AWS_CALLS`
+(:func:`sync_worst_case_seconds`).
 """
 
+import base64
+import binascii
 import hashlib
 import json
 import urllib.parse
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import Field, ValidationError
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
+from botocore.config import Config
+from pydantic import AwareDatetime, Field, ValidationError
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from vigil.approval import (
     ApprovalClosedError,
     ApprovalState,
     ApprovalStorePort,
+    MembershipUnknownError,
     NotAuthorizedError,
     TaskCallbackPort,
     UnknownApprovalError,
     decide,
-    require_approver,
+    refusal_notice,
+    require_listed,
 )
 from vigil.clock import iso
-from vigil.errors import ConflictError, VigilError, describe_validation
-from vigil.model import Contract
+from vigil.errors import ConflictError, InvalidEventError, VigilError, describe_validation
+from vigil.model import Contract, Notification
+from vigil.observability import logger, metrics
 from vigil.routing import Duration, LabelName, format_duration
 from vigil.rules import ApproversConfig
 from vigil.silences import Silence, SilenceWindowError, new_silence
@@ -60,6 +76,46 @@ SILENCE_BUTTON_DURATION = timedelta(hours=2)
 SLACK_HOOKS_URL = "https://hooks.slack.com/"
 """Where Slack's ``response_url`` points (``https://hooks.slack.com/actions/...``, Slack's
 guide "Handling user interaction", docs.slack.dev/interactivity/handling-user-interaction)."""
+SLACK_ANSWER_WINDOW = 3.0
+"""Seconds Slack waits for the HTTP answer before it shows the person an error."""
+JOB_KEY = "vigil_slack_press"
+"""The key of a queued press in the function's own asynchronous event; a function URL event
+never has it at the top level (its fields are Lambda's, the body is a string)."""
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one AWS call of the endpoint may take: connect and read timeouts (seconds),
+    and attempts in all (botocore's standard retry mode, ``total_max_attempts``)."""
+
+    connect: float
+    read: float
+    attempts: int
+
+    @property
+    def worst_seconds(self) -> float:
+        return self.attempts * (self.connect + self.read)
+
+    def botocore(self) -> Config:
+        return Config(
+            connect_timeout=self.connect,
+            read_timeout=self.read,
+            retries={"mode": "standard", "total_max_attempts": self.attempts},
+        )
+
+
+AWS_CALLS = CallLimits(connect=0.25, read=0.4, attempts=2)
+"""Every AWS client of the endpoint (Secrets Manager, Lambda, DynamoDB, Step Functions, SNS).
+In-region calls answer in tens of milliseconds; these bound the rare slow one."""
+SYNC_PATH = ("secretsmanager:GetSecretValue", "lambda:InvokeFunction")
+"""The AWS calls a request may make before it is answered, at most once each: the signing
+secret (cached for 5 minutes, so only on a miss) and queuing the press (an asynchronous
+invocation answers once queued). Everything else happens in :func:`act`."""
+
+
+def sync_worst_case_seconds() -> float:
+    """The longest a request can wait on AWS before its answer (not counting a cold start)."""
+    return len(SYNC_PATH) * AWS_CALLS.worst_seconds
 
 
 class RejectedRequest(VigilError):
@@ -81,6 +137,34 @@ class SlackRequest:
     def header(self, name: str) -> str | None:
         wanted = name.lower()
         return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+
+def request_of(event: LambdaFunctionUrlEvent) -> SlackRequest:
+    """The raw body, headers and arrival time of a function URL (payload 2.0) event.
+
+    Raises :class:`RejectedRequest` (400) for a body or headers that cannot be read, before
+    anything else looks at them (the body's base64 is checked strictly, unlike Powertools'
+    ``decoded_body``); a missing arrival time is the platform's fault, not the caller's
+    (:class:`InvalidEventError`).
+    """
+    context = event.get("requestContext")
+    epoch_ms = context.get("timeEpoch") if isinstance(context, dict) else None
+    if not isinstance(epoch_ms, int) or isinstance(epoch_ms, bool):
+        raise InvalidEventError("function URL event: requestContext.timeEpoch is missing")
+    body = event.body or ""
+    headers = event.get("headers") or {}
+    if not isinstance(body, str) or not isinstance(headers, dict):
+        raise RejectedRequest(400, "the request's body or headers are not readable")
+    if event.is_base64_encoded:
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise RejectedRequest(400, f"the body is not base64-encoded UTF-8 ({exc})") from exc
+    return SlackRequest(
+        body=body,
+        headers={str(k): str(v) for k, v in headers.items()},
+        received_at=datetime.fromtimestamp(epoch_ms / 1000, UTC),
+    )
 
 
 class _At(Clock):
@@ -220,11 +304,55 @@ class Reply:
     replace_original: bool = False
     refused: bool = False
     """The person may not do what the button asks (logged and counted as a refusal)."""
+    notice: Notification | None = field(default=None, repr=False)
+    """The channel notice of a refused decision (:func:`vigil.approval.refusal_notice`)."""
 
     def message(self) -> dict[str, Any]:
         if self.replace_original:
             return {"replace_original": True, "text": self.text}
         return {"response_type": "ephemeral", "replace_original": False, "text": self.text}
+
+
+class GroupMembersPort(Protocol):
+    def members(self, group_id: str, *, now: datetime) -> frozenset[str]:
+        """The Slack user ids in a user group; a VigilError when they cannot be read."""
+        ...
+
+
+def slack_listed(
+    approvers: ApproversConfig, groups: GroupMembersPort | None, *, now: datetime
+) -> Callable[[str], bool]:
+    """Whether a Slack user is an approver: named in ``slack_users``, or a member of a group
+    in ``slack_groups``. Groups are read only when the user is not named; when a group
+    cannot be read (no bot token, Slack refuses or does not answer) and no other group
+    lists the user, :class:`MembershipUnknownError`: refused, never assumed (fail closed)."""
+
+    def listed(user_id: str) -> bool:
+        if user_id in approvers.slack_users:
+            return True
+        if not approvers.slack_groups:
+            return False
+        if groups is None:
+            raise MembershipUnknownError(
+                "membership of the Slack user groups (approvers.slack_groups) could not be"
+                f" checked: the chat secret has no bot token under {approvers.slack_bot!r};"
+                " refused until it can be"
+            )
+        problems: list[str] = []
+        for group_id in approvers.slack_groups:
+            try:
+                if user_id in groups.members(group_id, now=now):
+                    return True
+            except VigilError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise MembershipUnknownError(
+                "membership of the Slack user groups (approvers.slack_groups) could not be"
+                f" checked ({'; '.join(problems)[:300]}); refused until it can be"
+            )
+        return False
+
+    return listed
 
 
 def handle(
@@ -235,13 +363,18 @@ def handle(
     callback: TaskCallbackPort,
     silences: SilenceCreatorPort,
     approvers: ApproversConfig,
+    groups: GroupMembersPort | None = None,
+    stack: str = "vigil",
 ) -> Reply | None:
     """Act on the press; ``None`` for buttons Vigil does not act on (links).
 
-    ``approvers`` says who may decide a live failover and who may silence (ADR 32); anyone
-    else is told so in a note only they see, and nothing is acted on.
+    ``approvers`` says who may decide a live failover and who may silence (ADR 32), Slack
+    user groups read through ``groups``; anyone else is told so in a note only they see,
+    nothing is acted on, and a refused decision is recorded on the approval and carries its
+    channel notice (``Reply.notice``).
     """
     action = press.action
+    listed = slack_listed(approvers, groups, now=now)
     if action.action_id in (APPROVE, DECLINE):
         return _decide(
             press,
@@ -250,9 +383,11 @@ def handle(
             approvals=approvals,
             callback=callback,
             approvers=approvers,
+            listed=listed,
+            stack=stack,
         )
     if action.action_id == SILENCE:
-        return _silence(press, now=now, silences=silences, approvers=approvers)
+        return _silence(press, now=now, silences=silences, approvers=approvers, listed=listed)
     return None
 
 
@@ -264,10 +399,10 @@ def _decide(
     approvals: ApprovalStorePort,
     callback: TaskCallbackPort,
     approvers: ApproversConfig,
+    listed: Callable[[str], bool],
+    stack: str,
 ) -> Reply:
-    incident_id = (press.action.value or "").strip()
-    if not incident_id:
-        raise RejectedRequest(400, f"{press.action.action_id}: the button carries no incident id")
+    incident_id = _incident_of(press)
     try:
         decided = decide(
             incident_id,
@@ -277,12 +412,23 @@ def _decide(
             store=approvals,
             callback=callback,
             comment="from Slack",
-            authorize=require_approver(press.user.id, approvers.slack_users),
+            authorize=require_listed(press.user.id, listed, configured=approvers.slack_listed),
             principal=press.user.id,
             live_approvals=approvers.live_approvals,
+            via="slack",
         )
     except NotAuthorizedError as exc:
-        return Reply(f":no_entry_sign: {press.user.actor}: {exc}.", refused=True)
+        notice = None
+        if exc.refusal is not None:
+            gate = approvals.get(incident_id)
+            notice = refusal_notice(
+                incident_id,
+                exc.refusal,
+                stack=stack,
+                plan=gate.plan if gate else None,
+                dry_run=gate.dry_run if gate else None,
+            )
+        return Reply(f":no_entry_sign: {press.user.actor}: {exc}.", refused=True, notice=notice)
     except (UnknownApprovalError, ApprovalClosedError) as exc:
         return Reply(f":warning: {exc}")
     if decided.state is ApprovalState.PENDING:
@@ -300,26 +446,45 @@ def _decide(
     )
 
 
+def _incident_of(press: ButtonPress) -> str:
+    incident_id = (press.action.value or "").strip()
+    if not incident_id:
+        raise RejectedRequest(400, f"{press.action.action_id}: the button carries no incident id")
+    return incident_id
+
+
+def _silence_button(press: ButtonPress) -> SilenceButton:
+    value = press.action.value or ""
+    try:
+        return SilenceButton.model_validate_json(value)
+    except ValidationError as exc:
+        raise RejectedRequest(
+            400, f"{SILENCE}: value {value[:80]!r}: {describe_validation(exc)}"
+        ) from exc
+
+
 def _silence(
     press: ButtonPress,
     *,
     now: datetime,
     silences: SilenceCreatorPort,
     approvers: ApproversConfig,
+    listed: Callable[[str], bool],
 ) -> Reply:
-    if approvers.slack_users and press.user.id not in approvers.slack_users:
-        return Reply(
-            f":no_entry_sign: {press.user.actor}: silencing from Slack is limited to the"
-            " approvers named in the rules config (approvers.slack_users).",
-            refused=True,
-        )
+    if approvers.slack_listed:
+        try:
+            allowed = listed(press.user.id)
+        except MembershipUnknownError as exc:
+            return Reply(f":no_entry_sign: {press.user.actor}: {exc}.", refused=True)
+        if not allowed:
+            return Reply(
+                f":no_entry_sign: {press.user.actor}: silencing from Slack is limited to the"
+                " approvers named in the rules config (approvers.slack_users,"
+                " approvers.slack_groups).",
+                refused=True,
+            )
     value = press.action.value or ""
-    try:
-        button = SilenceButton.model_validate_json(value)
-    except ValidationError as exc:
-        raise RejectedRequest(
-            400, f"{SILENCE}: value {value[:80]!r}: {describe_validation(exc)}"
-        ) from exc
+    button = _silence_button(press)
     # The same press (a retry, or a replay inside the signature window) names the same silence.
     press_key = f"{press.user.id}|{press.action.action_ts}|{value}"
     silence_id = hashlib.sha256(press_key.encode()).hexdigest()[:16]
@@ -344,3 +509,128 @@ def _silence(
         f":zzz: Silenced `{matchers}` until {iso(silence.ends_at)} (silence `{silence_id}`,"
         f" by {press.user.actor}). End it early with `vigil silence expire {silence_id}`."
     )
+
+
+# ---------------------------------------------------------------------------- the two paths
+class PressJob(Contract):
+    """A verified press queued for :func:`act` (the function's own asynchronous event)."""
+
+    kind: Literal["vigil.slack_press"] = "vigil.slack_press"
+    version: Literal[1] = 1
+    press: ButtonPress
+    received_at: AwareDatetime
+    """When the request reached the URL: the decision's or silence's ``now``."""
+    reply_to: str | None = None
+    """The press's ``response_url``, only when it is on Slack's hooks host."""
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: dict[str, Any]
+
+    def event(self) -> dict[str, Any]:
+        """The function URL's answer."""
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(self.body),
+        }
+
+
+def acknowledge(
+    event: LambdaFunctionUrlEvent,
+    *,
+    secrets: Callable[[], tuple[str, str]],
+    enqueue: Callable[[PressJob], None],
+) -> HttpAnswer:
+    """The request path: verify and check the press, queue it for :func:`act`, answer.
+
+    ``secrets`` gives the signing secret and the hooks URL (cached); ``enqueue`` invokes
+    the function asynchronously. A rejected request is answered 4xx with one warning log
+    line and acts on nothing; a press that cannot be queued is answered 503 (Slack shows the
+    person an error, so they can press again).
+    """
+    try:
+        request = request_of(event)
+        signing_secret, hooks_url = secrets()
+        verify(request, signing_secret=signing_secret)
+        press = parse_action(request.body)
+        if press.action.action_id in (APPROVE, DECLINE):
+            _incident_of(press)
+        elif press.action.action_id == SILENCE:
+            _silence_button(press)
+        else:
+            return HttpAnswer(200, {})  # link buttons: acknowledged, ignored
+    except RejectedRequest as exc:
+        logger.warning("Slack request rejected", extra={"status": exc.status, "reason": str(exc)})
+        metrics.add_metric("SlackRequestRejected", MetricUnit.Count, 1)
+        return HttpAnswer(exc.status, {"error": str(exc)})
+    reply_to = press.response_url
+    if reply_to and not slack_hook(reply_to, hooks_url=hooks_url):
+        logger.warning("Slack response_url ignored: not a Slack hook", extra={"url": reply_to[:80]})
+        reply_to = None
+    try:
+        enqueue(PressJob(press=press, received_at=request.received_at, reply_to=reply_to))
+    except Exception as exc:  # the press is lost unless answered as a failure
+        logger.error("Slack press could not be queued", extra={"reason": str(exc)[:300]})
+        return HttpAnswer(503, {"error": "the press could not be queued; press again"})
+    return HttpAnswer(200, {})
+
+
+class NoticePort(Protocol):
+    def publish(self, notification: Notification) -> str: ...
+
+
+class ReplyPort(Protocol):
+    def post(self, url: str, message: dict[str, Any]) -> None:
+        """One attempt; a VigilError when it fails."""
+        ...
+
+
+@dataclass(frozen=True)
+class ActPorts:
+    approvals: ApprovalStorePort
+    callback: TaskCallbackPort
+    silences: SilenceCreatorPort
+    approvers: ApproversConfig
+    notices: NoticePort
+    replies: ReplyPort
+    stack: str
+    groups: Callable[[], GroupMembersPort | None] = lambda: None
+    """Built on demand: it reads the chat secret's bot token."""
+
+
+def act(job: PressJob, *, ports: ActPorts) -> Reply | None:
+    """The queued press: decide or silence as of ``received_at``, announce a refused
+    decision in the channel (SNS, published before the reply so that a failed publish is
+    retried by Lambda without posting the reply twice), then post the reply once."""
+    press = job.press
+    groups = ports.groups() if ports.approvers.slack_groups else None
+    reply = handle(
+        press,
+        now=job.received_at,
+        approvals=ports.approvals,
+        callback=ports.callback,
+        silences=ports.silences,
+        approvers=ports.approvers,
+        groups=groups,
+        stack=ports.stack,
+    )
+    if reply is None:
+        return None
+    metrics.add_metric(
+        "SlackButtonRefused" if reply.refused else "SlackButtonHandled", MetricUnit.Count, 1
+    )
+    (logger.warning if reply.refused else logger.info)(
+        "Slack button refused" if reply.refused else "Slack button handled",
+        extra={"action_id": press.action.action_id, "user": press.user.actor, "reply": reply.text},
+    )
+    if reply.notice is not None:
+        ports.notices.publish(reply.notice)
+    if job.reply_to:
+        try:
+            ports.replies.post(job.reply_to, reply.message())
+        except VigilError as exc:  # only the note in Slack is lost
+            logger.warning("Slack response_url failed", extra={"reason": str(exc)})
+    return reply

@@ -12,6 +12,10 @@ and ``message_not_found`` raises ``ChatMessageGone``.
 
 ``api_url`` is Slack's Web API (``https://slack.com/api/``) unless the chat secret names
 another Slack-compatible endpoint (``slack_api_url``), as the local emulator does.
+
+:class:`SlackUserGroups` reads who is in a user group for the Slack endpoint's approvers
+(``usergroups.users.list``, scope ``usergroups:read``, rate tier 2: 20 a minute): one attempt
+with a short timeout, the answer cached for a few minutes on the request's own time.
 """
 
 from datetime import datetime, timedelta
@@ -22,7 +26,12 @@ from slack_sdk.errors import SlackApiError
 
 from vigil.adapters.slack import retry_handlers
 from vigil.adapters.stats import CallStats
-from vigil.errors import ChatDeliveryError, ChatDestinationRefused, ChatMessageGone
+from vigil.errors import (
+    ChatDeliveryError,
+    ChatDestinationRefused,
+    ChatMessageGone,
+    VigilError,
+)
 from vigil.observability import http_logger
 
 if TYPE_CHECKING:
@@ -110,6 +119,67 @@ class SlackBot:
         except Exception as exc:  # urllib errors after slack_sdk's own retries
             raise ChatDeliveryError(f"Slack {method} unreachable: {exc}") from exc
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+class MembershipUnavailableError(VigilError):
+    """A user group's members could not be read (Slack unreachable, refused, or no token)."""
+
+
+GROUP_CACHE = timedelta(minutes=5)
+GROUP_LOOKUP_TIMEOUT = 1.0
+"""Seconds; one attempt (no retries), so a slow Slack cannot hold the endpoint's answer."""
+
+
+class SlackUserGroups:
+    """Members of Slack user groups through ``usergroups.users.list``
+    (https://api.slack.com/methods/usergroups.users.list: ``{"ok": true, "users": [...]}``;
+    errors such as ``no_such_subteam``, ``missing_scope``, ``invalid_auth``,
+    ``plan_upgrade_required``). A disabled group lists nobody (``include_disabled`` is not
+    sent). Answers are cached for :data:`GROUP_CACHE` from ``now``; failures are not cached.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        stats: CallStats,
+        api_url: str = SLACK_API_URL,
+        timeout: float = GROUP_LOOKUP_TIMEOUT,
+    ) -> None:
+        self._client = WebClient(
+            token=token, base_url=api_url, retry_handlers=[], logger=http_logger(token)
+        )
+        # slack_sdk passes the timeout to urllib as is; its annotation says int.
+        setattr(self._client, "timeout", timeout)  # noqa: B010
+        self._stats = stats
+        self._cache: dict[str, tuple[datetime, frozenset[str]]] = {}
+
+    def members(self, group_id: str, *, now: datetime) -> frozenset[str]:
+        cached = self._cache.get(group_id)
+        if cached is not None and timedelta(0) <= now - cached[0] < GROUP_CACHE:
+            return cached[1]
+        self._stats.count("slack:usergroups.users.list")
+        try:
+            response = self._client.api_call(
+                "usergroups.users.list", http_verb="GET", params={"usergroup": group_id}
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            raise MembershipUnavailableError(
+                f"Slack usergroups.users.list {group_id}: {error or exc}"
+            ) from exc
+        except Exception as exc:  # urllib errors: unreachable, timed out
+            raise MembershipUnavailableError(
+                f"Slack usergroups.users.list {group_id} unreachable: {exc}"
+            ) from exc
+        users = response.data.get("users") if isinstance(response.data, dict) else None
+        if not isinstance(users, list):
+            raise MembershipUnavailableError(
+                f"Slack usergroups.users.list {group_id}: no users in the answer"
+            )
+        members = frozenset(str(u) for u in users)
+        self._cache[group_id] = (now, members)
+        return members
 
 
 class ThreadStore:
