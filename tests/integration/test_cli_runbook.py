@@ -82,12 +82,12 @@ def test_live_and_as_override_the_dry_run_and_the_identity(table: str) -> None:
     assert (execution["name"], sent["dry_run"], sent["requested_by"]) == ("inc-42", False, "ana")
 
 
-def _gate() -> None:
+def _gate(*, dry_run: bool = False) -> None:
     request_approval(
         "inc-1",
         token="tok",
         plan="route53-record",
-        dry_run=False,
+        dry_run=dry_run,
         now=NOW - timedelta(minutes=2),
         timeout=timedelta(minutes=30),
         store=ApprovalStore(boto3.client("dynamodb"), TABLE),
@@ -97,7 +97,7 @@ def _gate() -> None:
 def test_approve_decides_once_and_a_second_decision_is_refused_with_who_and_when(
     table: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _gate()
+    _gate(dry_run=True)  # a live one needs approvers.iam_principals (test_cli_approvers.py)
 
     first = _vigil("runbook", "approve", "inc-1", "--comment", "AWS confirmed", "--as", "ana")
     second = _vigil("runbook", "decline", "inc-1", "--as", "bo", now=NOW + timedelta(minutes=1))
@@ -107,7 +107,9 @@ def test_approve_decides_once_and_a_second_decision_is_refused_with_who_and_when
     assert (first, second) == (0, 1)
     # --as names the person; the caller's ARN (moto's GetCallerIdentity answer) is kept with it
     ana = "ana (AWS arn:aws:sts::123456789012:user/moto)"
-    assert f"approved failover route53-record of incident inc-1 as {ana}" in captured.out
+    assert f"approved failover route53-record (dry run) of incident inc-1 as {ana}" in (
+        captured.out
+    )
     assert f"refused: incident inc-1 was already approved by {ana} at 2026-11-26T21:00:00Z" in (
         captured.err
     )
