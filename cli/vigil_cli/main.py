@@ -35,14 +35,15 @@ from vigil.adapters.table import ApprovalStore, IncidentStore, SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.views import TableViews
 from vigil.adapters.workflow import TaskCallback
-from vigil.approval import ApprovalClosedError
+from vigil.approval import ApprovalClosedError, NotAuthorizedError
 from vigil.clock import iso
 from vigil.errors import VigilError, describe_validation
-from vigil.model import Severity
+from vigil.model import Notification, Severity
 from vigil.routing import parse_duration
 from vigil.runbook import IncidentAlreadyOpen
 from vigil.silences import Silence, new_silence
 from vigil_cli import operations
+from vigil_cli.approvers import approvers_in_use
 from vigil_cli.stack import (
     RUNBOOK_OUTPUT,
     TABLE_OUTPUT,
@@ -194,7 +195,8 @@ def main(
     except ValidationError as exc:
         print(f"vigil: error: {describe_validation(exc, show_input=True)}", file=sys.stderr)
         return USAGE_ERROR
-    except (ApprovalClosedError, IncidentAlreadyOpen) as exc:  # decided, lapsed, or taken
+    except (ApprovalClosedError, IncidentAlreadyOpen, NotAuthorizedError) as exc:
+        # decided, lapsed, taken, or not an approver: nothing wrong with the input
         print(f"vigil: refused: {exc}", file=sys.stderr)
         return AWS_ERROR
     except VigilError as exc:  # UsageError, bad runbook input, an unknown id, a lost race
@@ -214,6 +216,7 @@ class _Stack:
         self._table: str | None = args.table
         self.session = boto3.session.Session(region_name=args.region)
         self._outputs: dict[str, str] | None = None
+        self._caller_arn: str | None = None
 
     def output(self, key: str, given: str | None = None) -> str:
         if given:
@@ -232,11 +235,24 @@ class _Stack:
         arn = self.session.client("sts").get_caller_identity()["Arn"]
         return operations.identity_name(arn)
 
+    def caller_arn(self) -> str:
+        """The caller's ARN (sts:GetCallerIdentity), asked once."""
+        if self._caller_arn is None:
+            self._caller_arn = self.session.client("sts").get_caller_identity()["Arn"]
+        return self._caller_arn
+
     def decider(self, given: str | None) -> str:
         """Who decides a gate: always with the caller's ARN (sts:GetCallerIdentity), so
         ``--as`` names the person but cannot hide the AWS principal that acted (issue 12)."""
-        arn = self.session.client("sts").get_caller_identity()["Arn"]
+        arn = self.caller_arn()
         return operations.identity_name(arn) if given is None else f"{given} (AWS {arn})"
+
+    def announce(self, notice: Notification) -> None:
+        """Publish a refusal's channel notice; the refusal stands (and is recorded) if not."""
+        try:
+            AlertsTopic(self.session.client("sns"), self.output(TOPIC_OUTPUT)).publish(notice)
+        except (VigilError, ClientError, BotoCoreError) as exc:
+            print(f"vigil: the refusal was not announced: {exc}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
@@ -254,6 +270,10 @@ def _run(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
             now=now,
             store=ApprovalStore(dynamodb, stack.table),
             callback=TaskCallback(stack.session.client("stepfunctions")),
+            caller_arn=stack.caller_arn(),
+            approvers=approvers_in_use(dynamodb, stack.table),
+            announce=stack.announce,
+            stack=stack.name,
         )
     if args.command == "notify":
         topic = AlertsTopic(stack.session.client("sns"), stack.output(TOPIC_OUTPUT, args.topic_arn))

@@ -7,7 +7,7 @@ adapters from one boto3 session, reads the wall clock once and maps errors to ex
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,12 +16,19 @@ from vigil.adapters.table import ApprovalStore, IncidentStore, SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.views import TableViews
 from vigil.adapters.workflow import TaskCallback
-from vigil.approval import Approval, decide
+from vigil.approval import (
+    Approval,
+    ApprovalState,
+    NotAuthorizedError,
+    decide,
+    refusal_notice,
+)
 from vigil.clock import iso
 from vigil.errors import VigilError
-from vigil.model import ChatPayload, NotifyReason, Severity
+from vigil.model import ChatPayload, Notification, NotifyReason, Severity
 from vigil.notifications import publishable
 from vigil.routing import label_values
+from vigil.rules import ApproversConfig
 from vigil.runbook import (
     ExecutionsPort,
     Incident,
@@ -31,6 +38,7 @@ from vigil.runbook import (
     parse_request,
     scope_holder,
 )
+from vigil_cli.approvers import command_authorization
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -137,6 +145,10 @@ def start_runbook(
     )
 
 
+def _anyone(approval: Approval) -> None:
+    """No approvers check: IAM alone authorizes the caller."""
+
+
 def decide_approval(
     incident_id: str,
     *,
@@ -146,16 +158,49 @@ def decide_approval(
     now: datetime,
     store: ApprovalStore,
     callback: TaskCallback,
+    caller_arn: str | None = None,
+    approvers: ApproversConfig | None = None,
+    announce: Callable[[Notification], None] | None = None,
+    stack: str = "vigil",
 ) -> str:
-    decided = decide(
-        incident_id,
-        approve=approve,
-        actor=actor,
-        now=now,
-        store=store,
-        callback=callback,
-        comment=comment,
-    )
+    """Decide as ``actor``. With ``approvers`` and the ``caller_arn``, only a caller listed
+    in ``approvers.iam_principals`` decides a live failover (vigil_cli.approvers); a refusal
+    is recorded on the gate, handed to ``announce`` as its channel notice, and raised."""
+    checked = approvers is not None and caller_arn is not None
+    try:
+        decided = decide(
+            incident_id,
+            approve=approve,
+            actor=actor,
+            now=now,
+            store=store,
+            callback=callback,
+            comment=comment,
+            authorize=command_authorization(caller_arn, approvers)
+            if caller_arn is not None and approvers is not None
+            else _anyone,
+            principal=caller_arn if checked else None,
+            live_approvals=approvers.live_approvals if approvers is not None else 1,
+            via="command",
+        )
+    except NotAuthorizedError as exc:
+        if exc.refusal is not None and announce is not None:
+            gate = store.get(incident_id)
+            announce(
+                refusal_notice(
+                    incident_id,
+                    exc.refusal,
+                    stack=stack,
+                    plan=gate.plan if gate else None,
+                    dry_run=gate.dry_run if gate else None,
+                )
+            )
+        raise
+    if decided.state is ApprovalState.PENDING:
+        return (
+            f"first approval of failover {decided.plan} of incident {incident_id} recorded as"
+            f" {actor} at {iso(now)}; a live failover needs a second, different approver"
+        )
     mode = " (dry run)" if decided.dry_run else ""
     return (
         f"{decided.state.value} failover {decided.plan}{mode} of incident {incident_id}"
