@@ -122,8 +122,9 @@ def test_the_command_starts_a_runbook_that_waits_and_approves_it(
 def test_the_slack_decline_button_refuses_a_forgery_and_decides_when_signed(
     emu: Emulator,
 ) -> None:
-    arn = start(emu, "slack-1", service="lambda", region="us-east-1", dry_run=False,
-                failover_plan="to-west")  # fmt: skip
+    # Another region than cli-1's: one runbook runs per service and region.
+    arn = start(emu, "slack-1", service="lambda", region="us-east-2", dry_run=False,
+                failover_plan="to-west", failover_on_our_side=True)  # fmt: skip
     decline = _button(emu, "runbook_decline", "slack-1")
 
     forged = _press(emu, decline, secret="a-guess")
@@ -137,9 +138,15 @@ def test_the_slack_decline_button_refuses_a_forgery_and_decides_when_signed(
     replies = [p.payload["text"] for p in emu.slack.posts if p.path == "/actions/T000/2/gate"]
     assert forged["statusCode"] == 401
     assert guest["statusCode"] == 200
-    assert "needs an approver" in json.loads(guest["body"])["text"]
+    assert json.loads(guest["body"]) == {}  # acknowledged; the press is acted on, queued
     assert pending is not None
     assert pending.state is ApprovalState.PENDING
+    # issue 12: the guest's refusal is on the gate and announced in the channel
+    assert [(r.principal, r.action, r.via) for r in pending.refusals] == [
+        ("W0GUEST", "decline", "slack")
+    ]
+    notices = [p.payload for p in emu.slack.posts if "Refused: decline" in json.dumps(p.payload)]
+    assert len(notices) == 1
     assert signed["statusCode"] == 200
     assert decided is not None
     assert (decided.state, decided.decided_by) == (
