@@ -227,17 +227,22 @@ def bucket(emu: Emulator) -> str:
     return str(emu.deployment.outputs["RunbookBucketName"])
 
 
-def status_page_versions(emu: Emulator) -> list[str]:
-    """Every version the workflow wrote of status/index.html, oldest first."""
+def status_page(emu: Emulator, key: str) -> str:
+    """The current object ``key`` of the runbook bucket (``status/index.html``, ...)."""
+    body = boto3.client("s3").get_object(Bucket=bucket(emu), Key=key)["Body"]
+    return str(body.read().decode())
+
+
+def status_page_versions(emu: Emulator, key: str = "status/index.html") -> list[str]:
+    """Every version the workflow wrote of ``key`` (the index, or an incident's own page,
+    ``status/incidents/<id>.html``), oldest first."""
     s3 = boto3.client("s3")
     name = bucket(emu)
-    versions = s3.list_object_versions(Bucket=name, Prefix="status/index.html")["Versions"]
+    versions = s3.list_object_versions(Bucket=name, Prefix=key)["Versions"]
     # S3 lists the versions of a key newest first.
-    ordered = list(reversed(versions))
+    ordered = list(reversed([v for v in versions if v["Key"] == key]))
     return [
-        s3.get_object(Bucket=name, Key="status/index.html", VersionId=v["VersionId"])["Body"]
-        .read()
-        .decode()
+        s3.get_object(Bucket=name, Key=key, VersionId=v["VersionId"])["Body"].read().decode()
         for v in ordered
     ]
 

@@ -3,8 +3,10 @@ once per outage, even when the suspicion is later confirmed by AWS.
 
 In health-suspected the first outage is suspected at 09:25, confirmed at 09:40 and over when
 AWS closes its issue at 10:15; the functions still failing then raise a second suspicion at
-10:20, a new outage with a runbook of its own."""
+10:20, a new outage whose runbook is refused: the first runbook still watches lambda in
+us-east-1 (its alerts are open), and one incident runs per service and region (issue 12)."""
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -25,22 +27,30 @@ def started() -> Iterator[Emulator]:
         yield emu
 
 
-def test_each_outage_starts_one_runbook_even_when_aws_confirms_it_later(
+def test_an_outage_starts_one_runbook_and_a_second_one_in_its_scope_is_refused(
     started: Emulator,
 ) -> None:
-    runs = started.executions("OutageRunbookStateMachine")
+    runs = {run.name: run for run in started.executions("OutageRunbookStateMachine")}
     announced = [
         post
         for post in started.slack.posts
         if post.payload["text"] == "[CRITICAL] Outage runbook started: lambda in us-east-1"
     ]
-
-    assert sorted(run.name for run in runs) == [
+    first, second = (
         "outage-lambda-us-east-1-20250314T0925Z",
         "outage-lambda-us-east-1-20250314T1020Z",
-    ]
-    assert all(run.succeeded for run in runs)
-    assert len(announced) == 2
+    )
+    refused = runs[second]
+
+    assert sorted(runs) == [first, second]
+    assert runs[first].succeeded
+    # The second outage's runbook is refused while the first one still watches the scope.
+    assert (refused.status, refused.error) == ("FAILED", "IncidentAlreadyOpen")
+    assert json.loads(refused.cause or "{}")["errorMessage"].startswith(
+        f"lambda in us-east-1 already has an open incident: {first},"
+        " opened 2025-03-14T09:25:00Z (vigil by vigil-outage-correlation);"
+    )
+    assert len(announced) == 1
 
 
 def test_the_evaluations_that_started_it_succeeded(started: Emulator) -> None:
