@@ -160,8 +160,9 @@ class SlackUserGroups:
             return cached[1]
         self._stats.count("slack:usergroups.users.list")
         try:
+            # Form-encoded, the token in the Authorization header (slack_sdk's way).
             response = self._client.api_call(
-                "usergroups.users.list", http_verb="GET", params={"usergroup": group_id}
+                "usergroups.users.list", params={"usergroup": group_id}
             )
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
