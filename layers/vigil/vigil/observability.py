@@ -10,7 +10,10 @@ import logging
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))
+"""X-Ray patches the AWS SDK, the only library Vigil's traces follow. Powertools' default
+(``patch_all``) also tries a dozen database and HTTP client libraries on every cold start,
+importing those it finds (``sqlite3`` of the standard library among them; ADR 37)."""
 metrics = Metrics()
 
 REDACTED = "[redacted]"
