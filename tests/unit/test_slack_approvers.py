@@ -4,6 +4,7 @@ work runs in a queued invocation. Cases come from the issue's list; the Slack me
 and errors from https://api.slack.com/methods/usergroups.users.list."""
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -536,3 +537,32 @@ def test_a_press_that_cannot_be_queued_is_answered_503_so_slack_shows_an_error()
     )
 
     assert answer.status == 503
+
+
+def test_the_chat_secret_is_read_only_when_a_group_must_be_asked() -> None:
+    store = MemoryApprovalStore()
+    _live_gate(store)
+    asked: list[str] = []
+
+    def unreadable() -> FakeGroups:
+        asked.append("secret")
+        raise RuntimeError("AccessDeniedException")
+
+    ports, _, _ = _ports(
+        store, ApproversConfig(slack_users=["U024BE7LH"], slack_groups=["S0ONCALL"])
+    )
+    ports = dataclasses.replace(ports, groups=unreadable)
+
+    listed = act(_job("runbook_approve"), ports=ports)  # ana is named: no lookup
+    store2 = MemoryApprovalStore()
+    _live_gate(store2)
+    guest = act(
+        _job("runbook_approve", user=GUEST), ports=dataclasses.replace(ports, approvals=store2)
+    )
+
+    assert listed is not None
+    assert listed.refused is False
+    assert guest is not None
+    assert guest.refused is True
+    assert "the chat secret could not be read (AccessDeniedException)" in guest.text
+    assert asked == ["secret"]

@@ -601,12 +601,32 @@ class ActPorts:
     """Built on demand: it reads the chat secret's bot token."""
 
 
+class _OnDemand:
+    """The group reader, built when a group is first asked about (it reads the chat secret);
+    a secret that cannot be read, or holds no token, makes every group unreadable."""
+
+    def __init__(self, make: Callable[[], GroupMembersPort | None], *, key: str) -> None:
+        self._make = make
+        self._key = key
+        self._reader: GroupMembersPort | None = None
+
+    def members(self, group_id: str, *, now: datetime) -> frozenset[str]:
+        if self._reader is None:
+            try:
+                self._reader = self._make()
+            except Exception as exc:  # AccessDenied, throttling, a timeout: not checked
+                raise VigilError(f"the chat secret could not be read ({exc})") from exc
+            if self._reader is None:
+                raise VigilError(f"the chat secret has no bot token under {self._key!r}")
+        return self._reader.members(group_id, now=now)
+
+
 def act(job: PressJob, *, ports: ActPorts) -> Reply | None:
     """The queued press: decide or silence as of ``received_at``, announce a refused
     decision in the channel (SNS, published before the reply so that a failed publish is
     retried by Lambda without posting the reply twice), then post the reply once."""
     press = job.press
-    groups = ports.groups() if ports.approvers.slack_groups else None
+    groups = _OnDemand(ports.groups, key=ports.approvers.slack_bot)
     reply = handle(
         press,
         now=job.received_at,
