@@ -409,13 +409,15 @@ def _save(
 
 
 def _publish(incident: Incident, ports: RunbookPorts, now: datetime) -> None:
-    """The incident's own page from its record, and the index of the recent incidents (this
-    one as just written, the others as stored)."""
+    """The incident's own page from its record, and the index of the recent incidents,
+    newest opened first (this one as just written, the others as stored)."""
     recent = [
         Incident.model_validate_json(body)
         for body in ports.incidents.recent(ports.status_page_incidents)
     ]
-    index = [incident, *(i for i in recent if i.incident_id != incident.incident_id)]
+    index = [incident if i.incident_id == incident.incident_id else i for i in recent]
+    if incident not in index:
+        index.insert(0, incident)
     ports.status_page.publish(incident, index, now=now)
 
 
