@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from vigil.adapters.table import IncidentStore
 from vigil.errors import ConflictError
@@ -207,3 +208,56 @@ def test_the_record_and_the_lock_are_one_transaction(table: str) -> None:
     with pytest.raises(ConflictError):
         store.close("inc-404", "{}", service="lambda", region="us-east-1")
     assert _lock(table) == mine
+
+
+class _Racing:
+    """The moto client, but another start's transaction lands first; DynamoDB then cancels
+    ours with TransactionConflict (DynamoDB developer guide, "Transaction conflict handling")."""
+
+    def __init__(self, table: str, winner: str) -> None:
+        self._client = boto3.client("dynamodb")
+        self._table = table
+        self._winner: str | None = winner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: object) -> object:
+        if self._winner is not None:
+            winner, self._winner = self._winner, None
+            _open(_ports(self._table), winner)
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        return self._client.transact_write_items(**kwargs)
+
+
+def test_two_starts_at_the_same_moment_the_loser_is_refused_naming_the_winner(
+    table: str,
+) -> None:
+    racing = RunbookPorts(
+        incidents=IncidentStore(_Racing(table, winner="inc-a"), table),  # type: ignore[arg-type]
+        status_page=Page(),
+        stack="vigil",
+        plans=FailoverPlans(),
+    )
+
+    with pytest.raises(IncidentAlreadyOpen, match="open incident: inc-a,"):
+        _open(racing, "inc-b")
+
+    assert _items(table) == ["INCIDENT#inc-a|META", "SCOPE#lambda#us-east-1|LOCK"]
+
+
+def test_a_step_racing_its_own_retry_goes_on_with_the_record_written(table: str) -> None:
+    racing = RunbookPorts(
+        incidents=IncidentStore(_Racing(table, winner="inc-a"), table),  # type: ignore[arg-type]
+        status_page=Page(),
+        stack="vigil",
+        plans=FailoverPlans(),
+    )
+
+    assert _open(racing, "inc-a").incident_id == "inc-a"

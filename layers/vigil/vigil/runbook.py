@@ -580,6 +580,8 @@ def _record(incident: Incident, ports: RunbookPorts, execution_arn: str | None) 
             )
         except ScopeTakenError as taken:
             holder = taken.holder
+            if holder is not None and holder.incident_id == incident.incident_id:
+                return False  # a concurrent attempt of this same step wrote it
             if holder is not None and not _stale(
                 holder, incidents=ports.incidents, executions=ports.executions
             ):

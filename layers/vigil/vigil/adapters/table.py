@@ -387,11 +387,12 @@ class IncidentStore(_Store):
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             failed = _cancelled_items(exc)
-            if failed is None:
-                raise
-            if 0 in failed:
+            if failed is not None and 0 in failed:
                 return False
-            if 1 in failed and lock is not None:
+            if lock is not None and (
+                (failed is not None and 1 in failed) or _transaction_conflict(exc)
+            ):
+                # Held by another incident, or another start wrote it at the same moment.
                 raise ScopeTakenError(self.scope_lock(lock.service, lock.region)) from exc
             raise
         return True
@@ -483,6 +484,14 @@ def _cancelled_items(exc: ClientError) -> set[int] | None:
     reasons = exc.response.get("CancellationReasons") or []
     failed = {i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
     return failed or None
+
+
+def _transaction_conflict(exc: ClientError) -> bool:
+    """A transaction cancelled because another one wrote one of its items meanwhile."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    return any(r.get("Code") == "TransactionConflict" for r in reasons)
 
 
 class ApprovalStore(_Store):
