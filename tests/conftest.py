@@ -1,6 +1,11 @@
-"""Test-wide safety: fake credentials, so nothing can sign a request for a real account."""
+"""Test-wide safety: fake credentials, so nothing can sign a request for a real account; and
+what parallel workers share."""
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +32,50 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+
+
+# ------------------------------------------------------------------ parallel workers (xdist)
+# `make pytest` runs the suite in parallel workers (`-n auto`, `--dist loadscope` from
+# pyproject.toml: a module, and so its module-scoped deployment, stays in one worker).
+# Each worker is its own process; what the workers must share (the e2e IAM call recordings)
+# goes through one folder per session, made by the controller and handed to every worker.
+_SHARED_DIR_KEY = "vigil_shared_dir"
+_SHARED_DIR = pytest.StashKey[Path]()
+
+# The slowest modules start first, so that parallel workers finish together (a long module
+# started last would run alone at the end); measured on 2 cores, seconds. Every other module
+# keeps its place after these. tests/e2e/conftest.py then puts the IAM grant checks last.
+SLOWEST_FIRST = {
+    "e2e/test_region_storm.py": 100,
+}
+
+
+def shared_dir(config: pytest.Config) -> Path:
+    """The folder this test session shares between its workers (one for a serial run)."""
+    return config.stash[_SHARED_DIR]
+
+
+class _HandShareToWorkers:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_SHARED_DIR_KEY] = str(self.path)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and _SHARED_DIR_KEY in workerinput:
+        config.stash[_SHARED_DIR] = Path(workerinput[_SHARED_DIR_KEY])
+        return
+    path = Path(tempfile.mkdtemp(prefix="vigil-pytest-"))
+    config.add_cleanup(lambda: shutil.rmtree(path, ignore_errors=True))
+    config.stash[_SHARED_DIR] = path
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_HandShareToWorkers(path), "vigil-shared-dir")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first (a stable sort: the order within a module is kept)."""
+    items.sort(key=lambda item: -SLOWEST_FIRST.get(f"{item.path.parent.name}/{item.path.name}", 0))

@@ -2,7 +2,9 @@
 
 ``tests/e2e/conftest.py`` records, while the other e2e tests play their scenarios, the IAM
 action of every AWS call each function's real handler makes. These tests run last (the
-conftest orders them) and compare that with the actions template.yaml grants each function:
+conftest orders them; in parallel workers they wait until every other e2e module's recording
+is in, whichever worker played it) and compare the union with the actions template.yaml grants
+each function:
 inline statements, SAM policy templates (expanded from aws-sam-translator's own definitions)
 and ``AWS::IAM::Policy`` resources attached to a function's role. Both branches of an
 ``Fn::If`` count as granted. Actions are compared, not resources.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ import samtranslator
 from emulator import PROJECT_ROOT
 from emulator.template import load_template
 
-from .conftest import RECORDER
+from .conftest import RECORDER, Recording, recordings, wait_for_recordings
 
 pytestmark = [pytest.mark.e2e]
 
@@ -36,6 +39,7 @@ NOT_CALLED_BY_THE_HANDLER = {
             "EvaluateFunction",
             "NotifyChatFunction",
             "RunbookFunction",
+            "SlackActionsFunction",
         )
         for action in ("kms:GenerateDataKey*", "kms:Decrypt")
     ),
@@ -123,27 +127,59 @@ def _is_granted(action: str, granted: set[str]) -> bool:
     return any(fnmatch.fnmatchcase(action, pattern) for pattern in granted)
 
 
-def _scenarios_played() -> bool:
-    return bool(RECORDER.calls)
+# A module must stay whole in one worker for its recording to be complete when it ends.
+_WHOLE_MODULE_DIST = {"no", "loadscope", "loadfile"}
 
 
-def test_every_call_a_function_makes_is_granted_to_it() -> None:
-    # Given the calls recorded while the e2e scenarios of this session ran
-    if not _scenarios_played():
-        pytest.skip("no scenario ran in this session: run tests/e2e as a whole")
-    grants = granted_actions()
-    # When each is looked up in the function's grants
-    missing = sorted(
+@pytest.fixture(scope="module")
+def recorded(request: pytest.FixtureRequest) -> Recording:
+    """The calls recorded by every e2e module of this session, in whichever worker."""
+    if not RECORDER.modules - {Path(__file__).name}:
+        return Recording()
+    dist = request.config.getoption("dist", "no")
+    if dist not in _WHOLE_MODULE_DIST:
+        pytest.fail(f"--dist {dist} splits modules between workers: use --dist loadscope")
+    union = recordings(request.config)
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        calls = {name: sorted(actions) for name, actions in sorted(union.calls.items())}
+        cache.set("vigil/iam-calls", calls)
+    return union
+
+
+def ungranted(calls: dict[str, set[str]], grants: dict[str, set[str]]) -> list[str]:
+    """``function: action`` for each call the function's role does not grant."""
+    return sorted(
         f"{function}: {action}"
-        for function, actions in RECORDER.calls.items()
+        for function, actions in calls.items()
         for action in actions
         if not _is_granted(action, grants.get(function, set()) | LAMBDA_BASIC_EXECUTION)
     )
+
+
+def unused(calls: dict[str, set[str]], grants: dict[str, set[str]]) -> list[str]:
+    """``function: pattern`` for each grant no call matched, beyond the allowlist."""
+    return sorted(
+        f"{function}: {pattern}"
+        for function, patterns in grants.items()
+        for pattern in patterns
+        if (function, pattern) not in ALLOWED_UNUSED
+        and not any(fnmatch.fnmatchcase(a, pattern) for a in calls.get(function, ()))
+    )
+
+
+def test_every_call_a_function_makes_is_granted_to_it(recorded: Recording) -> None:
+    # Given the calls recorded while the e2e scenarios of this session ran
+    if not recorded.calls:
+        pytest.skip("no scenario ran in this session: run tests/e2e as a whole")
+    grants = granted_actions()
+    # When each is looked up in the function's grants
+    missing = ungranted(recorded.calls, grants)
     # Then none is missing
     assert not missing, "called but not granted by template.yaml:\n" + "\n".join(missing)
 
 
-def test_every_granted_action_is_called_by_some_scenario() -> None:
+def test_every_granted_action_is_called_by_some_scenario(recorded: Recording) -> None:
     # Given every e2e test of the directory ran in this session (a partial run proves nothing)
     expected = {path.name for path in Path(__file__).parent.glob("test_*.py")}
     absent = expected - RECORDER.modules
@@ -151,15 +187,9 @@ def test_every_granted_action_is_called_by_some_scenario() -> None:
         pytest.skip(f"the whole e2e suite did not run (missing {len(absent)} files)")
     grants = granted_actions()
     # When each grant is matched against the calls the function made
-    unused = sorted(
-        f"{function}: {pattern}"
-        for function, patterns in grants.items()
-        for pattern in patterns
-        if (function, pattern) not in ALLOWED_UNUSED
-        and not any(fnmatch.fnmatchcase(a, pattern) for a in RECORDER.calls.get(function, ()))
-    )
+    never = unused(recorded.calls, grants)
     # Then none is unused, beyond the commented allowlist
-    assert not unused, "granted but never called in the scenarios:\n" + "\n".join(unused)
+    assert not never, "granted but never called in the scenarios:\n" + "\n".join(never)
 
 
 def test_the_allowlist_names_only_grants_the_template_makes() -> None:
@@ -168,3 +198,74 @@ def test_the_allowlist_names_only_grants_the_template_makes() -> None:
     # Then each entry is still granted (a stale entry would hide nothing, and mislead)
     stale = sorted(f"{f}: {a}" for f, a in ALLOWED_UNUSED if a not in grants.get(f, set()))
     assert not stale, "allowlisted but not granted:\n" + "\n".join(stale)
+
+
+# ------------------------------------------------------------------ the checks themselves
+# What the two checks above see is the union of the recordings the workers leave in the
+# session's shared folder; these plant recordings there and show the checks catch a bad one.
+
+
+def _worker_files(directory: Path, *recordings_: Recording) -> Recording:
+    for index, recording in enumerate(recordings_):
+        recording.write(directory / f"gw{index}.json")
+    return Recording.read_all(directory)
+
+
+def test_a_planted_call_the_template_does_not_grant_is_reported(tmp_path: Path) -> None:
+    # Given two workers' recordings, one with a call EvaluateFunction's role does not grant
+    grants = granted_actions()
+    union = _worker_files(
+        tmp_path,
+        Recording({"test_a.py"}, {"EvaluateFunction": {"dynamodb:GetItem"}}),
+        Recording({"test_b.py"}, {"EvaluateFunction": {"s3:DeleteBucket"}}),
+    )
+    # When the union is checked, Then that call, and only it, is reported
+    assert union.modules == {"test_a.py", "test_b.py"}
+    assert ungranted(union.calls, grants) == ["EvaluateFunction: s3:DeleteBucket"]
+
+
+def test_a_grant_no_worker_recorded_a_call_for_is_reported(tmp_path: Path) -> None:
+    # Given recordings that call every grant (each pattern as an action) but one of
+    # EvaluateFunction's, the functions split between two workers
+    grants = granted_actions()
+    evaluate = sorted(
+        p for p in grants["EvaluateFunction"] if ("EvaluateFunction", p) not in ALLOWED_UNUSED
+    )
+    dropped = evaluate[0]
+    calls = {function: set(patterns) for function, patterns in grants.items()}
+    calls["EvaluateFunction"].discard(dropped)
+    names = sorted(calls)
+    half = len(names) // 2
+    workers = [
+        Recording({"test_a.py"}, {name: calls[name] for name in names[:half]}),
+        Recording({"test_b.py"}, {name: calls[name] for name in names[half:]}),
+    ]
+    # When the union is checked, Then exactly the grant nothing called is reported
+    union = _worker_files(tmp_path, *workers)
+    assert unused(union.calls, grants) == [f"EvaluateFunction: {dropped}"]
+    # and once a third worker recorded that call, nothing is
+    third = Recording({"test_c.py"}, {"EvaluateFunction": {dropped}})
+    assert unused(_worker_files(tmp_path, *workers, third).calls, grants) == []
+
+
+def test_the_checks_wait_for_every_module_then_name_those_never_recorded(tmp_path: Path) -> None:
+    # Given one worker's recording in, the other's written a moment later
+    Recording({"test_a.py"}, {"EvaluateFunction": {"states:StartExecution"}}).write(
+        tmp_path / "gw0.json"
+    )
+    later = threading.Timer(
+        0.1,
+        Recording({"test_b.py"}, {"CollectMetricsFunction": {"cloudwatch:GetMetricData"}}).write,
+        [tmp_path / "gw1.json"],
+    )
+    later.start()
+    # When the checks wait for both modules, Then they see both workers' calls
+    union = wait_for_recordings(tmp_path, {"test_a.py", "test_b.py"}, timeout=10, poll=0.01)
+    later.join()
+    assert union.calls == {
+        "EvaluateFunction": {"states:StartExecution"},
+        "CollectMetricsFunction": {"cloudwatch:GetMetricData"},
+    }
+    # and a module whose recording never arrives is named, not silently left out
+    with pytest.raises(TimeoutError, match=r"test_c\.py"):
+        wait_for_recordings(tmp_path, {"test_a.py", "test_c.py"}, timeout=0.05, poll=0.01)
