@@ -82,14 +82,19 @@ scan: venv $(SCAN_VENV)/.installed ## checkov over template.yaml, statelint over
 build: venv ## sam build (no container; arm64 wheels come from PyPI)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam build --region $(REGION)
 
+# The tests run in parallel workers, one per core (pytest-xdist; pyproject.toml keeps each module
+# whole in one worker). PYTEST_WORKERS=0 runs them in this process, PYTEST_WORKERS=4 in four.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS)
+
 unit: venv ## unit tests of the domain (no AWS, no sockets)
-	$(BIN)/pytest tests/unit
+	$(PYTEST) tests/unit
 
 integration: venv ## handlers and adapters on moto
-	$(BIN)/pytest tests/integration
+	$(PYTEST) tests/integration
 
 e2e: venv chromium ## the template deployed in the emulator, scenarios played
-	$(BIN)/pytest tests/e2e
+	$(PYTEST) tests/e2e
 
 benchmark: venv ## what healthy, sweep and unhealthy cycles ask of AWS (10 to 5,000 functions)
 	$(PY) benchmarks/collection_cycle.py
@@ -97,8 +102,8 @@ benchmark: venv ## what healthy, sweep and unhealthy cycles ask of AWS (10 to 5,
 benchmark-storm: venv ## 1,000 to 20,000 functions failing at once: bytes, Evaluate CPU, messages
 	$(PY) benchmarks/storm.py
 
-pytest: venv chromium ## every test with branch coverage
-	$(BIN)/pytest --cov --cov-report=term tests
+pytest: venv chromium ## every test with branch coverage, in parallel workers
+	$(PYTEST) --cov --cov-report=term --durations=15 tests
 
 test: lint typecheck cfn-lint scan build pytest ## everything CI runs
 
