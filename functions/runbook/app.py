@@ -74,12 +74,14 @@ def _env() -> _Environment:
         title=settings.status_page_title,
         stats=stats,
     )
+    approvals = ApprovalStore(dynamodb, settings.table_name)
     ports = RunbookPorts(
         incidents=IncidentStore(dynamodb, settings.table_name),
         status_page=bucket,
         stack=settings.stack_name,
         plans=settings.failover_plans,
         executions=RunbookExecutions(boto3.client("stepfunctions", config=_FAST), stats),
+        approvals=approvals,
     )
     rules = settings.rules
     alerts = AlertStore(
@@ -100,7 +102,7 @@ def _env() -> _Environment:
         settings=settings,
         ports=ports,
         bucket=bucket,
-        approvals=ApprovalStore(dynamodb, settings.table_name),
+        approvals=approvals,
         topic=AlertsTopic(boto3.client("sns"), settings.topic_arn, stats),
         signals=RunbookSignals(
             alerts, OutageStore(dynamodb, settings.table_name), rules.enabled_kinds

@@ -156,6 +156,11 @@ def test_the_slack_decline_button_refuses_a_forgery_and_decides_when_signed(
     assert decided.decided_at == START
     assert record.decision is not None
     assert record.decision.decision == "declined"
+    # the Declined step copies the refusal into the incident's timeline (and its report)
+    assert [e.text for e in record.timeline if e.text.startswith("Refused to decline")] == [
+        "Refused to decline failover to-west (slack) for guest (Slack W0GUEST): "
+        + pending.refusals[0].reason
+    ]
     assert weights() == {"east": 100, "west": 0}
     assert describe(arn)["status"] == "RUNNING"  # declined: it keeps monitoring
     assert len(replies) == 2

@@ -1,12 +1,13 @@
 """The outage runbook's domain: open, assess, confirm, the gate's branches, monitor, finish."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.factories import labels
 from tests.fakes import MemoryApprovalStore
-from vigil.approval import ApprovalState
+from vigil.approval import ApprovalState, Refusal
 from vigil.errors import InvalidRunbookInput, VigilError
 from vigil.failover import FailoverAction, FailoverActionError, FailoverPlans
 from vigil.model import Alert, AlertState, Evidence, HealthEvent, Notification, Severity
@@ -305,6 +306,44 @@ def test_a_lapsed_gate_records_expiry_pages_and_changes_nothing() -> None:
     assert notification.subject.startswith("[PAGE] Failover approval timed out")
     assert incident.actions == []
     assert incident.decision == Decision(decision="expired", at=T0 + timedelta(minutes=1))
+
+
+def test_refused_decisions_enter_the_timeline_once_when_the_gate_closes() -> None:
+    """Issue 12: a refused press is recorded on the approval by the Slack endpoint or the
+    command; the step after the gate copies it into the incident's timeline (and report)."""
+    ports, approvals = _ports(), MemoryApprovalStore()
+    ports = dataclasses.replace(ports, approvals=approvals)
+    _opened(ports, failover_plan="to-west")
+    request_gate(
+        "inc-1",
+        token="t",
+        now=T0,
+        timeout=timedelta(minutes=30),
+        ports=ports,
+        approvals=approvals,
+        topic=Topic(),
+    )
+    guest = Refusal(
+        at=T0 + timedelta(minutes=2),
+        by="guest (Slack W9)",
+        principal="W9",
+        action="approve",
+        via="slack",
+        reason="not an approver of live failovers",
+    )
+    gate = approvals.items["inc-1"]
+    approvals.items["inc-1"] = gate.with_refusal(guest)
+    decision = Decision(decision="declined", by="bob", at=T0 + timedelta(minutes=5))
+
+    incident, _ = declined("inc-1", decision=decision, now=decision.at, ports=ports)
+    again = declined("inc-1", decision=decision, now=decision.at, ports=ports)[0]
+
+    refused = [e for e in incident.timeline if e.text.startswith("Refused to approve")]
+    assert [(e.at, e.phase) for e in refused] == [(guest.at, "approval")]
+    assert "guest (Slack W9)" in refused[0].text
+    assert "not an approver" in refused[0].text
+    assert [e.at for e in incident.timeline] == sorted(e.at for e in incident.timeline)
+    assert sum(e.text.startswith("Refused") for e in again.timeline) == 1
 
 
 def test_a_decline_is_recorded_with_who_and_why() -> None:

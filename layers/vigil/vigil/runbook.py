@@ -25,7 +25,7 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import AwareDatetime, Field, ValidationError
 
-from vigil.approval import ApprovalStorePort, expire, request_approval
+from vigil.approval import ApprovalStorePort, expire, request_approval, timeline_entries
 from vigil.clock import iso
 from vigil.errors import ConflictError, InvalidRunbookInput, VigilError, describe_validation
 from vigil.failover import (
@@ -356,6 +356,8 @@ class RunbookPorts:
     status_page_incidents: int = 10
     executions: ExecutionsPort | None = None
     """Tells a lock of a stopped or failed execution from a live one (None: not asked)."""
+    approvals: ApprovalStorePort | None = None
+    """The gate's record, read after it closes for the refused decisions (None: not read)."""
 
 
 class RunbookStepError(VigilError):
@@ -502,6 +504,30 @@ def _notice(
 
 def _tag(incident: Incident) -> str:
     return incident.request.severity.value.upper()
+
+
+def _with_refusals(incident: Incident, ports: RunbookPorts) -> Incident:
+    """The incident with the gate's refused decisions in its timeline (ADR 32).
+
+    Refusals are recorded on the approval by the Slack endpoint and the command, never on the
+    incident (its workflow alone writes it); the step after the gate copies them in once.
+    """
+    if ports.approvals is None:
+        return incident
+    approval = ports.approvals.get(incident.incident_id)
+    if approval is None:
+        return incident
+    known = {(entry.at, entry.text) for entry in incident.timeline}
+    added = [
+        TimelineEntry(at=at, phase=Phase.APPROVAL.value, text=text)
+        for at, text in timeline_entries(approval)
+        if (at, text) not in known
+    ]
+    if not added:
+        return incident
+    return incident.model_copy(
+        update={"timeline": sorted([*incident.timeline, *added], key=lambda e: e.at)}
+    )
 
 
 # ---------------------------------------------------------------------------- open
@@ -823,7 +849,7 @@ def parse_decision(raw: object) -> Decision:
 def declined(
     incident_id: str, *, decision: Decision, now: datetime, ports: RunbookPorts
 ) -> tuple[Incident, Notification]:
-    incident = load(incident_id, ports)
+    incident = _with_refusals(load(incident_id, ports), ports)
     who = decision.by or "someone"
     incident = incident.advanced(
         Phase.MONITOR,
@@ -847,8 +873,8 @@ def approval_expired(
     incident_id: str, *, now: datetime, ports: RunbookPorts, approvals: ApprovalStorePort
 ) -> tuple[Incident, Notification]:
     """Nobody decided in time: record it, page, and do NOT fail over."""
-    incident = load(incident_id, ports)
     approval = expire(incident_id, store=approvals)
+    incident = _with_refusals(load(incident_id, ports), ports)
     lapsed_at = approval.expires_at if approval else now
     text = (
         f"Nobody decided on failover plan {incident.request.failover_plan} by"
@@ -889,7 +915,7 @@ def failover(
 ) -> tuple[Incident, Notification, bool]:
     """Run (or preview, in a dry run) the approved plan; a failing action is recorded and
     escalated, and the runbook carries on to monitoring."""
-    incident = load(incident_id, ports)
+    incident = _with_refusals(load(incident_id, ports), ports)
     name = incident.request.failover_plan
     plan = ports.plans.get(name) if name else None
     if name is None or plan is None:
@@ -914,7 +940,7 @@ def failover_error(
     incident_id: str, *, error: str, cause: str, now: datetime, ports: RunbookPorts
 ) -> tuple[Incident, Notification]:
     """The failover step itself failed (after retries): record and escalate."""
-    incident = load(incident_id, ports)
+    incident = _with_refusals(load(incident_id, ports), ports)
     name = incident.request.failover_plan or "(none)"
     record = ActionRecord(
         at=now,
