@@ -565,7 +565,13 @@ def test_once_approvers_are_listed_only_they_silence_from_a_button() -> None:
     assert refused.refused is True
     assert accepted is not None
     assert accepted.refused is False
+    assert accepted.notice is None
     assert [s.created_by for s in book.items.values()] == ["ana (Slack U024BE7LH)"]
+    # issue 12: a refused press is announced in the channel, to chat only
+    assert refused.notice is not None
+    assert refused.notice.channels == '["slack"]'
+    assert refused.notice.subject.startswith("[WARNING] Refused: silence from Slack by")
+    assert "limited to the approvers" in refused.notice.message
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,8 @@ from vigil.approval import (
 )
 from vigil.clock import iso
 from vigil.errors import ConflictError, InvalidEventError, VigilError, describe_validation
-from vigil.model import Contract, Notification
+from vigil.model import ChatPayload, Contract, Notification, NotifyReason, Severity
+from vigil.notifications import publishable
 from vigil.observability import logger, metrics
 from vigil.routing import Duration, LabelName, format_duration
 from vigil.rules import ApproversConfig
@@ -387,7 +388,9 @@ def handle(
             stack=stack,
         )
     if action.action_id == SILENCE:
-        return _silence(press, now=now, silences=silences, approvers=approvers, listed=listed)
+        return _silence(
+            press, now=now, silences=silences, approvers=approvers, listed=listed, stack=stack
+        )
     return None
 
 
@@ -463,6 +466,37 @@ def _silence_button(press: ButtonPress) -> SilenceButton:
         ) from exc
 
 
+def silence_refusal_notice(
+    press: ButtonPress, *, now: datetime, reason: str, stack: str
+) -> Notification:
+    """The channel notice of a refused silence press (a warning, to chat only): like a
+    refused decision's, with no incident to record it on. Plain text, escaped per channel when
+    rendered (ADR 33); the id is derived from the press, so a retried notice posts once."""
+    title = f"[WARNING] Refused: silence from Slack by {press.user.actor}"
+    lines = [
+        f"Who:       {press.user.actor}",
+        f"Identity:  {press.user.id}",
+        f"Tried:     silence {(press.action.value or '')[:300]}",
+        f"When:      {iso(now)}",
+        f"Why:       {reason}",
+        "Nothing was silenced (docs/runbook.md, Who may decide).",
+    ]
+    key = f"silence-refusal|{press.user.id}|{press.action.action_ts}|{press.action.value}"
+    chat = ChatPayload(
+        notification_id=hashlib.sha256(key.encode()).hexdigest()[:24],
+        category="outage",
+        reason=NotifyReason.FIRING,
+        severity=Severity.WARNING,
+        title=title,
+        text="\n".join(lines)[:2900],
+        stack=stack,
+        alerts=[],
+    )
+    text = "\n".join([title, "", *lines, "", "--", f"Vigil ({stack}) - docs/runbook.md"]) + "\n"
+    notice = publishable(chat, text=text, status="firing")
+    return notice.model_copy(update={"channels": '["slack"]'})
+
+
 def _silence(
     press: ButtonPress,
     *,
@@ -470,18 +504,22 @@ def _silence(
     silences: SilenceCreatorPort,
     approvers: ApproversConfig,
     listed: Callable[[str], bool],
+    stack: str,
 ) -> Reply:
     if approvers.slack_listed:
         try:
             allowed = listed(press.user.id)
+            reason = (
+                "silencing from Slack is limited to the approvers named in the rules config"
+                " (approvers.slack_users, approvers.slack_groups)"
+            )
         except MembershipUnknownError as exc:
-            return Reply(f":no_entry_sign: {press.user.actor}: {exc}.", refused=True)
+            allowed, reason = False, str(exc)
         if not allowed:
             return Reply(
-                f":no_entry_sign: {press.user.actor}: silencing from Slack is limited to the"
-                " approvers named in the rules config (approvers.slack_users,"
-                " approvers.slack_groups).",
+                f":no_entry_sign: {press.user.actor}: {reason}.",
                 refused=True,
+                notice=silence_refusal_notice(press, now=now, reason=reason, stack=stack),
             )
     value = press.action.value or ""
     button = _silence_button(press)
