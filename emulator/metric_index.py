@@ -31,7 +31,13 @@ _Key = tuple[str, frozenset[tuple[str, str]]]
 
 
 def _dimensions(datum: MetricDatumBase) -> frozenset[tuple[str, str]]:
-    return frozenset((str(d.name), str(d.value)) for d in datum.dimensions)
+    """The datum's dimensions as a key, computed once per datum (a storm asks again for
+    hundreds of thousands of datapoints at every call)."""
+    key: frozenset[tuple[str, str]] | None = getattr(datum, "_emulator_dimensions", None)
+    if key is None:
+        key = frozenset((str(d.name), str(d.value)) for d in datum.dimensions)
+        datum._emulator_dimensions = key  # type: ignore[attr-defined]
+    return key
 
 
 @contextlib.contextmanager
