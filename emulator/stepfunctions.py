@@ -11,16 +11,42 @@ naming the executions still running and their last history event, if that takes 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from moto.stepfunctions.parser.utils import TMP_THREADS
+
 from emulator._aws import REGION, client
 from emulator.errors import SettleTimeout
 
 _FINISHED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+def _execution_workers() -> list[threading.Thread]:
+    """The threads alive now that run a whole execution (moto's ``ExecutionWorker``; not the
+    threads of Map iterations or branches, which end many times per execution)."""
+    return [
+        thread
+        for thread in list(TMP_THREADS)
+        if thread.is_alive()
+        and getattr(getattr(thread, "_target", None), "__name__", "") == "_execution_logic"
+    ]
+
+
+def _until_a_worker_ends(seconds: float, *, check: float = 0.005) -> None:
+    """Sleep ``seconds``, or less: until an execution's worker thread alive now ends.
+    Reading a thread's state costs nothing of moto's, unlike a ``ListExecutions``."""
+    deadline = time.monotonic() + seconds
+    alive = _execution_workers()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or any(not thread.is_alive() for thread in alive):
+            return
+        time.sleep(min(check, left))
 
 
 def _maybe_json(text: Any) -> Any:
@@ -148,7 +174,8 @@ class Executions:
 
         The wait between polls grows (up to half a second) while an execution stays busy:
         polling moto takes the interpreter from the execution it waits for (a storm's
-        evaluation runs for seconds)."""
+        evaluation runs for seconds). A wait ends early when an execution's worker thread
+        ends, so a finished execution is seen at once rather than at the next poll."""
         deadline = time.monotonic() + timeout
         stable_rounds = 0
         delay = poll
@@ -175,4 +202,4 @@ class Executions:
                 raise SettleTimeout(
                     f"Step Functions executions still running after {timeout:g}s: {detail}"
                 )
-            time.sleep(delay)
+            _until_a_worker_ends(delay)
