@@ -11,6 +11,7 @@ import pytest
 from tests.fakes import MemoryApprovalStore, RecordingCallback
 from tests.unit.test_messages import _notification
 from vigil.approval import ApprovalState, request_approval
+from vigil.buttons import SilenceButton, silence_button_value
 from vigil.chat import slack_message
 from vigil.errors import ConflictError
 from vigil.model import ChatPayload, NotifyReason
@@ -19,11 +20,9 @@ from vigil.silences import Silence
 from vigil.slack_actions import (
     ButtonPress,
     RejectedRequest,
-    SilenceButton,
     SlackRequest,
     handle,
     parse_action,
-    silence_button_value,
     slack_hook,
     verify,
 )

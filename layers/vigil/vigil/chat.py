@@ -5,10 +5,10 @@ mention or link on its own (api.slack.com/reference/block-kit/composition-object
 
 from typing import Any
 
+from vigil.buttons import SILENCE, SILENCE_BUTTON_DURATION, silence_button_value
 from vigil.clock import iso
 from vigil.model import AlertView, ChatPayload, NotifyReason, Severity
 from vigil.render import slack_body, slack_clip, slack_code, slack_text
-from vigil.slack_actions import SILENCE, SILENCE_BUTTON_DURATION, silence_button_value
 
 _EMOJI = {
     Severity.CRITICAL: ":red_circle:",

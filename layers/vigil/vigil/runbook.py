@@ -26,6 +26,7 @@ from typing import Annotated, Literal, Protocol
 from pydantic import AwareDatetime, Field, ValidationError
 
 from vigil.approval import ApprovalStorePort, expire, request_approval, timeline_entries
+from vigil.buttons import APPROVE, DECLINE
 from vigil.clock import iso
 from vigil.errors import ConflictError, InvalidRunbookInput, VigilError, describe_validation
 from vigil.failover import (
@@ -50,8 +51,6 @@ from vigil.notifications import publishable
 from vigil.outage import Outage, OutageState
 
 MAX_LISTED = 20
-APPROVE_ACTION = "runbook_approve"
-DECLINE_ACTION = "runbook_decline"
 
 
 class RunbookInput(Contract):
@@ -824,14 +823,12 @@ def request_gate(
             ],
             actions=[
                 ChatAction(
-                    action_id=APPROVE_ACTION,
+                    action_id=APPROVE,
                     text="Approve failover",
                     value=incident_id,
                     style="primary",
                 ),
-                ChatAction(
-                    action_id=DECLINE_ACTION, text="Decline", value=incident_id, style="danger"
-                ),
+                ChatAction(action_id=DECLINE, text="Decline", value=incident_id, style="danger"),
             ],
         )
     )

@@ -14,8 +14,8 @@ from the button press itself, so the same press cannot create two.
 
 - ``runbook_approve`` / ``runbook_decline`` (value: the incident id) through
   :func:`vigil.approval.decide`, the Slack user as the person deciding;
-- ``silence_group`` (value: :func:`silence_button_value`, compact JSON of label globs and a
-  duration) through :func:`vigil.silences.new_silence`, like ``vigil silence add``.
+- ``silence_group`` (value: :func:`vigil.buttons.silence_button_value`, compact JSON of label
+  globs and a duration) through :func:`vigil.silences.new_silence`, like ``vigil silence add``.
 
 Anything rejected raises :class:`RejectedRequest` with the HTTP status to answer; nothing
 has been acted on by then. Link buttons also report their clicks; they are acknowledged and
@@ -58,22 +58,18 @@ from vigil.approval import (
     refusal_notice,
     require_listed,
 )
+from vigil.buttons import APPROVE, DECLINE, SILENCE, SilenceButton
 from vigil.clock import iso
 from vigil.errors import ConflictError, InvalidEventError, VigilError, describe_validation
 from vigil.model import ChatPayload, Contract, Notification, NotifyReason, Severity
 from vigil.notifications import publishable
 from vigil.observability import logger, metrics
-from vigil.routing import Duration, LabelName, format_duration
 from vigil.rules import ApproversConfig
 from vigil.silences import Silence, SilenceWindowError, new_silence
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 """Slack's advice, and slack_sdk's window: older (or later) requests are refused."""
 
-APPROVE = "runbook_approve"
-DECLINE = "runbook_decline"
-SILENCE = "silence_group"
-SILENCE_BUTTON_DURATION = timedelta(hours=2)
 SLACK_HOOKS_URL = "https://hooks.slack.com/"
 """Where Slack's ``response_url`` points (``https://hooks.slack.com/actions/...``, Slack's
 guide "Handling user interaction", docs.slack.dev/interactivity/handling-user-interaction)."""
@@ -274,20 +270,6 @@ def slack_hook(url: str, *, hooks_url: str = SLACK_HOOKS_URL) -> bool:
         and same_port
         and parts.username is None
         and parts.password is None
-    )
-
-
-class SilenceButton(Contract):
-    """The ``silence_group`` button's value: label globs and how long."""
-
-    match: Annotated[dict[LabelName, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
-    duration: Duration = Field(alias="for")
-
-
-def silence_button_value(match: Mapping[str, str], duration: timedelta) -> str:
-    """Compact JSON for the button (Slack allows 2,000 characters in a value)."""
-    return json.dumps(
-        {"match": dict(match), "for": format_duration(duration)}, separators=(",", ":")
     )
 
 
