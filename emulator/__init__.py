@@ -34,7 +34,9 @@ Public API
     :data:`MOTO_CONFIG`), fake credentials, the Slack server and the patches, deploys, and
     yields the emulator. Attributes: ``deployment`` (:class:`Deployment`), ``clock``
     (:class:`Clock`), ``slack`` (:class:`SlackServer`), ``mailbox`` (:class:`Mailbox`),
-    ``runtime`` (:class:`LambdaRuntime`), ``metrics`` (:class:`MetricsWriter`), ``scenario``.
+    ``runtime`` (:class:`LambdaRuntime`), ``metrics`` (:class:`MetricsWriter`), ``scenario``,
+    ``backoff_waits`` (the chat clients' retry back-off, noted and not slept:
+    :mod:`emulator.backoff`).
     Methods: ``play(until=None)``, ``advance(delta)``, ``advance_to(t)``, ``settle(timeout=None)``,
     ``executions(state_machine=None)``, ``execution_history(arn)``,
     ``start_execution(logical_id, payload, name=None)``, ``invoke(logical_id, event,

@@ -25,6 +25,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from emulator import (
     arc,
+    backoff,
     cost_explorer,
     dynamodb_transactions,
     metric_index,
@@ -170,6 +171,8 @@ class Emulator:
         )
         self.waits = SimulatedWaits(self._sim_now)
         self.arc = arc.FakeRoutingControls()
+        self.backoff_waits: list[float] = []
+        """Chat clients' retry back-off waits, requested and skipped (:mod:`emulator.backoff`)."""
         # Set by start():
         self.deployment: Deployment
         self.clock: Clock
@@ -257,6 +260,7 @@ class Emulator:
             stack.enter_context(emulator.edge.installed())
             stack.enter_context(sfn_time.installed(emulator.waits))
             stack.enter_context(emulator.arc.installed())
+            stack.enter_context(backoff.installed(emulator.backoff_waits))
             emulator._deploy(
                 project_root=project_root or PROJECT_ROOT,
                 template_path=template_path,
