@@ -46,7 +46,14 @@ _SHARED_DIR = pytest.StashKey[Path]()
 # started last would run alone at the end); measured on 2 cores, seconds. Every other module
 # keeps its place after these. tests/e2e/conftest.py then puts the IAM grant checks last.
 SLOWEST_FIRST = {
-    "e2e/test_region_storm.py": 100,
+    "e2e/test_region_storm.py": 300,
+    "e2e/test_runbook_branches.py": 140,
+    "e2e/test_runbook_started_by_vigil.py": 45,
+    "e2e/test_runbook_gate_people.py": 40,
+    "e2e/test_outage_demo.py": 30,
+    "e2e/test_webhook_dead_letter.py": 25,
+    "e2e/test_edge_dials.py": 20,
+    "e2e/test_account_concurrency.py": 20,
 }
 
 

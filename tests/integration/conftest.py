@@ -14,6 +14,8 @@ import pytest
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
+from emulator import backoff
+
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -27,6 +29,15 @@ def template_resource(logical_id: str) -> dict[str, Any]:
     template = yaml_parse((ROOT / "template.yaml").read_text())
     resource: dict[str, Any] = template["Resources"][logical_id]
     return resource
+
+
+@pytest.fixture(autouse=True)
+def retry_waits() -> Iterator[list[float]]:
+    """The chat clients' retry back-off (slack_sdk sleeps 0.5 s, 1 s, 2 s between attempts),
+    noted here instead of slept: the attempts and what each sends are unchanged."""
+    waits: list[float] = []
+    with backoff.installed(waits):
+        yield waits
 
 
 @pytest.fixture
