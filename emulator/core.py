@@ -28,6 +28,7 @@ from emulator import (
     backoff,
     cost_explorer,
     dynamodb_transactions,
+    dynamodb_types,
     metric_index,
     sfn_time,
     sns_delivery,
@@ -254,6 +255,7 @@ class Emulator:
             stack.enter_context(_start_execution_task_keys())
             stack.enter_context(metric_index.installed())
             stack.enter_context(dynamodb_transactions.installed())
+            stack.enter_context(dynamodb_types.installed())
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))
             stack.enter_context(emulator.health.installed())
             stack.enter_context(emulator.lambda_account.installed())
