@@ -2,15 +2,15 @@
 
     vigil [--stack NAME | --table NAME] [--region REGION] silence add --match LABEL=GLOB ...
         [--match-re LABEL=REGEX ...] --for DURATION [--starts WHEN] [--comment TEXT]
-    vigil silence list [--all]
+    vigil silence list [--all] [-o table|json]
     vigil silence expire ID
     vigil runbook start --service S --region R --reason TEXT [--severity critical|warning]
         [--live] [--plan NAME] [--failover-on-our-side] [--name EXECUTION_NAME] [--as WHO]
         [--state-machine-arn ARN]
     vigil runbook approve|decline INCIDENT [--comment TEXT] [--as WHO]
-    vigil incidents list [--all]
+    vigil incidents list [--all] [-o table|json]
     vigil incidents show ID
-    vigil alerts list
+    vigil alerts list [-o table|json]
     vigil notify test [--severity critical|warning|info] [--topic-arn ARN]
 
 The command reads the wall clock (the one place Vigil does) and hands ``now`` to the domain.
@@ -44,6 +44,7 @@ from vigil.runbook import IncidentAlreadyOpen
 from vigil.silences import Silence, new_silence
 from vigil_cli import operations
 from vigil_cli.approvers import approvers_in_use
+from vigil_cli.output import FORMATS, Listing, render
 from vigil_cli.stack import (
     RUNBOOK_OUTPUT,
     TABLE_OUTPUT,
@@ -93,6 +94,19 @@ def moment(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _output_option() -> argparse.ArgumentParser:
+    """``-o/--output`` for the commands that list (a parent parser: after the command)."""
+    option = argparse.ArgumentParser(add_help=False)
+    option.add_argument(
+        "-o",
+        "--output",
+        choices=FORMATS,
+        default="table",
+        help="table (default) or json: a list of objects keyed by the columns in snake case",
+    )
+    return option
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigil", description="Manage a deployed Vigil stack.")
     where = parser.add_mutually_exclusive_group()
@@ -126,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--comment", default="", help="why (shown in the list)")
     add.add_argument("--author", help="who (default: the login name)")
 
-    listing = actions.add_parser("list", help="silences that have not ended")
+    listing = actions.add_parser(
+        "list", help="silences that have not ended", parents=[_output_option()]
+    )
     listing.add_argument("--all", action="store_true", help="include ended silences")
 
     expire = actions.add_parser("expire", help="end a silence now")
@@ -164,14 +180,20 @@ def _runbook_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParse
 def _read_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     incidents = commands.add_parser("incidents", help="runbook incidents")
     actions = incidents.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="open incidents, newest first")
+    listing = actions.add_parser(
+        "list", help="open incidents, newest first", parents=[_output_option()]
+    )
     listing.add_argument("--all", action="store_true", help="include resolved incidents")
     show = actions.add_parser("show", help="an incident's status, approval and timeline")
     show.add_argument("incident_id", metavar="ID")
 
     alerts = commands.add_parser("alerts", help="open alerts")
     alert_actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
-    alert_actions.add_parser("list", help="pending and firing alerts, and what silences them")
+    alert_actions.add_parser(
+        "list",
+        help="pending and firing alerts, and what silences them",
+        parents=[_output_option()],
+    )
 
     notify = commands.add_parser("notify", help="notifications")
     notify_actions = notify.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -191,7 +213,7 @@ def main(
     except SystemExit as exc:  # argparse has printed usage and the problem
         return exc.code if isinstance(exc.code, int) else USAGE_ERROR
     try:
-        print(_run(args, _Stack(args), now=clock()))
+        print(render(_run(args, _Stack(args), now=clock()), getattr(args, "output", "table")))
     except ValidationError as exc:
         print(f"vigil: error: {describe_validation(exc, show_input=True)}", file=sys.stderr)
         return USAGE_ERROR
@@ -255,7 +277,7 @@ class _Stack:
             print(f"vigil: the refusal was not announced: {exc}", file=sys.stderr)
 
 
-def _run(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
+def _run(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str | Listing:
     if args.command == "silence":
         return _silence(args, SilenceStore(stack.session.client("dynamodb"), stack.table), now=now)
     if args.command == "runbook" and args.action == "start":
@@ -322,14 +344,14 @@ def _start(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str:
     return operations.start_runbook(sfn, arn, full, name=name)
 
 
-def _silence(args: argparse.Namespace, store: SilenceStore, *, now: datetime) -> str:
+def _silence(args: argparse.Namespace, store: SilenceStore, *, now: datetime) -> str | Listing:
     if args.action == "add":
         silence = _new_silence(args, now=now)
         store.create(silence)
         return silence.silence_id
     if args.action == "list":
         silences = store.everything() if args.all else store.current(now)
-        return _table(silences, now=now)
+        return _listing(silences, now=now)
     ended = store.expire(args.silence_id, now)
     return f"expired {ended.silence_id} at {iso(ended.ends_at)}"
 
@@ -368,24 +390,20 @@ def _matchers(silence: Silence) -> str:
     return " ".join(globs + regexes)
 
 
-def _table(silences: list[Silence], *, now: datetime) -> str:
-    if not silences:
-        return "No silences."
-    header = ("ID", "STATE", "STARTS", "ENDS", "MATCHERS", "BY", "COMMENT")
-    rows = [header] + [
-        (
-            s.silence_id,
-            s.state(now).value,
-            iso(s.starts_at),
-            iso(s.ends_at),
-            _matchers(s),
-            s.created_by or "-",
-            s.comment,
-        )
-        for s in silences
-    ]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+def _listing(silences: list[Silence], *, now: datetime) -> Listing:
+    return Listing(
+        ("ID", "STATE", "STARTS", "ENDS", "MATCHERS", "BY", "COMMENT"),
+        [
+            (
+                s.silence_id,
+                s.state(now).value,
+                iso(s.starts_at),
+                iso(s.ends_at),
+                _matchers(s),
+                s.created_by or "-",
+                s.comment,
+            )
+            for s in silences
+        ],
+        empty="No silences.",
     )

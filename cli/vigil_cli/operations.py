@@ -7,7 +7,7 @@ adapters from one boto3 session, reads the wall clock once and maps errors to ex
 import json
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ from vigil.runbook import (
     scope_holder,
 )
 from vigil_cli.approvers import command_authorization
+from vigil_cli.output import Listing
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -208,11 +209,9 @@ def decide_approval(
     )
 
 
-def list_incidents(views: TableViews, *, everything: bool) -> str:
+def list_incidents(views: TableViews, *, everything: bool) -> Listing:
     incidents = views.incidents()
     shown = incidents if everything else [i for i in incidents if i.status == "open"]
-    if not shown:
-        return "No incidents." if everything else "No open incidents (--all lists resolved ones)."
     rows = [
         (
             i.incident_id,
@@ -226,7 +225,11 @@ def list_incidents(views: TableViews, *, everything: bool) -> str:
         )
         for i in shown
     ]
-    return _table(("ID", "STATUS", "PHASE", "OPENED", "SCOPE", "SEVERITY", "MODE", "REASON"), rows)
+    return Listing(
+        ("ID", "STATUS", "PHASE", "OPENED", "SCOPE", "SEVERITY", "MODE", "REASON"),
+        rows,
+        empty="No incidents." if everything else "No open incidents (--all lists resolved ones).",
+    )
 
 
 def show_incident(incident_id: str, *, incidents: IncidentStore, approvals: ApprovalStore) -> str:
@@ -271,10 +274,8 @@ def _approval_text(approval: Approval | None) -> str:
     return f"{approval.state.value}, lapses at {iso(approval.expires_at)}"
 
 
-def list_alerts(views: TableViews, silences: SilenceStore, *, now: datetime) -> str:
+def list_alerts(views: TableViews, silences: SilenceStore, *, now: datetime) -> Listing:
     alerts = views.open_alerts()
-    if not alerts:
-        return "No open alerts."
     current = silences.current(now)
     rows = []
     for alert in alerts:
@@ -290,7 +291,11 @@ def list_alerts(views: TableViews, silences: SilenceStore, *, now: datetime) -> 
                 ", ".join(muting) or "-",
             )
         )
-    return _table(("KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE", "SILENCED BY"), rows)
+    return Listing(
+        ("KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE", "SILENCED BY"),
+        rows,
+        empty="No open alerts.",
+    )
 
 
 def send_test(topic: AlertsTopic, *, severity: Severity, stack: str, now: datetime) -> str:
@@ -324,12 +329,3 @@ def send_test(topic: AlertsTopic, *, severity: Severity, stack: str, now: dateti
     )
     message_id = topic.publish(notification)
     return f"published {notification_id} ({severity.value}) as SNS message {message_id}"
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    everything = [header, *rows]
-    widths = [max(len(row[column]) for row in everything) for column in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in everything
-    )

@@ -106,6 +106,24 @@ def test_list_without_silences_says_so(table: str, capsys: pytest.CaptureFixture
     assert capsys.readouterr().out == "No silences.\n"
 
 
+def test_list_as_json_names_every_column(table: str, capsys: pytest.CaptureFixture[str]) -> None:
+    silence_id = _add(capsys, "--comment", "deploy", "--author", "ana")
+
+    assert _vigil(["silence", "list", "-o", "json"]) == 0
+
+    assert json.loads(capsys.readouterr().out) == [
+        {
+            "id": silence_id,
+            "state": "active",
+            "starts": "2025-03-14T09:00:00Z",
+            "ends": "2025-03-14T11:00:00Z",
+            "matchers": "resource=orders-*",
+            "by": "ana",
+            "comment": "deploy",
+        }
+    ]
+
+
 def test_expire_ends_the_silence_now_and_keeps_the_record(
     table: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -216,6 +216,43 @@ def test_no_open_alerts_says_so(table: str, capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out.strip() == "No open alerts."
 
 
+def test_lists_print_json_for_scripts_with_the_table_columns_as_keys(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13: one library renders the tables; ``-o json`` after the command for scripts."""
+    alerts = AlertStore(boto3.client("dynamodb"), TABLE, retention=timedelta(days=7))
+    alerts.save(None, _alert("orders-api", AlertState.FIRING, Severity.CRITICAL))
+    _incident("inc-1", NOW - timedelta(minutes=5))
+
+    assert _vigil("alerts", "list", "-o", "json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert _vigil("incidents", "list", "--output", "json") == 0
+    incidents = json.loads(capsys.readouterr().out)
+    assert _vigil("incidents", "list", "--all", "-o", "json") == 0
+    everything = json.loads(capsys.readouterr().out)
+    assert _vigil("alerts", "list", "-o", "yaml") == 2
+
+    assert listed == [
+        {
+            "kind": "lambda.errors",
+            "resource": "orders-api",
+            "severity": "critical",
+            "state": "firing",
+            "since": "2026-11-26T20:45:00Z",
+            "silenced_by": "-",
+        }
+    ]
+    assert [(i["id"], i["status"], i["mode"]) for i in incidents] == [("inc-1", "open", "dry run")]
+    assert everything == incidents
+
+
+def test_an_empty_list_is_an_empty_json_array(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _vigil("alerts", "list", "-o", "json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
 def test_notify_test_publishes_with_the_attributes_real_alerts_carry(
     aws: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
