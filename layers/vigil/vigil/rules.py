@@ -622,27 +622,10 @@ def _count_breach(
     )
 
 
-def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
-    """Apply the rule for the signal's kind; ``None`` means healthy (or no rule)."""
+def _judge_volume(signal: Signal, rules: RulesConfig) -> Breach | None:
+    """A volume-aware rule (:data:`KIND_SPECS`): at low volume every bad event counts, above
+    ``low_volume_below`` the rate is judged against the warning and critical rates."""
     kind = signal.labels.kind
-    if kind in COST_KINDS:
-        return _judge_cost(signal, rules.cost) if rules.cost.enabled else None
-    if kind == "lambda.account_concurrency":
-        return _judge_concurrency(signal, rules.lambda_concurrency)
-    if kind == "lambda.reserved_concurrency":
-        return _judge_reserved(signal, rules.lambda_reserved_concurrency)
-    if kind == "lambda.async_failures":
-        return _judge_async(signal, rules.lambda_async)
-    if kind == "sqs.dlq_messages":
-        return _judge_dead_letters(signal, rules.sqs_dlq)
-    self_rule = _SELF_JUDGES.get(kind)
-    if self_rule is not None:
-        return self_rule(signal, rules)
-    data_rule = _DATA_RULES.get(kind)
-    if data_rule is not None:
-        return data_rule(signal, rules)
-    if kind in EDGE_JUDGES:
-        return EDGE_JUDGES[kind](signal, rules)
     rule = rules.rule_for(kind)
     if rule is None:
         return None
@@ -688,30 +671,6 @@ def _plural(count: float, noun: str) -> str:
     return f"{number} {noun}" if count == 1 else f"{number} {noun}s"
 
 
-# The dials (docs/rules.md): rules of their own, not volume-aware.
-DIAL_KINDS = {
-    "lambda.account_concurrency": "Lambda account concurrency",
-    "lambda.reserved_concurrency": "Lambda reserved concurrency",
-    "lambda.async_failures": "Lambda async delivery failures",
-    "sqs.dlq_messages": "SQS dead-letter messages",
-    "lambda.iterator_age": "Lambda stream iterator age",
-    "dynamodb.capacity": "DynamoDB capacity",
-    "dynamodb.throttles": "DynamoDB throttles",
-    "dynamodb.system_errors": "DynamoDB system errors",
-    "kinesis.write_throttles": "Kinesis write throttles",
-    "kinesis.shard_capacity": "Kinesis shard capacity",
-    "kinesis.iterator_age": "Kinesis iterator age",
-    "s3.5xx_rate": "S3 5xx rate",
-    "s3.latency": "S3 request latency",
-    "s3.request_metrics_missing": "S3 request metrics missing",
-    "states.executions_failed": "Step Functions executions failed",
-    "states.executions_timed_out": "Step Functions executions timed out",
-    "states.executions_throttled": "Step Functions executions throttled",
-    "states.executions_aborted": "Step Functions executions aborted",
-    "quota.usage": "Service quota usage",
-}
-
-
 # The stack's own rules config is invalid and the last good one runs (vigil.config_state).
 CONFIG_KIND = "vigil.config_invalid"
 
@@ -747,25 +706,6 @@ def _judge_health_poll(signal: Signal, rules: RulesConfig) -> Breach | None:
         "Count",
         summary=summary,
     )
-
-
-# Vigil's own health (self-watch kinds), judged like any other alert.
-_SELF_JUDGES: dict[str, Callable[[Signal, RulesConfig], Breach | None]] = {
-    CONFIG_KIND: lambda signal, _: _judge_config(signal),
-    HEALTH_POLL_KIND: _judge_health_poll,
-}
-
-
-def kind_title(kind: str) -> str:
-    """What a human calls a kind's alerts: ``Lambda errors``, ``Cost spike``."""
-    spec = KIND_SPECS.get(kind)
-    if spec is not None:
-        return spec.title
-    if kind == CONFIG_KIND:
-        return "Vigil rules config invalid"
-    if kind == HEALTH_POLL_KIND:
-        return "Vigil AWS Health poll failing"
-    return DIAL_KINDS.get(kind) or COST_KINDS.get(kind, kind)
 
 
 def _judge_concurrency(signal: Signal, rule: ConcurrencyRule) -> Breach | None:
@@ -926,34 +866,8 @@ def _judge_iterator_age(signal: Signal, rule: IteratorAgeRule) -> Breach | None:
     return _usage_breach(signal, level, age / retention * 100, summary)
 
 
-_DATA_RULES: dict[str, Callable[[Signal, RulesConfig], Breach | None]] = {
-    "lambda.iterator_age": lambda s, r: _judge_iterator_age(s, r.lambda_iterator_age),
-    "dynamodb.capacity": lambda s, r: _judge_capacity(
-        s, r.dynamodb_capacity, "provisioned capacity"
-    ),
-    "dynamodb.throttles": lambda s, r: _judge_events(s, r.dynamodb_throttles, "throttled requests"),
-    "dynamodb.system_errors": lambda s, r: _judge_events(
-        s, r.dynamodb_system_errors, "DynamoDB internal server errors"
-    ),
-    "kinesis.write_throttles": lambda s, r: _judge_events(
-        s, r.kinesis_write_throttles, "records refused for exceeding the shards' write limit"
-    ),
-    "kinesis.shard_capacity": lambda s, r: _judge_capacity(
-        s, r.kinesis_shard_capacity, "shards' write capacity"
-    ),
-    "kinesis.iterator_age": lambda s, r: _judge_iterator_age(s, r.kinesis_iterator_age),
-}
-
-
 # Kinds that report an event rather than a condition: they clear without a resolved notice.
 EVENT_KINDS = frozenset({"cost.new_service"})
-
-COST_KINDS = {
-    "cost.daily_spike": "Cost spike",
-    "cost.new_service": "New service spend",
-    "cost.budget_forecast": "Budget forecast",
-    "cost.budget_actual": "Budget exceeded",
-}
 
 
 def _judge_cost(signal: Signal, rule: CostRule) -> Breach | None:
@@ -1138,10 +1052,148 @@ def _judge_quota(signal: Signal, rules: RulesConfig) -> Breach | None:
     )
 
 
-EDGE_JUDGES: dict[str, Callable[[Signal, RulesConfig], Breach | None]] = {
-    "s3.5xx_rate": _judge_s3_errors,
-    "s3.latency": _judge_s3_latency,
-    "s3.request_metrics_missing": _judge_s3_hint,
-    **dict.fromkeys(_STATES_EVENTS, _judge_states),
-    "quota.usage": _judge_quota,
-}
+Judge = Callable[[Signal, "RulesConfig"], Breach | None]
+
+
+@dataclass(frozen=True)
+class SignalKind:
+    """One kind of signal Vigil judges, declared once: what people call its alerts, the
+    rules-config field that sets it (its section of docs/rules.md; ``None`` for Vigil's own
+    health) and its judge."""
+
+    name: str
+    title: str
+    config: str | None
+    judge: Judge
+
+
+def _registry(*kinds: SignalKind) -> dict[str, SignalKind]:
+    registry: dict[str, SignalKind] = {}
+    for kind in kinds:
+        if kind.name in registry:
+            raise ValueError(f"signal kind {kind.name} is declared twice")
+        registry[kind.name] = kind
+    return registry
+
+
+KINDS: dict[str, SignalKind] = _registry(
+    # Volume-aware error and throttle rates (docs/rules.md, lambda_errors, apigateway_*_5xx).
+    *(SignalKind(name, spec.title, spec.rule, _judge_volume) for name, spec in KIND_SPECS.items()),
+    # The Lambda dials.
+    SignalKind(
+        "lambda.account_concurrency",
+        "Lambda account concurrency",
+        "lambda_concurrency",
+        lambda s, r: _judge_concurrency(s, r.lambda_concurrency),
+    ),
+    SignalKind(
+        "lambda.reserved_concurrency",
+        "Lambda reserved concurrency",
+        "lambda_reserved_concurrency",
+        lambda s, r: _judge_reserved(s, r.lambda_reserved_concurrency),
+    ),
+    SignalKind(
+        "lambda.async_failures",
+        "Lambda async delivery failures",
+        "lambda_async",
+        lambda s, r: _judge_async(s, r.lambda_async),
+    ),
+    SignalKind(
+        "sqs.dlq_messages",
+        "SQS dead-letter messages",
+        "sqs_dlq",
+        lambda s, r: _judge_dead_letters(s, r.sqs_dlq),
+    ),
+    # Data dials: DynamoDB, Kinesis and stream consumers.
+    SignalKind(
+        "lambda.iterator_age",
+        "Lambda stream iterator age",
+        "lambda_iterator_age",
+        lambda s, r: _judge_iterator_age(s, r.lambda_iterator_age),
+    ),
+    SignalKind(
+        "dynamodb.capacity",
+        "DynamoDB capacity",
+        "dynamodb_capacity",
+        lambda s, r: _judge_capacity(s, r.dynamodb_capacity, "provisioned capacity"),
+    ),
+    SignalKind(
+        "dynamodb.throttles",
+        "DynamoDB throttles",
+        "dynamodb_throttles",
+        lambda s, r: _judge_events(s, r.dynamodb_throttles, "throttled requests"),
+    ),
+    SignalKind(
+        "dynamodb.system_errors",
+        "DynamoDB system errors",
+        "dynamodb_system_errors",
+        lambda s, r: _judge_events(s, r.dynamodb_system_errors, "DynamoDB internal server errors"),
+    ),
+    SignalKind(
+        "kinesis.write_throttles",
+        "Kinesis write throttles",
+        "kinesis_write_throttles",
+        lambda s, r: _judge_events(
+            s, r.kinesis_write_throttles, "records refused for exceeding the shards' write limit"
+        ),
+    ),
+    SignalKind(
+        "kinesis.shard_capacity",
+        "Kinesis shard capacity",
+        "kinesis_shard_capacity",
+        lambda s, r: _judge_capacity(s, r.kinesis_shard_capacity, "shards' write capacity"),
+    ),
+    SignalKind(
+        "kinesis.iterator_age",
+        "Kinesis iterator age",
+        "kinesis_iterator_age",
+        lambda s, r: _judge_iterator_age(s, r.kinesis_iterator_age),
+    ),
+    # Edge dials: S3 request metrics, Step Functions, service quotas.
+    SignalKind("s3.5xx_rate", "S3 5xx rate", "s3", _judge_s3_errors),
+    SignalKind("s3.latency", "S3 request latency", "s3", _judge_s3_latency),
+    SignalKind("s3.request_metrics_missing", "S3 request metrics missing", "s3", _judge_s3_hint),
+    *(
+        SignalKind(name, f"Step Functions executions {state}", "step_functions", _judge_states)
+        for name, state in (
+            ("states.executions_failed", "failed"),
+            ("states.executions_timed_out", "timed out"),
+            ("states.executions_throttled", "throttled"),
+            ("states.executions_aborted", "aborted"),
+        )
+    ),
+    SignalKind("quota.usage", "Service quota usage", "service_quotas", _judge_quota),
+    # Cost (one rule, four kinds).
+    *(
+        SignalKind(
+            name,
+            title,
+            "cost",
+            lambda s, r: _judge_cost(s, r.cost) if r.cost.enabled else None,
+        )
+        for name, title in (
+            ("cost.daily_spike", "Cost spike"),
+            ("cost.new_service", "New service spend"),
+            ("cost.budget_forecast", "Budget forecast"),
+            ("cost.budget_actual", "Budget exceeded"),
+        )
+    ),
+    # Vigil's own health, judged like any other alert.
+    SignalKind(CONFIG_KIND, "Vigil rules config invalid", None, lambda s, _: _judge_config(s)),
+    SignalKind(HEALTH_POLL_KIND, "Vigil AWS Health poll failing", "health", _judge_health_poll),
+)
+"""Every kind Vigil judges (docs/rules.md): :func:`judge` and :func:`kind_title` look here."""
+
+COST_KINDS = frozenset(name for name, kind in KINDS.items() if kind.config == "cost")
+
+
+def judge(signal: Signal, rules: "RulesConfig") -> Breach | None:
+    """Apply the rule for the signal's kind; ``None`` means healthy (or no rule)."""
+    kind = KINDS.get(signal.labels.kind)
+    return kind.judge(signal, rules) if kind is not None else None
+
+
+def kind_title(kind: str) -> str:
+    """What a human calls a kind's alerts: ``Lambda errors``, ``Cost spike``."""
+    known = KINDS.get(kind)
+    return known.title if known is not None else kind
