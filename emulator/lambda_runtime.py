@@ -382,6 +382,38 @@ def _route_of(logger_name: str) -> tuple[bool, logging.Handler | None]:
     return False, borrowed
 
 
+_ADOPTED: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []
+"""Powertools handlers pointed at the captured stdout while any handler runs (under
+``_SINKS_LOCK``), with the stream each had."""
+
+
+def _adopt_powertools_loggers() -> None:
+    """Point Powertools loggers configured outside the emulator at the captured stdout.
+
+    A Powertools ``Logger`` adds its stream handler once per logger name, with the
+    ``sys.stdout`` of that moment, and keeps its records from the root logger. The logging
+    registry is the process's, not a function's: a logger of the same service set up earlier
+    in the process (a test that imported a handler directly) would keep writing to a stream
+    the emulator never sees, and the function's logs would be lost. Adopted when the first
+    handler starts running and given back when the last one ends (handlers run in threads).
+    """
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if not isinstance(logger, logging.Logger) or not getattr(logger, "init", False):
+            continue
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler.stream, _StreamRouter
+            ):
+                _ADOPTED.append((handler, handler.stream))
+                handler.setStream(cast(TextIO, _STDOUT))
+
+
+def _release_powertools_loggers() -> None:
+    while _ADOPTED:
+        handler, stream = _ADOPTED.pop()
+        handler.setStream(stream)
+
+
 @contextlib.contextmanager
 def _capture(sink: _Sink) -> Iterator[None]:
     previous_out, previous_err = sys.stdout, sys.stderr
@@ -391,6 +423,8 @@ def _capture(sink: _Sink) -> Iterator[None]:
         _STDERR.fallback = previous_err
     ident = threading.get_ident()
     with _SINKS_LOCK:
+        if not _SINKS:
+            _adopt_powertools_loggers()
         _SINKS.setdefault(ident, []).append(sink)
     sys.stdout, sys.stderr = cast(TextIO, _STDOUT), cast(TextIO, _STDERR)
     try:
@@ -405,6 +439,8 @@ def _capture(sink: _Sink) -> Iterator[None]:
                 stack.pop()
             if not stack:
                 _SINKS.pop(ident, None)
+            if not _SINKS:
+                _release_powertools_loggers()
         sys.stdout, sys.stderr = previous_out, previous_err
         sink.close()
 
