@@ -1,0 +1,191 @@
+"""The metrics collector's composition: the adapters of every dial family wired into one
+collection cycle, and the cycle run and handed to the Evaluate workflow
+(``functions/collect_metrics/app.py`` is the handler)."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+
+from vigil.adapters.cloudwatch import CloudWatchMetrics
+from vigil.adapters.collector_state import CollectorState
+from vigil.adapters.config_store import LastGoodConfig
+from vigil.adapters.dynamodb_tables import DynamoDbTables
+from vigil.adapters.event_source_mappings import EventSourceMappings
+from vigil.adapters.inventory import (
+    HttpApis,
+    LambdaDestinations,
+    LambdaReservations,
+    ResourceTags,
+    RestApis,
+    S3Buckets,
+    ServiceQuotas,
+    StateMachines,
+)
+from vigil.adapters.kinesis_streams import KinesisStreams
+from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
+from vigil.adapters.lambda_inventory import LambdaInventory
+from vigil.adapters.sqs_queues import SqsDeadLetterQueues
+from vigil.adapters.stats import CallStats
+from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
+from vigil.collect import collect
+from vigil.config_state import load_rules
+from vigil.dials.apigateway import ApiGatewayFamily
+from vigil.dials.base import discovery_due, window_for
+from vigil.dials.dynamodb import DynamoDbFamily
+from vigil.dials.event_sources import EventSourceFamily
+from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagFiltered, TagScope
+from vigil.dials.kinesis import KinesisFamily
+from vigil.dials.lambda_functions import LambdaFamily
+from vigil.dials.quotas import QuotaFamily
+from vigil.dials.reserved_concurrency import ReservedConcurrencyFamily
+from vigil.dials.s3 import S3Family
+from vigil.dials.sqs import DeadLetterFamily
+from vigil.dials.step_functions import StepFunctionsFamily
+from vigil.observability import logger, metrics
+from vigil.rules import RulesConfig
+from vigil.settings import CollectorSettings
+
+CLIENTS = {
+    "cloudwatch": "cloudwatch",
+    "lambda": "lambda",
+    "stepfunctions": "stepfunctions",
+    "dynamodb": "dynamodb",
+    "sqs": "sqs",
+    "kinesis": "kinesis",
+    "autoscaling": "application-autoscaling",
+    "s3": "s3",
+    "apigateway": "apigateway",
+    "apigatewayv2": "apigatewayv2",
+    "service-quotas": "service-quotas",
+    "tagging": "resourcegroupstaggingapi",
+    "batches": "s3",
+}
+"""The boto3 clients a cycle uses, by the name the wiring gives them."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What every cycle of one cold start shares (the handler caches it)."""
+
+    settings: CollectorSettings
+    rules: RulesConfig
+    clients: dict[str, Any]
+    limits: LimitsCache = field(default_factory=LimitsCache)
+    """The account's Lambda limits, kept by this instance for up to an hour."""
+
+
+def environment() -> Environment:
+    """The settings, the rules config in force (the last good one if it is invalid) and the
+    clients."""
+    settings = CollectorSettings.from_env()
+    last_good = LastGoodConfig(boto3.client("dynamodb"), settings.table_name, stats=CallStats())
+    rules = load_rules(settings.rules_json, last_good=last_good).rules
+    return Environment(
+        settings=settings,
+        rules=rules,
+        clients={name: boto3.client(service) for name, service in CLIENTS.items()},  # type: ignore[call-overload]
+    )
+
+
+def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
+    """One cycle at ``now``: every family collected, the batch handed to Evaluate; a summary
+    of what it saw and asked of AWS (also logged)."""
+    settings, rules, clients = env.settings, env.rules, env.clients
+    lambda_client = clients["lambda"]
+    stats = CallStats()
+    state = CollectorState(clients["dynamodb"], settings.table_name, stats=stats)
+    cloudwatch = CloudWatchMetrics(clients["cloudwatch"], stats)
+    tags = TagScope(rules.tags, ResourceTags(clients["tagging"], stats))
+    # One ListFunctions pass per cycle at most, shared by the families that need it, with the
+    # functions the tag filters exclude left out.
+    window = window_for(now, rules)
+    functions = ScopedFunctions(
+        cache(LambdaInventory(lambda_client, stats).functions),
+        tags,
+        state,
+        discovery=discovery_due(window, rules),
+        now=now,
+    )
+    dead_letters = ScopedDeadLetters(
+        SqsDeadLetterQueues(clients["sqs"], stats),
+        LambdaDestinations(lambda_client, stats),
+        functions,
+        tags,
+        state,
+        rotation=int(window.end.timestamp()) // 60 // rules.collection.discovery_minutes,
+        now=now,
+    )
+    cycle = collect(
+        families=[
+            LambdaFamily(
+                functions=functions,
+                state=state,
+                account_settings=LambdaAccountSettings(lambda_client, stats, env.limits),
+            ),
+            ReservedConcurrencyFamily(LambdaReservations(lambda_client, stats), functions, state),
+            DeadLetterFamily(queues=dead_letters, state=state, functions=functions),
+            EventSourceFamily(
+                mappings=TagFiltered(
+                    EventSourceMappings(lambda_client, clients["kinesis"], stats), rules.tags
+                ),
+                state=state,
+            ),
+            DynamoDbFamily(
+                tables=TagFiltered(
+                    DynamoDbTables(clients["dynamodb"], clients["autoscaling"], stats), rules.tags
+                ),
+                state=state,
+                active=cloudwatch,
+            ),
+            KinesisFamily(
+                streams=TagFiltered(KinesisStreams(clients["kinesis"], stats), rules.tags),
+                state=state,
+                active=cloudwatch,
+            ),
+            S3Family(S3Buckets(clients["s3"], settings.region, stats), state, tags),
+            StepFunctionsFamily(StateMachines(clients["stepfunctions"], stats), state, tags),
+            ApiGatewayFamily(
+                RestApis(clients["apigateway"], stats),
+                HttpApis(clients["apigatewayv2"], stats),
+                state,
+                tags,
+            ),
+            QuotaFamily(ServiceQuotas(clients["service-quotas"], stats), state),
+        ],
+        metrics=cloudwatch,
+        rules=rules,
+        now=now,
+        account=account,
+        region=settings.region,
+    )
+    batch = cycle.batch
+    execution_arn = EvaluateWorkflow(
+        clients["stepfunctions"],
+        settings.evaluate_state_machine_arn,
+        stats,
+        batches=S3Batches(clients["batches"], settings.batch_bucket, stats),
+    ).start(batch)
+    metrics.add_metric("SignalsCollected", MetricUnit.Count, len(batch.signals))
+    metrics.add_metric("MetricsRequested", MetricUnit.Count, stats.metrics_requested)
+    summary = {
+        "batch_id": batch.batch_id,
+        "signals": len(batch.signals),
+        "metrics_requested": stats.metrics_requested,
+        "metrics_by_stage": cycle.metrics_by_stage,
+        "drilled": cycle.drilled,
+        "watched": len(cycle.watched),
+        "swept": cycle.swept,
+        "resources": {name: result.resources for name, result in cycle.families.items()},
+        "dead_letter_queues": cycle.resources("sqs"),
+        "destination_targets": dead_letters.destination_targets,
+        "signal_kinds": sorted({signal.labels.kind for signal in batch.signals}),
+        "discovered": cycle.discovered,
+        "api_calls": stats.by_api,
+        "execution_arn": execution_arn,
+    }
+    logger.info("collected", extra=summary)
+    return summary
