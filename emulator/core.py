@@ -214,7 +214,9 @@ class Emulator:
         ``stack_metrics=False`` stops writing ``AWS/Lambda`` metrics for the stack's own
         functions. ``echo_logs`` echoes handler output to a stream as it happens.
         ``settle_timeout`` is how long (wall-clock seconds) a step may wait for the workflows it
-        started; by default 30 s plus 50 ms per workload (moto takes its time over a storm).
+        started: a guard against a hang, not a performance bound, so it is generous; by default
+        60 s plus 200 ms per workload (moto takes its time over a storm, more so on a machine
+        shared with parallel test workers and under coverage).
         """
         loaded = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
         begin = start or (loaded.start if loaded else floor_minute(datetime.now(UTC)))
@@ -233,7 +235,7 @@ class Emulator:
             settle_timeout=(
                 settle_timeout
                 if settle_timeout is not None
-                else 30.0 + 0.05 * len(loaded.workloads if loaded else ())
+                else 60.0 + 0.2 * len(loaded.workloads if loaded else ())
             ),
             echo=echo_logs,
             stack_metrics=stack_metrics,

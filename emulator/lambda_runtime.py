@@ -32,8 +32,11 @@ Per managed function the runtime behaves like one warm Lambda execution environm
 * **Results.** The JSON result is returned as Lambda does; an exception becomes
   ``{"errorMessage", "errorType", "stackTrace"}`` with the ``x-amz-function-error`` header, so
   Step Functions sees ``errorType`` as the error name. A run longer than the function's
-  ``Timeout`` (wall time) is reported as ``Sandbox.Timedout`` after the fact (Python cannot
-  pre-empt the handler).
+  ``Timeout`` is reported as ``Sandbox.Timedout`` after the fact (Python cannot pre-empt the
+  handler). The run is measured in the CPU time of the handler's thread: the handler waits on
+  no network here, and wall time would count the other workflows, test workers and coverage
+  sharing the machine (a handler that sleeps past its timeout is not caught). ``REPORT`` shows
+  the wall time, as Lambda does.
 * **Asynchronous invocations** (SNS deliveries, ``InvocationType=Event``, schedules): on error
   the event is retried twice (or ``MaximumRetryAttempts`` of the function's event invoke
   config), immediately rather than after Lambda's 1- and 2-minute back-off; then it goes to the
@@ -904,6 +907,7 @@ class LambdaRuntime:
             saved_env = swap_environ(env, self._stale_env_keys())
             init_ms = 0.0
             started = time.perf_counter()
+            cpu_started = time.thread_time()
             try:
                 with self._modules(function), _capture(sink):
                     sink.add("runtime", f"START RequestId: {request_id} Version: $LATEST")
@@ -914,6 +918,7 @@ class LambdaRuntime:
                             handler = self._load(function)
                             init_ms = (time.perf_counter() - init_started) * 1000
                             started = time.perf_counter()
+                            cpu_started = time.thread_time()
                         context = FakeLambdaContext(
                             function_name=fn_model.function_name,
                             invoked_function_arn=arn,
@@ -952,7 +957,8 @@ class LambdaRuntime:
                         }
                         error_type = "Runtime.ExitError"
                     duration = (time.perf_counter() - started) * 1000
-                    if error_type is None and duration > timeout * 1000:
+                    cpu_seconds = time.thread_time() - cpu_started
+                    if error_type is None and cpu_seconds > timeout:
                         result = {
                             "errorMessage": f"{sim_time.strftime('%Y-%m-%dT%H:%M:%SZ')}"
                             f" {request_id} Task timed out after {timeout:.2f} seconds",
