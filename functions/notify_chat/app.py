@@ -1,70 +1,20 @@
 """SNS subscriber: deliver each alert notification (and self-watch alarm) to its receiver's
 chat channels: Slack, Teams, JSON webhooks and the Amazon Q Developer topic, once each
-(vigil.delivery claims every destination in the delivery log before posting)."""
+(vigil.delivery claims every destination in the delivery log before posting;
+vigil.compose.notify_chat)."""
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vigil.adapters.chatbot import ChatbotTopic
-from vigil.adapters.config_store import LastGoodConfig
-from vigil.adapters.slack import SlackWebhook
-from vigil.adapters.slack_bot import SLACK_API_URL, SlackBot, ThreadStore
-from vigil.adapters.stats import CallStats
-from vigil.adapters.table import DeliveryLog
-from vigil.adapters.teams import TeamsWebhook
-from vigil.adapters.webhook import JsonWebhook
-from vigil.alarms import chat_payload
-from vigil.config_state import load_rules
-from vigil.delivery import ChatPort, Platform, SlackBotPort, Unset, deliver
+from vigil.compose import notify_chat
 from vigil.observability import logger, metrics, tracer
-from vigil.rules import RulesConfig
-from vigil.settings import ChatSettings
 
-SECRET_CACHE_SECONDS = 300
-MISCONFIGURED_METRIC = "Chat_misconfigured"
-"""Destinations that cannot work until their configuration changes (template.yaml,
-``ChatMisconfiguredAlarm``)."""
-
-
-_WEBHOOKS: dict[Platform, type[SlackWebhook]] = {
-    "slack": SlackWebhook,
-    "teams": TeamsWebhook,
-    "webhook": JsonWebhook,
-}
-
-
-@dataclass(frozen=True)
-class _Deps:
-    settings: ChatSettings
-    rules: RulesConfig
-    log: DeliveryLog
-    threads: ThreadStore
-    topic: ChatbotTopic | None
-
-
-@cache
-def _deps() -> _Deps:
-    settings = ChatSettings.from_env()
-    dynamodb = boto3.client("dynamodb")
-    last_good = LastGoodConfig(dynamodb, settings.table_name, stats=CallStats())
-    rules = load_rules(settings.rules_json, last_good=last_good).rules
-    retention = timedelta(days=rules.resolved_retention_days)
-    log = DeliveryLog(dynamodb, settings.table_name, retention=retention)
-    threads = ThreadStore(dynamodb, settings.table_name, retention=retention, stats=CallStats())
-    topic = (
-        ChatbotTopic(boto3.client("sns"), settings.chatbot_topic_arn, stats=CallStats())
-        if settings.chatbot_topic_arn
-        else None
-    )
-    return _Deps(settings, rules, log, threads, topic)
+_env = cache(notify_chat.environment)
+"""Built at the first invocation of a cold start, kept while the environment lives."""
 
 
 def _wall_clock() -> datetime:
@@ -72,63 +22,9 @@ def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class _Destinations:
-    """The adapters behind the chat secret's keys, read once per invocation (cached for
-    ``SECRET_CACHE_SECONDS`` across invocations), and the Amazon Q Developer topic."""
-
-    secret: dict[str, str]
-    topic: ChatbotTopic | None
-
-    def webhook(self, platform: Platform, key: str) -> ChatPort | Unset:
-        if platform == "chatbot":
-            return self.topic or "missing"
-        url = self.secret.get(key)
-        return _WEBHOOKS[platform](url) if url else self._unset(key)
-
-    def bot(self, key: str, channel: str) -> SlackBotPort | Unset:
-        token = self.secret.get(key)
-        if not token:
-            return self._unset(key)
-        api_url = self.secret.get("slack_api_url") or SLACK_API_URL
-        return SlackBot(token, channel, stats=CallStats(), api_url=api_url)
-
-    def _unset(self, key: str) -> Unset:
-        return "empty" if key in self.secret else "missing"
-
-
-def _secret(settings: ChatSettings) -> dict[str, str]:
-    secret = parameters.get_secret(
-        settings.slack_secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS
-    )
-    return {str(k): str(v) for k, v in secret.items()} if isinstance(secret, dict) else {}
-
-
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=SNSEvent)
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
-    deps = _deps()
-    outcomes: dict[str, int] = {}
-    for record in event.records:
-        payload = chat_payload(record.sns.message, stack=deps.settings.stack_name)
-        report = deliver(
-            payload,
-            routing=deps.rules.routing,
-            ports=_Destinations(_secret(deps.settings), deps.topic),
-            threads=deps.threads,
-            log=deps.log,
-            clock=_wall_clock,
-            stack=deps.settings.stack_name,
-        )
-        for outcome in report.outcomes:
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            if outcome != "misconfigured":
-                metrics.add_metric(f"Chat_{outcome.replace('-', '_')}", MetricUnit.Count, 1)
-        # published on every delivery, 0 included: ChatMisconfiguredAlarm ignores missing
-        # data, so it stays in ALARM until a notification reaches all of its destinations
-        misconfigured = report.outcomes.count("misconfigured")
-        metrics.add_metric(MISCONFIGURED_METRIC, MetricUnit.Count, misconfigured)
-        report.raise_failures()
-    return {"outcomes": outcomes}
+    return notify_chat.deliver_records(event, env=_env(), clock=_wall_clock)
