@@ -1,100 +1,23 @@
 """Evaluate workflow task: apply the rules to a signal batch (inline or by reference), commit
-the notifications it decides to the outbox, then publish what is pending."""
+the notifications it decides to the outbox, then publish what is pending
+(vigil.compose.evaluate)."""
 
-from dataclasses import dataclass
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vigil.adapters.config_store import LastGoodConfig
-from vigil.adapters.outbox import OutboxStore, SnsPublisher
-from vigil.adapters.stats import CallStats
-from vigil.adapters.table import (
-    AlertStore,
-    GroupStore,
-    HealthEventStore,
-    OutageStore,
-    SilenceStore,
-)
-from vigil.adapters.workflow import S3Batches, batch_of
-from vigil.config_state import LoadedRules, load_rules, with_config_signal
-from vigil.evaluate import OutagePorts, RoutingPorts, evaluate
+from vigil.compose import evaluate
 from vigil.observability import logger, metrics, tracer
-from vigil.outbox import deliver
-from vigil.settings import EvaluateSettings
 
-
-@dataclass(frozen=True)
-class _Deps:
-    settings: EvaluateSettings
-    loaded: LoadedRules
-    store: AlertStore
-    routing: RoutingPorts
-    correlation: OutagePorts
-    batches: S3Batches
-    publisher: SnsPublisher
-
-
-@cache
-def _deps() -> _Deps:
-    settings = EvaluateSettings.from_env()
-    dynamodb = boto3.client("dynamodb")
-    loaded = load_rules(
-        settings.rules_json,
-        last_good=LastGoodConfig(dynamodb, settings.table_name, stats=CallStats()),
-    )
-    retention = timedelta(days=loaded.rules.resolved_retention_days)
-    return _Deps(
-        settings=settings,
-        loaded=loaded,
-        store=AlertStore(dynamodb, settings.table_name, retention=retention),
-        routing=RoutingPorts(
-            groups=GroupStore(dynamodb, settings.table_name, retention=retention),
-            silences=SilenceStore(dynamodb, settings.table_name),
-            outbox=OutboxStore(dynamodb, settings.table_name, retention=retention),
-        ),
-        correlation=OutagePorts(
-            outages=OutageStore(dynamodb, settings.table_name),
-            health=HealthEventStore(dynamodb, settings.table_name, retention=retention),
-            runbook_arn=settings.runbook_state_machine_arn,
-        ),
-        batches=S3Batches(boto3.client("s3"), settings.batch_bucket),
-        publisher=SnsPublisher(boto3.client("sns"), settings.topic_arn),
-    )
+_env = cache(evaluate.environment)
+"""Built at the first invocation of a cold start, kept while the environment lives."""
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    deps = _deps()
+    env = _env()
     _, _, _, region, account, *_ = context.invoked_function_arn.split(":")
-    batch = with_config_signal(
-        batch_of(event, deps.batches), deps.loaded, account=account, region=region
-    )
-    result = evaluate(
-        batch,
-        rules=deps.loaded.rules,
-        store=deps.store,
-        routing=deps.routing,
-        stack=deps.settings.stack_name,
-        correlation=deps.correlation,
-    )
-    delivery = deliver(
-        deps.routing.outbox, deps.publisher, batch_id=batch.batch_id, now=batch.collected_at
-    )
-    metrics.add_metric("Notifications", MetricUnit.Count, result.summary.notifications)
-    metrics.add_metric("Published", MetricUnit.Count, len(delivery.published))
-    metrics.add_metric("MutedByOutage", MetricUnit.Count, result.summary.muted)
-    metrics.add_metric("Silenced", MetricUnit.Count, result.summary.silenced)
-    metrics.add_metric("Inhibited", MetricUnit.Count, result.summary.inhibited)
-    return {
-        "summary": result.summary.model_dump(mode="json"),
-        "published": len(delivery.published),
-        "pending": delivery.left,
-        "runbooks": [r.model_dump(mode="json") for r in result.runbooks],
-    }
+    return evaluate.run(event, env=env, account=account, region=region)
