@@ -23,6 +23,7 @@ from emulator.slack import SlackServer
 from tests.integration.conftest import FakeContext
 from vigil.adapters.table import ApprovalStore, SilenceStore
 from vigil.approval import ApprovalState, request_approval
+from vigil.compose import slack_actions as slack_endpoint
 from vigil.slack_actions import AWS_CALLS, JOB_KEY, PressJob, parse_action
 
 SECRET = "e2b6c1f0a9d84c7f"
@@ -41,7 +42,11 @@ def queued() -> list[tuple[str, dict[str, Any]]]:
     return []
 
 
-def _run_queued(module: ModuleType, queued: list[tuple[str, dict[str, Any]]]) -> None:
+def _run_queued(
+    module: ModuleType,
+    queued: list[tuple[str, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Lambda's part: the queued press reaches the same function as its own event."""
 
     def enqueue(deps: Any, function_arn: str, job: Any) -> None:
@@ -49,7 +54,7 @@ def _run_queued(module: ModuleType, queued: list[tuple[str, dict[str, Any]]]) ->
         queued.append((function_arn, event))
         module.lambda_handler(event, FakeContext("slack"))
 
-    module._enqueue = enqueue  # type: ignore[attr-defined]
+    monkeypatch.setattr(slack_endpoint, "enqueue", enqueue)
 
 
 @pytest.fixture
@@ -58,6 +63,7 @@ def handler(
     load_handler: Callable[..., ModuleType],
     slack: SlackServer,
     queued: list[tuple[str, dict[str, Any]]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> ModuleType:
     secret = {"signing_secret": SECRET, "hooks_url": slack.base_url}
     arn = boto3.client("secretsmanager").create_secret(
@@ -68,7 +74,7 @@ def handler(
         VIGIL_SLACK_SIGNING_SECRET_ARN=arn,
         VIGIL_RULES=json.dumps({"approvers": {"slack_users": ["U1"]}}),
     )
-    _run_queued(module, queued)
+    _run_queued(module, queued, monkeypatch)
     return module
 
 
@@ -278,7 +284,9 @@ def test_a_response_url_off_slacks_hooks_host_is_not_followed(
 ) -> None:
     store = _gate(table)
     followed: list[str] = []
-    monkeypatch.setattr(handler._Replies, "post", lambda self, url, message: followed.append(url))
+    monkeypatch.setattr(
+        slack_endpoint.Replies, "post", lambda self, url, message: followed.append(url)
+    )
     metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 
     answer = handler.lambda_handler(
@@ -391,7 +399,7 @@ def test_the_queue_call_is_an_asynchronous_invoke_of_the_functions_own_arn(
                 "Payload": json.dumps({JOB_KEY: job.model_dump(mode="json")}).encode(),
             },
         )
-        module._enqueue(deps, arn, job)
+        slack_endpoint.enqueue(deps, arn, job)
         stub.assert_no_pending_responses()
 
 
