@@ -18,7 +18,6 @@ with a count of all, so :func:`timeline_entries` can put them in the incident's 
 and :func:`refusal_notice` announces it in the channel (ADR 32).
 """
 
-import hashlib
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,8 +27,8 @@ from pydantic import AwareDatetime, Field
 
 from vigil.clock import iso
 from vigil.errors import ConflictError, VigilError
-from vigil.model import ChatPayload, Contract, Notification, NotifyReason, Severity
-from vigil.notifications import publishable
+from vigil.model import Contract, Notification
+from vigil.notifications import warning_notice
 
 MAX_REFUSALS_KEPT = 20
 """Refusals kept on an approval record (the newest); ``refusal_count`` counts them all."""
@@ -426,17 +425,12 @@ def refusal_notice(
         "Nothing was decided; the gate still waits for an approver (docs/runbook.md,"
         " Who may decide).",
     ]
-    key = f"refusal|{incident_id}|{refusal.principal}|{iso(refusal.at)}|{refusal.action}"
-    chat = ChatPayload(
-        notification_id=hashlib.sha256(key.encode()).hexdigest()[:24],
-        category="outage",
-        reason=NotifyReason.FIRING,
-        severity=Severity.WARNING,
-        title=title,
-        text="\n".join(lines)[:2900],
+    return warning_notice(
+        title,
+        lines,
+        key=f"refusal|{incident_id}|{refusal.principal}|{iso(refusal.at)}|{refusal.action}",
         stack=stack,
-        alerts=[],
+        category="outage",
+        footer=f"Vigil ({stack}) - docs/runbook.md",
+        chat_only=True,
     )
-    text = "\n".join([title, "", *lines, "", "--", f"Vigil ({stack}) - docs/runbook.md"]) + "\n"
-    notice = publishable(chat, text=text, status="firing")
-    return notice.model_copy(update={"channels": '["slack"]'})

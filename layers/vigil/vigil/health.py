@@ -39,7 +39,7 @@ from vigil.model import (
     NotifyReason,
     Severity,
 )
-from vigil.notifications import publishable
+from vigil.notifications import publishable, warning_notice
 from vigil.outbox import OutboxEntry
 from vigil.rules import HealthConfig, HealthMatch
 
@@ -519,15 +519,11 @@ def parked_notification(event_id: str, reason: str, *, stack: str, table: str) -
         f"Parked in: {where}",
         "Until Vigil reads this kind of event, check AWS Health in the console.",
     ]
-    chat = ChatPayload(
-        notification_id=hashlib.sha256(f"health-parked|{event_id}".encode()).hexdigest()[:24],
-        category="self-watch",
-        reason=NotifyReason.FIRING,
-        severity=Severity.WARNING,
-        title=title,
-        text="\n".join(lines)[:2900],
+    return warning_notice(
+        title,
+        lines,
+        key=f"health-parked|{event_id}",
         stack=stack,
-        alerts=[],
+        category="self-watch",
+        footer=f"Vigil ({stack})",
     )
-    text = "\n".join([title, "", *lines, "", "--", f"Vigil ({stack})"]) + "\n"
-    return publishable(chat, text=text, status="firing")

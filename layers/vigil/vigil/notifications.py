@@ -225,6 +225,35 @@ def ascii_subject(title: str) -> str:
     return cleaned if len(cleaned) <= 99 else cleaned[:96] + "..."
 
 
+def warning_notice(
+    title: str,
+    lines: list[str],
+    *,
+    key: str,
+    stack: str,
+    category: str,
+    footer: str,
+    chat_only: bool = False,
+) -> Notification:
+    """A one-off warning that is not an alert (a refused press, a parked event): its id is
+    hashed from ``key``, so a retried publish posts once; names in ``lines`` are plain text,
+    escaped per channel when rendered (ADR 33). ``chat_only`` skips email (SNS attribute
+    ``channels`` ``["slack"]``)."""
+    chat = ChatPayload(
+        notification_id=hashlib.sha256(key.encode()).hexdigest()[:24],
+        category=category,
+        reason=NotifyReason.FIRING,
+        severity=Severity.WARNING,
+        title=title,
+        text="\n".join(lines)[:2900],
+        stack=stack,
+        alerts=[],
+    )
+    text = "\n".join([title, "", *lines, "", "--", footer]) + "\n"
+    notice = publishable(chat, text=text, status="firing")
+    return notice.model_copy(update={"channels": '["slack"]'}) if chat_only else notice
+
+
 def publishable(
     chat: ChatPayload,
     *,

@@ -61,8 +61,8 @@ from vigil.approval import (
 from vigil.buttons import APPROVE, DECLINE, SILENCE, SilenceButton
 from vigil.clock import iso
 from vigil.errors import ConflictError, InvalidEventError, VigilError, describe_validation
-from vigil.model import ChatPayload, Contract, Notification, NotifyReason, Severity
-from vigil.notifications import publishable
+from vigil.model import Contract, Notification
+from vigil.notifications import warning_notice
 from vigil.observability import logger, metrics
 from vigil.rules import ApproversConfig
 from vigil.silences import Silence, SilenceWindowError, new_silence
@@ -463,20 +463,15 @@ def silence_refusal_notice(
         f"Why:       {reason}",
         "Nothing was silenced (docs/runbook.md, Who may decide).",
     ]
-    key = f"silence-refusal|{press.user.id}|{press.action.action_ts}|{press.action.value}"
-    chat = ChatPayload(
-        notification_id=hashlib.sha256(key.encode()).hexdigest()[:24],
-        category="outage",
-        reason=NotifyReason.FIRING,
-        severity=Severity.WARNING,
-        title=title,
-        text="\n".join(lines)[:2900],
+    return warning_notice(
+        title,
+        lines,
+        key=f"silence-refusal|{press.user.id}|{press.action.action_ts}|{press.action.value}",
         stack=stack,
-        alerts=[],
+        category="outage",
+        footer=f"Vigil ({stack}) - docs/runbook.md",
+        chat_only=True,
     )
-    text = "\n".join([title, "", *lines, "", "--", f"Vigil ({stack}) - docs/runbook.md"]) + "\n"
-    notice = publishable(chat, text=text, status="firing")
-    return notice.model_copy(update={"channels": '["slack"]'})
 
 
 def _silence(
