@@ -44,10 +44,10 @@ from tests.factories import T0, batch, error_signal, minutes  # noqa: E402
 from tests.fakes import MemoryAlertStore, MemoryHealthStore, MemoryOutageStore  # noqa: E402
 from vigil.adapters.outbox import outbox_item  # noqa: E402
 from vigil.adapters.workflow import MAX_INLINE_BYTES  # noqa: E402
-from vigil.evaluate import OutagePorts, evaluate  # noqa: E402
-from vigil.model import BatchRef, EvaluationSummary, Notification, SignalBatch  # noqa: E402
-from vigil.outbox import deliver  # noqa: E402
-from vigil.rules import RulesConfig  # noqa: E402
+from vigil.alerting.outbox import deliver  # noqa: E402
+from vigil.core.model import BatchRef, EvaluationSummary, Notification, SignalBatch  # noqa: E402
+from vigil.evaluation.pipeline import OutagePorts, evaluate  # noqa: E402
+from vigil.rules.document import RulesConfig  # noqa: E402
 
 RUNBOOK = "arn:aws:states:us-east-1:123456789012:stateMachine:vigil-runbook"
 TRANSITIONS = ("none->pending", "pending->firing", "firing->resolved")

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from vigil.model import Labels, Signal, SignalBatch
+from vigil.core.model import Labels, Signal, SignalBatch
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"

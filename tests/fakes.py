@@ -5,15 +5,15 @@ from datetime import datetime
 from typing import Any
 
 from vigil.adapters.lambda_account import AccountLimits
-from vigil.approval import Approval
-from vigil.errors import ConflictError
-from vigil.evaluate import RoutingPorts
-from vigil.grouping import Group
-from vigil.health import HealthRecord
-from vigil.model import Alert, AlertState
-from vigil.outage import Outage
-from vigil.outbox import OutboxEntry
-from vigil.silences import Silence
+from vigil.alerting.grouping import Group
+from vigil.alerting.outbox import OutboxEntry
+from vigil.alerting.silences import Silence
+from vigil.core.errors import ConflictError
+from vigil.core.model import Alert, AlertState
+from vigil.evaluation.pipeline import RoutingPorts
+from vigil.health.events import HealthRecord
+from vigil.health.outages import Outage
+from vigil.runbook.gate import Approval
 
 
 class MemoryOutbox:

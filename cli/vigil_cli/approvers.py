@@ -4,12 +4,12 @@ IAM is the guard: deciding needs ``states:SendTaskSuccess`` and write access to 
 table, and nothing here can stop a caller who has both. ``approvers.iam_principals`` is the
 policy check on top, with the Slack buttons' semantics: a live failover is decided only by a
 listed IAM user or role (an assumed-role session matches its role, see
-:func:`vigil.approval.iam_principal_listed`), nobody while the list is empty; a dry run is
+:func:`vigil.runbook.gate.iam_principal_listed`), nobody while the list is empty; a dry run is
 open to anyone; with ``approvers.live_approvals`` 2 the two approvals must come from two
 distinct caller ARNs. A refusal is recorded on the gate and announced like a Slack one.
 
 The list is read from the rules config the stack runs with: the last valid document its
-functions stored in the state table (``CONFIG#rules`` / ``LAST_GOOD``, vigil.config_state).
+functions stored in the state table (``CONFIG#rules`` / ``LAST_GOOD``, vigil.rules.loading).
 """
 
 from collections.abc import Callable
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.stats import CallStats
-from vigil.approval import Approval, iam_principal_listed, require_listed
-from vigil.rules import ApproversConfig, RulesConfig
+from vigil.rules.document import ApproversConfig, RulesConfig
+from vigil.runbook.gate import Approval, iam_principal_listed, require_listed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -36,7 +36,7 @@ def approvers_in_use(client: "DynamoDBClient", table: str) -> ApproversConfig:
 def command_authorization(
     caller_arn: str, approvers: ApproversConfig
 ) -> Callable[[Approval], None]:
-    """The check :func:`vigil.approval.decide` runs for the caller on the pending gate."""
+    """The check :func:`vigil.runbook.gate.decide` runs for the caller on the pending gate."""
     listed = approvers.iam_principals
     return require_listed(
         caller_arn, lambda arn: iam_principal_listed(arn, listed), configured=bool(listed)

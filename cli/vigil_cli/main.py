@@ -35,13 +35,13 @@ from vigil.adapters.table import ApprovalStore, IncidentStore, SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.views import TableViews
 from vigil.adapters.workflow import TaskCallback
-from vigil.approval import ApprovalClosedError, NotAuthorizedError
-from vigil.clock import iso
-from vigil.errors import VigilError, describe_validation
-from vigil.model import Notification, Severity
-from vigil.routing import parse_duration
-from vigil.runbook import IncidentAlreadyOpen
-from vigil.silences import Silence, new_silence
+from vigil.alerting.silences import Silence, new_silence
+from vigil.core.clock import iso
+from vigil.core.errors import VigilError, describe_validation
+from vigil.core.model import Notification, Severity
+from vigil.rules.routing import parse_duration
+from vigil.runbook.gate import ApprovalClosedError, NotAuthorizedError
+from vigil.runbook.steps import IncidentAlreadyOpen
 from vigil_cli import operations
 from vigil_cli.approvers import approvers_in_use
 from vigil_cli.output import FORMATS, Listing, render

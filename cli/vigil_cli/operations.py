@@ -16,20 +16,20 @@ from vigil.adapters.table import ApprovalStore, IncidentStore, SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.views import TableViews
 from vigil.adapters.workflow import TaskCallback
-from vigil.approval import (
+from vigil.alerting.messages import publishable
+from vigil.core.clock import iso
+from vigil.core.errors import VigilError
+from vigil.core.model import ChatPayload, Notification, NotifyReason, Severity
+from vigil.rules.document import ApproversConfig
+from vigil.rules.routing import label_values
+from vigil.runbook.gate import (
     Approval,
     ApprovalState,
     NotAuthorizedError,
     decide,
     refusal_notice,
 )
-from vigil.clock import iso
-from vigil.errors import VigilError
-from vigil.model import ChatPayload, Notification, NotifyReason, Severity
-from vigil.notifications import publishable
-from vigil.routing import label_values
-from vigil.rules import ApproversConfig
-from vigil.runbook import (
+from vigil.runbook.steps import (
     ExecutionsPort,
     Incident,
     IncidentAlreadyOpen,

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from vigil.errors import VigilError
+from vigil.core.errors import VigilError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

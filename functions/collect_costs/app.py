@@ -7,8 +7,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.compose import collect_costs
-from vigil.events import scheduled_time
-from vigil.observability import logger, metrics, tracer
+from vigil.core.events import scheduled_time
+from vigil.core.observability import logger, metrics, tracer
 
 _env = cache(collect_costs.environment)
 """Built at the first invocation of a cold start, kept while the environment lives."""

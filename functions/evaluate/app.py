@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.compose import evaluate
-from vigil.observability import logger, metrics, tracer
+from vigil.core.observability import logger, metrics, tracer
 
 _env = cache(evaluate.environment)
 """Built at the first invocation of a cold start, kept while the environment lives."""

@@ -1,6 +1,6 @@
 """SNS subscriber: deliver each alert notification (and self-watch alarm) to its receiver's
 chat channels: Slack, Teams, JSON webhooks and the Amazon Q Developer topic, once each
-(vigil.delivery claims every destination in the delivery log before posting;
+(vigil.channels.delivery claims every destination in the delivery log before posting;
 vigil.compose.notify_chat)."""
 
 from datetime import UTC, datetime
@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.compose import notify_chat
-from vigil.observability import logger, metrics, tracer
+from vigil.core.observability import logger, metrics, tracer
 
 _env = cache(notify_chat.environment)
 """Built at the first invocation of a cold start, kept while the environment lives."""

@@ -1,4 +1,4 @@
-"""OutageRunbook workflow task: the runbook's steps, chosen by ``step`` (vigil.runbook)."""
+"""OutageRunbook workflow task: the runbook's steps, chosen by ``step`` (vigil.runbook.steps)."""
 
 from functools import cache
 from typing import Any
@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.compose import runbook
-from vigil.observability import logger, tracer
+from vigil.core.observability import logger, tracer
 
 _env = cache(runbook.environment)
 """Built at the first invocation of a cold start, kept while the environment lives."""

@@ -1,7 +1,7 @@
 """Slack interactivity endpoint (a Lambda function URL): verify, queue, then act on a press.
 
 The function URL has no AWS auth (Slack cannot sign AWS requests); the Slack signature is
-the authentication. Two kinds of event reach the handler (vigil.slack_actions, ADR 32):
+the authentication. Two kinds of event reach the handler (vigil.runbook.slack_actions, ADR 32):
 
 - a request (function URL, payload 2.0, parsed with Powertools' ``LambdaFunctionUrlEvent``):
   verified and checked, queued as an asynchronous invocation of this function, answered 200
@@ -18,7 +18,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vigil.compose import slack_actions
-from vigil.observability import logger, metrics, tracer
+from vigil.core.observability import logger, metrics, tracer
 
 _deps = cache(slack_actions.environment)
 """Built at the first invocation of a cold start, kept while the environment lives."""

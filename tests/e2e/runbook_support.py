@@ -23,8 +23,8 @@ from emulator._aws import REGION, hermetic_aws_environ
 from emulator.scenario import parse_scenario
 from vigil.adapters.table import ApprovalStore, IncidentStore
 from vigil.adapters.workflow import TaskCallback
-from vigil.approval import Approval, decide
-from vigil.runbook import Incident
+from vigil.runbook.gate import Approval, decide
+from vigil.runbook.steps import Incident
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 RUNBOOK = "OutageRunbookStateMachine"

@@ -1,7 +1,7 @@
 """Every branch of the OutageRunbook, through the real template in the emulator.
 
 AWS Health reports a Lambda issue in us-east-1 from 10:00 to 11:30 (simulated); the gate is
-answered with ``vigil.approval.decide`` and ``TaskCallback`` (SendTaskSuccess), as the Slack
+answered with ``vigil.runbook.gate.decide`` and ``TaskCallback`` (SendTaskSuccess), as the Slack
 endpoint and the ``vigil`` command do; the monitor loop's Wait states run on the simulated
 clock (default interval 5 minutes, heartbeat 30 minutes, approval time-out 30 minutes)."""
 
@@ -30,7 +30,7 @@ from tests.e2e.runbook_support import (
     subjects,
     weights,
 )
-from vigil.approval import ApprovalClosedError, ApprovalState
+from vigil.runbook.gate import ApprovalClosedError, ApprovalState
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 

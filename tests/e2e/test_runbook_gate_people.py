@@ -23,7 +23,7 @@ from tests.e2e.runbook_support import (
     start,
     weights,
 )
-from vigil.approval import ApprovalState
+from vigil.runbook.gate import ApprovalState
 from vigil_cli.main import main
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]

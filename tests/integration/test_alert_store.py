@@ -5,11 +5,11 @@ import pytest
 
 from tests.factories import T0, error_signal, minutes
 from vigil.adapters.table import AlertStore, DeliveryLog, IncidentStore
-from vigil.delivery import CLAIM_LEASE, ClaimState
-from vigil.errors import ConflictError
-from vigil.lifecycle import step
-from vigil.model import AlertState
-from vigil.rules import RulesConfig, judge
+from vigil.alerting.lifecycle import step
+from vigil.channels.delivery import CLAIM_LEASE, ClaimState
+from vigil.core.errors import ConflictError
+from vigil.core.model import AlertState
+from vigil.rules.document import RulesConfig, judge
 
 RULES = RulesConfig()
 

@@ -8,8 +8,8 @@ from botocore.stub import Stubber
 
 from vigil.adapters.table import ApprovalStore
 from vigil.adapters.workflow import TaskCallback
-from vigil.approval import ApprovalClosedError, ApprovalState, decide, request_approval
-from vigil.errors import ConflictError
+from vigil.core.errors import ConflictError
+from vigil.runbook.gate import ApprovalClosedError, ApprovalState, decide, request_approval
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ import pytest
 from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import ApprovalStore
-from vigil.approval import Approval, ApprovalState, request_approval
-from vigil.config_state import digest_of
+from vigil.rules.loading import digest_of
+from vigil.runbook.gate import Approval, ApprovalState, request_approval
 from vigil_cli import main as cli
 
 from .conftest import TABLE, TOPIC_ARN

@@ -8,11 +8,11 @@ import pytest
 
 from tests.factories import labels
 from vigil.adapters.table import AlertStore, ApprovalStore, IncidentStore, SilenceStore
-from vigil.approval import ApprovalState, request_approval
-from vigil.failover import FailoverPlans
-from vigil.model import Alert, AlertState, Evidence, Severity
-from vigil.runbook import Incident, RunbookInput, RunbookPorts, TimelineEntry, open_incident
-from vigil.silences import new_silence
+from vigil.alerting.silences import new_silence
+from vigil.core.model import Alert, AlertState, Evidence, Severity
+from vigil.runbook.failover import FailoverPlans
+from vigil.runbook.gate import ApprovalState, request_approval
+from vigil.runbook.steps import Incident, RunbookInput, RunbookPorts, TimelineEntry, open_incident
 from vigil_cli.main import main
 
 from .conftest import TABLE

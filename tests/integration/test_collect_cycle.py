@@ -17,11 +17,11 @@ from vigil.adapters.collector_state import CollectorState, Coverage
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
-from vigil.collect import Cycle, collect
 from vigil.dials.base import sweep_due, window_for
+from vigil.dials.collect import Cycle, collect
 from vigil.dials.lambda_functions import LambdaFamily
 from vigil.dials.sqs import DeadLetterFamily
-from vigil.rules import RulesConfig
+from vigil.rules.document import RulesConfig
 
 # 10:02 -> window 09:55-10:00, the one that crosses the hour: the hourly sweep reads 09:00-10:00.
 SWEEP_AT = datetime(2026, 11, 2, 10, 2, tzinfo=UTC)

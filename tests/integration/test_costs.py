@@ -16,8 +16,8 @@ from tests.integration.conftest import FakeContext
 from vigil.adapters.cost_explorer import CostExplorer
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import CostHistoryStore, RequestBudget
-from vigil.collect_costs import RequestCapReached
-from vigil.model import SignalBatch
+from vigil.core.model import SignalBatch
+from vigil.cost.collect import RequestCapReached
 
 TODAY = date(2026, 11, 26)
 Loader = Callable[..., ModuleType]

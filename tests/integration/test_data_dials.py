@@ -18,11 +18,11 @@ from vigil.adapters.dynamodb_tables import Capacity, DynamoDbTables, TablesUnava
 from vigil.adapters.event_source_mappings import EventSourceMappings
 from vigil.adapters.kinesis_streams import KinesisStreams
 from vigil.adapters.stats import CallStats
-from vigil.collect import Cycle, collect
+from vigil.dials.collect import Cycle, collect
 from vigil.dials.dynamodb import DynamoDbFamily
 from vigil.dials.event_sources import EventSourceFamily
 from vigil.dials.kinesis import KinesisFamily
-from vigil.rules import RulesConfig
+from vigil.rules.document import RulesConfig
 
 # 10:02 -> window 09:55-10:00 crosses the hour: sweep and discovery. 10:07 is an ordinary one.
 SWEEP_AT = datetime(2026, 11, 2, 10, 2, tzinfo=UTC)

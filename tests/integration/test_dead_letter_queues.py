@@ -20,11 +20,11 @@ from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import QueueDepth, QueuesUnavailable, SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
-from vigil.collect import Cycle, collect
 from vigil.dials.base import discovery_due, window_for
+from vigil.dials.collect import Cycle, collect
 from vigil.dials.lambda_functions import LambdaFamily
 from vigil.dials.sqs import DeadLetterFamily
-from vigil.rules import RulesConfig
+from vigil.rules.document import RulesConfig
 
 # 10:02 -> window 09:55-10:00 crosses the hour: the hourly discovery runs.
 DISCOVER_AT = datetime(2026, 11, 2, 10, 2, tzinfo=UTC)

@@ -7,7 +7,7 @@ import boto3
 
 from tests.factories import T0
 from vigil.adapters.table import DeliveryLog
-from vigil.delivery import CLAIM_LEASE, ClaimState
+from vigil.channels.delivery import CLAIM_LEASE, ClaimState
 
 
 def _log(table: str) -> DeliveryLog:

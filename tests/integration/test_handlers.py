@@ -15,8 +15,8 @@ from tests.integration.conftest import FakeContext, create_workload_function
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.stats import CallStats
-from vigil.errors import ConfigError, InvalidEventError, InvalidRunbookInput
-from vigil.model import SignalBatch
+from vigil.core.errors import ConfigError, InvalidEventError, InvalidRunbookInput
+from vigil.core.model import SignalBatch
 
 Loader = Callable[..., ModuleType]
 Context = Callable[[str], FakeContext]

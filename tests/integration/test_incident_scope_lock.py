@@ -15,9 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from vigil.adapters.table import IncidentStore
-from vigil.errors import ConflictError
-from vigil.failover import FailoverPlans
-from vigil.runbook import (
+from vigil.core.errors import ConflictError
+from vigil.runbook.failover import FailoverPlans
+from vigil.runbook.steps import (
     Incident,
     IncidentAlreadyOpen,
     RunbookPorts,

@@ -23,10 +23,10 @@ from tests.integration.conftest import TABLE, FakeContext
 from tests.schemas import problems
 from tests.unit.test_chat_claims import FakeClock
 from vigil.adapters.table import DeliveryLog
-from vigil.delivery import CLAIM_LEASE
-from vigil.errors import ChatDeliveryError, InvalidEventError
-from vigil.evaluate import evaluate
-from vigil.rules import RulesConfig
+from vigil.channels.delivery import CLAIM_LEASE
+from vigil.core.errors import ChatDeliveryError, InvalidEventError
+from vigil.evaluation.pipeline import evaluate
+from vigil.rules.document import RulesConfig
 
 Loader = Callable[..., ModuleType]
 

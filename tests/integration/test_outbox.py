@@ -21,10 +21,10 @@ from vigil.adapters.workflow import (
     S3Batches,
     batch_of,
 )
-from vigil.errors import ConflictError, InvalidEventError
-from vigil.grouping import Group
-from vigil.model import BatchRef, Notification, Severity
-from vigil.outbox import OutboxEntry, deliver
+from vigil.alerting.grouping import Group
+from vigil.alerting.outbox import OutboxEntry, deliver
+from vigil.core.errors import ConflictError, InvalidEventError
+from vigil.core.model import BatchRef, Notification, Severity
 
 RETENTION = timedelta(days=30)
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:vigil-evaluate"

@@ -14,16 +14,16 @@ from vigil.adapters.failover import ArcRoutingControls, Route53Weights, SsmParam
 from vigil.adapters.runbook import AlertsTopic, RunbookBucket
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import IncidentStore
-from vigil.errors import ConflictError
-from vigil.failover import (
+from vigil.core.errors import ConflictError
+from vigil.core.model import Notification, Severity
+from vigil.runbook.failover import (
     ArcRoutingControl,
     ClusterEndpoint,
     FailoverActionError,
     Route53Weight,
     SsmParameter,
 )
-from vigil.model import Notification, Severity
-from vigil.runbook import Incident, RunbookInput
+from vigil.runbook.steps import Incident, RunbookInput
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 CONTROL = "arn:aws:route53-recovery-control::123456789012:controlpanel/p/routingcontrol/west"

@@ -22,9 +22,9 @@ from botocore.stub import Stubber
 from emulator.slack import SlackServer
 from tests.integration.conftest import FakeContext
 from vigil.adapters.table import ApprovalStore, SilenceStore
-from vigil.approval import ApprovalState, request_approval
 from vigil.compose import slack_actions as slack_endpoint
-from vigil.slack_actions import AWS_CALLS, JOB_KEY, PressJob, parse_action
+from vigil.runbook.gate import ApprovalState, request_approval
+from vigil.runbook.slack_actions import AWS_CALLS, JOB_KEY, PressJob, parse_action
 
 SECRET = "e2b6c1f0a9d84c7f"
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.fakes import MemoryApprovalStore, RecordingCallback
-from vigil.approval import (
+from vigil.runbook.gate import (
     Approval,
     ApprovalClosedError,
     ApprovalState,

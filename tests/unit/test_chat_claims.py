@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 
 from tests.factories import T0
-from vigil.delivery import (
+from vigil.channels.delivery import (
     CLAIM_LEASE,
     Claim,
     ClaimState,
     deliver_to_chat,
     deliver_to_slack_bot,
 )
-from vigil.errors import ChatDeliveryError
-from vigil.model import ChatPayload, NotifyReason, Severity
+from vigil.core.errors import ChatDeliveryError
+from vigil.core.model import ChatPayload, NotifyReason, Severity
 
 
 class FakeClock:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.factories import T0
 from tests.unit.test_chat_claims import FakeChat, FakeClock, MemoryLog, NoThreads
-from vigil.delivery import (
+from vigil.channels.delivery import (
     ChatPort,
     Destination,
     Platform,
@@ -27,9 +27,9 @@ from vigil.delivery import (
     deliver,
     misconfiguration_payload,
 )
-from vigil.errors import ChatDeliveryError, ChatDestinationRefused
-from vigil.model import ChatPayload, NotifyReason, Severity
-from vigil.rules import RulesConfig
+from vigil.core.errors import ChatDeliveryError, ChatDestinationRefused
+from vigil.core.model import ChatPayload, NotifyReason, Severity
+from vigil.rules.document import RulesConfig
 
 SECRET = {
     "webhook_url": "https://hooks.slack.com/services/T0/B0/SECRET-SLACK",

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vigil.silences import Silence, SilenceEndedError, SilenceState
+from vigil.alerting.silences import Silence, SilenceEndedError, SilenceState
 from vigil_cli.main import build_parser, main
 
 T0 = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)

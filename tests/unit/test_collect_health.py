@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.unit.test_health_feed import ABUSE, instances, page_event
-from vigil.collect_health import (
+from vigil.core.errors import ConflictError, InvalidEventError
+from vigil.core.model import Notification, SignalBatch
+from vigil.health.collect import (
     HEALTH_API_RESOURCE,
     PollState,
     batch_from_event,
@@ -23,10 +25,8 @@ from vigil.collect_health import (
     park_invalid,
     with_poll_status,
 )
-from vigil.errors import ConflictError, InvalidEventError
-from vigil.health import HealthPages
-from vigil.model import Notification, SignalBatch
-from vigil.rules import HEALTH_POLL_KIND, RulesConfig, judge
+from vigil.health.events import HealthPages
+from vigil.rules.document import HEALTH_POLL_KIND, RulesConfig, judge
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

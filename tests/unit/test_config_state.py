@@ -7,11 +7,11 @@ import pytest
 
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore
-from vigil.config_state import LoadedRules, load_rules, with_config_signal
-from vigil.errors import ConfigError
-from vigil.evaluate import evaluate
-from vigil.json_lines import json_positions, line_and_column
-from vigil.rules import CONFIG_KIND, RulesConfig
+from vigil.core.errors import ConfigError
+from vigil.core.json_lines import json_positions, line_and_column
+from vigil.evaluation.pipeline import evaluate
+from vigil.rules.document import CONFIG_KIND, RulesConfig
+from vigil.rules.loading import LoadedRules, load_rules, with_config_signal
 
 GOOD = json.dumps({"routing": {"receivers": [{"name": "default", "email": True}]}})
 BAD = """{

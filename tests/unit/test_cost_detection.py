@@ -6,11 +6,11 @@ import pytest
 
 from emulator.cost_series import ServiceSeries, generate
 from vigil.adapters.cost_explorer import series_name
-from vigil.collect_costs import Anomaly, CostCollector, RequestCapReached
-from vigil.cost import TOTAL, BaselineKind, assess_day, baseline_for, series_of
-from vigil.errors import ConfigError
-from vigil.model import Severity
-from vigil.rules import Breach, CostRule, RulesConfig, judge
+from vigil.core.errors import ConfigError
+from vigil.core.model import Severity
+from vigil.cost.collect import Anomaly, CostCollector, RequestCapReached
+from vigil.cost.detection import TOTAL, BaselineKind, assess_day, baseline_for, series_of
+from vigil.rules.document import Breach, CostRule, RulesConfig, judge
 
 DAY = date(2026, 11, 25)  # a Wednesday
 START = DAY - timedelta(days=89)

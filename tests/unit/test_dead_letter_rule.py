@@ -3,9 +3,9 @@
 import pytest
 
 from tests.factories import T0, labels
-from vigil.errors import ConfigError
-from vigil.model import Severity, Signal
-from vigil.rules import RulesConfig, judge, kind_title
+from vigil.core.errors import ConfigError
+from vigil.core.model import Severity, Signal
+from vigil.rules.document import RulesConfig, judge, kind_title
 
 RULES = RulesConfig()
 FOUR_DAYS = 4 * 86400

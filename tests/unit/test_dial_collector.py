@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from vigil.adapters.cloudwatch import MetricQuery
-from vigil.collect import collect
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage, Window
-from vigil.rules import RulesConfig
+from vigil.dials.collect import collect
+from vigil.rules.document import RulesConfig
 
 NOW = datetime(2026, 11, 2, 10, 7, tzinfo=UTC)
 SHARED = MetricKey(namespace="AWS/Test", metric="Shared", dimensions=(("Name", "a"),))

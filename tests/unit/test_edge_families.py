@@ -10,9 +10,9 @@ from vigil.adapters.cloudwatch import MetricQuery
 from vigil.adapters.inventory import MetricsFilter, NamedResource, QuotaUsage, UnknownService
 from vigil.adapters.lambda_inventory import FunctionInfo
 from vigil.adapters.sqs_queues import QueueDepth
-from vigil.collect import Cycle, collect
 from vigil.dials.apigateway import ApiGatewayFamily
 from vigil.dials.base import DialFamily, MetricKey
+from vigil.dials.collect import Cycle, collect
 from vigil.dials.inventory import (
     ScopedDeadLetters,
     ScopedFunctions,
@@ -23,7 +23,7 @@ from vigil.dials.inventory import (
 from vigil.dials.quotas import QuotaFamily
 from vigil.dials.s3 import S3Family, objects_metric
 from vigil.dials.step_functions import StepFunctionsFamily, execution_metric
-from vigil.rules import RulesConfig
+from vigil.rules.document import RulesConfig
 
 # 10:07 with a 2-minute lag: the window is 10:00-10:05; 10:07 does not cross an hour.
 NOW = datetime(2026, 11, 2, 10, 7, tzinfo=UTC)

@@ -4,9 +4,9 @@ Gateway 5xx, service quotas) and the tag filters."""
 import pytest
 
 from tests.factories import T0, labels
-from vigil.errors import ConfigError
-from vigil.model import Severity, Signal
-from vigil.rules import RulesConfig, TagFilters, judge, kind_title
+from vigil.core.errors import ConfigError
+from vigil.core.model import Severity, Signal
+from vigil.rules.document import RulesConfig, TagFilters, judge, kind_title
 
 RULES = RulesConfig()
 

@@ -4,11 +4,11 @@ import pytest
 
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore
-from vigil.errors import ConflictError
-from vigil.evaluate import evaluate
-from vigil.model import ChatPayload
-from vigil.notifications import MAX_MESSAGES
-from vigil.rules import RulesConfig
+from vigil.alerting.messages import MAX_MESSAGES
+from vigil.core.errors import ConflictError
+from vigil.core.model import ChatPayload
+from vigil.evaluation.pipeline import evaluate
+from vigil.rules.document import RulesConfig
 
 RULES = RulesConfig()
 

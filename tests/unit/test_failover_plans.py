@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vigil.errors import ConfigError
-from vigil.failover import (
+from vigil.core.errors import ConfigError
+from vigil.runbook.failover import (
     FailoverAction,
     FailoverActionError,
     FailoverPlans,

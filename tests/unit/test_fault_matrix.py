@@ -40,12 +40,12 @@ from tests.fakes import (
     MemoryOutbox,
 )
 from tests.unit.test_chat_claims import FakeChat, FakeClock, MemoryLog
-from vigil.delivery import deliver_to_chat
-from vigil.errors import ConflictError
-from vigil.evaluate import OutagePorts, evaluate
-from vigil.model import ChatPayload, HealthEvent, Notification, SignalBatch
-from vigil.outbox import OutboxEntry, deliver
-from vigil.rules import RulesConfig
+from vigil.alerting.outbox import OutboxEntry, deliver
+from vigil.channels.delivery import deliver_to_chat
+from vigil.core.errors import ConflictError
+from vigil.core.model import ChatPayload, HealthEvent, Notification, SignalBatch
+from vigil.evaluation.pipeline import OutagePorts, evaluate
+from vigil.rules.document import RulesConfig
 
 RUNBOOK = "arn:aws:states:us-east-1:123456789012:stateMachine:vigil-runbook"
 TASK_ATTEMPTS = 3  # the Evaluate task and its two retries

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore
-from vigil.errors import ConfigError
-from vigil.evaluate import evaluate
-from vigil.grouping import Group
-from vigil.model import EvaluationResult
-from vigil.rules import RulesConfig
-from vigil.time_intervals import TimeInterval
+from vigil.alerting.grouping import Group
+from vigil.core.errors import ConfigError
+from vigil.core.model import EvaluationResult
+from vigil.evaluation.pipeline import evaluate
+from vigil.rules.document import RulesConfig
+from vigil.rules.time_intervals import TimeInterval
 
 
 def _rules(route: dict[str, Any], intervals: list[dict[str, Any]] | None = None) -> RulesConfig:

@@ -6,10 +6,10 @@ from typing import Any
 import pytest
 
 from tests.factories import T0
-from vigil.errors import InvalidEventError
-from vigil.health import HealthChange, from_eventbridge, health_notification, track, wanted
-from vigil.model import HealthEvent
-from vigil.rules import RulesConfig
+from vigil.core.errors import InvalidEventError
+from vigil.core.model import HealthEvent
+from vigil.health.events import HealthChange, from_eventbridge, health_notification, track, wanted
+from vigil.rules.document import RulesConfig
 
 ARN = "arn:aws:health:us-east-1::event/LAMBDA/AWS_LAMBDA_OPERATIONAL_ISSUE/1"
 

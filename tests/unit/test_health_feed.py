@@ -28,8 +28,9 @@ from typing import Any
 
 import pytest
 
-from vigil.errors import InvalidEventError
-from vigil.health import (
+from vigil.core.errors import InvalidEventError
+from vigil.core.model import HealthEvent, Labels, Signal
+from vigil.health.events import (
     MAX_ENTITIES_LISTED,
     HealthChange,
     HealthPages,
@@ -47,8 +48,7 @@ from vigil.health import (
     track,
     wanted,
 )
-from vigil.model import HealthEvent, Labels, Signal
-from vigil.rules import HEALTH_POLL_KIND, RulesConfig, judge, kind_title
+from vigil.rules.document import HEALTH_POLL_KIND, RulesConfig, judge, kind_title
 
 # SCHEMA, "AWS Health Event Sample 2" (account-specific, page 1 of 10).
 ACCOUNT_SPECIFIC: dict[str, Any] = {

@@ -4,9 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.factories import T0, error_signal, minutes
-from vigil.lifecycle import step
-from vigil.model import Alert, AlertState, NotifyReason
-from vigil.rules import Breach, RulesConfig, judge
+from vigil.alerting.lifecycle import step
+from vigil.core.model import Alert, AlertState, NotifyReason
+from vigil.rules.document import Breach, RulesConfig, judge
 
 RULES = RulesConfig()
 

@@ -4,12 +4,12 @@ import json
 
 from tests.factories import T0, batch, error_signal
 from tests.fakes import MemoryAlertStore
-from vigil.chat import slack_message
-from vigil.evaluate import evaluate
-from vigil.links import console_encode
-from vigil.model import ChatPayload, Notification
-from vigil.notifications import ascii_subject
-from vigil.rules import RulesConfig
+from vigil.alerting.links import console_encode
+from vigil.alerting.messages import ascii_subject
+from vigil.channels.slack import slack_message
+from vigil.core.model import ChatPayload, Notification
+from vigil.evaluation.pipeline import evaluate
+from vigil.rules.document import RulesConfig
 
 
 def _notification(invocations: float, errors: float) -> Notification:

@@ -5,10 +5,10 @@ import json
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore, MemoryHealthStore, MemoryOutageStore
 from tests.unit.test_health import health_event
-from vigil.evaluate import OutagePorts, evaluate
-from vigil.model import EvaluationResult, SignalBatch
-from vigil.outage import OutageState
-from vigil.rules import RulesConfig
+from vigil.core.model import EvaluationResult, SignalBatch
+from vigil.evaluation.pipeline import OutagePorts, evaluate
+from vigil.health.outages import OutageState
+from vigil.rules.document import RulesConfig
 
 RUNBOOK = "arn:aws:states:us-east-1:123456789012:stateMachine:runbook"
 

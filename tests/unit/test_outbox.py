@@ -7,8 +7,8 @@ import pytest
 
 from tests.factories import T0, minutes
 from tests.fakes import MemoryOutbox
-from vigil.model import Notification, Severity
-from vigil.outbox import ORPHAN_AFTER, DeliveryIncomplete, OutboxEntry, deliver
+from vigil.alerting.outbox import ORPHAN_AFTER, DeliveryIncomplete, OutboxEntry, deliver
+from vigil.core.model import Notification, Severity
 
 
 class Sns:

@@ -8,13 +8,13 @@ import pytest
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore
 from tests.schemas import problems
-from vigil.alarms import chat_payload
-from vigil.chatbot import MAX_ALERTS, chatbot_notification
-from vigil.evaluate import evaluate
-from vigil.model import ChatPayload, NotifyReason
-from vigil.rules import RulesConfig
-from vigil.teams import teams_message
-from vigil.webhook import webhook_payload
+from vigil.alerting.alarms import chat_payload
+from vigil.channels.chatbot import MAX_ALERTS, chatbot_notification
+from vigil.channels.teams import teams_message
+from vigil.channels.webhook import webhook_payload
+from vigil.core.model import ChatPayload, NotifyReason
+from vigil.evaluation.pipeline import evaluate
+from vigil.rules.document import RulesConfig
 
 _RULES = {
     "lambda_errors": {"for_minutes": 0},

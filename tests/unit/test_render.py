@@ -27,15 +27,15 @@ from tests.factories import T0, batch, error_signal
 from tests.fakes import MemoryAlertStore
 from tests.schemas import problems
 from tests.unit.test_health import health_event
-from vigil.chat import slack_message
-from vigil.chatbot import chatbot_notification
-from vigil.evaluate import evaluate
-from vigil.health import HealthChange, console_link, health_notification
-from vigil.model import ChatPayload, Link, Notification
-from vigil.render import slack_clip, slack_link, slack_text, teams_link
-from vigil.rules import RulesConfig
-from vigil.teams import teams_message
-from vigil.webhook import webhook_payload
+from vigil.channels.chatbot import chatbot_notification
+from vigil.channels.render import slack_clip, slack_link, slack_text, teams_link
+from vigil.channels.slack import slack_message
+from vigil.channels.teams import teams_message
+from vigil.channels.webhook import webhook_payload
+from vigil.core.model import ChatPayload, Link, Notification
+from vigil.evaluation.pipeline import evaluate
+from vigil.health.events import HealthChange, console_link, health_notification
+from vigil.rules.document import RulesConfig
 
 HOSTILE = [
     "<!channel>",

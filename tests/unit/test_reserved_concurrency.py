@@ -10,16 +10,16 @@ import pytest
 from tests.factories import T0, labels
 from tests.unit.test_edge_families import NOW, RULES, WINDOW_START, FakeMetrics, FakeState, run
 from vigil.adapters.lambda_inventory import FunctionInfo
-from vigil.collect import collect
+from vigil.core.errors import ConfigError
+from vigil.core.model import Severity, Signal
+from vigil.dials.collect import collect
 from vigil.dials.reserved_concurrency import (
     RESERVATION_BATCH,
     RESERVED_KIND,
     ReservedConcurrencyFamily,
     concurrency_metric,
 )
-from vigil.errors import ConfigError
-from vigil.model import Severity, Signal
-from vigil.rules import RulesConfig, judge, kind_title
+from vigil.rules.document import RulesConfig, judge, kind_title
 
 
 def signal(concurrent: float, reserved: float) -> Signal:

@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore
-from vigil.delivery import chat_keys
-from vigil.errors import ConfigError
-from vigil.evaluate import evaluate
-from vigil.model import EvaluationResult, SignalBatch
-from vigil.routing import destinations
-from vigil.rules import RulesConfig
-from vigil.silences import Silence
+from vigil.alerting.silences import Silence
+from vigil.channels.delivery import chat_keys
+from vigil.core.errors import ConfigError
+from vigil.core.model import EvaluationResult, SignalBatch
+from vigil.evaluation.pipeline import evaluate
+from vigil.rules.document import RulesConfig
+from vigil.rules.routing import destinations
 
 ROUTED = RulesConfig.from_json(
     json.dumps(

@@ -1,9 +1,9 @@
 import pytest
 
 from tests.factories import error_signal, throttle_signal
-from vigil.errors import ConfigError
-from vigil.model import Severity
-from vigil.rules import RulesConfig, judge
+from vigil.core.errors import ConfigError
+from vigil.core.model import Severity
+from vigil.rules.document import RulesConfig, judge
 
 RULES = RulesConfig()
 

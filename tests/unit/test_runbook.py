@@ -7,12 +7,12 @@ import pytest
 
 from tests.factories import labels
 from tests.fakes import MemoryApprovalStore
-from vigil.approval import ApprovalState, Refusal
-from vigil.errors import InvalidRunbookInput, VigilError
-from vigil.failover import FailoverAction, FailoverActionError, FailoverPlans
-from vigil.model import Alert, AlertState, Evidence, HealthEvent, Notification, Severity
-from vigil.outage import Outage
-from vigil.runbook import (
+from vigil.core.errors import InvalidRunbookInput, VigilError
+from vigil.core.model import Alert, AlertState, Evidence, HealthEvent, Notification, Severity
+from vigil.health.outages import Outage
+from vigil.runbook.failover import FailoverAction, FailoverActionError, FailoverPlans
+from vigil.runbook.gate import ApprovalState, Refusal
+from vigil.runbook.steps import (
     Decision,
     Incident,
     IncidentAlreadyOpen,

@@ -10,14 +10,14 @@ import pytest
 
 from tests.fakes import MemoryApprovalStore, RecordingCallback
 from tests.unit.test_messages import _notification
-from vigil.approval import ApprovalState, request_approval
-from vigil.buttons import SilenceButton, silence_button_value
-from vigil.chat import slack_message
-from vigil.errors import ConflictError
-from vigil.model import ChatPayload, NotifyReason
-from vigil.rules import ApproversConfig
-from vigil.silences import Silence
-from vigil.slack_actions import (
+from vigil.alerting.silences import Silence
+from vigil.channels.buttons import SilenceButton, silence_button_value
+from vigil.channels.slack import slack_message
+from vigil.core.errors import ConflictError
+from vigil.core.model import ChatPayload, NotifyReason
+from vigil.rules.document import ApproversConfig
+from vigil.runbook.gate import ApprovalState, request_approval
+from vigil.runbook.slack_actions import (
     ButtonPress,
     RejectedRequest,
     SlackRequest,

@@ -17,7 +17,11 @@ from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 
 from tests.fakes import MemoryApprovalStore, RecordingCallback
 from tests.unit.test_slack_actions import SilenceBook
-from vigil.approval import (
+from vigil.channels.slack import slack_message
+from vigil.core.errors import VigilError
+from vigil.core.model import ChatPayload, Notification
+from vigil.rules.document import ApproversConfig
+from vigil.runbook.gate import (
     MAX_REFUSALS_KEPT,
     ApprovalState,
     Refusal,
@@ -26,11 +30,7 @@ from vigil.approval import (
     request_approval,
     timeline_entries,
 )
-from vigil.chat import slack_message
-from vigil.errors import VigilError
-from vigil.model import ChatPayload, Notification
-from vigil.rules import ApproversConfig
-from vigil.slack_actions import (
+from vigil.runbook.slack_actions import (
     AWS_CALLS,
     JOB_KEY,
     SLACK_ANSWER_WINDOW,

@@ -8,10 +8,10 @@ import pytest
 
 from tests.factories import T0
 from tests.unit.test_chat_claims import FakeClock, MemoryLog
-from vigil.delivery import ClaimState, bot_keys, deliver, deliver_to_slack_bot
-from vigil.errors import ChatMessageGone, ConfigError
-from vigil.model import ChatPayload, NotifyReason, Severity
-from vigil.rules import RulesConfig
+from vigil.channels.delivery import ClaimState, bot_keys, deliver, deliver_to_slack_bot
+from vigil.core.errors import ChatMessageGone, ConfigError
+from vigil.core.model import ChatPayload, NotifyReason, Severity
+from vigil.rules.document import RulesConfig
 
 
 class FakeBot:

@@ -7,14 +7,14 @@ keys that never change; issue 12 (two incidents at once must not share one page)
 import json
 from datetime import UTC, datetime, timedelta
 
-from vigil.runbook import Incident, Phase, PublicUpdate, RunbookInput
-from vigil.status_page import (
+from vigil.runbook.status_page import (
     incident_document,
     incident_html,
     incident_keys,
     index_document,
     index_html,
 )
+from vigil.runbook.steps import Incident, Phase, PublicUpdate, RunbookInput
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

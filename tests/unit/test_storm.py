@@ -12,10 +12,10 @@ import json
 
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore, MemoryHealthStore, MemoryOutageStore
-from vigil.evaluate import OutagePorts, evaluate
-from vigil.grouping import MAX_MEMBERS
-from vigil.outage import MAX_EVIDENCE, MAX_MUTED_LISTED
-from vigil.rules import RulesConfig
+from vigil.alerting.grouping import MAX_MEMBERS
+from vigil.evaluation.pipeline import OutagePorts, evaluate
+from vigil.health.outages import MAX_EVIDENCE, MAX_MUTED_LISTED
+from vigil.rules.document import RulesConfig
 
 ITEM_LIMIT = 400_000
 STATE_LIMIT = 256 * 1024

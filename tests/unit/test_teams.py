@@ -12,10 +12,10 @@ from typing import Any
 
 from tests.factories import T0, batch, error_signal
 from tests.fakes import MemoryAlertStore
-from vigil.evaluate import evaluate
-from vigil.model import ChatPayload
-from vigil.rules import RulesConfig
-from vigil.teams import teams_message
+from vigil.channels.teams import teams_message
+from vigil.core.model import ChatPayload
+from vigil.evaluation.pipeline import evaluate
+from vigil.rules.document import RulesConfig
 
 
 def _payload(*resources: str, minutes: int = 0) -> ChatPayload:

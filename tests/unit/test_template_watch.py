@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from vigil.delivery import CLAIM_LEASE
+from vigil.channels.delivery import CLAIM_LEASE
 
 TEMPLATE: dict[str, Any] = yaml_parse(
     (Path(__file__).resolve().parents[2] / "template.yaml").read_text()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.errors import ChatDeliveryError, ChatDestinationRefused
+from vigil.core.errors import ChatDeliveryError, ChatDestinationRefused
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

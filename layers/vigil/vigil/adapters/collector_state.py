@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from vigil.adapters.stats import CallStats
-from vigil.clock import iso, parse_time
-from vigil.errors import VigilError
+from vigil.core.clock import iso, parse_time
+from vigil.core.errors import VigilError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

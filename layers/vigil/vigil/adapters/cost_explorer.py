@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.collect_costs import Anomaly, RequestCapReached
+from vigil.cost.collect import Anomaly, RequestCapReached
 
 if TYPE_CHECKING:
     from mypy_boto3_ce import CostExplorerClient

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Self
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.errors import VigilError
+from vigil.core.errors import VigilError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

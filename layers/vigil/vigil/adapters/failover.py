@@ -1,4 +1,4 @@
-"""The failover action runners (:class:`vigil.failover.ActionRunner`) over their AWS APIs.
+"""The failover action runners (:class:`vigil.runbook.failover.ActionRunner`) over their AWS APIs.
 
 - Route 53 ARC routing controls: ``route53-recovery-cluster`` Get/UpdateRoutingControlState
   on the cluster's own regional endpoints, tried in order (AWS's advice: any endpoint of the
@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.failover import (
+from vigil.runbook.failover import (
     ArcRoutingControl,
     FailoverAction,
     FailoverActionError,

@@ -1,4 +1,4 @@
-"""The AWS Health API, behind :class:`vigil.collect_health.HealthApiPort`.
+"""The AWS Health API, behind :class:`vigil.health.collect.HealthApiPort`.
 
 AWS Health has two regional endpoints in an active-passive pair (us-east-1, us-east-2) and a
 global name, ``global.health.amazonaws.com``, whose DNS CNAME points at the active one. Each
@@ -33,9 +33,9 @@ from botocore.exceptions import (
 )
 
 from vigil.adapters.stats import CallStats
-from vigil.errors import VigilError
-from vigil.health import from_api
-from vigil.model import HealthEvent
+from vigil.core.errors import VigilError
+from vigil.core.model import HealthEvent
+from vigil.health.events import from_api
 
 HealthClient = Any  # no type stubs for the health client are installed
 

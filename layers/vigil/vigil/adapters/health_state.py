@@ -1,7 +1,7 @@
 """What the Health collector keeps in the state table (ADR 30).
 
 - pages of a multi-page event: pk ``HEALTHPAGES#<event arn>#<account>``, sk ``STATE``, a
-  :class:`vigil.health.HealthPages` (bounded: counts and hashes per page, 20 entities),
+  :class:`vigil.health.events.HealthPages` (bounded: counts and hashes per page, 20 entities),
   written conditionally on its revision (pages arrive together); ``ttl`` a week after the
   version it holds.
 - a parked event: pk ``HEALTHPARKED#<EventBridge event id>``, sk ``STATE``, the event as it
@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.collect_health import PollState
-from vigil.errors import ConflictError
-from vigil.health import HealthPages
+from vigil.core.errors import ConflictError
+from vigil.health.collect import PollState
+from vigil.health.events import HealthPages
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -54,7 +54,7 @@ class _Items:
 
 
 class HealthPageStore(_Items):
-    """:class:`vigil.health.HealthPagesPort` on the state table."""
+    """:class:`vigil.health.events.HealthPagesPort` on the state table."""
 
     def get(self, arn: str, account: str | None) -> HealthPages | None:
         body = self._body(_pages_key(arn, account))
@@ -89,7 +89,7 @@ def _pages_key(arn: str, account: str | None) -> str:
 
 
 class ParkedEventStore(_Items):
-    """:class:`vigil.collect_health.ParkedEventsPort` on the state table."""
+    """:class:`vigil.health.collect.ParkedEventsPort` on the state table."""
 
     def __init__(
         self, client: "DynamoDBClient", table: str, *, stats: CallStats, retention: timedelta

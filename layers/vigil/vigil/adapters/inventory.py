@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.errors import VigilError
+from vigil.core.errors import VigilError
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient

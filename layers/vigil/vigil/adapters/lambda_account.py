@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.errors import VigilError
+from vigil.core.errors import VigilError
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient

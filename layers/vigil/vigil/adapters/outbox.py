@@ -18,9 +18,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.clock import iso, parse_time
-from vigil.model import Notification
-from vigil.outbox import OutboxEntry
+from vigil.alerting.outbox import OutboxEntry
+from vigil.core.clock import iso, parse_time
+from vigil.core.model import Notification
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

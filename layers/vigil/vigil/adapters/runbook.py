@@ -12,10 +12,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from vigil.adapters.health_api import HealthApi
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import AlertStore, OutageStore
-from vigil.model import Alert, HealthEvent, Notification
-from vigil.outage import Outage, service_of
-from vigil.runbook import Incident
-from vigil.status_page import (
+from vigil.core.model import Alert, HealthEvent, Notification
+from vigil.health.outages import Outage, service_of
+from vigil.runbook.status_page import (
     HTML_KEY,
     JSON_KEY,
     incident_document,
@@ -24,6 +23,7 @@ from vigil.status_page import (
     index_document,
     index_html,
 )
+from vigil.runbook.steps import Incident
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

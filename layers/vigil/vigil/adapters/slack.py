@@ -4,7 +4,7 @@
 connection errors with exponential backoff. What still fails raises ``ChatDeliveryError``,
 so the Lambda fails, its asynchronous retries run, and the event ends in the dead-letter
 queue: a message is never dropped silently. slack_sdk logs the URL of every request and retry;
-the client's logger masks it (``vigil.observability.http_logger``), as the URL is the secret.
+the client's logger masks it (``vigil.core.observability.http_logger``), as the URL is the secret.
 
 An answer that refuses the webhook itself (401, 403, 404, 410: Slack's ``invalid_token``,
 ``action_prohibited``, ``no_service``, ``channel_not_found``, ``channel_is_archived``;
@@ -25,8 +25,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from vigil.errors import ChatDeliveryError, ChatDestinationRefused
-from vigil.observability import http_logger
+from vigil.core.errors import ChatDeliveryError, ChatDestinationRefused
+from vigil.core.observability import http_logger
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):

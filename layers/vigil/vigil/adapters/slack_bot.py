@@ -26,13 +26,13 @@ from slack_sdk.errors import SlackApiError
 
 from vigil.adapters.slack import retry_handlers
 from vigil.adapters.stats import CallStats
-from vigil.errors import (
+from vigil.core.errors import (
     ChatDeliveryError,
     ChatDestinationRefused,
     ChatMessageGone,
     VigilError,
 )
-from vigil.observability import http_logger
+from vigil.core.observability import http_logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

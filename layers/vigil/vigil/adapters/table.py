@@ -34,16 +34,16 @@ from pydantic import BaseModel
 
 from vigil.adapters.outbox import outbox_item
 from vigil.adapters.stats import CallStats
-from vigil.approval import Approval
-from vigil.delivery import Claim, ClaimState
-from vigil.errors import ConflictError
-from vigil.grouping import Group
-from vigil.health import HealthRecord
-from vigil.model import Alert, AlertState
-from vigil.outage import Outage
-from vigil.outbox import OutboxEntry
-from vigil.runbook import ScopeLock, ScopeTakenError
-from vigil.silences import Silence, UnknownSilenceError
+from vigil.alerting.grouping import Group
+from vigil.alerting.outbox import OutboxEntry
+from vigil.alerting.silences import Silence, UnknownSilenceError
+from vigil.channels.delivery import Claim, ClaimState
+from vigil.core.errors import ConflictError
+from vigil.core.model import Alert, AlertState
+from vigil.health.events import HealthRecord
+from vigil.health.outages import Outage
+from vigil.runbook.gate import Approval
+from vigil.runbook.steps import ScopeLock, ScopeTakenError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING
 
 from vigil.adapters.stats import CallStats
-from vigil.model import Notification
+from vigil.core.model import Notification
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import _from_item, _query_bodies, _to_item
-from vigil.model import Alert
-from vigil.runbook import Incident
+from vigil.core.model import Alert
+from vigil.runbook.steps import Incident
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from vigil.adapters.stats import CallStats
-from vigil.errors import InvalidEventError, VigilError
-from vigil.events import parse_model
-from vigil.model import BatchRef, SignalBatch
+from vigil.core.errors import InvalidEventError, VigilError
+from vigil.core.events import parse_model
+from vigil.core.model import BatchRef, SignalBatch
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -149,7 +149,7 @@ class TaskCallback:
             if exc.response.get("Error", {}).get("Code") in _TASK_GONE:
                 # only here: the collectors, which start workflows, need none of the approval
                 # models (ADR 37)
-                from vigil.approval import ApprovalClosedError  # noqa: PLC0415
+                from vigil.runbook.gate import ApprovalClosedError  # noqa: PLC0415
 
                 raise ApprovalClosedError("the workflow no longer waits for this task") from exc
             raise

@@ -14,11 +14,11 @@ from vigil.adapters.cost_explorer import API_NAMES, CostExplorer
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import CostHistoryStore, RequestBudget
 from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
-from vigil.collect_costs import CostCollector
-from vigil.config_state import load_rules
-from vigil.observability import logger, metrics
-from vigil.rules import RulesConfig
-from vigil.settings import CostSettings
+from vigil.compose.settings import CostSettings
+from vigil.core.observability import logger, metrics
+from vigil.cost.collect import CostCollector
+from vigil.rules.document import RulesConfig
+from vigil.rules.loading import load_rules
 
 # Cost Explorer is a global service whose endpoint is in us-east-1.
 COST_EXPLORER_REGION = "us-east-1"

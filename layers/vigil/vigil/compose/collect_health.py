@@ -16,7 +16,12 @@ from vigil.adapters.health_state import HealthPageStore, HealthPollStore, Parked
 from vigil.adapters.stats import CallStats
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.workflow import EvaluateWorkflow
-from vigil.collect_health import (
+from vigil.compose.settings import HealthSettings
+from vigil.core.errors import InvalidEventError
+from vigil.core.events import scheduled_time
+from vigil.core.model import SignalBatch
+from vigil.core.observability import logger, metrics
+from vigil.health.collect import (
     PollState,
     batch_from_event,
     next_poll_state,
@@ -24,13 +29,8 @@ from vigil.collect_health import (
     poll,
     with_poll_status,
 )
-from vigil.config_state import load_rules
-from vigil.errors import InvalidEventError
-from vigil.events import scheduled_time
-from vigil.model import SignalBatch
-from vigil.observability import logger, metrics
-from vigil.rules import RulesConfig
-from vigil.settings import HealthSettings
+from vigil.rules.document import RulesConfig
+from vigil.rules.loading import load_rules
 
 # Three attempts per region (botocore's standard mode retries 5xx answers and time-outs),
 # short time-outs: the other Health region is one call away (ADR 15, ADR 30).

@@ -31,10 +31,11 @@ from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
-from vigil.collect import collect
-from vigil.config_state import load_rules
+from vigil.compose.settings import CollectorSettings
+from vigil.core.observability import logger, metrics
 from vigil.dials.apigateway import ApiGatewayFamily
 from vigil.dials.base import discovery_due, window_for
+from vigil.dials.collect import collect
 from vigil.dials.dynamodb import DynamoDbFamily
 from vigil.dials.event_sources import EventSourceFamily
 from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagFiltered, TagScope
@@ -45,9 +46,8 @@ from vigil.dials.reserved_concurrency import ReservedConcurrencyFamily
 from vigil.dials.s3 import S3Family
 from vigil.dials.sqs import DeadLetterFamily
 from vigil.dials.step_functions import StepFunctionsFamily
-from vigil.observability import logger, metrics
-from vigil.rules import RulesConfig
-from vigil.settings import CollectorSettings
+from vigil.rules.document import RulesConfig
+from vigil.rules.loading import load_rules
 
 CLIENTS = {
     "cloudwatch": "cloudwatch",

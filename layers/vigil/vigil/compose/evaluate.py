@@ -20,11 +20,11 @@ from vigil.adapters.table import (
     SilenceStore,
 )
 from vigil.adapters.workflow import S3Batches, batch_of
-from vigil.config_state import LoadedRules, load_rules, with_config_signal
-from vigil.evaluate import OutagePorts, RoutingPorts, evaluate
-from vigil.observability import metrics
-from vigil.outbox import deliver
-from vigil.settings import EvaluateSettings
+from vigil.alerting.outbox import deliver
+from vigil.compose.settings import EvaluateSettings
+from vigil.core.observability import metrics
+from vigil.evaluation.pipeline import OutagePorts, RoutingPorts, evaluate
+from vigil.rules.loading import LoadedRules, load_rules, with_config_signal
 
 
 @dataclass(frozen=True)

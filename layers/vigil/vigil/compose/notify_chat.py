@@ -20,12 +20,12 @@ from vigil.adapters.stats import CallStats
 from vigil.adapters.table import DeliveryLog
 from vigil.adapters.teams import TeamsWebhook
 from vigil.adapters.webhook import JsonWebhook
-from vigil.alarms import chat_payload
-from vigil.config_state import load_rules
-from vigil.delivery import ChatPort, Platform, SlackBotPort, Unset, deliver
-from vigil.observability import metrics
-from vigil.rules import RulesConfig
-from vigil.settings import ChatSettings
+from vigil.alerting.alarms import chat_payload
+from vigil.channels.delivery import ChatPort, Platform, SlackBotPort, Unset, deliver
+from vigil.compose.settings import ChatSettings
+from vigil.core.observability import metrics
+from vigil.rules.document import RulesConfig
+from vigil.rules.loading import load_rules
 
 SECRET_CACHE_SECONDS = 300
 MISCONFIGURED_METRIC = "Chat_misconfigured"

@@ -20,11 +20,12 @@ from vigil.adapters.runbook import (
 )
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import AlertStore, ApprovalStore, IncidentStore, OutageStore
-from vigil.clock import parse_time
-from vigil.errors import InvalidEventError
-from vigil.failover import ActionRunner
-from vigil.observability import logger
-from vigil.runbook import (
+from vigil.compose.settings import RunbookSettings
+from vigil.core.clock import parse_time
+from vigil.core.errors import InvalidEventError
+from vigil.core.observability import logger
+from vigil.runbook.failover import ActionRunner
+from vigil.runbook.steps import (
     RunbookPorts,
     approval_expired,
     assess,
@@ -38,7 +39,6 @@ from vigil.runbook import (
     parse_decision,
     request_gate,
 )
-from vigil.settings import RunbookSettings
 
 # Health and ARC endpoints: fail fast, the next endpoint is one call away.
 _FAST = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2, "mode": "standard"})

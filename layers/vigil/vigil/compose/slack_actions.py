@@ -1,5 +1,5 @@
 """The Slack endpoint's composition: the clients with short time-outs, the stores and the
-Slack readers wired into the two paths of :mod:`vigil.slack_actions` (acknowledge a request,
+Slack readers wired into the two paths of :mod:`vigil.runbook.slack_actions` (acknowledge a request,
 act on a queued press); ``functions/slack_actions/app.py`` is the handler."""
 
 import json
@@ -17,8 +17,8 @@ from vigil.adapters.stats import CallStats
 from vigil.adapters.table import ApprovalStore, SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.workflow import TaskCallback
-from vigil.settings import SlackActionsSettings
-from vigil.slack_actions import (
+from vigil.compose.settings import SlackActionsSettings
+from vigil.runbook.slack_actions import (
     AWS_CALLS,
     JOB_KEY,
     SLACK_HOOKS_URL,

@@ -9,7 +9,7 @@ when one is due, and a last round for volumes of the resources that had bad even
 may call cheaper non-metric APIs themselves (queue attributes, ``DescribeTable``) between
 rounds.
 
-The collector (``vigil.collect``) runs every family's rounds in lockstep, so the asks of all
+The collector (``vigil.dials.collect``) runs every family's rounds in lockstep, so the asks of all
 families in a round share GetMetricData calls: it de-duplicates them, fetches each metric once
 per cycle over the union of the spans asked at the finest period asked, batches to the
 500-metric limit, and answers later asks from what it already has.
@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from vigil.clock import floor_minute
-from vigil.model import Labels, Signal
-from vigil.rules import RulesConfig
+from vigil.core.clock import floor_minute
+from vigil.core.model import Labels, Signal
+from vigil.rules.document import RulesConfig
 
 
 @dataclass(frozen=True)

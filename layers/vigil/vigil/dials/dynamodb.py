@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vigil.adapters.dynamodb_tables import Capacity, TableInfo
+from vigil.core.model import Signal
 from vigil.dials.base import (
     Answers,
     CycleContext,
@@ -36,7 +37,6 @@ from vigil.dials.base import (
     Window,
 )
 from vigil.dials.inventory import InventoryStatePort, load_inventory
-from vigil.model import Signal
 
 CAPACITY_KIND = "dynamodb.capacity"
 THROTTLES_KIND = "dynamodb.throttles"

@@ -23,7 +23,7 @@ from vigil.adapters.collector_state import InventoryUnreadable
 from vigil.adapters.lambda_inventory import FunctionInfo
 from vigil.adapters.sqs_queues import QueueDepth
 from vigil.dials.base import CycleContext
-from vigil.rules import TagFilters
+from vigil.rules.document import TagFilters
 
 
 class InventoryStatePort(Protocol):

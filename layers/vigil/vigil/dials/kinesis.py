@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vigil.adapters.kinesis_streams import StreamInfo
+from vigil.core.model import Signal
 from vigil.dials.base import (
     Answers,
     CycleContext,
@@ -33,7 +34,6 @@ from vigil.dials.base import (
 )
 from vigil.dials.dynamodb import RecentlyActivePort
 from vigil.dials.inventory import InventoryStatePort, load_inventory
-from vigil.model import Signal
 
 WRITE_THROTTLES_KIND = "kinesis.write_throttles"
 SHARD_CAPACITY_KIND = "kinesis.shard_capacity"

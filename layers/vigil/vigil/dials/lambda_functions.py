@@ -27,6 +27,7 @@ from typing import Protocol
 from vigil.adapters.collector_state import Coverage
 from vigil.adapters.lambda_account import AccountLimits
 from vigil.adapters.lambda_inventory import FunctionInfo
+from vigil.core.model import Signal
 from vigil.dials.base import (
     Answers,
     CycleContext,
@@ -36,8 +37,7 @@ from vigil.dials.base import (
     Stage,
     Window,
 )
-from vigil.model import Signal
-from vigil.rules import judge
+from vigil.rules.document import judge
 
 ERRORS_KIND = "lambda.errors"
 THROTTLES_KIND = "lambda.throttles"

@@ -24,6 +24,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from vigil.adapters.inventory import MetricsFilter
+from vigil.core.model import Signal
 from vigil.dials.base import (
     Answers,
     CycleContext,
@@ -35,7 +36,6 @@ from vigil.dials.base import (
     Window,
 )
 from vigil.dials.inventory import InventoryStore, TagScope, remember, stored
-from vigil.model import Signal
 
 ERRORS_KIND = "s3.5xx_rate"
 LATENCY_KIND = "s3.latency"

@@ -1,0 +1,243 @@
+"""Notification groups: Alertmanager's grouping and timing, as a pure function of time.
+
+A group is one receiver's view of the alerts a route puts together (``group_by``). Alert
+events (an alert fired, escalated, is still firing, resolved) update its members; ``flush``
+decides whether the group speaks now:
+
+- a new group waits ``group_wait`` after its first firing member, then sends them all;
+- after that it sends when its members changed (a new firing member, a higher severity, a
+  resolution) and ``group_interval`` has passed since it last spoke;
+- unchanged, it repeats while something fires, once ``repeat_interval`` has passed;
+- resolved members are announced once (if the receiver sends resolutions) and then leave;
+  a group with no member left closes;
+- flap control: with ``for``, a member is pending, and not heard of, until it has fired that
+  long (a member resolved before is dropped unheard); with ``keep_firing_for``, a resolved
+  member stays firing that long, and firing again meanwhile cancels the resolution;
+- a group whose route is muted at the moment (``mute_time_intervals``, outside its
+  ``active_time_intervals``) keeps its members and speaks once the window is over.
+
+Time is the evaluation's clock (the batch's ``collected_at``), so a replayed batch decides
+the same. The group remembers the batch that last made it speak and the notification it
+sent, so a retried evaluation hands back that notification instead of sending another.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field
+
+from vigil.core.model import CONTRACT_VERSION, Contract, Notification, NotifyReason, Severity
+
+MemberState = Literal["pending", "firing", "resolved"]
+
+
+class Member(Contract):
+    state: MemberState
+    severity: Severity
+    since: AwareDatetime | None = Field(
+        default=None, description="pending: when it first fired in this group (for ``for``)."
+    )
+    clearing_since: AwareDatetime | None = Field(
+        default=None, description="firing: when it resolved (for ``keep_firing_for``)."
+    )
+
+
+class Group(Contract):
+    """One receiver's notification group, as stored in DynamoDB (``GROUP#<group_id>``)."""
+
+    version: Literal[1] = CONTRACT_VERSION
+    group_id: Annotated[str, Field(min_length=1)]
+    receiver: str
+    route: str
+    key: str
+    send_resolved: bool
+    group_wait_seconds: int
+    group_interval_seconds: int
+    repeat_interval_seconds: int
+    for_seconds: int = 0
+    keep_firing_for_seconds: int = 0
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    members: dict[str, Member] = Field(default_factory=dict)
+    flushed: dict[str, Member] = Field(
+        default_factory=dict, description="The members as the receiver last heard of them."
+    )
+    last_flush: AwareDatetime | None = None
+    last_batch: str | None = None
+    last_notification: Notification | None = None
+    overflow: bool = Field(
+        default=False, description="Alerts it had no room for went to its next part."
+    )
+    lingering: bool = Field(
+        default=False,
+        description="Closed by its last message, listed until a later batch: a retried"
+        " evaluation of the closing batch still finds it and re-sends that message.",
+    )
+    revision: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.members)
+
+    @property
+    def listed(self) -> bool:
+        """Whether every evaluation looks at it: open, or closed by the last batch."""
+        return self.is_open or self.lingering
+
+    @property
+    def firing(self) -> list[str]:
+        return [fp for fp, m in self.members.items() if m.state == "firing"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """What one alert's lifecycle said in this evaluation."""
+
+    fingerprint: str
+    reason: NotifyReason
+    severity: Severity
+
+
+MAX_MEMBERS = 1_000
+"""Alerts one group item holds (about 200 KB with what the receiver last heard), so that it
+stays below DynamoDB's 400 KB item limit. A larger group continues in overflow parts, each
+its own item and message (ADR 28)."""
+
+
+def record(group: Group, events: Sequence[Event], *, now: datetime) -> tuple[Group, list[Event]]:
+    """Fold alert events into the group's members; the events of alerts it does not hold
+    once it is full (or ever was) are handed back for the group's next part."""
+    members = dict(group.members)
+    spilled: list[Event] = []
+    for event in events:
+        before = members.get(event.fingerprint)
+        # Once a group overflowed, alerts it does not hold live in its later parts (it takes
+        # no new member again, so an alert is never in two parts).
+        if before is None and (group.overflow or len(members) >= MAX_MEMBERS):
+            spilled.append(event)
+            continue
+        _fold(group, members, event, before, now)
+    if members == group.members and not spilled:
+        return group, spilled
+    flushed = {fp: m for fp, m in group.flushed.items() if fp in members}
+    update: dict[str, object] = {"members": members, "flushed": flushed, "updated_at": now}
+    if spilled:
+        update["overflow"] = True
+    return group.model_copy(update=update), spilled
+
+
+def _fold(
+    group: Group, members: dict[str, Member], event: Event, before: Member | None, now: datetime
+) -> None:
+    if event.reason is NotifyReason.RESOLVED:
+        if before is None:
+            return
+        if before.state == "firing" and group.keep_firing_for_seconds:
+            members[event.fingerprint] = before.model_copy(
+                update={"clearing_since": before.clearing_since or now}
+            )
+        else:
+            _resolve(group, members, event.fingerprint, event.severity)
+        return
+    severity = event.severity
+    if before is not None and before.state != "resolved" and before.severity.rank > severity.rank:
+        severity = before.severity  # keep the highest severity seen while firing
+    if before is not None and before.state in {"pending", "firing"}:
+        members[event.fingerprint] = before.model_copy(
+            update={"severity": severity, "clearing_since": None}
+        )
+    elif group.for_seconds:
+        members[event.fingerprint] = Member(state="pending", severity=severity, since=now)
+    else:
+        members[event.fingerprint] = Member(state="firing", severity=severity)
+
+
+def overflow_part(group_id: str) -> str:
+    """The id of the part that takes what ``group_id`` has no room for."""
+    base, _, part = group_id.partition("~")
+    return f"{base}~{int(part or 1) + 1}"
+
+
+def settle(group: Group, *, now: datetime) -> Group:
+    """Flap control at ``now``: pending members that waited ``for`` fire, and members that
+    stayed resolved for ``keep_firing_for`` resolve."""
+    members = dict(group.members)
+    wait, keep = (
+        timedelta(seconds=group.for_seconds),
+        timedelta(seconds=group.keep_firing_for_seconds),
+    )
+    for fp, member in group.members.items():
+        if member.state == "pending" and member.since and now - member.since >= wait:
+            members[fp] = Member(state="firing", severity=member.severity)
+        elif member.clearing_since and now - member.clearing_since >= keep:
+            _resolve(group, members, fp, member.severity)
+    if members == group.members:
+        return group
+    flushed = {fp: m for fp, m in group.flushed.items() if fp in members}
+    return group.model_copy(update={"members": members, "flushed": flushed, "updated_at": now})
+
+
+def _resolve(
+    group: Group, members: dict[str, Member], fingerprint: str, severity: Severity
+) -> None:
+    """A member resolves: announced once if the receiver heard it fire and wants resolutions,
+    else it leaves at once (never heard of: pending, or not yet sent)."""
+    announced = group.flushed.get(fingerprint)
+    if announced is None or announced.state != "firing" or not group.send_resolved:
+        members.pop(fingerprint)
+    else:
+        members[fingerprint] = Member(state="resolved", severity=severity)
+
+
+def pending_reason(group: Group, *, now: datetime) -> NotifyReason | None:
+    """Why the group would speak at ``now``, or ``None`` when it stays quiet."""
+    if not group.members:
+        return None
+    firing = group.firing
+    if group.last_flush is None:
+        waited = now - group.created_at >= timedelta(seconds=group.group_wait_seconds)
+        return NotifyReason.FIRING if firing and waited else None
+    since = now - group.last_flush
+    new = [fp for fp in firing if group.flushed.get(fp, _RESOLVED).state != "firing"]
+    higher = [
+        fp
+        for fp in firing
+        if fp in group.flushed and group.members[fp].severity.rank > group.flushed[fp].severity.rank
+    ]
+    resolved = [fp for fp, m in group.members.items() if m.state == "resolved"]
+    if (new or higher or resolved) and since >= timedelta(seconds=group.group_interval_seconds):
+        if new:
+            return NotifyReason.FIRING
+        if higher:
+            return NotifyReason.ESCALATED
+        return NotifyReason.RESOLVED if not firing else NotifyReason.FIRING
+    if firing and since >= timedelta(seconds=group.repeat_interval_seconds):
+        return NotifyReason.REPEAT
+    return None
+
+
+_RESOLVED = Member(state="resolved", severity=Severity.INFO)
+
+
+def flushed(
+    group: Group, *, now: datetime, batch_id: str, notification: Notification | None
+) -> Group:
+    """The group after it spoke: resolved members leave, the firing ones are what was heard
+    (pending ones stay, unheard). ``notification`` is ``None`` when flood control folded the
+    message into the evaluation's digest."""
+    members = {fp: m for fp, m in group.members.items() if m.state != "resolved"}
+    return group.model_copy(
+        update={
+            "members": members,
+            "flushed": {fp: m for fp, m in members.items() if m.state == "firing"},
+            "last_flush": now,
+            "last_batch": batch_id,
+            "last_notification": notification,
+            "lingering": not members,
+            "updated_at": now,
+        }
+    )

@@ -1,0 +1,354 @@
+"""Turn alert transitions into notifications: one SNS message with a body per protocol.
+
+Email subscribers get a plain-text body and an ASCII subject (SNS rejects other subjects);
+the chat function gets the structured ``ChatPayload`` JSON. Severity, status and category
+travel as message attributes so SNS filter policies can route on them.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from vigil.alerting.grouping import Group
+from vigil.alerting.links import cost_links, lambda_links
+from vigil.core.clock import iso
+from vigil.core.model import (
+    Alert,
+    AlertState,
+    AlertView,
+    ChatPayload,
+    Link,
+    Notification,
+    NotifyReason,
+    Severity,
+)
+from vigil.rules.document import COST_KINDS, kind_title
+from vigil.rules.routing import Receiver
+
+_METRIC_BY_KIND = {"lambda.errors": "Errors", "lambda.throttles": "Throttles"}
+
+_REASON_WORDS = {
+    NotifyReason.FIRING: "firing",
+    NotifyReason.ESCALATED: "escalated",
+    NotifyReason.REPEAT: "still firing",
+    NotifyReason.RESOLVED: "resolved",
+}
+
+
+def links_for(alert: Alert) -> list[Link]:
+    if alert.labels.kind in COST_KINDS:
+        return cost_links()
+    metric = _METRIC_BY_KIND.get(alert.labels.kind)
+    if metric is None:
+        return []
+    return lambda_links(alert.labels, metric=metric, window_end=alert.evidence.observed_at)
+
+
+def view(alert: Alert) -> AlertView:
+    return AlertView(
+        fingerprint=alert.fingerprint,
+        labels=alert.labels,
+        state=alert.state,
+        severity=alert.severity,
+        evidence=alert.evidence,
+        first_seen=alert.first_seen,
+        fired_at=alert.fired_at,
+        resolved_at=alert.resolved_at,
+        links=links_for(alert),
+    )
+
+
+def title_for(alert: Alert, reason: NotifyReason) -> str:
+    what = kind_title(alert.labels.kind)
+    label = "RESOLVED" if reason is NotifyReason.RESOLVED else alert.severity.value.upper()
+    return f"[{label}] {what} {_REASON_WORDS[reason]}: {alert.labels.resource}"
+
+
+# A grouped message lists every alert in its text, and carries the first ones in full.
+MAX_GROUP_VIEWS = 20
+_GROUP_LINES = 100
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A notification reduced to what a digest lists of it."""
+
+    severity: Severity
+    subject: str
+
+
+@dataclass(frozen=True)
+class GroupMessage:
+    """What a group is about to say, decided cheaply: its title and severity are known before
+    anything is rendered, so flood control can fold it without the cost of rendering."""
+
+    group: Group
+    firing: list[Alert]
+    resolved: list[Alert]
+    reason: NotifyReason
+    """How it reads (a lone alert that joined late reads "still firing")."""
+    group_reason: NotifyReason
+    """Why the group speaks; with the group and the batch it names the notification."""
+
+    @property
+    def ordered(self) -> list[Alert]:
+        return [*self.firing, *self.resolved]
+
+    @property
+    def title(self) -> str:
+        if len(self.ordered) == 1:
+            return title_for(self.ordered[0], self.reason)
+        return _group_title(self.firing, self.resolved, self.reason)
+
+    @property
+    def severity(self) -> Severity:
+        if not self.firing:
+            return max((a.severity for a in self.resolved), key=lambda s: s.rank)
+        return max((a.severity for a in self.firing), key=lambda s: s.rank)
+
+    @property
+    def headline(self) -> Headline:
+        return Headline(self.severity, ascii_subject(self.title))
+
+
+def group_message(
+    group: Group,
+    alerts: dict[str, Alert],
+    reason: NotifyReason,
+    *,
+    event_reasons: dict[str, NotifyReason],
+) -> GroupMessage:
+    """What the group says: a single alert reads as it always did; several are listed.
+
+    A lone alert that joins its group through a repeat (released by an outage, or out of an
+    expired silence) reads "still firing": it has been firing for a while.
+    """
+    members = [(fp, group.members[fp]) for fp in group.members if fp in alerts]
+    # a member kept firing (``keep_firing_for``) reads as firing, whatever its alert says
+    firing = [
+        alerts[fp].model_copy(update={"state": AlertState.FIRING, "resolved_at": None})
+        if alerts[fp].state is AlertState.RESOLVED
+        else alerts[fp]
+        for fp, m in members
+        if m.state == "firing"
+    ]
+    resolved = [alerts[fp] for fp, m in members if m.state == "resolved"]
+    reads = reason
+    if len(firing) + len(resolved) == 1 and reason is NotifyReason.FIRING:
+        alert = [*firing, *resolved][0]
+        if event_reasons.get(alert.fingerprint) is NotifyReason.REPEAT:
+            reads = NotifyReason.REPEAT
+    return GroupMessage(group, firing, resolved, reads, reason)
+
+
+def group_notification(
+    message: GroupMessage, *, stack: str, batch_id: str, receiver: Receiver
+) -> Notification:
+    """The rendered notification of a group's message: chat payload and email body."""
+    group, reason = message.group, message.reason
+    firing, resolved, ordered = message.firing, message.resolved, message.ordered
+    notification_id = hashlib.sha256(
+        f"{group.group_id}|{batch_id}|{message.group_reason.value}".encode()
+    ).hexdigest()[:24]
+    title = message.title
+    if len(ordered) == 1:
+        alert = ordered[0]
+        text = email_text(alert, reason, stack=stack)
+        summary = alert.evidence.summary
+    else:
+        listed = [
+            f"- [{'RESOLVED' if a in resolved else a.severity.value.upper()}]"
+            f" {a.labels.resource} {a.labels.kind}: {a.evidence.summary}"
+            for a in ordered[:_GROUP_LINES]
+        ]
+        if len(ordered) > _GROUP_LINES:
+            listed.append(f"- ...and {len(ordered) - _GROUP_LINES} more")
+        summary = "\n".join(listed[:40])
+        text = (
+            "\n".join([title, "", *listed, "", "--", f"Vigil ({stack}) - group {group.key}"]) + "\n"
+        )
+    chat = ChatPayload(
+        notification_id=notification_id,
+        category="alert",
+        reason=reason,
+        severity=message.severity,
+        title=title,
+        text=summary,
+        stack=stack,
+        alerts=[view(a) for a in ordered[:MAX_GROUP_VIEWS]],
+        receiver=receiver.name,
+        group_id=group.group_id,
+    )
+    return publishable(
+        chat, text=text, status="firing" if firing else "resolved", receiver=receiver
+    )
+
+
+def _group_title(firing: list[Alert], resolved: list[Alert], reason: NotifyReason) -> str:
+    kinds = {a.labels.kind for a in [*firing, *resolved]}
+    kind = next(iter(kinds)) if len(kinds) == 1 else None
+    what = kind_title(kind) if kind else "Alerts"
+    counts = [f"{len(part)} {word}" for part, word in ((firing, "firing"), (resolved, "resolved"))]
+    top = max((a.severity for a in firing), key=lambda s: s.rank, default=None)
+    label = "RESOLVED" if top is None else top.value.upper()
+    if reason is NotifyReason.REPEAT:
+        counts[0] = f"{len(firing)} still firing"
+    shown = ", ".join(c for c in counts if not c.startswith("0 "))
+    return f"[{label}] {what}: {shown}"
+
+
+def addressed(notification: Notification, receiver: Receiver) -> Notification:
+    """A notification no route decided (Health, outage, digest) for one root receiver."""
+    message = json.loads(notification.message)
+    chat = ChatPayload.model_validate_json(message["lambda"])
+    notification_id = hashlib.sha256(
+        f"{notification.notification_id}|{receiver.name}".encode()
+    ).hexdigest()[:24]
+    message["lambda"] = chat.model_copy(
+        update={"receiver": receiver.name, "notification_id": notification_id}
+    ).model_dump_json()
+    return notification.model_copy(
+        update={
+            "notification_id": notification_id,
+            "message": json.dumps(message),
+            "receiver": receiver.name,
+            "channels": json.dumps(receiver.channels),
+        }
+    )
+
+
+def ascii_subject(title: str) -> str:
+    """SNS subjects must be ASCII, without line breaks, under 100 characters."""
+    cleaned = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in title)
+    return cleaned if len(cleaned) <= 99 else cleaned[:96] + "..."
+
+
+def warning_notice(
+    title: str,
+    lines: list[str],
+    *,
+    key: str,
+    stack: str,
+    category: str,
+    footer: str,
+    chat_only: bool = False,
+) -> Notification:
+    """A one-off warning that is not an alert (a refused press, a parked event): its id is
+    hashed from ``key``, so a retried publish posts once; names in ``lines`` are plain text,
+    escaped per channel when rendered (ADR 33). ``chat_only`` skips email (SNS attribute
+    ``channels`` ``["slack"]``)."""
+    chat = ChatPayload(
+        notification_id=hashlib.sha256(key.encode()).hexdigest()[:24],
+        category=category,
+        reason=NotifyReason.FIRING,
+        severity=Severity.WARNING,
+        title=title,
+        text="\n".join(lines)[:2900],
+        stack=stack,
+        alerts=[],
+    )
+    text = "\n".join([title, "", *lines, "", "--", footer]) + "\n"
+    notice = publishable(chat, text=text, status="firing")
+    return notice.model_copy(update={"channels": '["slack"]'}) if chat_only else notice
+
+
+def publishable(
+    chat: ChatPayload,
+    *,
+    text: str,
+    status: Literal["firing", "resolved"],
+    receiver: Receiver | None = None,
+) -> Notification:
+    """The SNS notification for a chat payload: the plain-text body for email beside it, and
+    the payload's id, severity and category as the routing attributes."""
+    addressed = (
+        {"receiver": receiver.name, "channels": json.dumps(receiver.channels)} if receiver else {}
+    )
+    return Notification(
+        notification_id=chat.notification_id,
+        subject=ascii_subject(chat.title),
+        message=json.dumps({"default": text, "email": text, "lambda": chat.model_dump_json()}),
+        severity=chat.severity,
+        status=status,
+        category=chat.category,
+        **addressed,
+    )
+
+
+def email_text(alert: Alert, reason: NotifyReason, *, stack: str) -> str:
+    labels, evidence = alert.labels, alert.evidence
+    lines = [
+        title_for(alert, reason),
+        "",
+        evidence.summary + ".",
+        "",
+        f"Resource:   {labels.resource}",
+        f"Account:    {labels.account}",
+        f"Region:     {labels.region}",
+        f"Severity:   {alert.severity.value}",
+        f"Value:      {evidence.describe_value()}",
+        f"Window:     {evidence.window_text} ending {_hm(evidence.observed_at)}",
+        f"First seen: {_hm(alert.first_seen)}",
+    ]
+    if alert.fired_at:
+        lines.append(f"Firing at:  {_hm(alert.fired_at)}")
+    if alert.state is AlertState.RESOLVED and alert.resolved_at:
+        lines.append(f"Resolved:   {_hm(alert.resolved_at)}")
+    links = links_for(alert)
+    if links:
+        lines += ["", *[f"{link.label}: {link.url}" for link in links]]
+    lines += [
+        "",
+        "--",
+        f"Vigil ({stack}) - alert {alert.fingerprint}, notification {alert.notify_count}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _hm(moment: datetime) -> str:
+    return iso(moment).replace("T", " ").replace("Z", " UTC")
+
+
+MAX_MESSAGES = 30
+"""Messages one evaluation sends at most; in a storm the rest fold into one digest. A person
+reads a few grouped messages and a summary, never one message per alert (ADR 28)."""
+DIGEST_LINES = 200
+
+
+def digest(listed: list[Headline], *, total: int, stack: str, batch_id: str) -> Notification:
+    """One notification standing for ``total`` messages flood control folded; it names the
+    first ``DIGEST_LINES`` of them (``listed``, the most severe first)."""
+    severity = listed[0].severity
+    title = f"[{severity.value.upper()}] {total} more alert notifications from one evaluation"
+    lines = [f"- {h.subject}" for h in listed[:DIGEST_LINES]]
+    if total > len(lines):
+        lines.append(f"- ...and {total - len(lines)} more")
+    text = (
+        "\n".join(
+            [
+                title,
+                "",
+                "Too many alerts changed state at once to send one by one:",
+                "",
+                *lines,
+                "",
+                "--",
+                f"Vigil ({stack}) - evaluation {batch_id}",
+            ]
+        )
+        + "\n"
+    )
+    notification_id = hashlib.sha256(f"digest|{batch_id}".encode()).hexdigest()[:24]
+    chat = ChatPayload(
+        notification_id=notification_id,
+        category="alert",
+        reason=NotifyReason.FIRING,
+        severity=severity,
+        title=title,
+        text="\n".join(lines[:40]),
+        stack=stack,
+        alerts=[],
+    )
+    return publishable(chat, text=text, status="firing")

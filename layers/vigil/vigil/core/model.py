@@ -1,0 +1,313 @@
+"""Typed, versioned data contracts shared by collectors, the evaluator and the notifiers.
+
+Every contract that crosses a process boundary (a Step Functions payload, an SNS message,
+a DynamoDB item) is a pydantic model with ``extra="forbid"`` and a ``version`` field, so a
+malformed or future payload fails with a message that names the field instead of being
+half-understood.
+"""
+
+import hashlib
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+CONTRACT_VERSION: Final = 1
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Labels(Contract):
+    """What identifies one alert condition; its fingerprint is a hash of these."""
+
+    kind: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")]
+    resource: Annotated[str, Field(min_length=1)]
+    account: Annotated[str, Field(pattern=r"^\d{12}$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+
+    @property
+    def fingerprint(self) -> str:
+        canonical = "\x1f".join((self.kind, self.resource, self.account, self.region))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+class Signal(Contract):
+    """One observation from a collector, before any rule has judged it."""
+
+    source: Literal["metrics", "cost", "health"]
+    labels: Labels
+    value: float
+    unit: str
+    window_seconds: Annotated[int, Field(gt=0)]
+    observed_at: AwareDatetime
+    samples: dict[str, float] = Field(
+        default_factory=dict,
+        description="Raw counts behind the value, e.g. invocations and errors.",
+    )
+    context: dict[str, str] = Field(
+        default_factory=dict,
+        description="What a human needs beside the numbers, e.g. the day or top usage types.",
+    )
+
+
+class HealthEvent(Contract):
+    """One AWS Health event, normalised from an ``aws.health`` EventBridge event or the API.
+
+    ``arn`` with ``last_updated`` identifies a version of the event; ``service`` is AWS's
+    code (``LAMBDA``), ``region`` an AWS region or ``global``.
+    """
+
+    arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:health:")]
+    service: Annotated[str, Field(min_length=1, max_length=100)]
+    event_type_code: Annotated[str, Field(min_length=1, max_length=100)]
+    # category, status, scope and actionability are open-ended: AWS adds values (ADR 30).
+    category: Annotated[str, Field(min_length=1, max_length=255)]
+    region: Annotated[str, Field(pattern=r"^(global|[a-z]{2}(-[a-z]+)+-\d)$")]
+    account: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    status: Annotated[str, Field(min_length=1, max_length=50)]
+    scope: Annotated[str, Field(max_length=50)] | None = None
+    actionability: Annotated[str, Field(max_length=50)] | None = None
+    start_time: AwareDatetime | None = None
+    end_time: AwareDatetime | None = None
+    last_updated: AwareDatetime
+    description: str = ""
+    affected_entities: list[str] = Field(default_factory=list)
+    affected_entity_count: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description=(
+            "How many entities are affected when more than are listed (vigil.health.events)."
+        ),
+    )
+    entities_digest: str | None = Field(
+        default=None, description="A hash of every affected entity when not all are listed."
+    )
+
+    @property
+    def service_key(self) -> str:
+        """The service as the first part of Vigil's signal kinds (``LAMBDA`` -> ``lambda``)."""
+        return self.service.lower()
+
+    @property
+    def entity_count(self) -> int:
+        """Every affected entity, listed or not."""
+        if self.affected_entity_count is None:
+            return len(self.affected_entities)
+        return self.affected_entity_count
+
+
+class SignalBatch(Contract):
+    """Everything one collection cycle saw.
+
+    ``covered_kinds`` lists the kinds this batch speaks for: an active alert of a covered
+    kind with no breaching signal in the batch has cleared. Collectors send only the
+    signals worth judging (non-zero counts), so a healthy account makes a small batch.
+    ``health_events`` carries the AWS Health events of a ``health`` batch.
+    """
+
+    version: Literal[1] = CONTRACT_VERSION
+    batch_id: Annotated[str, Field(min_length=1, max_length=80)]
+    source: Literal["metrics", "cost", "health"]
+    collected_at: AwareDatetime
+    covered_kinds: list[str]
+    signals: list[Signal]
+    health_events: list[HealthEvent] = Field(default_factory=list)
+
+
+class BatchRef(Contract):
+    """A signal batch held in the batch bucket, passed to the Evaluate workflow by reference.
+
+    A batch too large for a workflow input (a storm: thousands of failing resources) travels
+    this way, so that no payload limit decides whether an alert is sent (ADR 28).
+    """
+
+    version: Literal[1] = CONTRACT_VERSION
+    batch_id: Annotated[str, Field(min_length=1, max_length=80)]
+    bucket: Annotated[str, Field(min_length=3)]
+    key: Annotated[str, Field(min_length=1)]
+    bytes: Annotated[int, Field(ge=0)]
+    signals: Annotated[int, Field(ge=0)]
+
+
+class AlertState(StrEnum):
+    PENDING = "pending"
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class NotifyReason(StrEnum):
+    FIRING = "firing"
+    ESCALATED = "escalated"
+    REPEAT = "repeat"
+    RESOLVED = "resolved"
+
+
+class Evidence(Contract):
+    """The numbers a human needs to judge an alert: value against threshold, over a window."""
+
+    value: float
+    threshold: float
+    unit: str
+    window_seconds: int
+    observed_at: AwareDatetime
+    summary: str
+    samples: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def window_text(self) -> str:
+        """``5 min`` or ``1 day``: how long the observation window is."""
+        days, rest = divmod(self.window_seconds, 86_400)
+        if days and not rest:
+            return f"{days} day" if days == 1 else f"{days} days"
+        return f"{self.window_seconds // 60} min"
+
+    def describe_value(self) -> str:
+        """``2.00% (threshold 0.10%)``: the value against its threshold, in its unit."""
+        if self.unit == "Count" and self.threshold == 0:
+            return f"{_format(self.value, self.unit)} (low volume: any counts)"
+        return f"{_format(self.value, self.unit)} (threshold {_format(self.threshold, self.unit)})"
+
+
+def _format(value: float, unit: str) -> str:
+    if unit == "Percent":
+        return f"{value:.2f}%"
+    if unit == "USD":
+        return f"${value:,.2f}"
+    return f"{value:,.0f}" if unit == "Count" else f"{value:g} {unit}"
+
+
+class Alert(Contract):
+    """The lifecycle of one condition, as stored in DynamoDB."""
+
+    version: Literal[1] = CONTRACT_VERSION
+    labels: Labels
+    state: AlertState
+    severity: Severity
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    fired_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    last_notified: AwareDatetime | None = None
+    last_reason: NotifyReason | None = None
+    notify_count: int = 0
+    evidence: Evidence
+    last_batch: str
+    revision: int = 0
+
+    @property
+    def fingerprint(self) -> str:
+        return self.labels.fingerprint
+
+
+class Link(Contract):
+    label: str
+    url: str
+
+
+class AlertView(Contract):
+    """One alert as a notification carries it."""
+
+    fingerprint: str
+    labels: Labels
+    state: AlertState
+    severity: Severity
+    evidence: Evidence
+    first_seen: AwareDatetime
+    fired_at: AwareDatetime | None
+    resolved_at: AwareDatetime | None
+    links: list[Link]
+
+
+class ChatAction(Contract):
+    """An interactive button (Slack ``actions`` block); the receiving endpoint gets
+    ``action_id`` and ``value`` back when someone presses it."""
+
+    action_id: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,255}$")]
+    text: Annotated[str, Field(min_length=1, max_length=75)]
+    value: Annotated[str, Field(min_length=1, max_length=2000)]
+    style: Literal["primary", "danger"] | None = None
+
+
+class ChatPayload(Contract):
+    """The structured body the chat function receives (the ``lambda`` key of the SNS message)."""
+
+    version: Literal[1] = CONTRACT_VERSION
+    notification_id: str
+    category: str
+    reason: NotifyReason
+    severity: Severity
+    title: str
+    text: str
+    stack: str
+    alerts: list[AlertView]
+    receiver: str | None = Field(
+        default=None,
+        description="The receiver (docs/rules.md, Routing); none: the root route's receivers.",
+    )
+    group_id: str | None = Field(
+        default=None,
+        description="The notification group it speaks for (threads a chat conversation).",
+    )
+    actions: list[ChatAction] = Field(default_factory=list, max_length=5)
+    links: list[Link] = Field(
+        default_factory=list,
+        description="Links of the notification itself, apart from ``text`` (ADR 33).",
+    )
+
+
+class Notification(Contract):
+    """What the Evaluate workflow publishes to SNS, one item of its Map state."""
+
+    notification_id: str
+    subject: Annotated[str, Field(max_length=99)]
+    message: str = Field(description="SNS MessageStructure=json document: default/email/lambda.")
+    severity: Severity
+    status: Literal["firing", "resolved"]
+    category: str
+    receiver: str = ""
+    channels: str = Field(
+        default="[]",
+        description="The receiver's channels as a JSON array (an SNS String.Array attribute).",
+    )
+
+
+class EvaluationSummary(Contract):
+    batch_id: str
+    signals: int
+    breaches: int
+    transitions: dict[str, int]
+    changes: list[str] = Field(
+        default_factory=list,
+        description="Up to 20 lines like 'orders-api lambda.errors: none->pending'.",
+    )
+    notifications: int
+    muted: int = Field(default=0, description="Alert notifications an open outage muted.")
+    silenced: int = Field(default=0, description="Alert notifications a silence muted.")
+    inhibited: int = Field(default=0, description="Alert notifications an inhibit rule muted.")
+
+
+class RunbookStart(Contract):
+    """An outage runbook execution the Evaluate workflow starts; ``name`` makes it idempotent."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
+    input: str = Field(description="The runbook input document (docs/runbook.md), as JSON.")
+
+
+class EvaluationResult(Contract):
+    notifications: list[Notification]
+    summary: EvaluationSummary
+    runbooks: list[RunbookStart] = Field(default_factory=list)

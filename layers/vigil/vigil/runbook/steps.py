@@ -1,0 +1,1234 @@
+"""The outage runbook's steps: open, assess, confirm, approve, fail over, monitor, resolve.
+
+The OutageRunbook workflow (statemachines/outage_runbook.asl.json) calls one step per state;
+each step loads the incident record, does its part, appends to the timeline, saves the
+record, republishes the status page and returns what the workflow needs next (a choice and
+the notification to publish). docs/runbook.md describes the phases for the on-call engineer.
+
+The input a person gives when starting the runbook by hand (console, CLI) is documented in
+docs/runbook.md; anything else fails the first step with ``InvalidRunbookInput`` naming
+each wrong field, and the execution ends with that message as its cause.
+
+One runbook runs per service and region: the incident record and its scope lock
+(:class:`ScopeLock`) are written together, and a second start for a scope that has an open
+incident fails the first step with ``IncidentAlreadyOpen`` naming that incident. A lock whose
+incident is closed or missing, or whose execution has ended, is taken over.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal, Protocol
+
+from pydantic import AwareDatetime, Field, ValidationError
+
+from vigil.alerting.messages import publishable
+from vigil.channels.buttons import APPROVE, DECLINE
+from vigil.core.clock import iso
+from vigil.core.errors import ConflictError, InvalidRunbookInput, VigilError, describe_validation
+from vigil.core.model import (
+    Alert,
+    ChatAction,
+    ChatPayload,
+    Contract,
+    HealthEvent,
+    Notification,
+    NotifyReason,
+    Severity,
+)
+from vigil.health.outages import Outage, OutageState
+from vigil.runbook.failover import (
+    ActionRecord,
+    ActionRunner,
+    FailoverPlan,
+    FailoverPlans,
+    failback_guidance,
+    run_plan,
+)
+from vigil.runbook.gate import ApprovalStorePort, expire, request_approval, timeline_entries
+
+MAX_LISTED = 20
+
+
+class RunbookInput(Contract):
+    service: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,40}$", examples=["lambda"])]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", examples=["us-east-1"])]
+    severity: Severity = Severity.CRITICAL
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+    dry_run: bool = True
+    failover_plan: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None
+    failover_on_our_side: bool = False
+    """Offer the failover even when AWS Health shows no issue (off: our-side problems rarely
+    go away by moving regions; see docs/runbook.md, "Confirm")."""
+    requested_by: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    source: Literal["manual", "vigil"] = "manual"
+
+
+class Phase(StrEnum):
+    OPEN = "open"
+    ASSESS = "assess"
+    CONFIRM = "confirm"
+    APPROVAL = "approval"
+    FAILOVER = "failover"
+    MONITOR = "monitor"
+    RESOLVED = "resolved"
+    HANDED_OVER = "handed_over"
+
+    @property
+    def public(self) -> str:
+        """What end users read on the status page (statuspage-style wording)."""
+        return _PUBLIC[self]
+
+
+_PUBLIC = {
+    Phase.OPEN: "Investigating",
+    Phase.ASSESS: "Investigating",
+    Phase.CONFIRM: "Identified",
+    Phase.APPROVAL: "Identified",
+    Phase.FAILOVER: "Mitigating",
+    Phase.MONITOR: "Monitoring",
+    Phase.RESOLVED: "Resolved",
+    Phase.HANDED_OVER: "Monitoring",
+}
+
+
+class TimelineEntry(Contract):
+    at: AwareDatetime
+    phase: str
+    text: str
+
+
+class PublicUpdate(Contract):
+    """One end-user update on the status page (no resource names, no people)."""
+
+    at: AwareDatetime
+    phase: Phase
+    text: str
+
+
+class HealthNote(Contract):
+    arn: str
+    event_type_code: str
+    status: str
+    region: str
+    last_updated: AwareDatetime
+    description: str
+
+
+class Assessment(Contract):
+    at: AwareDatetime
+    aws_confirmed: bool
+    health_events: list[HealthNote]
+    health_source: str
+    """Where the Health verdict came from (the API, or Vigil's outage record without it)."""
+    outage_state: str | None
+    open_alerts: list[str]
+    affected_resources: list[str]
+
+    @property
+    def recovered(self) -> bool:
+        return (
+            not self.aws_confirmed
+            and self.outage_state in (None, OutageState.RESOLVED.value)
+            and not self.open_alerts
+        )
+
+    def signature(self) -> str:
+        """Changes when anything a stakeholder would care about changes."""
+        material = {
+            "aws": self.aws_confirmed,
+            "events": sorted(
+                (e.arn, e.status, e.last_updated.isoformat()) for e in self.health_events
+            ),
+            "outage": self.outage_state,
+            "alerts": sorted(self.open_alerts),
+        }
+        return hashlib.sha256(json.dumps(material).encode()).hexdigest()[:16]
+
+    def lines(self) -> list[str]:
+        health = (
+            "; ".join(
+                f"{e.event_type_code} ({e.status}): {e.description}" for e in self.health_events
+            )
+            or "no open issue"
+        )
+        alerts = ", ".join(self.open_alerts[:MAX_LISTED]) or "none"
+        more = len(self.open_alerts) - MAX_LISTED
+        return [
+            f"AWS Health:  {health} [{self.health_source}]",
+            f"Outage:      {self.outage_state or 'no outage record'}",
+            f"Open alerts: {alerts}" + (f" (+{more} more)" if more > 0 else ""),
+            f"Affected:    {len(self.affected_resources)} of our resources",
+        ]
+
+
+class Decision(Contract):
+    decision: Literal["approved", "declined", "expired"]
+    by: str | None = None
+    at: AwareDatetime
+    comment: str | None = None
+
+
+class Incident(Contract):
+    version: Literal[1] = 1
+    incident_id: str
+    status: Literal["open", "resolved", "handed_over"]
+    phase: Phase = Phase.OPEN
+    opened_at: AwareDatetime
+    updated_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    request: RunbookInput
+    timeline: list[TimelineEntry]
+    updates: list[PublicUpdate] = Field(default_factory=list)
+    assessment: Assessment | None = None
+    affected_resources: list[str] = Field(default_factory=list)
+    """Every resource any assessment found affected, for the report."""
+    aws_confirmed: bool | None = None
+    decision: Decision | None = None
+    actions: list[ActionRecord] = Field(default_factory=list)
+    escalations: list[str] = Field(default_factory=list)
+    last_posted_at: AwareDatetime | None = None
+    last_signature: str | None = None
+    checks: int = 0
+    report_key: str | None = None
+    report_url: str | None = None
+
+    @property
+    def last_update(self) -> datetime:
+        return self.updated_at or self.opened_at
+
+    def advanced(
+        self,
+        phase: Phase,
+        now: datetime,
+        text: str,
+        *,
+        public: str | None = None,
+        **changes: object,
+    ) -> "Incident":
+        """A copy in ``phase`` with a timeline entry (and an end-user update)."""
+        timeline = [*self.timeline, TimelineEntry(at=now, phase=phase.value, text=text)]
+        updates = self.updates
+        if public is not None:
+            updates = [*updates, PublicUpdate(at=now, phase=phase, text=public)]
+        return self.model_copy(
+            update={
+                "phase": phase,
+                "updated_at": now,
+                "timeline": timeline,
+                "updates": updates,
+                **changes,
+            }
+        )
+
+
+class ScopeLock(Contract):
+    """The one open incident of a service and region, kept beside the incident records."""
+
+    service: str
+    region: str
+    incident_id: str
+    opened_at: AwareDatetime
+    source: Literal["manual", "vigil"] = "manual"
+    requested_by: str | None = None
+    execution_arn: str | None = None
+
+    @classmethod
+    def of(cls, incident: "Incident", execution_arn: str | None = None) -> "ScopeLock":
+        request = incident.request
+        return cls(
+            service=request.service,
+            region=request.region,
+            incident_id=incident.incident_id,
+            opened_at=incident.opened_at,
+            source=request.source,
+            requested_by=request.requested_by,
+            execution_arn=execution_arn,
+        )
+
+    @property
+    def opener(self) -> str:
+        return self.source + (f" by {self.requested_by}" if self.requested_by else "")
+
+
+class IncidentAlreadyOpen(VigilError):
+    """The service and region already have an open incident; its runbook is the one to follow.
+
+    The class name is the workflow's error name (``OpenIncident`` -> ``RefuseSecondIncident``)."""
+
+    def __init__(self, holder: ScopeLock) -> None:
+        self.holder = holder
+        super().__init__(
+            f"{holder.service} in {holder.region} already has an open incident:"
+            f" {holder.incident_id}, opened {iso(holder.opened_at)} ({holder.opener});"
+            " one runbook runs per service and region: follow that one"
+            f" (vigil incidents show {holder.incident_id}), or stop its execution before"
+            " starting another; see docs/runbook.md"
+        )
+
+
+class ScopeTakenError(VigilError):
+    """The scope lock names another incident (``holder``; ``None`` if it vanished since)."""
+
+    def __init__(self, holder: ScopeLock | None) -> None:
+        self.holder = holder
+        super().__init__(
+            f"scope held by incident {holder.incident_id}" if holder else "scope lock changed"
+        )
+
+
+class IncidentStorePort(Protocol):
+    def open(
+        self,
+        incident_id: str,
+        body: str,
+        *,
+        opened_at: datetime,
+        lock: ScopeLock | None = None,
+        replacing: str | None = None,
+    ) -> bool:
+        """Record a new incident and take its scope lock in one transaction; ``False`` when
+        the record exists (a retried step). The lock must be free, already this incident's,
+        or held by ``replacing`` (a stale holder); else :class:`ScopeTakenError`."""
+        ...
+
+    def get(self, incident_id: str) -> str | None: ...
+
+    def save(self, incident_id: str, body: str) -> None: ...
+
+    def close(self, incident_id: str, body: str, *, service: str, region: str) -> None:
+        """Write the closed record and release the scope lock (if still this incident's)
+        in one transaction."""
+        ...
+
+    def scope_lock(self, service: str, region: str) -> ScopeLock | None: ...
+
+    def recent(self, limit: int) -> list[str]:
+        """Bodies of the most recently opened incidents, newest first."""
+        ...
+
+
+class StatusPagePort(Protocol):
+    def publish(self, incident: Incident, index: list[Incident], *, now: datetime) -> None:
+        """The incident's own page (from its record only) and the index of ``index``."""
+        ...
+
+
+class ExecutionsPort(Protocol):
+    def running(self, execution_arn: str) -> bool | None:
+        """Whether the execution still runs; ``None`` when that cannot be told."""
+        ...
+
+
+class ReportStorePort(Protocol):
+    def store(self, incident_id: str, markdown: str, document: str) -> tuple[str, str]:
+        """Store the report; return its key and a link for people."""
+        ...
+
+
+class SignalsPort(Protocol):
+    def open_alerts(self, service: str, region: str) -> list[Alert]: ...
+
+    def outage(self, service: str, region: str) -> Outage | None: ...
+
+
+class HealthPort(Protocol):
+    def open_issues(self, service: str, region: str, *, now: datetime) -> list[HealthEvent]:
+        """Open AWS Health issues for the service in the region; raises VigilError when
+        the Health API cannot answer."""
+        ...
+
+
+class TopicPort(Protocol):
+    def publish(self, notification: Notification) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunbookPorts:
+    incidents: IncidentStorePort
+    status_page: StatusPagePort
+    stack: str
+    plans: FailoverPlans
+    status_page_incidents: int = 10
+    executions: ExecutionsPort | None = None
+    """Tells a lock of a stopped or failed execution from a live one (None: not asked)."""
+    approvals: ApprovalStorePort | None = None
+    """The gate's record, read after it closes for the refused decisions (None: not read)."""
+
+
+class RunbookStepError(VigilError):
+    """A step was asked about an incident that does not exist (or is not in its record)."""
+
+
+# ---------------------------------------------------------------------------- helpers
+def parse_request(raw: object, plans: FailoverPlans | None = None) -> RunbookInput:
+    if not isinstance(raw, dict):
+        raise InvalidRunbookInput(
+            f"runbook input must be a JSON object, got {type(raw).__name__}; see docs/runbook.md"
+        )
+    try:
+        request = RunbookInput.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidRunbookInput(
+            f"invalid runbook input: {describe_validation(exc, show_input=True)};"
+            " see docs/runbook.md"
+        ) from exc
+    if plans is not None and request.failover_plan and not plans.get(request.failover_plan):
+        known = ", ".join(sorted(plans.plans)) or "none are configured (FailoverPlans)"
+        raise InvalidRunbookInput(
+            f"invalid runbook input: failover_plan: no plan named {request.failover_plan!r};"
+            f" known plans: {known}; see docs/runbook.md"
+        )
+    return request
+
+
+def load(incident_id: str, ports: RunbookPorts) -> Incident:
+    body = ports.incidents.get(incident_id)
+    if body is None:
+        raise RunbookStepError(f"incident {incident_id} has no record")
+    return Incident.model_validate_json(body)
+
+
+def _save(
+    incident: Incident, ports: RunbookPorts, now: datetime, *, close: bool = False
+) -> Incident:
+    if close:
+        request = incident.request
+        ports.incidents.close(
+            incident.incident_id,
+            incident.model_dump_json(),
+            service=request.service,
+            region=request.region,
+        )
+    else:
+        ports.incidents.save(incident.incident_id, incident.model_dump_json())
+    _publish(incident, ports, now)
+    return incident
+
+
+def _publish(incident: Incident, ports: RunbookPorts, now: datetime) -> None:
+    """The incident's own page from its record, and the index of the recent incidents,
+    newest opened first (this one as just written, the others as stored)."""
+    recent = [
+        Incident.model_validate_json(body)
+        for body in ports.incidents.recent(ports.status_page_incidents)
+    ]
+    index = [incident if i.incident_id == incident.incident_id else i for i in recent]
+    if incident not in index:
+        index.insert(0, incident)
+    ports.status_page.publish(incident, index, now=now)
+
+
+def _stale(
+    lock: ScopeLock, *, incidents: IncidentStorePort, executions: ExecutionsPort | None
+) -> bool:
+    """A lock no live runbook holds: its incident is missing or closed, or its execution has
+    ended (stopped, failed, timed out) with the incident still open."""
+    body = incidents.get(lock.incident_id)
+    if body is None or Incident.model_validate_json(body).status != "open":
+        return True
+    if lock.execution_arn and executions is not None:
+        return executions.running(lock.execution_arn) is False
+    return False
+
+
+def scope_holder(
+    service: str,
+    region: str,
+    *,
+    incidents: IncidentStorePort,
+    executions: ExecutionsPort | None = None,
+) -> ScopeLock | None:
+    """The open incident holding a service and region, or ``None`` when it is free (or
+    its lock is stale). The ``vigil`` command asks before it starts a runbook; the open
+    step's transaction is what guarantees it."""
+    lock = incidents.scope_lock(service, region)
+    if lock is None or _stale(lock, incidents=incidents, executions=executions):
+        return None
+    return lock
+
+
+def _scope(incident: Incident) -> str:
+    return f"{incident.request.service} in {incident.request.region}"
+
+
+def _mode(incident: Incident) -> str:
+    return "DRY RUN - no change will be made" if incident.request.dry_run else "live"
+
+
+def _notice(
+    incident: Incident,
+    *,
+    ports: RunbookPorts,
+    key: str,
+    title: str,
+    lines: list[str],
+    next_steps: list[str],
+    severity: Severity | None = None,
+    resolved: bool = False,
+    actions: list[ChatAction] | None = None,
+) -> Notification:
+    """One stakeholder message: email text and the chat payload, with next steps."""
+    level = severity or incident.request.severity
+    body = [
+        title,
+        "",
+        f"Incident:  {incident.incident_id}",
+        f"Scope:     {_scope(incident)}",
+        f"Mode:      {_mode(incident)}",
+        f"Phase:     {incident.phase.value} (status page: {incident.phase.public})",
+        "",
+        *lines,
+    ]
+    if next_steps:
+        body += ["", "Next steps:", *(f"- {step}" for step in next_steps)]
+    body += ["", "--", f"Vigil ({ports.stack}) - docs/runbook.md"]
+    text = "\n".join(body) + "\n"
+    chat = ChatPayload(
+        notification_id=f"incident-{incident.incident_id}-{key}",
+        category="outage",
+        reason=NotifyReason.RESOLVED if resolved else NotifyReason.FIRING,
+        severity=level,
+        title=title,
+        text="\n".join([*lines, *(f"Next: {s}" for s in next_steps)])[:2900],
+        stack=ports.stack,
+        alerts=[],
+        actions=actions or [],
+    )
+    return publishable(chat, text=text, status="resolved" if resolved else "firing")
+
+
+def _tag(incident: Incident) -> str:
+    return incident.request.severity.value.upper()
+
+
+def _with_refusals(incident: Incident, ports: RunbookPorts) -> Incident:
+    """The incident with the gate's refused decisions in its timeline (ADR 32).
+
+    Refusals are recorded on the approval by the Slack endpoint and the command, never on the
+    incident (its workflow alone writes it); the step after the gate copies them in once.
+    """
+    if ports.approvals is None:
+        return incident
+    approval = ports.approvals.get(incident.incident_id)
+    if approval is None:
+        return incident
+    known = {(entry.at, entry.text) for entry in incident.timeline}
+    added = [
+        TimelineEntry(at=at, phase=Phase.APPROVAL.value, text=text)
+        for at, text in timeline_entries(approval)
+        if (at, text) not in known
+    ]
+    if not added:
+        return incident
+    return incident.model_copy(
+        update={"timeline": sorted([*incident.timeline, *added], key=lambda e: e.at)}
+    )
+
+
+# ---------------------------------------------------------------------------- open
+def open_incident(
+    raw_input: object,
+    *,
+    incident_id: str,
+    started_at: datetime,
+    ports: RunbookPorts,
+    execution_arn: str | None = None,
+) -> tuple[Incident, Notification]:
+    """Validate, record with the scope lock (idempotently: a retried step finds its own
+    record) and announce; :class:`IncidentAlreadyOpen` when another incident of the same
+    service and region is open."""
+    request = parse_request(raw_input, ports.plans)
+    incident = Incident(
+        incident_id=incident_id,
+        status="open",
+        opened_at=started_at,
+        updated_at=started_at,
+        request=request,
+        timeline=[
+            TimelineEntry(
+                at=started_at,
+                phase=Phase.OPEN.value,
+                text=f"Runbook started ({request.source}"
+                + (f" by {request.requested_by}" if request.requested_by else "")
+                + f"): {request.reason}",
+            )
+        ],
+        updates=[
+            PublicUpdate(
+                at=started_at,
+                phase=Phase.OPEN,
+                text=f"We are investigating a problem with {request.service} in"
+                f" {request.region}. Next update as soon as we know more.",
+            )
+        ],
+    )
+    if not _record(incident, ports, execution_arn):
+        existing = ports.incidents.get(incident_id)
+        if existing is not None:
+            incident = Incident.model_validate_json(existing)
+    _publish(incident, ports, started_at)
+    notification = _notice(
+        incident,
+        ports=ports,
+        key="open",
+        title=f"[{_tag(incident)}] Outage runbook started: {_scope(incident)}",
+        lines=[
+            f"Reason:    {request.reason}",
+            f"Failover:  {request.failover_plan or 'none planned'}",
+            f"Opened:    {iso(incident.opened_at)}",
+        ],
+        next_steps=["Vigil assesses signals and AWS Health now; the next message says more."],
+    )
+    return incident, notification
+
+
+OPEN_ATTEMPTS = 3
+"""Takeovers of a stale lock tried before giving up (each loses only to another writer)."""
+
+
+def _record(incident: Incident, ports: RunbookPorts, execution_arn: str | None) -> bool:
+    """Write the record and take the scope lock; ``False`` when the record exists."""
+    lock = ScopeLock.of(incident, execution_arn)
+    replacing: str | None = None
+    for _ in range(OPEN_ATTEMPTS):
+        try:
+            return ports.incidents.open(
+                incident.incident_id,
+                incident.model_dump_json(),
+                opened_at=incident.opened_at,
+                lock=lock,
+                replacing=replacing,
+            )
+        except ScopeTakenError as taken:
+            holder = taken.holder
+            if holder is not None and holder.incident_id == incident.incident_id:
+                return False  # a concurrent attempt of this same step wrote it
+            if holder is not None and not _stale(
+                holder, incidents=ports.incidents, executions=ports.executions
+            ):
+                raise IncidentAlreadyOpen(holder) from None
+            replacing = holder.incident_id if holder else None
+    raise ConflictError(
+        f"incident {incident.incident_id}: the lock of {_scope(incident)} kept changing"
+    )
+
+
+# ---------------------------------------------------------------------------- assess
+def assess_signals(
+    request: RunbookInput,
+    *,
+    now: datetime,
+    signals: SignalsPort,
+    health: HealthPort,
+) -> Assessment:
+    """Current signals for the service and region: Vigil's alerts and outage record, and
+    AWS Health (the API; without it, the outage record's Health confirmation)."""
+    alerts = signals.open_alerts(request.service, request.region)
+    outage = signals.outage(request.service, request.region)
+    outage_open = outage is not None and outage.is_open
+    try:
+        events = health.open_issues(request.service, request.region, now=now)
+        source = "AWS Health API"
+        notes = [
+            HealthNote(
+                arn=e.arn,
+                event_type_code=e.event_type_code,
+                status=e.status,
+                region=e.region,
+                last_updated=e.last_updated,
+                description=e.description[:300],
+            )
+            for e in events
+        ]
+        confirmed = bool(notes)
+        entities = [entity for e in events for entity in e.affected_entities]
+    except VigilError as exc:
+        source = f"Health API unavailable ({exc}); from Vigil's outage record"
+        confirmed = outage_open and outage is not None and outage.state is OutageState.CONFIRMED
+        notes = []
+        if confirmed and outage is not None and outage.health_arn:
+            notes = [
+                HealthNote(
+                    arn=outage.health_arn,
+                    event_type_code=outage.health_event_type or "unknown",
+                    status="open",
+                    region=request.region,
+                    last_updated=outage.confirmed_at or outage.last_seen,
+                    description=outage.health_text[:300],
+                )
+            ]
+        entities = []
+    resources = {a.labels.resource for a in alerts} | set(entities)
+    if outage_open and outage is not None:
+        resources |= {e.resource for e in outage.evidence}
+    return Assessment(
+        at=now,
+        aws_confirmed=confirmed,
+        health_events=notes,
+        health_source=source,
+        outage_state=outage.state.value if outage else None,
+        open_alerts=sorted(
+            f"{a.labels.kind} {a.labels.resource} ({a.severity.value})" for a in alerts
+        ),
+        affected_resources=sorted(resources),
+    )
+
+
+def assess(
+    incident_id: str,
+    *,
+    now: datetime,
+    ports: RunbookPorts,
+    signals: SignalsPort,
+    health: HealthPort,
+) -> Incident:
+    incident = load(incident_id, ports)
+    found = assess_signals(incident.request, now=now, signals=signals, health=health)
+    verdict = "AWS Health confirms an issue" if found.aws_confirmed else "AWS Health shows no issue"
+    incident = incident.advanced(
+        Phase.ASSESS,
+        now,
+        f"Assessed: {verdict}; {len(found.open_alerts)} open alerts;"
+        f" {len(found.affected_resources)} affected resources; outage record"
+        f" {found.outage_state or 'none'}",
+        assessment=found,
+        affected_resources=_union(incident, found),
+        aws_confirmed=found.aws_confirmed,
+        last_signature=found.signature(),
+    )
+    return _save(incident, ports, now)
+
+
+def _union(incident: Incident, found: Assessment) -> list[str]:
+    return sorted(set(incident.affected_resources) | set(found.affected_resources))
+
+
+# ---------------------------------------------------------------------------- confirm
+def confirm(
+    incident_id: str,
+    *,
+    aws_confirmed: bool,
+    now: datetime,
+    ports: RunbookPorts,
+) -> tuple[Incident, Notification, bool]:
+    """The AWS-confirmed or our-side branch: what to tell people, and whether to offer the
+    failover (our side: only when the input asks for it with ``failover_on_our_side``)."""
+    incident = load(incident_id, ports)
+    request = incident.request
+    plan = request.failover_plan
+    assessment = incident.assessment
+    lines = assessment.lines() if assessment else []
+    if aws_confirmed:
+        offer = plan is not None
+        title = f"[{_tag(incident)}] AWS confirms an outage: {_scope(incident)}"
+        public = (
+            f"AWS has confirmed an issue with {request.service} in {request.region} that"
+            " affects our service. We are working on it."
+        )
+        steps = [
+            f"Failover plan {plan} waits for approval (next message)."
+            if offer
+            else "No failover plan is named: we wait for AWS to recover and watch it.",
+            "Follow the AWS Health event; tell customers what the status page says.",
+        ]
+        why = "AWS Health has an open issue for this service and region."
+    else:
+        offer = plan is not None and request.failover_on_our_side
+        title = f"[{_tag(incident)}] Our-side problem (AWS reports no issue): {_scope(incident)}"
+        public = (
+            f"We have identified a problem affecting {request.service} in {request.region}"
+            " and are working on a fix."
+        )
+        steps = [
+            "Look at our own changes first: recent deploys, configuration, quotas, dependencies.",
+            (
+                f"Failover plan {plan} waits for approval (requested with failover_on_our_side)."
+                if offer
+                else "Failover is not offered: AWS reports no issue, so moving regions rarely"
+                " helps (start with failover_on_our_side=true to offer it)."
+            ),
+        ]
+        why = "AWS Health has no open issue for this service and region."
+    incident = incident.advanced(
+        Phase.CONFIRM,
+        now,
+        ("AWS-confirmed" if aws_confirmed else "Our side only")
+        + f": {why} Failover {'offered' if offer else 'not offered'}.",
+        public=public,
+    )
+    _save(incident, ports, now)
+    notification = _notice(
+        incident,
+        ports=ports,
+        key="confirm",
+        title=title,
+        lines=[why, "", *lines],
+        next_steps=steps,
+    )
+    return incident, notification, offer
+
+
+# ---------------------------------------------------------------------------- approval
+def request_gate(
+    incident_id: str,
+    *,
+    token: str,
+    now: datetime,
+    timeout: timedelta,
+    ports: RunbookPorts,
+    approvals: ApprovalStorePort,
+    topic: TopicPort,
+) -> Incident:
+    """Record the pending approval (with the workflow's task token) and ask for a decision:
+    email text, and a Slack message with Approve / Decline buttons."""
+    incident = load(incident_id, ports)
+    plan_name = incident.request.failover_plan
+    plan = ports.plans.get(plan_name) if plan_name else None
+    if plan_name is None or plan is None:
+        raise RunbookStepError(f"incident {incident_id}: no failover plan to approve")
+    approval = request_approval(
+        incident_id,
+        token=token,
+        plan=plan_name,
+        dry_run=incident.request.dry_run,
+        now=now,
+        timeout=timeout,
+        store=approvals,
+    )
+    incident = incident.advanced(
+        Phase.APPROVAL,
+        now,
+        f"Approval requested for failover plan {plan_name}"
+        f" ({_mode(incident)}); lapses at {iso(approval.expires_at)}",
+    )
+    _save(incident, ports, now)
+    topic.publish(
+        _notice(
+            incident,
+            ports=ports,
+            key="approval",
+            title=f"[{_tag(incident)}] Approve failover {plan_name}? {_scope(incident)}",
+            lines=[
+                f"Plan:      {plan_name}: {plan.description}",
+                *(f"Action:    {action.target()}" for action in plan.actions),
+                f"Lapses:    {iso(approval.expires_at)} (then Vigil escalates, no failover)",
+            ],
+            next_steps=[
+                "Approve or decline with the buttons below, or:"
+                f" vigil runbook approve|decline {incident_id}",
+            ],
+            actions=[
+                ChatAction(
+                    action_id=APPROVE,
+                    text="Approve failover",
+                    value=incident_id,
+                    style="primary",
+                ),
+                ChatAction(action_id=DECLINE, text="Decline", value=incident_id, style="danger"),
+            ],
+        )
+    )
+    return incident
+
+
+def parse_decision(raw: object) -> Decision:
+    """The gate's answer (``vigil.runbook.gate.decide``'s SendTaskSuccess output)."""
+    try:
+        return Decision.model_validate(raw)
+    except ValidationError as exc:
+        raise RunbookStepError(f"approval answer: {describe_validation(exc)}") from exc
+
+
+def declined(
+    incident_id: str, *, decision: Decision, now: datetime, ports: RunbookPorts
+) -> tuple[Incident, Notification]:
+    incident = _with_refusals(load(incident_id, ports), ports)
+    who = decision.by or "someone"
+    incident = incident.advanced(
+        Phase.MONITOR,
+        now,
+        f"Failover declined by {who}" + (f": {decision.comment}" if decision.comment else ""),
+        public=f"We are monitoring {incident.request.service} in {incident.request.region}.",
+        decision=decision,
+    )
+    _save(incident, ports, now)
+    return incident, _notice(
+        incident,
+        ports=ports,
+        key="declined",
+        title=f"[{_tag(incident)}] Failover declined by {who}: {_scope(incident)}",
+        lines=[f"Comment:   {decision.comment or '-'}", "No change was made."],
+        next_steps=["Vigil keeps watching AWS Health and our signals and posts updates."],
+    )
+
+
+def approval_expired(
+    incident_id: str, *, now: datetime, ports: RunbookPorts, approvals: ApprovalStorePort
+) -> tuple[Incident, Notification]:
+    """Nobody decided in time: record it, page, and do NOT fail over."""
+    approval = expire(incident_id, store=approvals)
+    incident = _with_refusals(load(incident_id, ports), ports)
+    lapsed_at = approval.expires_at if approval else now
+    text = (
+        f"Nobody decided on failover plan {incident.request.failover_plan} by"
+        f" {iso(lapsed_at)}; the failover was NOT executed"
+    )
+    incident = incident.advanced(
+        Phase.MONITOR,
+        now,
+        f"ESCALATED: {text}",
+        public=f"We are monitoring {incident.request.service} in {incident.request.region}.",
+        decision=Decision(decision="expired", at=now),
+        escalations=[*incident.escalations, text],
+    )
+    _save(incident, ports, now)
+    return incident, _notice(
+        incident,
+        ports=ports,
+        key="approval-expired",
+        title=f"[PAGE] Failover approval timed out: {_scope(incident)}",
+        severity=Severity.CRITICAL,
+        lines=[text + "."],
+        next_steps=[
+            "A human decides now: run the plan's actions by hand (docs/runbook.md, Failover"
+            " plans) or start a new runbook with the same failover_plan.",
+            "Vigil keeps watching and posts updates.",
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------- failover
+def failover(
+    incident_id: str,
+    *,
+    decision: Decision,
+    now: datetime,
+    ports: RunbookPorts,
+    runners: Mapping[str, ActionRunner],
+) -> tuple[Incident, Notification, bool]:
+    """Run (or preview, in a dry run) the approved plan; a failing action is recorded and
+    escalated, and the runbook carries on to monitoring."""
+    incident = _with_refusals(load(incident_id, ports), ports)
+    name = incident.request.failover_plan
+    plan = ports.plans.get(name) if name else None
+    if name is None or plan is None:
+        raise RunbookStepError(f"incident {incident_id}: no failover plan to run")
+    records = run_plan(name, plan, dry_run=incident.request.dry_run, runners=runners, now=now)
+    ok = all(r.ok for r in records)
+    summary = "; ".join(r.detail for r in records)
+    return _after_failover(
+        incident,
+        name=name,
+        plan=plan,
+        records=records,
+        ok=ok,
+        summary=summary,
+        decision=decision,
+        now=now,
+        ports=ports,
+    )
+
+
+def failover_error(
+    incident_id: str, *, error: str, cause: str, now: datetime, ports: RunbookPorts
+) -> tuple[Incident, Notification]:
+    """The failover step itself failed (after retries): record and escalate."""
+    incident = _with_refusals(load(incident_id, ports), ports)
+    name = incident.request.failover_plan or "(none)"
+    record = ActionRecord(
+        at=now,
+        plan=name,
+        kind="step",
+        target="failover step",
+        dry_run=incident.request.dry_run,
+        ok=False,
+        detail=f"FAILED: {error}: {cause[:500]}",
+    )
+    plan = ports.plans.get(name)
+    incident, notification, _ = _after_failover(
+        incident,
+        name=name,
+        plan=plan,
+        records=[record],
+        ok=False,
+        summary=record.detail,
+        decision=incident.decision,
+        now=now,
+        ports=ports,
+    )
+    return incident, notification
+
+
+def _after_failover(
+    incident: Incident,
+    *,
+    name: str,
+    plan: FailoverPlan | None,
+    records: list[ActionRecord],
+    ok: bool,
+    summary: str,
+    decision: Decision | None,
+    now: datetime,
+    ports: RunbookPorts,
+) -> tuple[Incident, Notification, bool]:
+    escalations = incident.escalations
+    if not ok:
+        escalations = [*escalations, f"Failover plan {name} failed: {summary}"]
+    dry = incident.request.dry_run
+    done = "previewed (dry run)" if dry else "executed"
+    text = f"Failover plan {name} {done}: {summary}" if ok else f"ESCALATED: {summary}"
+    public = (
+        f"We are moving traffic for {incident.request.service} away from {incident.request.region}."
+        if ok and not dry
+        else f"We are working on the problem with {incident.request.service} in"
+        f" {incident.request.region}."
+    )
+    incident = incident.advanced(
+        Phase.FAILOVER,
+        now,
+        text,
+        public=public,
+        decision=decision or incident.decision,
+        actions=[*incident.actions, *records],
+        escalations=escalations,
+    )
+    _save(incident, ports, now)
+    lines = [f"- {r.target}: {r.detail}" for r in records]
+    if decision and decision.by:
+        lines.insert(0, f"Approved by {decision.by} at {iso(decision.at)}")
+    if ok:
+        notification = _notice(
+            incident,
+            ports=ports,
+            key="failover",
+            title=f"[{_tag(incident)}] Failover {name} {done}: {_scope(incident)}",
+            lines=lines,
+            next_steps=["Check that traffic moved; Vigil monitors until recovery."],
+        )
+    else:
+        notification = _notice(
+            incident,
+            ports=ports,
+            key="failover-failed",
+            title=f"[PAGE] Failover {name} FAILED: {_scope(incident)}",
+            severity=Severity.CRITICAL,
+            lines=lines,
+            next_steps=[
+                "A human takes over the failover: see the failed action above and"
+                " docs/runbook.md, Failover plans.",
+                *(failback_guidance(name, plan, records) if plan else []),
+                "Vigil keeps monitoring.",
+            ],
+        )
+    return incident, notification, ok
+
+
+# ---------------------------------------------------------------------------- monitor
+@dataclass(frozen=True)
+class MonitorVerdict:
+    status: Literal["recovered", "expired", "watching"]
+    notify: bool
+    notification: Notification | None
+
+
+def monitor(
+    incident_id: str,
+    *,
+    now: datetime,
+    ports: RunbookPorts,
+    signals: SignalsPort,
+    health: HealthPort,
+    heartbeat: timedelta,
+    max_duration: timedelta,
+) -> tuple[Incident, MonitorVerdict]:
+    """Re-check; post only when something changed or a heartbeat is due."""
+    incident = load(incident_id, ports)
+    found = assess_signals(incident.request, now=now, signals=signals, health=health)
+    checks = incident.checks + 1
+    signature = found.signature()
+    changed = signature != incident.last_signature
+    last_post = incident.last_posted_at or incident.last_update
+    quiet: MonitorVerdict | None = None
+    if found.recovered:
+        quiet = MonitorVerdict("recovered", notify=False, notification=None)
+    elif now - incident.opened_at >= max_duration:
+        quiet = MonitorVerdict("expired", notify=False, notification=None)
+    elif not (changed or now - last_post >= heartbeat):
+        quiet = MonitorVerdict("watching", notify=False, notification=None)
+    if quiet is not None:
+        # Nothing to post now: record the check (recovery and hand-over post in their steps).
+        incident = incident.model_copy(
+            update={
+                "assessment": found,
+                "affected_resources": _union(incident, found),
+                "checks": checks,
+            }
+        )
+        ports.incidents.save(incident.incident_id, incident.model_dump_json())
+        return incident, quiet
+    what = "Signals changed" if changed else "Heartbeat: no change"
+    incident = incident.advanced(
+        Phase.MONITOR,
+        now,
+        f"{what}: AWS Health {'open' if found.aws_confirmed else 'clear'};"
+        f" {len(found.open_alerts)} open alerts",
+        public=f"We are monitoring {incident.request.service} in {incident.request.region}."
+        + (" AWS is still working on the issue." if found.aws_confirmed else ""),
+        assessment=found,
+        affected_resources=_union(incident, found),
+        last_signature=signature,
+        last_posted_at=now,
+        checks=checks,
+    )
+    _save(incident, ports, now)
+    notification = _notice(
+        incident,
+        ports=ports,
+        key=f"monitor-{checks}",
+        title=f"[{_tag(incident)}] Update ({what.lower()}): {_scope(incident)}",
+        lines=found.lines(),
+        next_steps=[
+            f"Next heartbeat in {int(heartbeat.total_seconds() // 60)} min if nothing"
+            " changes before."
+        ],
+    )
+    return incident, MonitorVerdict("watching", notify=True, notification=notification)
+
+
+# ---------------------------------------------------------------------------- the end
+def _duration(incident: Incident, end: datetime) -> str:
+    minutes = int((end - incident.opened_at).total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def incident_report(incident: Incident, plan: FailoverPlan | None, *, end: datetime) -> str:
+    """The incident report (Markdown): timeline, duration, affected resources, actions,
+    who approved, failback guidance."""
+    req = incident.request
+    decision = incident.decision
+    lines = [
+        f"# Incident report: {incident.incident_id}",
+        "",
+        f"- Scope: {req.service} in {req.region} ({req.severity.value})",
+        f"- Reason given: {req.reason}",
+        f"- Started by: {req.source}" + (f" ({req.requested_by})" if req.requested_by else ""),
+        f"- Opened: {iso(incident.opened_at)}",
+        f"- Ended: {iso(end)} ({incident.status.replace('_', ' ')})",
+        f"- Duration: {_duration(incident, end)}",
+        f"- AWS-confirmed: {'yes' if incident.aws_confirmed else 'no'}",
+        f"- Mode: {_mode(incident)}",
+        f"- Failover plan: {req.failover_plan or 'none'}",
+        "- Decision: "
+        + (
+            f"{decision.decision}"
+            + (f" by {decision.by}" if decision.by else "")
+            + f" at {iso(decision.at)}"
+            + (f" ({decision.comment})" if decision.comment else "")
+            if decision
+            else "none asked"
+        ),
+        "",
+        "## Affected resources",
+        "",
+    ]
+    lines += [f"- {r}" for r in incident.affected_resources] or ["- none recorded"]
+    lines += ["", "## Actions", ""]
+    lines += [f"- {iso(a.at)} {a.kind} {a.target}: {a.detail}" for a in incident.actions] or [
+        "- none"
+    ]
+    if incident.escalations:
+        lines += ["", "## Escalations", "", *(f"- {e}" for e in incident.escalations)]
+    lines += ["", "## Timeline", ""]
+    lines += [f"- {iso(t.at)} [{t.phase}] {t.text}" for t in incident.timeline]
+    lines += ["", "## Failback", ""]
+    lines += (
+        failback_guidance(req.failover_plan, plan, incident.actions)
+        if plan and req.failover_plan
+        else ["No failover was planned; nothing to fail back."]
+    )
+    return "\n".join(lines) + "\n"
+
+
+def finish(
+    incident_id: str,
+    *,
+    outcome: Literal["resolved", "handed_over"],
+    now: datetime,
+    ports: RunbookPorts,
+    reports: ReportStorePort,
+) -> tuple[Incident, Notification]:
+    """Recovery (resolve) or the maximum duration reached (hand over to humans): store the
+    report, link it from the record and the message, update the status page."""
+    incident = load(incident_id, ports)
+    name = incident.request.failover_plan
+    plan = ports.plans.get(name) if name else None
+    resolved = outcome == "resolved"
+    if resolved:
+        phase, public = (
+            Phase.RESOLVED,
+            (
+                f"This incident has been resolved: {incident.request.service} in"
+                f" {incident.request.region} is working normally again."
+            ),
+        )
+        text = "Recovered: AWS Health clear, no open alerts, no open outage"
+    else:
+        phase, public = (
+            Phase.HANDED_OVER,
+            (
+                f"We are still working on the problem with {incident.request.service} in"
+                f" {incident.request.region}."
+            ),
+        )
+        text = "ESCALATED: maximum duration reached without recovery; handed over to humans"
+    escalations = incident.escalations if resolved else [*incident.escalations, text]
+    incident = incident.advanced(
+        phase,
+        now,
+        text,
+        public=public,
+        status=outcome,
+        resolved_at=now if resolved else None,
+        escalations=escalations,
+    )
+    report = incident_report(incident, plan, end=now)
+    key, url = reports.store(incident_id, report, incident.model_dump_json())
+    incident = incident.model_copy(update={"report_key": key, "report_url": url})
+    _save(incident, ports, now, close=True)
+    guidance = (
+        failback_guidance(name, plan, incident.actions)
+        if plan and name
+        else ["No failover was made; nothing to fail back."]
+    )
+    if resolved:
+        notification = _notice(
+            incident,
+            ports=ports,
+            key="resolved",
+            title=f"[RESOLVED] Outage over: {_scope(incident)}",
+            resolved=True,
+            lines=[f"Duration:  {_duration(incident, now)}", f"Report:    {url}"],
+            next_steps=[*guidance, "Review the report; hold the post-incident review."],
+        )
+    else:
+        notification = _notice(
+            incident,
+            ports=ports,
+            key="handed-over",
+            title=f"[PAGE] Runbook handed over to humans: {_scope(incident)}",
+            severity=Severity.CRITICAL,
+            lines=[
+                f"No recovery after {_duration(incident, now)} (the maximum).",
+                f"Report so far: {url}",
+            ],
+            next_steps=[
+                "A human owns the incident now: keep the status page current by hand or"
+                " start a new runbook.",
+                *guidance,
+            ],
+        )
+    return incident, notification
