@@ -50,9 +50,10 @@ chromium: ## install Debian's chromium for the status page checks (root, when mi
 	    "or the status page checks are skipped"; \
 	fi
 
-lint: venv ## ruff lint and format check
+lint: venv ## ruff lint and format check, the import contracts (.importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: venv ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

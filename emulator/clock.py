@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from emulator._aws import ACCOUNT_ID, REGION, client
-from emulator.errors import EmulatorError
+from emulator.errors import EmulatorError, ScenarioError
 
 
 class ScheduleExpressionError(EmulatorError):
@@ -390,3 +390,21 @@ class Clock:
                 return occurrence
         names = ", ".join(s.name for s in self.schedules) or "none"
         raise KeyError(f"no schedule {schedule_name!r}; schedules: {names}")
+
+
+def parse_duration(value: object, where: str) -> timedelta:
+    """A scenario's duration: minutes as a number, or ``20m``, ``1h30m``, ``2h``."""
+    if isinstance(value, bool):
+        raise ScenarioError(f"{where}: expected a duration such as 20m or 1h30m, got {value!r}")
+    if isinstance(value, int):
+        minutes = value
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m?)?\s*", value)
+        if not match or not any(match.groups()):
+            raise ScenarioError(f"{where}: expected a duration such as 20m or 1h30m, got {value!r}")
+        minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+    else:
+        raise ScenarioError(f"{where}: expected a duration such as 20m or 1h30m, got {value!r}")
+    if minutes < 0:
+        raise ScenarioError(f"{where}: must not be negative")
+    return timedelta(minutes=minutes)

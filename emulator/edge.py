@@ -57,6 +57,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from emulator._aws import ACCOUNT_ID, REGION, JsonAnswer, client, json_service, rest_service
+from emulator.clock import parse_duration
 from emulator.errors import ScenarioError
 
 _S3_METRICS = re.compile(r"^https://([a-z0-9.-]+)\.s3\.amazonaws\.com/\?metrics(&.*)?$")
@@ -68,8 +69,6 @@ _BATCH = 500
 
 
 def _duration(value: object) -> timedelta:
-    from emulator.scenario import parse_duration  # noqa: PLC0415 - scenario imports this module
-
     try:
         return parse_duration(value, "offset")
     except ScenarioError as exc:

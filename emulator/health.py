@@ -48,6 +48,7 @@ from unittest import mock
 from moto.events.models import events_backends
 
 from emulator._aws import ACCOUNT_ID, REGION, JsonAnswer, json_service, parse_arn
+from emulator.clock import parse_duration
 from emulator.errors import ScenarioError
 
 _HEALTH_URL = re.compile(r"^https://health\.(us-east-[12])\.amazonaws\.com/?$")
@@ -96,7 +97,6 @@ class HealthScenario:
 
 def parse_health(document: object, length: timedelta) -> HealthScenario | None:
     """Validate a scenario's ``health:`` section (``None`` if absent)."""
-    from emulator.scenario import parse_duration  # noqa: PLC0415 - scenario imports this module
 
     if document is None:
         return None

@@ -84,7 +84,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from emulator.clock import ScheduleExpressionError, parse_expression
+from emulator.clock import ScheduleExpressionError, parse_duration, parse_expression
 from emulator.cost_series import DEFAULT_ACCOUNT, ServiceSeries
 from emulator.data_dials import DataSpec, parse_data
 from emulator.edge import EdgeScenario, parse_edge
@@ -264,23 +264,6 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from exc
     return parse_scenario(document, source=path)
-
-
-def parse_duration(value: object, where: str) -> timedelta:
-    if isinstance(value, bool):
-        raise ScenarioError(f"{where}: expected a duration such as 20m or 1h30m, got {value!r}")
-    if isinstance(value, int):
-        minutes = value
-    elif isinstance(value, str):
-        match = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m?)?\s*", value)
-        if not match or not any(match.groups()):
-            raise ScenarioError(f"{where}: expected a duration such as 20m or 1h30m, got {value!r}")
-        minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
-    else:
-        raise ScenarioError(f"{where}: expected a duration such as 20m or 1h30m, got {value!r}")
-    if minutes < 0:
-        raise ScenarioError(f"{where}: must not be negative")
-    return timedelta(minutes=minutes)
 
 
 def _time(value: object, where: str) -> datetime:

@@ -4,12 +4,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from vigil.adapters.lambda_account import AccountLimits
 from vigil.alerting.grouping import Group
 from vigil.alerting.outbox import OutboxEntry
 from vigil.alerting.silences import Silence
 from vigil.core.errors import ConflictError
 from vigil.core.model import Alert, AlertState
+from vigil.dials.resources import AccountLimits
 from vigil.evaluation.pipeline import RoutingPorts
 from vigil.health.events import HealthRecord
 from vigil.health.outages import Outage

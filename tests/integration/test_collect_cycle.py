@@ -12,14 +12,15 @@ import boto3
 
 from tests.fakes import FixedAccountSettings
 from tests.integration.conftest import create_workload_function
-from vigil.adapters.cloudwatch import CloudWatchMetrics, MetricQuery
-from vigil.adapters.collector_state import CollectorState, Coverage
+from vigil.adapters.cloudwatch import CloudWatchMetrics
+from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.dials.base import sweep_due, window_for
 from vigil.dials.collect import Cycle, collect
 from vigil.dials.lambda_functions import LambdaFamily
+from vigil.dials.resources import Coverage, MetricQuery
 from vigil.dials.sqs import DeadLetterFamily
 from vigil.rules.document import RulesConfig
 

@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 from tests.integration.conftest import create_workload_function
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
-from vigil.adapters.dynamodb_tables import Capacity, DynamoDbTables, TablesUnavailable
+from vigil.adapters.dynamodb_tables import DynamoDbTables, TablesUnavailable
 from vigil.adapters.event_source_mappings import EventSourceMappings
 from vigil.adapters.kinesis_streams import KinesisStreams
 from vigil.adapters.stats import CallStats
@@ -22,6 +22,7 @@ from vigil.dials.collect import Cycle, collect
 from vigil.dials.dynamodb import DynamoDbFamily
 from vigil.dials.event_sources import EventSourceFamily
 from vigil.dials.kinesis import KinesisFamily
+from vigil.dials.resources import Capacity
 from vigil.rules.document import RulesConfig
 
 # 10:02 -> window 09:55-10:00 crosses the hour: sweep and discovery. 10:07 is an ordinary one.

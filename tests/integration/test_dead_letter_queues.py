@@ -18,11 +18,12 @@ from tests.fakes import FixedAccountSettings
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.lambda_inventory import LambdaInventory
-from vigil.adapters.sqs_queues import QueueDepth, QueuesUnavailable, SqsDeadLetterQueues
+from vigil.adapters.sqs_queues import QueuesUnavailable, SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.dials.base import discovery_due, window_for
 from vigil.dials.collect import Cycle, collect
 from vigil.dials.lambda_functions import LambdaFamily
+from vigil.dials.resources import QueueDepth
 from vigil.dials.sqs import DeadLetterFamily
 from vigil.rules.document import RulesConfig
 

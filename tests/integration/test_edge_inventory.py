@@ -16,15 +16,14 @@ from vigil.adapters.inventory import (
     InventoryUnavailable,
     LambdaDestinations,
     LambdaReservations,
-    MetricsFilter,
     ResourceTags,
     RestApis,
     S3Buckets,
     ServiceQuotas,
     StateMachines,
-    UnknownService,
 )
 from vigil.adapters.stats import CallStats
+from vigil.dials.resources import MetricsFilter, UnknownService
 
 ACCOUNT = "123456789012"
 

@@ -8,12 +8,12 @@ import pytest
 from botocore.stub import Stubber
 
 from vigil.adapters.lambda_account import (
-    AccountLimits,
     AccountSettingsUnavailable,
     LambdaAccountSettings,
     LimitsCache,
 )
 from vigil.adapters.stats import CallStats
+from vigil.dials.resources import AccountLimits
 
 T0 = datetime(2026, 11, 2, 9, 2, tzinfo=UTC)
 ANSWER = {

@@ -9,7 +9,14 @@ from vigil.adapters.cost_explorer import series_name
 from vigil.core.errors import ConfigError
 from vigil.core.model import Severity
 from vigil.cost.collect import Anomaly, CostCollector, RequestCapReached
-from vigil.cost.detection import TOTAL, BaselineKind, assess_day, baseline_for, series_of
+from vigil.cost.detection import (
+    TOTAL,
+    BaselineKind,
+    assess_day,
+    baseline_for,
+    detection_settings,
+    series_of,
+)
 from vigil.rules.document import Breach, CostRule, RulesConfig, judge
 
 DAY = date(2026, 11, 25)  # a Wednesday
@@ -158,7 +165,7 @@ def test_an_ordinary_day_is_quiet_despite_noise_growth_and_a_flat_series() -> No
 
 def test_no_day_of_the_last_two_months_alerts_without_a_spike() -> None:
     bill = generate(account(), START, DAY + timedelta(days=1))
-    settings = RULES.cost.detection()
+    settings = detection_settings(RULES.cost)
     loud = []
     for offset in range(60):
         day = DAY - timedelta(days=offset)
@@ -188,7 +195,7 @@ def test_month_start_charges_are_compared_with_earlier_month_starts() -> None:
     first = date(2026, 12, 1)
     series = series_of(bill, "Savings Plans for AWS Compute usage")
 
-    baseline = baseline_for(series, first, RULES.cost.detection())
+    baseline = baseline_for(series, first, detection_settings(RULES.cost))
 
     assert baseline is not None
     assert baseline.kind is BaselineKind.MONTH_START
@@ -202,7 +209,7 @@ def test_a_spike_already_in_the_baseline_does_not_hide_the_next_one() -> None:
     spiky = ServiceSeries("AWS Lambda", base=100, weekend_factor=0.6, noise=0.05, spikes=earlier)
     bill = generate([spiky], START, DAY + timedelta(days=1))
 
-    baseline = baseline_for(series_of(bill, "AWS Lambda"), DAY, RULES.cost.detection())
+    baseline = baseline_for(series_of(bill, "AWS Lambda"), DAY, detection_settings(RULES.cost))
 
     assert baseline is not None
     assert baseline.median == pytest.approx(100, rel=0.1)
@@ -213,7 +220,7 @@ def test_a_flat_series_is_judged_on_the_material_floors_not_on_a_zero_spread() -
     flat = {START + timedelta(days=n): {"S3": 20.0} for n in range(30)}
     day = START + timedelta(days=30)
     rule = CostRule()
-    baseline = baseline_for(series_of(flat, "S3"), day, rule.detection())
+    baseline = baseline_for(series_of(flat, "S3"), day, detection_settings(rule))
 
     assert baseline is not None
     assert baseline.scale == pytest.approx(1.0)  # 5% of the median, not zero
@@ -223,7 +230,7 @@ def test_a_flat_series_is_judged_on_the_material_floors_not_on_a_zero_spread() -
 def test_short_history_gives_no_verdict() -> None:
     bill = generate(account(lambda_spike=3.0), DAY - timedelta(days=3), DAY + timedelta(days=1))
 
-    verdicts = assess_day(bill, DAY, RULES.cost.detection())
+    verdicts = assess_day(bill, DAY, detection_settings(RULES.cost))
 
     assert all(a.baseline is None and not a.first_spend for a in verdicts)
 
@@ -324,7 +331,9 @@ def test_a_weekly_job_is_judged_against_its_own_weekday() -> None:
     history = {d: c for d, c in bill.items() if d <= monday}
 
     (batch,) = [
-        a for a in assess_day(history, monday, RULES.cost.detection()) if a.service == "AWS Batch"
+        a
+        for a in assess_day(history, monday, detection_settings(RULES.cost))
+        if a.service == "AWS Batch"
     ]
 
     assert batch.baseline is not None

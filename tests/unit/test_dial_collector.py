@@ -4,9 +4,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from vigil.adapters.cloudwatch import MetricQuery
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage, Window
 from vigil.dials.collect import collect
+from vigil.dials.resources import MetricQuery
 from vigil.rules.document import RulesConfig
 
 NOW = datetime(2026, 11, 2, 10, 7, tzinfo=UTC)

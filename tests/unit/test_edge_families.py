@@ -6,10 +6,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vigil.adapters.cloudwatch import MetricQuery
-from vigil.adapters.inventory import MetricsFilter, NamedResource, QuotaUsage, UnknownService
-from vigil.adapters.lambda_inventory import FunctionInfo
-from vigil.adapters.sqs_queues import QueueDepth
 from vigil.dials.apigateway import ApiGatewayFamily
 from vigil.dials.base import DialFamily, MetricKey
 from vigil.dials.collect import Cycle, collect
@@ -21,6 +17,15 @@ from vigil.dials.inventory import (
     queue_arn,
 )
 from vigil.dials.quotas import QuotaFamily
+from vigil.dials.resources import (
+    FunctionInfo,
+    MetricQuery,
+    MetricsFilter,
+    NamedResource,
+    QueueDepth,
+    QuotaUsage,
+    UnknownService,
+)
 from vigil.dials.s3 import S3Family, objects_metric
 from vigil.dials.step_functions import StepFunctionsFamily, execution_metric
 from vigil.rules.document import RulesConfig

@@ -9,7 +9,6 @@ import pytest
 
 from tests.factories import T0, labels
 from tests.unit.test_edge_families import NOW, RULES, WINDOW_START, FakeMetrics, FakeState, run
-from vigil.adapters.lambda_inventory import FunctionInfo
 from vigil.core.errors import ConfigError
 from vigil.core.model import Severity, Signal
 from vigil.dials.collect import collect
@@ -19,6 +18,7 @@ from vigil.dials.reserved_concurrency import (
     ReservedConcurrencyFamily,
     concurrency_metric,
 )
+from vigil.dials.resources import FunctionInfo
 from vigil.rules.document import RulesConfig, judge, kind_title
 
 

@@ -7,7 +7,6 @@ CloudWatch aligns a coarse period to the window.
 """
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import VigilError
+from vigil.dials.resources import MetricQuery
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -25,15 +25,6 @@ MAX_METRICS_PER_CALL = 500
 
 class MetricsUnavailable(VigilError):
     """CloudWatch could not answer; the cycle fails and the scheduler retries it."""
-
-
-@dataclass(frozen=True)
-class MetricQuery:
-    id: str
-    namespace: str
-    metric: str
-    dimensions: tuple[tuple[str, str], ...]
-    stat: str = "Sum"
 
 
 class CloudWatchMetrics:

@@ -15,7 +15,6 @@
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from vigil.adapters.stats import CallStats
 from vigil.core.clock import iso, parse_time
-from vigil.core.errors import VigilError
+from vigil.dials.resources import Coverage, InventoryUnreadable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,23 +30,6 @@ if TYPE_CHECKING:
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _DEAD_LETTER_KEY: dict[str, Any] = {"pk": {"S": "DISCOVERY#sqs"}, "sk": {"S": "dead-letter-queues"}}
-
-
-class InventoryUnreadable(VigilError):
-    """A stored inventory is not the JSON list of records this version writes."""
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """What one cycle judged per resource: ``drilled`` kinds for all, the rest for ``watched``."""
-
-    start: datetime
-    end: datetime
-    drilled: frozenset[str]
-    watched: frozenset[str]
-
-    def covers(self, kind: str, resource: str) -> bool:
-        return kind in self.drilled or resource in self.watched
 
 
 class CollectorState:

@@ -7,13 +7,13 @@ Auto Scaling for the whole ``dynamodb`` namespace (each target's minimum and max
 control-plane calls and Application Auto Scaling calls are not billed.
 """
 
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import VigilError
+from vigil.dials.resources import Capacity, TableInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -30,51 +30,6 @@ _SCALABLE = {
 
 class TablesUnavailable(VigilError):
     """DynamoDB or Application Auto Scaling could not answer; the cycle fails and is retried."""
-
-
-@dataclass(frozen=True)
-class Capacity:
-    """One table's or index's provisioned units, and the auto scaling maximum when it scales.
-
-    ``read_max``/``write_max`` are what the units can grow to: the auto scaling maximum, or the
-    provisioned units when nothing scales them.
-    """
-
-    read: int
-    write: int
-    read_max: int
-    write_max: int
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    name: str
-    arn: str
-    billing_mode: str
-    capacity: Capacity | None
-    indexes: dict[str, Capacity | None] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def provisioned(self) -> bool:
-        return self.billing_mode == "PROVISIONED"
-
-    def record(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Self:
-        def capacity(value: dict[str, int] | None) -> Capacity | None:
-            return Capacity(**value) if value else None
-
-        return cls(
-            name=record["name"],
-            arn=record["arn"],
-            billing_mode=record["billing_mode"],
-            capacity=capacity(record["capacity"]),
-            indexes={name: capacity(value) for name, value in record["indexes"].items()},
-            tags=dict(record["tags"]),
-        )
 
 
 class DynamoDbTables:

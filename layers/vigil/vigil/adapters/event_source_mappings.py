@@ -7,13 +7,13 @@ a DynamoDB stream (fixed by DynamoDB). The function's tags (``ListTags``) stand 
 mapping's. Other sources (SQS, Kafka, MQ, DocumentDB) have no ``IteratorAge`` and are skipped.
 """
 
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import VigilError
+from vigil.dials.resources import StreamMapping
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
@@ -24,23 +24,6 @@ DYNAMODB_STREAM_RETENTION_HOURS = 24
 
 class MappingsUnavailable(VigilError):
     """Lambda or Kinesis could not answer; the cycle fails and the scheduler retries it."""
-
-
-@dataclass(frozen=True)
-class StreamMapping:
-    uuid: str
-    function: str
-    source_arn: str
-    retention_hours: int
-    state: str
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def record(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Self:
-        return cls(**{**record, "tags": dict(record["tags"])})
 
 
 class EventSourceMappings:

@@ -10,7 +10,6 @@ storing a half inventory.
 """
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import VigilError
+from vigil.dials.resources import MetricsFilter, NamedResource, QuotaUsage, UnknownService
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
@@ -51,10 +51,6 @@ class InventoryUnavailable(VigilError):
     """An AWS listing failed; the cycle fails and the scheduler retries it."""
 
 
-class UnknownService(VigilError):
-    """Service Quotas knows no service of that code (a mistyped ``service_quotas.services``)."""
-
-
 def _guard[T](api: str, stats: CallStats, call: Callable[[], T]) -> T:
     stats.count(api)
     try:
@@ -74,15 +70,6 @@ def _pages(api: str, stats: CallStats, pages: Iterable[Any]) -> Iterator[Any]:
             raise InventoryUnavailable(f"{api} failed: {exc}") from exc
         stats.count(api)
         yield page
-
-
-@dataclass(frozen=True)
-class MetricsFilter:
-    """One S3 request-metrics configuration: its id (the ``FilterId`` dimension) and whether
-    it covers the whole bucket or filters (by prefix, tag or access point)."""
-
-    id: str
-    whole_bucket: bool
 
 
 class S3Buckets:
@@ -122,13 +109,6 @@ class S3Buckets:
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return found
-
-
-@dataclass(frozen=True)
-class NamedResource:
-    id: str
-    name: str
-    tags: dict[str, str]
 
 
 class StateMachines:
@@ -179,21 +159,6 @@ class HttpApis:
             for item in page.get("Items", [])
             if item.get("ProtocolType") == "HTTP"
         ]
-
-
-@dataclass(frozen=True)
-class QuotaUsage:
-    """An applied quota and the usage metric AWS names for it (``AWS/Usage`` mostly)."""
-
-    service: str
-    code: str
-    name: str
-    value: float
-    period_seconds: int | None
-    namespace: str
-    metric: str
-    dimensions: tuple[tuple[str, str], ...]
-    statistic: str
 
 
 _PERIOD_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400, "WEEK": 604800}

@@ -5,13 +5,13 @@
 shard hours and payload, not these control-plane calls.
 """
 
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import VigilError
+from vigil.dials.resources import StreamInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
@@ -21,27 +21,6 @@ _GONE = "ResourceNotFoundException"
 
 class StreamsUnavailable(VigilError):
     """Kinesis could not answer; the cycle fails and the scheduler retries it."""
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    name: str
-    arn: str
-    mode: str
-    shards: int
-    retention_hours: int
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def provisioned(self) -> bool:
-        return self.mode == "PROVISIONED"
-
-    def record(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Self:
-        return cls(**{**record, "tags": dict(record["tags"])})
 
 
 class KinesisStreams:

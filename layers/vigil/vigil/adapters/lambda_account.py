@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import VigilError
+from vigil.dials.resources import AccountLimits
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -22,12 +23,6 @@ MAX_AGE = timedelta(hours=1)
 
 class AccountSettingsUnavailable(VigilError):
     """Lambda could not say the account's limits; the cycle fails and the scheduler retries."""
-
-
-@dataclass(frozen=True)
-class AccountLimits:
-    concurrent_executions: int
-    unreserved_concurrent_executions: int
 
 
 @dataclass

@@ -4,23 +4,16 @@
 its failed asynchronous events go to, which dead-letter queue discovery needs.
 """
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vigil.adapters.stats import CallStats
+from vigil.dials.resources import FunctionInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
 # ListFunctions returns at most 50 functions a call.
 PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class FunctionInfo:
-    name: str
-    arn: str
-    dead_letter_target: str | None = None
 
 
 class LambdaInventory:

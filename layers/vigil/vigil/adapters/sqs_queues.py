@@ -11,13 +11,13 @@ A queue deleted since discovery is skipped until the next discovery forgets it.
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import VigilError
+from vigil.dials.resources import QueueDepth
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -30,17 +30,6 @@ _GONE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
 class QueuesUnavailable(VigilError):
     """SQS could not answer; the cycle fails and the scheduler retries it."""
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    url: str
-    visible: int
-    retention_seconds: int
-
-    @property
-    def name(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
 
 
 class SqsDeadLetterQueues:

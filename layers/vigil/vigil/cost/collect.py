@@ -17,7 +17,14 @@ from aws_lambda_powertools import Logger
 
 from vigil.core.errors import VigilError
 from vigil.core.model import Labels, Signal, SignalBatch
-from vigil.cost.detection import TOTAL, Assessment, BaselineKind, History, assess_day
+from vigil.cost.detection import (
+    TOTAL,
+    Assessment,
+    BaselineKind,
+    History,
+    assess_day,
+    detection_settings,
+)
 from vigil.rules.document import CostRule
 
 logger = Logger(child=True)
@@ -114,12 +121,14 @@ class CostCollector:
         if not self._rule.enabled:
             return CostRun(self._batch(now, [], COST_SIGNAL_KINDS), 0, capped=False)
         stored, refreshed = self._refresh("SERVICE", today, now)
-        assessments = self._explained_total_dropped(assess_day(stored, day, self._rule.detection()))
+        assessments = self._explained_total_dropped(
+            assess_day(stored, day, detection_settings(self._rule))
+        )
         self._services = {a.service for a in assessments} - {TOTAL}
         for dimension in self._rule.dimensions[1:]:
             # Accounts and tags are other cuts of the same bill: no second total.
             series, _ = self._refresh(dimension, today, now)
-            assessments += assess_day(series, day, self._rule.detection(), with_total=False)
+            assessments += assess_day(series, day, detection_settings(self._rule), with_total=False)
         anomalies = {a.service: a for a in self._anomalies(today, day)}
         signals = [
             signal

@@ -20,9 +20,11 @@ that spends materially for the first time.
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from enum import StrEnum
+
+from vigil.rules.document import CostRule
 
 MAD_TO_SIGMA = 1.4826
 TOTAL = "Total"
@@ -49,6 +51,12 @@ class DetectionSettings:
     weekly_pattern_ratio: float = 0.6
     scale_floor_ratio: float = 0.05
     scale_floor_usd: float = 0.01
+
+
+def detection_settings(rule: CostRule) -> DetectionSettings:
+    """The statistical settings the cost rule sets (its fields of the same names)."""
+    shared = {f.name for f in fields(DetectionSettings)} & set(type(rule).model_fields)
+    return DetectionSettings(**{name: getattr(rule, name) for name in shared})
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.adapters.inventory import NamedResource
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
 from vigil.dials.inventory import InventoryStore, TagScope, load_records
+from vigil.dials.resources import NamedResource
 
 REST_KIND = "apigateway.rest_5xx"
 HTTP_KIND = "apigateway.http_5xx"

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from vigil.adapters.cloudwatch import MetricQuery
 from vigil.core.model import SignalBatch
 from vigil.dials.base import (
     Answers,
@@ -33,6 +32,7 @@ from vigil.dials.base import (
     sweep_due,
     window_for,
 )
+from vigil.dials.resources import MetricQuery
 from vigil.rules.document import RulesConfig
 
 

@@ -24,7 +24,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol
 
-from vigil.adapters.dynamodb_tables import Capacity, TableInfo
 from vigil.core.model import Signal
 from vigil.dials.base import (
     Answers,
@@ -37,6 +36,7 @@ from vigil.dials.base import (
     Window,
 )
 from vigil.dials.inventory import InventoryStatePort, load_inventory
+from vigil.dials.resources import Capacity, TableInfo
 
 CAPACITY_KIND = "dynamodb.capacity"
 THROTTLES_KIND = "dynamodb.throttles"

@@ -19,9 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol
 
-from vigil.adapters.event_source_mappings import StreamMapping
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
 from vigil.dials.inventory import InventoryStatePort, load_inventory
+from vigil.dials.resources import StreamMapping
 
 ITERATOR_AGE_KIND = "lambda.iterator_age"
 

@@ -19,10 +19,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from vigil.adapters.collector_state import InventoryUnreadable
-from vigil.adapters.lambda_inventory import FunctionInfo
-from vigil.adapters.sqs_queues import QueueDepth
 from vigil.dials.base import CycleContext
+from vigil.dials.resources import FunctionInfo, InventoryUnreadable, QueueDepth
 from vigil.rules.document import TagFilters
 
 

@@ -20,7 +20,6 @@ An on-demand stream scales its own shards: its capacity is not judged, its refus
 from dataclasses import dataclass
 from typing import Protocol
 
-from vigil.adapters.kinesis_streams import StreamInfo
 from vigil.core.model import Signal
 from vigil.dials.base import (
     Answers,
@@ -34,6 +33,7 @@ from vigil.dials.base import (
 )
 from vigil.dials.dynamodb import RecentlyActivePort
 from vigil.dials.inventory import InventoryStatePort, load_inventory
+from vigil.dials.resources import StreamInfo
 
 WRITE_THROTTLES_KIND = "kinesis.write_throttles"
 SHARD_CAPACITY_KIND = "kinesis.shard_capacity"

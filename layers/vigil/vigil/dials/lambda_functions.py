@@ -24,9 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from vigil.adapters.collector_state import Coverage
-from vigil.adapters.lambda_account import AccountLimits
-from vigil.adapters.lambda_inventory import FunctionInfo
 from vigil.core.model import Signal
 from vigil.dials.base import (
     Answers,
@@ -37,6 +34,7 @@ from vigil.dials.base import (
     Stage,
     Window,
 )
+from vigil.dials.resources import AccountLimits, Coverage, FunctionInfo
 from vigil.rules.document import judge
 
 ERRORS_KIND = "lambda.errors"

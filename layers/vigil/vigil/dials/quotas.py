@@ -17,9 +17,9 @@ from typing import Protocol
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
-from vigil.adapters.inventory import QuotaUsage, UnknownService
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
 from vigil.dials.inventory import InventoryStore, load_records
+from vigil.dials.resources import QuotaUsage, UnknownService
 
 QUOTA_KIND = "quota.usage"
 logger = Logger(child=True)

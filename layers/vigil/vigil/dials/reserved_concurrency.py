@@ -18,9 +18,9 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.adapters.lambda_inventory import FunctionInfo
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricAsk, MetricKey, Stage
 from vigil.dials.inventory import InventoryStore, load_records, stored
+from vigil.dials.resources import FunctionInfo
 
 RESERVED_KIND = "lambda.reserved_concurrency"
 # Functions whose reservation one discovery reads at most: a request each, and a collector run

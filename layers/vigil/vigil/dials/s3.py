@@ -23,7 +23,6 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.adapters.inventory import MetricsFilter
 from vigil.core.model import Signal
 from vigil.dials.base import (
     Answers,
@@ -36,6 +35,7 @@ from vigil.dials.base import (
     Window,
 )
 from vigil.dials.inventory import InventoryStore, TagScope, remember, stored
+from vigil.dials.resources import MetricsFilter
 
 ERRORS_KIND = "s3.5xx_rate"
 LATENCY_KIND = "s3.latency"

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from vigil.adapters.lambda_inventory import FunctionInfo
-from vigil.adapters.sqs_queues import QueueDepth
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
+from vigil.dials.resources import FunctionInfo, QueueDepth
 
 DLQ_KIND = "sqs.dlq_messages"
 

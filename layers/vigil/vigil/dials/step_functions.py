@@ -13,9 +13,9 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.adapters.inventory import NamedResource
 from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
 from vigil.dials.inventory import InventoryStore, TagScope, load_records
+from vigil.dials.resources import NamedResource
 
 FAILED_KIND = "states.executions_failed"
 TIMED_OUT_KIND = "states.executions_timed_out"

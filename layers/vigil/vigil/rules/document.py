@@ -9,7 +9,7 @@ field with its reason. It is validated at cold start: an invalid document raises
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vigil.core.errors import ConfigError, describe_validation
 from vigil.core.json_lines import line_and_column
 from vigil.core.model import Evidence, Labels, Severity, Signal
-from vigil.cost.detection import DetectionSettings
 from vigil.rules.routing import RoutingConfig
 
 
@@ -118,11 +117,6 @@ class CostRule(_Config):
         if len(set(value)) != len(value):
             raise ValueError("a dimension is listed twice")
         return value
-
-    def detection(self) -> DetectionSettings:
-        """The statistical settings of vigil.cost.detection, from the fields of the same name."""
-        shared = {f.name for f in fields(DetectionSettings)} & set(type(self).model_fields)
-        return DetectionSettings(**{name: getattr(self, name) for name in shared})
 
     def alert_threshold(self, median: float, scale: float) -> float:
         """The smallest spend that alerts: unusual (z), and material (absolute, relative)."""
