@@ -9,7 +9,8 @@ from vigil.alerting.lifecycle import step
 from vigil.channels.delivery import CLAIM_LEASE, ClaimState
 from vigil.core.errors import ConflictError
 from vigil.core.model import AlertState
-from vigil.rules.document import RulesConfig, judge
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import judge
 
 RULES = RulesConfig()
 

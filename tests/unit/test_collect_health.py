@@ -26,7 +26,9 @@ from vigil.health.collect import (
     with_poll_status,
 )
 from vigil.health.events import HealthPages
-from vigil.rules.document import HEALTH_POLL_KIND, RulesConfig, judge
+from vigil.rules.document import RulesConfig
+from vigil.rules.health import HEALTH_POLL_KIND
+from vigil.rules.kinds import judge
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -10,8 +10,9 @@ from tests.fakes import MemoryAlertStore
 from vigil.core.errors import ConfigError
 from vigil.core.json_lines import json_positions, line_and_column
 from vigil.evaluation.pipeline import evaluate
-from vigil.rules.document import CONFIG_KIND, RulesConfig
+from vigil.rules.document import RulesConfig
 from vigil.rules.loading import LoadedRules, load_rules, with_config_signal
+from vigil.rules.self_watch import CONFIG_KIND
 
 GOOD = json.dumps({"routing": {"receivers": [{"name": "default", "email": True}]}})
 BAD = """{

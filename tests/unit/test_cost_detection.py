@@ -17,7 +17,10 @@ from vigil.cost.detection import (
     detection_settings,
     series_of,
 )
-from vigil.rules.document import Breach, CostRule, RulesConfig, judge
+from vigil.rules.base import Breach
+from vigil.rules.cost import CostRule
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import judge
 
 DAY = date(2026, 11, 25)  # a Wednesday
 START = DAY - timedelta(days=89)

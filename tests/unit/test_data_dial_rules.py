@@ -5,7 +5,8 @@ import pytest
 from tests.factories import T0, labels
 from vigil.core.errors import ConfigError
 from vigil.core.model import Severity, Signal
-from vigil.rules.document import RulesConfig, judge, kind_title
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import judge, kind_title
 
 RULES = RulesConfig()
 

@@ -48,7 +48,9 @@ from vigil.health.events import (
     track,
     wanted,
 )
-from vigil.rules.document import HEALTH_POLL_KIND, RulesConfig, judge, kind_title
+from vigil.rules.document import RulesConfig
+from vigil.rules.health import HEALTH_POLL_KIND
+from vigil.rules.kinds import judge, kind_title
 
 # SCHEMA, "AWS Health Event Sample 2" (account-specific, page 1 of 10).
 ACCOUNT_SPECIFIC: dict[str, Any] = {

@@ -6,7 +6,9 @@ from hypothesis import strategies as st
 from tests.factories import T0, error_signal, minutes
 from vigil.alerting.lifecycle import step
 from vigil.core.model import Alert, AlertState, NotifyReason
-from vigil.rules.document import Breach, RulesConfig, judge
+from vigil.rules.base import Breach
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import judge
 
 RULES = RulesConfig()
 

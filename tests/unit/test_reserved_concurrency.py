@@ -19,7 +19,8 @@ from vigil.dials.reserved_concurrency import (
     concurrency_metric,
 )
 from vigil.dials.resources import FunctionInfo
-from vigil.rules.document import RulesConfig, judge, kind_title
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import judge, kind_title
 
 
 def signal(concurrent: float, reserved: float) -> Signal:

@@ -3,7 +3,8 @@ import pytest
 from tests.factories import error_signal, throttle_signal
 from vigil.core.errors import ConfigError
 from vigil.core.model import Severity
-from vigil.rules.document import RulesConfig, judge
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import judge
 
 RULES = RulesConfig()
 

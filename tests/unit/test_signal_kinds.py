@@ -10,7 +10,8 @@ import pytest
 
 from tests.factories import labels
 from vigil.core.model import Signal
-from vigil.rules.document import COST_KINDS, KINDS, RulesConfig, judge, kind_title
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import COST_KINDS, KINDS, judge, kind_title
 
 RULES_DOC = Path(__file__).parents[2] / "docs" / "rules.md"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

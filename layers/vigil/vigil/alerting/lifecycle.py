@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vigil.core.model import Alert, AlertState, Labels, NotifyReason
-from vigil.rules.document import EVENT_KINDS, Breach, RulesConfig
+from vigil.rules.base import Breach
+from vigil.rules.cost import EVENT_KINDS
+from vigil.rules.document import RulesConfig
 
 
 @dataclass(frozen=True)

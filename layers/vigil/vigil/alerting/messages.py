@@ -24,7 +24,7 @@ from vigil.core.model import (
     NotifyReason,
     Severity,
 )
-from vigil.rules.document import COST_KINDS, kind_title
+from vigil.rules.kinds import COST_KINDS, kind_title
 from vigil.rules.routing import Receiver
 
 _METRIC_BY_KIND = {"lambda.errors": "Errors", "lambda.throttles": "Throttles"}

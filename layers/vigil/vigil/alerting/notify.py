@@ -35,7 +35,8 @@ from vigil.alerting.messages import (
 from vigil.alerting.outbox import OutboxEntry, OutboxPort
 from vigil.core.errors import ConflictError
 from vigil.core.model import Alert, Notification, NotifyReason, SignalBatch
-from vigil.rules.document import COST_KINDS, RulesConfig
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import COST_KINDS
 from vigil.rules.routing import Destination, destinations, label_values
 
 logger = Logger(child=True)

@@ -25,7 +25,7 @@ from vigil.cost.detection import (
     assess_day,
     detection_settings,
 )
-from vigil.rules.document import CostRule
+from vigil.rules.cost import CostRule
 
 logger = Logger(child=True)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from enum import StrEnum
 
-from vigil.rules.document import CostRule
+from vigil.rules.cost import CostRule
 
 MAD_TO_SIGMA = 1.4826
 TOTAL = "Total"

@@ -35,7 +35,7 @@ from vigil.dials.base import (
     Window,
 )
 from vigil.dials.resources import AccountLimits, Coverage, FunctionInfo
-from vigil.rules.document import judge
+from vigil.rules.kinds import judge
 
 ERRORS_KIND = "lambda.errors"
 THROTTLES_KIND = "lambda.throttles"

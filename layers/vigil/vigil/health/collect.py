@@ -34,7 +34,8 @@ from vigil.health.events import (
     parked_notification,
     wanted,
 )
-from vigil.rules.document import HEALTH_POLL_KIND, RulesConfig
+from vigil.rules.document import RulesConfig
+from vigil.rules.health import HEALTH_POLL_KIND
 
 logger = Logger(child=True)
 

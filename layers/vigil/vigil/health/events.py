@@ -41,7 +41,7 @@ from vigil.core.model import (
     NotifyReason,
     Severity,
 )
-from vigil.rules.document import HealthConfig, HealthMatch
+from vigil.rules.health import HealthConfig, HealthMatch
 
 MAX_ENTITIES_LISTED = 20
 """Entities an event carries (the first in sort order) and a notification lists."""

@@ -39,7 +39,8 @@ from vigil.core.model import (
     RunbookStart,
     Severity,
 )
-from vigil.rules.document import Breach, OutageConfig
+from vigil.rules.base import Breach
+from vigil.rules.health import OutageConfig
 
 MAX_LISTED = 20
 MAX_MUTED_LISTED = 2_000

@@ -18,7 +18,8 @@ from aws_lambda_powertools import Logger
 
 from vigil.core.errors import ConfigError
 from vigil.core.model import Labels, Signal, SignalBatch
-from vigil.rules.document import CONFIG_KIND, RulesConfig
+from vigil.rules.document import RulesConfig
+from vigil.rules.self_watch import CONFIG_KIND
 
 logger = Logger(child=True)
 

@@ -1,0 +1,169 @@
+"""The Lambda dials' rules: account and reserved concurrency, async delivery, dead-letter
+queues (docs/rules.md).
+"""
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from vigil.core.model import Severity, Signal
+from vigil.rules.base import (
+    Breach,
+    ConfigModel,
+    SignalKind,
+    UsageLevels,
+    breach,
+    duration_text,
+    level_reached,
+    plural,
+    usage_breach,
+)
+
+
+class ConcurrencyRule(UsageLevels):
+    """The account's peak Lambda concurrency against its real limit (``GetAccountSettings``).
+
+    The peak is the window's maximum of ``ClaimedAccountConcurrency`` (on-demand use plus
+    reserved and provisioned allocations) or ``ConcurrentExecutions``, whichever is higher;
+    at ``warning_ratio`` of the limit it warns, at ``critical_ratio`` it pages. Every
+    function of the account throttles once the limit is reached, so it fires at once.
+    """
+
+
+class ReservedConcurrencyRule(UsageLevels):
+    """A function's peak concurrency (``ConcurrentExecutions`` Maximum, per function) against
+    its own reserved concurrency (``GetFunctionConcurrency``).
+
+    A function never runs more instances than it reserved: at the reservation it throttles
+    even when the account has room. At ``warning_ratio`` of it it warns, at ``critical_ratio``
+    it pages, at once. A reservation of 0 switches the function off on purpose and never alerts.
+    """
+
+
+class AsyncDeliveryRule(ConfigModel):
+    """Asynchronous invocations that failed for good: any one alerts.
+
+    ``AsyncEventsDropped`` counts events Lambda gave up on (sent to a dead-letter queue or
+    on-failure destination first, when one is configured); ``DeadLetterErrors`` and
+    ``DestinationDeliveryFailures`` count events that could not even be sent there, so
+    they are lost.
+    """
+
+    enabled: bool = True
+    dropped_severity: Severity = Severity.WARNING
+    delivery_failure_severity: Severity = Severity.CRITICAL
+
+
+class DeadLetterQueueRule(ConfigModel):
+    """Messages in an SQS dead-letter queue: any visible one alerts.
+
+    A message lands in a dead-letter queue only after its consumer failed on it (or, for a
+    Lambda dead-letter queue, after Lambda gave up on an event), so any is worth a look. SQS
+    deletes a message once it is older than the queue's retention period, so an oldest message
+    past ``critical_retention_ratio`` of the retention is about to be lost, and pages.
+    """
+
+    enabled: bool = True
+    severity: Severity = Severity.WARNING
+    critical_retention_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
+
+
+def _judge_concurrency(signal: Signal, rule: ConcurrencyRule) -> Breach | None:
+    limit = signal.samples.get("limit", 0.0)
+    peak = max(signal.samples.get("claimed", 0.0), signal.samples.get("concurrent", 0.0))
+    level = level_reached(peak, limit, rule.warning_ratio, rule.critical_ratio)
+    if not rule.enabled or level is None:
+        return None
+    return usage_breach(
+        signal,
+        level,
+        peak / limit * 100,
+        f"peak concurrency {peak:,.0f} of the account limit {limit:,.0f}"
+        f" ({peak / limit:.0%}) over {signal.window_seconds // 60} min, at or above"
+        f" {level.ratio:.0%}; every function throttles at the limit",
+    )
+
+
+def _judge_reserved(signal: Signal, rule: ReservedConcurrencyRule) -> Breach | None:
+    reserved = signal.samples.get("reserved", 0.0)
+    peak = signal.samples.get("concurrent", 0.0)
+    # level_reached answers None for a reservation of 0: the function is switched off.
+    level = level_reached(peak, reserved, rule.warning_ratio, rule.critical_ratio)
+    if not rule.enabled or level is None:
+        return None
+    return usage_breach(
+        signal,
+        level,
+        peak / reserved * 100,
+        f"peak concurrency {peak:,.0f} of the function's reserved {reserved:,.0f}"
+        f" ({peak / reserved:.0%}) over {signal.window_seconds // 60} min, at or above"
+        f" {level.ratio:.0%}; the function throttles at its reservation",
+    )
+
+
+def _judge_async(signal: Signal, rule: AsyncDeliveryRule) -> Breach | None:
+    dropped = signal.samples.get("dropped", 0.0)
+    lost = signal.samples.get("dead_letter_errors", 0.0) + signal.samples.get(
+        "destination_failures", 0.0
+    )
+    if not rule.enabled or dropped + lost <= 0:
+        return None
+    parts = [
+        plural(count, noun)
+        for count, noun in (
+            (dropped, "dropped event"),
+            (signal.samples.get("dead_letter_errors", 0.0), "dead-letter error"),
+            (signal.samples.get("destination_failures", 0.0), "destination delivery failure"),
+        )
+        if count
+    ]
+    return breach(
+        signal,
+        rule.delivery_failure_severity if lost else rule.dropped_severity,
+        dropped + lost,
+        0,
+        "events",
+        summary=(
+            f"{', '.join(parts)} over {signal.window_seconds // 60} min"
+            + ("; those events are lost" if lost else "")
+        ),
+    )
+
+
+def _judge_dead_letters(signal: Signal, rule: DeadLetterQueueRule) -> Breach | None:
+    visible = signal.samples.get("visible", 0.0)
+    if not rule.enabled or visible <= 0:
+        return None
+    age = signal.samples.get("oldest_age_seconds", 0.0)
+    retention = signal.samples.get("retention_seconds", 0.0)
+    limit = rule.critical_retention_ratio * retention
+    critical = retention > 0 and age >= limit
+    summary = f"{plural(visible, 'message')} in the dead-letter queue"
+    if age > 0 and retention > 0:
+        summary += (
+            f", the oldest {duration_text(age)} old of a {duration_text(retention)} retention"
+        )
+    if critical:
+        summary += "; SQS deletes it at the end of the retention, so it is about to be lost"
+    severity = Severity.CRITICAL if critical else rule.severity
+    return breach(signal, severity, visible, 0, "messages", summary=summary)
+
+
+KINDS: tuple[SignalKind[Any], ...] = (
+    SignalKind(
+        "lambda.account_concurrency",
+        "Lambda account concurrency",
+        "lambda_concurrency",
+        _judge_concurrency,
+    ),
+    SignalKind(
+        "lambda.reserved_concurrency",
+        "Lambda reserved concurrency",
+        "lambda_reserved_concurrency",
+        _judge_reserved,
+    ),
+    SignalKind(
+        "lambda.async_failures", "Lambda async delivery failures", "lambda_async", _judge_async
+    ),
+    SignalKind("sqs.dlq_messages", "SQS dead-letter messages", "sqs_dlq", _judge_dead_letters),
+)
