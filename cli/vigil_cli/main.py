@@ -41,7 +41,7 @@ from vigil.core.errors import VigilError, describe_validation
 from vigil.core.model import Notification, Severity
 from vigil.rules.routing import parse_duration
 from vigil.runbook.gate import ApprovalClosedError, NotAuthorizedError
-from vigil.runbook.steps import IncidentAlreadyOpen
+from vigil.runbook.incident import IncidentAlreadyOpen
 from vigil_cli import operations
 from vigil_cli.approvers import approvers_in_use
 from vigil_cli.output import FORMATS, Listing, render

@@ -29,7 +29,7 @@ from vigil.runbook.gate import (
     decide,
     refusal_notice,
 )
-from vigil.runbook.steps import (
+from vigil.runbook.incident import (
     ExecutionsPort,
     Incident,
     IncidentAlreadyOpen,

@@ -24,7 +24,7 @@ from emulator.scenario import parse_scenario
 from vigil.adapters.table import ApprovalStore, IncidentStore
 from vigil.adapters.workflow import TaskCallback
 from vigil.runbook.gate import Approval, decide
-from vigil.runbook.steps import Incident
+from vigil.runbook.incident import Incident
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 RUNBOOK = "OutageRunbookStateMachine"

@@ -12,7 +12,8 @@ from vigil.alerting.silences import new_silence
 from vigil.core.model import Alert, AlertState, Evidence, Severity
 from vigil.runbook.failover import FailoverPlans
 from vigil.runbook.gate import ApprovalState, request_approval
-from vigil.runbook.steps import Incident, RunbookInput, RunbookPorts, TimelineEntry, open_incident
+from vigil.runbook.incident import Incident, RunbookInput, RunbookPorts, TimelineEntry
+from vigil.runbook.steps import open_incident
 from vigil_cli.main import main
 
 from .conftest import TABLE

@@ -17,16 +17,15 @@ from botocore.exceptions import ClientError
 from vigil.adapters.table import IncidentStore
 from vigil.core.errors import ConflictError
 from vigil.runbook.failover import FailoverPlans
-from vigil.runbook.steps import (
+from vigil.runbook.incident import (
     Incident,
     IncidentAlreadyOpen,
     RunbookPorts,
     ScopeLock,
     ScopeTakenError,
-    finish,
-    open_incident,
     scope_holder,
 )
+from vigil.runbook.steps import finish, open_incident
 
 T0 = datetime(2026, 11, 2, 9, 30, 12, tzinfo=UTC)
 LAMBDA_USE1 = {"service": "lambda", "region": "us-east-1", "reason": "errors everywhere"}

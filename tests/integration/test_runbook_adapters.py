@@ -23,7 +23,7 @@ from vigil.runbook.failover import (
     Route53Weight,
     SsmParameter,
 )
-from vigil.runbook.steps import Incident, RunbookInput
+from vigil.runbook.incident import Incident, RunbookInput
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 CONTROL = "arn:aws:route53-recovery-control::123456789012:controlpanel/p/routingcontrol/west"

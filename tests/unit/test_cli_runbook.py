@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vigil.runbook.steps import RunbookInput
+from vigil.runbook.incident import RunbookInput
 from vigil_cli.main import build_parser, main
 from vigil_cli.operations import console_link, execution_name, identity_name
 

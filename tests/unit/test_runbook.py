@@ -12,7 +12,7 @@ from vigil.core.model import Alert, AlertState, Evidence, HealthEvent, Notificat
 from vigil.health.outages import Outage
 from vigil.runbook.failover import FailoverAction, FailoverActionError, FailoverPlans
 from vigil.runbook.gate import ApprovalState, Refusal
-from vigil.runbook.steps import (
+from vigil.runbook.incident import (
     Decision,
     Incident,
     IncidentAlreadyOpen,
@@ -20,6 +20,8 @@ from vigil.runbook.steps import (
     RunbookPorts,
     ScopeLock,
     ScopeTakenError,
+)
+from vigil.runbook.steps import (
     approval_expired,
     assess,
     confirm,

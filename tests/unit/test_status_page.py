@@ -7,6 +7,7 @@ keys that never change; issue 12 (two incidents at once must not share one page)
 import json
 from datetime import UTC, datetime, timedelta
 
+from vigil.runbook.incident import Incident, Phase, PublicUpdate, RunbookInput
 from vigil.runbook.status_page import (
     incident_document,
     incident_html,
@@ -14,7 +15,6 @@ from vigil.runbook.status_page import (
     index_document,
     index_html,
 )
-from vigil.runbook.steps import Incident, Phase, PublicUpdate, RunbookInput
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

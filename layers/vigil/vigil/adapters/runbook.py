@@ -14,6 +14,7 @@ from vigil.adapters.stats import CallStats
 from vigil.adapters.table import AlertStore, OutageStore
 from vigil.core.model import Alert, HealthEvent, Notification
 from vigil.health.outages import Outage, service_of
+from vigil.runbook.incident import Incident
 from vigil.runbook.status_page import (
     HTML_KEY,
     JSON_KEY,
@@ -23,7 +24,6 @@ from vigil.runbook.status_page import (
     index_document,
     index_html,
 )
-from vigil.runbook.steps import Incident
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -43,7 +43,7 @@ from vigil.core.model import Alert, AlertState
 from vigil.health.events import HealthRecord
 from vigil.health.outages import Outage
 from vigil.runbook.gate import Approval
-from vigil.runbook.steps import ScopeLock, ScopeTakenError
+from vigil.runbook.incident import ScopeLock, ScopeTakenError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

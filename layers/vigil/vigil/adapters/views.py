@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import _from_item, _query_bodies, _to_item
 from vigil.core.model import Alert
-from vigil.runbook.steps import Incident
+from vigil.runbook.incident import Incident
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

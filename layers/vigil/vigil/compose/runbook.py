@@ -25,8 +25,8 @@ from vigil.core.clock import parse_time
 from vigil.core.errors import InvalidEventError
 from vigil.core.observability import logger
 from vigil.runbook.failover import ActionRunner
+from vigil.runbook.incident import RunbookPorts, parse_decision
 from vigil.runbook.steps import (
-    RunbookPorts,
     approval_expired,
     assess,
     confirm,
@@ -36,7 +36,6 @@ from vigil.runbook.steps import (
     finish,
     monitor,
     open_incident,
-    parse_decision,
     request_gate,
 )
 

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from vigil.core.clock import iso
-from vigil.runbook.steps import Incident
+from vigil.runbook.incident import Incident
 
 HTML_KEY = "status/index.html"
 JSON_KEY = "status/status.json"
