@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo benchmark benchmark-storm benchmark-cold-start lock clean
+.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo benchmark benchmark-storm benchmark-cold-start lock clean layout
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -105,6 +105,9 @@ benchmark-storm: venv ## 1,000 to 20,000 functions failing at once: bytes, Evalu
 
 benchmark-cold-start: build ## handler import seconds (fresh interpreter, median of 10) and the layer's size
 	$(PY) benchmarks/cold_start.py --importtime 8
+
+layout: venv ## redraw the layout tree and diagram in docs/architecture.md from the code
+	$(PY) scripts/layout.py --write
 
 pytest: venv chromium ## every test with branch coverage, in parallel workers
 	$(PYTEST) --cov --cov-report=term --durations=15 tests

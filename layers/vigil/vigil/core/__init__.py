@@ -1,0 +1,1 @@
+"""What every capability shares: the data contracts, time, errors, event parsing, logging."""
