@@ -28,6 +28,7 @@ from vigil.rules.lambda_dials import (
     ConcurrencyRule,
     DeadLetterQueueRule,
     ReservedConcurrencyRule,
+    TimeoutRule,
 )
 from vigil.rules.routing import RoutingConfig
 from vigil.rules.volume import KIND_SPECS, VolumeAwareRule
@@ -161,6 +162,7 @@ class RulesConfig(ConfigModel):
         default_factory=ReservedConcurrencyRule
     )
     lambda_async: AsyncDeliveryRule = Field(default_factory=AsyncDeliveryRule)
+    lambda_timeouts: TimeoutRule = Field(default_factory=TimeoutRule)
     sqs_dlq: DeadLetterQueueRule = Field(default_factory=DeadLetterQueueRule)
     s3: S3RequestRule = Field(default_factory=S3RequestRule)
     step_functions: StepFunctionsRule = Field(default_factory=StepFunctionsRule)

@@ -1,5 +1,5 @@
-"""The Lambda dials' rules: account and reserved concurrency, async delivery, dead-letter
-queues (docs/rules.md).
+"""The Lambda dials' rules: account and reserved concurrency, durations against time-outs,
+async delivery, dead-letter queues (docs/rules.md).
 """
 
 from typing import Annotated, Any
@@ -38,6 +38,18 @@ class ReservedConcurrencyRule(UsageLevels):
     even when the account has room. At ``warning_ratio`` of it it warns, at ``critical_ratio``
     it pages, at once. A reservation of 0 switches the function off on purpose and never alerts.
     """
+
+
+class TimeoutRule(UsageLevels):
+    """A function's slowest invocation (``Duration`` Maximum, per function) against its
+    configured time-out (``Timeout`` in ``ListFunctions``).
+
+    Lambda stops an invocation at its time-out and counts it as an error, so a function whose
+    slowest invocation reaches ``warning_ratio`` of it is about to time out: it warns; at
+    ``critical_ratio`` it pages, at once.
+    """
+
+    critical_ratio: Annotated[float, Field(gt=0, le=1)] = 0.95
 
 
 class AsyncDeliveryRule(ConfigModel):
@@ -101,6 +113,28 @@ def _judge_reserved(signal: Signal, rule: ReservedConcurrencyRule) -> Breach | N
     )
 
 
+def _seconds(milliseconds: float) -> str:
+    """``13.2 s``, ``15 s``: a duration in seconds to a tenth."""
+    return f"{milliseconds / 1000:,.1f}".removesuffix(".0") + " s"
+
+
+def _judge_timeout(signal: Signal, rule: TimeoutRule) -> Breach | None:
+    timeout = signal.samples.get("timeout_ms", 0.0)
+    peak = signal.samples.get("duration_ms", 0.0)
+    # level_reached answers None when no time-out is known (0).
+    level = level_reached(peak, timeout, rule.warning_ratio, rule.critical_ratio)
+    if not rule.enabled or level is None:
+        return None
+    return usage_breach(
+        signal,
+        level,
+        peak / timeout * 100,
+        f"slowest invocation {_seconds(peak)} of a {_seconds(timeout)} time-out"
+        f" ({peak / timeout:.0%}) over {signal.window_seconds // 60} min, at or above"
+        f" {level.ratio:.0%}; Lambda stops an invocation at its time-out",
+    )
+
+
 def _judge_async(signal: Signal, rule: AsyncDeliveryRule) -> Breach | None:
     dropped = signal.samples.get("dropped", 0.0)
     lost = signal.samples.get("dead_letter_errors", 0.0) + signal.samples.get(
@@ -161,6 +195,12 @@ KINDS: tuple[SignalKind[Any], ...] = (
         "Lambda reserved concurrency",
         "lambda_reserved_concurrency",
         _judge_reserved,
+    ),
+    SignalKind(
+        "lambda.duration_timeout",
+        "Lambda duration near time-out",
+        "lambda_timeouts",
+        _judge_timeout,
     ),
     SignalKind(
         "lambda.async_failures", "Lambda async delivery failures", "lambda_async", _judge_async
