@@ -30,8 +30,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from vigil.adapters.incident_store import ApprovalStore, IncidentStore
+from vigil.adapters.routing_store import SilenceStore
 from vigil.adapters.runbook import RunbookExecutions
-from vigil.adapters.table import ApprovalStore, IncidentStore, SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.views import TableViews
 from vigil.adapters.workflow import TaskCallback

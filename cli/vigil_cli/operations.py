@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from vigil.adapters.table import ApprovalStore, IncidentStore, SilenceStore
+from vigil.adapters.incident_store import ApprovalStore, IncidentStore
+from vigil.adapters.routing_store import SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.views import TableViews
 from vigil.adapters.workflow import TaskCallback

@@ -21,7 +21,7 @@ from moto import mock_aws
 from emulator import MOTO_CONFIG, Emulator
 from emulator._aws import REGION, hermetic_aws_environ
 from emulator.scenario import parse_scenario
-from vigil.adapters.table import ApprovalStore, IncidentStore
+from vigil.adapters.incident_store import ApprovalStore, IncidentStore
 from vigil.adapters.workflow import TaskCallback
 from vigil.runbook.gate import Approval, decide
 from vigil.runbook.incident import Incident

@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from emulator import Emulator
-from vigil.adapters.table import SilenceStore
+from vigil.adapters.routing_store import SilenceStore
 from vigil_cli.main import main
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]

@@ -27,7 +27,7 @@ from tests.e2e.runbook_support import (
     status_page,
     subjects,
 )
-from vigil.adapters.table import IncidentStore
+from vigil.adapters.incident_store import IncidentStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 

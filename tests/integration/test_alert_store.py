@@ -4,7 +4,9 @@ import boto3
 import pytest
 
 from tests.factories import T0, error_signal, minutes
-from vigil.adapters.table import AlertStore, DeliveryLog, IncidentStore
+from vigil.adapters.alert_store import AlertStore
+from vigil.adapters.delivery_log import DeliveryLog
+from vigil.adapters.incident_store import IncidentStore
 from vigil.alerting.lifecycle import step
 from vigil.channels.delivery import CLAIM_LEASE, ClaimState
 from vigil.core.errors import ConflictError

@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from vigil.adapters.table import ApprovalStore
+from vigil.adapters.incident_store import ApprovalStore
 from vigil.adapters.workflow import TaskCallback
 from vigil.core.errors import ConflictError
 from vigil.runbook.gate import ApprovalClosedError, ApprovalState, decide, request_approval

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from vigil.adapters.table import SilenceStore
+from vigil.adapters.routing_store import SilenceStore
 from vigil_cli.main import main
 
 from .conftest import TABLE

@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from vigil.adapters.config_store import LastGoodConfig
+from vigil.adapters.incident_store import ApprovalStore
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import ApprovalStore
 from vigil.rules.loading import digest_of
 from vigil.runbook.gate import Approval, ApprovalState, request_approval
 from vigil_cli import main as cli

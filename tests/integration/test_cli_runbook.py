@@ -7,7 +7,9 @@ import boto3
 import pytest
 
 from tests.factories import labels
-from vigil.adapters.table import AlertStore, ApprovalStore, IncidentStore, SilenceStore
+from vigil.adapters.alert_store import AlertStore
+from vigil.adapters.incident_store import ApprovalStore, IncidentStore
+from vigil.adapters.routing_store import SilenceStore
 from vigil.alerting.silences import new_silence
 from vigil.core.model import Alert, AlertState, Evidence, Severity
 from vigil.runbook.failover import FailoverPlans

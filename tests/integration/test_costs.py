@@ -14,8 +14,8 @@ from emulator.cost_explorer import FakeCostExplorer, installed
 from emulator.cost_series import ServiceSeries, generate
 from tests.integration.conftest import FakeContext
 from vigil.adapters.cost_explorer import CostExplorer
+from vigil.adapters.cost_store import CostHistoryStore, RequestBudget
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import CostHistoryStore, RequestBudget
 from vigil.core.model import SignalBatch
 from vigil.cost.collect import RequestCapReached
 

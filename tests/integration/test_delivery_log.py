@@ -6,7 +6,7 @@ from datetime import timedelta
 import boto3
 
 from tests.factories import T0
-from vigil.adapters.table import DeliveryLog
+from vigil.adapters.delivery_log import DeliveryLog
 from vigil.channels.delivery import CLAIM_LEASE, ClaimState
 
 

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from vigil.adapters.table import IncidentStore
+from vigil.adapters.incident_store import IncidentStore
 from vigil.core.errors import ConflictError
 from vigil.runbook.failover import FailoverPlans
 from vigil.runbook.incident import (

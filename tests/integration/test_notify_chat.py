@@ -22,7 +22,7 @@ from tests.fakes import MemoryAlertStore
 from tests.integration.conftest import TABLE, FakeContext
 from tests.schemas import problems
 from tests.unit.test_chat_claims import FakeClock
-from vigil.adapters.table import DeliveryLog
+from vigil.adapters.delivery_log import DeliveryLog
 from vigil.channels.delivery import CLAIM_LEASE
 from vigil.core.errors import ChatDeliveryError, InvalidEventError
 from vigil.evaluation.pipeline import evaluate

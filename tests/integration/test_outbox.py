@@ -12,8 +12,8 @@ from botocore.stub import Stubber
 from tests.factories import T0, batch, error_signal, minutes
 from tests.integration.conftest import BATCH_BUCKET, TOPIC_ARN, FakeContext
 from vigil.adapters.outbox import OutboxStore, SnsPublisher
+from vigil.adapters.routing_store import GroupStore
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import GroupStore
 from vigil.adapters.workflow import (
     MAX_INLINE_BYTES,
     BatchTooLarge,

@@ -11,9 +11,9 @@ from botocore.config import Config
 
 from emulator.arc import FakeRoutingControls
 from vigil.adapters.failover import ArcRoutingControls, Route53Weights, SsmParameters
+from vigil.adapters.incident_store import IncidentStore
 from vigil.adapters.runbook import AlertsTopic, RunbookBucket
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import IncidentStore
 from vigil.core.errors import ConflictError
 from vigil.core.model import Notification, Severity
 from vigil.runbook.failover import (

@@ -21,7 +21,8 @@ from botocore.stub import Stubber
 
 from emulator.slack import SlackServer
 from tests.integration.conftest import FakeContext
-from vigil.adapters.table import ApprovalStore, SilenceStore
+from vigil.adapters.incident_store import ApprovalStore
+from vigil.adapters.routing_store import SilenceStore
 from vigil.compose import slack_actions as slack_endpoint
 from vigil.runbook.gate import ApprovalState, request_approval
 from vigil.runbook.slack_actions import AWS_CALLS, JOB_KEY, PressJob, parse_action

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from vigil.adapters.stats import CallStats
+from vigil.adapters.table import conditional_failed
 from vigil.core.errors import ConflictError
 from vigil.health.collect import PollState
 from vigil.health.events import HealthPages
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
 
 PAGES_RETENTION = timedelta(days=7)
 MAX_PARKED_CHARS = 300_000
-
-
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _key(pk: str) -> dict[str, Any]:
@@ -79,7 +76,7 @@ class HealthPageStore(_Items):
         try:
             self._put(item, **condition)
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 raise ConflictError(f"pages of {stored.arn} changed since they were read") from exc
             raise
 
@@ -122,7 +119,7 @@ class ParkedEventStore(_Items):
         try:
             self._put(item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
-            if not _conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
 
 

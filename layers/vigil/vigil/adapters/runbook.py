@@ -9,9 +9,10 @@ from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vigil.adapters.alert_store import AlertStore
 from vigil.adapters.health_api import HealthApi
+from vigil.adapters.health_store import OutageStore
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import AlertStore, OutageStore
 from vigil.core.model import Alert, HealthEvent, Notification
 from vigil.health.outages import Outage, service_of
 from vigil.runbook.incident import Incident

@@ -10,7 +10,7 @@ Scan needs no list of kinds).
 from typing import TYPE_CHECKING, Any
 
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import _from_item, _query_bodies, _to_item
+from vigil.adapters.table import from_item, query_bodies, to_item
 from vigil.core.model import Alert
 from vigil.runbook.incident import Incident
 
@@ -28,7 +28,7 @@ class TableViews:
 
     def incidents(self) -> list[Incident]:
         """Every recorded incident, newest first."""
-        bodies = _query_bodies(
+        bodies = query_bodies(
             self._client, self._table, "INCIDENTS", newest_first=True, stats=self.stats
         )
         return [Incident.model_validate_json(body) for body in bodies]
@@ -44,11 +44,11 @@ class TableViews:
                 TableName=self._table,
                 IndexName="gsi1",
                 FilterExpression="begins_with(gsi1pk, :active)",
-                ExpressionAttributeValues=_to_item({":active": "ACTIVE#"}),
+                ExpressionAttributeValues=to_item({":active": "ACTIVE#"}),
                 **kwargs,
             )
             alerts += [
-                Alert.model_validate_json(str(_from_item(item)["body"])) for item in page["Items"]
+                Alert.model_validate_json(str(from_item(item)["body"])) for item in page["Items"]
             ]
             start = page.get("LastEvaluatedKey")
             if not start:

@@ -11,8 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.cost_explorer import API_NAMES, CostExplorer
+from vigil.adapters.cost_store import CostHistoryStore, RequestBudget
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import CostHistoryStore, RequestBudget
 from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
 from vigil.compose.settings import CostSettings
 from vigil.core.observability import logger, metrics

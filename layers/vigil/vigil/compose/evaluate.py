@@ -9,16 +9,12 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
+from vigil.adapters.alert_store import AlertStore
 from vigil.adapters.config_store import LastGoodConfig
+from vigil.adapters.health_store import HealthEventStore, OutageStore
 from vigil.adapters.outbox import OutboxStore, SnsPublisher
+from vigil.adapters.routing_store import GroupStore, SilenceStore
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import (
-    AlertStore,
-    GroupStore,
-    HealthEventStore,
-    OutageStore,
-    SilenceStore,
-)
 from vigil.adapters.workflow import S3Batches, batch_of
 from vigil.alerting.outbox import deliver
 from vigil.compose.settings import EvaluateSettings

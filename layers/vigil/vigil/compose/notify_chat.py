@@ -14,10 +14,10 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from vigil.adapters.chatbot import ChatbotTopic
 from vigil.adapters.config_store import LastGoodConfig
+from vigil.adapters.delivery_log import DeliveryLog
 from vigil.adapters.slack import SlackWebhook
 from vigil.adapters.slack_bot import SLACK_API_URL, SlackBot, ThreadStore
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import DeliveryLog
 from vigil.adapters.teams import TeamsWebhook
 from vigil.adapters.webhook import JsonWebhook
 from vigil.alerting.alarms import chat_payload

@@ -9,8 +9,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from vigil.adapters.alert_store import AlertStore
 from vigil.adapters.failover import ArcRoutingControls, Route53Weights, SsmParameters
 from vigil.adapters.health_api import HealthApi
+from vigil.adapters.health_store import OutageStore
+from vigil.adapters.incident_store import ApprovalStore, IncidentStore
 from vigil.adapters.runbook import (
     AlertsTopic,
     RunbookBucket,
@@ -19,7 +22,6 @@ from vigil.adapters.runbook import (
     RunbookSignals,
 )
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import AlertStore, ApprovalStore, IncidentStore, OutageStore
 from vigil.compose.settings import RunbookSettings
 from vigil.core.clock import parse_time
 from vigil.core.errors import InvalidEventError

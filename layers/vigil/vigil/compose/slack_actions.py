@@ -11,10 +11,11 @@ from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from slack_sdk.http_retry.handler import RetryHandler
 
+from vigil.adapters.incident_store import ApprovalStore
+from vigil.adapters.routing_store import SilenceStore
 from vigil.adapters.slack import SlackWebhook
 from vigil.adapters.slack_bot import SLACK_API_URL, SlackUserGroups
 from vigil.adapters.stats import CallStats
-from vigil.adapters.table import ApprovalStore, SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.workflow import TaskCallback
 from vigil.compose.settings import SlackActionsSettings
