@@ -50,14 +50,16 @@ def _evaluate_state_machine() -> str:
     return arn
 
 
-def _discovered_no_dead_letter_queues(table: str) -> None:
+def _discovered_no_dead_letter_queues(table: str, functions: int) -> None:
     """An earlier cycle's discovery that found nothing to watch, so that the cycle under test is
-    an ordinary one."""
+    an ordinary one; but the test's ``functions``, all with moto's (and Lambda's) default time-out
+    of 3 s, for the duration dial."""
     state = CollectorState(boto3.client("dynamodb"), table)
     at = T0 - timedelta(minutes=5)
     state.remember_dead_letter_queues([], at=at)
     for family in ("s3", "states", "apigateway", "quotas", "reserved"):
         state.remember_inventory(family, [], at=at)
+    state.remember_inventory("duration", [{"timeout": 3, "functions": functions}], at=at)
 
 
 def test_collector_drills_into_every_function_when_the_account_aggregate_breaches(
@@ -73,7 +75,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     _put_minutes("nightly-report", "Invocations", 2, window_start, 5)
     _put_minutes("nightly-report", "Errors", 1, window_start + timedelta(minutes=2), 1)
     _put_minutes("orders-api", "Errors", 9_999, window_start - timedelta(minutes=1), 1)  # earlier
-    _discovered_no_dead_letter_queues(table)
+    _discovered_no_dead_letter_queues(table, functions=4)
     machine = _evaluate_state_machine()
     app = load_handler("collect_metrics", VIGIL_EVALUATE_STATE_MACHINE_ARN=machine)
 
@@ -84,17 +86,18 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     )
     sent = SignalBatch.model_validate_json(execution["input"])
     by_resource = {s.labels.resource: s.samples for s in sent.signals}
-    # 8 account aggregates, 4 functions' Errors, then Invocations of the 3 with errors.
-    assert result["metrics_requested"] == 8 + 4 + 3
+    # 8 account aggregates and the account's Duration peak, 4 functions' Errors, then
+    # Invocations of the 3 with errors.
+    assert result["metrics_requested"] == 8 + 1 + 4 + 3
     assert result["drilled"] == ["lambda.errors"]
     assert result["swept"] is False
     assert result["api_calls"] == {
         "GetMetricData": 3,
-        # The stored dead-letter queues, 4 edge inventories and the reserved functions, and the
-        # three data inventories found missing.
-        "GetItem": 9,
-        # The watch lists: 2 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
-        "Query": 7,
+        # The stored dead-letter queues, 4 edge inventories, the reserved functions and the
+        # time-outs, and the three data inventories found missing.
+        "GetItem": 10,
+        # The watch lists: 3 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
+        "Query": 8,
         "ListFunctions": 1,
         # Coverage, then the three inventories discovered on this first cycle.
         "PutItem": 4,
@@ -125,6 +128,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "kinesis.write_throttles",
         "lambda.account_concurrency",
         "lambda.async_failures",
+        "lambda.duration_timeout",
         "lambda.errors",
         "lambda.iterator_age",
         "lambda.reserved_concurrency",
@@ -147,14 +151,15 @@ def test_collector_reads_only_the_account_aggregates_when_the_account_is_healthy
     for index in range(30):
         create_workload_function(f"fn-{index:03d}")
         _put_minutes(f"fn-{index:03d}", "Invocations", 1_000, T0 - timedelta(minutes=7), 5)
-    _discovered_no_dead_letter_queues(table)
+    _discovered_no_dead_letter_queues(table, functions=30)
     app = load_handler(
         "collect_metrics", VIGIL_EVALUATE_STATE_MACHINE_ARN=_evaluate_state_machine()
     )
 
     result = app.lambda_handler({"time": "2026-11-02T09:00:00Z"}, context("collect"))
 
-    assert result["metrics_requested"] == 8
+    # The 8 Lambda aggregates and the account's Duration peak.
+    assert result["metrics_requested"] == 8 + 1
     assert result["drilled"] == []
     assert result["signals"] == 0
     assert "ListFunctions" not in result["api_calls"]
@@ -173,7 +178,7 @@ def test_a_tag_excluded_function_is_never_drilled_into(
         Resource="arn:aws:lambda:us-east-1:123456789012:function:dev-sandbox",
         Tags={"env": "dev"},
     )
-    _discovered_no_dead_letter_queues(table)
+    _discovered_no_dead_letter_queues(table, functions=2)
     rules = '{"tags": {"exclude": [{"key": "env", "values": ["dev"]}]}}'
     app = load_handler(
         "collect_metrics",

@@ -1,7 +1,8 @@
 """The Lambda functions in the account and region (``ListFunctions``, 50 per page).
 
 ``ListFunctions`` also returns each function's ``DeadLetterConfig``: the SQS queue or SNS topic
-its failed asynchronous events go to, which dead-letter queue discovery needs.
+its failed asynchronous events go to, which dead-letter queue discovery needs; and its
+``Timeout`` in seconds, which the duration dial judges the slowest invocation against.
 """
 
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ class LambdaInventory:
                     name=fn["FunctionName"],
                     arn=fn["FunctionArn"],
                     dead_letter_target=fn.get("DeadLetterConfig", {}).get("TargetArn"),
+                    timeout=fn.get("Timeout"),
                 )
                 for fn in page.get("Functions", [])
             ]

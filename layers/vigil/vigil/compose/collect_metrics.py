@@ -40,6 +40,7 @@ from vigil.dials.dynamodb import DynamoDbFamily
 from vigil.dials.event_sources import EventSourceFamily
 from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagFiltered, TagScope
 from vigil.dials.kinesis import KinesisFamily
+from vigil.dials.lambda_duration import LambdaDurationFamily
 from vigil.dials.lambda_functions import LambdaFamily
 from vigil.dials.quotas import QuotaFamily
 from vigil.dials.reserved_concurrency import ReservedConcurrencyFamily
@@ -127,6 +128,7 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
                 account_settings=LambdaAccountSettings(lambda_client, stats, env.limits),
             ),
             ReservedConcurrencyFamily(LambdaReservations(lambda_client, stats), functions, state),
+            LambdaDurationFamily(functions, state),
             DeadLetterFamily(queues=dead_letters, state=state, functions=functions),
             EventSourceFamily(
                 mappings=TagFiltered(

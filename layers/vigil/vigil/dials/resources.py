@@ -46,6 +46,8 @@ class FunctionInfo:
     name: str
     arn: str
     dead_letter_target: str | None = None
+    timeout: int | None = None
+    """The configured time-out in seconds (``Timeout``); ``None`` when not known."""
 
 
 # read by vigil.adapters.lambda_account

@@ -1,0 +1,119 @@
+"""Lambda duration: each function's slowest invocation against its configured time-out.
+
+Fast path, every cycle: ONE metric, the account-level ``AWS/Lambda`` ``Duration`` Maximum (no
+dimensions; Lambda publishes it over every function). The account's slowest invocation bounds
+every function's, so while it stays below ``warning_ratio`` of the smallest time-out among the
+watched functions no function can be near its own, and nothing else is read. The time-outs are
+summed up by discovery (every ``discovery_minutes``, from ``ListFunctions``, with the tag filters
+applied as to the other Lambda families) into one stored record per distinct time-out, so a
+healthy cycle lists no function, whatever their number: one metric and one ``GetItem``.
+
+Drill-down, when the account's peak reaches that level: the functions are listed (the same
+``ListFunctions`` pass as the other Lambda families in the cycle, so time-outs changed since the
+discovery count) and ``Duration`` Maximum is read per function only for those whose
+``warning_ratio`` of the time-out is at most the account's peak (no other can be near its own),
+plus the functions on the watch list (an alert of this kind pending or firing), read every cycle
+so that their alerts resolve on evidence. A function created since the last discovery with a
+smaller time-out than every known one is judged from the next discovery on.
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
+from vigil.dials.inventory import InventoryStore, load_records
+from vigil.dials.resources import FunctionInfo
+
+TIMEOUT_KIND = "lambda.duration_timeout"
+
+
+class DurationStatePort(InventoryStore, Protocol):
+    def watched(self, kinds: Iterable[str]) -> set[str]: ...
+
+
+class TimeoutGroup(BaseModel):
+    """The watched functions sharing one configured time-out (seconds): a discovery stores one
+    record per distinct time-out, at most 900 (Lambda's limit is 900 s), whatever the number of
+    functions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout: int
+    functions: int
+
+
+def duration_metric(function: str | None = None) -> MetricKey:
+    """``Duration`` Maximum of one function, or of the whole account (no dimensions)."""
+    return MetricKey(
+        namespace="AWS/Lambda",
+        metric="Duration",
+        dimensions=(("FunctionName", function),) if function else (),
+        stat="Maximum",
+    )
+
+
+class LambdaDurationFamily:
+    name: str = "duration"
+    kinds: tuple[str, ...] = (TIMEOUT_KIND,)
+
+    def __init__(
+        self, functions: Callable[[], list[FunctionInfo]], state: DurationStatePort
+    ) -> None:
+        self._functions = functions
+        self._state = state
+
+    def run(self, ctx: CycleContext) -> FamilyRun:
+        rule = ctx.rules.lambda_timeouts
+        if not rule.enabled:
+            return FamilyResult(signals=[])
+        groups, discovered = load_records(ctx, self._state, self.name, TimeoutGroup, self._discover)
+        known = sum(group.functions for group in groups)
+        watched = self._state.watched(self.kinds)
+        if not groups and not watched:
+            return FamilyResult(signals=[], discovered=discovered)
+        answers = yield [ctx.ask(duration_metric(), Stage.FAST)]
+        peak = answers.peak(duration_metric(), ctx.window)
+        smallest = min((group.timeout for group in groups), default=None)
+        near = smallest is not None and peak >= rule.warning_ratio * smallest * 1000
+        if not near and not watched:
+            return FamilyResult(signals=[], resources=known, discovered=discovered)
+
+        timeouts = {fn.name: fn.timeout for fn in self._functions() if fn.timeout}
+        candidates = {
+            name
+            for name, timeout in timeouts.items()
+            if rule.warning_ratio * timeout * 1000 <= peak
+        }
+        read = sorted((candidates | watched) & set(timeouts))
+        answers = yield [ctx.ask(duration_metric(name), Stage.DRILL) for name in read]
+        signals = []
+        for name in read:
+            points = answers.series(duration_metric(name), ctx.window.start, ctx.window.end)
+            if not points:  # no invocation in the window
+                continue
+            slowest, timeout_ms = max(points.values()), timeouts[name] * 1000.0
+            signals.append(
+                ctx.signal(
+                    TIMEOUT_KIND,
+                    name,
+                    value=round(slowest / timeout_ms * 100, 4),
+                    unit="Percent",
+                    samples={"duration_ms": slowest, "timeout_ms": timeout_ms},
+                )
+            )
+        return FamilyResult(
+            signals=signals,
+            resources=len(timeouts),
+            drilled=frozenset({TIMEOUT_KIND} if near else set()),
+            watched=frozenset(watched),
+            discovered=discovered,
+        )
+
+    def _discover(self) -> list[TimeoutGroup]:
+        counts: dict[int, int] = {}
+        for fn in self._functions():
+            if fn.timeout:
+                counts[fn.timeout] = counts.get(fn.timeout, 0) + 1
+        return [TimeoutGroup(timeout=t, functions=n) for t, n in sorted(counts.items())]
