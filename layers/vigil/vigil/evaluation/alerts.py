@@ -1,0 +1,80 @@
+"""The judge and lifecycle stages: which alerts a batch concerns, and their transitions."""
+
+from aws_lambda_powertools import Logger
+
+from vigil.alerting.lifecycle import Transition, step
+from vigil.core.errors import ConflictError
+from vigil.evaluation.flow import Intake, Judged, Stepped
+from vigil.evaluation.ports import Evaluation
+from vigil.rules.base import Breach
+from vigil.rules.kinds import judge
+
+logger = Logger(child=True)
+
+MAX_CONFLICT_RETRIES = 3
+
+
+def judge_signals(ctx: Evaluation) -> Judged:
+    """Judge every signal of the batch; add the active alerts of the kinds it covers."""
+    breaches: dict[str, Breach] = {}
+    for signal in ctx.batch.signals:
+        breach = judge(signal, ctx.rules)
+        if breach is not None:
+            breaches[breach.labels.fingerprint] = breach
+    candidates = dict.fromkeys(breaches)
+    for kind in ctx.batch.covered_kinds:
+        candidates.update(dict.fromkeys(ctx.store.active(kind)))
+    return Judged(breaches, list(candidates))
+
+
+def step_alerts(ctx: Evaluation, intake: Intake) -> Stepped:
+    """Step every candidate alert: read them in batches, decide, write the changed ones in
+    batches; an alert that lost a race is read and decided again on its own."""
+    fingerprints, breaches = intake.judged.candidates, intake.judged.breaches
+    stored = ctx.store.get_many(fingerprints)
+    stepped = [
+        step(
+            stored.get(fingerprint),
+            breaches.get(fingerprint),
+            now=ctx.batch.collected_at,
+            batch_id=ctx.batch.batch_id,
+            rules=ctx.rules,
+        )
+        for fingerprint in fingerprints
+    ]
+    lost = set(ctx.store.save_many([(t.before, t.after) for t in stepped if t.changed]))
+    if lost:
+        logger.warning("alerts changed concurrently, re-reading", extra={"alerts": len(lost)})
+    transitions = [
+        _apply(ctx, fingerprint, breaches.get(fingerprint)) if fingerprint in lost else transition
+        for fingerprint, transition in zip(fingerprints, stepped, strict=True)
+    ]
+    return Stepped(intake, transitions)
+
+
+def _apply(ctx: Evaluation, fingerprint: str, breach: Breach | None) -> Transition:
+    """Read, decide, write conditionally; on a lost race, read again and decide again."""
+    attempt = 0
+    while True:
+        attempt += 1
+        current = ctx.store.get(fingerprint)
+        transition = step(
+            current,
+            breach,
+            now=ctx.batch.collected_at,
+            batch_id=ctx.batch.batch_id,
+            rules=ctx.rules,
+        )
+        if not transition.changed:
+            return transition  # nothing to write; a replay may still hand back its notice
+        try:
+            ctx.store.save(transition.before, transition.after)
+        except ConflictError:
+            if attempt >= MAX_CONFLICT_RETRIES:
+                raise
+            logger.warning(
+                "alert changed concurrently, re-reading",
+                extra={"fingerprint": fingerprint},
+            )
+        else:
+            return transition

@@ -1,0 +1,67 @@
+"""What one evaluation works with: the stores it reads and writes, and its inputs."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from vigil.alerting.notify import GroupStorePort
+from vigil.alerting.outbox import OutboxPort
+from vigil.alerting.silences import SilenceStorePort
+from vigil.core.model import Alert, SignalBatch
+from vigil.health.events import HealthStorePort
+from vigil.health.outages import OutageStorePort
+from vigil.rules.document import RulesConfig
+from vigil.rules.routing import Receiver
+
+
+class AlertStorePort(Protocol):
+    def get(self, fingerprint: str) -> Alert | None: ...
+
+    def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]: ...
+
+    def active(self, kind: str) -> list[str]: ...
+
+    def save(self, before: Alert | None, after: Alert | None) -> None: ...
+
+    def save_many(self, changes: Sequence[tuple[Alert | None, Alert | None]]) -> list[str]:
+        """Write each change as :meth:`save` would; the fingerprints that lost a race."""
+        ...
+
+
+@dataclass(frozen=True)
+class RoutingPorts:
+    """Where notification groups, silences and the outbox of decided notifications are
+    stored."""
+
+    groups: GroupStorePort
+    silences: SilenceStorePort
+    outbox: OutboxPort
+
+
+@dataclass(frozen=True)
+class OutagePorts:
+    """What outage correlation needs: where outages and Health events are stored, and the
+    runbook to start or suggest."""
+
+    outages: OutageStorePort
+    health: HealthStorePort
+    runbook_arn: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation's inputs, handed to every stage."""
+
+    batch: SignalBatch
+    rules: RulesConfig
+    store: AlertStorePort
+    routing: RoutingPorts
+    stack: str
+    correlation: OutagePorts | None
+    root: list[Receiver]
+    """The root route's receivers: Health and outage notices go to each of them."""
+
+    @property
+    def correlates(self) -> bool:
+        """Whether outages are correlated: the ports are given and the rules enable it."""
+        return self.correlation is not None and self.rules.outage.enabled
