@@ -16,6 +16,10 @@ up to the clock's next step:
   account's ``ConcurrentExecutions`` (the sum of the workloads' ``concurrency``) and
   ``ClaimedAccountConcurrency`` (that plus the scenario's reserved concurrency), without
   dimensions, as Lambda publishes them; minutes with no concurrency get no datapoint.
+* ``Duration`` of the workloads whose phase gives ``duration_ms`` (the minute's slowest
+  invocation, in milliseconds): per function (dimension ``FunctionName``) and the slowest of
+  them for the account (no dimensions); no datapoint for a workload without one, or a minute
+  without invocations. A workload's ``timeout`` is set when it is created.
 * for each function of the **stack** the emulator ran: ``Invocations`` and ``Errors`` of the
   runs that happened in that minute (the runtime counts them).
 """
@@ -134,6 +138,25 @@ def function_concurrency_datums(
     ]
 
 
+def duration_datums(
+    function_name: str | None, minute: datetime, slowest: int
+) -> list[dict[str, Any]]:
+    """The slowest invocation of one minute, of a function or (``None``) of the account."""
+    if slowest <= 0:
+        return []
+    return [
+        {
+            "MetricName": "Duration",
+            "Dimensions": [{"Name": "FunctionName", "Value": function_name}]
+            if function_name
+            else [],
+            "Timestamp": minute,
+            "Unit": "Milliseconds",
+            "Value": float(slowest),
+        }
+    ]
+
+
 def concurrency_datums(minute: datetime, concurrent: int, reserved: int) -> list[dict[str, Any]]:
     """The account-level concurrency peaks of one minute (no dimensions)."""
     if concurrent <= 0:
@@ -217,6 +240,7 @@ class MetricsWriter:
                 Handler="index.handler",
                 Code={"ZipFile": buffer.getvalue()},
                 Description=workload.description or "scenario workload (emulator)",
+                **({"Timeout": workload.timeout} if workload.timeout is not None else {}),
             )
             if workload.reserved_concurrency is not None:
                 lam.put_function_concurrency(
@@ -243,7 +267,7 @@ class MetricsWriter:
         while minute < end:
             if scenario is not None and scenario.start <= minute < scenario.end:
                 offset = minute - scenario.start
-                concurrent = 0
+                concurrent = slowest = 0
                 for workload in scenario.workloads:
                     traffic = workload.traffic(offset, scenario.seed)
                     datums += lambda_datums(workload.function, minute, traffic)
@@ -251,9 +275,12 @@ class MetricsWriter:
                     datums += function_concurrency_datums(
                         workload.function, minute, traffic.concurrency
                     )
+                    datums += duration_datums(workload.function, minute, traffic.duration_ms)
                     concurrent += traffic.concurrency
+                    slowest = max(slowest, traffic.duration_ms)
                 reserved = scenario.lambda_account.reserved_concurrency
                 datums += concurrency_datums(minute, concurrent, reserved)
+                datums += duration_datums(None, minute, slowest)
             minute += timedelta(minutes=1)
         if self._stack_usage is not None:
             for (name, at), counts in sorted(self._stack_usage(end).items()):

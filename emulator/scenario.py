@@ -54,6 +54,13 @@ workload may give ``reserved_concurrency`` (``PutFunctionConcurrency`` when it i
 optional ``lambda_account:`` section sets what ``GetAccountSettings`` answers (see
 :mod:`emulator.lambda_account`).
 
+Durations: a workload may give ``timeout`` (seconds, 1 to 900: the function's configured
+time-out, set when it is created; Lambda's and moto's default is 3) and a phase ``duration_ms``
+(the slowest invocation of each minute, in milliseconds, at most the time-out): the emulator
+publishes it as the function's ``Duration`` (dimension ``FunctionName``) and the minute's
+slowest over every function as the account's (no dimensions), in minutes with invocations only.
+A workload without ``duration_ms`` publishes no ``Duration``.
+
 SQS queues: an optional ``queues:`` section creates queues in moto and acts on them at
 simulated minutes (offsets from ``start``, like phases); :mod:`emulator.queues` carries it out::
 
@@ -117,7 +124,7 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # SQS's default MessageRetentionPeriod, and its bounds (1 minute to 14 days).
 _DEFAULT_RETENTION = timedelta(days=4)
 _RETENTION_BOUNDS = (timedelta(minutes=1), timedelta(days=14))
-_WORKLOAD_KEYS = {"function", "description", "reserved_concurrency", "phases", "copies"}
+_WORKLOAD_KEYS = {"function", "description", "reserved_concurrency", "timeout", "phases", "copies"}
 _PHASE_KEYS = {
     "from",
     "to",
@@ -130,7 +137,11 @@ _PHASE_KEYS = {
     "async_dropped_per_minute",
     "dead_letter_errors_per_minute",
     "destination_failures_per_minute",
+    "duration_ms",
 }
+# Lambda's time-out bounds and default, in seconds (moto's default too).
+_TIMEOUT_BOUNDS = (1, 900)
+_DEFAULT_TIMEOUT = 3
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -143,6 +154,8 @@ class Traffic:
     async_dropped: int = 0
     dead_letter_errors: int = 0
     destination_failures: int = 0
+    duration_ms: int = 0
+    """The slowest invocation of the minute (0: no ``Duration`` published)."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,7 @@ class Phase:
     jitter: float
     dials: tuple[int, int, int, int] = (0, 0, 0, 0)
     """concurrency, async dropped, dead-letter errors, destination failures (per minute)."""
+    duration_ms: int = 0
 
     def covers(self, offset: timedelta) -> bool:
         return self.start <= offset < self.end
@@ -168,6 +182,8 @@ class Workload:
     phases: tuple[Phase, ...]
     reserved_concurrency: int | None = None
     """``PutFunctionConcurrency`` on creation; ``None``: no reservation."""
+    timeout: int | None = None
+    """The configured time-out in seconds, on creation; ``None``: Lambda's default (3)."""
 
     def traffic(self, offset: timedelta, seed: int) -> Traffic:
         """The traffic of the minute starting ``offset`` after the scenario start."""
@@ -185,7 +201,13 @@ class Workload:
             errors = round(invocations * phase.error_rate)
         else:
             errors = min(invocations, phase.errors_per_minute or 0)
-        return Traffic(invocations, errors, phase.throttles_per_minute, *phase.dials)
+        return Traffic(
+            invocations,
+            errors,
+            phase.throttles_per_minute,
+            *phase.dials,
+            duration_ms=phase.duration_ms if invocations else 0,
+        )
 
 
 @dataclass(frozen=True)
@@ -570,10 +592,30 @@ def _workload(item: object, where: str, length: timedelta) -> Workload:
                     _whole(phase, "dead_letter_errors_per_minute", pwhere),
                     _whole(phase, "destination_failures_per_minute", pwhere),
                 ),
+                duration_ms=_whole(phase, "duration_ms", pwhere),
             )
         )
         previous_end = end
     reserved = item.get("reserved_concurrency")
+    timeout = (
+        int(
+            _number(
+                item["timeout"],
+                f"{where}.timeout",
+                integer=True,
+                low=_TIMEOUT_BOUNDS[0],
+                high=_TIMEOUT_BOUNDS[1],
+            )
+        )
+        if "timeout" in item
+        else None
+    )
+    for index, phase in enumerate(phases):
+        if phase.duration_ms > (timeout or _DEFAULT_TIMEOUT) * 1000:
+            raise ScenarioError(
+                f"{where}.phases[{index}].duration_ms: {phase.duration_ms} is longer than the"
+                f" {timeout or _DEFAULT_TIMEOUT} s time-out (Lambda stops an invocation there)"
+            )
     return Workload(
         function=function,
         description=description.strip(),
@@ -583,6 +625,7 @@ def _workload(item: object, where: str, length: timedelta) -> Workload:
             if reserved is None
             else int(_number(reserved, f"{where}.reserved_concurrency", integer=True))
         ),
+        timeout=timeout,
     )
 
 

@@ -14,6 +14,10 @@ STACK_WORKFLOW_METRICS = 6
 STACK_RESERVED_METRICS = 1
 # What every cycle reads of the stack itself, whatever the scenario.
 STACK_METRICS = STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS
+# The Lambda fast path, whatever the number of functions: the Lambda family's 8 account
+# aggregates (docs/architecture.md, ADR 20 and 21) and the account's Duration peak the duration
+# dial reads (docs/rules.md, lambda_timeouts).
+LAMBDA_FAST_PATH = 8 + 1
 
 
 def play_scenario(scenario: str) -> Iterator[Emulator]:

@@ -11,6 +11,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
+    LAMBDA_FAST_PATH,
     STACK_METRICS,
     collector_cycles,
     emails,
@@ -43,5 +44,5 @@ def test_the_account_limit_is_asked_once_and_the_fast_path_stays_flat(
     assert concurrency.lambda_account.calls == 1
     assert sum(c["api_calls"].get("GetAccountSettings", 0) for c in cycles) == 1
     quiet = {c["metrics_requested"] for c in cycles if not c["swept"]}
-    assert quiet == {8 + STACK_METRICS}
+    assert quiet == {LAMBDA_FAST_PATH + STACK_METRICS}
     assert all(c["drilled"] == [] for c in cycles)

@@ -11,6 +11,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
+    LAMBDA_FAST_PATH,
     STACK_METRICS,
     collector_cycles,
     emails,
@@ -45,5 +46,5 @@ def test_only_cycles_with_async_failures_read_per_function_metrics(
 
     assert drilled == ["0915", "0925"]
     assert {c["metrics_requested"] for c in cycles if not c["drilled"] and not c["swept"]} == {
-        8 + STACK_METRICS
+        LAMBDA_FAST_PATH + STACK_METRICS
     }

@@ -13,6 +13,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
+    LAMBDA_FAST_PATH,
     STACK_METRICS,
     collector_cycles,
     emails,
@@ -76,14 +77,14 @@ def test_the_evidence_names_the_capacity_the_lag_and_the_retention(data: Emulato
 def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> None:
     cycles = {c["batch_id"][-5:-1]: c for c in collector_cycles(data)}
 
-    # Before anything throttles: the 8 Lambda aggregates (and the stack's own workflows and
+    # Before anything throttles: the Lambda fast path (and the stack's own workflows and
     # reserved function) and 4
     # ListMetrics requests only; the 09:35 discovery also reads the object counts of the three
     # buckets without request metrics: the emulator's code bucket and the stack's runbook and
     # batch buckets.
     for at in ("0935", "0940", "0945", "0950"):
         assert cycles[at]["metrics_by_stage"] == {
-            "fast": 8 + STACK_METRICS,
+            "fast": LAMBDA_FAST_PATH + STACK_METRICS,
             "drill": 0,
             "sweep": 3 if at == "0935" else 0,
         }
@@ -105,6 +106,8 @@ def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> N
         "quotas": 0,
         # SlackActionsFunction, the stack's one function with reserved concurrency.
         "reserved": 1,
+        # Every function: each has a time-out.
+        "duration": 8,
     }
     # The sweep reads what the cycle has not read already: each provisioned table's and index's
     # consumed capacity (orders is on the drill-down), the stream's and the consumer's iterator

@@ -11,6 +11,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
+    LAMBDA_FAST_PATH,
     STACK_METRICS,
     collector_cycles,
     emails,
@@ -53,8 +54,10 @@ def test_only_the_first_cycle_discovers_and_the_age_is_read_only_while_messages_
     ordinary = [c for t, c in at.items() if t != first]
     assert all("ListQueues" not in c["api_calls"] for c in ordinary)
     assert {c["api_calls"]["GetQueueAttributes"] for c in ordinary} == {2}
-    # 8 account metrics, the stack's workflows and reserved function, plus the age of
+    # The Lambda fast path, the stack's workflows and reserved function, plus the age of
     # orders-dlq's oldest message while it holds any.
     metrics = {t: c["metrics_requested"] for t, c in at.items() if not c["swept"]}
-    assert {metrics[t] for t in ("0915", "0920", "0925", "0930")} == {9 + STACK_METRICS}
-    assert {metrics[t] for t in ("0910", "0935", "0940")} == {8 + STACK_METRICS}
+    assert {metrics[t] for t in ("0915", "0920", "0925", "0930")} == {
+        LAMBDA_FAST_PATH + 1 + STACK_METRICS
+    }
+    assert {metrics[t] for t in ("0910", "0935", "0940")} == {LAMBDA_FAST_PATH + STACK_METRICS}

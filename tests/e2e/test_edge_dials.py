@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
-from tests.e2e.scenario_runs import collector_cycles, emails, play_scenario
+from tests.e2e.scenario_runs import LAMBDA_FAST_PATH, collector_cycles, emails, play_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -132,9 +132,13 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
         "quotas": 1,
         # SlackActionsFunction, the stack's one function with reserved concurrency.
         "reserved": 1,
+        # The stack's 7 functions, each with a time-out.
+        "duration": 7,
     }
-    # 8 Lambda account metrics, 3 per state machine, 3 for media-uploads, 1 per API, 1 quota;
+    # The Lambda fast path, 3 per state machine, 3 for media-uploads, 1 per API, 1 quota;
     # from 09:35 raw-archive has request metrics too (3 more); 1 for the stack's reserved
     # function (SlackActionsFunction).
-    assert cycles["0910"]["metrics_requested"] == 8 + 9 + 3 + 2 + 1 + 1
-    assert cycles["0940"]["metrics_requested"] == 8 + 9 + 6 + 2 + 1 + 1 + 1  # + orders-api Count
+    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 2 + 1 + 1
+    assert (
+        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 2 + 1 + 1 + 1
+    )  # + Count

@@ -12,6 +12,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
+    LAMBDA_FAST_PATH,
     STACK_METRICS,
     collector_cycles,
     play_scenario,
@@ -50,9 +51,9 @@ def test_only_the_sweep_reads_per_function_metrics_in_a_healthy_account(played: 
     assert all(cycle["drilled"] == [] for cycle in cycles)
     # The windows crossing 09:00 and 10:00: before the failure (nothing found), and after.
     assert [cycle["signals"] for cycle in swept] == [1, 2]  # search-api's normal 0.05 %, too
-    # Quiet cycles: the 8 account aggregates, plus the watched function after the alert.
+    # Quiet cycles: the Lambda fast path, plus the watched function after the alert.
     quiet = sorted({c["metrics_requested"] for c in cycles if not c["swept"]})
     assert quiet == [
-        8 + STACK_METRICS,
-        10 + STACK_METRICS,
+        LAMBDA_FAST_PATH + STACK_METRICS,
+        LAMBDA_FAST_PATH + 2 + STACK_METRICS,
     ]

@@ -12,6 +12,7 @@ import pytest
 
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
+    LAMBDA_FAST_PATH,
     STACK_METRICS,
     STACK_RESERVED_METRICS,
     collector_cycles,
@@ -49,7 +50,7 @@ def test_only_the_reserved_function_is_read_and_reservations_only_at_discovery(
     assert all("GetFunctionConcurrency" not in c["api_calls"] for c in cycles[1:])
     # ledger-writer and the stack's SlackActionsFunction; paused-job (0) is not read.
     assert {c["resources"]["reserved"] for c in cycles} == {1 + STACK_RESERVED_METRICS}
-    # The account concurrency fast path (8 metrics), the stack's workflows and reserved function,
-    # and ledger-writer: checkout-api, without a reservation, adds nothing.
+    # The Lambda fast path, the stack's workflows and reserved function, and ledger-writer:
+    # checkout-api, without a reservation, adds nothing.
     quiet = {c["metrics_requested"] for c in cycles if not c["swept"]}
-    assert quiet == {8 + STACK_METRICS + 1}
+    assert quiet == {LAMBDA_FAST_PATH + STACK_METRICS + 1}

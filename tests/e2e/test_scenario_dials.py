@@ -6,7 +6,12 @@ from typing import Any
 import pytest
 
 from emulator.errors import ScenarioError
-from emulator.metrics import async_datums, concurrency_datums, function_concurrency_datums
+from emulator.metrics import (
+    async_datums,
+    concurrency_datums,
+    duration_datums,
+    function_concurrency_datums,
+)
 from emulator.scenario import Traffic, parse_scenario
 
 START = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -89,3 +94,48 @@ def test_a_negative_reservation_is_refused_naming_the_field() -> None:
 
     with pytest.raises(ScenarioError, match=r"workloads\[0\]\.reserved_concurrency"):
         parse_scenario(document)
+
+
+def _timed(timeout: object, duration_ms: int) -> dict[str, Any]:
+    document = _document()
+    document["workloads"][0]["phases"][0]["duration_ms"] = duration_ms
+    if timeout is not None:
+        document["workloads"][0]["timeout"] = timeout
+    return document
+
+
+def test_a_duration_profile_and_time_out_become_duration_datapoints() -> None:
+    scenario = parse_scenario(_timed(15, 13_200))
+    [worker] = scenario.workloads
+
+    assert worker.timeout == 15
+    assert worker.traffic(timedelta(minutes=3), scenario.seed).duration_ms == 13_200
+    assert duration_datums("worker", START, 13_200) == [
+        {
+            "MetricName": "Duration",
+            "Dimensions": [{"Name": "FunctionName", "Value": "worker"}],
+            "Timestamp": START,
+            "Unit": "Milliseconds",
+            "Value": 13_200.0,
+        }
+    ]
+    assert duration_datums(None, START, 13_200)[0]["Dimensions"] == []
+    # A workload without a duration profile publishes no Duration at all.
+    assert parse_scenario(_document()).workloads[0].traffic(timedelta(0), 0).duration_ms == 0
+    assert duration_datums("worker", START, 0) == []
+
+
+@pytest.mark.parametrize(
+    ("timeout", "duration_ms", "field"),
+    [
+        (15, 15_001, r"phases\[0\]\.duration_ms"),  # Lambda stops an invocation at its time-out
+        (None, 3_001, r"phases\[0\]\.duration_ms"),  # Lambda's default time-out is 3 s
+        (901, 1_000, r"timeout"),  # at most 900 s
+        (0, 0, r"timeout"),
+    ],
+)
+def test_a_duration_beyond_the_time_out_or_a_time_out_out_of_bounds_is_refused(
+    timeout: object, duration_ms: int, field: str
+) -> None:
+    with pytest.raises(ScenarioError, match=field):
+        parse_scenario(_timed(timeout, duration_ms))
