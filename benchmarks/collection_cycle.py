@@ -63,6 +63,7 @@ os.environ.update(
         "VIGIL_STACK_NAME": "bench",
         "VIGIL_TABLE_NAME": "bench",
         "VIGIL_RULES": "{}",
+        "VIGIL_BATCH_BUCKET": "bench-batches",
     }
 )
 
