@@ -6,7 +6,8 @@ every function's, so while it stays below ``warning_ratio`` of the smallest time
 watched functions no function can be near its own, and nothing else is read. The time-outs are
 summed up by discovery (every ``discovery_minutes``, from ``ListFunctions``, with the tag filters
 applied as to the other Lambda families) into one stored record per distinct time-out, so a
-healthy cycle lists no function, whatever their number: one metric and one ``GetItem``.
+healthy cycle lists no function, whatever their number: one metric, one ``GetItem`` (the
+record) and one ``Query`` (the watch list).
 
 Drill-down, when the account's peak reaches that level: the functions are listed (the same
 ``ListFunctions`` pass as the other Lambda families in the cycle, so time-outs changed since the
