@@ -20,11 +20,17 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.factories import T0, labels
-from tests.unit.test_edge_families import RULES, WINDOW_START, FakeMetrics, FakeState, run
+from tests.unit.test_edge_families import NOW, RULES, WINDOW_START, FakeMetrics, FakeState, run
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.core.errors import ConfigError
 from vigil.core.model import Severity, Signal
-from vigil.dials.lambda_duration import TIMEOUT_KIND, LambdaDurationFamily, duration_metric
+from vigil.dials.collect import collect
+from vigil.dials.lambda_duration import (
+    MAX_DRILL,
+    TIMEOUT_KIND,
+    LambdaDurationFamily,
+    duration_metric,
+)
 from vigil.dials.resources import FunctionInfo
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import judge, kind_title
@@ -172,6 +178,34 @@ def test_a_peak_near_the_smallest_time_out_reads_only_the_functions_it_could_be_
     assert by_function["checkout-api"].samples == {"duration_ms": 310.0, "timeout_ms": 6_000.0}
     assert judge(by_function["report-builder"], RULES) is not None
     assert judge(by_function["checkout-api"], RULES) is None
+
+
+def test_a_long_running_function_setting_the_peak_costs_at_most_max_drill_a_cycle() -> None:
+    # A 10-minute batch job sets the account's peak (600 s): 80 % of every time-out up to 750 s
+    # is reached, so all 250 functions of 3 s are candidates; read in 3 shares of at most 100,
+    # one a cycle, each function once in 3 cycles, and no cycle claims to have judged them all.
+    timeouts: dict[str, int | None] = {f"api-{i:03d}": 3 for i in range(250)}
+    functions = Functions({**timeouts, "batch": 900})
+    state = DurationState({"duration": [{"timeout": 3, "functions": 250},
+                                        {"timeout": 900, "functions": 1}]})  # fmt: skip
+    read: set[str] = set()
+    for cycle_index in range(3):
+        now = NOW + timedelta(minutes=5 * cycle_index)
+        metrics = FakeMetrics()
+        metrics.points[duration_metric()] = {now - timedelta(minutes=7): 600_000.0}
+        cycle = collect(
+            families=[LambdaDurationFamily(functions, state)],
+            metrics=metrics,
+            rules=RULES,
+            now=now,
+            account="123456789012",
+            region="us-east-1",
+        )
+        drill = metrics.calls[1]
+        assert len(drill) <= MAX_DRILL
+        assert cycle.drilled == []
+        read |= {dict(key.dimensions)["FunctionName"] for key in drill}
+    assert read == set(timeouts)
 
 
 def test_watched_functions_are_read_every_cycle_so_their_alerts_resolve_on_evidence() -> None:

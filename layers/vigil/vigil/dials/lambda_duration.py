@@ -14,8 +14,13 @@ Drill-down, when the account's peak reaches that level: the functions are listed
 discovery count) and ``Duration`` Maximum is read per function only for those whose
 ``warning_ratio`` of the time-out is at most the account's peak (no other can be near its own),
 plus the functions on the watch list (an alert of this kind pending or firing), read every cycle
-so that their alerts resolve on evidence. A function created since the last discovery with a
-smaller time-out than every known one is judged from the next discovery on.
+so that their alerts resolve on evidence. The account's peak is often a long-running function's
+own (a 10-minute batch job makes every function with a time-out up to 12.5 minutes a
+candidate), so at most ``MAX_DRILL`` candidates are read a cycle: beyond that, one share of them
+in turn, each read at least once every ``ceil(candidates / MAX_DRILL)`` cycles (1,000
+candidates: every 10 cycles, 50 minutes at a 5-minute window), and the cost stays bounded.
+A function created since the last discovery with a smaller time-out than every known one is
+judged from the next discovery on.
 """
 
 from collections.abc import Callable, Iterable
@@ -23,11 +28,13 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage
+from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage, Window
 from vigil.dials.inventory import InventoryStore, load_records
 from vigil.dials.resources import FunctionInfo
 
 TIMEOUT_KIND = "lambda.duration_timeout"
+MAX_DRILL = 100
+"""Candidates read per cycle, besides the watched functions (about $8.6 a month at most)."""
 
 
 class DurationStatePort(InventoryStore, Protocol):
@@ -82,12 +89,16 @@ class LambdaDurationFamily:
             return FamilyResult(signals=[], resources=known, discovered=discovered)
 
         timeouts = {fn.name: fn.timeout for fn in self._functions() if fn.timeout}
-        candidates = {
-            name
-            for name, timeout in timeouts.items()
-            if rule.warning_ratio * timeout * 1000 <= peak
-        }
-        read = sorted((candidates | watched) & set(timeouts))
+        candidates = sorted(
+            (
+                name
+                for name, timeout in timeouts.items()
+                if rule.warning_ratio * timeout * 1000 <= peak
+            ),
+            key=lambda name: (timeouts[name], name),
+        )
+        turn = _turn(candidates, ctx.window)
+        read = sorted((set(turn) | watched) & set(timeouts))
         answers = yield [ctx.ask(duration_metric(name), Stage.DRILL) for name in read]
         signals = []
         for name in read:
@@ -107,7 +118,8 @@ class LambdaDurationFamily:
         return FamilyResult(
             signals=signals,
             resources=len(timeouts),
-            drilled=frozenset({TIMEOUT_KIND} if near else set()),
+            # Only a cycle that read every candidate judged the kind for all functions.
+            drilled=frozenset({TIMEOUT_KIND} if near and turn == candidates else set()),
             watched=frozenset(watched),
             discovered=discovered,
         )
@@ -118,3 +130,13 @@ class LambdaDurationFamily:
             if fn.timeout:
                 counts[fn.timeout] = counts.get(fn.timeout, 0) + 1
         return [TimeoutGroup(timeout=t, functions=n) for t, n in sorted(counts.items())]
+
+
+def _turn(candidates: list[str], window: Window) -> list[str]:
+    """This cycle's share of the candidates: all of them up to ``MAX_DRILL``; beyond, every
+    n-th by the window's index, so each is read once every n cycles (n = the shares needed)."""
+    shares = -(-len(candidates) // MAX_DRILL)
+    if shares <= 1:
+        return candidates
+    index = int(window.start.timestamp()) // window.seconds % shares
+    return candidates[index::shares]
