@@ -104,6 +104,23 @@ def usage_breach(signal: Signal, level: Level, percent: float, summary: str) -> 
     )
 
 
+def judge_usage(
+    signal: Signal, rule: UsageLevels, used: float, limit: float, *, use: str, then: str = ""
+) -> Breach | None:
+    """A use of a limit against the rule's levels. ``use`` says what was used of what
+    ("peak concurrency 950 of the account limit 1,000"), ``then`` what happens at the limit."""
+    level = level_reached(used, limit, rule.warning_ratio, rule.critical_ratio)
+    if not rule.enabled or level is None:
+        return None
+    return usage_breach(
+        signal,
+        level,
+        used / limit * 100,
+        f"{use} ({used / limit:.0%}) over {signal.window_seconds // 60} min, at or above"
+        f" {level.ratio:.0%}{then}",
+    )
+
+
 def count_breach(
     signal: Signal,
     count: float,

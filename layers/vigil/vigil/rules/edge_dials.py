@@ -14,10 +14,9 @@ from vigil.rules.base import (
     UsageLevels,
     breach,
     count_breach,
-    level_reached,
+    judge_usage,
     ordered,
     plural,
-    usage_breach,
 )
 
 
@@ -190,17 +189,9 @@ def _judge_states(signal: Signal, rule: StepFunctionsRule) -> Breach | None:
 
 def _judge_quota(signal: Signal, rule: QuotaRule) -> Breach | None:
     usage, quota = signal.samples.get("usage", 0.0), signal.samples.get("quota", 0.0)
-    level = level_reached(usage, quota, rule.warning_ratio, rule.critical_ratio)
-    if not rule.enabled or level is None:
-        return None
     name = signal.context.get("quota", signal.labels.resource)
-    return usage_breach(
-        signal,
-        level,
-        usage / quota * 100,
-        f"{name}: peak usage {usage:,.0f} of the quota {quota:,.0f}"
-        f" ({usage / quota:.0%}) over {signal.window_seconds // 60} min, at or above"
-        f" {level.ratio:.0%}",
+    return judge_usage(
+        signal, rule, usage, quota, use=f"{name}: peak usage {usage:,.0f} of the quota {quota:,.0f}"
     )
 
 

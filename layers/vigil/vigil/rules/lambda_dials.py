@@ -14,9 +14,8 @@ from vigil.rules.base import (
     UsageLevels,
     breach,
     duration_text,
-    level_reached,
+    judge_usage,
     plural,
-    usage_breach,
 )
 
 
@@ -83,33 +82,27 @@ class DeadLetterQueueRule(ConfigModel):
 def _judge_concurrency(signal: Signal, rule: ConcurrencyRule) -> Breach | None:
     limit = signal.samples.get("limit", 0.0)
     peak = max(signal.samples.get("claimed", 0.0), signal.samples.get("concurrent", 0.0))
-    level = level_reached(peak, limit, rule.warning_ratio, rule.critical_ratio)
-    if not rule.enabled or level is None:
-        return None
-    return usage_breach(
+    return judge_usage(
         signal,
-        level,
-        peak / limit * 100,
-        f"peak concurrency {peak:,.0f} of the account limit {limit:,.0f}"
-        f" ({peak / limit:.0%}) over {signal.window_seconds // 60} min, at or above"
-        f" {level.ratio:.0%}; every function throttles at the limit",
+        rule,
+        peak,
+        limit,
+        use=f"peak concurrency {peak:,.0f} of the account limit {limit:,.0f}",
+        then="; every function throttles at the limit",
     )
 
 
 def _judge_reserved(signal: Signal, rule: ReservedConcurrencyRule) -> Breach | None:
     reserved = signal.samples.get("reserved", 0.0)
     peak = signal.samples.get("concurrent", 0.0)
-    # level_reached answers None for a reservation of 0: the function is switched off.
-    level = level_reached(peak, reserved, rule.warning_ratio, rule.critical_ratio)
-    if not rule.enabled or level is None:
-        return None
-    return usage_breach(
+    # No level is reached of a reservation of 0: the function is switched off.
+    return judge_usage(
         signal,
-        level,
-        peak / reserved * 100,
-        f"peak concurrency {peak:,.0f} of the function's reserved {reserved:,.0f}"
-        f" ({peak / reserved:.0%}) over {signal.window_seconds // 60} min, at or above"
-        f" {level.ratio:.0%}; the function throttles at its reservation",
+        rule,
+        peak,
+        reserved,
+        use=f"peak concurrency {peak:,.0f} of the function's reserved {reserved:,.0f}",
+        then="; the function throttles at its reservation",
     )
 
 
@@ -121,17 +114,14 @@ def _seconds(milliseconds: float) -> str:
 def _judge_timeout(signal: Signal, rule: TimeoutRule) -> Breach | None:
     timeout = signal.samples.get("timeout_ms", 0.0)
     peak = signal.samples.get("duration_ms", 0.0)
-    # level_reached answers None when no time-out is known (0).
-    level = level_reached(peak, timeout, rule.warning_ratio, rule.critical_ratio)
-    if not rule.enabled or level is None:
-        return None
-    return usage_breach(
+    # No level is reached when no time-out is known (0).
+    return judge_usage(
         signal,
-        level,
-        peak / timeout * 100,
-        f"slowest invocation {_seconds(peak)} of a {_seconds(timeout)} time-out"
-        f" ({peak / timeout:.0%}) over {signal.window_seconds // 60} min, at or above"
-        f" {level.ratio:.0%}; Lambda stops an invocation at its time-out",
+        rule,
+        peak,
+        timeout,
+        use=f"slowest invocation {_seconds(peak)} of a {_seconds(timeout)} time-out",
+        then="; Lambda stops an invocation at its time-out",
     )
 
 
