@@ -5,7 +5,7 @@
 """
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vigil.alerting.outbox import OutboxEntry
 from vigil.health.events import HealthRecord
@@ -17,10 +17,9 @@ from vigil.adapters.table import (
     RetainedStore,
     Store,
     epoch,
-    from_item,
     get_model,
     put_revision,
-    to_item,
+    query_bodies,
 )
 
 
@@ -63,21 +62,8 @@ class OutageStore(Store):
         return get_model(self._client, self._table, Outage, f"OUTAGE#{service}#{region}")
 
     def open_outages(self) -> list[Outage]:
-        outages: list[Outage] = []
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
-            page = self._client.query(
-                TableName=self._table,
-                IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues=to_item({":pk": "OUTAGES"}),
-                **kwargs,
-            )
-            outages += [Outage.model_validate_json(from_item(i)["body"]) for i in page["Items"]]
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return outages
+        bodies = query_bodies(self._client, self._table, "OUTAGES")
+        return [Outage.model_validate_json(body) for body in bodies]
 
     def save(
         self, before: Outage | None, after: Outage, outbox: Sequence[OutboxEntry] = ()
