@@ -29,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers" / "vigil"), str(ROOT)]
 
+from tests.factories import error_signal  # noqa: E402
 from vigil.alerting.lifecycle import step  # noqa: E402
-from vigil.core.model import Alert, AlertState, Labels, NotifyReason, Signal  # noqa: E402
+from vigil.core.model import Alert, AlertState, NotifyReason  # noqa: E402
 from vigil.rules.document import RulesConfig  # noqa: E402
 from vigil.rules.kinds import judge  # noqa: E402
 
@@ -39,21 +40,6 @@ RATES = (0.0005, 0.001)
 WINDOW = timedelta(minutes=5)
 WINDOWS_A_DAY = 288
 START = datetime(2026, 11, 2, tzinfo=UTC)
-LABELS = Labels(
-    kind="lambda.errors", resource="orders-api", account="123456789012", region="us-east-1"
-)
-
-
-def _signal(invocations: int, errors: int, at: datetime) -> Signal:
-    return Signal(
-        source="metrics",
-        labels=LABELS,
-        value=round(errors / invocations * 100, 4),
-        unit="Percent",
-        window_seconds=int(WINDOW.total_seconds()),
-        observed_at=at,
-        samples={"errors": float(errors), "invocations": float(invocations)},
-    )
 
 
 def _advance(
@@ -61,7 +47,10 @@ def _advance(
 ) -> tuple[Alert | None, bool]:
     """One window through judge and lifecycle: the stored alert after it, and whether an
     episode opened (a firing notification)."""
-    breach = judge(_signal(invocations, errors, at), rules) if errors else None
+    breach = None
+    if errors:
+        signal = error_signal("orders-api", invocations=invocations, errors=errors, at=at)
+        breach = judge(signal, rules)
     transition = step(alert, breach, now=at, batch_id=at.isoformat(), rules=rules)
     return transition.after, transition.notify is NotifyReason.FIRING
 
