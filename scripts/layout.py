@@ -52,11 +52,11 @@ def layers() -> list[list[str]]:
 
 def _line(name: str, text: str, indent: int) -> list[str]:
     head = " " * indent + name
-    pad = max(COLUMN - len(head), 1)
     wrapped = textwrap.wrap(text, WIDTH - COLUMN) or [""]
-    first = head + " " * pad + wrapped[0] if len(head) < COLUMN else head
-    rest = wrapped[1:] if len(head) < COLUMN else wrapped
-    return [first.rstrip(), *(" " * COLUMN + line for line in rest)]
+    if len(head) >= COLUMN:  # a name too long for the column: its text starts below it
+        return [head, *(" " * COLUMN + line for line in wrapped)]
+    first = (head.ljust(COLUMN) + wrapped[0]).rstrip()
+    return [first, *(" " * COLUMN + line for line in wrapped[1:])]
 
 
 def tree() -> list[str]:
