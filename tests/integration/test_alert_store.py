@@ -18,7 +18,7 @@ RULES = RulesConfig()
 
 
 def _firing(store: AlertStore):  # type: ignore[no-untyped-def]
-    breach = judge(error_signal("nightly-report", invocations=5, errors=1), RULES)
+    breach = judge(error_signal("nightly-report", invocations=1, errors=1), RULES)
     transition = step(None, breach, now=T0, batch_id="b1", rules=RULES)
     store.save(transition.before, transition.after)
     return transition.after
@@ -70,7 +70,7 @@ def test_a_resolved_alert_leaves_the_active_index_and_expires(table: str) -> Non
 
 def test_a_cleared_pending_alert_is_deleted(table: str) -> None:
     store = AlertStore(boto3.client("dynamodb"), table, retention=timedelta(days=30))
-    breach = judge(error_signal("orders-api", invocations=100_000, errors=2_000), RULES)
+    breach = judge(error_signal("orders-api", invocations=100_000, errors=500), RULES)
     pending = step(None, breach, now=T0, batch_id="b1", rules=RULES)
     store.save(pending.before, pending.after)
     cleared = step(
@@ -104,7 +104,7 @@ def test_a_storm_is_read_and_written_a_hundred_alerts_a_call_and_a_lost_race_is_
     fired = [
         step(
             None,
-            judge(error_signal(f"fn-{i:03d}", invocations=5, errors=1), RULES),
+            judge(error_signal(f"fn-{i:03d}", invocations=1, errors=1), RULES),
             now=T0,
             batch_id="b1",
             rules=RULES,

@@ -232,7 +232,7 @@ def test_evaluate_commits_then_publishes_each_notification_once(
     alerts_topic: Callable[[], list[dict[str, Any]]],
 ) -> None:
     app = load_handler("evaluate")
-    event = batch(T0, error_signal("nightly-report", invocations=3, errors=1)).model_dump(
+    event = batch(T0, error_signal("nightly-report", invocations=1, errors=1)).model_dump(
         mode="json"
     )
 

@@ -73,7 +73,7 @@ def _sns_event(*messages: str) -> dict[str, Any]:
 def _chat_message() -> str:
     store = MemoryAlertStore()
     result = evaluate(
-        batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
+        batch(T0, error_signal("nightly-report", invocations=1, errors=1)),
         rules=RulesConfig(),
         store=store,
         routing=store.routing,
@@ -431,7 +431,7 @@ def _group_messages() -> list[str]:
     for minute, errors in ((0, 1), (10, 1), (15, 0)):
         at = T0 + timedelta(minutes=minute)
         result = evaluate(
-            batch(at, error_signal("nightly-report", invocations=3, errors=errors, at=at)),
+            batch(at, error_signal("nightly-report", invocations=1, errors=errors, at=at)),
             rules=rules,
             store=store,
             routing=store.routing,

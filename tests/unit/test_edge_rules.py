@@ -128,16 +128,22 @@ def test_aborted_executions_alert_only_when_included() -> None:
 
 
 def test_api_gateway_5xx_reuses_the_volume_aware_rule() -> None:
-    quiet = signal("apigateway.http_5xx", "search-http", errors=1, requests=150)
+    quiet = signal("apigateway.http_5xx", "search-http", errors=1, requests=1)
+    usual = signal("apigateway.http_5xx", "search-http", errors=1, requests=150)
+    rising = signal("apigateway.rest_5xx", "orders-api", errors=30, requests=10_000)
     busy = signal("apigateway.rest_5xx", "orders-api", errors=200, requests=10_000)
 
     low = judge(quiet, RULES)
+    held = judge(rising, RULES)
     high = judge(busy, RULES)
 
     assert low is not None
     assert (low.severity, low.for_seconds) == (Severity.WARNING, 0)
+    assert judge(usual, RULES) is None  # 0.15 expected at 0.1 %: one 5xx is normal
+    assert held is not None
+    assert (held.severity, held.for_seconds) == (Severity.WARNING, 300)
     assert high is not None
-    assert (high.severity, high.for_seconds) == (Severity.CRITICAL, 300)
+    assert (high.severity, high.for_seconds) == (Severity.CRITICAL, 0)
     assert kind_title("apigateway.rest_5xx") == "API Gateway 5xx"
 
 

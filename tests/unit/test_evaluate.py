@@ -37,7 +37,7 @@ def test_a_burst_notifies_once_then_resolves_once() -> None:
 
 def test_a_retried_evaluation_hands_back_the_same_notification_and_writes_nothing() -> None:
     store = MemoryAlertStore()
-    same = batch(T0, error_signal("nightly-report", invocations=3, errors=1))
+    same = batch(T0, error_signal("nightly-report", invocations=1, errors=1))
 
     first = evaluate(same, rules=RULES, store=store, routing=store.routing, stack="vigil")
     writes = store.writes
@@ -54,7 +54,7 @@ def test_a_retried_evaluation_hands_back_the_same_notification_and_writes_nothin
 
 def test_a_retried_evaluation_of_a_quiet_batch_stays_quiet() -> None:
     store = MemoryAlertStore()
-    signal = error_signal("nightly-report", invocations=3, errors=1)
+    signal = error_signal("nightly-report", invocations=1, errors=1)
     evaluate(batch(T0, signal), rules=RULES, store=store, routing=store.routing, stack="vigil")
     later = batch(T0 + minutes(5), signal)
 
@@ -70,7 +70,7 @@ def test_a_lost_race_is_re_read_and_decided_again() -> None:
 
     store = MemoryAlertStore()
     result = evaluate(
-        batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
+        batch(T0, error_signal("nightly-report", invocations=1, errors=1)),
         rules=RULES,
         store=store,
         routing=store.routing,
@@ -87,7 +87,7 @@ def test_a_persistent_conflict_fails_the_evaluation_rather_than_guess() -> None:
 
     with pytest.raises(ConflictError):
         evaluate(
-            batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
+            batch(T0, error_signal("nightly-report", invocations=1, errors=1)),
             rules=RULES,
             store=store,
             routing=store.routing,
@@ -98,7 +98,7 @@ def test_a_persistent_conflict_fails_the_evaluation_rather_than_guess() -> None:
 def test_the_notification_carries_a_body_per_protocol_and_routing_attributes() -> None:
     store = MemoryAlertStore()
     result = evaluate(
-        batch(T0, error_signal("nightly-report", invocations=3, errors=1)),
+        batch(T0, error_signal("nightly-report", invocations=1, errors=1)),
         rules=RULES,
         store=store,
         routing=store.routing,
@@ -135,7 +135,7 @@ def test_signals_of_healthy_functions_do_not_create_alerts() -> None:
 def test_a_storm_sends_the_most_severe_messages_and_folds_the_rest_into_one_digest() -> None:
     store = MemoryAlertStore()
     storm = batch(
-        T0, *[error_signal(f"fn-{index:03d}", invocations=3, errors=1) for index in range(120)]
+        T0, *[error_signal(f"fn-{index:03d}", invocations=1, errors=1) for index in range(120)]
     )
 
     result = evaluate(storm, rules=RULES, store=store, routing=store.routing, stack="vigil")

@@ -42,7 +42,7 @@ def _rules(route: dict[str, Any], intervals: list[dict[str, Any]] | None = None)
 
 def _cycle(store: MemoryAlertStore, rules: RulesConfig, at: datetime, *bad: str) -> list[str]:
     """One evaluation with the ``bad`` functions failing; the titles it notifies."""
-    signals = [error_signal(name, invocations=3, errors=1, at=at) for name in bad]
+    signals = [error_signal(name, invocations=1, errors=1, at=at) for name in bad]
     result: EvaluationResult = evaluate(
         batch(at, *signals), rules=rules, store=store, routing=store.routing, stack="vigil"
     )
@@ -225,7 +225,7 @@ def test_flap_control_invariants(cycles: list[list[bool]], replay: bool) -> None
     for index, failing in enumerate(cycles):
         at = T0 + minutes(5 * index)
         bad = [name for name, fails in zip(("a", "b"), failing, strict=True) if fails]
-        signals = [error_signal(name, invocations=3, errors=1, at=at) for name in bad]
+        signals = [error_signal(name, invocations=1, errors=1, at=at) for name in bad]
         signal_batch = batch(at, *signals)
         result = evaluate(
             signal_batch, rules=_FLAPPY, store=store, routing=store.routing, stack="vigil"

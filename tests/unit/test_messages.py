@@ -30,7 +30,9 @@ def test_the_email_is_readable_plain_text() -> None:
 
     assert email.isascii()
     assert email.splitlines()[0] == "[CRITICAL] Lambda errors firing: orders-api"
-    assert "2.00% errors (2,000 of 100,000 invocations) over 5 min, above 1.00%." in email
+    assert (
+        "2,000 errors in 100,000 invocations over 5 min (2.00%), above the critical 1.00%." in email
+    )
     assert "Value:      2.00% (threshold 1.00%)" in email
     assert "Window:     5 min ending 2026-11-02 09:00:00 UTC" in email
     assert "Logs Insights: https://us-east-1.console.aws.amazon.com/cloudwatch/" in email

@@ -68,7 +68,7 @@ def test_three_failing_functions_raise_one_suspected_outage_and_mute_their_alert
     assert first.summary.muted == 3
     assert subjects(second) == []
     message = json.loads(first.notifications[0].message)["email"]
-    assert "  - a lambda.errors: 20.00% errors" in message
+    assert "  - a lambda.errors: 2,000 errors in 10,000 invocations over 5 min (20.00%)" in message
     assert "aws stepfunctions start-execution --state-machine-arn " + RUNBOOK in message
     assert len(world.alerts.items) == 3  # muted, still recorded
 

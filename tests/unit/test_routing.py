@@ -51,7 +51,7 @@ def _run(
 def test_the_default_config_sends_every_alert_to_email_and_slack_on_its_own() -> None:
     store = MemoryAlertStore()
 
-    result = _run(store, RulesConfig(), batch(T0, error_signal("a", invocations=3, errors=1)))
+    result = _run(store, RulesConfig(), batch(T0, error_signal("a", invocations=1, errors=1)))
 
     (notification,) = result.notifications
     assert notification.receiver == "default"
@@ -60,7 +60,7 @@ def test_the_default_config_sends_every_alert_to_email_and_slack_on_its_own() ->
 
 def test_a_storm_across_50_resources_is_one_grouped_message() -> None:
     store = MemoryAlertStore()
-    storm = [error_signal(f"fn-{i:02d}", invocations=3, errors=1) for i in range(50)]
+    storm = [error_signal(f"fn-{i:02d}", invocations=1, errors=1) for i in range(50)]
 
     result = _run(store, ROUTED, batch(T0, *storm))
 
@@ -81,7 +81,7 @@ def test_critical_alerts_page_email_and_slack_and_warnings_go_to_slack_only() ->
         batch(
             T0,
             error_signal("busy", invocations=100_000, errors=5_000),
-            error_signal("quiet", invocations=3, errors=1),
+            error_signal("quiet", invocations=1, errors=1),
         ),
     )
 
@@ -91,8 +91,8 @@ def test_critical_alerts_page_email_and_slack_and_warnings_go_to_slack_only() ->
 
 def test_a_group_waits_its_interval_then_sends_what_joined_meanwhile() -> None:
     store = MemoryAlertStore()
-    _run(store, ROUTED, batch(T0, error_signal("a", invocations=3, errors=1)))
-    signals = [error_signal(r, invocations=3, errors=1) for r in ("a", "b")]
+    _run(store, ROUTED, batch(T0, error_signal("a", invocations=1, errors=1)))
+    signals = [error_signal(r, invocations=1, errors=1) for r in ("a", "b")]
 
     early = _run(store, ROUTED, batch(T0 + minutes(2), *signals))
     due = _run(store, ROUTED, batch(T0 + minutes(5), *signals))
@@ -103,7 +103,7 @@ def test_a_group_waits_its_interval_then_sends_what_joined_meanwhile() -> None:
 
 def test_without_send_resolved_a_receiver_hears_no_resolution() -> None:
     store = MemoryAlertStore()
-    _run(store, ROUTED, batch(T0, error_signal("a", invocations=3, errors=1)))
+    _run(store, ROUTED, batch(T0, error_signal("a", invocations=1, errors=1)))
 
     cleared = _run(store, ROUTED, batch(T0 + minutes(5)))
 
@@ -122,7 +122,7 @@ def test_a_silence_mutes_exactly_what_it_matches_and_the_alerts_are_still_record
             comment="deploy",
         )
     )
-    signals = [error_signal(r, invocations=3, errors=1) for r in ("orders-api", "search-api")]
+    signals = [error_signal(r, invocations=1, errors=1) for r in ("orders-api", "search-api")]
 
     result = _run(store, RulesConfig(), batch(T0, *signals))
 
@@ -158,7 +158,7 @@ def test_an_inhibit_rule_mutes_warnings_while_a_critical_fires_in_the_same_regio
         batch(
             T0,
             error_signal("busy", invocations=100_000, errors=5_000),
-            error_signal("quiet", invocations=3, errors=1),
+            error_signal("quiet", invocations=1, errors=1),
         ),
     )
 
@@ -231,7 +231,7 @@ def test_invariants_of_grouped_notification(cycles: list[list[bool]], replay: bo
     for index, failing in enumerate(cycles):
         at = T0 + minutes(5 * index)
         signals = [
-            error_signal(name, invocations=3, errors=1, at=at)
+            error_signal(name, invocations=1, errors=1, at=at)
             for name, bad in zip(("a", "b", "c"), failing, strict=True)
             if bad
         ]

@@ -68,8 +68,8 @@ def test_an_outage_of_ten_thousand_functions_stays_one_bounded_item_and_one_mess
     subjects = [n.subject for n in over.notifications]
     assert subjects[0] == "[RESOLVED] AWS outage over: lambda in us-east-1"
     assert sorted(subjects[1:]) == [
-        "[WARNING] Lambda errors still firing: fn-00000",
-        "[WARNING] Lambda errors still firing: fn-00050",
+        "[CRITICAL] Lambda errors still firing: fn-00000",
+        "[CRITICAL] Lambda errors still firing: fn-00050",
     ]
 
 
@@ -92,9 +92,9 @@ def test_a_group_larger_than_an_item_continues_in_parts_and_every_alert_is_heard
     members = [fp for g in parts for fp in g.members]
     assert len(members) == len(set(members)) == 2_500
     assert sorted(n.subject for n in fired.notifications) == [
-        "[WARNING] Lambda errors: 1000 firing",
-        "[WARNING] Lambda errors: 1000 firing",
-        "[WARNING] Lambda errors: 500 firing",
+        "[CRITICAL] Lambda errors: 1000 firing",
+        "[CRITICAL] Lambda errors: 1000 firing",
+        "[CRITICAL] Lambda errors: 500 firing",
     ]
 
     resolved = evaluate(
@@ -119,9 +119,9 @@ def test_a_storm_of_separate_groups_sends_thirty_messages_and_one_digest() -> No
 
     digest = result.notifications[-1]
     assert len(result.notifications) == 31
-    assert digest.subject == "[WARNING] 9970 more alert notifications from one evaluation"
+    assert digest.subject == "[CRITICAL] 9970 more alert notifications from one evaluation"
     body = json.loads(digest.message)["email"]
-    assert body.count("\n- [WARNING] Lambda errors firing: ") == 200
+    assert body.count("\n- [CRITICAL] Lambda errors firing: ") == 200
     assert "- ...and 9770 more" in body
     assert all(len(n.model_dump_json()) < STATE_LIMIT for n in result.notifications)
     assert len(store.outbox.pending()) == 31

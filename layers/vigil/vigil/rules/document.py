@@ -127,7 +127,6 @@ def _system_errors_default() -> EventCountRule:
 
 def _lambda_errors_default() -> VolumeAwareRule:
     return VolumeAwareRule(
-        low_volume_below=1000,
         warning_rate=0.001,
         critical_rate=0.01,
         for_minutes=5,
@@ -136,7 +135,6 @@ def _lambda_errors_default() -> VolumeAwareRule:
 
 def _lambda_throttles_default() -> VolumeAwareRule:
     return VolumeAwareRule(
-        low_volume_below=1000,
         warning_rate=0.01,
         critical_rate=0.05,
         for_minutes=10,
@@ -145,7 +143,6 @@ def _lambda_throttles_default() -> VolumeAwareRule:
 
 def _api_5xx_default() -> VolumeAwareRule:
     return VolumeAwareRule(
-        low_volume_below=1000,
         warning_rate=0.001,
         critical_rate=0.01,
         for_minutes=5,
