@@ -280,6 +280,15 @@ def test_the_span_must_be_one_cloudwatch_still_keeps(
         assert (plan.per_call, plan.calls, plan.metrics_requested) == (outcome, 2, 6)
 
 
+def test_a_span_is_cut_to_whole_periods() -> None:
+    # 5-minute datapoints start on multiples of 5 minutes: a window must hold whole ones.
+    now = T0 + timedelta(days=20)
+
+    plan = plan_history(["a"], RULES, since=_at(2), until=_at(63), now=now, period=300)
+
+    assert (plan.since, plan.until, plan.points) == (T0, _at(60), 12)
+
+
 def test_history_answers_spans_of_what_was_fetched_and_refuses_the_unplanned() -> None:
     key = function_metric("a", "Errors")
     history = History({key: {_at(0): 1.0, _at(1): 2.0, _at(2): 4.0}})

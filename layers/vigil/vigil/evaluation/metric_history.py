@@ -19,10 +19,10 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from vigil.core.clock import floor_minute, iso
+from vigil.core.clock import iso
 from vigil.core.errors import VigilError
 from vigil.dials.base import MetricKey
 from vigil.dials.collect import MetricsPort, collect
@@ -121,7 +121,8 @@ def plan_history(
         raise HistoryRefused(
             f"period {period} s does not divide collection.window_minutes ({window // 60} min)"
         )
-    since, until = floor_minute(since), floor_minute(until)
+    # Whole periods, aligned as CloudWatch aligns them, so every window holds whole datapoints.
+    since, until = _floor(since, period), _floor(until, period)
     if until <= since:
         raise HistoryRefused(f"the span ends ({iso(until)}) before it starts ({iso(since)})")
     if until > now:
@@ -141,6 +142,10 @@ def plan_history(
     keys = [account_metric(m) for m in ("Invocations", "Errors", "Throttles") if enabled]
     keys += [function_metric(n, m) for n in sorted(set(functions)) for m in sorted(per_function)]
     return HistoryPlan(tuple(keys), since, until, period, len(set(functions)))
+
+
+def _floor(moment: datetime, seconds: int) -> datetime:
+    return datetime.fromtimestamp(moment.timestamp() // seconds * seconds, UTC)
 
 
 def fetch_history(
