@@ -12,6 +12,9 @@
     vigil incidents show ID
     vigil alerts list [-o table|json]
     vigil notify test [--severity critical|warning|info] [--topic-arn ARN]
+    vigil rules backtest --rules FILE [--file SERIES] [--since T] [--until T | --days N]
+        [--functions GLOB ...] [--period 60|300] [--max-metrics N] [--yes] [--events]
+        [-o table|json]
 
 The command reads the wall clock (the one place Vigil does) and hands ``now`` to the domain.
 Bad input (an unknown incident or silence, a lost race) exits with 2 and a message on stderr;
@@ -43,7 +46,7 @@ from vigil.core.model import Notification, Severity
 from vigil.rules.routing import parse_duration
 from vigil.runbook.gate import ApprovalClosedError, NotAuthorizedError
 from vigil.runbook.incident import IncidentAlreadyOpen
-from vigil_cli import operations
+from vigil_cli import backtest, operations
 from vigil_cli.approvers import approvers_in_use
 from vigil_cli.output import FORMATS, Listing, render
 from vigil_cli.stack import (
@@ -150,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     expire.add_argument("silence_id", metavar="ID")
     _runbook_parser(commands)
     _read_parsers(commands)
+    backtest.add_parser(commands, output=_output_option(), moment=moment)
     return parser
 
 
@@ -278,7 +282,17 @@ class _Stack:
             print(f"vigil: the refusal was not announced: {exc}", file=sys.stderr)
 
 
+def _ask(prompt: str) -> bool:
+    """A yes at the terminal; no terminal, no yes."""
+    if not sys.stdin.isatty():
+        return False
+    print(prompt, end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in {"y", "yes"}
+
+
 def _run(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str | Listing:
+    if args.command == "rules":
+        return backtest.run(args, stack.session, now=now, ask=_ask)
     if args.command == "silence":
         return _silence(args, SilenceStore(stack.session.client("dynamodb"), stack.table), now=now)
     if args.command == "runbook" and args.action == "start":

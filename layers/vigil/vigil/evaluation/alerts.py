@@ -1,12 +1,16 @@
 """The judge and lifecycle stages: which alerts a batch concerns, and their transitions."""
 
+from collections.abc import Callable, Iterable
+
 from aws_lambda_powertools import Logger
 
 from vigil.alerting.lifecycle import Transition, step
 from vigil.core.errors import ConflictError
+from vigil.core.model import SignalBatch
 from vigil.evaluation.flow import Intake, Judged, Stepped
 from vigil.evaluation.ports import Evaluation
 from vigil.rules.base import Breach
+from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import judge
 
 logger = Logger(child=True)
@@ -16,14 +20,23 @@ MAX_CONFLICT_RETRIES = 3
 
 def judge_signals(ctx: Evaluation) -> Judged:
     """Judge every signal of the batch; add the active alerts of the kinds it covers."""
+    return judge_batch(ctx.batch, ctx.rules, ctx.store.active)
+
+
+def judge_batch(
+    batch: SignalBatch, rules: RulesConfig, active: Callable[[str], Iterable[str]]
+) -> Judged:
+    """The batch's breaches, and the alerts to step: the breaching ones, then the active ones
+    (``active(kind)``: their fingerprints) of the kinds the batch covers. The Evaluate
+    function and ``vigil rules backtest`` (``vigil.evaluation.backtest``) both judge here."""
     breaches: dict[str, Breach] = {}
-    for signal in ctx.batch.signals:
-        breach = judge(signal, ctx.rules)
+    for signal in batch.signals:
+        breach = judge(signal, rules)
         if breach is not None:
             breaches[breach.labels.fingerprint] = breach
     candidates = dict.fromkeys(breaches)
-    for kind in ctx.batch.covered_kinds:
-        candidates.update(dict.fromkeys(ctx.store.active(kind)))
+    for kind in batch.covered_kinds:
+        candidates.update(dict.fromkeys(active(kind)))
     return Judged(breaches, list(candidates))
 
 
