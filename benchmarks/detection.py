@@ -37,6 +37,7 @@ over a detector's series before the ratios (micro-averaged).
 
     .venv/bin/python benchmarks/detection.py [--seed 1] [--json] [--detectors lambda,cost,s3]
         [--lambda-days 21] [--cost-days 150] [--s3-days 7] [--rules rules.json]
+        [--series] [--check]
 """
 
 import argparse
@@ -406,7 +407,7 @@ def s3_run(bucket: S3Bucket, rules: RulesConfig) -> Run:
 @dataclass(frozen=True)
 class Detector:
     name: str
-    unit: str  # of the delay
+    unit: str  # of the delay: "min" or "d"
     step: float  # a step's length in that unit
     trailing: int  # the rolling baseline's window, in steps
     runs: Callable[[RulesConfig], Iterator[Run]]
@@ -462,7 +463,7 @@ def detectors(args: argparse.Namespace) -> dict[str, Detector]:
         ),
         "cost": Detector(
             "Cost daily spike",
-            "days",
+            "d",
             1,
             ROLLING_DAYS,
             lambda rules: (cost_run(a, rules) for a in accounts),
@@ -499,6 +500,35 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def series_table(results: list[dict[str, Any]]) -> str:
+    """Per series: incidents, and found / false positives of each method."""
+    head = f"{'detector':<18} {'series':<24} {'incidents':>9}" + "".join(
+        f" {method:>16}" for method in METHODS
+    )
+    lines = [head, "-" * len(head)]
+    for result in results:
+        for row in result["series"]:
+            cells = "".join(
+                f" {f'{row[m]["found"]} / {row[m]["false_positives"]} fp':>16}" for m in METHODS
+            )
+            lines.append(
+                f"{result['detector']:<18} {row['series']:<24} {len(row['incidents']):>9}{cells}"
+            )
+    return "\n".join(lines)
+
+
+def beaten(results: list[dict[str, Any]]) -> list[str]:
+    """The detectors whose Vigil F1 is not above both baselines' (the issue's bar)."""
+    return [
+        result["detector"]
+        for result in results
+        if any(
+            result["methods"]["Vigil"]["f1"] <= result["methods"][method]["f1"]
+            for method in METHODS[1:]
+        )
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1)
@@ -511,15 +541,26 @@ def main() -> int:
     parser.add_argument("--s3-warmup-days", type=int, default=1)
     parser.add_argument("--rules", type=Path, help="a rules document (JSON) instead of defaults")
     parser.add_argument("--json", action="store_true", help="one JSON document, per series too")
+    parser.add_argument("--series", action="store_true", help="also a table per series")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 unless Vigil's F1 beats both baselines'"
+    )
     args = parser.parse_args()
     rules = RulesConfig.from_json(args.rules.read_text()) if args.rules else RulesConfig()
     chosen = detectors(args)
     results = [evaluate(chosen[name], rules) for name in args.detectors.split(",")]
+    behind = beaten(results)
     if args.json:
-        print(json.dumps({"seed": args.seed, "results": results}, indent=2))
-        return 0
-    print(f"detection on labelled series (seed {args.seed}; benchmarks/series.py)")
-    print(table(results))
+        print(json.dumps({"seed": args.seed, "results": results, "behind": behind}, indent=2))
+    else:
+        print(f"detection on labelled series (seed {args.seed}; benchmarks/series.py)")
+        print(table(results))
+        if args.series:
+            print()
+            print(series_table(results))
+    if args.check and behind:
+        print(f"Vigil's F1 does not beat both baselines for: {', '.join(behind)}", file=sys.stderr)
+        return 1
     return 0
 
 

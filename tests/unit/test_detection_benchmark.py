@@ -5,11 +5,13 @@ models their docstring describes. Timing is the benchmark's own business, not a 
 import itertools
 import statistics
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from benchmarks.detection import (
     Tally,
+    beaten,
     cost_run,
     lambda_run,
     rising_edges,
@@ -73,6 +75,17 @@ def test_a_method_that_never_fires_has_no_precision_and_an_f1_of_zero() -> None:
     total.add(score((), [3, 4], scored_from=0, step=1))
     assert (total.incidents, total.found, total.false_positives) == (3, 1, 2)
     assert total.delays == [2]
+
+
+def test_vigil_is_behind_where_its_f1_does_not_beat_both_baselines() -> None:
+    # The bar: the benchmark beats both naive baselines on F1 for every detector.
+    def result(name: str, vigil: float, static: float, rolling: float) -> dict[str, Any]:
+        f1 = {"Vigil": vigil, "static p99": static, "rolling 3-sigma": rolling}
+        return {"detector": name, "methods": {m: {"f1": v} for m, v in f1.items()}}
+
+    results = [result("ahead", 0.8, 0.5, 0.7), result("tied", 0.5, 0.5, 0.1)]
+    results.append(result("behind", 0.4, 0.3, 0.6))
+    assert beaten(results) == ["tied", "behind"]
 
 
 # -------------------------------------------------------------------------- baselines
