@@ -9,6 +9,10 @@ as the functions run it in production:
   (``tests.factories.error_signal``, as the noise benchmark), judged by
   ``vigil.rules.kinds.judge`` and stepped through ``vigil.alerting.lifecycle.step``, so
   ``for_minutes``, pending and episodes count as they do for the Evaluate function.
+- **Lambda time-outs**: each window's slowest invocation becomes the ``lambda.duration_timeout``
+  signal the duration dial builds (``duration_ms``, ``timeout_ms``), judged and stepped alike.
+  The dial reads a function only when the account's slowest invocation nears a time-out or its
+  alert is open; the judge is silent below that level, so judging every window is the same.
 - **Cost spikes**: every day, ``vigil.cost.collect.CostCollector.run`` reads the bill from an
   in-memory Cost Explorer and history (the same ports the Cost function fills from AWS), and
   its signals are judged and stepped like any other, per series.
@@ -17,7 +21,8 @@ as the functions run it in production:
   ``s3.latency`` signal is judged and stepped.
 
 The baselines see the per-window value Vigil judged (the error rate for Lambda, the daily
-spend of each service for cost, the window's request-weighted latency for S3):
+spend of each service for cost, the slowest invocation for time-outs, the window's
+request-weighted latency for S3):
 
 - **static p99**: fire while the value is above the 99th percentile of the series' warm-up
   (its training prefix);
@@ -35,9 +40,9 @@ morning, so a spike found on its first day has a delay of one day). Only steps a
 warm-up are scored, for every method alike; incidents are all after it. Figures are summed
 over a detector's series before the ratios (micro-averaged).
 
-    .venv/bin/python benchmarks/detection.py [--seed 1] [--json] [--detectors lambda,cost,s3]
-        [--lambda-days 21] [--cost-days 150] [--s3-days 7] [--rules rules.json]
-        [--series] [--check]
+    .venv/bin/python benchmarks/detection.py [--seed 1] [--json]
+        [--detectors lambda,timeouts,cost,s3] [--lambda-days 21] [--cost-days 150]
+        [--s3-days 7] [--rules rules.json] [--series] [--check]
 """
 
 import argparse
@@ -59,20 +64,23 @@ from benchmarks.series import (  # noqa: E402
     START_DAY,
     WINDOW_MINUTES,
     CostAccount,
+    DurationSeries,
     Incident,
     LambdaSeries,
     S3Bucket,
     cost_scenarios,
+    duration_scenarios,
     lambda_scenarios,
     s3_scenarios,
 )
 from tests.factories import error_signal  # noqa: E402
 from vigil.alerting.lifecycle import step  # noqa: E402
-from vigil.core.model import Alert, NotifyReason, Signal  # noqa: E402
+from vigil.core.model import Alert, Labels, NotifyReason, Signal  # noqa: E402
 from vigil.cost.collect import Anomaly, CostCollector  # noqa: E402
 from vigil.cost.detection import TOTAL  # noqa: E402
 from vigil.dials.collect import collect  # noqa: E402
 from vigil.dials.inventory import TagScope  # noqa: E402
+from vigil.dials.lambda_duration import TIMEOUT_KIND  # noqa: E402
 from vigil.dials.resources import MetricQuery, MetricsFilter  # noqa: E402
 from vigil.dials.s3 import LATENCY_KIND, S3Family  # noqa: E402
 from vigil.rules.base import Breach  # noqa: E402
@@ -230,6 +238,34 @@ class Run:
     vigil: dict[str, list[int]]
     streams: dict[str, list[float | None]]
     concerned: frozenset[str]
+
+
+def duration_run(series: DurationSeries, rules: RulesConfig) -> Run:
+    """The time-out rule on each window's slowest invocation (a window without invocations has
+    no datapoint, so no signal)."""
+    episodes = Episodes(rules)
+    labels = Labels(kind=TIMEOUT_KIND, resource=series.name, account=ACCOUNT, region=REGION)
+    for index, peak in enumerate(series.max_ms):
+        at = START + timedelta(minutes=(index + 1) * WINDOW_MINUTES)
+        signal = Signal(
+            source="metrics",
+            labels=labels,
+            value=round(peak / series.timeout_ms * 100, 4),
+            unit="Percent",
+            window_seconds=WINDOW_MINUTES * 60,
+            observed_at=at,
+            samples={"duration_ms": peak, "timeout_ms": series.timeout_ms},
+        )
+        episodes.advance(index, at, [signal] if peak else [])
+    peaks: list[float | None] = [peak or None for peak in series.max_ms]
+    return Run(
+        series.name,
+        series.incidents,
+        series.warmup,
+        episodes.detections,
+        {series.name: peaks},
+        frozenset({series.name}),
+    )
 
 
 def lambda_run(series: LambdaSeries, rules: RulesConfig) -> Run:
@@ -447,34 +483,36 @@ def evaluate(detector: Detector, rules: RulesConfig) -> dict[str, Any]:
 
 
 def detectors(args: argparse.Namespace) -> dict[str, Detector]:
+    """The detectors by name; each generates its series when it is evaluated."""
     seed = args.seed
-    lambda_series = lambda_scenarios(
-        days=args.lambda_days, warmup_days=args.lambda_warmup_days, seed=seed
-    )
-    accounts = cost_scenarios(days=args.cost_days, warmup_days=args.cost_warmup_days, seed=seed)
-    buckets = s3_scenarios(days=args.s3_days, warmup_days=args.s3_warmup_days, seed=seed)
+
+    def lambda_runs(rules: RulesConfig) -> Iterator[Run]:
+        days, warmup = args.lambda_days, args.lambda_warmup_days
+        for series in lambda_scenarios(days=days, warmup_days=warmup, seed=seed):
+            yield lambda_run(series, rules)
+
+    def duration_runs(rules: RulesConfig) -> Iterator[Run]:
+        days, warmup = args.lambda_days, args.lambda_warmup_days
+        for series in duration_scenarios(days=days, warmup_days=warmup, seed=seed):
+            yield duration_run(series, rules)
+
+    def cost_runs(rules: RulesConfig) -> Iterator[Run]:
+        days, warmup = args.cost_days, args.cost_warmup_days
+        for account in cost_scenarios(days=days, warmup_days=warmup, seed=seed):
+            yield cost_run(account, rules)
+
+    def s3_runs(rules: RulesConfig) -> Iterator[Run]:
+        days, warmup = args.s3_days, args.s3_warmup_days
+        for bucket in s3_scenarios(days=days, warmup_days=warmup, seed=seed):
+            yield s3_run(bucket, rules)
+
     return {
-        "lambda": Detector(
-            "Lambda errors",
-            "min",
-            WINDOW_MINUTES,
-            ROLLING_WINDOWS,
-            lambda rules: (lambda_run(s, rules) for s in lambda_series),
+        "lambda": Detector("Lambda errors", "min", WINDOW_MINUTES, ROLLING_WINDOWS, lambda_runs),
+        "timeouts": Detector(
+            "Lambda time-outs", "min", WINDOW_MINUTES, ROLLING_WINDOWS, duration_runs
         ),
-        "cost": Detector(
-            "Cost daily spike",
-            "d",
-            1,
-            ROLLING_DAYS,
-            lambda rules: (cost_run(a, rules) for a in accounts),
-        ),
-        "s3": Detector(
-            "S3 latency",
-            "min",
-            WINDOW_MINUTES,
-            ROLLING_WINDOWS,
-            lambda rules: (s3_run(b, rules) for b in buckets),
-        ),
+        "cost": Detector("Cost daily spike", "d", 1, ROLLING_DAYS, cost_runs),
+        "s3": Detector("S3 latency", "min", WINDOW_MINUTES, ROLLING_WINDOWS, s3_runs),
     }
 
 
@@ -532,7 +570,7 @@ def beaten(results: list[dict[str, Any]]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--detectors", default="lambda,cost,s3")
+    parser.add_argument("--detectors", default="lambda,timeouts,cost,s3")
     parser.add_argument("--lambda-days", type=int, default=21)
     parser.add_argument("--lambda-warmup-days", type=int, default=7)
     parser.add_argument("--cost-days", type=int, default=150)

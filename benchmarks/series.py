@@ -29,6 +29,14 @@ downstream calls and bad inputs every production function has). Two families:
   One deploy in three is bad: its error rate steps up (0.5 % to 3 %, 30 % to 100 % for a quiet
   function) until it is rolled back 30 minutes to 2 hours later: an incident.
 
+**Lambda time-outs** (:func:`lambda_durations`): a function's slowest invocation per window
+(``Duration`` Maximum) against its time-out. Durations are log-normal around the function's
+median (sigma 0.5), so the slowest of a window grows with its invocations; three windows in ten
+have a cold start (0.8 to 2.5 s of init) and one in 200 a call retried with backoff (3x to 8x
+the median); time-outs are set with headroom, as they should be. Incidents, 15 minutes to 2
+hours: a dependency hangs and invocations run into the time-out (Lambda cuts them there), or it
+slows down and they finish at 80 % to 99 % of it.
+
 **Cost** (:func:`cost_account`): one account's bill, day by day, as Cost Explorer reports it by
 SERVICE. Every account has a steady background: EC2 (autoscaled: weekends at 85 %, noise 4 %,
 0.5 % growth a week), Lambda (weekends at 60 %, noise 8 %), Route 53 (hosted zones charged on
@@ -65,6 +73,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from statistics import NormalDist
 
 WINDOW_MINUTES = 5
 WINDOWS_A_DAY = 24 * 60 // WINDOW_MINUTES
@@ -216,6 +225,59 @@ def lambda_series(
     invocations = [poisson(rng, v) for v in expected]
     errors = [binomial(rng, n, p) for n, p in zip(invocations, rate, strict=True)]
     return LambdaSeries(name, tuple(invocations), tuple(errors), tuple(incidents), warmup)
+
+
+@dataclass(frozen=True)
+class DurationSeries:
+    """A function's slowest invocation per 5-minute window (``Duration`` Maximum; 0 when it was
+    not invoked) and its configured time-out."""
+
+    name: str
+    timeout_ms: float
+    max_ms: tuple[float, ...]
+    incidents: tuple[Incident, ...]
+    warmup: int
+
+
+def lambda_durations(
+    name: str,
+    mean: int,
+    *,
+    median_ms: float,
+    timeout_ms: float,
+    days: int,
+    warmup_days: int,
+    seed: int,
+) -> DurationSeries:
+    """One function's ``Duration`` Maximum per window (see the module docstring)."""
+    rng = _rng(seed, f"duration {name}")
+    windows, warmup = days * WINDOWS_A_DAY, warmup_days * WINDOWS_A_DAY
+    invocations = [poisson(rng, v) for v in traffic(rng, mean, windows, WINDOW_MINUTES)]
+    slow: dict[int, float] = {}
+    incidents: list[Incident] = []
+    lengths = [rng.choice((3, 6, 12, 24)) for _ in range((days - warmup_days) * 2 // 3)]
+    for start, end in place(rng, lengths, lo=warmup, hi=windows, gap=WINDOWS_A_DAY // 4):
+        if rng.random() < 0.5:
+            incidents.append(Incident(start, end, f"time-outs for {(end - start) * 5} min"))
+            slow.update(dict.fromkeys(range(start, end), timeout_ms))
+        else:
+            incidents.append(Incident(start, end, f"near the time-out for {(end - start) * 5} min"))
+            slow.update({i: rng.uniform(0.8, 0.99) * timeout_ms for i in range(start, end)})
+    normal = NormalDist()
+    peaks = []
+    for index, count in enumerate(invocations):
+        if not count:
+            peaks.append(0.0)
+            continue
+        # The largest of ``count`` log-normal durations, drawn through its own distribution.
+        top = max(rng.random(), 1e-12) ** (1 / count)
+        peak = median_ms * math.exp(0.5 * normal.inv_cdf(min(top, 1 - 1e-12)))
+        if rng.random() < 0.3:
+            peak = max(peak, rng.uniform(800, 2_500))  # a cold start's init
+        if rng.random() < 1 / 200:
+            peak = max(peak, median_ms * rng.uniform(3, 8))  # retries with backoff
+        peaks.append(round(min(timeout_ms, max(peak, slow.get(index, 0.0))), 1))
+    return DurationSeries(name, timeout_ms, tuple(peaks), tuple(incidents), warmup)
 
 
 # ------------------------------------------------------------------------------------ cost
@@ -383,6 +445,21 @@ def lambda_scenarios(*, days: int, warmup_days: int, seed: int) -> list[LambdaSe
         for mean in LAMBDA_VOLUMES
         for family in ("bursts", "deploys")
     ]
+
+
+def duration_scenarios(*, days: int, warmup_days: int, seed: int) -> list[DurationSeries]:
+    """An API function (120 ms, 6-second time-out, 1,000 a window at peak) and a worker (4 s,
+    a minute's time-out, 30 a window)."""
+    return [
+        lambda_durations(
+            "api", 1_000, median_ms=120, timeout_ms=6_000, days=days, warmup_days=warmup_days,
+            seed=seed,
+        ),
+        lambda_durations(
+            "worker", 30, median_ms=4_000, timeout_ms=60_000, days=days,
+            warmup_days=warmup_days, seed=seed,
+        ),
+    ]  # fmt: skip
 
 
 def cost_scenarios(*, days: int, warmup_days: int, seed: int, copies: int = 2) -> list[CostAccount]:

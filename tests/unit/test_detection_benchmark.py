@@ -13,6 +13,7 @@ from benchmarks.detection import (
     Tally,
     beaten,
     cost_run,
+    duration_run,
     lambda_run,
     rising_edges,
     rolling_sigma,
@@ -23,11 +24,14 @@ from benchmarks.detection import (
 from benchmarks.series import (
     START_DAY,
     CostAccount,
+    DurationSeries,
     Incident,
     LambdaSeries,
     S3Bucket,
     cost_account,
     cost_scenarios,
+    duration_scenarios,
+    lambda_durations,
     lambda_scenarios,
     lambda_series,
     s3_bucket,
@@ -139,6 +143,8 @@ def test_every_scenario_has_its_incidents_after_the_warm_up_and_apart() -> None:
     for series in lambda_scenarios(days=4, warmup_days=1, seed=3):
         _check_incidents(series.incidents, series.warmup, len(series.invocations))
         assert all(0 <= e <= n for n, e in zip(series.invocations, series.errors, strict=True))
+    for durations in duration_scenarios(days=4, warmup_days=1, seed=3):
+        _check_incidents(durations.incidents, durations.warmup, len(durations.max_ms))
     for account in cost_scenarios(days=100, warmup_days=63, seed=3, copies=1):
         _check_incidents(account.incidents, account.warmup, len(account.days))
         assert bool(account.incidents) is not account.name.startswith("sparse")
@@ -168,6 +174,21 @@ def test_bad_deploys_step_the_error_rate_up_until_they_are_rolled_back() -> None
         span = range(incident.start, incident.end)
         rate = sum(series.errors[i] for i in span) / sum(series.invocations[i] for i in span)
         assert 0.004 < rate < 0.032
+
+
+def test_the_slowest_invocation_nears_the_time_out_only_in_incidents() -> None:
+    series = lambda_durations(
+        "api", 1_000, median_ms=120, timeout_ms=6_000, days=4, warmup_days=1, seed=1
+    )
+    inside = {i for x in series.incidents for i in range(x.start, x.end)}
+
+    assert inside
+    assert all(0 < series.max_ms[i] <= 6_000 for i in inside)
+    assert all(series.max_ms[i] >= 0.8 * 6_000 for i in inside)
+    usual = [v for i, v in enumerate(series.max_ms) if i not in inside]
+    assert max(usual) < 0.8 * 6_000
+    # Cold starts: about three windows in ten reach 0.8 s at least.
+    assert 0.2 < sum(1 for v in usual if v >= 800) / len(usual) < 0.4
 
 
 def _spend(account: CostAccount, service: str) -> list[float]:
@@ -237,6 +258,16 @@ def test_the_lambda_harness_counts_an_episode_once_and_feeds_the_baselines_the_r
     tally = score(run.incidents, run.vigil["quiet"], scored_from=0, step=5)
     assert (tally.found, tally.false_positives) == (2, 0)
     assert run.streams["quiet"] == [e / 10 for e in errors]
+
+
+def test_the_time_out_harness_judges_each_windows_slowest_invocation() -> None:
+    peaks = (100.0, 5_000.0, 5_000.0, 100.0, 0.0, 5_900.0)
+    incidents = (Incident(1, 3, "slow"), Incident(5, 6, "slow again"))
+    run = duration_run(DurationSeries("api", 6_000.0, peaks, incidents, 0), RULES)
+
+    tally = score(run.incidents, run.vigil["api"], scored_from=0, step=5)
+    assert (tally.found, tally.false_positives) == (2, 0)
+    assert run.streams["api"] == [100.0, 5_000.0, 5_000.0, 100.0, None, 5_900.0]
 
 
 def test_the_cost_harness_runs_the_collector_day_by_day_and_scores_the_service_and_total() -> None:
