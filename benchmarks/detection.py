@@ -178,8 +178,8 @@ def static_percentile(values: Sequence[float | None], train: int, q: float = 0.9
     if len(known) < 2:
         return []
     threshold = statistics.quantiles(known, n=1000, method="inclusive")[round(q * 1000) - 1]
-    return rising_edges(index >= train and v is not None and v > threshold for index, v in
-                        enumerate(values))  # fmt: skip
+    above = (i >= train and v is not None and v > threshold for i, v in enumerate(values))
+    return rising_edges(above)
 
 
 def rolling_sigma(values: Sequence[float | None], trailing: int, k: float = 3.0) -> list[int]:
@@ -421,9 +421,13 @@ def s3_run(bucket: S3Bucket, rules: RulesConfig) -> Run:
     for index in range(len(bucket.requests) // WINDOW_MINUTES):
         end = START + timedelta(minutes=(index + 1) * WINDOW_MINUTES)
         batch = collect(
-            families=[family], metrics=metrics, rules=rules, now=end + lag, account=ACCOUNT,
+            families=[family],
+            metrics=metrics,
+            rules=rules,
+            now=end + lag,
+            account=ACCOUNT,
             region=REGION,
-        ).batch  # fmt: skip
+        ).batch
         signals = [s for s in batch.signals if s.labels.kind == LATENCY_KIND]
         latencies.append(signals[0].value if signals else None)
         episodes.advance(index, end, signals)

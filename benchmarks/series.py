@@ -452,14 +452,24 @@ def duration_scenarios(*, days: int, warmup_days: int, seed: int) -> list[Durati
     a minute's time-out, 30 a window)."""
     return [
         lambda_durations(
-            "api", 1_000, median_ms=120, timeout_ms=6_000, days=days, warmup_days=warmup_days,
+            "api",
+            1_000,
+            median_ms=120,
+            timeout_ms=6_000,
+            days=days,
+            warmup_days=warmup_days,
             seed=seed,
         ),
         lambda_durations(
-            "worker", 30, median_ms=4_000, timeout_ms=60_000, days=days,
-            warmup_days=warmup_days, seed=seed,
+            "worker",
+            30,
+            median_ms=4_000,
+            timeout_ms=60_000,
+            days=days,
+            warmup_days=warmup_days,
+            seed=seed,
         ),
-    ]  # fmt: skip
+    ]
 
 
 def cost_scenarios(*, days: int, warmup_days: int, seed: int, copies: int = 2) -> list[CostAccount]:
