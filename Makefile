@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo benchmark benchmark-storm benchmark-cold-start benchmark-noise lock clean layout
+.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo benchmark benchmark-storm benchmark-cold-start benchmark-noise benchmark-detection lock clean layout
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -97,14 +97,19 @@ integration: venv ## handlers and adapters on moto
 e2e: venv chromium ## the template deployed in the emulator, scenarios played
 	$(PYTEST) tests/e2e
 
-benchmark: venv ## what healthy, sweep and unhealthy cycles ask of AWS (10 to 5,000 functions)
+benchmark: venv ## what healthy, sweep and unhealthy cycles ask of AWS (10 to 5,000 functions), then the detection table
 	$(PY) benchmarks/collection_cycle.py
+	@echo
+	$(PY) benchmarks/detection.py
 
 benchmark-storm: venv ## 1,000 to 20,000 functions failing at once: bytes, Evaluate CPU, messages
 	$(PY) benchmarks/storm.py
 
 benchmark-noise: venv ## alert episodes a day from background errors alone, by volume (10 to 100,000 invocations)
 	$(PY) benchmarks/noise.py
+
+benchmark-detection: venv ## precision, recall, F1, delay on labelled series, against two naive baselines
+	$(PY) benchmarks/detection.py
 
 benchmark-cold-start: build ## handler import seconds (fresh interpreter, median of 10) and the layer's size
 	$(PY) benchmarks/cold_start.py --importtime 8
