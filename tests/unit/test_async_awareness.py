@@ -31,6 +31,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.factories import error_signal, labels
 from tests.fakes import FixedAccountSettings
 from vigil.adapters.inventory import LambdaDestinations
 from vigil.adapters.lambda_inventory import LambdaInventory
@@ -282,6 +283,34 @@ def test_switched_off_or_without_delivery_alerts_the_errors_are_judged_as_before
 
     assert {kind for kind, _ in watch.kinds_seen} == {ERRORS_KIND}
     assert watch.notified[0][::3] == (ERRORS_KIND, NotifyReason.FIRING)
+
+
+@pytest.mark.parametrize(
+    ("invocations", "errors", "verdict"),
+    [
+        (5000, 250, None),  # 5.00 %: at the rate, not above it
+        (5000, 400, "8.00% errors (400 of 5,000 invocations) over 5 min, above 5.00%"),
+        (0, 3, "100.00% errors (3 of 0 invocations) over 5 min, above 5.00%"),  # none read
+        (5000, 0, None),
+    ],
+)
+def test_the_async_errors_verdict_as_docs_rules_md_states_it(
+    invocations: float, errors: float, verdict: str | None
+) -> None:
+    """docs/rules.md, ``lambda_async_errors``: the verdict and its example."""
+    signal = error_signal("thumbnailer", invocations=invocations, errors=errors)
+    signal = signal.model_copy(update={"labels": labels("thumbnailer", kind=ASYNC_ERRORS_KIND)})
+
+    found = judge(signal, RulesConfig())
+
+    if verdict is None:
+        assert found is None
+        return
+    assert found is not None
+    assert (found.severity, found.for_seconds) == (Severity.WARNING, 30 * 60)
+    assert found.evidence.summary == (
+        f"{verdict}; Lambda retries these asynchronous events and keeps the ones it gives up on"
+    )
 
 
 # --- Discovery: which functions are protected, on the documented shapes -------------------
