@@ -118,7 +118,12 @@ def _cycle(table: str, now: datetime, stats: CallStats, rules: RulesConfig | Non
     functions = cache(LambdaInventory(boto3.client("lambda"), stats).functions)
     return collect(
         families=[
-            LambdaFamily(functions=functions, state=state, account_settings=FixedAccountSettings()),
+            LambdaFamily(
+                functions=functions,
+                state=state,
+                account_settings=FixedAccountSettings(),
+                async_protected=set,  # none of these functions keeps its failed async events
+            ),
             DeadLetterFamily(
                 queues=SqsDeadLetterQueues(boto3.client("sqs"), stats),
                 state=state,

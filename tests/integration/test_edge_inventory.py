@@ -164,9 +164,12 @@ def test_on_failure_destinations_of_functions_and_event_source_mappings(aws: Non
     destinations = LambdaDestinations(lam, stats)
     by_function = destinations.function_destinations(["orders", "ingest", "deleted-since"])
     by_mapping = destinations.mapping_destinations()
+    invoked_by_a_mapping = destinations.mapped_functions()
 
     assert by_function == {"orders": {failed}, "ingest": set()}
     assert by_mapping == {mapped}
+    assert invoked_by_a_mapping == {"ingest"}
+    # One listing of the mappings answers both questions.
     assert stats.by_api == {"ListFunctionEventInvokeConfigs": 3, "ListEventSourceMappings": 1}
 
 

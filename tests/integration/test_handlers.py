@@ -57,7 +57,7 @@ def _discovered_no_dead_letter_queues(table: str, functions: int) -> None:
     state = CollectorState(boto3.client("dynamodb"), table)
     at = T0 - timedelta(minutes=5)
     state.remember_dead_letter_queues([], at=at)
-    for family in ("s3", "states", "apigateway", "quotas", "reserved"):
+    for family in ("s3", "states", "apigateway", "quotas", "reserved", "async"):
         state.remember_inventory(family, [], at=at)
     state.remember_inventory("duration", [{"timeout": 3, "functions": functions}], at=at)
 
@@ -94,10 +94,11 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert result["api_calls"] == {
         "GetMetricData": 3,
         # The stored dead-letter queues, 4 edge inventories, the reserved functions and the
-        # time-outs, and the three data inventories found missing.
-        "GetItem": 10,
-        # The watch lists: 3 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
-        "Query": 8,
+        # time-outs, the functions keeping their failed async events (none), and the three
+        # data inventories found missing.
+        "GetItem": 11,
+        # The watch lists: 4 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
+        "Query": 9,
         "ListFunctions": 1,
         # Coverage, then the three inventories discovered on this first cycle.
         "PutItem": 4,
@@ -127,6 +128,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "kinesis.shard_capacity",
         "kinesis.write_throttles",
         "lambda.account_concurrency",
+        "lambda.async_errors",
         "lambda.async_failures",
         "lambda.duration_timeout",
         "lambda.errors",

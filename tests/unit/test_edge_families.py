@@ -10,6 +10,7 @@ from vigil.dials.apigateway import ApiGatewayFamily
 from vigil.dials.base import DialFamily, MetricKey
 from vigil.dials.collect import Cycle, collect
 from vigil.dials.inventory import (
+    FunctionDestinations,
     ScopedDeadLetters,
     ScopedFunctions,
     TagFiltered,
@@ -315,6 +316,9 @@ class FakeDestinations:
     def mapping_destinations(self) -> set[str]:
         return {"arn:aws:sqs:us-east-1:123456789012:stream-failed"}
 
+    def mapped_functions(self) -> set[str]:
+        return {"stream-reader"}
+
 
 def test_on_failure_destinations_join_discovery_and_tag_excluded_queues_are_dropped() -> None:
     rules = RulesConfig.from_json('{"tags": {"exclude": [{"key": "env", "values": ["dev"]}]}}')
@@ -324,9 +328,10 @@ def test_on_failure_destinations_join_discovery_and_tag_excluded_queues_are_drop
         {"orders": {"arn:aws:sqs:us-east-1:123456789012:orders-failed"}}
     )
     scoped = ScopedDeadLetters(
-        queues, destinations, _functions, TagScope(rules.tags, tags), FakeState(),
-        rotation=0, now=NOW,
-    )  # fmt: skip
+        queues,
+        FunctionDestinations(destinations, _functions, FakeState(), rotation=0, now=NOW),
+        TagScope(rules.tags, tags),
+    )
 
     found = scoped.discover(["arn:aws:sqs:us-east-1:123456789012:legacy-dlq"])
 
@@ -354,7 +359,9 @@ def test_a_large_account_reads_destinations_in_shares_and_keeps_what_earlier_one
 
     def discover(rotation: int) -> list[str]:
         scoped = ScopedDeadLetters(
-            FakeQueues(), destinations, functions, scope(), state, rotation=rotation, now=NOW
+            FakeQueues(),
+            FunctionDestinations(destinations, functions, state, rotation=rotation, now=NOW),
+            scope(),
         )
         scoped.discover([])
         return sorted({r["destination"] for r in state.records["destinations"]})

@@ -222,11 +222,13 @@ class ServiceQuotas:
 
 
 class LambdaDestinations:
-    """The on-failure destinations of Lambda functions and event source mappings."""
+    """The on-failure destinations of Lambda functions and event source mappings, and which
+    functions an event source mapping invokes."""
 
     def __init__(self, client: "LambdaClient", stats: CallStats | None = None) -> None:
         self._client = client
         self.stats = stats or CallStats()
+        self._mappings: list[Any] | None = None
 
     def function_destinations(self, functions: Iterable[str]) -> dict[str, set[str]]:
         """Each function's asynchronous ``OnFailure`` destinations, with its versions' and
@@ -252,13 +254,27 @@ class LambdaDestinations:
 
     def mapping_destinations(self) -> set[str]:
         """Every event source mapping's ``OnFailure`` destination (``ListEventSourceMappings``)."""
-        pages = self._client.get_paginator("list_event_source_mappings").paginate()
+        return {arn for mapping in self._event_source_mappings() if (arn := _on_failure(mapping))}
+
+    def mapped_functions(self) -> set[str]:
+        """The functions an event source mapping invokes (SQS, Kinesis, DynamoDB Streams, Kafka,
+        MQ, DocumentDB): by name, whatever version or alias the mapping names."""
         return {
-            arn
-            for page in _pages("ListEventSourceMappings", self.stats, pages)
-            for mapping in page.get("EventSourceMappings", [])
-            if (arn := _on_failure(mapping))
+            str(mapping["FunctionArn"]).partition(":function:")[2].split(":")[0]
+            for mapping in self._event_source_mappings()
+            if mapping.get("FunctionArn")
         }
+
+    def _event_source_mappings(self) -> list[Any]:
+        """The account's mappings, listed once (100 a page) for both questions."""
+        if self._mappings is None:
+            pages = self._client.get_paginator("list_event_source_mappings").paginate()
+            self._mappings = [
+                mapping
+                for page in _pages("ListEventSourceMappings", self.stats, pages)
+                for mapping in page.get("EventSourceMappings", [])
+            ]
+        return self._mappings
 
 
 class LambdaReservations:

@@ -27,7 +27,11 @@ from vigil.core.model import (
 from vigil.rules.kinds import COST_KINDS, kind_title
 from vigil.rules.routing import Receiver
 
-_METRIC_BY_KIND = {"lambda.errors": "Errors", "lambda.throttles": "Throttles"}
+_METRIC_BY_KIND = {
+    "lambda.errors": "Errors",
+    "lambda.async_errors": "Errors",
+    "lambda.throttles": "Throttles",
+}
 
 _REASON_WORDS = {
     NotifyReason.FIRING: "firing",

@@ -38,7 +38,14 @@ from vigil.dials.base import discovery_due, window_for
 from vigil.dials.collect import collect
 from vigil.dials.dynamodb import DynamoDbFamily
 from vigil.dials.event_sources import EventSourceFamily
-from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagFiltered, TagScope
+from vigil.dials.inventory import (
+    AsyncProtection,
+    FunctionDestinations,
+    ScopedDeadLetters,
+    ScopedFunctions,
+    TagFiltered,
+    TagScope,
+)
 from vigil.dials.kinesis import KinesisFamily
 from vigil.dials.lambda_duration import LambdaDurationFamily
 from vigil.dials.lambda_functions import LambdaFamily
@@ -104,28 +111,32 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
     # One ListFunctions pass per cycle at most, shared by the families that need it, with the
     # functions the tag filters exclude left out.
     window = window_for(now, rules)
+    discovery = discovery_due(window, rules)
     functions = ScopedFunctions(
         cache(LambdaInventory(lambda_client, stats).functions),
         tags,
         state,
-        discovery=discovery_due(window, rules),
+        discovery=discovery,
         now=now,
     )
-    dead_letters = ScopedDeadLetters(
-        SqsDeadLetterQueues(clients["sqs"], stats),
+    # Read once a cycle at most, for dead-letter queue discovery and async protection alike.
+    destinations = FunctionDestinations(
         LambdaDestinations(lambda_client, stats),
         functions,
-        tags,
         state,
         rotation=int(window.end.timestamp()) // 60 // rules.collection.discovery_minutes,
         now=now,
     )
+    dead_letters = ScopedDeadLetters(SqsDeadLetterQueues(clients["sqs"], stats), destinations, tags)
     cycle = collect(
         families=[
             LambdaFamily(
                 functions=functions,
                 state=state,
                 account_settings=LambdaAccountSettings(lambda_client, stats, env.limits),
+                async_protected=AsyncProtection(
+                    functions, destinations, state, discovery=discovery, now=now
+                ),
             ),
             ReservedConcurrencyFamily(LambdaReservations(lambda_client, stats), functions, state),
             LambdaDurationFamily(functions, state),

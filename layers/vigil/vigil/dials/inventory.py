@@ -10,11 +10,14 @@ again at once and overwritten, rather than blinding the family until the next di
 The tag filters (docs/rules.md, ``tags``) decide which discovered resources are watched:
 :class:`TagScope` answers for one resource, :class:`ScopedFunctions`, :class:`ScopedDeadLetters`
 and :class:`TagFiltered` apply it to functions, dead-letter queues, tables and streams.
+:class:`FunctionDestinations` reads where Lambda sends the events it gave up on, for dead-letter
+queue discovery and :class:`AsyncProtection` (the functions whose failed events are kept).
 """
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -182,60 +185,61 @@ class DestinationsPort(Protocol):
 
     def mapping_destinations(self) -> set[str]: ...
 
+    def mapped_functions(self) -> set[str]: ...
+
 
 # Functions whose destinations one discovery reads at most: a request each, and a collector
 # run has 120 s; a larger account is covered over several discoveries.
 DESTINATION_BATCH = 500
 
 
-class ScopedDeadLetters:
-    """Dead-letter queue discovery with the Lambda on-failure destinations added as targets,
-    and the queues the tag filters exclude left out.
+class FunctionDestinations:
+    """Where Lambda sends the events it gave up on, read at most once a cycle for every family
+    that asks (dead-letter queue discovery and async protection).
 
-    ``ListFunctions`` carries a function's ``DeadLetterConfig`` but not its destinations, so
-    each discovery reads them for up to :data:`DESTINATION_BATCH` functions (a rotating share
-    of a larger account, chosen by ``rotation``, the discovery's number), keeps what earlier
-    discoveries found for the others (``DISCOVERY#destinations``), and adds every event source
-    mapping's. An SQS destination is watched like a dead-letter queue; SNS topics, EventBridge
-    buses and functions are not queues.
+    ``ListFunctions`` carries a function's ``DeadLetterConfig`` but not its on-failure
+    destinations, so each reading asks for up to :data:`DESTINATION_BATCH` functions (a rotating
+    share of a larger account, chosen by ``rotation``, the discovery's number), keeps what
+    earlier readings found for the others (``DISCOVERY#destinations``), and lists the event
+    source mappings once for their destinations and the functions they invoke.
     """
 
     def __init__(
         self,
-        queues: DeadLetterPort,
-        destinations: DestinationsPort,
+        port: DestinationsPort,
         functions: Callable[[], list[FunctionInfo]],
-        scope: TagScope,
         state: InventoryStore,
         *,
         rotation: int,
         now: datetime,
     ) -> None:
-        self._queues = queues
-        self._destinations = destinations
+        self._port = port
         self._functions = functions
-        self._scope = scope
         self._state = state
         self._rotation = rotation
         self._now = now
-        self.destination_targets = 0
 
-    def discover(self, lambda_targets: Iterable[str]) -> list[str]:
+    @cached_property
+    def of_functions(self) -> set[tuple[str, str]]:
+        """``(function, destination ARN)`` of every function known to have an on-failure
+        destination; the read share is stored with what is kept for the others."""
         names = sorted(fn.name for fn in self._functions())
         shares = max(1, -(-len(names) // DESTINATION_BATCH))
         share = names[self._rotation % shares :: shares]
         known = self._known(set(names) - set(share))
-        for name, arns in self._destinations.function_destinations(share).items():
+        for name, arns in self._port.function_destinations(share).items():
             known |= {(name, arn) for arn in arns}
         records = [{"function": name, "destination": arn} for name, arn in sorted(known)]
         self._state.remember_inventory("destinations", records, at=self._now)
-        targets = {arn for _, arn in known} | self._destinations.mapping_destinations()
-        self.destination_targets = len(targets)
-        found = self._queues.discover([*lambda_targets, *sorted(targets)])
-        return [url for url in found if self._scope.allows(queue_arn(url))]
+        return known
 
-    def depths(self, urls: Iterable[str]) -> list[QueueDepth]:
-        return self._queues.depths(urls)
+    @cached_property
+    def of_mappings(self) -> set[str]:
+        return self._port.mapping_destinations()
+
+    @cached_property
+    def mapped_functions(self) -> set[str]:
+        return self._port.mapped_functions()
 
     def _known(self, names: set[str]) -> set[tuple[str, str]]:
         """What earlier discoveries found for ``names`` (functions not read this time)."""
@@ -248,6 +252,86 @@ class ScopedDeadLetters:
             for record in records
             if record.get("function") in names
         }
+
+
+class ScopedDeadLetters:
+    """Dead-letter queue discovery with the Lambda on-failure destinations added as targets,
+    and the queues the tag filters exclude left out.
+
+    The functions' and event source mappings' destinations come from
+    :class:`FunctionDestinations`; an SQS destination is watched like a dead-letter queue; SNS
+    topics, EventBridge buses and functions are not queues.
+    """
+
+    def __init__(
+        self, queues: DeadLetterPort, destinations: FunctionDestinations, scope: TagScope
+    ) -> None:
+        self._queues = queues
+        self._destinations = destinations
+        self._scope = scope
+        self.destination_targets = 0
+
+    def discover(self, lambda_targets: Iterable[str]) -> list[str]:
+        targets = {arn for _, arn in self._destinations.of_functions}
+        targets |= self._destinations.of_mappings
+        self.destination_targets = len(targets)
+        found = self._queues.discover([*lambda_targets, *sorted(targets)])
+        return [url for url in found if self._scope.allows(queue_arn(url))]
+
+    def depths(self, urls: Iterable[str]) -> list[QueueDepth]:
+        return self._queues.depths(urls)
+
+
+class AsyncProtection:
+    """The functions whose failed asynchronous events are kept, so that their errors are
+    judged as retried, not lost (docs/rules.md, ``lambda_async_errors``).
+
+    A function is protected when it has a dead-letter queue (``DeadLetterConfig.TargetArn`` in
+    ``ListFunctions``) or an on-failure destination (``DestinationConfig.OnFailure`` in
+    ``ListFunctionEventInvokeConfigs``, via :class:`FunctionDestinations`), and no event source
+    mapping invokes it: a mapping's poller invokes synchronously, so neither setting applies to
+    those invocations. Both settings serve asynchronous invocations only, so a function that
+    has one is taken to be invoked asynchronously. The names are decided at discovery (and on
+    the first cycle, when none are stored) and stored (``DISCOVERY#async``); an ordinary cycle
+    reads them with one ``GetItem``.
+    """
+
+    def __init__(
+        self,
+        functions: Callable[[], list[FunctionInfo]],
+        destinations: FunctionDestinations,
+        state: InventoryStore,
+        *,
+        discovery: bool,
+        now: datetime,
+    ) -> None:
+        self._functions = functions
+        self._destinations = destinations
+        self._state = state
+        self._discovery = discovery
+        self._now = now
+        self._protected: set[str] | None = None
+
+    def __call__(self) -> set[str]:
+        if self._protected is None:
+            stored = None if self._discovery else self._stored()
+            self._protected = self._discover() if stored is None else stored
+        return self._protected
+
+    def _stored(self) -> set[str] | None:
+        try:
+            records = self._state.inventory("async")
+            return None if records is None else {str(record["function"]) for record in records}
+        except (InventoryUnreadable, KeyError, TypeError):
+            return None  # discovered again and overwritten
+
+    def _discover(self) -> set[str]:
+        kept = {fn.name for fn in self._functions() if fn.dead_letter_target}
+        kept |= {name for name, _ in self._destinations.of_functions}
+        protected = kept - self._destinations.mapped_functions
+        records = [{"function": name} for name in sorted(protected)]
+        self._state.remember_inventory("async", records, at=self._now)
+        return protected
 
 
 def queue_arn(url: str) -> str:

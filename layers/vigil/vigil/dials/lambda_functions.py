@@ -8,7 +8,7 @@ whatever the number of functions.
 
 Drill-down, where something says to look: every function's Errors when the aggregate itself
 breaches the errors rule, every function's Throttles when the account throttled at all, every
-function's async metrics when their account sum is not zero, and the functions on the watch list
+function's async metric of each account sum that is not zero, and the functions on the watch list
 (an alert of theirs is pending or firing) always, so their alerts fire, repeat and resolve on
 per-function evidence. Invocations are then read only for functions that had errors or
 throttles. The peak concurrency is judged against the limit ``GetAccountSettings`` reports
@@ -17,6 +17,11 @@ throttles. The peak concurrency is judged against the limit ``GetAccountSettings
 Sweep, once per ``sweep_minutes``: every function's Errors over the sweep period, minus the
 minutes a cycle already judged for that function (the coverage records), so a small function
 failing inside a healthy aggregate is found within one sweep period.
+
+The errors of a function whose failed asynchronous events are kept (a dead-letter queue or an
+on-failure destination, decided at discovery: ``vigil.dials.inventory.AsyncProtection``) are
+sent as ``lambda.async_errors``, judged by ``lambda_async_errors``: Lambda retries those events,
+and what is lost shows in the async delivery metrics above and in the dead-letter queue.
 """
 
 from collections.abc import Callable, Iterable
@@ -38,6 +43,7 @@ from vigil.dials.resources import AccountLimits, Coverage, FunctionInfo
 from vigil.rules.kinds import judge
 
 ERRORS_KIND = "lambda.errors"
+ASYNC_ERRORS_KIND = "lambda.async_errors"
 THROTTLES_KIND = "lambda.throttles"
 CONCURRENCY_KIND = "lambda.account_concurrency"
 ASYNC_KIND = "lambda.async_failures"
@@ -80,13 +86,21 @@ def function_metric(name: str, metric: str) -> MetricKey:
 
 @dataclass
 class LambdaFamily:
-    """The Lambda dials; ``functions`` lists the account's functions (memoised by the caller)."""
+    """The Lambda dials; ``functions`` lists the account's functions (memoised by the caller),
+    ``async_protected`` names the ones whose failed asynchronous events are kept."""
 
     functions: Callable[[], list[FunctionInfo]]
     state: CoveragePort
     account_settings: AccountSettingsPort
+    async_protected: Callable[[], set[str]]
     name: str = "lambda"
-    kinds: tuple[str, ...] = (ERRORS_KIND, THROTTLES_KIND, CONCURRENCY_KIND, ASYNC_KIND)
+    kinds: tuple[str, ...] = (
+        ERRORS_KIND,
+        ASYNC_ERRORS_KIND,
+        THROTTLES_KIND,
+        CONCURRENCY_KIND,
+        ASYNC_KIND,
+    )
 
     def run(self, ctx: CycleContext) -> FamilyRun:
         rules, window = ctx.rules, ctx.window
@@ -101,11 +115,18 @@ class LambdaFamily:
         answers = yield fast
 
         drilled = _drill_kinds(answers, enabled, ctx)
-        if rules.lambda_async.enabled and any(
-            answers.total(account_metric(m), window) for m in _ASYNC_METRICS
-        ):
+        # Only the async metrics whose account sum is not zero can be so for a function.
+        failing = [
+            m
+            for m in _ASYNC_METRICS
+            if rules.lambda_async.enabled and answers.total(account_metric(m), window)
+        ]
+        if failing:
             drilled.add(ASYNC_KIND)
-        watched = self.state.watched((ERRORS_KIND, THROTTLES_KIND))
+        watch = (ERRORS_KIND, THROTTLES_KIND)
+        watched = self.state.watched(
+            (*watch, ASYNC_ERRORS_KIND) if rules.lambda_async_errors.enabled else watch
+        )
         swept = ERRORS_KIND in enabled and ctx.sweep
         names = [fn.name for fn in self.functions()] if drilled or swept else []
         targets = {kind: set(names) if kind in drilled else watched for kind in enabled}
@@ -114,10 +135,7 @@ class LambdaFamily:
             {(name, _EVENT_METRIC[kind]) for kind, found in targets.items() for name in found}
         )
         asks = [ctx.ask(function_metric(n, m), Stage.DRILL) for n, m in events]
-        if ASYNC_KIND in drilled:
-            asks += [
-                ctx.ask(function_metric(n, m), Stage.DRILL) for n in names for m in _ASYNC_METRICS
-            ]
+        asks += [ctx.ask(function_metric(n, m), Stage.DRILL) for n in names for m in failing]
         if swept:
             asks += [ctx.ask(function_metric(n, "Errors"), Stage.SWEEP, period) for n in names]
         answers = yield asks
@@ -154,14 +172,15 @@ class LambdaFamily:
         ]
         answers = yield sorted(set(asks), key=lambda ask: (ask.key.dimensions, ask.start))
 
-        signals = _window_signals(ctx, answers, bad)
+        protected = self._protected(ctx, judged | set(swept_errors))
+        signals = _window_signals(ctx, answers, bad, protected)
         signals += self._concurrency(ctx, answers)
-        if ASYNC_KIND in drilled:
+        if failing:
             signals += _async_failures(ctx, answers, names)
         signals += [
             _rate_signal(
                 ctx,
-                ERRORS_KIND,
+                ASYNC_ERRORS_KIND if name in protected else ERRORS_KIND,
                 name,
                 {
                     "errors": count,
@@ -185,6 +204,17 @@ class LambdaFamily:
             watched=frozenset(watched),
             swept=swept,
         )
+
+    def _protected(self, ctx: CycleContext, errored: set[str]) -> set[str]:
+        """The functions among ``errored`` whose errors are judged as async errors.
+
+        Asked every cycle, so that the stored set is refreshed at discovery (and found on the
+        first cycle) whether or not a function has errors; never when ``lambda_async`` is off,
+        since its delivery failures are what show an event lost.
+        """
+        rules = ctx.rules
+        on = (rules.lambda_errors, rules.lambda_async_errors, rules.lambda_async)
+        return self.async_protected() & errored if all(rule.enabled for rule in on) else set()
 
     def _unjudged(
         self, ctx: CycleContext, current: Coverage, period: Window
@@ -264,7 +294,7 @@ def _drill_kinds(answers: Answers, enabled: list[str], ctx: CycleContext) -> set
 
 
 def _window_signals(
-    ctx: CycleContext, answers: Answers, bad: dict[tuple[str, str], float]
+    ctx: CycleContext, answers: Answers, bad: dict[tuple[str, str], float], protected: set[str]
 ) -> list[Signal]:
     """Drill-down: the functions with errors or throttles in the window, with their volume."""
     signals: list[Signal] = []
@@ -272,7 +302,8 @@ def _window_signals(
         calls = answers.total(function_metric(name, "Invocations"), ctx.window)
         if metric == "Errors":
             samples = {"errors": count, "invocations": calls}
-            signals.append(_rate_signal(ctx, ERRORS_KIND, name, samples))
+            kind = ASYNC_ERRORS_KIND if name in protected else ERRORS_KIND
+            signals.append(_rate_signal(ctx, kind, name, samples))
         else:
             samples = {"throttles": count, "requests": calls + count, "invocations": calls}
             signals.append(_rate_signal(ctx, THROTTLES_KIND, name, samples))

@@ -25,6 +25,7 @@ from vigil.rules.edge_dials import QuotaRule, S3RequestRule, StepFunctionsRule
 from vigil.rules.health import HealthConfig, OutageConfig
 from vigil.rules.lambda_dials import (
     AsyncDeliveryRule,
+    AsyncErrorsRule,
     ConcurrencyRule,
     DeadLetterQueueRule,
     ReservedConcurrencyRule,
@@ -159,6 +160,7 @@ class RulesConfig(ConfigModel):
         default_factory=ReservedConcurrencyRule
     )
     lambda_async: AsyncDeliveryRule = Field(default_factory=AsyncDeliveryRule)
+    lambda_async_errors: AsyncErrorsRule = Field(default_factory=AsyncErrorsRule)
     lambda_timeouts: TimeoutRule = Field(default_factory=TimeoutRule)
     sqs_dlq: DeadLetterQueueRule = Field(default_factory=DeadLetterQueueRule)
     s3: S3RequestRule = Field(default_factory=S3RequestRule)

@@ -1,5 +1,6 @@
 """The Lambda dials' rules: account and reserved concurrency, durations against time-outs,
-async delivery, dead-letter queues (docs/rules.md).
+async delivery, dead-letter queues (docs/rules.md). Also the errors of functions whose failed
+asynchronous events are kept, which Lambda retries (``lambda_async_errors``).
 """
 
 from typing import Annotated, Any
@@ -63,6 +64,23 @@ class AsyncDeliveryRule(ConfigModel):
     enabled: bool = True
     dropped_severity: Severity = Severity.WARNING
     delivery_failure_severity: Severity = Severity.CRITICAL
+
+
+class AsyncErrorsRule(ConfigModel):
+    """The errors of a function whose failed asynchronous events are kept: it has a dead-letter
+    queue or an on-failure destination, and no event source mapping invokes it.
+
+    Lambda retries a failed asynchronous event (twice by default) and sends the events it gives
+    up on to the queue or destination, so an error alone loses nothing: these errors warn only
+    when the rate stays above ``warning_rate`` for ``for_minutes``, and never page. What is
+    lost or kept pages through ``lambda_async`` (dropped events, dead-letter and destination
+    delivery failures) and ``sqs_dlq`` (the dead-letter queue's messages). Switched off, these
+    functions' errors are judged by ``lambda_errors`` like any other's.
+    """
+
+    enabled: bool = True
+    warning_rate: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    for_minutes: Annotated[int, Field(ge=0, le=1440)] = 30
 
 
 class DeadLetterQueueRule(ConfigModel):
@@ -154,6 +172,29 @@ def _judge_async(signal: Signal, rule: AsyncDeliveryRule) -> Breach | None:
     )
 
 
+def _judge_async_errors(signal: Signal, rule: AsyncErrorsRule) -> Breach | None:
+    errors = signal.samples.get("errors", 0.0)
+    invocations = signal.samples.get("invocations", 0.0)
+    if not rule.enabled or errors <= 0:
+        return None
+    rate = errors / invocations if invocations else 1.0
+    if rate <= rule.warning_rate:
+        return None
+    return breach(
+        signal,
+        Severity.WARNING,
+        round(rate * 100, 4),
+        round(rule.warning_rate * 100, 4),
+        "Percent",
+        summary=(
+            f"{rate:.2%} errors ({errors:,.0f} of {invocations:,.0f} invocations)"
+            f" over {signal.window_seconds // 60} min, above {rule.warning_rate:.2%};"
+            " Lambda retries these asynchronous events and keeps the ones it gives up on"
+        ),
+        for_seconds=rule.for_minutes * 60,
+    )
+
+
 def _judge_dead_letters(signal: Signal, rule: DeadLetterQueueRule) -> Breach | None:
     visible = signal.samples.get("visible", 0.0)
     if not rule.enabled or visible <= 0:
@@ -194,6 +235,9 @@ KINDS: tuple[SignalKind[Any], ...] = (
     ),
     SignalKind(
         "lambda.async_failures", "Lambda async delivery failures", "lambda_async", _judge_async
+    ),
+    SignalKind(
+        "lambda.async_errors", "Lambda async errors", "lambda_async_errors", _judge_async_errors
     ),
     SignalKind("sqs.dlq_messages", "SQS dead-letter messages", "sqs_dlq", _judge_dead_letters),
 )
