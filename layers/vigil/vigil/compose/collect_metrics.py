@@ -38,7 +38,13 @@ from vigil.dials.base import discovery_due, window_for
 from vigil.dials.collect import collect
 from vigil.dials.dynamodb import DynamoDbFamily
 from vigil.dials.event_sources import EventSourceFamily
-from vigil.dials.inventory import ScopedDeadLetters, ScopedFunctions, TagFiltered, TagScope
+from vigil.dials.inventory import (
+    ResourceTagIndex,
+    ScopedDeadLetters,
+    ScopedFunctions,
+    TagFiltered,
+    TagScope,
+)
 from vigil.dials.kinesis import KinesisFamily
 from vigil.dials.lambda_duration import LambdaDurationFamily
 from vigil.dials.lambda_functions import LambdaFamily
@@ -164,7 +170,16 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         account=account,
         region=settings.region,
     )
-    batch = cycle.batch
+    # The tags the per-resource overrides read, for the batch's signals (read at discovery).
+    batch = ResourceTagIndex(
+        tags,
+        state,
+        rules,
+        account=account,
+        region=settings.region,
+        discovery=discovery_due(window, rules),
+        now=now,
+    ).labelled(cycle.batch)
     execution_arn = EvaluateWorkflow(
         clients["stepfunctions"],
         settings.evaluate_state_machine_arn,
