@@ -19,10 +19,9 @@ from vigil.rules.self_watch import TAGS_KIND
 NOW = datetime(2026, 11, 2, 10, 2, tzinfo=UTC)
 
 
-def _tag(function: str, tags: dict[str, str]) -> str:
+def _tag(function: str, tags: dict[str, str]) -> None:
     arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"
     boto3.client("lambda").tag_resource(Resource=arn, Tags=tags)
-    return arn
 
 
 def _errors(function: str) -> Signal:
@@ -63,7 +62,7 @@ def test_vigil_tags_reach_the_judge_and_a_bad_one_is_an_alert(table: str) -> Non
     for name in ("nightly-report", "ledger", "orders"):
         create_workload_function(name)
     _tag("nightly-report", {"vigil:ignore": "true", "team": "reports"})
-    ledger = _tag("ledger", {"vigil:lambda_errors.warning_rate": "2"})
+    _tag("ledger", {"vigil:lambda_errors.warning_rate": "2"})
     _tag("orders", {"team": "payments"})
     discovering = CallStats()
 
@@ -76,7 +75,7 @@ def test_vigil_tags_reach_the_judge_and_a_bad_one_is_an_alert(table: str) -> Non
     # The bad tag leaves ledger under the config's rule, and says so.
     assert judge(ledger_errors, RulesConfig()) is not None
     assert problem.labels.kind == TAGS_KIND
-    assert problem.labels.resource == ledger
+    assert problem.labels.resource == "lambda:ledger"
     assert problem.context == {
         "problem": "tag vigil:lambda_errors.warning_rate=2: Input should be less than 1"
     }

@@ -500,12 +500,12 @@ def test_a_bad_tag_raises_one_alert_naming_the_resource_tag_and_error() -> None:
     labelled = _index(config, tags, FakeState(), discovery=True).labelled(_batch())
     found = [signal for signal in labelled.signals if signal.labels.kind == TAGS_KIND]
 
-    assert [signal.labels.resource for signal in found] == [arn]
+    assert [signal.labels.resource for signal in found] == ["lambda:payments-api"]
     breach = judge(found[0], config)
     assert breach is not None
     assert breach.severity is Severity.WARNING
     assert breach.evidence.summary == (
-        f"Tags of {arn} ignored, the config's rule applies: tag"
+        "Tags of lambda:payments-api ignored, the config's rule applies: tag"
         " vigil:lambda_errors.warning_rate=2: Input should be less than 1"
     )
 

@@ -300,6 +300,13 @@ _ARN_FORMS = {
 _ARN_NAME = re.compile(r"^(?:function:|stateMachine:|table/|stream/)?(?P<name>[^/:]+)$")
 
 
+def _named(arn: str) -> tuple[str, str] | None:
+    """A resource ARN's service and the name signals give the resource (``states``,
+    ``refund-flow``); ``None`` for an ARN no signal names (a function version, an index)."""
+    found = _ARN_NAME.match(arn.split(":", 5)[-1])
+    return (arn.split(":")[2], found["name"]) if found else None
+
+
 def resource_arn(labels: Labels) -> str | None:
     """The ARN of the resource a signal is about; ``None`` for a kind the Tagging API lists
     no resource of (API Gateway APIs, quotas, the account)."""
@@ -316,7 +323,8 @@ class ResourceTagIndex:
     and stores them (``DISCOVERY#resource_tags``); other cycles read that record (one
     ``GetItem``). :meth:`labelled` hands each signal its resource's tags, and adds a
     ``vigil.resource_tags_invalid`` signal for each resource whose ``vigil:`` tags do not
-    validate, so that the owner hears of it and the alert resolves once the tags are fixed.
+    validate (resource ``<service>:<name>``, ``states:refund-flow``), so that the owner hears
+    of it and the alert resolves once the tags are fixed.
     """
 
     def __init__(
@@ -372,13 +380,17 @@ class ResourceTagIndex:
             tags = by_arn.get(arn, {}) if arn else {}
             signals.append(signal.model_copy(update={"tags": tags}) if tags else signal)
         for arn, tags in sorted(by_arn.items()):
+            named = _named(arn)
             problems = self.problems(arn, tags)
-            if problems:
+            if named and problems:
                 signals.append(
                     Signal(
                         source=batch.source,
                         labels=Labels(
-                            kind=TAGS_KIND, resource=arn, account=self._account, region=self._region
+                            kind=TAGS_KIND,
+                            resource=":".join(named),
+                            account=self._account,
+                            region=self._region,
                         ),
                         value=len(problems),
                         unit="Count",
@@ -397,11 +409,10 @@ class ResourceTagIndex:
     def problems(self, arn: str, tags: dict[str, str]) -> list[str]:
         """What is wrong with the ``vigil:`` tags of the resource ``arn``, for every kind of
         its service they would change."""
-        found = _ARN_NAME.match(arn.split(":", 5)[-1])
-        service = arn.split(":")[2]
-        if found is None:
+        named = _named(arn)
+        if named is None:
             return []
-        name = found["name"]
+        service, name = named
         kinds = [
             (kind, judged.config)
             for kind, judged in KINDS.items()
