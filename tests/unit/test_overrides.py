@@ -380,6 +380,13 @@ def test_a_cycle_of_10000_signals_of_1000_resources_validates_six_merges(
     assert len(validated) == config.resolver.validations == 6
 
 
+def test_the_cache_is_no_part_of_the_configs_equality() -> None:
+    used = RulesConfig()
+    errors_rule(used, "orders-api")
+
+    assert used == RulesConfig()
+
+
 def test_a_copy_of_the_config_does_not_reuse_its_cache() -> None:
     config = rules(PAYMENTS)
     assert errors_rule(config, "payments-api").rule.warning_rate == 0.0005

@@ -37,7 +37,14 @@ from vigil.rules.lambda_dials import (
     ReservedConcurrencyRule,
     TimeoutRule,
 )
-from vigil.rules.overrides import Override, Resolver, checked, merge, rule_sections
+from vigil.rules.overrides import (
+    Override,
+    Resolver,
+    ResolverSlot,
+    checked,
+    merge,
+    rule_sections,
+)
 from vigil.rules.routing import RoutingConfig
 from vigil.rules.volume import KIND_SPECS, VolumeAwareRule
 
@@ -194,7 +201,7 @@ class RulesConfig(ConfigModel):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
     overrides: list[Override] = Field(default_factory=list)
-    _resolver: tuple["RulesConfig", Resolver] | None = PrivateAttr(default=None)
+    _resolver: ResolverSlot = PrivateAttr(default_factory=ResolverSlot)
 
     @field_validator("overrides")
     @classmethod
@@ -204,9 +211,9 @@ class RulesConfig(ConfigModel):
     @property
     def resolver(self) -> Resolver:
         """The per-resource rules (``overrides`` and ``vigil:`` tags), cached for this config."""
-        if self._resolver is None or self._resolver[0] is not self:
-            self._resolver = (self, Resolver(self.overrides, rule_sections(dict(self))))
-        return self._resolver[1]
+        return self._resolver.resolver(
+            self, lambda: Resolver(self.overrides, rule_sections(dict(self)))
+        )
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "VIGIL_RULES") -> "RulesConfig":

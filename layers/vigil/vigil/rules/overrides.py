@@ -12,7 +12,7 @@ that does not validate is reported (:attr:`Resolution.problems`) and its resourc
 config's rule.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Annotated, Any, Self
@@ -305,6 +305,26 @@ class Resolver:
                 )
             self._merged[key] = found
         return found
+
+
+class ResolverSlot:
+    """Where a rules config keeps its :class:`Resolver`: made on first use for that very config
+    (a copy, which shares the slot, makes its own) and no part of the config's equality."""
+
+    def __init__(self) -> None:
+        self._owner: object | None = None
+        self._resolver: Resolver | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ResolverSlot)
+
+    def __hash__(self) -> int:
+        return hash(ResolverSlot)
+
+    def resolver(self, owner: object, make: Callable[[], Resolver]) -> Resolver:
+        if self._resolver is None or self._owner is not owner:
+            self._owner, self._resolver = owner, make()
+        return self._resolver
 
 
 def _nested(items: Iterable[tuple[str, str]]) -> dict[str, Any]:
