@@ -53,8 +53,6 @@ UNREACHED_IN_SCENARIOS = {
     ("CollectCostsFunction", "s3:PutObject"),
     # An invalid AWS Health event parked and announced on the alerts topic.
     ("CollectHealthFunction", "sns:Publish"),
-    # Tag filters over discovered resources (no scenario sets one).
-    ("CollectMetricsFunction", "tag:GetResources"),
     # An alert deleted (its transaction's Delete item, or a lone conditional delete).
     ("EvaluateFunction", "dynamodb:DeleteItem"),
     # The Slack approve button (the scenarios approve with the vigil command).

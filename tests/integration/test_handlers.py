@@ -94,14 +94,17 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert result["api_calls"] == {
         "GetMetricData": 3,
         # The stored dead-letter queues, 4 edge inventories, the reserved functions and the
-        # time-outs, the functions keeping their failed async events (none), and the three
-        # data inventories found missing.
-        "GetItem": 11,
+        # time-outs, the functions keeping their failed async events (none), the three data
+        # inventories and the resource tags found missing.
+        "GetItem": 12,
         # The watch lists: 4 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
         "Query": 9,
         "ListFunctions": 1,
-        # Coverage, then the three inventories discovered on this first cycle.
-        "PutItem": 4,
+        # Coverage, then the three inventories and the resource tags discovered on this first
+        # cycle.
+        "PutItem": 5,
+        # The tags per-resource overrides read, once per discovery.
+        "GetResources": 1,
         "ListEventSourceMappings": 1,
         "ListTables": 1,
         "DescribeTable": 1,
@@ -144,6 +147,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "states.executions_failed",
         "states.executions_throttled",
         "states.executions_timed_out",
+        "vigil.resource_tags_invalid",
     ]
 
 

@@ -48,6 +48,7 @@ def test_every_rule_of_the_config_judges_some_kind() -> None:
         "outage",
         "routing",
         "approvers",
+        "overrides",
     }
     judged = {kind.config for kind in KINDS.values()}
 

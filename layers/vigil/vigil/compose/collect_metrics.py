@@ -41,6 +41,7 @@ from vigil.dials.event_sources import EventSourceFamily
 from vigil.dials.inventory import (
     AsyncProtection,
     FunctionDestinations,
+    ResourceTagIndex,
     ScopedDeadLetters,
     ScopedFunctions,
     TagFiltered,
@@ -175,7 +176,16 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         account=account,
         region=settings.region,
     )
-    batch = cycle.batch
+    # The tags the per-resource overrides read, for the batch's signals (read at discovery).
+    batch = ResourceTagIndex(
+        tags,
+        state,
+        rules,
+        account=account,
+        region=settings.region,
+        discovery=discovery_due(window, rules),
+        now=now,
+    ).labelled(cycle.batch)
     execution_arn = EvaluateWorkflow(
         clients["stepfunctions"],
         settings.evaluate_state_machine_arn,

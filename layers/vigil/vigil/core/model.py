@@ -63,6 +63,12 @@ class Signal(Contract):
         default_factory=dict,
         description="What a human needs beside the numbers, e.g. the day or top usage types.",
     )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        # Left out when empty: an untagged signal serialises as it did before tags existed.
+        exclude_if=lambda tags: not tags,
+        description="The resource's tags that per-resource overrides read (vigil.rules.overrides).",
+    )
 
 
 class HealthEvent(Contract):

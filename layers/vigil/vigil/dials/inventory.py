@@ -11,9 +11,12 @@ The tag filters (docs/rules.md, ``tags``) decide which discovered resources are 
 :class:`TagScope` answers for one resource, :class:`ScopedFunctions`, :class:`ScopedDeadLetters`
 and :class:`TagFiltered` apply it to functions, dead-letter queues, tables and streams.
 :class:`FunctionDestinations` reads where Lambda sends the events it gave up on, for dead-letter
-queue discovery and :class:`AsyncProtection` (the functions whose failed events are kept).
+queue discovery and :class:`AsyncProtection` (the functions whose failed events are kept). The
+per-resource overrides read tags too: :class:`ResourceTagIndex` keeps the ones they read and
+hands them to the batch's signals.
 """
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,9 +25,13 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from vigil.core.model import Labels, Signal, SignalBatch
 from vigil.dials.base import CycleContext
 from vigil.dials.resources import FunctionInfo, InventoryUnreadable, QueueDepth
-from vigil.rules.document import TagFilters
+from vigil.rules.document import RulesConfig, TagFilters
+from vigil.rules.kinds import KINDS
+from vigil.rules.overrides import read_tags, relevant_tags
+from vigil.rules.self_watch import TAGS_KIND
 
 
 class InventoryStatePort(Protocol):
@@ -125,11 +132,13 @@ class TagScope:
     def allows(self, arn: str, own: dict[str, str] | None = None) -> bool:
         if not self.filters.active:
             return True
-        if own is None:
-            if self._known is None:
-                self._known = self.tags.by_arn()
-            own = self._known.get(arn, {})
-        return self.filters.allows(own)
+        return self.filters.allows(self.known().get(arn, {}) if own is None else own)
+
+    def known(self) -> dict[str, dict[str, str]]:
+        """The tags of every tagged resource, by ARN: read once (``GetResources``)."""
+        if self._known is None:
+            self._known = self.tags.by_arn()
+        return self._known
 
 
 class ScopedFunctions:
@@ -360,3 +369,150 @@ class TagFiltered[R: Tagged]:
 
     def discover(self) -> list[R]:
         return [record for record in self._inner.discover() if self._filters.allows(record.tags)]
+
+
+# A signal's resource as the Tagging API names it, by the first part of its kind: the families
+# whose resources GetResources lists (``TAGGED_TYPES``). A DynamoDB index is its table's.
+_ARN_FORMS = {
+    "lambda": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "sqs": "arn:aws:sqs:{region}:{account}:{name}",
+    "s3": "arn:aws:s3:::{name}",
+    "states": "arn:aws:states:{region}:{account}:stateMachine:{name}",
+    "dynamodb": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "kinesis": "arn:aws:kinesis:{region}:{account}:stream/{name}",
+}
+_ARN_NAME = re.compile(r"^(?:function:|stateMachine:|table/|stream/)?(?P<name>[^/:]+)$")
+
+
+def _named(arn: str) -> tuple[str, str] | None:
+    """A resource ARN's service and the name signals give the resource (``states``,
+    ``refund-flow``); ``None`` for an ARN no signal names (a function version, an index)."""
+    found = _ARN_NAME.match(arn.split(":", 5)[-1])
+    return (arn.split(":")[2], found["name"]) if found else None
+
+
+def resource_arn(labels: Labels) -> str | None:
+    """The ARN of the resource a signal is about; ``None`` for a kind the Tagging API lists
+    no resource of (API Gateway APIs, quotas, the account)."""
+    form = _ARN_FORMS.get(labels.kind.split(".", 1)[0])
+    name = labels.resource.split("/", 1)[0]
+    return form.format(region=labels.region, account=labels.account, name=name) if form else None
+
+
+class ResourceTagIndex:
+    """The tags the per-resource overrides read (docs/rules.md, "Per-resource overrides"):
+    ``vigil:`` tags and the keys the ``overrides`` select by, of every tagged resource.
+
+    A discovery reads them with the tag filters' ``GetResources`` (100 resources a page, once)
+    and stores them (``DISCOVERY#resource_tags``); other cycles read that record (one
+    ``GetItem``). :meth:`labelled` hands each signal its resource's tags, and adds a
+    ``vigil.resource_tags_invalid`` signal for each resource whose ``vigil:`` tags do not
+    validate (resource ``<service>:<name>``, ``states:refund-flow``), so that the owner hears
+    of it and the alert resolves once the tags are fixed.
+    """
+
+    def __init__(
+        self,
+        scope: TagScope,
+        state: InventoryStore,
+        rules: RulesConfig,
+        *,
+        account: str,
+        region: str,
+        discovery: bool,
+        now: datetime,
+    ) -> None:
+        self._account = account
+        self._region = region
+        self._scope = scope
+        self._state = state
+        self._rules = rules
+        self._discovery = discovery
+        self._now = now
+        self._by_arn: dict[str, dict[str, str]] | None = None
+
+    def by_arn(self) -> dict[str, dict[str, str]]:
+        if self._by_arn is None:
+            stored = None if self._discovery else self._stored()
+            if stored is None:
+                stored = {
+                    arn: kept
+                    for arn, tags in self._scope.known().items()
+                    if (kept := relevant_tags(tags, self._rules.overrides))
+                }
+                records = [{"arn": arn, "tags": tags} for arn, tags in sorted(stored.items())]
+                self._state.remember_inventory("resource_tags", records, at=self._now)
+            self._by_arn = stored
+        return self._by_arn
+
+    def _stored(self) -> dict[str, dict[str, str]] | None:
+        try:
+            records = self._state.inventory("resource_tags")
+            if records is None:
+                return None
+            return {str(record["arn"]): dict(record["tags"]) for record in records}
+        except (InventoryUnreadable, KeyError, TypeError, ValueError):
+            return None  # discovered again, and overwritten
+
+    def labelled(self, batch: SignalBatch) -> SignalBatch:
+        """``batch`` with each signal carrying its resource's tags, and speaking for the
+        resources whose ``vigil:`` tags are invalid."""
+        by_arn = self.by_arn()
+        signals = []
+        for signal in batch.signals:
+            arn = resource_arn(signal.labels)
+            tags = by_arn.get(arn, {}) if arn else {}
+            signals.append(signal.model_copy(update={"tags": tags}) if tags else signal)
+        for arn, tags in sorted(by_arn.items()):
+            named = _named(arn)
+            problems = self.problems(arn, tags)
+            if named and problems:
+                signals.append(
+                    Signal(
+                        source=batch.source,
+                        labels=Labels(
+                            kind=TAGS_KIND,
+                            resource=":".join(named),
+                            account=self._account,
+                            region=self._region,
+                        ),
+                        value=len(problems),
+                        unit="Count",
+                        window_seconds=60,
+                        observed_at=batch.collected_at,
+                        context={"problem": "; ".join(problems)[:1000]},
+                    )
+                )
+        return batch.model_copy(
+            update={
+                "signals": signals,
+                "covered_kinds": sorted({*batch.covered_kinds, TAGS_KIND}),
+            }
+        )
+
+    def problems(self, arn: str, tags: dict[str, str]) -> list[str]:
+        """What is wrong with the ``vigil:`` tags of the resource ``arn``, for every kind of
+        its service they would change."""
+        named = _named(arn)
+        if named is None:
+            return []
+        service, name = named
+        kinds = [
+            (kind, judged.config)
+            for kind, judged in KINDS.items()
+            if judged.config is not None and kind.split(".", 1)[0] == service
+        ]
+        told = read_tags(tags, self._rules.resolver.rules)
+        problems = list(told.problems)
+        judged_sections = {section for _, section in kinds}
+        problems += [
+            f"tag vigil:{section}.{path}={value}: no rule of that section judges this resource"
+            for section, fields in told.sections.items()
+            if section not in judged_sections
+            for path, value in fields
+        ]
+        for kind, section in kinds:
+            if section in told.sections:
+                resolved = self._rules.resolver.resolve(kind, section, name, tags)
+                problems += [p for p in resolved.problems if p not in problems]
+        return problems

@@ -40,7 +40,7 @@ from vigil.dials.base import (
     Window,
 )
 from vigil.dials.resources import AccountLimits, Coverage, FunctionInfo
-from vigil.rules.kinds import judge
+from vigil.rules.kinds import breaches_any_rule
 
 ERRORS_KIND = "lambda.errors"
 ASYNC_ERRORS_KIND = "lambda.async_errors"
@@ -274,8 +274,9 @@ def _rate_signal(
 def _drill_kinds(answers: Answers, enabled: list[str], ctx: CycleContext) -> set[str]:
     """The kinds whose account aggregate says to look at every function.
 
-    Errors: when the aggregate itself breaches the errors rule (a low-volume account with any
-    error, or an account-wide rate above the warning rate). Throttles: when the account
+    Errors: when the aggregate itself breaches the errors rule, as the config or any entry of
+    its ``overrides`` sets it (a low-volume account with any error, or an account-wide rate
+    above a warning rate). Throttles: when the account
     throttled at all, since a healthy account throttles nothing.
     """
     invocations = answers.total(account_metric("Invocations"), ctx.window)
@@ -286,7 +287,7 @@ def _drill_kinds(answers: Answers, enabled: list[str], ctx: CycleContext) -> set
         aggregate = _rate_signal(
             ctx, ERRORS_KIND, "account", {"errors": errors, "invocations": invocations}
         )
-        if judge(aggregate, ctx.rules) is not None:
+        if breaches_any_rule(aggregate, ctx.rules):
             kinds.add(ERRORS_KIND)
     if THROTTLES_KIND in enabled and throttles > 0:
         kinds.add(THROTTLES_KIND)

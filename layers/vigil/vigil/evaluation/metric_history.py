@@ -245,6 +245,9 @@ def replay_history(
         ],
         state=_ReplayCoverage(replay),
         account_settings=_NoAccountSettings(),
+        # Metrics do not say which functions keep their failed async events: every function's
+        # errors are judged as lambda.errors (and lambda_async is off below anyway).
+        async_protected=set,
     )
     # Only what the covered kinds need: the family then asks for nothing outside the plan.
     collecting = rules.model_copy(

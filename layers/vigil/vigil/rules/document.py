@@ -12,7 +12,14 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from vigil.core.errors import ConfigError, describe_validation
 from vigil.core.json_lines import line_and_column
@@ -30,6 +37,14 @@ from vigil.rules.lambda_dials import (
     DeadLetterQueueRule,
     ReservedConcurrencyRule,
     TimeoutRule,
+)
+from vigil.rules.overrides import (
+    Override,
+    Resolver,
+    ResolverSlot,
+    checked,
+    merge,
+    rule_sections,
 )
 from vigil.rules.routing import RoutingConfig
 from vigil.rules.volume import KIND_SPECS, VolumeAwareRule
@@ -184,6 +199,20 @@ class RulesConfig(ConfigModel):
     outage: OutageConfig = Field(default_factory=OutageConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
+    overrides: list[Override] = Field(default_factory=list)
+    _resolver: ResolverSlot = PrivateAttr(default_factory=ResolverSlot)
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides_merge(cls, entries: list[Override], info: ValidationInfo) -> list[Override]:
+        return checked(entries, info.data)
+
+    @property
+    def resolver(self) -> Resolver:
+        """The per-resource rules (``overrides`` and ``vigil:`` tags), cached for this config."""
+        return self._resolver.resolver(
+            self, lambda: Resolver(self.overrides, rule_sections(dict(self)))
+        )
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "VIGIL_RULES") -> "RulesConfig":
@@ -194,7 +223,7 @@ class RulesConfig(ConfigModel):
             raise ConfigError(f"{source}: not valid JSON ({exc})") from exc
         if not isinstance(overrides, dict):
             raise ConfigError(f"{source}: expected a JSON object, got {type(overrides).__name__}")
-        merged = _merge(cls().model_dump(mode="json", by_alias=True), overrides)
+        merged = merge(cls().model_dump(mode="json", by_alias=True), overrides)
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:
@@ -211,14 +240,3 @@ class RulesConfig(ConfigModel):
     @property
     def enabled_kinds(self) -> list[str]:
         return [kind for kind in KIND_SPECS if self.rule_for(kind) is not None]
-
-
-def _merge(base: dict[str, object], overrides: dict[str, object]) -> dict[str, object]:
-    merged = dict(base)
-    for key, value in overrides.items():
-        current = merged.get(key)
-        if isinstance(current, dict) and isinstance(value, dict):
-            merged[key] = _merge(current, value)
-        else:
-            merged[key] = value
-    return merged

@@ -34,11 +34,28 @@ COST_KINDS = frozenset(name for name, kind in KINDS.items() if kind.config == "c
 
 
 def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
-    """Apply the rule for the signal's kind; ``None`` means healthy (or no rule)."""
+    """Apply the rule for the signal's kind, with the overrides and ``vigil:`` tags of its
+    resource (``vigil.rules.overrides``); ``None`` means healthy, opted out, or no rule."""
     kind = KINDS.get(signal.labels.kind)
     if kind is None:
         return None
-    return kind.judge(signal, getattr(rules, kind.config) if kind.config is not None else None)
+    if kind.config is None:
+        return kind.judge(signal, None)
+    labels = signal.labels
+    rule = rules.resolver.resolve(labels.kind, kind.config, labels.resource, signal.tags).rule
+    return None if rule is None else kind.judge(signal, rule)
+
+
+def breaches_any_rule(signal: Signal, rules: RulesConfig) -> bool:
+    """Whether ``signal`` breaches its kind's rule as the config sets it or as any entry of
+    ``overrides`` does, whatever resource they select: an account aggregate judged so drills
+    into the functions whenever one of them might breach its own rule."""
+    kind = KINDS.get(signal.labels.kind)
+    if kind is None or kind.config is None:
+        return False
+    return any(
+        kind.judge(signal, rule) is not None for rule in rules.resolver.variants(kind.config)
+    )
 
 
 def kind_title(kind: str) -> str:
