@@ -10,7 +10,6 @@ from vigil.core.errors import ConfigError
 from vigil.core.model import Severity
 from vigil.cost.collect import Anomaly, CostCollector, RequestCapReached
 from vigil.cost.detection import (
-    TOTAL,
     BaselineKind,
     assess_day,
     baseline_for,
@@ -18,7 +17,7 @@ from vigil.cost.detection import (
     series_of,
 )
 from vigil.rules.base import Breach
-from vigil.rules.cost import CostRule
+from vigil.rules.cost import TOTAL, CostRule
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import judge
 
