@@ -349,6 +349,7 @@ def _described(assessment: Assessment) -> dict[str, str]:
         words["drift"] = f"the {assessment.drift.weeks} weeks before"
     if assessment.explained_by:
         words["explained"] = (
-            f"without {', '.join(assessment.explained_by)}, which alert on their own"
+            f"the bill without {', '.join(assessment.explained_by)}"
+            " (alerted on its own in the last 6 weeks)"
         )
     return words

@@ -312,7 +312,11 @@ def assess_series(
     long_enough: bool,
     new_service_min_usd: float,
 ) -> Assessment:
-    """One series on ``day``: its baselines, its drift, and whether it is new."""
+    """One series on ``day``: its baselines, its drift, and whether it is new.
+
+    A young series (first spend at most ``recent_days`` back) is at its first material day
+    when it spends ``new_service_min_usd`` for the first time (``math.inf``: never asked).
+    """
     spend = series.get(day, 0.0)
     spent_on = sorted(d for d, value in series.items() if d < day and value > 0)
     if not spent_on:
@@ -365,7 +369,7 @@ def assess_day(
             day,
             settings,
             long_enough=long_enough,
-            new_service_min_usd=0.0,
+            new_service_min_usd=math.inf,
         )
         for service in ([*services, TOTAL] if with_total else services)
     ]
@@ -455,7 +459,12 @@ def _total(
         judged.append(
             replace(
                 assess_series(
-                    TOTAL, whole, day, settings, long_enough=long_enough, new_service_min_usd=0
+                    TOTAL,
+                    whole,
+                    day,
+                    settings,
+                    long_enough=long_enough,
+                    new_service_min_usd=math.inf,
                 ),
                 rises=False,
             )
