@@ -274,33 +274,57 @@ def drift_of(
 ) -> Drift | None:
     """The last 7 days' median (to ``day``) against the ``drift_weeks`` weeks before them.
 
-    Whole weeks on both sides, so a weekly pattern cancels out; the 1sts are left out. The
-    noise is the standard error of the difference of the two medians, from the earlier weeks'
-    spread (around each weekday's median when the series has a ``weekly`` pattern).
+    Whole weeks on both sides, and the 1sts left out. A series with a ``weekly`` pattern is
+    compared day by day with its weekday's median of the weeks before (the last week's level
+    is theirs plus the median of those differences), so a week's weekend days do not decide
+    its median. The noise is the standard error of the difference of the two medians, from
+    the spread of the ``baseline_weeks`` weeks before the last one (when weekly, relative to
+    each weekday's median, over enough points per weekday not to shrink it).
     """
     weeks = settings.drift_weeks
     if weeks == 0 or day - timedelta(days=7 * (weeks + 1) - 1) not in series:
         return None
-    before_days = [day - timedelta(days=back) for back in range(7, 7 * (weeks + 1))]
-    recent_days = [day - timedelta(days=back) for back in range(7)]
-    recent = [series[d] for d in recent_days if d in series and d.day != 1]
-    before = [(d, series[d]) for d in before_days if d in series and d.day != 1]
+    recent = _days_back(series, day, 0, 7)
+    before = _days_back(series, day, 7, 7 * weeks)
     values = [value for _, value in before]
     centre = statistics.median(values)
     if centre <= 0 or len(values) < 6 * weeks:
         return None
+    longer = _days_back(series, day, 7, 7 * settings.baseline_weeks)
     if weekly:
-        by_weekday: dict[int, list[float]] = {}
-        for d, value in before:
-            by_weekday.setdefault(d.weekday(), []).append(value)
-        medians = {weekday: statistics.median(points) for weekday, points in by_weekday.items()}
-        residuals = [value - medians[d.weekday()] for d, value in before]
-        spread = mad_scale(residuals, statistics.median(residuals))
+        level = _weekday_medians(before)
+        shift = statistics.median(value - level[d.weekday()] for d, value in recent)
+        latest = centre + shift
+        spread = _relative_spread(longer) * centre
     else:
-        spread = mad_scale(values, centre)
+        latest = statistics.median(value for _, value in recent)
+        spread = mad_scale([value for _, value in longer], statistics.median(v for _, v in longer))
     spread = max(spread, settings.scale_floor_ratio * centre, settings.scale_floor_usd)
     noise = MEDIAN_SE * spread * math.sqrt(1 / len(recent) + 1 / len(values))
-    return Drift(recent=statistics.median(recent), before=centre, weeks=weeks, noise=noise)
+    return Drift(recent=latest, before=centre, weeks=weeks, noise=noise)
+
+
+def _days_back(
+    series: Mapping[date, float], day: date, skip: int, count: int
+) -> list[tuple[date, float]]:
+    """The ``count`` days before the ``skip`` days to ``day`` (``day`` included), no 1sts."""
+    span = (day - timedelta(days=back) for back in range(skip, skip + count))
+    return [(d, series[d]) for d in span if d in series and d.day != 1]
+
+
+def _weekday_medians(days: list[tuple[date, float]]) -> dict[int, float]:
+    by_weekday: dict[int, list[float]] = {}
+    for d, value in days:
+        by_weekday.setdefault(d.weekday(), []).append(value)
+    return {weekday: statistics.median(points) for weekday, points in by_weekday.items()}
+
+
+def _relative_spread(days: list[tuple[date, float]]) -> float:
+    """The scaled MAD of each day's ratio to its weekday's median, minus 1: a bill's noise is
+    proportional to it, so the weekend days' small deviations do not hide the weekdays'."""
+    level = _weekday_medians(days)
+    ratios = [value / level[d.weekday()] - 1 for d, value in days if level[d.weekday()] > 0]
+    return mad_scale(ratios, statistics.median(ratios)) if ratios else 0.0
 
 
 def assess_series(
