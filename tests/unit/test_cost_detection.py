@@ -376,3 +376,12 @@ def test_unreachable_minimums_are_refused() -> None:
         RulesConfig.from_json('{"cost": {"month_starts": 1, "min_month_starts": 2}}')
 
     assert "min_month_starts must not exceed month_starts" in str(caught.value)
+
+
+def test_drops_name_the_total_every_series_or_none() -> None:
+    # docs/rules.md, cost.drops: "total", "all" or "off"; anything else is refused by name.
+    assert RulesConfig.from_json('{"cost": {"drops": "all"}}').cost.drops == "all"
+    with pytest.raises(ConfigError) as caught:
+        RulesConfig.from_json('{"cost": {"drops": "services"}}')
+
+    assert "cost.drops" in str(caught.value)

@@ -168,6 +168,8 @@ def test_a_fall_of_the_total_by_60_percent_alerts_on_its_first_day() -> None:
         (D0, ("cost.daily_drop", "Total"), NotifyReason.FIRING),
         (D0 + timedelta(days=3), ("cost.daily_drop", "Total"), NotifyReason.RESOLVED),
     ]
+    off = RulesConfig.from_json('{"cost": {"drops": "off"}}')
+    assert replay(bill, D0, D0 + timedelta(days=1), off, hours=(1, 9, 17)) == []
 
 
 def test_a_day_cost_explorer_has_not_finished_is_no_drop() -> None:
@@ -184,7 +186,7 @@ def test_a_day_cost_explorer_has_not_finished_is_no_drop() -> None:
 def test_drops_of_single_services_alert_only_when_asked_for() -> None:
     # The measured blind spot (drops), for one service: DynamoDB stops, the total
     # falls by only 30 %. With the default (the total only) that is quiet; with "all" the
-    # service alerts, and "off" silences the total's drops too.
+    # service alerts.
     bill = background(D0 + timedelta(days=3))
     for day in days(D0, 3):
         bill[day].pop("Amazon DynamoDB")
