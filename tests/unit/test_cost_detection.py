@@ -10,7 +10,6 @@ from vigil.core.errors import ConfigError
 from vigil.core.model import Severity
 from vigil.cost.collect import Anomaly, CostCollector, RequestCapReached
 from vigil.cost.detection import (
-    TOTAL,
     BaselineKind,
     assess_day,
     baseline_for,
@@ -18,7 +17,7 @@ from vigil.cost.detection import (
     series_of,
 )
 from vigil.rules.base import Breach
-from vigil.rules.cost import CostRule
+from vigil.rules.cost import TOTAL, CostRule
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import judge
 
@@ -377,3 +376,12 @@ def test_unreachable_minimums_are_refused() -> None:
         RulesConfig.from_json('{"cost": {"month_starts": 1, "min_month_starts": 2}}')
 
     assert "min_month_starts must not exceed month_starts" in str(caught.value)
+
+
+def test_drops_name_the_total_every_series_or_none() -> None:
+    # docs/rules.md, cost.drops: "total", "all" or "off"; anything else is refused by name.
+    assert RulesConfig.from_json('{"cost": {"drops": "all"}}').cost.drops == "all"
+    with pytest.raises(ConfigError) as caught:
+        RulesConfig.from_json('{"cost": {"drops": "services"}}')
+
+    assert "cost.drops" in str(caught.value)

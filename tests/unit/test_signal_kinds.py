@@ -71,6 +71,7 @@ def test_judge_and_title_are_lookups_and_an_unknown_kind_is_neither() -> None:
     assert sorted(COST_KINDS) == [
         "cost.budget_actual",
         "cost.budget_forecast",
+        "cost.daily_drop",
         "cost.daily_spike",
         "cost.new_service",
     ]

@@ -17,21 +17,15 @@ from aws_lambda_powertools import Logger
 
 from vigil.core.errors import VigilError
 from vigil.core.model import Labels, Signal, SignalBatch
-from vigil.cost.detection import (
-    TOTAL,
-    Assessment,
-    BaselineKind,
-    History,
-    assess_day,
-    detection_settings,
-)
-from vigil.rules.cost import CostRule
+from vigil.cost.detection import Assessment, BaselineKind, History, detect
+from vigil.rules.cost import TOTAL, CostRule
 
 logger = Logger(child=True)
 
 COST_SIGNAL_KINDS = (
     "cost.budget_actual",
     "cost.budget_forecast",
+    "cost.daily_drop",
     "cost.daily_spike",
     "cost.new_service",
 )
@@ -39,6 +33,7 @@ _BUDGET_KINDS = ("cost.budget_actual", "cost.budget_forecast")
 MAX_USAGE_QUERIES = 3
 _BASELINE_WORDS = {
     BaselineKind.WEEKDAY: "the same weekday of the last {n} weeks",
+    BaselineKind.SPARSE: "its last {n} days with spend",
     BaselineKind.RECENT: "the last {n} days",
     BaselineKind.MONTH_START: "the last {n} month starts",
 }
@@ -121,20 +116,19 @@ class CostCollector:
         if not self._rule.enabled:
             return CostRun(self._batch(now, [], COST_SIGNAL_KINDS), 0, capped=False)
         stored, refreshed = self._refresh("SERVICE", today, now)
-        assessments = self._explained_total_dropped(
-            assess_day(stored, day, detection_settings(self._rule))
-        )
+        assessments = detect(stored, day, self._rule)
         self._services = {a.service for a in assessments} - {TOTAL}
         for dimension in self._rule.dimensions[1:]:
             # Accounts and tags are other cuts of the same bill: no second total.
             series, _ = self._refresh(dimension, today, now)
-            assessments += assess_day(series, day, detection_settings(self._rule), with_total=False)
+            assessments += detect(series, day, self._rule, with_total=False)
         anomalies = {a.service: a for a in self._anomalies(today, day)}
         signals = [
             signal
             for assessment in assessments
             if (signal := self._assessment_signal(assessment, today, anomalies)) is not None
         ]
+        signals += [self._drop_signal(a) for a in assessments if a.drop(self._rule) is not None]
         assessed = {a.service for a in assessments}
         signals += [
             self._anomaly_signal(anomaly, day)
@@ -153,25 +147,6 @@ class CostCollector:
         covered = COST_SIGNAL_KINDS if day in stored else _BUDGET_KINDS
         batch = self._batch(now, signals, covered)
         return CostRun(batch, refreshed, capped=self._capped)
-
-    def _explained_total_dropped(self, assessments: list[Assessment]) -> list[Assessment]:
-        """The total speaks only when no single service explains the rise: one spike, one alert.
-
-        A rise spread thinly over many services shows only in the total; a rise in one
-        service would otherwise alert twice.
-        """
-        explained = any(
-            a.service != TOTAL
-            and ((a.first_spend and a.spend >= self._rule.new_service_min_usd) or self._spiking(a))
-            for a in assessments
-        )
-        return [a for a in assessments if not (explained and a.service == TOTAL)]
-
-    def _spiking(self, assessment: Assessment) -> bool:
-        baseline = assessment.baseline
-        return baseline is not None and assessment.spend >= self._rule.alert_threshold(
-            baseline.median, baseline.scale
-        )
 
     def _batch(self, now: datetime, signals: list[Signal], covered: tuple[str, ...]) -> SignalBatch:
         return SignalBatch(
@@ -237,7 +212,13 @@ class CostCollector:
             context["anomaly"] = (
                 f"AWS Cost Anomaly Detection agrees (impact ${anomaly.impact_usd:,.2f})"
             )
-        if assessment.first_spend:
+        if assessment.first_spend or assessment.first_material:
+            if assessment.first_material:
+                context["first"] = (
+                    f"the first day at ${rule.new_service_min_usd:,.2f} or more of a series"
+                    " that began spending less than"
+                    f" {rule.recent_days} days ago"
+                )
             return self._signal(
                 "cost.new_service",
                 assessment.service,
@@ -246,23 +227,31 @@ class CostCollector:
                 samples={},
                 context=context,
             )
-        baseline = assessment.baseline
-        if baseline is None:
+        if not assessment.rises or (assessment.baseline is None and assessment.drift is None):
             return None
-        spiking = self._spiking(assessment)
-        if not spiking and assessment.spend < rule.min_increase_usd and anomaly is None:
+        rising = assessment.rise(rule) is not None
+        if not rising and assessment.spend < rule.min_increase_usd and anomaly is None:
             return None  # too small to ever alert: not worth a signal
-        if spiking and assessment.service in self._services:
+        if rising and assessment.service in self._services:
             context.update(self._top_usage(assessment.service, assessment.day, today))
-        context["baseline"] = _BASELINE_WORDS[baseline.kind].format(n=len(baseline.points))
-        samples = {"baseline": round(baseline.median, 4), "scale": round(baseline.scale, 4)}
+        context |= _described(assessment)
         return self._signal(
             "cost.daily_spike",
             assessment.service,
             assessment.spend,
             day=assessment.day,
-            samples=samples,
+            samples=assessment.samples,
             context=context,
+        )
+
+    def _drop_signal(self, assessment: Assessment) -> Signal:
+        return self._signal(
+            "cost.daily_drop",
+            assessment.service,
+            assessment.spend,
+            day=assessment.day,
+            samples=assessment.samples,
+            context={"day": assessment.day.isoformat(), **_described(assessment)},
         )
 
     def _top_usage(self, service: str, day: date, today: date) -> dict[str, str]:
@@ -344,3 +333,23 @@ class CostCollector:
             samples=samples,
             context=context,
         )
+
+
+def _described(assessment: Assessment) -> dict[str, str]:
+    """The words for the baselines, the drift and the services the total is judged without."""
+    words = {}
+    if assessment.baseline is not None:
+        described = [
+            _BASELINE_WORDS[b.kind].format(n=len(b.points))
+            for b in (assessment.baseline, assessment.also)
+            if b is not None
+        ]
+        words["baseline"] = " and ".join(described)
+    if assessment.drift is not None:
+        words["drift"] = f"the {assessment.drift.weeks} weeks before"
+    if assessment.explained_by:
+        words["explained"] = (
+            f"the bill without {', '.join(assessment.explained_by)}"
+            " (alerted on its own in the last 6 weeks)"
+        )
+    return words

@@ -28,8 +28,9 @@ class S3RequestRule(ConfigModel):
     median). The 5xx rate fires above the larger of ``warning_rate`` and median + z x scale,
     and pages above ``critical_rate``; the latency fires above the largest of median +
     z x scale, median x (1 + ``latency_min_increase_ratio``) and median +
-    ``latency_min_increase_ms``. Windows with fewer than ``min_requests`` requests are not
-    judged and are not part of a baseline.
+    ``latency_min_increase_ms`` (0 by default: the floor is relative to the bucket's own
+    median, as an absolute one hides a doubling on a fast bucket). Windows with fewer than
+    ``min_requests`` requests are not judged and are not part of a baseline.
     """
 
     enabled: bool = True
@@ -44,7 +45,7 @@ class S3RequestRule(ConfigModel):
     errors_for_minutes: Annotated[int, Field(ge=0, le=1440)] = 5
     latency_metric: Literal["FirstByteLatency", "TotalRequestLatency"] = "FirstByteLatency"
     latency_min_increase_ratio: Annotated[float, Field(ge=0)] = 0.5
-    latency_min_increase_ms: Annotated[float, Field(ge=0)] = 50.0
+    latency_min_increase_ms: Annotated[float, Field(ge=0)] = 0.0
     latency_for_minutes: Annotated[int, Field(ge=0, le=1440)] = 10
     busy_objects: Annotated[int, Field(ge=1)] = 1_000_000
     hint: bool = True
