@@ -74,6 +74,7 @@ from benchmarks.series import (  # noqa: E402
     s3_scenarios,
 )
 from tests.factories import error_signal  # noqa: E402
+from tests.fakes import MemoryCostHistory  # noqa: E402
 from vigil.alerting.lifecycle import step  # noqa: E402
 from vigil.core.model import Alert, Labels, NotifyReason, Signal  # noqa: E402
 from vigil.cost.collect import Anomaly, CostCollector  # noqa: E402
@@ -318,26 +319,6 @@ class BillExplorer:
 
     def anomalies(self, start: date, end: date) -> list[Anomaly]:
         return []
-
-
-class MemoryCostHistory:
-    def __init__(self) -> None:
-        self.days: dict[str, dict[date, dict[str, float]]] = {}
-        self.facts: dict[tuple[str, date], str] = {}
-
-    def load(self, dimension: str, since: date) -> dict[date, dict[str, float]]:
-        return {d: c for d, c in self.days.get(dimension, {}).items() if d >= since}
-
-    def save(
-        self, dimension: str, days: dict[date, dict[str, float]], *, fetched_at: datetime
-    ) -> None:
-        self.days.setdefault(dimension, {}).update(days)
-
-    def fact(self, name: str, day: date) -> str | None:
-        return self.facts.get((name, day))
-
-    def remember(self, name: str, day: date, value: str) -> None:
-        self.facts[(name, day)] = value
 
 
 def cost_run(account: CostAccount, rules: RulesConfig) -> Run:

@@ -1,7 +1,8 @@
 """A storm: thousands of functions failing at once, followed through every hop of the pipeline.
 
-For 1,000, 10,000 and 20,000 failing functions (errors at 2 % of 10,000 invocations, so each
-alert is pending for the rule's ``for_minutes`` before it fires), three evaluations are timed:
+For 1,000, 10,000 and 20,000 failing functions (errors at 0.5 % of 10,000 invocations: far
+above the normal 0.1 %, below the critical 1 %, so each alert is pending for the rule's
+``for_minutes`` before it fires), three evaluations are timed:
 
 - ``none->pending``: the first cycle that sees the storm;
 - ``pending->firing``: five minutes later, the alerts fire;
@@ -69,7 +70,7 @@ def _storm(size: int, at_minute: int) -> SignalBatch:
     return batch(
         at,
         *[
-            error_signal(f"orders-{i:05d}", invocations=10_000, errors=200, at=at)
+            error_signal(f"orders-{i:05d}", invocations=10_000, errors=50, at=at)
             for i in range(size)
         ],
     )

@@ -1,7 +1,7 @@
 """In-memory stand-ins for the ports, for domain tests that must not touch AWS."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from vigil.alerting.grouping import Group
@@ -224,3 +224,25 @@ class RecordingCallback:
         if self.error:
             raise self.error
         self.answers.append((token, output))
+
+
+class MemoryCostHistory:
+    """The cost collector's stored history (``CostHistoryPort``) in memory."""
+
+    def __init__(self) -> None:
+        self.days: dict[str, dict[date, dict[str, float]]] = {}
+        self.facts: dict[tuple[str, date], str] = {}
+
+    def load(self, dimension: str, since: date) -> dict[date, dict[str, float]]:
+        return {d: c for d, c in self.days.get(dimension, {}).items() if d >= since}
+
+    def save(
+        self, dimension: str, days: dict[date, dict[str, float]], *, fetched_at: datetime
+    ) -> None:
+        self.days.setdefault(dimension, {}).update(days)
+
+    def fact(self, name: str, day: date) -> str | None:
+        return self.facts.get((name, day))
+
+    def remember(self, name: str, day: date, value: str) -> None:
+        self.facts[(name, day)] = value

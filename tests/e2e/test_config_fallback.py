@@ -1,9 +1,10 @@
 """A stack update with a bad rules config: the last good config keeps running and an alert
 about the bad one routes like any other, until the config is fixed.
 
-The good config makes a low-volume error critical (the default says warning), so which
-config runs shows in the alerts. At 10 minutes ``RulesConfig`` is updated to a document with
-a bad duration on line 6; nightly-report fails once at 25 minutes; at 40 minutes the good
+The good config has a ten times stricter normal rate, which makes two errors of a low-volume
+function critical (the defaults say warning), so which config runs shows in the alerts. At 10
+minutes ``RulesConfig`` is updated to a document with a bad duration on line 6; nightly-report
+fails twice from 25 minutes; at 40 minutes the good
 config is restored.
 """
 
@@ -20,9 +21,9 @@ from tests.e2e.scenario_runs import ALERT_EMAIL, emails
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
-GOOD = {"lambda_errors": {"low_volume_severity": "critical"}}
+GOOD = {"lambda_errors": {"warning_rate": 0.0001, "critical_rate": 0.001}}
 BAD = """{
-  "lambda_errors": {"low_volume_severity": "critical"},
+  "lambda_errors": {"warning_rate": 0.0001, "critical_rate": 0.001},
   "routing": {
     "route": {
       "routes": [
@@ -49,11 +50,11 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
                     {"from": "0m", "to": "25m", "invocations_per_minute": 2},
                     {
                         "from": "25m",
-                        "to": "26m",
+                        "to": "27m",
                         "invocations_per_minute": 2,
                         "errors_per_minute": 1,
                     },
-                    {"from": "26m", "invocations_per_minute": 2},
+                    {"from": "27m", "invocations_per_minute": 2},
                 ],
             }
         ],

@@ -88,10 +88,10 @@ def test_api_gateway_5xx_is_volume_aware_for_rest_and_http_apis(edge: Emulator) 
         ("09:50", "[WARNING] API Gateway HTTP 5xx firing: search-http"),
         ("10:00", "[RESOLVED] API Gateway HTTP 5xx resolved: search-http"),
     ]
-    assert "2.00% errors (200 of 10,000 requests) over 5 min, above 1.00%" in _body(
-        edge, "[CRITICAL] API Gateway 5xx firing: orders-api"
+    assert "200 errors in 10,000 requests over 5 min (2.00%), above the critical 1.00%" in _body(
+        edge, "[CRITICAL] API Gateway 5xx escalated: orders-api"
     )
-    assert "(low volume: every one counts)" in _body(edge, http[0][1])
+    assert "0.15 expected at the normal 0.10%" in _body(edge, http[0][1])
 
 
 def test_service_quota_usage_pages_near_the_quota_and_resolves(edge: Emulator) -> None:

@@ -1,7 +1,7 @@
 """A small function failing inside a healthy account, through the real template.
 
 Given a busy account whose aggregate error rate stays normal and a low-volume function that
-fails once at 09:30, no five-minute cycle drills into the functions; the hourly sweep finds
+fails three times from 09:30, no five-minute cycle drills into the functions; the hourly sweep finds
 the error and alerts within the sweep period, and the next cycle resolves the alert.
 """
 
@@ -28,7 +28,7 @@ def played() -> Iterator[Emulator]:
     yield from play_scenario("quiet-failure")
 
 
-def test_the_sweep_finds_the_single_error_within_an_hour_and_the_next_cycle_resolves_it(
+def test_the_sweep_finds_the_errors_within_an_hour_and_the_next_cycle_resolves_them(
     played: Emulator,
 ) -> None:
     sent = {email.subject: email.sent_at for email in played.mailbox.emails}

@@ -90,9 +90,9 @@ def test_the_quiet_failure_fires_with_the_hourly_sweep_as_the_functions_did(
 def test_the_outage_demo_fires_repeats_and_resolves_as_its_emails_did(
     aws: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # outage-demo.yaml (repeat_interval_minutes 30): orders-api fails 2 % from 09:20 to 10:20,
-    # "alerts once, repeats once 30 minutes later, then resolves"; nightly-report fails once at
-    # 09:45 (found because the account's errors make every cycle drill); search-api does not.
+    # outage-demo.yaml (repeat_interval_minutes 30): orders-api fails 2 % from 09:20 to 10:10,
+    # "alerts at once, repeats once 30 minutes later, then resolves"; nightly-report fails twice
+    # from 09:45 (found because the account's errors make every cycle drill); search-api does not.
     span = _play("outage-demo")
 
     code = _backtest(tmp_path, span, "--yes", "--events", rules='{"repeat_interval_minutes": 30}')
@@ -106,15 +106,15 @@ def test_the_outage_demo_fires_repeats_and_resolves_as_its_emails_did(
     )
     assert [re.split(r"\s{2,}", line) for line in table[1].splitlines()] == [
         ["KIND", "RESOURCE", "EPISODES", "FIRST FIRED", "HIGHEST", "NOTIFICATIONS", "A DAY"],
-        ["lambda.errors", "orders-api", "1", _at("09:32"), "critical", "3", "36.0"],
+        ["lambda.errors", "orders-api", "1", _at("09:27"), "critical", "3", "36.0"],
         ["lambda.errors", "nightly-report", "1", _at("09:52"), "warning", "2", "24.0"],
     ]
     assert [line.split()[:4] for line in table[2].splitlines()[1:]] == [
-        [_at("09:32"), "lambda.errors", "orders-api", "firing"],  # pending 09:27, for 5 min
+        [_at("09:27"), "lambda.errors", "orders-api", "firing"],  # 2 % is above critical
         [_at("09:52"), "lambda.errors", "nightly-report", "firing"],
+        [_at("09:57"), "lambda.errors", "orders-api", "repeat"],
         [_at("09:57"), "lambda.errors", "nightly-report", "resolved"],
-        [_at("10:02"), "lambda.errors", "orders-api", "repeat"],
-        [_at("10:27"), "lambda.errors", "orders-api", "resolved"],
+        [_at("10:17"), "lambda.errors", "orders-api", "resolved"],
     ]
     assert table[3] == (
         "2 episode(s), 5 notification(s): 60.0 a day, before silences, inhibit rules and"

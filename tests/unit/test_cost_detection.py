@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from emulator.cost_series import ServiceSeries, generate
+from tests.fakes import MemoryCostHistory
 from vigil.adapters.cost_explorer import series_name
 from vigil.core.errors import ConfigError
 from vigil.core.model import Severity
@@ -46,26 +47,6 @@ def account(
         ServiceSeries("AWS Step Functions", base=12, noise=0.1, first_day=DAY - timedelta(days=30)),
         *extra,
     ]
-
-
-class StoredHistory:
-    def __init__(self) -> None:
-        self.days: dict[str, dict[date, dict[str, float]]] = {}
-        self.facts: dict[tuple[str, date], str] = {}
-
-    def load(self, dimension: str, since: date) -> dict[date, dict[str, float]]:
-        return {d: c for d, c in self.days.get(dimension, {}).items() if d >= since}
-
-    def save(
-        self, dimension: str, days: dict[date, dict[str, float]], *, fetched_at: datetime
-    ) -> None:
-        self.days.setdefault(dimension, {}).update(days)
-
-    def fact(self, name: str, day: date) -> str | None:
-        return self.facts.get((name, day))
-
-    def remember(self, name: str, day: date, value: str) -> None:
-        self.facts[(name, day)] = value
 
 
 class ScriptedExplorer:
@@ -115,13 +96,13 @@ class ScriptedExplorer:
 def breaches(
     explorer: ScriptedExplorer,
     *,
-    history: StoredHistory | None = None,
+    history: MemoryCostHistory | None = None,
     budget: float = 0.0,
     rules: RulesConfig = RULES,
 ) -> dict[tuple[str, str], Breach]:
     collector = CostCollector(
         explorer=explorer,
-        history=history or StoredHistory(),
+        history=history or MemoryCostHistory(),
         rule=rules.cost,
         account="123456789012",
         region="us-east-1",
@@ -267,7 +248,7 @@ def test_forecast_warns_and_actual_spend_pages_against_the_budget() -> None:
 
 def test_a_run_asks_only_for_missing_days_and_caches_daily_answers() -> None:
     explorer = ScriptedExplorer(account(lambda_spike=3.0))
-    history = StoredHistory()
+    history = MemoryCostHistory()
 
     breaches(explorer, history=history, budget=5_000)
     first = list(explorer.asked)
@@ -347,7 +328,7 @@ def test_a_run_without_yesterdays_figures_leaves_spike_alerts_alone() -> None:
     explorer = ScriptedExplorer(account(lambda_spike=3.0), cap=0)
     collector = CostCollector(
         explorer=explorer,
-        history=StoredHistory(),
+        history=MemoryCostHistory(),
         rule=RULES.cost,
         account="123456789012",
         region="us-east-1",
