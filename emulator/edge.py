@@ -17,8 +17,8 @@ Scenario section (all lists optional; offsets and phases as in workloads)::
                latency_ms: 240}
       state_machines:
         - name: order-flow
-          phases: [{from: 10m, to: 20m, failed_per_minute: 1, timed_out_per_minute: 0,
-                    throttled_per_minute: 2, aborted_per_minute: 0}]
+          phases: [{from: 10m, to: 20m, started_per_minute: 20, failed_per_minute: 1,
+                    timed_out_per_minute: 0, throttled_per_minute: 2, aborted_per_minute: 0}]
       apis:
         - {name: orders-api, type: rest,     # rest: AWS/ApiGateway 5XXError and Count by ApiName
            phases: [{from: 0m, requests_per_minute: 2000, errors_5xx_per_minute: 0}]}
@@ -97,6 +97,7 @@ class BucketPhase(_Phase):
 
 
 class StateMachinePhase(_Phase):
+    started_per_minute: int = Field(default=0, ge=0)
     failed_per_minute: int = Field(default=0, ge=0)
     timed_out_per_minute: int = Field(default=0, ge=0)
     throttled_per_minute: int = Field(default=0, ge=0)
@@ -287,6 +288,7 @@ class EdgeDriver:
             arn = f"arn:aws:states:{self._region}:{ACCOUNT_ID}:stateMachine:{machine.name}"
             dims = {"StateMachineArn": arn}
             counts = {
+                "ExecutionsStarted": sphase.started_per_minute,
                 "ExecutionsFailed": sphase.failed_per_minute,
                 "ExecutionsTimedOut": sphase.timed_out_per_minute,
                 "ExecutionThrottled": sphase.throttled_per_minute,

@@ -184,7 +184,7 @@ def test_step_functions_discovers_once_then_reads_three_sums_per_state_machine()
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:order-flow"
     listing = FakeListing([NamedResource(arn, "order-flow", {})])
     metrics = FakeMetrics()
-    metrics.minutes(execution_metric(arn, "ExecutionsFailed"), WINDOW_START, 2, 1)
+    metrics.minutes(execution_metric(arn, "ExecutionThrottled"), WINDOW_START, 2, 1)
     metrics.minutes(execution_metric(arn, "ExecutionsAborted"), WINDOW_START, 2, 1)
     state = FakeState()
     family = StepFunctionsFamily(listing, state, scope())
@@ -198,9 +198,34 @@ def test_step_functions_discovers_once_then_reads_three_sums_per_state_machine()
         False,
     )
     assert [(s.labels.kind, s.samples) for s in second.batch.signals] == [
-        ("states.executions_failed", {"count": 2.0})
+        ("states.executions_throttled", {"count": 2.0})
     ]
-    assert len(metrics.calls[-1]) == 3  # aborted is not asked unless included
+    # Aborted is not asked unless included; no failure, so no ExecutionsStarted either.
+    assert [len(keys) for keys in metrics.calls] == [3, 3]
+
+
+def test_step_functions_reads_executions_started_only_for_machines_with_failures() -> None:
+    """Issue #14: a failure rate needs a volume; the cost-aware path reads it only where a
+    failure or a time-out points at it (as API Gateway reads Count only for APIs with 5xx)."""
+    flow = "arn:aws:states:us-east-1:123456789012:stateMachine:order-flow"
+    quiet = "arn:aws:states:us-east-1:123456789012:stateMachine:nightly"
+    listing = FakeListing(
+        [NamedResource(flow, "order-flow", {}), NamedResource(quiet, "nightly", {})]
+    )
+    metrics = FakeMetrics()
+    metrics.minutes(execution_metric(flow, "ExecutionsFailed"), WINDOW_START, 3, 1)
+    metrics.minutes(execution_metric(flow, "ExecutionsTimedOut"), WINDOW_START, 1, 2)
+    metrics.minutes(execution_metric(flow, "ExecutionsStarted"), WINDOW_START, 5, 200)
+    metrics.minutes(execution_metric(quiet, "ExecutionsStarted"), WINDOW_START, 5, 10)
+
+    cycle = run(StepFunctionsFamily(listing, FakeState(), scope()), metrics)
+
+    assert metrics.calls[-1] == [execution_metric(flow, "ExecutionsStarted")]
+    assert [(s.labels.kind, s.value, s.unit, s.samples) for s in cycle.batch.signals] == [
+        ("states.executions_failed", 0.3, "Percent", {"failures": 3.0, "executions": 1000.0}),
+        ("states.executions_timed_out", 0.2, "Percent", {"timeouts": 2.0, "executions": 1000.0}),
+    ]
+    assert cycle.families["states"].extra == {"state_machines_failing": 1}
 
 
 def test_api_gateway_reads_count_only_for_apis_with_5xx() -> None:

@@ -101,23 +101,65 @@ def test_a_busy_bucket_without_request_metrics_is_an_info_hint() -> None:
     assert judge(signal("s3.request_metrics_missing", objects=2_500_000), off) is None
 
 
-@pytest.mark.parametrize(
-    ("kind", "noun"),
-    [
-        ("states.executions_failed", "failed executions"),
-        ("states.executions_timed_out", "timed-out executions"),
-        ("states.executions_throttled", "throttled executions"),
-    ],
-)
-def test_any_step_functions_failure_warns_and_ten_in_a_window_page(kind: str, noun: str) -> None:
-    warning = judge(signal(kind, "order-flow", count=3), RULES)
-    page = judge(signal(kind, "order-flow", count=10), RULES)
+def test_throttled_executions_stay_a_count_any_warns_and_ten_in_a_window_page() -> None:
+    warning = judge(signal("states.executions_throttled", "order-flow", count=3), RULES)
+    page = judge(signal("states.executions_throttled", "order-flow", count=10), RULES)
 
     assert warning is not None
     assert warning.severity is Severity.WARNING
-    assert warning.evidence.summary == f"3 {noun} over 5 min"
+    assert warning.evidence.summary == "3 throttled executions over 5 min"
     assert page is not None
     assert page.severity is Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("kind", "event", "noun"),
+    [
+        ("states.executions_failed", "failures", "failure"),
+        ("states.executions_timed_out", "timeouts", "timeout"),
+    ],
+)
+def test_step_functions_failures_are_judged_against_the_executions_started(
+    kind: str, event: str, noun: str
+) -> None:
+    """Issue #14: ten failures paged whatever the volume; now a rare workflow's single
+    failure still warns, a busy one's background does not page, and a real rise does."""
+    rare = judge(signal(kind, "nightly", **{event: 1, "executions": 1}), RULES)
+    background = judge(signal(kind, "order-flow", **{event: 10, "executions": 10_000}), RULES)
+    rising = judge(signal(kind, "order-flow", **{event: 30, "executions": 10_000}), RULES)
+    broken = judge(signal(kind, "order-flow", **{event: 10, "executions": 100}), RULES)
+    # A long workflow fails in a window it did not start in: the volume is at least the events.
+    late = judge(signal(kind, "monthly-close", **{event: 1, "executions": 0}), RULES)
+
+    assert rare is not None
+    assert (rare.severity, rare.for_seconds) == (Severity.WARNING, 0)
+    assert rare.evidence.summary.startswith(f"1 {noun} in 1 execution over 5 min (100.00%)")
+    assert background is None  # 0.1 %, the normal rate: the old rule paged it
+    assert rising is not None
+    assert (rising.severity, rising.for_seconds) == (Severity.WARNING, 300)
+    assert broken is not None
+    assert (broken.severity, broken.for_seconds) == (Severity.CRITICAL, 0)
+    assert late is not None
+    assert kind_title(kind).startswith("Step Functions executions")
+
+
+def test_step_functions_documents_of_the_count_rule_still_load() -> None:
+    """Older documents set ``severity`` and ``critical_count``: both now judge throttles, and
+    the failure rate takes its own fields, in the same section."""
+    rules = RulesConfig.from_json(
+        '{"step_functions": {"severity": "critical", "critical_count": 3, "warning_rate": 0.01}}'
+    )
+    throttled = judge(signal("states.executions_throttled", "order-flow", count=1), rules)
+    failed = judge(
+        signal("states.executions_failed", "order-flow", failures=1, executions=1), rules
+    )
+    off = RulesConfig.from_json('{"step_functions": {"enabled": false}}')
+
+    assert throttled is not None
+    assert throttled.severity is Severity.CRITICAL
+    assert failed is None  # one in one is not improbable at a 1 % normal rate
+    assert "states.executions_failed" not in off.enabled_kinds
+    assert judge(signal("states.executions_failed", failures=5, executions=5), off) is None
 
 
 def test_aborted_executions_alert_only_when_included() -> None:

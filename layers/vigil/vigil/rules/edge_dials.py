@@ -18,6 +18,7 @@ from vigil.rules.base import (
     ordered,
     plural,
 )
+from vigil.rules.volume import VolumeAwareRule
 
 
 class S3RequestRule(ConfigModel):
@@ -54,12 +55,22 @@ class S3RequestRule(ConfigModel):
         return ordered(self, "warning_rate", "critical_rate")
 
 
-class StepFunctionsRule(ConfigModel):
-    """Step Functions executions that failed, timed out or were throttled: any one alerts,
-    ``critical_count`` in a window pages. Aborted executions are someone's StopExecution,
-    usually on purpose: watched only with ``include_aborted``."""
+class StepFunctionsRule(VolumeAwareRule):
+    """Step Functions executions: failed and timed-out ones as a rate of the executions
+    started, throttled ones as a count.
 
-    enabled: bool = True
+    A window's failed (and, apart, timed-out) executions are judged against its
+    ``ExecutionsStarted`` by the volume-aware test (:class:`VolumeAwareRule`; docs/rules.md,
+    ``step_functions``), so a rare workflow's single failure still alerts and a busy one's
+    background of failures does not page. A throttled execution is a start-rate limit hit,
+    not a failure of the work: any one alerts at ``severity``, ``critical_count`` in a
+    window pages. Aborted executions are someone's StopExecution, usually on purpose:
+    watched, as throttles, only with ``include_aborted``.
+    """
+
+    warning_rate: Annotated[float, Field(gt=0, lt=1)] = 0.001
+    critical_rate: Annotated[float, Field(gt=0, le=1)] = 0.01
+    for_minutes: Annotated[int, Field(ge=0, le=1440)] = 5
     severity: Severity = Severity.WARNING
     critical_count: Annotated[int, Field(ge=1)] = 10
     include_aborted: bool = False
@@ -80,8 +91,6 @@ class QuotaRule(UsageLevels):
 
 # The edge dials (docs/rules.md): S3 request metrics, Step Functions, service quotas.
 _STATES_EVENTS = {
-    "states.executions_failed": "failed execution",
-    "states.executions_timed_out": "timed-out execution",
     "states.executions_throttled": "throttled execution",
     "states.executions_aborted": "aborted execution",
 }
@@ -201,9 +210,8 @@ KINDS: tuple[SignalKind[Any], ...] = (
     SignalKind("s3.request_metrics_missing", "S3 request metrics missing", "s3", _judge_s3_hint),
     *(
         SignalKind(name, f"Step Functions executions {state}", "step_functions", _judge_states)
+        # Failed and timed-out executions are volume-aware (vigil.rules.volume.KIND_SPECS).
         for name, state in (
-            ("states.executions_failed", "failed"),
-            ("states.executions_timed_out", "timed out"),
             ("states.executions_throttled", "throttled"),
             ("states.executions_aborted", "aborted"),
         )
