@@ -20,9 +20,11 @@ Scenario section (all lists optional; offsets and phases as in workloads)::
           phases: [{from: 10m, to: 20m, started_per_minute: 20, failed_per_minute: 1,
                     timed_out_per_minute: 0, throttled_per_minute: 2, aborted_per_minute: 0}]
       apis:
-        - {name: orders-api, type: rest,     # rest: AWS/ApiGateway 5XXError and Count by ApiName
-           phases: [{from: 0m, requests_per_minute: 2000, errors_5xx_per_minute: 0}]}
-        - {name: search-http, type: http}    # http: 5xx and Count by ApiId
+        - {name: orders-api, type: rest,     # rest: AWS/ApiGateway 5XXError, 4XXError and
+                                             # Count by ApiName
+           phases: [{from: 0m, requests_per_minute: 2000, errors_5xx_per_minute: 0,
+                     errors_4xx_per_minute: 0}]}
+        - {name: search-http, type: http}    # http: 5xx, 4xx and Count by ApiId
       service_quotas:
         - service: lambda
           code: L-B99A9384
@@ -107,6 +109,7 @@ class StateMachinePhase(_Phase):
 class ApiPhase(_Phase):
     requests_per_minute: int = Field(default=0, ge=0)
     errors_5xx_per_minute: int = Field(default=0, ge=0)
+    errors_4xx_per_minute: int = Field(default=0, ge=0)
 
 
 class QuotaPhase(_Phase):
@@ -300,14 +303,15 @@ class EdgeDriver:
             if aphase is None or not aphase.requests_per_minute:
                 continue
             if api.type == "rest":
-                dims, errors = {"ApiName": api.name}, "5XXError"
+                dims, errors, refused = {"ApiName": api.name}, "5XXError", "4XXError"
             else:
-                dims, errors = {"ApiId": self.http_api_ids[api.name]}, "5xx"
+                dims, errors, refused = {"ApiId": self.http_api_ids[api.name]}, "5xx", "4xx"
             yield (
                 "AWS/ApiGateway",
                 [
                     _datum("Count", dims, minute, aphase.requests_per_minute),
                     _datum(errors, dims, minute, aphase.errors_5xx_per_minute),
+                    _datum(refused, dims, minute, aphase.errors_4xx_per_minute),
                 ],
             )
         for quota in self._edge.service_quotas:

@@ -1,6 +1,6 @@
 """The edge dials through the real template: S3 request metrics and the missing-metrics hint,
-Step Functions failures, time-outs and throttles, API Gateway 5xx (REST and HTTP), and service
-quota usage.
+Step Functions failures, time-outs and throttles, API Gateway 5xx (REST and HTTP) and 4xx, and
+service quota usage.
 
 Given the edge-dials scenario, every dial fires and then resolves on the minute the scenario
 says, discovery runs only on its schedule (every 15 minutes here) and the stored inventories
@@ -102,6 +102,18 @@ def test_api_gateway_5xx_is_volume_aware_for_rest_and_http_apis(edge: Emulator) 
     assert "3 errors in 150 requests over 5 min (2.00%), 0.15 expected" in _body(edge, http[0][1])
 
 
+def test_api_gateway_4xx_with_its_429_throttles_pages_when_enabled(edge: Emulator) -> None:
+    # The scenario enables the 4xx rules (off by default): orders-api refuses half its
+    # requests from 10:00 to 10:10 (429 throttles are 4XXError too).
+    assert _subjects(edge, "API Gateway 4xx") == [
+        ("10:05", "[CRITICAL] API Gateway 4xx firing: orders-api"),
+        ("10:20", "[RESOLVED] API Gateway 4xx resolved: orders-api"),
+    ]
+    page = _body(edge, "[CRITICAL] API Gateway 4xx firing: orders-api")
+    assert "3,000 errors in 10,000 requests over 5 min (30.00%), above the critical 25.00%" in page
+    assert not _subjects(edge, "API Gateway HTTP 4xx")
+
+
 def test_service_quota_usage_pages_near_the_quota_and_resolves(edge: Emulator) -> None:
     assert _subjects(edge, "Service quota usage") == [
         ("10:00", "[CRITICAL] Service quota usage firing: lambda/L-B99A9384"),
@@ -143,10 +155,10 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
         # The stack's 7 functions, each with a time-out.
         "duration": 7,
     }
-    # The Lambda fast path, 3 per state machine, 3 for media-uploads, 1 per API, 1 quota;
-    # from 09:35 raw-archive has request metrics too (3 more); 1 for the stack's reserved
-    # function (SlackActionsFunction).
-    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 2 + 1 + 1
+    # The Lambda fast path, 3 per state machine, 3 for media-uploads, 2 per API (5xx and 4xx,
+    # enabled here), 1 quota; from 09:35 raw-archive has request metrics too (3 more); 1 for
+    # the stack's reserved function (SlackActionsFunction).
+    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 4 + 1 + 1
     assert (
-        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 2 + 1 + 1 + 1
+        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 4 + 1 + 1 + 1
     )  # + Count

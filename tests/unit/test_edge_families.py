@@ -245,6 +245,36 @@ def test_api_gateway_reads_count_only_for_apis_with_5xx() -> None:
     assert found.samples == {"errors": 5.0, "requests": 150.0}
 
 
+def test_api_gateway_4xx_is_read_only_when_enabled_and_shares_the_count() -> None:
+    """Issue #14: API Gateway 4xx/429 rates. Off by default, an API costs its 5xx sum only;
+    enabled, one more sum per API, and one Count serves both rates of an API."""
+    rest = FakeListing([NamedResource("a1", "orders-api", {}), NamedResource("a2", "quiet", {})])
+    http = FakeListing([NamedResource("h1", "search", {})])
+    rest_key = MetricKey("AWS/ApiGateway", "4XXError", (("ApiName", "orders-api"),))
+    metrics = FakeMetrics()
+    metrics.minutes(rest_key, WINDOW_START, 5, 300)
+    metrics.minutes(MetricKey("AWS/ApiGateway", "5XXError", (("ApiName", "orders-api"),)),
+                    WINDOW_START, 1, 2)  # fmt: skip
+    metrics.minutes(MetricKey("AWS/ApiGateway", "Count", (("ApiName", "orders-api"),)),
+                    WINDOW_START, 5, 2000)  # fmt: skip
+    on = RulesConfig.from_json('{"apigateway_rest_4xx": {"enabled": true}}')
+
+    off_cycle = run(ApiGatewayFamily(rest, http, FakeState(), scope()), metrics)
+    off_asked = [len(keys) for keys in metrics.calls]
+    metrics.calls.clear()
+    on_cycle = run(ApiGatewayFamily(rest, http, FakeState(), scope(on)), metrics, on)
+
+    assert off_asked == [3, 1]  # three 5xx sums, then orders-api's Count
+    assert [s.labels.kind for s in off_cycle.batch.signals] == ["apigateway.rest_5xx"]
+    # Enabled for REST APIs only: two 4xx sums more (not the HTTP API's), one Count.
+    assert [len(keys) for keys in metrics.calls] == [5, 1]
+    assert [(s.labels.kind, s.samples) for s in on_cycle.batch.signals] == [
+        ("apigateway.rest_5xx", {"errors": 2.0, "requests": 10_000.0}),
+        ("apigateway.rest_4xx", {"errors": 1_500.0, "requests": 10_000.0}),
+    ]
+    assert on_cycle.families["apigateway"].extra == {"apis_with_5xx": 1, "apis_with_4xx": 1}
+
+
 @dataclass
 class FakeQuotas:
     quotas: dict[str, list[QuotaUsage]]

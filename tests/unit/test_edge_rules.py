@@ -162,6 +162,30 @@ def test_step_functions_documents_of_the_count_rule_still_load() -> None:
     assert judge(signal("states.executions_failed", failures=5, executions=5), off) is None
 
 
+def test_api_gateway_4xx_is_off_by_default_and_judged_at_a_high_normal_rate() -> None:
+    """Issue #14: 4xx (429 throttles included) is mostly the clients' own; enabled, it is the
+    volume-aware test at a 5 % normal rate, 25 % critical, and at least 10 responses."""
+    on = RulesConfig.from_json(
+        '{"apigateway_rest_4xx": {"enabled": true}, "apigateway_http_4xx": {"enabled": true}}'
+    )
+    usual = signal("apigateway.rest_4xx", "orders-api", errors=500, requests=10_000)
+    rising = signal("apigateway.rest_4xx", "orders-api", errors=800, requests=10_000)
+    throttled = signal("apigateway.http_4xx", "search", errors=4_000, requests=10_000)
+    scanner = signal("apigateway.rest_4xx", "quiet", errors=9, requests=9)
+
+    assert judge(throttled, RULES) is None  # off by default
+    assert judge(usual, on) is None  # 5 %: the normal rate
+    warning = judge(rising, on)
+    assert warning is not None
+    assert (warning.severity, warning.for_seconds) == (Severity.WARNING, 600)
+    page = judge(throttled, on)
+    assert page is not None
+    assert (page.severity, page.for_seconds) == (Severity.CRITICAL, 0)
+    assert page.evidence.summary.startswith("4,000 errors in 10,000 requests over 5 min (40.00%)")
+    assert judge(scanner, on) is None  # fewer than min_events
+    assert kind_title("apigateway.rest_4xx") == "API Gateway 4xx"
+
+
 def test_aborted_executions_alert_only_when_included() -> None:
     aborted = signal("states.executions_aborted", "order-flow", count=2)
 

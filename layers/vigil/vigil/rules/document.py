@@ -149,6 +149,17 @@ def _api_5xx_default() -> VolumeAwareRule:
     )
 
 
+def _api_4xx_default() -> VolumeAwareRule:
+    # Off by default: mostly the clients' own mistakes, and one more metric per API a cycle.
+    return VolumeAwareRule(
+        enabled=False,
+        warning_rate=0.05,
+        critical_rate=0.25,
+        min_events=10,
+        for_minutes=10,
+    )
+
+
 class RulesConfig(ConfigModel):
     version: Literal[1] = 1
     collection: CollectionConfig = Field(default_factory=CollectionConfig)
@@ -165,6 +176,8 @@ class RulesConfig(ConfigModel):
     step_functions: StepFunctionsRule = Field(default_factory=StepFunctionsRule)
     apigateway_rest_5xx: VolumeAwareRule = Field(default_factory=_api_5xx_default)
     apigateway_http_5xx: VolumeAwareRule = Field(default_factory=_api_5xx_default)
+    apigateway_rest_4xx: VolumeAwareRule = Field(default_factory=_api_4xx_default)
+    apigateway_http_4xx: VolumeAwareRule = Field(default_factory=_api_4xx_default)
     service_quotas: QuotaRule = Field(default_factory=QuotaRule)
     tags: TagFilters = Field(default_factory=TagFilters)
     lambda_iterator_age: IteratorAgeRule = Field(default_factory=IteratorAgeRule)
