@@ -20,10 +20,11 @@ Scenario section (all lists optional; offsets and phases as in workloads)::
           phases: [{from: 10m, to: 20m, started_per_minute: 20, failed_per_minute: 1,
                     timed_out_per_minute: 0, throttled_per_minute: 2, aborted_per_minute: 0}]
       apis:
-        - {name: orders-api, type: rest,     # rest: AWS/ApiGateway 5XXError, 4XXError and
-                                             # Count by ApiName
+        - {name: orders-api, type: rest,     # rest: AWS/ApiGateway 5XXError, 4XXError,
+                                             # Count and Latency (one value a minute) by
+                                             # ApiName
            phases: [{from: 0m, requests_per_minute: 2000, errors_5xx_per_minute: 0,
-                     errors_4xx_per_minute: 0}]}
+                     errors_4xx_per_minute: 0, latency_ms: 80}]}
         - {name: search-http, type: http}    # http: 5xx, 4xx and Count by ApiId
       service_quotas:
         - service: lambda
@@ -110,6 +111,7 @@ class ApiPhase(_Phase):
     requests_per_minute: int = Field(default=0, ge=0)
     errors_5xx_per_minute: int = Field(default=0, ge=0)
     errors_4xx_per_minute: int = Field(default=0, ge=0)
+    latency_ms: float = Field(default=0, ge=0)
 
 
 class QuotaPhase(_Phase):
@@ -312,6 +314,11 @@ class EdgeDriver:
                     _datum("Count", dims, minute, aphase.requests_per_minute),
                     _datum(errors, dims, minute, aphase.errors_5xx_per_minute),
                     _datum(refused, dims, minute, aphase.errors_4xx_per_minute),
+                    *(
+                        [_datum("Latency", dims, minute, aphase.latency_ms, "Milliseconds")]
+                        if aphase.latency_ms
+                        else []
+                    ),
                 ],
             )
         for quota in self._edge.service_quotas:

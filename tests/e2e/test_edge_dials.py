@@ -1,6 +1,6 @@
 """The edge dials through the real template: S3 request metrics and the missing-metrics hint,
-Step Functions failures, time-outs and throttles, API Gateway 5xx (REST and HTTP) and 4xx, and
-service quota usage.
+Step Functions failures, time-outs and throttles, API Gateway 5xx (REST and HTTP), 4xx and p99
+latency, and service quota usage.
 
 Given the edge-dials scenario, every dial fires and then resolves on the minute the scenario
 says, discovery runs only on its schedule (every 15 minutes here) and the stored inventories
@@ -114,6 +114,19 @@ def test_api_gateway_4xx_with_its_429_throttles_pages_when_enabled(edge: Emulato
     assert not _subjects(edge, "API Gateway HTTP 4xx")
 
 
+def test_api_gateway_p99_latency_above_the_objective_warns_once_held_and_resolves(
+    edge: Emulator,
+) -> None:
+    # The scenario enables the latency rule (off by default): orders-api answers in 2.4 s
+    # instead of 80 ms from 09:45 to 10:00; the 1 s objective must be exceeded for 10 minutes.
+    assert _subjects(edge, "API Gateway p99 latency") == [
+        ("10:00", "[WARNING] API Gateway p99 latency firing: orders-api"),
+        ("10:10", "[RESOLVED] API Gateway p99 latency resolved: orders-api"),
+    ]
+    warning = _body(edge, "[WARNING] API Gateway p99 latency firing: orders-api")
+    assert "p99 latency 2,400 ms over 5 min (10,000 requests), at or above 1,000 ms" in warning
+
+
 def test_service_quota_usage_pages_near_the_quota_and_resolves(edge: Emulator) -> None:
     assert _subjects(edge, "Service quota usage") == [
         ("10:00", "[CRITICAL] Service quota usage firing: lambda/L-B99A9384"),
@@ -155,10 +168,10 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
         # The stack's 7 functions, each with a time-out.
         "duration": 7,
     }
-    # The Lambda fast path, 3 per state machine, 3 for media-uploads, 2 per API (5xx and 4xx,
-    # enabled here), 1 quota; from 09:35 raw-archive has request metrics too (3 more); 1 for
-    # the stack's reserved function (SlackActionsFunction).
-    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 4 + 1 + 1
+    # The Lambda fast path, 3 per state machine, 3 for media-uploads, 3 per API (5xx, and 4xx
+    # and p99 latency, enabled here), 1 quota; from 09:35 raw-archive has request metrics too
+    # (3 more); 1 for the stack's reserved function (SlackActionsFunction).
+    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 6 + 1 + 1
     assert (
-        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 4 + 1 + 1 + 1
+        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 6 + 1 + 1 + 1
     )  # + Count

@@ -29,6 +29,7 @@ from vigil.dials.resources import (
 from vigil.dials.s3 import S3Family, objects_metric
 from vigil.dials.step_functions import StepFunctionsFamily, execution_metric
 from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import judge
 
 # 10:07 with a 2-minute lag: the window is 10:00-10:05; 10:07 does not cross an hour.
 NOW = datetime(2026, 11, 2, 10, 7, tzinfo=UTC)
@@ -272,7 +273,36 @@ def test_api_gateway_4xx_is_read_only_when_enabled_and_shares_the_count() -> Non
         ("apigateway.rest_5xx", {"errors": 2.0, "requests": 10_000.0}),
         ("apigateway.rest_4xx", {"errors": 1_500.0, "requests": 10_000.0}),
     ]
-    assert on_cycle.families["apigateway"].extra == {"apis_with_5xx": 1, "apis_with_4xx": 1}
+    assert on_cycle.families["apigateway"].extra == {
+        "apis_with_5xx": 1,
+        "apis_with_4xx": 1,
+        "apis_slow": 0,
+    }
+
+
+def test_api_gateway_p99_latency_is_read_when_enabled_and_count_only_for_slow_apis() -> None:
+    """Issue #14: API Gateway p99 latency. Enabled, one p99 per API at one period over the
+    window; only an API at or above ``warning_ms`` then has its Count read (for
+    ``min_requests``)."""
+    rest = FakeListing([NamedResource("a1", "orders-api", {}), NamedResource("a2", "fast", {})])
+    slow_key = MetricKey("AWS/ApiGateway", "Latency", (("ApiName", "orders-api"),), "p99")
+    fast_key = MetricKey("AWS/ApiGateway", "Latency", (("ApiName", "fast"),), "p99")
+    metrics = FakeMetrics()
+    metrics.points[slow_key] = {WINDOW_START: 2_400.0}
+    metrics.points[fast_key] = {WINDOW_START: 120.0}
+    metrics.minutes(MetricKey("AWS/ApiGateway", "Count", (("ApiName", "orders-api"),)),
+                    WINDOW_START, 5, 600)  # fmt: skip
+    on = RulesConfig.from_json('{"apigateway_latency": {"enabled": true}}')
+
+    cycle = run(ApiGatewayFamily(rest, FakeListing([]), FakeState(), scope(on)), metrics, on)
+
+    assert metrics.calls[1] == [slow_key, fast_key]  # at the window's period: a call of its own
+    assert metrics.calls[-1] == [MetricKey("AWS/ApiGateway", "Count", (("ApiName", "orders-api"),))]
+    latency = [s for s in cycle.batch.signals if s.labels.kind == "apigateway.latency"]
+    assert [(s.labels.resource, s.samples) for s in latency] == [
+        ("orders-api", {"p99_ms": 2_400.0, "requests": 3_000.0})
+    ]
+    assert judge(latency[0], on) is not None
 
 
 @dataclass

@@ -186,6 +186,29 @@ def test_api_gateway_4xx_is_off_by_default_and_judged_at_a_high_normal_rate() ->
     assert kind_title("apigateway.rest_4xx") == "API Gateway 4xx"
 
 
+def test_api_gateway_p99_latency_warns_and_pages_against_the_objective_when_enabled() -> None:
+    """Issue #14: API Gateway p99 latency, against an objective the operator sets (off by
+    default); a p99 of fewer than ``min_requests`` requests is not judged."""
+    on = RulesConfig.from_json('{"apigateway_latency": {"enabled": true}}')
+    slow = signal("apigateway.latency", "orders-api", p99_ms=2_400, requests=3_000)
+    stalled = signal("apigateway.latency", "orders-api", p99_ms=29_000, requests=3_000)
+    few = signal("apigateway.latency", "orders-api", p99_ms=29_000, requests=40)
+
+    assert judge(slow, RULES) is None
+    warning = judge(slow, on)
+    assert warning is not None
+    assert (warning.severity, warning.for_seconds) == (Severity.WARNING, 600)
+    assert warning.evidence.summary == (
+        "p99 latency 2,400 ms over 5 min (3,000 requests), at or above 1,000 ms"
+    )
+    page = judge(stalled, on)
+    assert page is not None
+    assert page.severity is Severity.CRITICAL
+    assert judge(few, on) is None
+    with pytest.raises(ConfigError, match="apigateway_latency"):
+        RulesConfig.from_json('{"apigateway_latency": {"warning_ms": 900, "critical_ms": 800}}')
+
+
 def test_aborted_executions_alert_only_when_included() -> None:
     aborted = signal("states.executions_aborted", "order-flow", count=2)
 

@@ -21,7 +21,7 @@ from vigil.rules.base import (
 )
 from vigil.rules.cost import CostRule
 from vigil.rules.data_dials import CapacityRule, EventCountRule, IteratorAgeRule
-from vigil.rules.edge_dials import QuotaRule, S3RequestRule, StepFunctionsRule
+from vigil.rules.edge_dials import ApiLatencyRule, QuotaRule, S3RequestRule, StepFunctionsRule
 from vigil.rules.health import HealthConfig, OutageConfig
 from vigil.rules.lambda_dials import (
     AsyncDeliveryRule,
@@ -178,6 +178,7 @@ class RulesConfig(ConfigModel):
     apigateway_http_5xx: VolumeAwareRule = Field(default_factory=_api_5xx_default)
     apigateway_rest_4xx: VolumeAwareRule = Field(default_factory=_api_4xx_default)
     apigateway_http_4xx: VolumeAwareRule = Field(default_factory=_api_4xx_default)
+    apigateway_latency: ApiLatencyRule = Field(default_factory=ApiLatencyRule)
     service_quotas: QuotaRule = Field(default_factory=QuotaRule)
     tags: TagFilters = Field(default_factory=TagFilters)
     lambda_iterator_age: IteratorAgeRule = Field(default_factory=IteratorAgeRule)

@@ -76,6 +76,24 @@ class StepFunctionsRule(VolumeAwareRule):
     include_aborted: bool = False
 
 
+class ApiLatencyRule(ConfigModel):
+    """An API's p99 ``Latency`` (from the request to the response, integration included)
+    against a latency objective: at ``warning_ms`` it warns, at ``critical_ms`` it pages, when
+    it holds for ``for_minutes``. Off by default: there is no objective that fits every API,
+    and it costs one metric per API a cycle. Windows with fewer than ``min_requests`` are not
+    judged (a p99 of a few requests is their slowest)."""
+
+    enabled: bool = False
+    warning_ms: Annotated[float, Field(gt=0)] = 1_000.0
+    critical_ms: Annotated[float, Field(gt=0)] = 5_000.0
+    min_requests: Annotated[int, Field(ge=1)] = 100
+    for_minutes: Annotated[int, Field(ge=0, le=1440)] = 10
+
+    @model_validator(mode="after")
+    def _critical_above_warning(self) -> Self:
+        return ordered(self, "warning_ms", "critical_ms")
+
+
 class QuotaRule(UsageLevels):
     """Service quota usage (``AWS/Usage``) against the applied quota value.
 
@@ -196,6 +214,26 @@ def _judge_states(signal: Signal, rule: StepFunctionsRule) -> Breach | None:
     )
 
 
+def _judge_api_latency(signal: Signal, rule: ApiLatencyRule) -> Breach | None:
+    p99, requests = signal.samples.get("p99_ms", 0.0), signal.samples.get("requests", 0.0)
+    if not rule.enabled or p99 < rule.warning_ms or requests < rule.min_requests:
+        return None
+    critical = p99 >= rule.critical_ms
+    threshold = rule.critical_ms if critical else rule.warning_ms
+    return breach(
+        signal,
+        Severity.CRITICAL if critical else Severity.WARNING,
+        round(p99, 1),
+        threshold,
+        "ms",
+        summary=(
+            f"p99 latency {p99:,.0f} ms over {signal.window_seconds // 60} min"
+            f" ({requests:,.0f} requests), at or above {threshold:,.0f} ms"
+        ),
+        for_seconds=rule.for_minutes * 60,
+    )
+
+
 def _judge_quota(signal: Signal, rule: QuotaRule) -> Breach | None:
     usage, quota = signal.samples.get("usage", 0.0), signal.samples.get("quota", 0.0)
     name = signal.context.get("quota", signal.labels.resource)
@@ -215,6 +253,9 @@ KINDS: tuple[SignalKind[Any], ...] = (
             ("states.executions_throttled", "throttled"),
             ("states.executions_aborted", "aborted"),
         )
+    ),
+    SignalKind(
+        "apigateway.latency", "API Gateway p99 latency", "apigateway_latency", _judge_api_latency
     ),
     SignalKind("quota.usage", "Service quota usage", "service_quotas", _judge_quota),
 )
