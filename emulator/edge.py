@@ -17,12 +17,15 @@ Scenario section (all lists optional; offsets and phases as in workloads)::
                latency_ms: 240}
       state_machines:
         - name: order-flow
-          phases: [{from: 10m, to: 20m, failed_per_minute: 1, timed_out_per_minute: 0,
-                    throttled_per_minute: 2, aborted_per_minute: 0}]
+          phases: [{from: 10m, to: 20m, started_per_minute: 20, failed_per_minute: 1,
+                    timed_out_per_minute: 0, throttled_per_minute: 2, aborted_per_minute: 0}]
       apis:
-        - {name: orders-api, type: rest,     # rest: AWS/ApiGateway 5XXError and Count by ApiName
-           phases: [{from: 0m, requests_per_minute: 2000, errors_5xx_per_minute: 0}]}
-        - {name: search-http, type: http}    # http: 5xx and Count by ApiId
+        - {name: orders-api, type: rest,     # rest: AWS/ApiGateway 5XXError, 4XXError,
+                                             # Count and Latency (one value a minute) by
+                                             # ApiName
+           phases: [{from: 0m, requests_per_minute: 2000, errors_5xx_per_minute: 0,
+                     errors_4xx_per_minute: 0, latency_ms: 80}]}
+        - {name: search-http, type: http}    # http: 5xx, 4xx and Count by ApiId
       service_quotas:
         - service: lambda
           code: L-B99A9384
@@ -97,6 +100,7 @@ class BucketPhase(_Phase):
 
 
 class StateMachinePhase(_Phase):
+    started_per_minute: int = Field(default=0, ge=0)
     failed_per_minute: int = Field(default=0, ge=0)
     timed_out_per_minute: int = Field(default=0, ge=0)
     throttled_per_minute: int = Field(default=0, ge=0)
@@ -106,6 +110,8 @@ class StateMachinePhase(_Phase):
 class ApiPhase(_Phase):
     requests_per_minute: int = Field(default=0, ge=0)
     errors_5xx_per_minute: int = Field(default=0, ge=0)
+    errors_4xx_per_minute: int = Field(default=0, ge=0)
+    latency_ms: float = Field(default=0, ge=0)
 
 
 class QuotaPhase(_Phase):
@@ -287,6 +293,7 @@ class EdgeDriver:
             arn = f"arn:aws:states:{self._region}:{ACCOUNT_ID}:stateMachine:{machine.name}"
             dims = {"StateMachineArn": arn}
             counts = {
+                "ExecutionsStarted": sphase.started_per_minute,
                 "ExecutionsFailed": sphase.failed_per_minute,
                 "ExecutionsTimedOut": sphase.timed_out_per_minute,
                 "ExecutionThrottled": sphase.throttled_per_minute,
@@ -298,14 +305,20 @@ class EdgeDriver:
             if aphase is None or not aphase.requests_per_minute:
                 continue
             if api.type == "rest":
-                dims, errors = {"ApiName": api.name}, "5XXError"
+                dims, errors, refused = {"ApiName": api.name}, "5XXError", "4XXError"
             else:
-                dims, errors = {"ApiId": self.http_api_ids[api.name]}, "5xx"
+                dims, errors, refused = {"ApiId": self.http_api_ids[api.name]}, "5xx", "4xx"
             yield (
                 "AWS/ApiGateway",
                 [
                     _datum("Count", dims, minute, aphase.requests_per_minute),
                     _datum(errors, dims, minute, aphase.errors_5xx_per_minute),
+                    _datum(refused, dims, minute, aphase.errors_4xx_per_minute),
+                    *(
+                        [_datum("Latency", dims, minute, aphase.latency_ms, "Milliseconds")]
+                        if aphase.latency_ms
+                        else []
+                    ),
                 ],
             )
         for quota in self._edge.service_quotas:

@@ -14,11 +14,20 @@ those moto would give:
   datapoint are left out.
 
 Calls with metric math or Metrics Insights expressions go to moto's own implementation.
+
+moto answers only the five plain statistics (``Sum``, ``Average``, ``Minimum``, ``Maximum``,
+``SampleCount``); a percentile (``p99``) or a trimmed count between absolute bounds
+(``TC(14850:30000)``, lower exclusive, upper inclusive) is computed here from the period's
+datapoints (:func:`extended_statistic`): the nearest-rank percentile, and the count of values in
+the range. A scenario's ``Duration`` datapoint is the minute's slowest invocation, so a p99 over
+a window is the p99 of those minutes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -28,6 +37,21 @@ from unittest.mock import patch
 from moto.cloudwatch.models import CloudWatchBackend, MetricDatumBase, Statistics
 
 _Key = tuple[str, frozenset[tuple[str, str]]]
+_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
+_TRIMMED_COUNT = re.compile(r"^TC\((\d+(?:\.\d+)?):(\d+(?:\.\d+)?)\)$")
+
+
+def extended_statistic(stat: str, values: list[float]) -> float | None:
+    """A percentile (``p99``: nearest rank) or a trimmed count between absolute bounds
+    (``TC(lower:upper)``) of ``values``; ``None`` for any other statistic."""
+    if percentile := _PERCENTILE.match(stat):
+        ranked = sorted(values)
+        rank = math.ceil(float(percentile.group(1)) / 100 * len(ranked))
+        return ranked[max(rank, 1) - 1] if ranked else None
+    if trimmed := _TRIMMED_COUNT.match(stat):
+        lower, upper = float(trimmed.group(1)), float(trimmed.group(2))
+        return float(sum(1 for value in values if lower < value <= upper))
+    return None
 
 
 def _dimensions(datum: MetricDatumBase) -> frozenset[tuple[str, str]]:
@@ -98,7 +122,8 @@ def _answer(
     for index in sorted(buckets):
         stats = Statistics([stat], start_time + index * period)
         stats.metric_data = buckets[index]
-        values.append(stats.get_statistics_for_type(stat))
+        extended = extended_statistic(stat, [float(v) for v in stats.metric_single_values_list])
+        values.append(stats.get_statistics_for_type(stat) if extended is None else extended)
         timestamps.append(stats.timestamp)
     if scan_by == "TimestampDescending":
         values.reverse()

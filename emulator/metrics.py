@@ -19,7 +19,9 @@ up to the clock's next step:
 * ``Duration`` of the workloads whose phase gives ``duration_ms`` (the minute's slowest
   invocation, in milliseconds): per function (dimension ``FunctionName``) and the slowest of
   them for the account (no dimensions); no datapoint for a workload without one, or a minute
-  without invocations. A workload's ``timeout`` is set when it is created.
+  without invocations. With ``typical_duration_ms`` a function's datum carries every
+  invocation of the minute (``Values``/``Counts``: one at ``duration_ms``, the others at the
+  typical duration). A workload's ``timeout`` is set when it is created.
 * for each function of the **stack** the emulator ran: ``Invocations`` and ``Errors`` of the
   runs that happened in that minute (the runtime counts them).
 """
@@ -139,22 +141,27 @@ def function_concurrency_datums(
 
 
 def duration_datums(
-    function_name: str | None, minute: datetime, slowest: int
+    function_name: str | None,
+    minute: datetime,
+    slowest: int,
+    typical: int = 0,
+    invocations: int = 0,
 ) -> list[dict[str, Any]]:
-    """The slowest invocation of one minute, of a function or (``None``) of the account."""
+    """The slowest invocation of one minute, of a function or (``None``) of the account; with
+    ``typical``, the minute's other invocations too, so that its percentiles can be read."""
     if slowest <= 0:
         return []
-    return [
-        {
-            "MetricName": "Duration",
-            "Dimensions": [{"Name": "FunctionName", "Value": function_name}]
-            if function_name
-            else [],
-            "Timestamp": minute,
-            "Unit": "Milliseconds",
-            "Value": float(slowest),
-        }
-    ]
+    datum: dict[str, Any] = {
+        "MetricName": "Duration",
+        "Dimensions": [{"Name": "FunctionName", "Value": function_name}] if function_name else [],
+        "Timestamp": minute,
+        "Unit": "Milliseconds",
+    }
+    if typical and invocations > 1:
+        return [
+            {**datum, "Values": [float(typical), float(slowest)], "Counts": [invocations - 1, 1]}
+        ]
+    return [{**datum, "Value": float(slowest)}]
 
 
 def concurrency_datums(minute: datetime, concurrent: int, reserved: int) -> list[dict[str, Any]]:
@@ -275,7 +282,13 @@ class MetricsWriter:
                     datums += function_concurrency_datums(
                         workload.function, minute, traffic.concurrency
                     )
-                    datums += duration_datums(workload.function, minute, traffic.duration_ms)
+                    datums += duration_datums(
+                        workload.function,
+                        minute,
+                        traffic.duration_ms,
+                        traffic.typical_duration_ms,
+                        traffic.invocations,
+                    )
                     concurrent += traffic.concurrency
                     slowest = max(slowest, traffic.duration_ms)
                 reserved = scenario.lambda_account.reserved_concurrency

@@ -59,6 +59,9 @@ time-out, set when it is created; Lambda's and moto's default is 3) and a phase 
 (the slowest invocation of each minute, in milliseconds, at most the time-out): the emulator
 publishes it as the function's ``Duration`` (dimension ``FunctionName``) and the minute's
 slowest over every function as the account's (no dimensions), in minutes with invocations only.
+A phase may add ``typical_duration_ms``: then one invocation of the minute takes
+``duration_ms`` and every other one that long, published as one ``Values``/``Counts`` datum, so
+a percentile (``p99``) tells an outlier from a slow function.
 A workload without ``duration_ms`` publishes no ``Duration``.
 
 SQS queues: an optional ``queues:`` section creates queues in moto and acts on them at
@@ -138,6 +141,7 @@ _PHASE_KEYS = {
     "dead_letter_errors_per_minute",
     "destination_failures_per_minute",
     "duration_ms",
+    "typical_duration_ms",
 }
 # Lambda's time-out bounds and default, in seconds (moto's default too).
 _TIMEOUT_BOUNDS = (1, 900)
@@ -156,6 +160,8 @@ class Traffic:
     destination_failures: int = 0
     duration_ms: int = 0
     """The slowest invocation of the minute (0: no ``Duration`` published)."""
+    typical_duration_ms: int = 0
+    """Every other invocation of the minute (0: each one published at ``duration_ms``)."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ class Phase:
     dials: tuple[int, int, int, int] = (0, 0, 0, 0)
     """concurrency, async dropped, dead-letter errors, destination failures (per minute)."""
     duration_ms: int = 0
+    typical_duration_ms: int = 0
 
     def covers(self, offset: timedelta) -> bool:
         return self.start <= offset < self.end
@@ -207,6 +214,7 @@ class Workload:
             phase.throttles_per_minute,
             *phase.dials,
             duration_ms=phase.duration_ms if invocations else 0,
+            typical_duration_ms=phase.typical_duration_ms if invocations else 0,
         )
 
 
@@ -593,6 +601,7 @@ def _workload(item: object, where: str, length: timedelta) -> Workload:
                     _whole(phase, "destination_failures_per_minute", pwhere),
                 ),
                 duration_ms=_whole(phase, "duration_ms", pwhere),
+                typical_duration_ms=_whole(phase, "typical_duration_ms", pwhere),
             )
         )
         previous_end = end
@@ -611,6 +620,11 @@ def _workload(item: object, where: str, length: timedelta) -> Workload:
         else None
     )
     for index, phase in enumerate(phases):
+        if phase.typical_duration_ms > phase.duration_ms:
+            raise ScenarioError(
+                f"{where}.phases[{index}].typical_duration_ms: {phase.typical_duration_ms} is"
+                f" longer than the slowest invocation's duration_ms {phase.duration_ms}"
+            )
         if phase.duration_ms > (timeout or _DEFAULT_TIMEOUT) * 1000:
             raise ScenarioError(
                 f"{where}.phases[{index}].duration_ms: {phase.duration_ms} is longer than the"

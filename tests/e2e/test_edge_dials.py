@@ -1,6 +1,6 @@
 """The edge dials through the real template: S3 request metrics and the missing-metrics hint,
-Step Functions failures, time-outs and throttles, API Gateway 5xx (REST and HTTP), and service
-quota usage.
+Step Functions failures, time-outs and throttles, API Gateway 5xx (REST and HTTP), 4xx and p99
+latency, and service quota usage.
 
 Given the edge-dials scenario, every dial fires and then resolves on the minute the scenario
 says, discovery runs only on its schedule (every 15 minutes here) and the stored inventories
@@ -68,30 +68,63 @@ def test_step_functions_failures_timeouts_and_throttles_fire_and_resolve(edge: E
         ("09:15", "[WARNING] Step Functions executions throttled firing: order-flow"),
         ("09:15", "[WARNING] Step Functions executions timed out firing: order-flow"),
         ("09:20", "[CRITICAL] Step Functions executions throttled escalated: order-flow"),
-        ("09:30", "[RESOLVED] Step Functions executions failed resolved: order-flow"),
+        # The last two minutes' 2 in 100 executions are not improbable at the normal rate.
+        ("09:25", "[RESOLVED] Step Functions executions failed resolved: order-flow"),
+        ("09:25", "[RESOLVED] Step Functions executions timed out resolved: order-flow"),
         ("09:30", "[RESOLVED] Step Functions executions throttled resolved: order-flow"),
-        ("09:30", "[RESOLVED] Step Functions executions timed out resolved: order-flow"),
     ]
     page = _body(edge, "[CRITICAL] Step Functions executions throttled escalated: order-flow")
     assert "10 throttled executions over 5 min, at or above 10" in page
+    # Failures are a rate of the executions started (ExecutionsStarted, read only then).
+    failed = _body(edge, "[WARNING] Step Functions executions failed firing: order-flow")
+    assert "3 failures in 100 executions over 5 min (3.00%), 0.1 expected" in failed
 
 
 def test_api_gateway_5xx_is_volume_aware_for_rest_and_http_apis(edge: Emulator) -> None:
     rest = _subjects(edge, "API Gateway 5xx")
     http = _subjects(edge, "API Gateway HTTP 5xx")
 
+    # 1.2 % in the first window fires at once (above the critical rate), as a warning: 120
+    # errors in 10,000 are not improbable at 1 %; 2 % in the next is, and pages.
     assert rest == [
-        ("09:30", "[CRITICAL] API Gateway 5xx firing: orders-api"),
+        ("09:25", "[WARNING] API Gateway 5xx firing: orders-api"),
+        ("09:30", "[CRITICAL] API Gateway 5xx escalated: orders-api"),
         ("09:45", "[RESOLVED] API Gateway 5xx resolved: orders-api"),
     ]
+    # The last window's 2 errors in 150 requests are not improbable at the normal rate.
     assert [(at, subject.split(" (")[0]) for at, subject in http] == [
         ("09:50", "[WARNING] API Gateway HTTP 5xx firing: search-http"),
-        ("10:00", "[RESOLVED] API Gateway HTTP 5xx resolved: search-http"),
+        ("09:55", "[RESOLVED] API Gateway HTTP 5xx resolved: search-http"),
     ]
     assert "200 errors in 10,000 requests over 5 min (2.00%), above the critical 1.00%" in _body(
         edge, "[CRITICAL] API Gateway 5xx escalated: orders-api"
     )
-    assert "0.15 expected at the normal 0.10%" in _body(edge, http[0][1])
+    assert "3 errors in 150 requests over 5 min (2.00%), 0.15 expected" in _body(edge, http[0][1])
+
+
+def test_api_gateway_4xx_with_its_429_throttles_pages_when_enabled(edge: Emulator) -> None:
+    # The scenario enables the 4xx rules (off by default): orders-api refuses half its
+    # requests from 10:00 to 10:10 (429 throttles are 4XXError too).
+    assert _subjects(edge, "API Gateway 4xx") == [
+        ("10:05", "[CRITICAL] API Gateway 4xx firing: orders-api"),
+        ("10:20", "[RESOLVED] API Gateway 4xx resolved: orders-api"),
+    ]
+    page = _body(edge, "[CRITICAL] API Gateway 4xx firing: orders-api")
+    assert "3,000 errors in 10,000 requests over 5 min (30.00%), above the critical 25.00%" in page
+    assert not _subjects(edge, "API Gateway HTTP 4xx")
+
+
+def test_api_gateway_p99_latency_above_the_objective_warns_once_held_and_resolves(
+    edge: Emulator,
+) -> None:
+    # The scenario enables the latency rule (off by default): orders-api answers in 2.4 s
+    # instead of 80 ms from 09:45 to 10:00; the 1 s objective must be exceeded for 10 minutes.
+    assert _subjects(edge, "API Gateway p99 latency") == [
+        ("10:00", "[WARNING] API Gateway p99 latency firing: orders-api"),
+        ("10:10", "[RESOLVED] API Gateway p99 latency resolved: orders-api"),
+    ]
+    warning = _body(edge, "[WARNING] API Gateway p99 latency firing: orders-api")
+    assert "p99 latency 2,400 ms over 5 min (10,000 requests), at or above 1,000 ms" in warning
 
 
 def test_service_quota_usage_pages_near_the_quota_and_resolves(edge: Emulator) -> None:
@@ -135,10 +168,10 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
         # The stack's 7 functions, each with a time-out.
         "duration": 7,
     }
-    # The Lambda fast path, 3 per state machine, 3 for media-uploads, 1 per API, 1 quota;
-    # from 09:35 raw-archive has request metrics too (3 more); 1 for the stack's reserved
-    # function (SlackActionsFunction).
-    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 2 + 1 + 1
+    # The Lambda fast path, 3 per state machine, 3 for media-uploads, 3 per API (5xx, and 4xx
+    # and p99 latency, enabled here), 1 quota; from 09:35 raw-archive has request metrics too
+    # (3 more); 1 for the stack's reserved function (SlackActionsFunction).
+    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 6 + 1 + 1
     assert (
-        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 2 + 1 + 1 + 1
+        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 6 + 1 + 1 + 1
     )  # + Count

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from emulator.errors import ScenarioError
+from emulator.metric_index import extended_statistic
 from emulator.metrics import (
     async_datums,
     concurrency_datums,
@@ -139,3 +140,34 @@ def test_a_duration_beyond_the_time_out_or_a_time_out_out_of_bounds_is_refused(
 ) -> None:
     with pytest.raises(ScenarioError, match=field):
         parse_scenario(_timed(timeout, duration_ms))
+
+
+def test_a_typical_duration_publishes_every_invocation_so_that_percentiles_can_be_read() -> None:
+    document = _timed(10, 10_000)
+    document["workloads"][0]["phases"][0]["typical_duration_ms"] = 800
+    scenario = parse_scenario(document)
+    traffic = scenario.workloads[0].traffic(timedelta(minutes=1), scenario.seed)
+
+    [datum] = duration_datums("worker", START, traffic.duration_ms, 800, 200)
+    assert (datum["Values"], datum["Counts"]) == ([800.0, 10_000.0], [199, 1])
+    assert "Value" not in datum
+    # One invocation alone, or no typical duration: the slowest as a single value.
+    assert duration_datums("worker", START, 10_000, 800, 1)[0]["Value"] == 10_000.0
+    document["workloads"][0]["phases"][0]["typical_duration_ms"] = 10_001
+    with pytest.raises(ScenarioError, match=r"phases\[0\]\.typical_duration_ms"):
+        parse_scenario(document)
+
+
+def test_percentiles_and_trimmed_counts_are_computed_where_moto_has_none() -> None:
+    """moto 5.2 answers Sum, Average, Minimum, Maximum and SampleCount only; CloudWatch's
+    percentile (nearest rank here) and trimmed count between absolute bounds (lower exclusive,
+    upper inclusive, as its statistics definitions say) are the emulator's."""
+    window = [800.0] * 995 + [10_000.0] * 5
+
+    assert extended_statistic("p99", window) == 800.0
+    assert extended_statistic("p99.5", window) == 800.0
+    assert extended_statistic("p99.6", window) == 10_000.0
+    assert extended_statistic("p50", [1.0, 2.0, 3.0]) == 2.0
+    assert extended_statistic("TC(9900:20000)", window) == 5.0
+    assert extended_statistic("TC(800:10000)", window) == 5.0  # 800 itself is excluded
+    assert extended_statistic("Maximum", window) is None  # moto's own

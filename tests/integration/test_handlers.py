@@ -122,7 +122,10 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "nightly-report": {"errors": 1.0, "invocations": 10.0},
     }
     assert sent.covered_kinds == [
+        "apigateway.http_4xx",
         "apigateway.http_5xx",
+        "apigateway.latency",
+        "apigateway.rest_4xx",
         "apigateway.rest_5xx",
         "dynamodb.capacity",
         "dynamodb.system_errors",

@@ -30,6 +30,7 @@ from vigil.dials.resources import (
 from vigil.dials.s3 import S3Family, objects_metric
 from vigil.dials.step_functions import StepFunctionsFamily, execution_metric
 from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import judge
 
 # 10:07 with a 2-minute lag: the window is 10:00-10:05; 10:07 does not cross an hour.
 NOW = datetime(2026, 11, 2, 10, 7, tzinfo=UTC)
@@ -185,7 +186,7 @@ def test_step_functions_discovers_once_then_reads_three_sums_per_state_machine()
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:order-flow"
     listing = FakeListing([NamedResource(arn, "order-flow", {})])
     metrics = FakeMetrics()
-    metrics.minutes(execution_metric(arn, "ExecutionsFailed"), WINDOW_START, 2, 1)
+    metrics.minutes(execution_metric(arn, "ExecutionThrottled"), WINDOW_START, 2, 1)
     metrics.minutes(execution_metric(arn, "ExecutionsAborted"), WINDOW_START, 2, 1)
     state = FakeState()
     family = StepFunctionsFamily(listing, state, scope())
@@ -199,9 +200,34 @@ def test_step_functions_discovers_once_then_reads_three_sums_per_state_machine()
         False,
     )
     assert [(s.labels.kind, s.samples) for s in second.batch.signals] == [
-        ("states.executions_failed", {"count": 2.0})
+        ("states.executions_throttled", {"count": 2.0})
     ]
-    assert len(metrics.calls[-1]) == 3  # aborted is not asked unless included
+    # Aborted is not asked unless included; no failure, so no ExecutionsStarted either.
+    assert [len(keys) for keys in metrics.calls] == [3, 3]
+
+
+def test_step_functions_reads_executions_started_only_for_machines_with_failures() -> None:
+    """Issue #14: a failure rate needs a volume; the cost-aware path reads it only where a
+    failure or a time-out points at it (as API Gateway reads Count only for APIs with 5xx)."""
+    flow = "arn:aws:states:us-east-1:123456789012:stateMachine:order-flow"
+    quiet = "arn:aws:states:us-east-1:123456789012:stateMachine:nightly"
+    listing = FakeListing(
+        [NamedResource(flow, "order-flow", {}), NamedResource(quiet, "nightly", {})]
+    )
+    metrics = FakeMetrics()
+    metrics.minutes(execution_metric(flow, "ExecutionsFailed"), WINDOW_START, 3, 1)
+    metrics.minutes(execution_metric(flow, "ExecutionsTimedOut"), WINDOW_START, 1, 2)
+    metrics.minutes(execution_metric(flow, "ExecutionsStarted"), WINDOW_START, 5, 200)
+    metrics.minutes(execution_metric(quiet, "ExecutionsStarted"), WINDOW_START, 5, 10)
+
+    cycle = run(StepFunctionsFamily(listing, FakeState(), scope()), metrics)
+
+    assert metrics.calls[-1] == [execution_metric(flow, "ExecutionsStarted")]
+    assert [(s.labels.kind, s.value, s.unit, s.samples) for s in cycle.batch.signals] == [
+        ("states.executions_failed", 0.3, "Percent", {"failures": 3.0, "executions": 1000.0}),
+        ("states.executions_timed_out", 0.2, "Percent", {"timeouts": 2.0, "executions": 1000.0}),
+    ]
+    assert cycle.families["states"].extra == {"state_machines_failing": 1}
 
 
 def test_api_gateway_reads_count_only_for_apis_with_5xx() -> None:
@@ -219,6 +245,65 @@ def test_api_gateway_reads_count_only_for_apis_with_5xx() -> None:
     (found,) = cycle.batch.signals
     assert (found.labels.kind, found.labels.resource) == ("apigateway.http_5xx", "search (h1)")
     assert found.samples == {"errors": 5.0, "requests": 150.0}
+
+
+def test_api_gateway_4xx_is_read_only_when_enabled_and_shares_the_count() -> None:
+    """Issue #14: API Gateway 4xx/429 rates. Off by default, an API costs its 5xx sum only;
+    enabled, one more sum per API, and one Count serves both rates of an API."""
+    rest = FakeListing([NamedResource("a1", "orders-api", {}), NamedResource("a2", "quiet", {})])
+    http = FakeListing([NamedResource("h1", "search", {})])
+    rest_key = MetricKey("AWS/ApiGateway", "4XXError", (("ApiName", "orders-api"),))
+    metrics = FakeMetrics()
+    metrics.minutes(rest_key, WINDOW_START, 5, 300)
+    metrics.minutes(MetricKey("AWS/ApiGateway", "5XXError", (("ApiName", "orders-api"),)),
+                    WINDOW_START, 1, 2)  # fmt: skip
+    metrics.minutes(MetricKey("AWS/ApiGateway", "Count", (("ApiName", "orders-api"),)),
+                    WINDOW_START, 5, 2000)  # fmt: skip
+    on = RulesConfig.from_json('{"apigateway_rest_4xx": {"enabled": true}}')
+
+    off_cycle = run(ApiGatewayFamily(rest, http, FakeState(), scope()), metrics)
+    off_asked = [len(keys) for keys in metrics.calls]
+    metrics.calls.clear()
+    on_cycle = run(ApiGatewayFamily(rest, http, FakeState(), scope(on)), metrics, on)
+
+    assert off_asked == [3, 1]  # three 5xx sums, then orders-api's Count
+    assert [s.labels.kind for s in off_cycle.batch.signals] == ["apigateway.rest_5xx"]
+    # Enabled for REST APIs only: two 4xx sums more (not the HTTP API's), one Count.
+    assert [len(keys) for keys in metrics.calls] == [5, 1]
+    assert [(s.labels.kind, s.samples) for s in on_cycle.batch.signals] == [
+        ("apigateway.rest_5xx", {"errors": 2.0, "requests": 10_000.0}),
+        ("apigateway.rest_4xx", {"errors": 1_500.0, "requests": 10_000.0}),
+    ]
+    assert on_cycle.families["apigateway"].extra == {
+        "apis_with_5xx": 1,
+        "apis_with_4xx": 1,
+        "apis_slow": 0,
+    }
+
+
+def test_api_gateway_p99_latency_is_read_when_enabled_and_count_only_for_slow_apis() -> None:
+    """Issue #14: API Gateway p99 latency. Enabled, one p99 per API at one period over the
+    window; only an API at or above ``warning_ms`` then has its Count read (for
+    ``min_requests``)."""
+    rest = FakeListing([NamedResource("a1", "orders-api", {}), NamedResource("a2", "fast", {})])
+    slow_key = MetricKey("AWS/ApiGateway", "Latency", (("ApiName", "orders-api"),), "p99")
+    fast_key = MetricKey("AWS/ApiGateway", "Latency", (("ApiName", "fast"),), "p99")
+    metrics = FakeMetrics()
+    metrics.points[slow_key] = {WINDOW_START: 2_400.0}
+    metrics.points[fast_key] = {WINDOW_START: 120.0}
+    metrics.minutes(MetricKey("AWS/ApiGateway", "Count", (("ApiName", "orders-api"),)),
+                    WINDOW_START, 5, 600)  # fmt: skip
+    on = RulesConfig.from_json('{"apigateway_latency": {"enabled": true}}')
+
+    cycle = run(ApiGatewayFamily(rest, FakeListing([]), FakeState(), scope(on)), metrics, on)
+
+    assert metrics.calls[1] == [slow_key, fast_key]  # at the window's period: a call of its own
+    assert metrics.calls[-1] == [MetricKey("AWS/ApiGateway", "Count", (("ApiName", "orders-api"),))]
+    latency = [s for s in cycle.batch.signals if s.labels.kind == "apigateway.latency"]
+    assert [(s.labels.resource, s.samples) for s in latency] == [
+        ("orders-api", {"p99_ms": 2_400.0, "requests": 3_000.0})
+    ]
+    assert judge(latency[0], on) is not None
 
 
 @dataclass

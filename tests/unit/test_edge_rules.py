@@ -175,23 +175,112 @@ def test_a_busy_bucket_without_request_metrics_is_an_info_hint() -> None:
     assert judge(signal("s3.request_metrics_missing", objects=2_500_000), off) is None
 
 
-@pytest.mark.parametrize(
-    ("kind", "noun"),
-    [
-        ("states.executions_failed", "failed executions"),
-        ("states.executions_timed_out", "timed-out executions"),
-        ("states.executions_throttled", "throttled executions"),
-    ],
-)
-def test_any_step_functions_failure_warns_and_ten_in_a_window_page(kind: str, noun: str) -> None:
-    warning = judge(signal(kind, "order-flow", count=3), RULES)
-    page = judge(signal(kind, "order-flow", count=10), RULES)
+def test_throttled_executions_stay_a_count_any_warns_and_ten_in_a_window_page() -> None:
+    warning = judge(signal("states.executions_throttled", "order-flow", count=3), RULES)
+    page = judge(signal("states.executions_throttled", "order-flow", count=10), RULES)
 
     assert warning is not None
     assert warning.severity is Severity.WARNING
-    assert warning.evidence.summary == f"3 {noun} over 5 min"
+    assert warning.evidence.summary == "3 throttled executions over 5 min"
     assert page is not None
     assert page.severity is Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("kind", "event", "noun"),
+    [
+        ("states.executions_failed", "failures", "failure"),
+        ("states.executions_timed_out", "timeouts", "timeout"),
+    ],
+)
+def test_step_functions_failures_are_judged_against_the_executions_started(
+    kind: str, event: str, noun: str
+) -> None:
+    """Issue #14: ten failures paged whatever the volume; now a rare workflow's single
+    failure still warns, a busy one's background does not page, and a real rise does."""
+    rare = judge(signal(kind, "nightly", **{event: 1, "executions": 1}), RULES)
+    background = judge(signal(kind, "order-flow", **{event: 10, "executions": 10_000}), RULES)
+    rising = judge(signal(kind, "order-flow", **{event: 30, "executions": 10_000}), RULES)
+    broken = judge(signal(kind, "order-flow", **{event: 10, "executions": 100}), RULES)
+    # A long workflow fails in a window it did not start in: the volume is at least the events.
+    late = judge(signal(kind, "monthly-close", **{event: 1, "executions": 0}), RULES)
+
+    assert rare is not None
+    assert (rare.severity, rare.for_seconds) == (Severity.WARNING, 0)
+    assert rare.evidence.summary.startswith(f"1 {noun} in 1 execution over 5 min (100.00%)")
+    assert background is None  # 0.1 %, the normal rate: the old rule paged it
+    assert rising is not None
+    assert (rising.severity, rising.for_seconds) == (Severity.WARNING, 300)
+    assert broken is not None
+    assert (broken.severity, broken.for_seconds) == (Severity.CRITICAL, 0)
+    assert late is not None
+    assert kind_title(kind).startswith("Step Functions executions")
+
+
+def test_step_functions_documents_of_the_count_rule_still_load() -> None:
+    """Older documents set ``severity`` and ``critical_count``: both now judge throttles, and
+    the failure rate takes its own fields, in the same section."""
+    rules = RulesConfig.from_json(
+        '{"step_functions": {"severity": "critical", "critical_count": 3, "warning_rate": 0.01}}'
+    )
+    throttled = judge(signal("states.executions_throttled", "order-flow", count=1), rules)
+    failed = judge(
+        signal("states.executions_failed", "order-flow", failures=1, executions=1), rules
+    )
+    off = RulesConfig.from_json('{"step_functions": {"enabled": false}}')
+
+    assert throttled is not None
+    assert throttled.severity is Severity.CRITICAL
+    assert failed is None  # one in one is not improbable at a 1 % normal rate
+    assert "states.executions_failed" not in off.enabled_kinds
+    assert judge(signal("states.executions_failed", failures=5, executions=5), off) is None
+
+
+def test_api_gateway_4xx_is_off_by_default_and_judged_at_a_high_normal_rate() -> None:
+    """Issue #14: 4xx (429 throttles included) is mostly the clients' own; enabled, it is the
+    volume-aware test at a 5 % normal rate, 25 % critical, and at least 10 responses."""
+    on = RulesConfig.from_json(
+        '{"apigateway_rest_4xx": {"enabled": true}, "apigateway_http_4xx": {"enabled": true}}'
+    )
+    usual = signal("apigateway.rest_4xx", "orders-api", errors=500, requests=10_000)
+    rising = signal("apigateway.rest_4xx", "orders-api", errors=800, requests=10_000)
+    throttled = signal("apigateway.http_4xx", "search", errors=4_000, requests=10_000)
+    scanner = signal("apigateway.rest_4xx", "quiet", errors=9, requests=9)
+
+    assert judge(throttled, RULES) is None  # off by default
+    assert judge(usual, on) is None  # 5 %: the normal rate
+    warning = judge(rising, on)
+    assert warning is not None
+    assert (warning.severity, warning.for_seconds) == (Severity.WARNING, 600)
+    page = judge(throttled, on)
+    assert page is not None
+    assert (page.severity, page.for_seconds) == (Severity.CRITICAL, 0)
+    assert page.evidence.summary.startswith("4,000 errors in 10,000 requests over 5 min (40.00%)")
+    assert judge(scanner, on) is None  # fewer than min_events
+    assert kind_title("apigateway.rest_4xx") == "API Gateway 4xx"
+
+
+def test_api_gateway_p99_latency_warns_and_pages_against_the_objective_when_enabled() -> None:
+    """Issue #14: API Gateway p99 latency, against an objective the operator sets (off by
+    default); a p99 of fewer than ``min_requests`` requests is not judged."""
+    on = RulesConfig.from_json('{"apigateway_latency": {"enabled": true}}')
+    slow = signal("apigateway.latency", "orders-api", p99_ms=2_400, requests=3_000)
+    stalled = signal("apigateway.latency", "orders-api", p99_ms=29_000, requests=3_000)
+    few = signal("apigateway.latency", "orders-api", p99_ms=29_000, requests=40)
+
+    assert judge(slow, RULES) is None
+    warning = judge(slow, on)
+    assert warning is not None
+    assert (warning.severity, warning.for_seconds) == (Severity.WARNING, 600)
+    assert warning.evidence.summary == (
+        "p99 latency 2,400 ms over 5 min (3,000 requests), at or above 1,000 ms"
+    )
+    page = judge(stalled, on)
+    assert page is not None
+    assert page.severity is Severity.CRITICAL
+    assert judge(few, on) is None
+    with pytest.raises(ConfigError, match="apigateway_latency"):
+        RulesConfig.from_json('{"apigateway_latency": {"warning_ms": 900, "critical_ms": 800}}')
 
 
 def test_aborted_executions_alert_only_when_included() -> None:

@@ -30,6 +30,7 @@ from vigil.dials.lambda_duration import (
     TIMEOUT_KIND,
     LambdaDurationFamily,
     duration_metric,
+    timed_out_metric,
 )
 from vigil.dials.resources import FunctionInfo
 from vigil.rules.document import RulesConfig
@@ -38,8 +39,9 @@ from vigil.rules.kinds import judge, kind_title
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:"
 
 
-def signal(duration_ms: float, timeout_ms: float | None = 15_000) -> Signal:
-    samples = {"duration_ms": duration_ms}
+def signal(duration_ms: float, timeout_ms: float | None = 15_000, **read: float) -> Signal:
+    """A duration signal; ``read`` adds what the last round reads (``p99_ms``, ``timeouts``)."""
+    samples = {"duration_ms": duration_ms, **read}
     if timeout_ms is not None:
         samples["timeout_ms"] = timeout_ms
     return Signal(
@@ -75,6 +77,33 @@ def test_the_slowest_invocation_warns_at_80_and_pages_at_95_percent_of_the_time_
         " Lambda stops an invocation at its time-out"
     )
     assert kind_title(TIMEOUT_KIND) == "Lambda duration near time-out"
+
+
+def test_one_slow_invocation_warns_and_a_p99_near_the_time_out_pages() -> None:
+    """Issue #14: a function's p99 against its time-out, and its time-outs counted. One
+    invocation of many at 96 % (a cold start, an odd input) warns; one in a hundred pages."""
+    outlier = judge(signal(14_400, p99_ms=3_000, timeouts=0), RULES)
+    timed_out = judge(signal(15_003, p99_ms=4_500, timeouts=1), RULES)
+    creeping = judge(signal(14_400, p99_ms=14_300, timeouts=0), RULES)
+    failing = judge(signal(15_004, p99_ms=15_001, timeouts=37), RULES)
+
+    assert outlier is not None
+    assert (outlier.severity, outlier.evidence.value) == (Severity.WARNING, 96.0)
+    assert outlier.evidence.summary == (
+        "slowest invocation 14.4 s of a 15 s time-out (96%) over 5 min, at or above 80%;"
+        " p99 3 s (20%); Lambda stops an invocation at its time-out"
+    )
+    assert timed_out is not None
+    assert timed_out.severity is Severity.WARNING
+    assert "; 1 invocation reached the time-out;" in timed_out.evidence.summary
+    assert creeping is not None
+    assert (creeping.severity, creeping.evidence.threshold) == (Severity.CRITICAL, 95.0)
+    assert creeping.evidence.summary.startswith(
+        "p99 14.3 s of a 15 s time-out (95%) over 5 min, at or above 95%; slowest invocation 14.4 s"
+    )
+    assert failing is not None
+    assert failing.severity is Severity.CRITICAL
+    assert "; 37 invocations reached the time-out;" in failing.evidence.summary
 
 
 def test_a_disabled_rule_or_an_unknown_time_out_never_alerts() -> None:
@@ -158,21 +187,26 @@ def test_a_peak_near_the_smallest_time_out_reads_only_the_functions_it_could_be_
     metrics.points[duration_metric()] = minutes
     metrics.points[duration_metric("report-builder")] = minutes
     metrics.points[duration_metric("checkout-api")] = {WINDOW_START: 310.0}
+    metrics.points[duration_metric("report-builder", "p99")] = {WINDOW_START: 11_000.0}
 
     cycle = run(LambdaDurationFamily(functions, state), metrics)
 
     # 13.2 s is at least 80 % of 6 s and of 15 s, not of 900 s: two functions read; "legacy"
-    # (no time-out known) never is.
+    # (no time-out known) never is. Only report-builder is slow for its own time-out: its p99
+    # and its timed-out invocations are read, over the window at one period.
     assert metrics.calls == [
         [duration_metric()],
         [duration_metric("checkout-api"), duration_metric("report-builder")],
+        [duration_metric("report-builder", "p99"), timed_out_metric("report-builder", 15)],
     ]
-    assert cycle.metrics_by_stage == {"fast": 1, "drill": 2, "sweep": 0}
+    assert cycle.metrics_by_stage == {"fast": 1, "drill": 4, "sweep": 0}
     assert cycle.drilled == [TIMEOUT_KIND]
     by_function = {s.labels.resource: s for s in cycle.batch.signals}
     assert by_function["report-builder"].samples == {
         "duration_ms": 13_200.0,
         "timeout_ms": 15_000.0,
+        "p99_ms": 11_000.0,
+        "timeouts": 0.0,
     }
     assert by_function["report-builder"].value == 88.0
     assert by_function["checkout-api"].samples == {"duration_ms": 310.0, "timeout_ms": 6_000.0}

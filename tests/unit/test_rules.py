@@ -165,7 +165,13 @@ def test_a_disabled_rule_judges_nothing() -> None:
     rules = RulesConfig.from_json('{"lambda_errors": {"enabled": false}}')
 
     assert judge(error_signal("nightly-report", invocations=1, errors=1), rules) is None
-    assert rules.enabled_kinds == ["lambda.throttles", "apigateway.rest_5xx", "apigateway.http_5xx"]
+    assert rules.enabled_kinds == [
+        "lambda.throttles",
+        "apigateway.rest_5xx",
+        "apigateway.http_5xx",
+        "states.executions_failed",
+        "states.executions_timed_out",
+    ]
 
 
 def test_overrides_merge_into_the_defaults() -> None:

@@ -21,6 +21,12 @@ in turn, each read at least once every ``ceil(candidates / MAX_DRILL)`` cycles (
 candidates: every 10 cycles, 50 minutes at a 5-minute window), and the cost stays bounded.
 A function created since the last discovery with a smaller time-out than every known one is
 judged from the next discovery on.
+
+Last round, only for the functions whose slowest invocation reached ``warning_ratio`` of the
+time-out: ``Duration`` ``p99`` (is it one slow invocation, or one in a hundred?) and the count
+of invocations that reached the time-out (the trimmed count ``TC(lower:upper)`` from 99 % of the
+time-out), each over the whole window at one period. Two metrics per slow function a cycle,
+none while every function stays below the level.
 """
 
 from collections.abc import Callable, Iterable
@@ -28,7 +34,15 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.dials.base import CycleContext, FamilyResult, FamilyRun, MetricKey, Stage, Window
+from vigil.dials.base import (
+    CycleContext,
+    FamilyResult,
+    FamilyRun,
+    MetricAsk,
+    MetricKey,
+    Stage,
+    Window,
+)
 from vigil.dials.inventory import InventoryStore, load_records
 from vigil.dials.resources import FunctionInfo
 
@@ -52,14 +66,30 @@ class TimeoutGroup(BaseModel):
     functions: int
 
 
-def duration_metric(function: str | None = None) -> MetricKey:
-    """``Duration`` Maximum of one function, or of the whole account (no dimensions)."""
+TIMED_OUT_FROM = 0.99
+"""An invocation whose duration reached this share of the time-out is counted as timed out:
+Lambda stops it at the time-out, and its ``Duration`` is the time-out give or take a few
+milliseconds of the runtime's own."""
+
+
+def duration_metric(function: str | None = None, stat: str = "Maximum") -> MetricKey:
+    """``Duration`` of one function, or of the whole account (no dimensions): ``Maximum`` (the
+    slowest invocation) unless another statistic is given (``p99``)."""
     return MetricKey(
         namespace="AWS/Lambda",
         metric="Duration",
         dimensions=(("FunctionName", function),) if function else (),
-        stat="Maximum",
+        stat=stat,
     )
+
+
+def timed_out_metric(function: str, timeout_seconds: int) -> MetricKey:
+    """The count of a function's invocations that reached its time-out: CloudWatch's trimmed
+    count between absolute bounds, lower exclusive and upper inclusive (``TC(14850:30000)``
+    for 15 s; the upper bound, twice the time-out, is above any invocation Lambda lets run)."""
+    timeout_ms = timeout_seconds * 1000
+    lower, upper = round(timeout_ms * TIMED_OUT_FROM), 2 * timeout_ms
+    return duration_metric(function, f"TC({lower}:{upper})")
 
 
 class LambdaDurationFamily:
@@ -100,19 +130,39 @@ class LambdaDurationFamily:
         turn = _turn(candidates, ctx.window)
         read = sorted((set(turn) | watched) & set(timeouts))
         answers = yield [ctx.ask(duration_metric(name), Stage.DRILL) for name in read]
+        slowest = {
+            name: max(points.values())
+            for name in read
+            # No datapoint: no invocation in the window, nothing to judge.
+            if (points := answers.series(duration_metric(name), ctx.window.start, ctx.window.end))
+        }
+        slow = [
+            name for name in slowest if slowest[name] >= rule.warning_ratio * timeouts[name] * 1000
+        ]
+        answers = yield [
+            # One period over the whole window: the window's p99 and count, not the minutes'.
+            MetricAsk(key, ctx.window.start, ctx.window.end, Stage.DRILL, ctx.window.seconds)
+            for name in slow
+            for key in (duration_metric(name, "p99"), timed_out_metric(name, timeouts[name]))
+        ]
         signals = []
-        for name in read:
-            points = answers.series(duration_metric(name), ctx.window.start, ctx.window.end)
-            if not points:  # no invocation in the window
-                continue
-            slowest, timeout_ms = max(points.values()), timeouts[name] * 1000.0
+        for name, peak in slowest.items():
+            timeout_ms = timeouts[name] * 1000.0
+            samples = {"duration_ms": peak, "timeout_ms": timeout_ms}
+            if name in slow:
+                # CloudWatch's percentiles are estimates: never above the slowest invocation.
+                if p99 := answers.peak(duration_metric(name, "p99"), ctx.window):
+                    samples["p99_ms"] = min(p99, peak)
+                samples["timeouts"] = answers.total(
+                    timed_out_metric(name, timeouts[name]), ctx.window
+                )
             signals.append(
                 ctx.signal(
                     TIMEOUT_KIND,
                     name,
-                    value=round(slowest / timeout_ms * 100, 4),
+                    value=round(peak / timeout_ms * 100, 4),
                     unit="Percent",
-                    samples={"duration_ms": slowest, "timeout_ms": timeout_ms},
+                    samples=samples,
                 )
             )
         return FamilyResult(

@@ -1,12 +1,15 @@
-"""Step Functions state machines: executions that failed, timed out or were throttled.
+"""Step Functions state machines: executions that failed or timed out, as a rate of those
+started, and executions throttled.
 
 ``AWS/States`` publishes execution metrics per state machine only (dimension
 ``StateMachineArn``), with no account aggregate, so the family asks each discovered state
 machine's ``ExecutionsFailed``, ``ExecutionsTimedOut`` and ``ExecutionThrottled`` sums every
 cycle (plus ``ExecutionsAborted`` with ``step_functions.include_aborted``): three metrics per
-state machine (docs/architecture.md, ADR 25). A sum is exact, so there is no sweep: a window
-whose sums are zero resolves the alert. Discovery (``ListStateMachines``) runs every
-``discovery_minutes``.
+state machine (docs/architecture.md, ADR 25). Only a state machine with failed or timed-out
+executions in the window then has its ``ExecutionsStarted`` read, in a second round (the
+volume of the rate; a healthy cycle reads nothing more). A sum is exact, so there is no
+sweep: a window whose sums are zero resolves the alert. Discovery (``ListStateMachines``) runs
+every ``discovery_minutes``.
 """
 
 from typing import Protocol
@@ -21,6 +24,11 @@ FAILED_KIND = "states.executions_failed"
 TIMED_OUT_KIND = "states.executions_timed_out"
 THROTTLED_KIND = "states.executions_throttled"
 ABORTED_KIND = "states.executions_aborted"
+RATE_KINDS = (FAILED_KIND, TIMED_OUT_KIND)
+"""Judged against the executions started (``KIND_SPECS``): their samples are the events
+(``failures``, ``timeouts``) and ``executions``; the others are counts (``count``)."""
+_EVENTS = {FAILED_KIND: "failures", TIMED_OUT_KIND: "timeouts"}
+STARTED = "ExecutionsStarted"
 _METRICS = {
     FAILED_KIND: "ExecutionsFailed",
     TIMED_OUT_KIND: "ExecutionsTimedOut",
@@ -68,14 +76,44 @@ class StepFunctionsFamily:
             for machine in machines
             for kind in kinds
         ]
-        signals = [
-            ctx.signal(kind, machine.name, value=count, unit="Count", samples={"count": count})
+        counts = {
+            (machine.arn, kind): count
             for machine in machines
             for kind in kinds
             if (count := answers.total(execution_metric(machine.arn, _METRICS[kind]), ctx.window))
             > 0
-        ]
-        return FamilyResult(signals=signals, resources=len(machines), discovered=discovered)
+        }
+        failing = sorted({arn for arn, kind in counts if kind in RATE_KINDS})
+        answers = yield [ctx.ask(execution_metric(arn, STARTED), Stage.DRILL) for arn in failing]
+        signals = []
+        for machine in machines:
+            for kind in kinds:
+                count = counts.get((machine.arn, kind), 0.0)
+                if not count:
+                    continue
+                if kind not in RATE_KINDS:
+                    signals.append(
+                        ctx.signal(
+                            kind, machine.name, value=count, unit="Count", samples={"count": count}
+                        )
+                    )
+                    continue
+                started = answers.total(execution_metric(machine.arn, STARTED), ctx.window)
+                signals.append(
+                    ctx.signal(
+                        kind,
+                        machine.name,
+                        value=round(count / max(started, count) * 100, 4),
+                        unit="Percent",
+                        samples={_EVENTS[kind]: count, "executions": started},
+                    )
+                )
+        return FamilyResult(
+            signals=signals,
+            resources=len(machines),
+            discovered=discovered,
+            extra={"state_machines_failing": len(failing)},
+        )
 
     def _discover(self) -> list[StateMachine]:
         return [

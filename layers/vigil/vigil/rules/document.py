@@ -28,7 +28,7 @@ from vigil.rules.base import (
 )
 from vigil.rules.cost import CostRule
 from vigil.rules.data_dials import CapacityRule, EventCountRule, IteratorAgeRule
-from vigil.rules.edge_dials import QuotaRule, S3RequestRule, StepFunctionsRule
+from vigil.rules.edge_dials import ApiLatencyRule, QuotaRule, S3RequestRule, StepFunctionsRule
 from vigil.rules.health import HealthConfig, OutageConfig
 from vigil.rules.lambda_dials import (
     AsyncDeliveryRule,
@@ -165,6 +165,17 @@ def _api_5xx_default() -> VolumeAwareRule:
     )
 
 
+def _api_4xx_default() -> VolumeAwareRule:
+    # Off by default: mostly the clients' own mistakes, and one more metric per API a cycle.
+    return VolumeAwareRule(
+        enabled=False,
+        warning_rate=0.05,
+        critical_rate=0.25,
+        min_events=10,
+        for_minutes=10,
+    )
+
+
 class RulesConfig(ConfigModel):
     version: Literal[1] = 1
     collection: CollectionConfig = Field(default_factory=CollectionConfig)
@@ -182,6 +193,9 @@ class RulesConfig(ConfigModel):
     step_functions: StepFunctionsRule = Field(default_factory=StepFunctionsRule)
     apigateway_rest_5xx: VolumeAwareRule = Field(default_factory=_api_5xx_default)
     apigateway_http_5xx: VolumeAwareRule = Field(default_factory=_api_5xx_default)
+    apigateway_rest_4xx: VolumeAwareRule = Field(default_factory=_api_4xx_default)
+    apigateway_http_4xx: VolumeAwareRule = Field(default_factory=_api_4xx_default)
+    apigateway_latency: ApiLatencyRule = Field(default_factory=ApiLatencyRule)
     service_quotas: QuotaRule = Field(default_factory=QuotaRule)
     tags: TagFilters = Field(default_factory=TagFilters)
     lambda_iterator_age: IteratorAgeRule = Field(default_factory=IteratorAgeRule)

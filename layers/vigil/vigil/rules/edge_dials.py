@@ -18,6 +18,7 @@ from vigil.rules.base import (
     ordered,
     plural,
 )
+from vigil.rules.volume import VolumeAwareRule
 
 
 class S3RequestRule(ConfigModel):
@@ -55,15 +56,43 @@ class S3RequestRule(ConfigModel):
         return ordered(self, "warning_rate", "critical_rate")
 
 
-class StepFunctionsRule(ConfigModel):
-    """Step Functions executions that failed, timed out or were throttled: any one alerts,
-    ``critical_count`` in a window pages. Aborted executions are someone's StopExecution,
-    usually on purpose: watched only with ``include_aborted``."""
+class StepFunctionsRule(VolumeAwareRule):
+    """Step Functions executions: failed and timed-out ones as a rate of the executions
+    started, throttled ones as a count.
 
-    enabled: bool = True
+    A window's failed (and, apart, timed-out) executions are judged against its
+    ``ExecutionsStarted`` by the volume-aware test (:class:`VolumeAwareRule`; docs/rules.md,
+    ``step_functions``), so a rare workflow's single failure still alerts and a busy one's
+    background of failures does not page. A throttled execution is a start-rate limit hit,
+    not a failure of the work: any one alerts at ``severity``, ``critical_count`` in a
+    window pages. Aborted executions are someone's StopExecution, usually on purpose:
+    watched, as throttles, only with ``include_aborted``.
+    """
+
+    warning_rate: Annotated[float, Field(gt=0, lt=1)] = 0.001
+    critical_rate: Annotated[float, Field(gt=0, le=1)] = 0.01
+    for_minutes: Annotated[int, Field(ge=0, le=1440)] = 5
     severity: Severity = Severity.WARNING
     critical_count: Annotated[int, Field(ge=1)] = 10
     include_aborted: bool = False
+
+
+class ApiLatencyRule(ConfigModel):
+    """An API's p99 ``Latency`` (from the request to the response, integration included)
+    against a latency objective: at ``warning_ms`` it warns, at ``critical_ms`` it pages, when
+    it holds for ``for_minutes``. Off by default: there is no objective that fits every API,
+    and it costs one metric per API a cycle. Windows with fewer than ``min_requests`` are not
+    judged (a p99 of a few requests is their slowest)."""
+
+    enabled: bool = False
+    warning_ms: Annotated[float, Field(gt=0)] = 1_000.0
+    critical_ms: Annotated[float, Field(gt=0)] = 5_000.0
+    min_requests: Annotated[int, Field(ge=1)] = 100
+    for_minutes: Annotated[int, Field(ge=0, le=1440)] = 10
+
+    @model_validator(mode="after")
+    def _critical_above_warning(self) -> Self:
+        return ordered(self, "warning_ms", "critical_ms")
 
 
 class QuotaRule(UsageLevels):
@@ -81,8 +110,6 @@ class QuotaRule(UsageLevels):
 
 # The edge dials (docs/rules.md): S3 request metrics, Step Functions, service quotas.
 _STATES_EVENTS = {
-    "states.executions_failed": "failed execution",
-    "states.executions_timed_out": "timed-out execution",
     "states.executions_throttled": "throttled execution",
     "states.executions_aborted": "aborted execution",
 }
@@ -188,6 +215,26 @@ def _judge_states(signal: Signal, rule: StepFunctionsRule) -> Breach | None:
     )
 
 
+def _judge_api_latency(signal: Signal, rule: ApiLatencyRule) -> Breach | None:
+    p99, requests = signal.samples.get("p99_ms", 0.0), signal.samples.get("requests", 0.0)
+    if not rule.enabled or p99 < rule.warning_ms or requests < rule.min_requests:
+        return None
+    critical = p99 >= rule.critical_ms
+    threshold = rule.critical_ms if critical else rule.warning_ms
+    return breach(
+        signal,
+        Severity.CRITICAL if critical else Severity.WARNING,
+        round(p99, 1),
+        threshold,
+        "ms",
+        summary=(
+            f"p99 latency {p99:,.0f} ms over {signal.window_seconds // 60} min"
+            f" ({requests:,.0f} requests), at or above {threshold:,.0f} ms"
+        ),
+        for_seconds=rule.for_minutes * 60,
+    )
+
+
 def _judge_quota(signal: Signal, rule: QuotaRule) -> Breach | None:
     usage, quota = signal.samples.get("usage", 0.0), signal.samples.get("quota", 0.0)
     name = signal.context.get("quota", signal.labels.resource)
@@ -202,12 +249,14 @@ KINDS: tuple[SignalKind[Any], ...] = (
     SignalKind("s3.request_metrics_missing", "S3 request metrics missing", "s3", _judge_s3_hint),
     *(
         SignalKind(name, f"Step Functions executions {state}", "step_functions", _judge_states)
+        # Failed and timed-out executions are volume-aware (vigil.rules.volume.KIND_SPECS).
         for name, state in (
-            ("states.executions_failed", "failed"),
-            ("states.executions_timed_out", "timed out"),
             ("states.executions_throttled", "throttled"),
             ("states.executions_aborted", "aborted"),
         )
+    ),
+    SignalKind(
+        "apigateway.latency", "API Gateway p99 latency", "apigateway_latency", _judge_api_latency
     ),
     SignalKind("quota.usage", "Service quota usage", "service_quotas", _judge_quota),
 )

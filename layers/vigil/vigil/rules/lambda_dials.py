@@ -11,12 +11,15 @@ from vigil.core.model import Severity, Signal
 from vigil.rules.base import (
     Breach,
     ConfigModel,
+    Level,
     SignalKind,
     UsageLevels,
     breach,
     duration_text,
     judge_usage,
+    level_reached,
     plural,
+    usage_breach,
 )
 
 
@@ -41,12 +44,14 @@ class ReservedConcurrencyRule(UsageLevels):
 
 
 class TimeoutRule(UsageLevels):
-    """A function's slowest invocation (``Duration`` Maximum, per function) against its
-    configured time-out (``Timeout`` in ``ListFunctions``).
+    """A function's durations (``Duration``, per function) against its configured time-out
+    (``Timeout`` in ``ListFunctions``).
 
     Lambda stops an invocation at its time-out and counts it as an error, so a function whose
-    slowest invocation reaches ``warning_ratio`` of it is about to time out: it warns; at
-    ``critical_ratio`` it pages, at once.
+    slowest invocation (``Maximum``) reaches ``warning_ratio`` of it is about to time out: it
+    warns. It pages, at once, when its ``p99`` reaches ``critical_ratio``: one invocation in a
+    hundred is that close, not a single outlier. The invocations that reached the time-out
+    are counted in the summary.
     """
 
     critical_ratio: Annotated[float, Field(gt=0, le=1)] = 0.95
@@ -130,17 +135,31 @@ def _seconds(milliseconds: float) -> str:
 
 
 def _judge_timeout(signal: Signal, rule: TimeoutRule) -> Breach | None:
-    timeout = signal.samples.get("timeout_ms", 0.0)
-    peak = signal.samples.get("duration_ms", 0.0)
+    samples = signal.samples
+    timeout, peak = samples.get("timeout_ms", 0.0), samples.get("duration_ms", 0.0)
     # No level is reached when no time-out is known (0).
-    return judge_usage(
-        signal,
-        rule,
-        peak,
-        timeout,
-        use=f"slowest invocation {_seconds(peak)} of a {_seconds(timeout)} time-out",
-        then="; Lambda stops an invocation at its time-out",
+    level = level_reached(peak, timeout, rule.warning_ratio, rule.critical_ratio)
+    if not rule.enabled or level is None:
+        return None
+    # Without a p99 (a signal from before it was read) the slowest invocation is judged alone.
+    p99 = samples.get("p99_ms", peak)
+    if level.critical and p99 < rule.critical_ratio * timeout:
+        level = Level(critical=False, ratio=rule.warning_ratio)
+    paged_by_p99 = level.critical and "p99_ms" in samples
+    judged = p99 if paged_by_p99 else peak
+    use = "p99" if paged_by_p99 else "slowest invocation"
+    summary = (
+        f"{use} {_seconds(judged)} of a {_seconds(timeout)} time-out ({judged / timeout:.0%})"
+        f" over {signal.window_seconds // 60} min, at or above {level.ratio:.0%}"
     )
+    if paged_by_p99:
+        summary += f"; slowest invocation {_seconds(peak)}"
+    elif "p99_ms" in samples:
+        summary += f"; p99 {_seconds(p99)} ({p99 / timeout:.0%})"
+    if timed_out := samples.get("timeouts", 0.0):
+        summary += f"; {plural(timed_out, 'invocation')} reached the time-out"
+    summary += "; Lambda stops an invocation at its time-out"
+    return usage_breach(signal, level, judged / timeout * 100, summary)
 
 
 def _judge_async(signal: Signal, rule: AsyncDeliveryRule) -> Breach | None:

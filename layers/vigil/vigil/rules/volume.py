@@ -77,6 +77,16 @@ KIND_SPECS: dict[str, KindSpec] = {
     "apigateway.http_5xx": KindSpec(
         "apigateway_http_5xx", "API Gateway HTTP 5xx", "errors", "requests"
     ),
+    "apigateway.rest_4xx": KindSpec("apigateway_rest_4xx", "API Gateway 4xx", "errors", "requests"),
+    "apigateway.http_4xx": KindSpec(
+        "apigateway_http_4xx", "API Gateway HTTP 4xx", "errors", "requests"
+    ),
+    "states.executions_failed": KindSpec(
+        "step_functions", "Step Functions executions failed", "failures", "executions"
+    ),
+    "states.executions_timed_out": KindSpec(
+        "step_functions", "Step Functions executions timed out", "timeouts", "executions"
+    ),
 }
 
 
