@@ -8,7 +8,8 @@ every simulated minute up to the clock's next step, once:
 * purges the queues with a ``purge`` at that minute, then sends the messages of a ``put``;
 * writes each non-empty queue's ``ApproximateAgeOfOldestMessage`` (dimension ``QueueName``):
   the seconds from the put of the oldest message still queued to the end of the minute,
-  timestamped at the minute's start, as SQS publishes one datapoint a minute.
+  timestamped at the minute's start, as SQS publishes one datapoint a minute;
+* writes a ``dlq_for`` source queue's ``NumberOfMessagesReceived``, its ``received`` a minute.
 
 Messages are not expired by simulated time: a scenario purges a queue before its retention.
 """
@@ -24,6 +25,21 @@ from emulator.scenario import QueueSpec, Scenario
 
 NAMESPACE = "AWS/SQS"
 _MAX_RECEIVE_COUNT = 5
+
+
+def received_datums(spec: QueueSpec, minute: datetime) -> list[dict[str, Any]]:
+    """The receives of the source queue of one dead-letter queue for one minute."""
+    if spec.dlq_for is None or not spec.received:
+        return []
+    return [
+        {
+            "MetricName": "NumberOfMessagesReceived",
+            "Dimensions": [{"Name": "QueueName", "Value": spec.dlq_for}],
+            "Timestamp": minute,
+            "Unit": "Count",
+            "Value": float(spec.received),
+        }
+    ]
 
 
 def age_datums(spec: QueueSpec, minute: datetime, offset: timedelta) -> list[dict[str, Any]]:
@@ -87,6 +103,7 @@ class QueueDriver:
                 for spec in scenario.queues:
                     self._act(spec, offset)
                     datums += age_datums(spec, minute, offset)
+                    datums += received_datums(spec, minute)
             minute += timedelta(minutes=1)
         for index in range(0, len(datums), 500):
             self._cloudwatch.put_metric_data(

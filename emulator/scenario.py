@@ -122,7 +122,7 @@ _TOP_LEVEL = {
     "tables",
     "streams",
 }
-_QUEUE_KEYS = {"name", "retention", "dlq_for", "put", "purge"}
+_QUEUE_KEYS = {"name", "retention", "dlq_for", "received", "put", "purge"}
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 # SQS's default MessageRetentionPeriod, and its bounds (1 minute to 14 days).
 _DEFAULT_RETENTION = timedelta(days=4)
@@ -227,6 +227,9 @@ class QueueSpec:
     dlq_for: str | None
     puts: tuple[tuple[timedelta, int], ...]
     purges: tuple[timedelta, ...]
+    received: int = 0
+    """Messages the ``dlq_for`` source queue's consumers receive a minute (its
+    ``NumberOfMessagesReceived``: the volume of ``sqs_failures``)."""
 
     def oldest(self, offset: timedelta) -> timedelta | None:
         """When the oldest message still queued at the end of minute ``offset`` was put."""
@@ -481,12 +484,16 @@ def _queue(item: Mapping[str, Any], where: str, length: timedelta) -> QueueSpec:
     if not isinstance(purges_doc, list):
         raise ScenarioError(f"{where}.purge: expected a list of offsets")
     purges = tuple(sorted(_offset(at, f"{where}.purge", length) for at in purges_doc))
+    received = int(_number(item.get("received", 0), f"{where}.received", integer=True))
+    if received and item.get("dlq_for") is None:
+        raise ScenarioError(f"{where}.received: the receives of a dlq_for source queue")
     return QueueSpec(
         name=str(item["name"]),
         retention=retention,
         dlq_for=item.get("dlq_for"),
         puts=puts,
         purges=purges,
+        received=received,
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from emulator.errors import ScenarioError
-from emulator.queues import age_datums
+from emulator.queues import age_datums, received_datums
 from emulator.scenario import parse_scenario
 
 START = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -34,6 +34,23 @@ def test_a_queue_section_is_read_with_sqs_defaults() -> None:
     assert dlq.puts == ((timedelta(minutes=5), 1), (timedelta(minutes=12), 3))
     assert dlq.purges == (timedelta(minutes=30),)
     assert (events.dlq_for, events.puts) == (None, ())
+    assert (dlq.received, received_datums(dlq, START)) == (0, [])
+
+
+def test_a_source_queues_receives_are_published_every_minute() -> None:
+    # The volume of sqs_failures: NumberOfMessagesReceived of the source queue (AWS/SQS).
+    [dlq] = parse_scenario(
+        _document({"name": "orders-dlq", "dlq_for": "orders", "received": 100})
+    ).queues
+
+    [datum] = received_datums(dlq, START)
+
+    assert (datum["MetricName"], datum["Value"], datum["Timestamp"]) == (
+        "NumberOfMessagesReceived",
+        100.0,
+        START,
+    )
+    assert datum["Dimensions"] == [{"Name": "QueueName", "Value": "orders"}]
 
 
 def test_the_oldest_message_counts_from_its_put_until_a_purge() -> None:
@@ -61,6 +78,8 @@ def test_the_oldest_message_counts_from_its_put_until_a_purge() -> None:
         ({"name": "dlq", "put": {"5m": 0}}, r"queues\[0\]\.put\.5m"),
         ({"name": "dlq", "purge": "5m"}, r"queues\[0\]\.purge"),
         ({"name": "dlq", "colour": "red"}, r"queues\[0\]"),
+        ({"name": "dlq", "received": 100}, r"queues\[0\]\.received: the receives of a dlq_for"),
+        ({"name": "dlq", "dlq_for": "orders", "received": -1}, r"queues\[0\]\.received"),
     ],
 )
 def test_invalid_queues_are_refused_naming_the_field(queue: dict[str, Any], complaint: str) -> None:

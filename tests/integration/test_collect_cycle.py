@@ -171,7 +171,7 @@ def test_disabled_rules_are_neither_read_nor_swept(table: str) -> None:
     rules = RulesConfig.from_json(
         '{"lambda_errors": {"enabled": false}, "lambda_throttles": {"enabled": false},'
         ' "lambda_concurrency": {"enabled": false}, "lambda_async": {"enabled": false},'
-        ' "sqs_dlq": {"enabled": false}}'
+        ' "sqs_dlq": {"enabled": false}, "sqs_failures": {"enabled": false}}'
     )
     stats = CallStats()
 
@@ -188,6 +188,7 @@ def test_disabled_rules_are_neither_read_nor_swept(table: str) -> None:
         "lambda.errors",
         "lambda.throttles",
         "sqs.dlq_messages",
+        "sqs.failure_rate",
     ]
 
 

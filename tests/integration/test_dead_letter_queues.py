@@ -69,6 +69,46 @@ def test_discovery_finds_redrive_targets_and_lambda_dead_letter_queues(aws: None
 
     assert found == [QUEUE_URL.format("orders-dlq"), QUEUE_URL.format("worker-dlq")]
     assert stats.by_api == {"ListQueues": 1, "GetQueueAttributes": 4}
+    # The Lambda dead-letter queue has no source queue (sqs_failures judges only redrives).
+    assert queues.sources() == {QUEUE_URL.format("orders-dlq"): ["orders"]}
+
+
+def test_queues_sharing_a_dead_letter_queue_are_all_its_sources(aws: None) -> None:
+    _wired_account()
+    _queue("orders-retry", dead_letters_to="orders-dlq")
+    queues = SqsDeadLetterQueues(boto3.client("sqs"))
+
+    queues.discover([])
+
+    assert queues.sources() == {QUEUE_URL.format("orders-dlq"): ["orders", "orders-retry"]}
+
+
+def test_discovery_reads_the_documented_redrive_policy_shape() -> None:
+    # GetQueueAttributes returns RedrivePolicy as a JSON string (SQS API Reference,
+    # GetQueueAttributes, "RedrivePolicy": {"deadLetterTargetArn": ..., "maxReceiveCount": ...}).
+    client = boto3.client("sqs")
+    source, dead = QUEUE_URL.format("MySourceQueue"), QUEUE_URL.format("MyDeadLetterQueue")
+    policy = {"deadLetterTargetArn": _arn("MyDeadLetterQueue"), "maxReceiveCount": "10"}
+    with Stubber(client) as stub:
+        stub.add_response("list_queues", {"QueueUrls": [source, dead]})
+        stub.add_response(
+            "get_queue_attributes",
+            {
+                "Attributes": {
+                    "QueueArn": _arn("MySourceQueue"),
+                    "RedrivePolicy": json.dumps(policy),
+                }
+            },
+        )
+        stub.add_response(
+            "get_queue_attributes", {"Attributes": {"QueueArn": _arn("MyDeadLetterQueue")}}
+        )
+        queues = SqsDeadLetterQueues(client)
+
+        found = queues.discover([])
+
+    assert found == [dead]
+    assert queues.sources() == {dead: ["MySourceQueue"]}
 
 
 def test_depths_read_visible_messages_and_retention_and_skip_deleted_queues(aws: None) -> None:
@@ -214,15 +254,65 @@ def test_a_non_empty_dead_letter_queue_sends_its_count_age_and_retention(table: 
     assert (stats.by_api["GetMetricData"], stats.metrics_requested) == (1, 9)
 
 
-def test_a_disabled_rule_asks_sqs_nothing_and_still_covers_its_kind(table: str) -> None:
+def _receives(queue: str, start: datetime, per_minute: float) -> None:
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "NumberOfMessagesReceived",
+                "Dimensions": [{"Name": "QueueName", "Value": queue}],
+                "Timestamp": start + timedelta(minutes=minute),
+                "Value": per_minute,
+                "Unit": "Count",
+            }
+            for minute in range(5)
+        ],
+    )
+
+
+def test_a_dead_letter_queue_that_grew_is_judged_against_its_sources_receives(
+    table: str,
+) -> None:
+    _wired_account()
+    sqs = boto3.client("sqs")
+    _cycle(table, DISCOVER_AT, CallStats())
+    for _ in range(3):
+        sqs.send_message(QueueUrl=QUEUE_URL.format("orders-dlq"), MessageBody="{}")
+    _receives("orders", window_for(PLAIN_AT, RulesConfig()).start, 40.0)
+    stats = CallStats()
+
+    cycle = _cycle(table, PLAIN_AT, stats)
+
+    [rate] = [s for s in cycle.batch.signals if s.labels.kind == "sqs.failure_rate"]
+    assert (rate.labels.resource, rate.samples) == ("orders-dlq", {"moves": 3.0, "receives": 200.0})
+    assert rate.context == {"sources": "orders"}
+    # The fast path (8 account metrics and the queue's age), then the source's receives.
+    assert (stats.by_api["GetMetricData"], stats.metrics_requested) == (2, 10)
+
+
+def test_a_healthy_cycle_asks_no_received_messages(table: str) -> None:
+    _wired_account()
+    _cycle(table, DISCOVER_AT, CallStats())
+    stats = CallStats()
+
+    cycle = _cycle(table, PLAIN_AT, stats)
+
+    assert not [s for s in cycle.batch.signals if s.labels.kind == "sqs.failure_rate"]
+    assert (stats.by_api["GetMetricData"], stats.metrics_requested) == (1, 8)
+    assert cycle.families["sqs"].extra == {"dead_letter_queues_grown": 0}
+
+
+def test_disabled_rules_ask_sqs_nothing_and_still_cover_their_kinds(table: str) -> None:
     _wired_account()
     stats = CallStats()
-    rules = RulesConfig.from_json('{"sqs_dlq": {"enabled": false}}')
+    rules = RulesConfig.from_json(
+        '{"sqs_dlq": {"enabled": false}, "sqs_failures": {"enabled": false}}'
+    )
 
     cycle = _cycle(table, DISCOVER_AT, stats, rules)
 
     assert not {"ListQueues", "GetQueueAttributes"} & set(stats.by_api)
-    assert "sqs.dlq_messages" in cycle.batch.covered_kinds
+    assert {"sqs.dlq_messages", "sqs.failure_rate"} <= set(cycle.batch.covered_kinds)
 
 
 def test_sqs_failures_fail_the_cycle_so_the_scheduler_retries() -> None:

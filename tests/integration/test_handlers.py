@@ -93,10 +93,11 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
     assert result["swept"] is False
     assert result["api_calls"] == {
         "GetMetricData": 3,
-        # The stored dead-letter queues, 4 edge inventories, the reserved functions and the
-        # time-outs, the functions keeping their failed async events (none), the three data
-        # inventories and the resource tags found missing.
-        "GetItem": 12,
+        # The stored dead-letter queues and their last depths (sqs_failures), 4 edge
+        # inventories, the reserved functions and the time-outs, the functions keeping their
+        # failed async events (none), the three data inventories and the resource tags found
+        # missing.
+        "GetItem": 13,
         # The watch lists: 4 Lambda kinds, 1 DynamoDB, 3 Kinesis, 1 stream-reading functions.
         "Query": 9,
         "ListFunctions": 1,
@@ -146,6 +147,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "s3.latency",
         "s3.request_metrics_missing",
         "sqs.dlq_messages",
+        "sqs.failure_rate",
         "states.executions_aborted",
         "states.executions_failed",
         "states.executions_throttled",

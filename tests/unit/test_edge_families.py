@@ -387,6 +387,9 @@ class FakeQueues:
     def depths(self, urls: Iterable[str]) -> list[QueueDepth]:
         return [QueueDepth(url, 0, 60) for url in urls]
 
+    def sources(self) -> dict[str, list[str]]:
+        return {}
+
 
 @dataclass
 class FakeDestinations:

@@ -171,6 +171,7 @@ def test_a_disabled_rule_judges_nothing() -> None:
         "apigateway.http_5xx",
         "states.executions_failed",
         "states.executions_timed_out",
+        "sqs.failure_rate",
     ]
 
 

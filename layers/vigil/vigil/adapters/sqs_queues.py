@@ -3,9 +3,10 @@
 Discovery lists the account's queues in the region (``ListQueues``, 1,000 a page) and reads each
 one's ``QueueArn`` and ``RedrivePolicy`` (``GetQueueAttributes``): a queue named as another's
 ``deadLetterTargetArn``, or as a Lambda function's ``DeadLetterConfig`` target, is a dead-letter
-queue. A cycle then asks only those for ``ApproximateNumberOfMessages`` and
-``MessageRetentionPeriod``: one SQS request per queue ($0.40 per million after the first
-million a month), no ``GetMetricData``.
+queue, and the queues whose policies name it are its sources
+(:meth:`SqsDeadLetterQueues.sources`). A cycle then asks only those for
+``ApproximateNumberOfMessages`` and ``MessageRetentionPeriod``: one SQS request per queue
+($0.40 per million after the first million a month), no ``GetMetricData``.
 A queue deleted since discovery is skipped until the next discovery forgets it.
 """
 
@@ -36,6 +37,7 @@ class SqsDeadLetterQueues:
     def __init__(self, client: "SQSClient", stats: CallStats | None = None) -> None:
         self._client = client
         self.stats = stats or CallStats()
+        self._sources: dict[str, list[str]] = {}
 
     def discover(self, lambda_targets: Iterable[str]) -> list[str]:
         """The URLs of the region's dead-letter queues, sorted.
@@ -45,15 +47,26 @@ class SqsDeadLetterQueues:
         """
         targets = set(lambda_targets)
         arns: dict[str, str] = {}
+        redriven: dict[str, list[str]] = {}
         for url in self._urls():
             attributes = self._attributes(url, ["QueueArn", "RedrivePolicy"])
             if attributes is None:
                 continue
             arns[url] = attributes["QueueArn"]
             if "RedrivePolicy" in attributes:
+                # {"deadLetterTargetArn": "arn:aws:sqs:...", "maxReceiveCount": 5}
                 policy = json.loads(attributes["RedrivePolicy"])
-                targets.add(str(policy.get("deadLetterTargetArn", "")))
-        return sorted(url for url, arn in arns.items() if arn in targets)
+                target = str(policy.get("deadLetterTargetArn", ""))
+                targets.add(target)
+                redriven.setdefault(target, []).append(url.rsplit("/", 1)[-1])
+        found = sorted(url for url, arn in arns.items() if arn in targets)
+        self._sources = {url: sorted(redriven[arns[url]]) for url in found if arns[url] in redriven}
+        return found
+
+    def sources(self) -> dict[str, list[str]]:
+        """The names of the queues that redrive to each dead-letter queue (by its URL), as the
+        last :meth:`discover` found them; a Lambda dead-letter queue has none."""
+        return self._sources
 
     def depths(self, urls: Iterable[str]) -> list[QueueDepth]:
         """Each queue's visible messages and retention; queues that no longer exist are left out."""

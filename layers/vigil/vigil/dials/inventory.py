@@ -188,6 +188,8 @@ class DeadLetterPort(Protocol):
 
     def depths(self, urls: Iterable[str]) -> list[QueueDepth]: ...
 
+    def sources(self) -> dict[str, list[str]]: ...
+
 
 class DestinationsPort(Protocol):
     def function_destinations(self, functions: Iterable[str]) -> dict[str, set[str]]: ...
@@ -289,6 +291,9 @@ class ScopedDeadLetters:
 
     def depths(self, urls: Iterable[str]) -> list[QueueDepth]:
         return self._queues.depths(urls)
+
+    def sources(self) -> dict[str, list[str]]:
+        return self._queues.sources()
 
 
 class AsyncProtection:

@@ -165,6 +165,15 @@ def _api_5xx_default() -> VolumeAwareRule:
     )
 
 
+def _sqs_failures_default() -> VolumeAwareRule:
+    # A message is moved only after maxReceiveCount failed receives: consumers retried it.
+    return VolumeAwareRule(
+        warning_rate=0.001,
+        critical_rate=0.01,
+        for_minutes=5,
+    )
+
+
 def _api_4xx_default() -> VolumeAwareRule:
     # Off by default: mostly the clients' own mistakes, and one more metric per API a cycle.
     return VolumeAwareRule(
@@ -189,6 +198,7 @@ class RulesConfig(ConfigModel):
     lambda_async_errors: AsyncErrorsRule = Field(default_factory=AsyncErrorsRule)
     lambda_timeouts: TimeoutRule = Field(default_factory=TimeoutRule)
     sqs_dlq: DeadLetterQueueRule = Field(default_factory=DeadLetterQueueRule)
+    sqs_failures: VolumeAwareRule = Field(default_factory=_sqs_failures_default)
     s3: S3RequestRule = Field(default_factory=S3RequestRule)
     step_functions: StepFunctionsRule = Field(default_factory=StepFunctionsRule)
     apigateway_rest_5xx: VolumeAwareRule = Field(default_factory=_api_5xx_default)

@@ -87,6 +87,10 @@ KIND_SPECS: dict[str, KindSpec] = {
     "states.executions_timed_out": KindSpec(
         "step_functions", "Step Functions executions timed out", "timeouts", "executions"
     ),
+    # Messages the redrive policy moved to a dead-letter queue, among its sources' receives.
+    "sqs.failure_rate": KindSpec(
+        "sqs_failures", "SQS messages moved to a dead-letter queue", "moves", "receives"
+    ),
 }
 
 
