@@ -33,8 +33,8 @@ def test_the_first_cycle_that_sees_it_sends_the_outage_notice_and_grouped_alerts
 
     assert sent == {
         ("09:15", "[CRITICAL] Suspected AWS outage: lambda in us-east-1"): 1,
-        ("09:15", "[WARNING] Lambda errors: 1000 firing"): PARTS,
-        ("09:15", "[WARNING] Lambda throttles: 1000 firing"): PARTS,
+        ("09:15", "[CRITICAL] Lambda errors: 1000 firing"): PARTS,
+        ("09:15", "[CRITICAL] Lambda throttles: 1000 firing"): PARTS,
         ("09:35", "[RESOLVED] AWS outage over: lambda in us-east-1"): 1,
         ("09:35", "[RESOLVED] Lambda errors: 1000 resolved"): PARTS,
         ("09:35", "[RESOLVED] Lambda throttles: 1000 resolved"): PARTS,
