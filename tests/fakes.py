@@ -1,6 +1,7 @@
 """In-memory stand-ins for the ports, for domain tests that must not touch AWS."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -9,7 +10,8 @@ from vigil.alerting.outbox import OutboxEntry
 from vigil.alerting.silences import Silence
 from vigil.core.errors import ConflictError
 from vigil.core.model import Alert, AlertState
-from vigil.dials.resources import AccountLimits
+from vigil.dials.base import MetricKey
+from vigil.dials.resources import AccountLimits, MetricQuery
 from vigil.evaluation.pipeline import RoutingPorts
 from vigil.health.events import HealthRecord
 from vigil.health.outages import Outage
@@ -246,3 +248,22 @@ class MemoryCostHistory:
 
     def remember(self, name: str, day: date, value: str) -> None:
         self.facts[(name, day)] = value
+
+
+@dataclass
+class StoredMetrics:
+    """CloudWatch's ``GetMetricData`` (``MetricsPort``) over stored datapoints a minute; records
+    the key of every metric asked."""
+
+    points: dict[MetricKey, dict[datetime, float]] = field(default_factory=dict)
+    asked: list[MetricKey] = field(default_factory=list)
+
+    def series(
+        self, queries: Sequence[MetricQuery], *, start: datetime, end: datetime, period: int = 60
+    ) -> dict[str, dict[datetime, float]]:
+        keys = [MetricKey(q.namespace, q.metric, q.dimensions, q.stat) for q in queries]
+        self.asked += keys
+        return {
+            q.id: {at: v for at, v in self.points.get(key, {}).items() if start <= at < end}
+            for q, key in zip(queries, keys, strict=True)
+        }

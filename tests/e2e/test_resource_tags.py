@@ -2,8 +2,8 @@
 out the resources tagged team=batch, a vigil: tag that tightens one state machine's rule, and a
 bad vigil: tag that is reported while its resource keeps the config's rule.
 
-Given the resource-tags scenario, three state machines fail five of their 500 executions a window from 09:10 to
-09:20; each is judged by its own rule, and the bad tag raises its own warning.
+Given the resource-tags scenario, three state machines fail five of their 500 executions a
+window from 09:10 to 09:20; each is judged by its own rule, and the bad tag raises its own warning.
 """
 
 from collections.abc import Iterator

@@ -21,7 +21,7 @@ moto answers these APIs too (tests/integration/test_edge_inventory.py); a Stubbe
 so that 10,000 functions stay a unit test.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -32,7 +32,7 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.factories import error_signal, labels
-from tests.fakes import FixedAccountSettings
+from tests.fakes import FixedAccountSettings, StoredMetrics
 from vigil.adapters.inventory import LambdaDestinations
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.stats import CallStats
@@ -40,7 +40,6 @@ from vigil.alerting.lifecycle import step
 from vigil.alerting.links import lambda_links
 from vigil.alerting.messages import links_for
 from vigil.core.model import Alert, AlertState, NotifyReason, Severity
-from vigil.dials.base import MetricKey
 from vigil.dials.collect import collect
 from vigil.dials.inventory import DESTINATION_BATCH, AsyncProtection, FunctionDestinations
 from vigil.dials.lambda_functions import (
@@ -51,7 +50,7 @@ from vigil.dials.lambda_functions import (
     account_metric,
     function_metric,
 )
-from vigil.dials.resources import Coverage, FunctionInfo, MetricQuery
+from vigil.dials.resources import Coverage, FunctionInfo
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import judge
 
@@ -100,13 +99,9 @@ class FakeState:
         return [c for c in self.covered if c.end > start and c.start < end]
 
 
-@dataclass
-class FakeMetrics:
+class FakeMetrics(StoredMetrics):
     """CloudWatch: per-function datapoints a minute, and the account aggregates Lambda
     publishes (the sum over every function)."""
-
-    points: dict[MetricKey, dict[datetime, float]] = field(default_factory=dict)
-    asked: list[MetricKey] = field(default_factory=list)
 
     def put(self, function: str, metric: str, start: datetime, minutes: int, value: float) -> None:
         for minute in range(minutes):
@@ -114,16 +109,6 @@ class FakeMetrics:
             for key in (function_metric(function, metric), account_metric(metric)):
                 series = self.points.setdefault(key, {})
                 series[at] = series.get(at, 0.0) + value
-
-    def series(
-        self, queries: Sequence[MetricQuery], *, start: datetime, end: datetime, period: int = 60
-    ) -> dict[str, dict[datetime, float]]:
-        keys = [MetricKey(q.namespace, q.metric, q.dimensions, q.stat) for q in queries]
-        self.asked += keys
-        return {
-            q.id: {at: v for at, v in self.points.get(key, {}).items() if start <= at < end}
-            for q, key in zip(queries, keys, strict=True)
-        }
 
 
 @dataclass

@@ -9,7 +9,7 @@ with, several sources may share one dead-letter queue, and a healthy cycle reads
 more. The 10x load is 200 source queues redriving to 50 dead-letter queues.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from tests.factories import T0, labels
+from tests.fakes import StoredMetrics
 from vigil.core.model import Severity, Signal
-from vigil.dials.base import MetricKey
 from vigil.dials.collect import Cycle, collect
-from vigil.dials.resources import FunctionInfo, MetricQuery, QueueDepth
+from vigil.dials.resources import FunctionInfo, QueueDepth
 from vigil.dials.sqs import REDRIVE, DeadLetterFamily, Redrive, moves_between, received
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import judge, kind_title
@@ -165,22 +165,8 @@ class FakeState:
         self.records[family] = records
 
 
-@dataclass
-class FakeMetrics:
-    """Answers from stored datapoints; records the keys of every call."""
-
-    points: dict[MetricKey, dict[datetime, float]] = field(default_factory=dict)
-    asked: list[MetricKey] = field(default_factory=list)
-
-    def series(
-        self, queries: Sequence[MetricQuery], *, start: datetime, end: datetime, period: int = 60
-    ) -> dict[str, dict[datetime, float]]:
-        keys = [MetricKey(q.namespace, q.metric, q.dimensions, q.stat) for q in queries]
-        self.asked += keys
-        return {
-            q.id: {at: v for at, v in self.points.get(key, {}).items() if start <= at < end}
-            for q, key in zip(queries, keys, strict=True)
-        }
+class FakeMetrics(StoredMetrics):
+    """Stored datapoints, with a source queue's receives put a window at a time."""
 
     def receives(self, queue: str, start: datetime, per_minute: float) -> None:
         for minute in range(5):
