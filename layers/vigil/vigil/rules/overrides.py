@@ -221,6 +221,8 @@ class Resolver:
     def resolve(
         self, kind: str, section: str, resource: str, tags: Mapping[str, str]
     ) -> Resolution:
+        if not self._entries and not tags:  # nothing can change the config's rule
+            return Resolution(self.rules[section])
         key = (kind, section, resource, tuple(sorted(tags.items())))
         found = self._resolved.get(key)
         if found is None:

@@ -152,10 +152,14 @@ def _judge_volume(spec: KindSpec, signal: Signal, rule: VolumeAwareRule) -> Brea
     # CloudWatch may count an error before its invocation: the volume is at least the events.
     volume = max(round(signal.samples.get(spec.volume, 0.0)), events)
     alpha = rule.significance(signal.window_seconds)
-    if binomial_tail(events, volume, rule.warning_rate) > alpha:
-        return None
-    critical = binomial_tail(events, volume, rule.critical_rate) <= alpha
     rate = events / volume
+    # At or below a rate, the tail at that rate is about one half or more, never below alpha:
+    # the tails are summed only where they can decide.
+    if rate <= rule.warning_rate or binomial_tail(events, volume, rule.warning_rate) > alpha:
+        return None
+    critical = (
+        rate > rule.critical_rate and binomial_tail(events, volume, rule.critical_rate) <= alpha
+    )
     threshold = rule.critical_rate if critical else rule.warning_rate
     counted = f"{plural(events, spec.event[:-1])} in {plural(volume, spec.volume[:-1])}"
     window = f"{signal.window_seconds // 60} min"
