@@ -46,10 +46,33 @@ class Labels(Contract):
         return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
+class ErrorGroup(Contract):
+    """One kind of error a Lambda function raised, as error tracking keeps it: every error line
+    of the same fingerprint (exception type plus normalised frames or message) counted together
+    (docs/rules.md, "Error tracking")."""
+
+    fingerprint: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+    error_type: Annotated[str, Field(min_length=1, max_length=200)]
+    message: Annotated[str, Field(max_length=500)]
+    count: Annotated[int, Field(ge=0)]
+    first_seen: AwareDatetime
+    last_seen: AwareDatetime
+    request_id: Annotated[str, Field(max_length=100)] | None = None
+    trace_id: Annotated[str, Field(max_length=100)] | None = None
+    new: bool = Field(
+        default=False,
+        description="Not seen for this function in `errors.new_type_days` before this one.",
+    )
+
+
+def _empty(value: object) -> bool:
+    return not value
+
+
 class Signal(Contract):
     """One observation from a collector, before any rule has judged it."""
 
-    source: Literal["metrics", "cost", "health"]
+    source: Literal["metrics", "cost", "health", "logs"]
     labels: Labels
     value: float
     unit: str
@@ -68,6 +91,12 @@ class Signal(Contract):
         # Left out when empty: an untagged signal serialises as it did before tags existed.
         exclude_if=lambda tags: not tags,
         description="The resource's tags that per-resource overrides read (vigil.rules.overrides).",
+    )
+    errors: list[ErrorGroup] = Field(
+        default_factory=list,
+        exclude_if=_empty,
+        max_length=5,
+        description="The function's top tracked errors behind a Lambda errors signal.",
     )
 
 
@@ -127,7 +156,7 @@ class SignalBatch(Contract):
 
     version: Literal[1] = CONTRACT_VERSION
     batch_id: Annotated[str, Field(min_length=1, max_length=80)]
-    source: Literal["metrics", "cost", "health"]
+    source: Literal["metrics", "cost", "health", "logs"]
     collected_at: AwareDatetime
     covered_kinds: list[str]
     signals: list[Signal]
@@ -172,6 +201,12 @@ class Evidence(Contract):
     observed_at: AwareDatetime
     summary: str
     samples: dict[str, float] = Field(default_factory=dict)
+    errors: list[ErrorGroup] = Field(
+        default_factory=list,
+        exclude_if=_empty,
+        max_length=5,
+        description="The top tracked errors behind a Lambda errors alert, most frequent first.",
+    )
 
     @property
     def window_text(self) -> str:

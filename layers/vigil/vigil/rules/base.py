@@ -57,7 +57,8 @@ def breach(
     for_seconds: int = 0,
     repeat_minutes: int | None = None,
 ) -> Breach:
-    """A rule's verdict on ``signal``: its evidence keeps the signal's window, time and samples."""
+    """A rule's verdict on ``signal``: its evidence keeps the signal's window, time, samples and
+    tracked errors."""
     return Breach(
         labels=signal.labels,
         severity=severity,
@@ -69,6 +70,7 @@ def breach(
             observed_at=signal.observed_at,
             summary=summary,
             samples=signal.samples,
+            errors=signal.errors,
         ),
         for_seconds=for_seconds,
         repeat_minutes=repeat_minutes,
