@@ -82,6 +82,7 @@ def test_the_stateful_inventory_is_complete() -> None:
             "SlackActionsLogGroup",
             "RunbookLogGroup",
             "RunbookWorkflowLogGroup",
+            "ErrorStreamLogGroup",
         ]
     )
 

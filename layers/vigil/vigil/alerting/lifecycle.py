@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from vigil.core.model import Alert, AlertState, Labels, NotifyReason
 from vigil.rules.base import Breach
-from vigil.rules.cost import EVENT_KINDS
 from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import EVENT_KINDS
 
 
 @dataclass(frozen=True)

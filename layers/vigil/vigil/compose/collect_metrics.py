@@ -175,6 +175,7 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         now=now,
         account=account,
         region=settings.region,
+        error_stream=settings.error_stream_mode != "off",
     )
     # The tags the per-resource overrides read, for the batch's signals (read at discovery).
     batch = ResourceTagIndex(

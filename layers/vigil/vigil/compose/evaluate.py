@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from vigil.adapters.alert_store import AlertStore
 from vigil.adapters.config_store import LastGoodConfig
+from vigil.adapters.error_store import ErrorStore
 from vigil.adapters.health_store import HealthEventStore, OutageStore
 from vigil.adapters.outbox import OutboxStore, SnsPublisher
 from vigil.adapters.routing_store import GroupStore, SilenceStore
@@ -34,6 +35,7 @@ class Environment:
     correlation: OutagePorts
     batches: S3Batches
     publisher: SnsPublisher
+    errors: ErrorStore
 
 
 def environment() -> Environment:
@@ -62,6 +64,7 @@ def environment() -> Environment:
         ),
         batches=S3Batches(boto3.client("s3"), settings.batch_bucket),
         publisher=SnsPublisher(boto3.client("sns"), settings.topic_arn),
+        errors=ErrorStore(dynamodb, settings.table_name),
     )
 
 
@@ -77,6 +80,7 @@ def run(event: dict[str, Any], *, env: Environment, account: str, region: str) -
         routing=env.routing,
         stack=env.settings.stack_name,
         correlation=env.correlation,
+        errors=env.errors,
     )
     delivery = deliver(
         env.routing.outbox, env.publisher, batch_id=batch.batch_id, now=batch.collected_at

@@ -6,7 +6,7 @@ instead of running with a silent default.
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,6 +46,15 @@ class CollectorSettings(CommonSettings):
     )
     batch_bucket: str = Field(alias="VIGIL_BATCH_BUCKET", min_length=3)
     """Where a batch too large for a workflow input goes (ADR 28)."""
+    error_stream_mode: Literal["account-policy", "log-groups", "off"] = Field(
+        alias="VIGIL_ERROR_STREAM_MODE", default="off"
+    )
+    """How the functions' error lines reach the error stream (ADR 42); not off, the function
+    sweep is the backstop (``CollectionConfig.function_sweep``)."""
+    error_stream_arn: str = Field(
+        alias="VIGIL_ERROR_STREAM_ARN", default="", pattern=r"^(arn:aws[a-z-]*:lambda:.+)?$"
+    )
+    """The error stream function, which the discovery subscribes log groups to (log-groups)."""
 
 
 class ChatSettings(CommonSettings):

@@ -56,6 +56,11 @@ def sweep_due(window: Window, rules: RulesConfig) -> bool:
     return _crosses(window, rules.collection.sweep_minutes)
 
 
+def function_sweep_due(window: Window, minutes: int) -> bool:
+    """Whether ``window`` crosses a multiple of ``minutes``, the function sweep's period."""
+    return _crosses(window, minutes)
+
+
 def discovery_due(window: Window, rules: RulesConfig) -> bool:
     """Whether ``window`` crosses a multiple of ``discovery_minutes`` (see :func:`sweep_due`)."""
     return _crosses(window, rules.collection.discovery_minutes)
@@ -154,11 +159,32 @@ class CycleContext:
     region: str
     sweep: bool
     discovery: bool
+    function_sweep_every: int | None = None
+    """How often every function's errors are swept (``CollectionConfig.function_sweep``);
+    ``None``: with the other dials, every ``sweep_minutes``."""
+    function_sweep_now: bool | None = None
+    """Whether this cycle sweeps every function's errors; ``None``: when it sweeps the rest."""
+
+    @property
+    def function_sweep_minutes(self) -> int:
+        every = self.function_sweep_every
+        return self.rules.collection.sweep_minutes if every is None else every
+
+    @property
+    def function_sweep(self) -> bool:
+        return self.sweep if self.function_sweep_now is None else self.function_sweep_now
 
     @property
     def sweep_period(self) -> Window:
         """The ``sweep_minutes`` that end with the window: what a sweep reads."""
         minutes = self.rules.collection.sweep_minutes
+        return Window(start=self.window.end - timedelta(minutes=minutes), end=self.window.end)
+
+    @property
+    def function_sweep_period(self) -> Window:
+        """The ``function_sweep_minutes`` that end with the window: what a function sweep
+        reads."""
+        minutes = self.function_sweep_minutes
         return Window(start=self.window.end - timedelta(minutes=minutes), end=self.window.end)
 
     def ask(self, key: MetricKey, stage: Stage, span: Window | None = None) -> MetricAsk:

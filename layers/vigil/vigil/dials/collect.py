@@ -29,6 +29,7 @@ from vigil.dials.base import (
     MetricKey,
     Stage,
     discovery_due,
+    function_sweep_due,
     sweep_due,
     window_for,
 )
@@ -85,9 +86,15 @@ def collect(
     now: datetime,
     account: str,
     region: str,
+    error_stream: bool = False,
 ) -> Cycle:
-    """Judge the last window: every family's fast path, drill-down and, when due, sweep."""
+    """Judge the last window: every family's fast path, drill-down and, when due, sweep.
+
+    With ``error_stream`` on, the functions' error lines reach Vigil as they are written, and
+    every function's errors are swept less often (``CollectionConfig.function_sweep``).
+    """
     window = window_for(now, rules)
+    function_sweep = rules.collection.function_sweep(error_stream=error_stream)
     ctx = CycleContext(
         window=window,
         now=now,
@@ -96,6 +103,8 @@ def collect(
         region=region,
         sweep=sweep_due(window, rules),
         discovery=discovery_due(window, rules),
+        function_sweep_every=function_sweep,
+        function_sweep_now=function_sweep_due(window, function_sweep),
     )
     answers = Answers()
     by_stage = dict.fromkeys(Stage, 0)

@@ -14,9 +14,11 @@ per-function evidence. Invocations are then read only for functions that had err
 throttles. The peak concurrency is judged against the limit ``GetAccountSettings`` reports
 (cached for an hour), asked only when there is a peak.
 
-Sweep, once per ``sweep_minutes``: every function's Errors over the sweep period, minus the
-minutes a cycle already judged for that function (the coverage records), so a small function
-failing inside a healthy aggregate is found within one sweep period.
+Sweep, once per function sweep period (``CollectionConfig.function_sweep``: hourly, or every 6
+hours when the error stream reads the functions' error lines as they are written, ADR 42):
+every function's Errors over the sweep period, minus the minutes a cycle already judged for
+that function (the coverage records), so a small function failing inside a healthy aggregate
+is found within one sweep period even when it logs no error line.
 
 The errors of a function whose failed asynchronous events are kept (a dead-letter queue or an
 on-failure destination, decided at discovery: ``vigil.dials.inventory.AsyncProtection``) are
@@ -41,6 +43,7 @@ from vigil.dials.base import (
 )
 from vigil.dials.resources import AccountLimits, Coverage, FunctionInfo
 from vigil.rules.kinds import breaches_any_rule
+from vigil.rules.lambda_dials import NEW_ERROR_TYPE_KIND
 
 ERRORS_KIND = "lambda.errors"
 ASYNC_ERRORS_KIND = "lambda.async_errors"
@@ -100,6 +103,9 @@ class LambdaFamily:
         THROTTLES_KIND,
         CONCURRENCY_KIND,
         ASYNC_KIND,
+        # The error stream's kind: covered here so that its one-off alerts clear (silently,
+        # an event kind) at the next cycle, and a later new type alerts again.
+        NEW_ERROR_TYPE_KIND,
     )
 
     def run(self, ctx: CycleContext) -> FamilyRun:
@@ -127,10 +133,10 @@ class LambdaFamily:
         watched = self.state.watched(
             (*watch, ASYNC_ERRORS_KIND) if rules.lambda_async_errors.enabled else watch
         )
-        swept = ERRORS_KIND in enabled and ctx.sweep
+        swept = ERRORS_KIND in enabled and ctx.function_sweep
         names = [fn.name for fn in self.functions()] if drilled or swept else []
         targets = {kind: set(names) if kind in drilled else watched for kind in enabled}
-        period = ctx.sweep_period
+        period = ctx.function_sweep_period
         events = sorted(
             {(name, _EVENT_METRIC[kind]) for kind, found in targets.items() for name in found}
         )
@@ -195,7 +201,7 @@ class LambdaFamily:
             )
             for name, count in sorted(swept_errors.items())
         ]
-        sweep_period = timedelta(minutes=rules.collection.sweep_minutes)
+        sweep_period = timedelta(minutes=ctx.function_sweep_minutes)
         self.state.record(current, expires=window.end + _COVERAGE_KEEP_PERIODS * sweep_period)
         return FamilyResult(
             signals=signals,

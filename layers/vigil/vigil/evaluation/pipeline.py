@@ -10,6 +10,8 @@
    service and region; suspect or lift outages (``vigil.health.outages``).
 4. Lifecycle (:func:`~vigil.evaluation.alerts.step_alerts`): step every alert and store its
    transition.
+   Error groups (:func:`~vigil.evaluation.errors.annotate_errors`): a Lambda errors alert that
+   speaks names its function's top tracked errors.
 5. Muting (:func:`~vigil.evaluation.muting.mute`): drop the notifications an open outage
    explains, a silence mutes or an inhibit rule inhibits.
 6. Outage settlement (:func:`~vigil.evaluation.outages.settle_outages`): store the outages
@@ -27,6 +29,7 @@ from vigil.alerting.messages import MAX_MESSAGES
 from vigil.alerting.notify import notify_groups
 from vigil.core.model import EvaluationResult, EvaluationSummary, SignalBatch
 from vigil.evaluation.alerts import judge_signals, step_alerts
+from vigil.evaluation.errors import ErrorGroupsPort, annotate_errors
 from vigil.evaluation.flow import Routed, Settled
 from vigil.evaluation.health_intake import take_in_health
 from vigil.evaluation.muting import mute
@@ -34,7 +37,7 @@ from vigil.evaluation.outages import settle_outages, suspect_outages
 from vigil.evaluation.ports import AlertStorePort, Evaluation, OutagePorts, RoutingPorts
 from vigil.rules.document import RulesConfig
 
-__all__ = ["AlertStorePort", "OutagePorts", "RoutingPorts", "evaluate"]
+__all__ = ["AlertStorePort", "ErrorGroupsPort", "OutagePorts", "RoutingPorts", "evaluate"]
 
 logger = Logger(child=True)
 
@@ -49,6 +52,7 @@ def evaluate(
     routing: RoutingPorts,
     stack: str,
     correlation: OutagePorts | None = None,
+    errors: ErrorGroupsPort | None = None,
 ) -> EvaluationResult:
     """Apply ``batch`` to the stored alerts; ``now`` is the batch's collection time.
 
@@ -57,11 +61,11 @@ def evaluate(
     them too.
     """
     root = [rules.routing.receiver(name) for name in rules.routing.route.receivers or []]
-    ctx = Evaluation(batch, rules, store, routing, stack, correlation, root)
+    ctx = Evaluation(batch, rules, store, routing, stack, correlation, root, errors)
     judged = judge_signals(ctx)
     intake = take_in_health(ctx, judged)
     suspected = suspect_outages(ctx, intake)
-    stepped = step_alerts(ctx, suspected)
+    stepped = annotate_errors(ctx, step_alerts(ctx, suspected))
     muted = mute(ctx, stepped)
     settled = settle_outages(ctx, muted)
     routed = route_and_group(ctx, settled)

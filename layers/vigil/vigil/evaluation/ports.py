@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vigil.alerting.notify import GroupStorePort
 from vigil.alerting.outbox import OutboxPort
@@ -12,6 +12,9 @@ from vigil.health.events import HealthStorePort
 from vigil.health.outages import OutageStorePort
 from vigil.rules.document import RulesConfig
 from vigil.rules.routing import Receiver
+
+if TYPE_CHECKING:
+    from vigil.evaluation.errors import ErrorGroupsPort
 
 
 class AlertStorePort(Protocol):
@@ -60,6 +63,8 @@ class Evaluation:
     correlation: OutagePorts | None
     root: list[Receiver]
     """The root route's receivers: Health and outage notices go to each of them."""
+    errors: "ErrorGroupsPort | None" = None
+    """Where the error stream keeps each function's error groups (``None``: no error stream)."""
 
     @property
     def correlates(self) -> bool:

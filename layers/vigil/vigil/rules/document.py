@@ -35,6 +35,7 @@ from vigil.rules.lambda_dials import (
     AsyncErrorsRule,
     ConcurrencyRule,
     DeadLetterQueueRule,
+    ErrorTrackingRule,
     ReservedConcurrencyRule,
     TimeoutRule,
 )
@@ -49,6 +50,8 @@ from vigil.rules.overrides import (
 from vigil.rules.routing import RoutingConfig
 from vigil.rules.volume import KIND_SPECS, VolumeAwareRule
 
+_BACKSTOP_SWEEP_MINUTES = 360
+
 
 class CollectionConfig(ConfigModel):
     """The collection cycle: its window, and the per-resource sweep (docs/architecture.md)."""
@@ -59,6 +62,10 @@ class CollectionConfig(ConfigModel):
     sweep_minutes: Annotated[int, Field(ge=5, le=180)] = 60
     # Dead-letter queues change with deployments, not with traffic.
     discovery_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    # Every function's errors: hourly without the error stream; with it, the stream finds a
+    # function's first errors within minutes and this sweep is the backstop for functions
+    # that log no error line (ADR 42). None: 60, or 360 with the error stream on.
+    function_sweep_minutes: Annotated[int, Field(ge=5, le=1440)] | None = None
 
     @model_validator(mode="after")
     def _sweep_tiles_windows(self) -> Self:
@@ -66,7 +73,16 @@ class CollectionConfig(ConfigModel):
             raise ValueError("sweep_minutes must be a multiple of window_minutes")
         if self.discovery_minutes % self.window_minutes:
             raise ValueError("discovery_minutes must be a multiple of window_minutes")
+        if self.function_sweep_minutes and self.function_sweep_minutes % self.window_minutes:
+            raise ValueError("function_sweep_minutes must be a multiple of window_minutes")
         return self
+
+    def function_sweep(self, *, error_stream: bool) -> int:
+        """How often every function's errors are swept: the configured period, or 60 minutes
+        (360 when the error stream reads the functions' error lines)."""
+        if self.function_sweep_minutes is not None:
+            return self.function_sweep_minutes
+        return _BACKSTOP_SWEEP_MINUTES if error_stream else self.sweep_minutes
 
 
 class TagMatch(ConfigModel):
@@ -196,6 +212,7 @@ class RulesConfig(ConfigModel):
     )
     lambda_async: AsyncDeliveryRule = Field(default_factory=AsyncDeliveryRule)
     lambda_async_errors: AsyncErrorsRule = Field(default_factory=AsyncErrorsRule)
+    error_tracking: ErrorTrackingRule = Field(default_factory=ErrorTrackingRule)
     lambda_timeouts: TimeoutRule = Field(default_factory=TimeoutRule)
     sqs_dlq: DeadLetterQueueRule = Field(default_factory=DeadLetterQueueRule)
     sqs_failures: VolumeAwareRule = Field(default_factory=_sqs_failures_default)

@@ -32,6 +32,9 @@ KINDS: dict[str, SignalKind[Any]] = _registry(
 
 COST_KINDS = frozenset(name for name, kind in KINDS.items() if kind.config == "cost")
 
+EVENT_KINDS = cost.EVENT_KINDS | {lambda_dials.NEW_ERROR_TYPE_KIND}
+"""Kinds that report an event rather than a condition: they clear without a resolved notice."""
+
 
 def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
     """Apply the rule for the signal's kind, with the overrides and ``vigil:`` tags of its

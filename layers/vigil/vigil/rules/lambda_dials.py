@@ -1,6 +1,7 @@
 """The Lambda dials' rules: account and reserved concurrency, durations against time-outs,
 async delivery, dead-letter queues (docs/rules.md). Also the errors of functions whose failed
-asynchronous events are kept, which Lambda retries (``lambda_async_errors``).
+asynchronous events are kept, which Lambda retries (``lambda_async_errors``), and the error
+tracking of the error stream (``error_tracking``): a new kind of error in a function.
 """
 
 from typing import Annotated, Any
@@ -86,6 +87,26 @@ class AsyncErrorsRule(ConfigModel):
     enabled: bool = True
     warning_rate: Annotated[float, Field(gt=0, lt=1)] = 0.05
     for_minutes: Annotated[int, Field(ge=0, le=1440)] = 30
+
+
+class ErrorTrackingRule(ConfigModel):
+    """Error tracking (docs/rules.md, "Error tracking"): the error lines of every watched
+    function, read from CloudWatch Logs as they are written, grouped by fingerprint.
+
+    A fingerprint not seen for the function in ``new_type_days`` is a new kind of error: it
+    alerts at once at ``new_type_severity`` (``lambda.new_error_type``), whatever the rate.
+    With ``wake`` on, the first error line of a function with no open alert judges that
+    function's error rate at once, from the lines counted and its invocations so far, instead
+    of waiting for a cycle or the sweep. A function writes at most ``groups_per_minute``
+    error groups a minute; the lines beyond are counted, not grouped.
+    """
+
+    enabled: bool = True
+    new_types: bool = True
+    new_type_days: Annotated[int, Field(ge=1, le=90)] = 14
+    new_type_severity: Severity = Severity.WARNING
+    wake: bool = True
+    groups_per_minute: Annotated[int, Field(ge=1, le=100)] = 20
 
 
 class DeadLetterQueueRule(ConfigModel):
@@ -233,6 +254,20 @@ def _judge_dead_letters(signal: Signal, rule: DeadLetterQueueRule) -> Breach | N
     return breach(signal, severity, visible, 0, "messages", summary=summary)
 
 
+def _judge_new_error_type(signal: Signal, rule: ErrorTrackingRule) -> Breach | None:
+    new = [group for group in signal.errors if group.new]
+    if not (rule.enabled and rule.new_types and new):
+        return None
+    first = new[0]
+    summary = f"new error type {first.error_type}"
+    if first.message:
+        summary += f": {first.message[:120]}"
+    summary += f" ({plural(first.count, 'time')}, first seen {first.first_seen:%Y-%m-%d %H:%M} UTC)"
+    if len(new) > 1:
+        summary += f", and {plural(len(new) - 1, 'other new type')}"
+    return breach(signal, rule.new_type_severity, len(new), 0, "Count", summary=summary)
+
+
 KINDS: tuple[SignalKind[Any], ...] = (
     SignalKind(
         "lambda.account_concurrency",
@@ -259,4 +294,7 @@ KINDS: tuple[SignalKind[Any], ...] = (
         "lambda.async_errors", "Lambda async errors", "lambda_async_errors", _judge_async_errors
     ),
     SignalKind("sqs.dlq_messages", "SQS dead-letter messages", "sqs_dlq", _judge_dead_letters),
+    SignalKind("lambda.new_error_type", "New error type", "error_tracking", _judge_new_error_type),
 )
+
+NEW_ERROR_TYPE_KIND = "lambda.new_error_type"

@@ -1,0 +1,109 @@
+"""The error stream's composition: a CloudWatch Logs delivery decoded, its error lines tracked
+in the state table, and what they say handed to the Evaluate workflow
+(``functions/error_stream/app.py`` is the handler; ADR 42)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+
+from vigil.adapters.alert_store import AlertStore
+from vigil.adapters.cloudwatch import CloudWatchMetrics
+from vigil.adapters.collector_state import CollectorState
+from vigil.adapters.config_store import LastGoodConfig
+from vigil.adapters.error_store import AlertLookup, ErrorStore, FunctionInvocations
+from vigil.adapters.stats import CallStats
+from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
+from vigil.compose.settings import CollectorSettings
+from vigil.core.observability import logger, metrics
+from vigil.rules.document import RulesConfig
+from vigil.rules.loading import load_rules
+from vigil.tracking.logs import decode_subscription, error_lines, function_of
+from vigil.tracking.stream import StreamPorts, take_delivery
+
+CLIENTS = {"cloudwatch": "cloudwatch", "dynamodb": "dynamodb", "stepfunctions": "stepfunctions"}
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What every delivery of one cold start shares (the handler caches it)."""
+
+    settings: CollectorSettings
+    rules: RulesConfig
+    clients: dict[str, Any]
+
+
+def environment() -> Environment:
+    settings = CollectorSettings.from_env()
+    last_good = LastGoodConfig(boto3.client("dynamodb"), settings.table_name, stats=CallStats())
+    rules = load_rules(settings.rules_json, last_good=last_good).rules
+    clients = {name: boto3.client(service) for name, service in CLIENTS.items()}  # type: ignore[call-overload]
+    clients["batches"] = boto3.client("s3")
+    return Environment(settings=settings, rules=rules, clients=clients)
+
+
+def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, Any]:
+    """Track one delivery; a summary of what it held and did (also logged).
+
+    A control message (sent when a subscription starts), a log group that is not a Lambda
+    function's, or a delivery without an error line does nothing. A malformed delivery raises
+    ``InvalidEventError`` (``vigil.tracking.logs``): the invocation fails, and its event goes to
+    the dead-letter queue after Lambda's retries.
+    """
+    settings, clients = env.settings, env.clients
+    delivered = decode_subscription(event)
+    function = function_of(delivered.log_group) if delivered is not None else None
+    if delivered is None or function is None:
+        summary: dict[str, Any] = {
+            "skipped": "control message" if delivered is None else "log group"
+        }
+        logger.info("error stream", extra=summary)
+        return summary
+    stats = CallStats()
+    table = settings.table_name
+    state = CollectorState(clients["dynamodb"], table, stats=stats)
+    lines = error_lines(delivered)
+    delivery = take_delivery(
+        function,
+        lines,
+        rules=env.rules,
+        ports=StreamPorts(
+            errors=ErrorStore(clients["dynamodb"], table, stats),
+            invocations=FunctionInvocations(CloudWatchMetrics(clients["cloudwatch"], stats)),
+            alerts=AlertLookup(AlertStore(clients["dynamodb"], table).get),
+            async_protected=lambda: _protected(state),
+        ),
+        account=account,
+        region=settings.region,
+    )
+    summary = {
+        "function": function,
+        "events": len(delivered.events),
+        "lines": len(lines),
+    }
+    if delivery is not None:
+        summary |= {
+            "groups": delivery.groups,
+            "new_types": delivery.new_types,
+            "woken": delivery.woken,
+            "volume_read": delivery.volume_read,
+        }
+        if delivery.batch is not None:
+            summary["execution_arn"] = EvaluateWorkflow(
+                clients["stepfunctions"],
+                settings.evaluate_state_machine_arn,
+                stats,
+                batches=S3Batches(clients["batches"], settings.batch_bucket, stats),
+            ).start(delivery.batch)
+            summary["signals"] = [s.labels.kind for s in delivery.batch.signals]
+    summary["api_calls"] = stats.by_api
+    metrics.add_metric("ErrorLines", MetricUnit.Count, len(lines))
+    logger.info("error stream", extra=summary)
+    return summary
+
+
+def _protected(state: CollectorState) -> frozenset[str]:
+    """The functions whose failed async events are kept, as the last discovery stored them."""
+    records = state.inventory("async") or []
+    return frozenset(str(record["function"]) for record in records if "function" in record)

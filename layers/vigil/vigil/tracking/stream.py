@@ -1,0 +1,271 @@
+"""The error stream: one delivery of a function's error lines counted by fingerprint, its new
+kinds of error found, and a quiet function's first errors judged at once (ADR 42).
+
+CloudWatch Logs delivers the lines of one log group at a time, seconds after they are written.
+For each delivery:
+
+1. **Tally.** Every error line is counted in its minute; lines of one fingerprint form a group
+   (count, first and last seen, a sample message, request id and trace id). At most
+   ``error_tracking.groups_per_minute`` groups of a function are written a minute: the lines
+   beyond are counted in their minute, not grouped. The writes of a delivery are bounded by
+   the groups and minutes it holds, never by its lines.
+2. **New types.** A group the store had not seen for the function in ``new_type_days`` is a new
+   kind of error: a ``lambda.new_error_type`` signal, judged like any other.
+3. **Wake.** A function with no open Lambda errors alert has its error rate judged now: the
+   lines counted over the rule's window against its invocations. Invocations come from the
+   volume the function had when last measured (kept an hour), and are read from CloudWatch
+   (one metric) only when that estimate says the errors would breach, or there is none. A
+   breach is sent to the Evaluate workflow at most once a window per function (a claim in the
+   store); the next cycles watch the function and fire, repeat and resolve it on its metrics.
+
+The time of a delivery is its latest line's timestamp: a replayed delivery decides the same.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from vigil.core.clock import floor_minute
+from vigil.core.model import ErrorGroup, Labels, Signal, SignalBatch
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import judge
+from vigil.rules.lambda_dials import NEW_ERROR_TYPE_KIND
+from vigil.tracking.fingerprint import fingerprint
+from vigil.tracking.logs import ErrorLine
+
+ERRORS_KIND = "lambda.errors"
+ASYNC_ERRORS_KIND = "lambda.async_errors"
+MAX_SIGNAL_GROUPS = 5
+VOLUME_KEPT = timedelta(hours=1)
+"""How long a measured volume stands in for a CloudWatch read."""
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One delivery of one function's error lines, counted."""
+
+    function: str
+    groups: list[ErrorGroup]
+    """Most frequent first; at most the per-minute budget."""
+    minutes: dict[datetime, int]
+    """Every error line, grouped or not, by the minute it was written."""
+    lines: int
+
+    @property
+    def now(self) -> datetime:
+        return max(group.last_seen for group in self.groups)
+
+
+def tally(function: str, lines: Sequence[ErrorLine], *, budget: int) -> Tally | None:
+    """Count ``lines`` by fingerprint and minute; ``None`` when there is no line."""
+    if not lines:
+        return None
+    by_print: dict[str, list[ErrorLine]] = {}
+    for line in lines:
+        by_print.setdefault(fingerprint(line), []).append(line)
+    ordered = sorted(by_print.items(), key=lambda item: (-len(item[1]), item[0]))[:budget]
+    groups = [_group(print_, found) for print_, found in ordered]
+    minutes = Counter(floor_minute(line.timestamp) for line in lines)
+    return Tally(function=function, groups=groups, minutes=dict(minutes), lines=len(lines))
+
+
+def _group(print_: str, lines: list[ErrorLine]) -> ErrorGroup:
+    # The sample is the latest line that names a trace, else the latest line.
+    latest = max(lines, key=lambda line: (line.trace_id is not None, line.timestamp))
+    return ErrorGroup(
+        fingerprint=print_,
+        error_type=latest.error_type[:200],
+        message=latest.message[:500],
+        count=len(lines),
+        first_seen=min(line.timestamp for line in lines),
+        last_seen=max(line.timestamp for line in lines),
+        request_id=latest.request_id,
+        trace_id=latest.trace_id,
+    )
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A function's invocations a minute, as last measured."""
+
+    per_minute: float
+    measured_at: datetime
+
+
+class ErrorStorePort(Protocol):
+    def record(
+        self, tally: Tally, *, now: datetime, new_after: timedelta, budget: int
+    ) -> list[ErrorGroup]:
+        """Add the tally to the function's groups and minutes; the groups written, ``new`` set
+        on those not seen within ``new_after`` (the ones beyond the minute's ``budget`` of
+        groups are counted in their minute only)."""
+        ...
+
+    def errors(self, function: str, start: datetime, end: datetime) -> dict[datetime, int]:
+        """The function's error lines by minute in [start, end)."""
+        ...
+
+    def volume(self, function: str) -> Volume | None: ...
+
+    def keep_volume(self, function: str, volume: Volume) -> None: ...
+
+    def claim_wake(self, function: str, *, now: datetime, until: datetime) -> bool:
+        """Claim the function's judgement until ``until``; ``False`` when a claim holds."""
+        ...
+
+
+class InvocationsPort(Protocol):
+    def invocations(self, function: str, start: datetime, end: datetime) -> dict[datetime, float]:
+        """The function's ``Invocations`` by minute in [start, end) (published so far)."""
+        ...
+
+
+class OpenAlertsPort(Protocol):
+    def is_open(self, labels: Labels) -> bool:
+        """Whether the alert of ``labels`` is pending or firing."""
+        ...
+
+
+@dataclass(frozen=True)
+class StreamPorts:
+    errors: ErrorStorePort
+    invocations: InvocationsPort
+    alerts: OpenAlertsPort
+    async_protected: Callable[[], frozenset[str]] = frozenset
+    """The functions whose failed async events are kept (read only when it matters)."""
+
+
+@dataclass
+class Delivery:
+    """What one delivery did: the batch to evaluate (``None``: nothing to say) and counts."""
+
+    function: str
+    lines: int
+    groups: int
+    new_types: int
+    batch: SignalBatch | None = None
+    woken: bool = False
+    volume_read: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def take_delivery(
+    function: str,
+    lines: Sequence[ErrorLine],
+    *,
+    rules: RulesConfig,
+    ports: StreamPorts,
+    account: str,
+    region: str,
+) -> Delivery | None:
+    """Track one delivery of ``function``'s error lines; see the module docstring."""
+    rule = rules.error_tracking
+    counted = tally(function, lines, budget=rule.groups_per_minute) if rule.enabled else None
+    if counted is None:
+        return None
+    now = counted.now
+    groups = ports.errors.record(
+        counted,
+        now=now,
+        new_after=timedelta(days=rule.new_type_days),
+        budget=rule.groups_per_minute,
+    )
+    delivery = Delivery(
+        function=function,
+        lines=counted.lines,
+        groups=len(groups),
+        new_types=sum(group.new for group in groups),
+    )
+    signals: list[Signal] = []
+    kind = ASYNC_ERRORS_KIND if function in ports.async_protected() else ERRORS_KIND
+    labels = Labels(kind=kind, resource=function, account=account, region=region)
+    if rule.new_types and delivery.new_types:
+        new = [group for group in groups if group.new][:MAX_SIGNAL_GROUPS]
+        signals.append(
+            Signal(
+                source="logs",
+                labels=labels.model_copy(update={"kind": NEW_ERROR_TYPE_KIND}),
+                value=float(len(new)),
+                unit="Count",
+                window_seconds=60,
+                observed_at=now,
+                errors=new,
+            )
+        )
+    if rule.wake and kind in rules.enabled_kinds and not ports.alerts.is_open(labels):
+        woken = _wake(counted, groups, labels, now=now, rules=rules, ports=ports, delivery=delivery)
+        if woken is not None:
+            signals.append(woken)
+    if signals:
+        delivery.batch = SignalBatch(
+            batch_id=f"logs-{function[:40]}-{now:%Y%m%dT%H%M%S}Z",
+            source="logs",
+            collected_at=now,
+            covered_kinds=[],
+            signals=signals,
+        )
+    return delivery
+
+
+def _wake(
+    counted: Tally,
+    groups: list[ErrorGroup],
+    labels: Labels,
+    *,
+    now: datetime,
+    rules: RulesConfig,
+    ports: StreamPorts,
+    delivery: Delivery,
+) -> Signal | None:
+    """The function's error rate over the rule's window, when it breaches; else ``None``."""
+    function = counted.function
+    minutes = rules.collection.window_minutes
+    end = floor_minute(now) + timedelta(minutes=1)
+    start = end - timedelta(minutes=minutes)
+    errors = ports.errors.errors(function, start, end)
+    known = ports.errors.volume(function)
+    if known is not None and now - known.measured_at <= VOLUME_KEPT:
+        estimate = _signal(labels, errors, known.per_minute * minutes, now, minutes, groups)
+        if judge(estimate, rules) is None:
+            return None
+    series = ports.invocations.invocations(function, start, end)
+    delivery.volume_read = True
+    if series:
+        ports.errors.keep_volume(
+            function, Volume(per_minute=sum(series.values()) / len(series), measured_at=now)
+        )
+    # A minute CloudWatch has not published yet had at least the invocations that failed.
+    invocations = sum(
+        max(series.get(minute, 0.0), float(errors.get(minute, 0))) for minute in {*series, *errors}
+    )
+    signal = _signal(labels, errors, invocations, now, minutes, groups)
+    if judge(signal, rules) is None:
+        return None
+    if not ports.errors.claim_wake(function, now=now, until=end + timedelta(minutes=minutes)):
+        return None
+    delivery.woken = True
+    return signal
+
+
+def _signal(
+    labels: Labels,
+    errors: dict[datetime, int],
+    invocations: float,
+    now: datetime,
+    minutes: int,
+    groups: list[ErrorGroup],
+) -> Signal:
+    count = float(sum(errors.values()))
+    invocations = max(invocations, count)
+    return Signal(
+        source="logs",
+        labels=labels,
+        value=round((count / invocations if invocations else 1.0) * 100, 4),
+        unit="Percent",
+        window_seconds=minutes * 60,
+        observed_at=now,
+        samples={"errors": count, "invocations": invocations},
+        errors=groups[:MAX_SIGNAL_GROUPS],
+    )
