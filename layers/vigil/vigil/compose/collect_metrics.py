@@ -28,6 +28,7 @@ from vigil.adapters.inventory import (
 from vigil.adapters.kinesis_streams import KinesisStreams
 from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
+from vigil.adapters.log_subscriptions import LogSubscriptions
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
@@ -57,6 +58,8 @@ from vigil.dials.sqs import DeadLetterFamily
 from vigil.dials.step_functions import StepFunctionsFamily
 from vigil.rules.document import RulesConfig
 from vigil.rules.loading import load_rules
+from vigil.tracking.logs import FILTER_PATTERN
+from vigil.tracking.subscriptions import subscribe_functions
 
 CLIENTS = {
     "cloudwatch": "cloudwatch",
@@ -72,6 +75,7 @@ CLIENTS = {
     "service-quotas": "service-quotas",
     "tagging": "resourcegroupstaggingapi",
     "batches": "s3",
+    "logs": "logs",
 }
 """The boto3 clients a cycle uses, by the name the wiring gives them."""
 
@@ -187,6 +191,25 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         discovery=discovery_due(window, rules),
         now=now,
     ).labelled(cycle.batch)
+    subscribed = None
+    if discovery and settings.error_stream_mode == "log-groups" and settings.error_stream_arn:
+        subscribed = subscribe_functions(
+            [fn.name for fn in functions()],
+            port=LogSubscriptions(
+                clients["logs"],
+                destination_arn=settings.error_stream_arn,
+                pattern=FILTER_PATTERN,
+                stats=stats,
+            ),
+            state=state,
+            now=now,
+        )
+        if subscribed.full:
+            logger.warning(
+                "log groups hold two subscription filters already: their error lines do not"
+                " reach the error stream",
+                extra={"functions": subscribed.full[:20], "count": len(subscribed.full)},
+            )
     execution_arn = EvaluateWorkflow(
         clients["stepfunctions"],
         settings.evaluate_state_machine_arn,
@@ -208,6 +231,7 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         "destination_targets": dead_letters.destination_targets,
         "signal_kinds": sorted({signal.labels.kind for signal in batch.signals}),
         "discovered": cycle.discovered,
+        "log_groups_subscribed": None if subscribed is None else len(subscribed.subscribed),
         "api_calls": stats.by_api,
         "execution_arn": execution_arn,
     }
