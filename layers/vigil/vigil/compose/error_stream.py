@@ -3,6 +3,7 @@ in the state table, and what they say handed to the Evaluate workflow
 (``functions/error_stream/app.py`` is the handler; ADR 42)."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -16,11 +17,15 @@ from vigil.adapters.error_store import AlertLookup, ErrorStore, FunctionInvocati
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
 from vigil.compose.settings import CollectorSettings
+from vigil.core.errors import InvalidEventError
 from vigil.core.observability import logger, metrics
 from vigil.rules.document import RulesConfig
 from vigil.rules.loading import load_rules
 from vigil.tracking.logs import decode_subscription, error_lines, function_of
 from vigil.tracking.stream import StreamPorts, take_delivery
+
+_RETENTION = timedelta(days=1)
+"""Unused here: the error stream only reads alerts."""
 
 CLIENTS = {"cloudwatch": "cloudwatch", "dynamodb": "dynamodb", "stepfunctions": "stepfunctions"}
 
@@ -52,8 +57,10 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
     the dead-letter queue after Lambda's retries.
     """
     settings, clients = env.settings, env.clients
-    delivered = decode_subscription(event)
-    function = function_of(delivered.log_group) if delivered is not None else None
+    delivered = decode_subscription(_awslogs_data(event))
+    function = (
+        function_of(delivered.log_group, delivered.log_stream) if delivered is not None else None
+    )
     if delivered is None or function is None:
         summary: dict[str, Any] = {
             "skipped": "control message" if delivered is None else "log group"
@@ -71,7 +78,7 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
         ports=StreamPorts(
             errors=ErrorStore(clients["dynamodb"], table, stats),
             invocations=FunctionInvocations(CloudWatchMetrics(clients["cloudwatch"], stats)),
-            alerts=AlertLookup(AlertStore(clients["dynamodb"], table).get),
+            alerts=AlertLookup(AlertStore(clients["dynamodb"], table, retention=_RETENTION).get),
             async_protected=lambda: _protected(state),
         ),
         account=account,
@@ -79,7 +86,7 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
     )
     summary = {
         "function": function,
-        "events": len(delivered.events),
+        "events": len(delivered.log_events),
         "lines": len(lines),
     }
     if delivery is not None:
@@ -101,6 +108,15 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
     metrics.add_metric("ErrorLines", MetricUnit.Count, len(lines))
     logger.info("error stream", extra=summary)
     return summary
+
+
+def _awslogs_data(event: dict[str, Any]) -> str:
+    """The ``awslogs.data`` of a subscription's Lambda event, or ``InvalidEventError``."""
+    awslogs = event.get("awslogs")
+    data = awslogs.get("data") if isinstance(awslogs, dict) else None
+    if not isinstance(data, str):
+        raise InvalidEventError("not a CloudWatch Logs subscription event: no awslogs.data")
+    return data
 
 
 def _protected(state: CollectorState) -> frozenset[str]:

@@ -8,22 +8,14 @@ messages carry the first alerts in full, and the rest by name.
 """
 
 from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
-from vigil.core.model import ErrorGroup
 from vigil.evaluation.flow import Stepped
 from vigil.evaluation.ports import Evaluation
 
 ERROR_KINDS = frozenset({"lambda.errors", "lambda.async_errors"})
 MAX_ANNOTATED = 50
 TOP_GROUPS = 3
-
-
-class ErrorGroupsPort(Protocol):
-    def groups(self, function: str, *, since: datetime, limit: int) -> list[ErrorGroup]:
-        """The function's error groups seen since ``since``, most frequent first."""
-        ...
 
 
 def annotate_errors(ctx: Evaluation, stepped: Stepped) -> Stepped:

@@ -29,12 +29,18 @@ from vigil.alerting.messages import MAX_MESSAGES
 from vigil.alerting.notify import notify_groups
 from vigil.core.model import EvaluationResult, EvaluationSummary, SignalBatch
 from vigil.evaluation.alerts import judge_signals, step_alerts
-from vigil.evaluation.errors import ErrorGroupsPort, annotate_errors
+from vigil.evaluation.errors import annotate_errors
 from vigil.evaluation.flow import Routed, Settled
 from vigil.evaluation.health_intake import take_in_health
 from vigil.evaluation.muting import mute
 from vigil.evaluation.outages import settle_outages, suspect_outages
-from vigil.evaluation.ports import AlertStorePort, Evaluation, OutagePorts, RoutingPorts
+from vigil.evaluation.ports import (
+    AlertStorePort,
+    ErrorGroupsPort,
+    Evaluation,
+    OutagePorts,
+    RoutingPorts,
+)
 from vigil.rules.document import RulesConfig
 
 __all__ = ["AlertStorePort", "ErrorGroupsPort", "OutagePorts", "RoutingPorts", "evaluate"]

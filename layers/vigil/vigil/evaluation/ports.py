@@ -2,19 +2,17 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime
+from typing import Protocol
 
 from vigil.alerting.notify import GroupStorePort
 from vigil.alerting.outbox import OutboxPort
 from vigil.alerting.silences import SilenceStorePort
-from vigil.core.model import Alert, SignalBatch
+from vigil.core.model import Alert, ErrorGroup, SignalBatch
 from vigil.health.events import HealthStorePort
 from vigil.health.outages import OutageStorePort
 from vigil.rules.document import RulesConfig
 from vigil.rules.routing import Receiver
-
-if TYPE_CHECKING:
-    from vigil.evaluation.errors import ErrorGroupsPort
 
 
 class AlertStorePort(Protocol):
@@ -28,6 +26,12 @@ class AlertStorePort(Protocol):
 
     def save_many(self, changes: Sequence[tuple[Alert | None, Alert | None]]) -> list[str]:
         """Write each change as :meth:`save` would; the fingerprints that lost a race."""
+        ...
+
+
+class ErrorGroupsPort(Protocol):
+    def groups(self, function: str, *, since: datetime, limit: int) -> list[ErrorGroup]:
+        """The function's error groups seen since ``since``, most frequent first."""
         ...
 
 
@@ -63,7 +67,7 @@ class Evaluation:
     correlation: OutagePorts | None
     root: list[Receiver]
     """The root route's receivers: Health and outage notices go to each of them."""
-    errors: "ErrorGroupsPort | None" = None
+    errors: ErrorGroupsPort | None = None
     """Where the error stream keeps each function's error groups (``None``: no error stream)."""
 
     @property

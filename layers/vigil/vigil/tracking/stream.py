@@ -227,7 +227,14 @@ def _wake(
     errors = ports.errors.errors(function, start, end)
     known = ports.errors.volume(function)
     if known is not None and now - known.measured_at <= VOLUME_KEPT:
-        estimate = _signal(labels, errors, known.per_minute * minutes, now, minutes, groups)
+        estimate = _signal(
+            labels,
+            errors=errors,
+            invocations=known.per_minute * minutes,
+            now=now,
+            minutes=minutes,
+            groups=groups,
+        )
         if judge(estimate, rules) is None:
             return None
     series = ports.invocations.invocations(function, start, end)
@@ -240,7 +247,9 @@ def _wake(
     invocations = sum(
         max(series.get(minute, 0.0), float(errors.get(minute, 0))) for minute in {*series, *errors}
     )
-    signal = _signal(labels, errors, invocations, now, minutes, groups)
+    signal = _signal(
+        labels, errors=errors, invocations=invocations, now=now, minutes=minutes, groups=groups
+    )
     if judge(signal, rules) is None:
         return None
     if not ports.errors.claim_wake(function, now=now, until=end + timedelta(minutes=minutes)):
@@ -251,6 +260,7 @@ def _wake(
 
 def _signal(
     labels: Labels,
+    *,
     errors: dict[datetime, int],
     invocations: float,
     now: datetime,

@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
-
-from vigil.dials.inventory import InventoryStore
+from typing import Any, Protocol
 
 PER_DISCOVERY = 200
 FAMILY = "log_subscriptions"
@@ -29,6 +27,16 @@ class Subscription(StrEnum):
     """The log group holds two filters of others: CloudWatch Logs' limit."""
     MISSING = "missing"
     """No log group yet: the function has never logged."""
+
+
+class InventoryStore(Protocol):
+    """Where the discovery keeps what it found (the collector's state, as the dials use it)."""
+
+    def inventory(self, family: str) -> list[dict[str, Any]] | None: ...
+
+    def remember_inventory(
+        self, family: str, records: list[dict[str, Any]], *, at: datetime
+    ) -> None: ...
 
 
 class SubscriptionsPort(Protocol):
