@@ -300,3 +300,25 @@ def test_the_handler_skips_control_messages_and_other_log_groups(handler: Module
         "skipped": "control message"
     }
     assert handler.lambda_handler(other, FakeContext("s")) == {"skipped": "log group"}
+
+
+def test_the_lines_of_a_function_the_tag_filters_exclude_are_dropped(
+    table: str, load_handler: Callable[..., ModuleType]
+) -> None:
+    from vigil.adapters.collector_state import CollectorState
+
+    CollectorState(boto3.client("dynamodb"), table).remember_inventory(
+        "tags", [{"excluded_function": "sandbox-job"}], at=T0
+    )
+    rules = json.dumps({"tags": {"include": [{"key": "team"}]}})
+    module = load_handler(
+        "error_stream",
+        VIGIL_EVALUATE_STATE_MACHINE_ARN=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:e",
+        AWS_REGION=REGION,
+        VIGIL_RULES=rules,
+    )
+    event = _payload("/aws/lambda/sandbox-job", [(T0, PYTHON_ERROR)])
+
+    summary = module.lambda_handler(event, FakeContext("vigil-error-stream"))
+
+    assert summary == {"skipped": "tags", "function": "sandbox-job"}

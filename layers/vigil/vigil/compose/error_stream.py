@@ -70,6 +70,10 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
     stats = CallStats()
     table = settings.table_name
     state = CollectorState(clients["dynamodb"], table, stats=stats)
+    if env.rules.tags.active and function in _excluded(state):
+        summary = {"skipped": "tags", "function": function}
+        logger.info("error stream", extra=summary)
+        return summary
     lines = error_lines(delivered)
     delivery = take_delivery(
         function,
@@ -117,6 +121,12 @@ def _awslogs_data(event: dict[str, Any]) -> str:
     if not isinstance(data, str):
         raise InvalidEventError("not a CloudWatch Logs subscription event: no awslogs.data")
     return data
+
+
+def _excluded(state: CollectorState) -> set[str]:
+    """The functions the tag filters exclude, as the last discovery stored them."""
+    records = state.inventory("tags") or []
+    return {str(record["excluded_function"]) for record in records if "excluded_function" in record}
 
 
 def _protected(state: CollectorState) -> frozenset[str]:
