@@ -22,6 +22,7 @@ import pytest
 from tests.factories import ACCOUNT, REGION, T0, labels
 from tests.integration.conftest import BATCH_BUCKET, FakeContext
 from vigil.adapters.alert_store import AlertStore
+from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.error_store import AlertLookup, ErrorStore
 from vigil.adapters.stats import CallStats
 from vigil.core.model import Alert, AlertState, Evidence
@@ -305,8 +306,6 @@ def test_the_handler_skips_control_messages_and_other_log_groups(handler: Module
 def test_the_lines_of_a_function_the_tag_filters_exclude_are_dropped(
     table: str, load_handler: Callable[..., ModuleType]
 ) -> None:
-    from vigil.adapters.collector_state import CollectorState
-
     CollectorState(boto3.client("dynamodb"), table).remember_inventory(
         "tags", [{"excluded_function": "sandbox-job"}], at=T0
     )

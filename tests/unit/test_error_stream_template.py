@@ -30,9 +30,7 @@ def test_the_policy_document_is_json_with_the_parsers_filter_pattern() -> None:
 
 
 def test_every_function_of_the_stack_is_left_out_of_the_policy() -> None:
-    functions = {
-        name for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"
-    }
+    functions = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
     excluded = set(re.findall(r"/aws/lambda/\$\{(\w+)\}", POLICY["SelectionCriteria"]["Fn::Sub"]))
 
     assert excluded == functions
