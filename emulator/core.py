@@ -794,8 +794,8 @@ class Emulator:
         return "\n".join(lines)
 
     def write_output(self, directory: Path) -> Path:
-        """Write Slack payloads, emails, execution histories, handler logs, the timeline and
-        the deployment description under ``directory``; return it."""
+        """Write Slack payloads, emails, execution histories, handler logs, the timeline, the
+        log deliveries and the deployment description under ``directory``; return it."""
         directory.mkdir(parents=True, exist_ok=True)
 
         def dump(path: Path, value: Any) -> None:
@@ -833,6 +833,22 @@ class Emulator:
         )
         dump(directory / "timeline.json", [entry.__dict__ for entry in timeline])
         dump(directory / "failures.json", [f.__dict__ for f in self.failures])
+        dump(
+            directory / "log-deliveries.json",
+            [
+                {
+                    "at": d.at,
+                    "message_type": d.message_type,
+                    "log_group": d.log_group,
+                    "subscription": d.subscription,
+                    "destination_arn": d.destination_arn,
+                    "events": d.event_count,
+                    "payload_bytes": d.payload_bytes,
+                    "ok": d.ok,
+                }
+                for d in self.log_subscriptions.deliveries
+            ],
+        )
         (directory / "deployment.txt").write_text(self.describe() + "\n", encoding="utf-8")
         return directory
 

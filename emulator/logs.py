@@ -227,7 +227,7 @@ def render_line(
             f"Traceback (most recent call last):\n{trace_text}{summary}"
         )
     if spec.format == "json":
-        record = {
+        record: dict[str, Any] = {
             "timestamp": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
             "level": "ERROR",
             "errorMessage": spec.message,
@@ -239,7 +239,7 @@ def render_line(
     if spec.format == "powertools":
         _, line, name, _ = _frame(spec)
         stamp = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S,") + f"{at.microsecond // 1000:03d}"
-        record = {
+        powertools: dict[str, Any] = {
             "level": "ERROR",
             "location": f"{name}:{line}",
             "message": "could not handle the event",
@@ -254,7 +254,7 @@ def render_line(
             "exception_name": spec.type,
             "xray_trace_id": trace,
         }
-        return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(powertools, separators=(",", ":"), ensure_ascii=False)
     raise EmulatorError(f"no error line format {spec.format!r}")
 
 
