@@ -53,10 +53,30 @@ def _scenario() -> Scenario:
     )
 
 
-def _play(mode: str) -> Emulator:
+def _play(mode: str) -> tuple[Emulator, list[tuple[datetime, float]]]:
     """Play the scenario in one ``ErrorStreamMode``; in log-groups mode, first put the filter
-    the discovery puts on the function's log group (the discovery is not what is tested)."""
+    the discovery puts on the function's log group (the discovery is not what is tested).
+    Also returns, per data delivery, the ``Invocations`` CloudWatch held at that moment for the
+    minute whose lines it carried."""
+    seen: list[tuple[datetime, float]] = []
+
+    def read_metrics(delivery: LogDelivery) -> None:
+        if delivery.message_type != "DATA_MESSAGE":
+            return
+        minute = delivery.at - DELIVERY_DELAY - timedelta(minutes=1)
+        points = client("cloudwatch").get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName="Invocations",
+            Dimensions=[{"Name": "FunctionName", "Value": delivery.function}],
+            StartTime=minute,
+            EndTime=minute + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        seen.append((minute, sum(point["Sum"] for point in points)))
+
     with Emulator.start(scenario=_scenario(), parameters={"ErrorStreamMode": mode}) as emu:
+        emu.log_subscriptions.on_delivery(read_metrics)
         if mode == "log-groups":
             client("logs").put_subscription_filter(
                 logGroupName="/aws/lambda/batch-job",
@@ -65,13 +85,18 @@ def _play(mode: str) -> Emulator:
                 destinationArn=function_arn(emu.deployment.function_name("ErrorStreamFunction")),
             )
         emu.play()
-    return emu
+    return emu, seen
 
 
 @pytest.fixture(scope="module")
-def played() -> dict[str, Emulator]:
+def runs() -> dict[str, tuple[Emulator, list[tuple[datetime, float]]]]:
     # One after the other: the emulators share moto's process-wide state while they run.
     return {mode: _play(mode) for mode in ("account-policy", "log-groups", "off")}
+
+
+@pytest.fixture(scope="module")
+def played(runs: dict[str, tuple[Emulator, list[tuple[datetime, float]]]]) -> dict[str, Emulator]:
+    return {mode: emu for mode, (emu, _) in runs.items()}
 
 
 @pytest.fixture(scope="module")
@@ -151,15 +176,16 @@ def test_the_timeline_shows_each_delivery(account_policy: Emulator) -> None:
 
 
 def test_the_metrics_of_the_minute_are_in_cloudwatch_when_its_lines_arrive(
-    account_policy: Emulator,
+    runs: dict[str, tuple[Emulator, list[tuple[datetime, float]]]],
 ) -> None:
     # The error stream may read the function's Invocations of the minute its lines were logged.
-    first = _data(account_policy)[0]
-    invocation = next(i for i in account_policy.invocations if i.request_id == first.request_ids[0])
+    emu, seen = runs["account-policy"]
+    first = _data(emu)[0]
+    invocation = next(i for i in emu.invocations if i.request_id == first.request_ids[0])
 
     assert invocation.source == "logs"
     assert invocation.sim_time == first.at
-    assert account_policy.metrics.written_until >= FAILING + timedelta(minutes=1)
+    assert seen == [(FAILING, 2.0), (FAILING + timedelta(minutes=1), 2.0)]
 
 
 def test_log_groups_mode_delivers_through_the_log_groups_filter(
