@@ -36,7 +36,8 @@ Public API
     (:class:`Clock`), ``slack`` (:class:`SlackServer`), ``mailbox`` (:class:`Mailbox`),
     ``runtime`` (:class:`LambdaRuntime`), ``metrics`` (:class:`MetricsWriter`), ``scenario``,
     ``backoff_waits`` (the chat clients' retry back-off, noted and not slept:
-    :mod:`emulator.backoff`).
+    :mod:`emulator.backoff`), ``log_subscriptions`` (:class:`LogSubscriptions`: the account's
+    subscription filter policy, ``deliveries`` of error lines as :class:`LogDelivery` records).
     Methods: ``play(until=None)``, ``advance(delta)``, ``advance_to(t)``, ``settle(timeout=None)``,
     ``executions(state_machine=None)``, ``execution_history(arn)``,
     ``start_execution(logical_id, payload, name=None)``, ``invoke(logical_id, event,
@@ -100,6 +101,11 @@ are wall-clock times.                   ``$$.Execution.StartTime`` and
                                         ``$$.State.EnteredTime`` are simulated times.
 No Route 53 ARC data plane.             ``emu.arc`` answers ``route53-recovery-cluster``
                                         Get/UpdateRoutingControlState at the HTTP level.
+No Lambda log lines of workloads; no    A phase's ``exceptions`` are played as error lines
+account-level log policies; filters     and delivered at the end of each minute (+5 s) to
+store a subscription, never deliver     the account policy's and the log group's filters'
+through its pattern.                    Lambda destinations, pattern applied, base64 gzip
+                                        batches (:mod:`emulator.logs`).
 ======================================  ==================================================
 
 Not emulated: IAM and resource policies are not enforced; KMS encryption, X-Ray and log
@@ -131,6 +137,7 @@ from emulator.lambda_runtime import (
     Invocation,
     LambdaRuntime,
 )
+from emulator.logs import LogDelivery, LogSubscriptions
 from emulator.mailbox import Email, Mailbox
 from emulator.metrics import MetricsWriter
 from emulator.scenario import Scenario, load_scenario
@@ -156,6 +163,8 @@ __all__ = [
     "FunctionLog",
     "Invocation",
     "LambdaRuntime",
+    "LogDelivery",
+    "LogSubscriptions",
     "Mailbox",
     "MetricsWriter",
     "Occurrence",

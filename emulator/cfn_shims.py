@@ -3,8 +3,9 @@
 moto 5.2 creates most of Vigil's resources from a template, but (checked on the translated
 ``template.yaml``) it has **no CloudFormation support** for ``AWS::SNS::Subscription``,
 ``AWS::SecretsManager::Secret``, ``AWS::SQS::QueuePolicy``, ``AWS::Scheduler::Schedule`` (and
-``ScheduleGroup``), ``AWS::CloudWatch::Alarm``, ``AWS::Lambda::EventInvokeConfig`` and
-``AWS::S3::BucketPolicy``: it
+``ScheduleGroup``), ``AWS::CloudWatch::Alarm``, ``AWS::Lambda::EventInvokeConfig``,
+``AWS::S3::BucketPolicy`` and ``AWS::Logs::AccountPolicy`` (nor the CloudWatch Logs account
+policy API: :mod:`emulator.logs` answers it): it
 logs a warning, creates nothing, and every ``Ref`` to them resolves to nothing (so, e.g., the
 chat function's ``VIGIL_SLACK_SECRET_ARN`` silently disappears). It also creates
 ``AWS::StepFunctions::StateMachine`` in the *plain* Step Functions backend, while with
@@ -505,6 +506,36 @@ class AlarmShim(_Shim):
             client("cloudwatch", region_name).delete_alarms(AlarmNames=[self._physical_id])
 
 
+class AccountPolicyShim(_Shim):
+    """``AWS::Logs::AccountPolicy`` (moto has neither the type nor the API): put through
+    CloudWatch Logs' ``PutAccountPolicy``, which :mod:`emulator.logs` answers in process and
+    whose subscription filter policy it plays."""
+
+    cfn_type = "AWS::Logs::AccountPolicy"
+
+    @classmethod
+    def create(cls, resource_name: str, props: dict[str, Any], region: str) -> _Shim:
+        document = props["PolicyDocument"]
+        request: dict[str, Any] = {
+            "policyName": props["PolicyName"],
+            "policyDocument": document if isinstance(document, str) else json.dumps(document),
+            "policyType": props["PolicyType"],
+            "scope": props.get("Scope") or "ALL",
+        }
+        if props.get("SelectionCriteria"):
+            request["selectionCriteria"] = str(props["SelectionCriteria"])
+        client("logs", region).put_account_policy(**request)
+        shim = cls(str(props["PolicyName"]))
+        shim._private["type"] = props["PolicyType"]
+        return shim
+
+    def _delete(self, region_name: str) -> None:
+        with contextlib.suppress(Exception):
+            client("logs", region_name).delete_account_policy(
+                policyName=self._physical_id, policyType=self._private["type"]
+            )
+
+
 class StateMachineShim:
     """``AWS::StepFunctions::StateMachine`` in the backend the API uses, with
     ``DefinitionSubstitutions`` applied. Returns moto's own state machine model."""
@@ -598,6 +629,7 @@ SHIMS: dict[str, type[Any]] = {
         StateMachineShim,
         BucketShim,
         BucketPolicyShim,
+        AccountPolicyShim,
     )
 }
 """Resource type -> the emulator's CloudFormation handler for it."""

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +45,7 @@ from emulator.errors import EmulatorError, FunctionError
 from emulator.health import FakeHealth, HealthScenario, rule_targets
 from emulator.lambda_account import FakeLambdaAccount, LambdaAccount
 from emulator.lambda_runtime import AsyncFailure, FunctionLog, Invocation, LambdaRuntime
+from emulator.logs import LogDelivery, LogSubscriptions, invoke_destination
 from emulator.mailbox import Email, Mailbox
 from emulator.metrics import MetricsWriter, floor_minute
 from emulator.queues import QueueDriver
@@ -64,7 +66,8 @@ class TimelineEntry:
 
     at: datetime
     kind: str
-    """``schedule``, ``execution``, ``slack``, ``email``, ``lambda-error``, ``failure``."""
+    """``schedule``, ``execution``, ``slack``, ``email``, ``lambda-error``, ``failure``,
+    ``logs`` (a delivery of log lines to a subscription's destination)."""
     summary: str
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -172,6 +175,10 @@ class Emulator:
         )
         self.waits = SimulatedWaits(self._sim_now)
         self.arc = arc.FakeRoutingControls()
+        self.log_subscriptions = LogSubscriptions(
+            scenario=scenario, start=start, now=self._sim_now, invoke=self._invoke_destination
+        )
+        """Error lines of the scenario and their deliveries (:mod:`emulator.logs`)."""
         self.backoff_waits: list[float] = []
         """Chat clients' retry back-off waits, requested and skipped (:mod:`emulator.backoff`)."""
         # Set by start():
@@ -264,6 +271,7 @@ class Emulator:
             stack.enter_context(emulator.edge.installed())
             stack.enter_context(sfn_time.installed(emulator.waits))
             stack.enter_context(emulator.arc.installed())
+            stack.enter_context(emulator.log_subscriptions.installed())
             stack.enter_context(backoff.installed(emulator.backoff_waits))
             emulator._deploy(
                 project_root=project_root or PROJECT_ROOT,
@@ -322,6 +330,8 @@ class Emulator:
             stack_usage=self.runtime.drain_usage if self._stack_metrics else None,
         )
         self.metrics.create_workloads()
+        self.log_subscriptions.create_log_groups()
+        self.log_subscriptions.on_delivery(self._on_log_delivery)
         self.queues = QueueDriver(start=self._now, scenario=self.scenario)
         self.queues.create_queues()
         self.edge.create_resources()
@@ -387,16 +397,25 @@ class Emulator:
         return self.advance_to(self.now + delta)
 
     def advance_to(self, until: datetime) -> list[Occurrence]:
-        """Advance the clock to ``until``: fire the schedules due on the way and release the
+        """Advance the clock to ``until``: fire the schedules due on the way, release the
         Step Functions waits (``Wait`` states, task-token time-outs) whose simulated
-        deadline passes, in time order, settling the workflows after each."""
+        deadline passes and deliver log lines to their subscriptions (:mod:`emulator.logs`),
+        in time order, settling the workflows after each."""
         fired: list[Occurrence] = []
         while True:
-            deadline = self.waits.next_deadline(until)
-            if deadline is None:
+            deadlines = [
+                d
+                for d in (
+                    self.waits.next_deadline(until),
+                    self.log_subscriptions.next_delivery(until),
+                )
+                if d is not None
+            ]
+            if not deadlines:
                 break
-            fired += self.clock.advance_to(max(deadline, self.now))
+            fired += self.clock.advance_to(max(min(deadlines), self.now))
             self.waits.release_due(self.now)
+            self.log_subscriptions.deliver_due(self.now)
             self.settle()
             self._report_executions()
         fired += self.clock.advance_to(until)
@@ -708,6 +727,40 @@ class Emulator:
             {"request_id": invocation.request_id},
         )
 
+    def _invoke_destination(self, arn: str, event: dict[str, Any]) -> tuple[bool, tuple[str, ...]]:
+        """CloudWatch Logs' asynchronous invocation of a subscription's Lambda destination."""
+        name = parse_arn(arn)[4].split(":")[1]
+        if not self.runtime.manages(name):
+            invoke_destination(arn, event)
+            return True, ()
+        before = len(self.runtime.invocations)
+        ok = self.runtime.invoke_async(name, event, source="logs")
+        runs = self.runtime.invocations[before:]
+        return ok, tuple(r.request_id for r in runs if r.function_name == name)
+
+    def _on_log_delivery(self, delivery: LogDelivery) -> None:
+        target = self._destination_label(delivery.destination_arn)
+        if delivery.message_type == "CONTROL_MESSAGE":
+            text = f"{target}: control message ({delivery.subscription})"
+        else:
+            lines = "line" if delivery.event_count == 1 else "lines"
+            text = f"{target}: {delivery.event_count} {lines} of {delivery.function}"
+        if not delivery.ok:
+            text += " [invocation failed]"
+        self._add(
+            delivery.at,
+            "logs",
+            text,
+            {"log_group": delivery.log_group, "events": delivery.event_count},
+        )
+
+    def _destination_label(self, arn: str) -> str:
+        """``error stream`` for ``ErrorStreamFunction``; the function name otherwise."""
+        name = parse_arn(arn)[4].split(":")[1]
+        logical = self.runtime.specs[name].logical_id if self.runtime.manages(name) else name
+        words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", logical.removesuffix("Function"))
+        return " ".join(w.lower() for w in words) if logical != name else name
+
     def _on_failure(self, failure: AsyncFailure) -> None:
         where = ", ".join(a.rsplit(":", 1)[-1] for a in failure.sent_to) or "nowhere (lost)"
         self._add(
@@ -741,8 +794,8 @@ class Emulator:
         return "\n".join(lines)
 
     def write_output(self, directory: Path) -> Path:
-        """Write Slack payloads, emails, execution histories, handler logs, the timeline and
-        the deployment description under ``directory``; return it."""
+        """Write Slack payloads, emails, execution histories, handler logs, the timeline, the
+        log deliveries and the deployment description under ``directory``; return it."""
         directory.mkdir(parents=True, exist_ok=True)
 
         def dump(path: Path, value: Any) -> None:
@@ -780,6 +833,22 @@ class Emulator:
         )
         dump(directory / "timeline.json", [entry.__dict__ for entry in timeline])
         dump(directory / "failures.json", [f.__dict__ for f in self.failures])
+        dump(
+            directory / "log-deliveries.json",
+            [
+                {
+                    "at": d.at,
+                    "message_type": d.message_type,
+                    "log_group": d.log_group,
+                    "subscription": d.subscription,
+                    "destination_arn": d.destination_arn,
+                    "events": d.event_count,
+                    "payload_bytes": d.payload_bytes,
+                    "ok": d.ok,
+                }
+                for d in self.log_subscriptions.deliveries
+            ],
+        )
         (directory / "deployment.txt").write_text(self.describe() + "\n", encoding="utf-8")
         return directory
 

@@ -29,6 +29,22 @@ phase's ``from``, or the end), ``invocations_per_minute`` (default 0), either ``
 workload must not overlap; minutes outside every phase have no traffic (and, as on AWS, no
 datapoints). Durations read ``90``, ``90m``, ``1h30m``, ``2h`` (minutes if no unit).
 
+Error lines: a phase may say what its errors log with ``exceptions`` (default: none, and then
+the workload's errors log nothing). Each error of a minute becomes one log line of the
+function's log group, assigned to one exception by ``weight`` (default 1), deterministically
+from ``seed``; :mod:`emulator.logs` renders and delivers them to the log group's
+subscriptions::
+
+    exceptions:
+      - {type: KeyError, message: "'user_id'", weight: 3}   # format: python (default)
+      - {type: ValueError, message: bad amount, format: powertools}
+      - {format: timeout}                                   # "Task timed out after 3.00 seconds"
+
+``format`` is ``python`` (the Python runtime's unhandled-exception text), ``logging`` (a
+``logger.exception`` line of the runtime's text format), ``json`` (the runtime's record in the
+JSON log format), ``powertools`` (a Powertools Logger exception record) or ``timeout`` (Lambda's
+time-out line; no ``type`` or ``message``).
+
 A scenario may also describe the account's bill, which the emulator's Cost Explorer
 (:mod:`emulator.cost_explorer`) answers from::
 
@@ -142,7 +158,13 @@ _PHASE_KEYS = {
     "destination_failures_per_minute",
     "duration_ms",
     "typical_duration_ms",
+    "exceptions",
 }
+_EXCEPTION_KEYS = {"type", "message", "weight", "format"}
+ERROR_FORMATS = ("python", "logging", "json", "powertools", "timeout")
+"""How an exception of a phase is logged (rendered by :mod:`emulator.logs`)."""
+_ERROR_TYPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
+_MAX_MESSAGE = 1000
 # Lambda's time-out bounds and default, in seconds (moto's default too).
 _TIMEOUT_BOUNDS = (1, 900)
 _DEFAULT_TIMEOUT = 3
@@ -165,6 +187,17 @@ class Traffic:
 
 
 @dataclass(frozen=True)
+class ExceptionSpec:
+    """One kind of error a phase's failed invocations log (see the module docstring)."""
+
+    type: str
+    """The exception class name (``KeyError``); empty for ``timeout``."""
+    message: str
+    weight: float = 1.0
+    format: str = "python"
+
+
+@dataclass(frozen=True)
 class Phase:
     start: timedelta
     end: timedelta
@@ -177,6 +210,8 @@ class Phase:
     """concurrency, async dropped, dead-letter errors, destination failures (per minute)."""
     duration_ms: int = 0
     typical_duration_ms: int = 0
+    exceptions: tuple[ExceptionSpec, ...] = ()
+    """What the phase's errors log (none: they log nothing)."""
 
     def covers(self, offset: timedelta) -> bool:
         return self.start <= offset < self.end
@@ -191,6 +226,16 @@ class Workload:
     """``PutFunctionConcurrency`` on creation; ``None``: no reservation."""
     timeout: int | None = None
     """The configured time-out in seconds, on creation; ``None``: Lambda's default (3)."""
+
+    @property
+    def logs_errors(self) -> bool:
+        """Whether any phase's errors log lines."""
+        return any(phase.exceptions for phase in self.phases)
+
+    def exceptions_at(self, offset: timedelta) -> tuple[ExceptionSpec, ...]:
+        """What the errors of the minute starting ``offset`` log."""
+        phase = next((p for p in self.phases if p.covers(offset)), None)
+        return phase.exceptions if phase is not None else ()
 
     def traffic(self, offset: timedelta, seed: int) -> Traffic:
         """The traffic of the minute starting ``offset`` after the scenario start."""
@@ -609,6 +654,7 @@ def _workload(item: object, where: str, length: timedelta) -> Workload:
                 ),
                 duration_ms=_whole(phase, "duration_ms", pwhere),
                 typical_duration_ms=_whole(phase, "typical_duration_ms", pwhere),
+                exceptions=_exceptions(phase.get("exceptions"), f"{pwhere}.exceptions"),
             )
         )
         previous_end = end
@@ -648,6 +694,45 @@ def _workload(item: object, where: str, length: timedelta) -> Workload:
         ),
         timeout=timeout,
     )
+
+
+def _exceptions(document: object, where: str) -> tuple[ExceptionSpec, ...]:
+    if document is None:
+        return ()
+    if not isinstance(document, list) or not document:
+        raise ScenarioError(f"{where}: expected a non-empty list of exceptions")
+    specs: list[ExceptionSpec] = []
+    for index, item in enumerate(document):
+        ewhere = f"{where}[{index}]"
+        _unknown(item, _EXCEPTION_KEYS, ewhere)
+        assert isinstance(item, Mapping)
+        form = item.get("format", "python")
+        if form not in ERROR_FORMATS:
+            raise ScenarioError(f"{ewhere}.format: one of {', '.join(ERROR_FORMATS)}, got {form!r}")
+        weight = _number(item.get("weight", 1), f"{ewhere}.weight", integer=False)
+        if weight <= 0:
+            raise ScenarioError(f"{ewhere}.weight: must be more than 0, got {weight:g}")
+        if form == "timeout":
+            extra = sorted(key for key in ("type", "message") if key in item)
+            if extra:
+                raise ScenarioError(
+                    f"{ewhere}.{extra[0]}: a timeout logs Lambda's own line; give no type or"
+                    " message"
+                )
+            specs.append(ExceptionSpec(type="", message="", weight=weight, format=form))
+            continue
+        kind = item.get("type")
+        if not isinstance(kind, str) or not _ERROR_TYPE.fullmatch(kind):
+            raise ScenarioError(
+                f"{ewhere}.type: an exception class name such as KeyError, got {kind!r}"
+            )
+        message = item.get("message", "")
+        if not isinstance(message, str) or len(message) > _MAX_MESSAGE:
+            raise ScenarioError(
+                f"{ewhere}.message: expected text of at most {_MAX_MESSAGE} characters"
+            )
+        specs.append(ExceptionSpec(type=kind, message=message, weight=weight, format=form))
+    return tuple(specs)
 
 
 def _whole(phase: Mapping[str, Any], name: str, where: str) -> int:

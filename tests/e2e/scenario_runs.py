@@ -9,9 +9,10 @@ ALERT_EMAIL = "ops@example.com"
 # Every cycle also reads the stack's own two state machines (Evaluate, OutageRunbook): three
 # Step Functions execution metrics each (docs/architecture.md, ADR 24).
 STACK_WORKFLOW_METRICS = 6
-# and the one stack function with reserved concurrency (SlackActionsFunction, 5 by default):
-# its ConcurrentExecutions Maximum against the reservation (docs/architecture.md, ADR 21).
-STACK_RESERVED_METRICS = 1
+# and the two stack functions with reserved concurrency (SlackActionsFunction and
+# ErrorStreamFunction, 5 each by default): their ConcurrentExecutions Maximum against the
+# reservation (docs/architecture.md, ADR 21).
+STACK_RESERVED_METRICS = 2
 # What every cycle reads of the stack itself, whatever the scenario.
 STACK_METRICS = STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS
 # The Lambda fast path, whatever the number of functions: the Lambda family's 8 account
