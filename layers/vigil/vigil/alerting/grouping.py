@@ -100,6 +100,8 @@ class Event:
     fingerprint: str
     reason: NotifyReason
     severity: Severity
+    quiet: bool = False
+    """A resolution nobody is told of: the member leaves at once."""
 
 
 MAX_MEMBERS = 1_000
@@ -136,7 +138,9 @@ def _fold(
     if event.reason is NotifyReason.RESOLVED:
         if before is None:
             return
-        if before.state == "firing" and group.keep_firing_for_seconds:
+        if event.quiet:
+            members.pop(event.fingerprint)
+        elif before.state == "firing" and group.keep_firing_for_seconds:
             members[event.fingerprint] = before.model_copy(
                 update={"clearing_since": before.clearing_since or now}
             )

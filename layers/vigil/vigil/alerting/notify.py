@@ -85,6 +85,7 @@ def notify_groups(
     outbox: OutboxPort,
     stack: str,
     room: int = MAX_MESSAGES,
+    quiet: Sequence[Alert] = (),
 ) -> list[Notification]:
     """The notifications of every group this batch touched, and of every open group due.
 
@@ -92,10 +93,13 @@ def notify_groups(
     ``room`` groups speak at once (a storm), the most severe ``room`` are rendered and sent;
     the others are committed as heard and named in one digest, which goes to the outbox
     first (its id is the batch's, so a retried evaluation writes the same digest once).
+    ``quiet`` alerts resolved without a word: each leaves its groups unannounced.
     """
     plans: dict[str, _Plan] = {}
     seen = {alert.fingerprint: alert for alert, _ in events}
-    for alert, reason in events:
+    routed = [(alert, reason, False) for alert, reason in events]
+    routed += [(alert, NotifyReason.RESOLVED, True) for alert in quiet]
+    for alert, reason, silent in routed:
         values = label_values(alert.labels, alert.severity)
         repeat = repeat_for(alert.labels.kind, rules)
         for destination in destinations(rules.routing, values, repeat_interval=repeat):
@@ -106,7 +110,7 @@ def notify_groups(
                     _Plan(receiver, rules.routing.receiver(receiver).send_resolved, destination),
                 )
                 plan.key = destination.group_key(values)
-                plan.events.append(Event(alert.fingerprint, reason, alert.severity))
+                plan.events.append(Event(alert.fingerprint, reason, alert.severity, silent))
     for group in groups.open_groups():
         plans.setdefault(group.group_id, _Plan(group.receiver, group.send_resolved))
     context = _Context(batch, rules, groups, alerts, seen, stack)

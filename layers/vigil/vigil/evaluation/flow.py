@@ -4,7 +4,7 @@ Each stage's output holds the previous stage's, so the summary at the end can co
 every stage did.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vigil.alerting.lifecycle import Transition
 from vigil.core.model import Alert, Notification, NotifyReason, RunbookStart
@@ -50,6 +50,9 @@ class Muted:
     by_outage: list[tuple[Outage, str]]
     silenced: int
     inhibited: int
+    quiet: list[Alert] = field(default_factory=list)
+    """Alerts resolved without a word (an event kind, or ``send_resolved`` off): their groups
+    let them go unannounced, so that firing again is news again."""
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,11 @@ def mute(ctx: Evaluation, stepped: Stepped) -> Muted:
     events: list[tuple[Alert, NotifyReason]] = []
     by_outage: list[tuple[Outage, str]] = []
     silenced = inhibited_count = 0
+    quiet: list[Alert] = []
     for transition in stepped.transitions:
         alert, reason = transition.after, transition.notify
+        if alert is not None and reason is None and _resolved_quietly(transition.before, alert):
+            quiet.append(alert)
         if alert is None or reason is None:
             continue
         explaining = outages.explaining(alert, ctx.rules) if outages is not None else None
@@ -50,4 +53,12 @@ def mute(ctx: Evaluation, stepped: Stepped) -> Muted:
             logger.info("inhibited", extra={"fingerprint": alert.fingerprint})
         else:
             events.append((alert, reason))
-    return Muted(stepped, events, by_outage, silenced, inhibited_count)
+    return Muted(stepped, events, by_outage, silenced, inhibited_count, quiet)
+
+
+def _resolved_quietly(before: Alert | None, after: Alert) -> bool:
+    return (
+        before is not None
+        and before.state is AlertState.FIRING
+        and after.state is AlertState.RESOLVED
+    )

@@ -95,6 +95,7 @@ def route_and_group(ctx: Evaluation, settled: Settled) -> Routed:
         outbox=ctx.routing.outbox,
         stack=ctx.stack,
         room=room,
+        quiet=settled.muted.quiet,
     )
     return Routed(settled, notifications + grouped)
 
