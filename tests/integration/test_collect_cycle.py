@@ -61,6 +61,8 @@ def _cycle(
     stats: CallStats,
     rules: RulesConfig | None = None,
     settings: FixedAccountSettings | None = None,
+    *,
+    error_stream: bool = False,
 ) -> Cycle:
     state = CollectorState(boto3.client("dynamodb"), table, stats=stats)
     functions = cache(LambdaInventory(boto3.client("lambda"), stats).functions)
@@ -83,6 +85,7 @@ def _cycle(
         now=now,
         account="123456789012",
         region="us-east-1",
+        error_stream=error_stream,
     )
 
 
@@ -105,6 +108,46 @@ def test_a_single_error_inside_a_healthy_aggregate_is_found_by_the_hourly_sweep(
     assert by_resource["nightly-report"].window_seconds == 3600
     # search-api's errors are reported too; its 0.05 % is for the rule to judge (not a breach).
     assert by_resource["search-api"].samples["errors"] == 600.0
+
+
+def test_with_the_error_stream_the_functions_are_swept_every_8_hours(table: str) -> None:
+    """The error stream finds a function's logged errors (ADR 42): the hourly sweep keeps the
+    data dials, and every function's errors are read every 8 hours, over those 8 hours, in
+    calls that stay under GetMetricData's 100,800 datapoints (480 a metric: 210 a call)."""
+    start = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+    _busy_healthy_account(start, 8 * 60)
+    _put("nightly-report", "Errors", 1, start + timedelta(hours=3))
+    stats = CallStats()
+
+    hourly = _cycle(table, SWEEP_AT, stats, error_stream=True)  # 10:02: no function sweep
+    eight = _cycle(table, start + timedelta(hours=8, minutes=2), stats, error_stream=True)
+
+    assert not hourly.swept
+    assert eight.swept
+    by_resource = {s.labels.resource: s for s in eight.batch.signals}
+    assert by_resource["nightly-report"].samples == {"errors": 1.0, "invocations": 960.0}
+    assert by_resource["nightly-report"].window_seconds == 8 * 3600
+
+
+def test_a_long_span_is_fetched_in_calls_under_the_datapoint_limit(aws: None) -> None:
+    stats = CallStats()
+    queries = [
+        MetricQuery(
+            id=f"m{n}",
+            namespace="AWS/Lambda",
+            metric="Errors",
+            dimensions=(("FunctionName", f"fn-{n}"),),
+        )
+        for n in range(250)
+    ]
+    start = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+
+    CloudWatchMetrics(boto3.client("cloudwatch"), stats).series(
+        queries, start=start, end=start + timedelta(hours=8)
+    )
+
+    assert stats.by_api["GetMetricData"] == 2  # 210 + 40 metrics of 480 datapoints
+    assert stats.metrics_requested == 250
 
 
 def test_the_sweep_skips_minutes_a_cycle_already_judged_for_the_function(table: str) -> None:
@@ -186,6 +229,7 @@ def test_disabled_rules_are_neither_read_nor_swept(table: str) -> None:
         "lambda.async_errors",
         "lambda.async_failures",
         "lambda.errors",
+        "lambda.new_error_type",
         "lambda.throttles",
         "sqs.dlq_messages",
         "sqs.failure_rate",

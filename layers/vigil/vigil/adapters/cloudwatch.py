@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import MetricDataQueryTypeDef
 
 MAX_METRICS_PER_CALL = 500
+MAX_DATAPOINTS_PER_CALL = 100_800
+"""A call returns at most this many datapoints; more would be paged (``NextToken``), and a
+page is billed again for every metric it names."""
 
 
 class MetricsUnavailable(VigilError):
@@ -81,7 +84,9 @@ class CloudWatchMetrics:
     ) -> dict[str, dict[datetime, float]]:
         """Each metric's datapoints over [start, end) by timestamp; no data, no entry."""
         found: dict[str, dict[datetime, float]] = {}
-        for chunk in _chunks(queries, MAX_METRICS_PER_CALL):
+        points = max(int((end - start).total_seconds()) // period, 1)
+        per_call = max(min(MAX_METRICS_PER_CALL, MAX_DATAPOINTS_PER_CALL // points), 1)
+        for chunk in _chunks(queries, per_call):
             request: list[MetricDataQueryTypeDef] = [
                 {
                     "Id": query.id,
