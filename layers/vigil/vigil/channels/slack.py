@@ -41,6 +41,8 @@ def slack_message(payload: ChatPayload) -> dict[str, Any]:
             },
         },
     ]
+    if payload.command:
+        blocks.append(_command(payload.command))
     blocks += _silence_button(payload)
     for alert in payload.alerts[:10]:
         blocks += _alert_blocks(alert)
@@ -132,6 +134,17 @@ def _silence_button(payload: ChatPayload) -> list[Block]:
             ],
         }
     ]
+
+
+def _command(command: str) -> Block:
+    """Commands as a preformatted rich text block: its text is literal (Slack parses no
+    mrkdwn, mention or link in a rich text element), so it needs no escaping (ADR 33)."""
+    return {
+        "type": "rich_text",
+        "elements": [
+            {"type": "rich_text_preformatted", "elements": [{"type": "text", "text": command}]}
+        ],
+    }
 
 
 def _context(text: str) -> Block:
