@@ -261,9 +261,7 @@ def test_a_scheduled_changes_resources_reach_chat_in_every_channel_capped() -> N
     ten, then a count) and the window. SCHEMA's scheduledChange fields, with the
     ``AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED`` type code its table names, on 37
     instances of SCHEMA Sample 2's account."""
-    entities = [
-        {"entityValue": f"i-{n:017x}", "status": "IMPAIRED"} for n in range(1, 38)
-    ]
+    entities = [{"entityValue": f"i-{n:017x}", "status": "IMPAIRED"} for n in range(1, 38)]
     scheduled = variant(
         ACCOUNT_SPECIFIC,
         eventArn="arn:aws:health:us-west-2::event/EC2/"
