@@ -137,8 +137,9 @@ def _silence_button(payload: ChatPayload) -> list[Block]:
 
 
 def _command(command: str) -> Block:
-    """Commands as a preformatted rich text block: its text is literal (Slack parses no
-    mrkdwn, mention or link in a rich text element), so it needs no escaping (ADR 33)."""
+    """Commands as a preformatted rich text block. A rich text ``text`` element is shown as
+    given: mentions, channels and links are elements of their own, not markup in the text,
+    so it needs no escaping (api.slack.com/reference/block-kit/blocks, "Rich text"; ADR 33)."""
     return {
         "type": "rich_text",
         "elements": [

@@ -98,8 +98,8 @@ def _alert_elements(alert: AlertView) -> list[Element]:
 
 
 def _command(command: str) -> list[Element]:
-    """Commands in monospace, one ``TextBlock`` a line (a TextBlock's Markdown joins lines),
-    escaped as any text."""
+    """Commands in monospace, one ``TextBlock`` a line, so that a line stays a line whatever
+    a client's Markdown does with line breaks; escaped as any text."""
     return [
         {
             "type": "TextBlock",
