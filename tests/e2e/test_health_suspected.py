@@ -45,12 +45,13 @@ def test_aws_confirmation_quotes_aws_and_the_runbook_command_is_exact(
     suspected: Emulator,
 ) -> None:
     first, confirmed = suspected.mailbox.emails[:2]
-    runbook = suspected.deployment.state_machine_arn("OutageRunbookStateMachine")
+    stack = suspected.deployment
 
     assert "We are investigating increased Lambda error rates" in confirmed.body
     assert (
-        f"aws stepfunctions start-execution --state-machine-arn {runbook}"
-        " --name outage-lambda-us-east-1-20250314T0925Z --input '{" in first.body
+        f"\n    vigil --stack {stack.stack_name} --region {stack.region} runbook start"
+        " --service lambda --region us-east-1 --name outage-lambda-us-east-1-20250314T0925Z"
+        " --reason 'AWS outage suspected: lambda in us-east-1; 3 resources failing'\n" in first.body
     )
     assert suspected.executions("OutageRunbookStateMachine") == []
     assert all(r.succeeded for r in suspected.executions("EvaluateStateMachine"))

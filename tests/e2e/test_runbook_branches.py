@@ -73,8 +73,12 @@ def test_aws_confirmed_approved_failover_changes_every_target_and_resolves(
     assert subjects(emu)[:3] == [
         "[CRITICAL] Outage runbook started: lambda in us-east-1",
         "[CRITICAL] AWS confirms an outage: lambda in us-east-1",
-        "[CRITICAL] Approve failover to-west? lambda in us-east-1",
+        "[CRITICAL] [LIVE] Approve failover to-west? lambda in us-east-1",
     ]
+    ask = next(e for e in emu.mailbox.emails if "Approve failover" in e.subject)
+    assert "Mode:      LIVE - an approved failover changes routing" in ask.body
+    assert "button" not in ask.body.lower()  # email has none (issue 15)
+    assert " runbook approve approved-1\n" in ask.body
 
     emu.advance(timedelta(minutes=3))
     answer(emu, "approved-1", approve=True, actor="bob", comment="go")
@@ -82,7 +86,7 @@ def test_aws_confirmed_approved_failover_changes_every_target_and_resolves(
     assert emu.arc.states[ROUTING_CONTROL] == "On"
     assert weights() == {"east": 100, "west": 100}
     assert active_region() == "us-west-2"
-    assert "[CRITICAL] Failover to-west executed: lambda in us-east-1" in subjects(emu)
+    assert "[CRITICAL] [LIVE] Failover to-west executed: lambda in us-east-1" in subjects(emu)
 
     result = _finish(emu, arn)
     record = incident(emu, "approved-1")
@@ -151,7 +155,7 @@ def test_declined_failover_changes_nothing_and_keeps_monitoring(emu: Emulator) -
     assert active_region() is None
     assert record.decision is not None
     assert (record.decision.decision, record.decision.by) == ("declined", "carol")
-    assert "[CRITICAL] Failover declined by carol: lambda in us-east-1" in subjects(emu)
+    assert "[CRITICAL] [LIVE] Failover declined by carol: lambda in us-east-1" in subjects(emu)
     assert describe(arn)["status"] == "RUNNING"
     assert _finish(emu, arn)["status"] == "SUCCEEDED"
     assert incident(emu, "declined-1").actions == []
@@ -167,7 +171,7 @@ def test_an_unanswered_gate_times_out_escalates_and_does_not_fail_over(emu: Emul
     record = incident(emu, "timeout-1")
 
     assert approval(emu, "timeout-1").state is ApprovalState.EXPIRED  # type: ignore[union-attr]
-    assert "[PAGE] Failover approval timed out: lambda in us-east-1" in subjects(emu)
+    assert "[PAGE] [LIVE] Failover approval timed out: lambda in us-east-1" in subjects(emu)
     assert record.decision is not None
     assert record.decision.decision == "expired"
     assert record.escalations
@@ -185,7 +189,7 @@ def test_a_failing_action_is_recorded_escalated_and_monitoring_goes_on(emu: Emul
     record = incident(emu, "broken-1")
     failed = next(e for e in emu.mailbox.emails if "FAILED" in e.subject)
 
-    assert failed.subject == "[PAGE] Failover broken FAILED: lambda in us-east-1"
+    assert failed.subject == "[PAGE] [LIVE] Failover broken FAILED: lambda in us-east-1"
     assert [(a.kind, a.ok) for a in record.actions] == [("arc_routing_control", False)]
     assert "ResourceNotFoundException" in record.actions[0].detail
     assert active_region() is None  # the plan stopped at its first failure
@@ -211,7 +215,7 @@ def test_a_dry_run_asks_for_approval_and_only_says_what_it_would_do(emu: Emulato
     assert emu.arc.states[ROUTING_CONTROL] == "Off"
     assert weights() == {"east": 100, "west": 0}
     assert active_region() is None
-    assert "[CRITICAL] Failover to-west previewed (dry run): lambda in us-east-1" in subjects(emu)
+    assert "[CRITICAL] [DRY RUN] Failover to-west previewed: lambda in us-east-1" in subjects(emu)
     assert _finish(emu, arn)["status"] == "SUCCEEDED"
 
 

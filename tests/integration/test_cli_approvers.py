@@ -105,7 +105,8 @@ def test_a_caller_not_listed_is_refused_a_live_failover_and_the_refusal_is_recor
         NOW,
     )
     assert (
-        notice["Subject"] == "[WARNING] Refused: approve failover route53-record of incident inc-1"
+        notice["Subject"]
+        == "[WARNING] [LIVE] Refused: approve failover route53-record of incident inc-1"
     )
 
 

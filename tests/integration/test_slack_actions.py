@@ -328,7 +328,9 @@ def test_an_unlisted_user_is_refused_a_live_gate_and_the_refusal_is_logged(
     assert gate.state is ApprovalState.PENDING
     # issue 12: the refusal is recorded on the gate and announced in the channel
     assert [(r.principal, r.action, r.at) for r in gate.refusals] == [("W0GUEST", "approve", NOW)]
-    assert notice["Subject"].startswith("[WARNING] Refused: approve failover ssm-active-region")
+    assert notice["Subject"].startswith(
+        "[WARNING] [LIVE] Refused: approve failover ssm-active-region"
+    )
     assert json.loads(notice["MessageAttributes"]["channels"]["Value"]) == ["slack"]
     [reply] = slack.wait_for(1)
     assert reply.payload["response_type"] == "ephemeral"

@@ -23,13 +23,18 @@ Where the cases come from:
 """
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from vigil.channels.chatbot import chatbot_notification
+from vigil.channels.slack import slack_message
+from vigil.channels.teams import teams_message
+from vigil.channels.webhook import webhook_payload
 from vigil.core.errors import InvalidEventError
-from vigil.core.model import HealthEvent, Labels, Signal
+from vigil.core.model import ChatPayload, HealthEvent, Labels, Signal
 from vigil.health.events import (
     MAX_ENTITIES_LISTED,
     HealthChange,
@@ -243,10 +248,87 @@ def test_a_scheduled_change_shows_its_window_and_is_info() -> None:
     event = from_eventbridge(scheduled)
     note = health_notification(event, HealthChange.NEW, stack="vigil")
 
-    assert "Started:    2023-03-04T06:00:00Z" in health_lines(event)
-    assert "Ended:      2023-03-04T08:00:00Z" in health_lines(event)
+    assert "Window:     2023-03-04 06:00 UTC to 2023-03-04 08:00 UTC" in health_lines(event)
     assert "Action:     ACTION_MAY_BE_REQUIRED" in health_lines(event)
     assert note.severity.value == "info"
+    chat = ChatPayload.model_validate_json(json.loads(note.message)["lambda"])
+    assert chat.text.startswith("Window: 2023-03-04 06:00 UTC to 2023-03-04 08:00 UTC\n")
+
+
+def test_a_scheduled_changes_resources_reach_chat_in_every_channel_capped() -> None:
+    """Issue 15: scheduled changes are ``info``, which the default email filter drops, and
+    chat showed only their description: every channel now lists the entities (the first
+    ten, then a count) and the window. SCHEMA's scheduledChange fields, with the
+    ``AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED`` type code its table names, on 37
+    instances of SCHEMA Sample 2's account."""
+    entities = [{"entityValue": f"i-{n:017x}", "status": "IMPAIRED"} for n in range(1, 38)]
+    scheduled = variant(
+        ACCOUNT_SPECIFIC,
+        eventArn="arn:aws:health:us-west-2::event/EC2/"
+        "AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED/1",
+        eventTypeCode="AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED",
+        eventTypeCategory="scheduledChange",
+        statusCode="upcoming",
+        startTime="Fri, 14 Mar 2025 09:30:00 GMT",
+        endTime="Fri, 14 Mar 2025 13:30:00 GMT",
+        affectedEntities=entities,
+        totalPages="1",
+    )
+    event = from_eventbridge(scheduled)
+    note = health_notification(event, HealthChange.NEW, stack="vigil")
+    chat = ChatPayload.model_validate_json(json.loads(note.message)["lambda"])
+    window = "Window: 2025-03-14 09:30 UTC to 2025-03-14 13:30 UTC"
+    first_ten = [f"  - i-{n:017x}" for n in range(1, 11)]
+
+    assert note.severity.value == "info"
+    assert chat.text.splitlines()[:14] == [
+        window,
+        "Account: 123456789012",
+        "Affected resources (37):",
+        *first_ten,
+        "  - and 27 more",
+    ]
+    assert "i-0000000000000000b" not in chat.text
+    email = json.loads(note.message)["email"]
+    assert "Window:     2025-03-14 09:30 UTC to 2025-03-14 13:30 UTC" in email
+    assert "  - i-00000000000000014\n  - and 17 more" in email  # email lists 20
+    slack = json.dumps(slack_message(chat))
+    teams = json.dumps(teams_message(chat))
+    chatbot = chatbot_notification(chat)["content"]["description"]
+    webhook = webhook_payload(chat)["text"]
+    for shown in (slack, teams, chatbot, webhook):
+        assert "2025-03-14 09:30 UTC" in shown
+        assert "i-0000000000000000a" in shown
+        assert "and 27 more" in shown
+
+
+def test_an_issue_shows_when_it_started_and_ended_in_readable_utc() -> None:
+    event = from_eventbridge(variant(PUBLIC, endTime="Thu, 16 Feb 2023 01:15:00 GMT"))
+    chat = ChatPayload.model_validate_json(
+        json.loads(health_notification(event, HealthChange.RESOLVED, stack="v").message)["lambda"]
+    )
+
+    assert "Started:    2023-02-15 22:07 UTC" in health_lines(event)
+    assert "Ended:      2023-02-16 01:15 UTC" in health_lines(event)
+    assert "Updated:    2023-02-15 22:07 UTC" in health_lines(event)
+    assert chat.text.splitlines()[:2] == [
+        "Started: 2023-02-15 22:07 UTC",
+        "Ended: 2023-02-16 01:15 UTC",
+    ]
+    assert chat.text.endswith("\n\nWe are investigating an issue.")
+
+
+def test_a_long_description_cuts_before_the_resources_in_slack() -> None:
+    event = from_eventbridge(variant(ACCOUNT_SPECIFIC, totalPages="1"))
+    long = event.model_copy(update={"description": "Maintenance & more. " * 400})
+    chat = ChatPayload.model_validate_json(
+        json.loads(health_notification(long, HealthChange.NEW, stack="v").message)["lambda"]
+    )
+    section = slack_message(chat)["blocks"][1]["text"]["text"]
+
+    assert len(section) <= 3000
+    assert "arn:ec2-1-101002930" in section
+    assert "Started: 2023-01-27 13:19 UTC" in section
 
 
 def test_categories_statuses_scopes_and_fields_aws_adds_later_pass_through() -> None:
@@ -474,8 +556,8 @@ def test_records_stay_small_whatever_the_number_of_entities() -> None:
 
     assert len(event.affected_entities) == MAX_ENTITIES_LISTED
     assert event.entity_count == 50_000
-    assert "...and 49,980 more" not in health_lines(event)  # counts are plain
-    assert "  - ...and 49980 more" in health_lines(event)
+    assert "and 49,980 more" not in "".join(health_lines(event))  # counts are plain
+    assert "  - and 49980 more" in health_lines(event)
     assert record is not None
     assert len(record.model_dump_json()) < 1_000
     assert len(event.model_dump_json()) < 5_000  # 25 a batch stay far under 256 KiB

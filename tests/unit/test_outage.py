@@ -1,14 +1,29 @@
-"""Outage correlation in the evaluation: suspect, confirm, mute, release, start the runbook."""
+"""Outage correlation in the evaluation: suspect, confirm, mute, release, start the runbook.
+
+The suggested command is checked against the ``vigil`` command's own parser
+(``vigil_cli.main.build_parser``), and the rendered notice against the channels' formats
+(slack_sdk's Block Kit models, the Adaptive Card 1.4 and Amazon Q Developer schemas in
+tests/schemas, the webhook's docs/schemas/webhook-v1.schema.json).
+"""
 
 import json
+import shlex
+
+from slack_sdk.models.blocks import Block
 
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore, MemoryHealthStore, MemoryOutageStore
+from tests.schemas import problems
 from tests.unit.test_health import health_event
-from vigil.core.model import EvaluationResult, SignalBatch
+from vigil.channels.chatbot import chatbot_notification
+from vigil.channels.slack import slack_message
+from vigil.channels.teams import teams_message
+from vigil.channels.webhook import webhook_payload
+from vigil.core.model import ChatPayload, EvaluationResult, Notification, SignalBatch
 from vigil.evaluation.pipeline import OutagePorts, evaluate
 from vigil.health.outages import OutageState
 from vigil.rules.document import RulesConfig
+from vigil_cli.main import build_parser
 
 RUNBOOK = "arn:aws:states:us-east-1:123456789012:stateMachine:runbook"
 
@@ -69,8 +84,86 @@ def test_three_failing_functions_raise_one_suspected_outage_and_mute_their_alert
     assert subjects(second) == []
     message = json.loads(first.notifications[0].message)["email"]
     assert "  - a lambda.errors: 2,000 errors in 10,000 invocations over 5 min (20.00%)" in message
-    assert "aws stepfunctions start-execution --state-machine-arn " + RUNBOOK in message
+    assert f"\n    {COMMAND}\n" in message
+    assert "stepfunctions" not in message
     assert len(world.alerts.items) == 3  # muted, still recorded
+
+
+COMMAND = (
+    "vigil --stack vigil --region us-east-1 runbook start --service lambda --region us-east-1"
+    " --name outage-lambda-us-east-1-20261102T0900Z"
+    " --reason 'AWS outage suspected: lambda in us-east-1; 3 resources failing'"
+)
+
+
+def _chat(notification: Notification) -> ChatPayload:
+    return ChatPayload.model_validate_json(json.loads(notification.message)["lambda"])
+
+
+def test_the_suggested_command_is_the_vigil_command_a_person_runs() -> None:
+    notice = World().errors(0, "a", "b", "c").notifications[0]
+
+    command = _chat(notice).command
+    args = build_parser().parse_args(shlex.split(command or "")[1:])  # after "vigil"
+
+    assert command == COMMAND
+    assert (args.stack, args.region, args.command, args.action) == (
+        "vigil",
+        "us-east-1",
+        "runbook",
+        "start",
+    )
+    assert (args.service, args.scope_region, args.name, args.live) == (
+        "lambda",
+        "us-east-1",
+        "outage-lambda-us-east-1-20261102T0900Z",
+        False,
+    )
+    assert args.reason == "AWS outage suspected: lambda in us-east-1; 3 resources failing"
+    assert "stepfunctions" not in _chat(notice).text
+    assert _chat(notice).text.endswith("Runbook:   not started. To start it (a dry run), run:")
+
+
+def test_every_channel_shows_the_command_as_code() -> None:
+    payload = _chat(World().errors(0, "a", "b", "c").notifications[0])
+
+    slack = slack_message(payload)
+    for block in slack["blocks"]:
+        Block.parse(block).validate_json()  # type: ignore[union-attr]
+    code = [b for b in slack["blocks"] if b["type"] == "rich_text"]
+    assert code == [
+        {
+            "type": "rich_text",
+            "elements": [
+                {"type": "rich_text_preformatted", "elements": [{"type": "text", "text": COMMAND}]}
+            ],
+        }
+    ]
+    teams = teams_message(payload)
+    assert problems("teams", teams) == []
+    mono = [
+        block["text"]
+        for block in teams["attachments"][0]["content"]["body"]
+        if block.get("fontType") == "monospace"
+    ]
+    assert mono == [COMMAND]  # nothing in it that Markdown would read
+    chatbot = chatbot_notification(payload)
+    assert problems("chatbot", chatbot) == []
+    assert f"```\n{COMMAND}\n```" in chatbot["content"]["description"]
+    webhook = webhook_payload(payload)
+    assert problems("webhook", webhook) == []
+    assert webhook["command"] == COMMAND
+
+
+def test_a_notice_without_a_command_serialises_and_renders_as_before() -> None:
+    world = World('{"outage": {"runbook": "start"}}')
+    payload = _chat(world.errors(0, "a", "b", "c").notifications[0])
+
+    assert payload.command is None
+    assert "command" not in json.loads(payload.model_dump_json())
+    assert "command" not in webhook_payload(payload)
+    assert not [b for b in slack_message(payload)["blocks"] if b["type"] == "rich_text"]
+    assert "Runbook:   started automatically (dry run)." in payload.text
 
 
 def test_two_failing_functions_are_just_two_alerts() -> None:

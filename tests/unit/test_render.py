@@ -163,7 +163,7 @@ def test_the_health_link_is_clickable_in_every_channel() -> None:
     webhook = webhook_payload(payload)
     assert problems("webhook", webhook) == []
     assert webhook["links"] == [{"label": "AWS Health event", "url": url}]
-    assert webhook["text"].startswith("Increased error rates & <!channel>")  # plain, as given
+    assert "\nIncreased error rates & <!channel>" in webhook["text"]  # plain, as given
 
     chatbot = chatbot_notification(payload)
     assert problems("chatbot", chatbot) == []

@@ -1,14 +1,30 @@
 """The outage runbook's domain: open, assess, confirm, the gate's branches, monitor, finish."""
 
 import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from slack_sdk.models.blocks import Block
 
 from tests.factories import labels
 from tests.fakes import MemoryApprovalStore
+from tests.schemas import problems
+from vigil.channels.buttons import APPROVE, DECLINE
+from vigil.channels.chatbot import chatbot_notification
+from vigil.channels.slack import slack_message
+from vigil.channels.teams import teams_message
+from vigil.channels.webhook import webhook_payload
 from vigil.core.errors import InvalidRunbookInput, VigilError
-from vigil.core.model import Alert, AlertState, Evidence, HealthEvent, Notification, Severity
+from vigil.core.model import (
+    Alert,
+    AlertState,
+    ChatPayload,
+    Evidence,
+    HealthEvent,
+    Notification,
+    Severity,
+)
 from vigil.health.outages import Outage
 from vigil.runbook.failover import FailoverAction, FailoverActionError, FailoverPlans
 from vigil.runbook.gate import ApprovalState, Refusal
@@ -287,6 +303,62 @@ def test_the_gate_asks_with_two_buttons_carrying_the_incident_id() -> None:
     assert "tok" not in message
 
 
+@pytest.mark.parametrize(
+    ("dry_run", "tag", "mode"),
+    [
+        (True, "[DRY RUN]", "DRY RUN - no change will be made"),
+        (False, "[LIVE]", "LIVE - an approved failover changes routing"),
+    ],
+)
+def test_the_gate_says_dry_run_or_live_in_every_channel_and_email_names_no_button(
+    dry_run: bool, tag: str, mode: str
+) -> None:
+    """Issue 15: only the email said whether the run was live, and it said "with the buttons
+    below" though email has none. Slack's Block Kit models (slack_sdk) and the Adaptive
+    Card 1.4 and Amazon Q Developer schemas (tests/schemas) check the rendered messages."""
+    ports, approvals, topic = _ports(), MemoryApprovalStore(), Topic()
+    _opened(ports, failover_plan="to-west", dry_run=dry_run)
+
+    request_gate(
+        "inc-1",
+        token="t",
+        now=T0,
+        timeout=timedelta(minutes=30),
+        ports=ports,
+        approvals=approvals,
+        topic=topic,
+    )
+
+    sent = topic.sent[0]
+    email = json.loads(sent.message)["email"]
+    chat = ChatPayload.model_validate_json(json.loads(sent.message)["lambda"])
+    commands = [
+        f"vigil --stack {ports.stack} runbook approve inc-1",
+        f"vigil --stack {ports.stack} runbook decline inc-1",
+    ]
+    assert sent.subject == f"[CRITICAL] {tag} Approve failover to-west? lambda in us-east-1"
+    assert f"Mode:      {mode}" in email
+    assert "button" not in email.lower()
+    assert "\n".join(f"    {c}" for c in commands) in email
+    assert chat.title.startswith(f"[CRITICAL] {tag} ")
+    assert chat.text.startswith(f"Mode:      {mode}\n")
+    assert chat.command == "\n".join(commands)
+    assert ("approvers" in chat.text) is not dry_run
+    slack = slack_message(chat)
+    for block in slack["blocks"]:
+        Block.parse(block).validate_json()  # type: ignore[union-attr]
+    assert tag in slack["text"]
+    assert [b["action_id"] for b in slack["blocks"][-2]["elements"]] == [APPROVE, DECLINE]
+    teams = teams_message(chat)
+    assert problems("teams", teams) == []
+    assert tag in json.dumps(teams)
+    chatbot = chatbot_notification(chat)
+    assert problems("chatbot", chatbot) == []
+    assert tag in chatbot["content"]["title"]
+    assert mode in chatbot["content"]["description"]
+    assert webhook_payload(chat)["command"] == chat.command
+
+
 def test_a_lapsed_gate_records_expiry_pages_and_changes_nothing() -> None:
     ports, approvals = _ports(), MemoryApprovalStore()
     _opened(ports, failover_plan="to-west")
@@ -305,7 +377,7 @@ def test_a_lapsed_gate_records_expiry_pages_and_changes_nothing() -> None:
     )
 
     assert approvals.items["inc-1"].state is ApprovalState.EXPIRED
-    assert notification.subject.startswith("[PAGE] Failover approval timed out")
+    assert notification.subject.startswith("[PAGE] [DRY RUN] Failover approval timed out")
     assert incident.actions == []
     assert incident.decision == Decision(decision="expired", at=T0 + timedelta(minutes=1))
 
@@ -356,7 +428,7 @@ def test_a_decline_is_recorded_with_who_and_why() -> None:
     incident, notification = declined("inc-1", decision=decision, now=T0, ports=ports)
 
     assert incident.decision == decision
-    assert notification.subject.startswith("[CRITICAL] Failover declined by bob")
+    assert notification.subject.startswith("[CRITICAL] [DRY RUN] Failover declined by bob")
 
 
 def test_a_failing_action_stops_the_plan_and_escalates() -> None:
@@ -372,7 +444,7 @@ def test_a_failing_action_stops_the_plan_and_escalates() -> None:
     assert ok is False
     assert runner.applied == []
     assert [a.ok for a in incident.actions] == [False]
-    assert notification.subject == "[PAGE] Failover to-west FAILED: lambda in us-east-1"
+    assert notification.subject == "[PAGE] [LIVE] Failover to-west FAILED: lambda in us-east-1"
     assert incident.escalations
 
 

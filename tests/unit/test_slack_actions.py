@@ -246,6 +246,7 @@ def test_approve_decides_the_gate_as_the_slack_user_and_replaces_the_message() -
     assert reply is not None
     assert reply.message()["replace_original"] is True
     assert "approved by ana (Slack U024BE7LH)" in reply.text
+    assert reply.text.startswith(":white_check_mark: *DRY RUN* Failover `ssm-active-region`")
 
 
 def test_a_second_press_or_a_replay_is_told_who_decided_and_changes_nothing() -> None:
@@ -663,6 +664,8 @@ def test_a_live_failover_needing_two_approvers_waits_for_a_second_different_one(
 
     decided = store.get("inc-9")
     assert "needs a second, different approver" in first
+    assert first.startswith(":hourglass: *LIVE* First approval")
+    assert second.startswith(":white_check_mark: *LIVE* Failover")
     assert after_first is not None
     assert (after_first.state, after_first.first_approver) == (ApprovalState.PENDING, "U024BE7LH")
     assert "already approved" in again

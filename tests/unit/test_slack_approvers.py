@@ -166,7 +166,7 @@ def test_an_unlisted_user_is_refused_and_the_refusal_is_recorded_and_announced()
     [notice] = topic.published
     assert notice.severity.value == "warning"
     assert json.loads(notice.channels) == ["slack"]
-    assert "Refused: approve failover to-west of incident inc-9" in notice.subject
+    assert notice.subject == "[WARNING] [LIVE] Refused: approve failover to-west of incident inc-9"
     [(url, message)] = replies.posts
     assert url == "https://hooks.slack.com/actions/T1/1/abc"
     assert message["response_type"] == "ephemeral"

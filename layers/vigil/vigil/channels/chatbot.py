@@ -40,10 +40,10 @@ def chatbot_notification(payload: ChatPayload) -> dict[str, Any]:
     """The SNS message body Amazon Q Developer renders in the subscribed channels."""
     resolved = payload.reason is NotifyReason.RESOLVED
     emoji = ":white_check_mark:" if resolved else _EMOJI[payload.severity]
-    lines = [
-        slack_text(payload.text),
-        *(_alert_line(alert) for alert in payload.alerts[:MAX_ALERTS]),
-    ]
+    lines = [slack_text(payload.text)]
+    if payload.command:  # a code block: the chat platform shows it as typed
+        lines += ["```", slack_text(payload.command.replace("`", "ˋ")), "```"]
+    lines += [_alert_line(alert) for alert in payload.alerts[:MAX_ALERTS]]
     if len(payload.alerts) > MAX_ALERTS:
         lines.append(f"...and {len(payload.alerts) - MAX_ALERTS} more alerts")
     lines.append(f"_Vigil {slack_text(payload.stack)} · notification {payload.notification_id}_")

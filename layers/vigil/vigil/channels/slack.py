@@ -41,6 +41,8 @@ def slack_message(payload: ChatPayload) -> dict[str, Any]:
             },
         },
     ]
+    if payload.command:
+        blocks.append(_command(payload.command))
     blocks += _silence_button(payload)
     for alert in payload.alerts[:10]:
         blocks += _alert_blocks(alert)
@@ -132,6 +134,18 @@ def _silence_button(payload: ChatPayload) -> list[Block]:
             ],
         }
     ]
+
+
+def _command(command: str) -> Block:
+    """Commands as a preformatted rich text block. A rich text ``text`` element is shown as
+    given: mentions, channels and links are elements of their own, not markup in the text,
+    so it needs no escaping (api.slack.com/reference/block-kit/blocks, "Rich text"; ADR 33)."""
+    return {
+        "type": "rich_text",
+        "elements": [
+            {"type": "rich_text_preformatted", "elements": [{"type": "text", "text": command}]}
+        ],
+    }
 
 
 def _context(text: str) -> Block:

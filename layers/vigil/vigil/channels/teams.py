@@ -45,6 +45,8 @@ def teams_message(payload: ChatPayload) -> dict[str, Any]:
         },
         {"type": "TextBlock", "text": teams_body(payload.text, payload.links), "wrap": True},
     ]
+    if payload.command:
+        body += _command(payload.command)
     for alert in payload.alerts[:MAX_ALERTS]:
         body += _alert_elements(alert)
     if len(payload.alerts) > MAX_ALERTS:
@@ -93,6 +95,22 @@ def _alert_elements(alert: AlertView) -> list[Element]:
             }
         )
     return elements
+
+
+def _command(command: str) -> list[Element]:
+    """Commands in monospace, one ``TextBlock`` a line, so that a line stays a line whatever
+    a client's Markdown does with line breaks; escaped as any text."""
+    return [
+        {
+            "type": "TextBlock",
+            "text": teams_text(line),
+            "fontType": "monospace",
+            "wrap": True,
+            "spacing": "none",
+        }
+        for line in command.splitlines()
+        if line.strip()
+    ]
 
 
 def _note(text: str) -> Element:

@@ -30,6 +30,7 @@ def webhook_payload(payload: ChatPayload) -> dict[str, Any]:
         "text": payload.text,
         "links": [{"label": link.label, "url": link.url} for link in payload.links],
         "alerts": [_alert(alert) for alert in payload.alerts],
+        **({"command": payload.command} if payload.command else {}),
     }
 
 

@@ -308,6 +308,14 @@ class ChatPayload(Contract):
         default_factory=list,
         description="Links of the notification itself, apart from ``text`` (ADR 33).",
     )
+    command: str | None = Field(
+        default=None,
+        # Left out when none: a payload without one serialises as it did before.
+        exclude_if=lambda command: command is None,
+        max_length=2000,
+        description="Shell commands to copy, one a line, apart from ``text``: each channel"
+        " shows them as code (ADR 33).",
+    )
 
 
 class Notification(Contract):

@@ -44,7 +44,9 @@ from vigil.core.model import (
 from vigil.rules.health import HealthConfig, HealthMatch
 
 MAX_ENTITIES_LISTED = 20
-"""Entities an event carries (the first in sort order) and a notification lists."""
+"""Entities an event carries (the first in sort order) and an email lists."""
+MAX_ENTITIES_CHAT = 10
+"""Entities a chat message lists; the rest are counted."""
 MAX_PAGES = 1000
 """More pages than this (each up to 256 KB of entities) is not an event Vigil can merge."""
 _HASH_MODULUS = 2**128
@@ -447,6 +449,33 @@ def health_title(event: HealthEvent, change: HealthChange) -> str:
     )
 
 
+def utc(moment: datetime) -> str:
+    """A time as people read it: ``2025-03-14 09:30 UTC``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def when(event: HealthEvent) -> list[tuple[str, str]]:
+    """When it happens, as (label, time): a scheduled change's maintenance window, else
+    when the event started (and ended)."""
+    start, end = event.start_time, event.end_time
+    if event.category == "scheduledChange" and start:
+        return [("Window", f"{utc(start)} to {utc(end)}" if end else f"from {utc(start)}")]
+    times = [("Started", start), ("Ended", end)]
+    return [(label, utc(moment)) for label, moment in times if moment]
+
+
+def entity_lines(event: HealthEvent, *, limit: int) -> list[str]:
+    """The affected resources (entities), the first ``limit`` of them, the rest counted."""
+    if not event.affected_entities:
+        return []
+    shown = event.affected_entities[:limit]
+    lines = [f"Affected resources ({event.entity_count}):"]
+    lines += [f"  - {entity}" for entity in shown]
+    if event.entity_count > len(shown):
+        lines.append(f"  - and {event.entity_count - len(shown)} more")
+    return lines
+
+
 def health_lines(event: HealthEvent) -> list[str]:
     """The facts of an event, for email bodies (its description comes first)."""
     lines = [
@@ -463,19 +492,25 @@ def health_lines(event: HealthEvent) -> list[str]:
         lines.append(f"Scope:      {event.scope}")
     if event.account:
         lines.append(f"Account:    {event.account}")
-    if event.start_time:
-        lines.append(f"Started:    {iso(event.start_time)}")
-    if event.end_time:
-        lines.append(f"Ended:      {iso(event.end_time)}")
-    lines.append(f"Updated:    {iso(event.last_updated)}")
-    if event.affected_entities:
-        shown = event.affected_entities[:MAX_ENTITIES_LISTED]
-        lines += ["", f"Affected resources ({event.entity_count}):"]
-        lines += [f"  - {entity}" for entity in shown]
-        if event.entity_count > len(shown):
-            lines.append(f"  - ...and {event.entity_count - len(shown)} more")
+    lines += [f"{label + ':':<11} {moment}" for label, moment in when(event)]
+    lines.append(f"Updated:    {utc(event.last_updated)}")
+    if entities := entity_lines(event, limit=MAX_ENTITIES_LISTED):
+        lines += ["", *entities]
     lines += ["", f"AWS Health: {console_link(event)}"]
     return lines
+
+
+def chat_lines(event: HealthEvent) -> list[str]:
+    """The facts of an event for chat, before its description: the window or start time,
+    and the affected resources (capped at :data:`MAX_ENTITIES_CHAT`). They come first so
+    that a channel that caps a long description cuts the description, not them."""
+    lines = [f"{label}: {moment}" for label, moment in when(event)]
+    if event.actionability:
+        lines.append(f"Action: {event.actionability}")
+    if event.account:
+        lines.append(f"Account: {event.account}")
+    entities = entity_lines(event, limit=MAX_ENTITIES_CHAT)
+    return [*lines, *entities, "", event.description.strip() or event.event_type_code]
 
 
 def health_notification(event: HealthEvent, change: HealthChange, *, stack: str) -> Notification:
@@ -492,9 +527,7 @@ def health_notification(event: HealthEvent, change: HealthChange, *, stack: str)
         reason=_REASON[change],
         severity=severity,
         title=title,
-        text=(event.description.strip() or event.event_type_code)
-        + (f"\nAction: {event.actionability}" if event.actionability else "")
-        + (f"\nAccount {event.account}" if event.account else ""),
+        text="\n".join(chat_lines(event)),
         stack=stack,
         alerts=[],
         links=[Link(label="AWS Health event", url=console_link(event))],

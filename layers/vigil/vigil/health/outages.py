@@ -297,16 +297,11 @@ def _resolved(outage: Outage, now: datetime, batch_id: str) -> Outage:
 # ---------------------------------------------------------------------------- runbook
 def runbook_start(outage: Outage) -> RunbookStart:
     """The runbook input for an outage (the runbook validates it: docs/runbook.md)."""
-    reason = (
-        f"AWS outage {outage.state.value}: {outage.service} in {outage.region}"
-        + (f" ({outage.health_event_type})" if outage.health_event_type else "")
-        + (f"; {_resources(outage)} resources failing" if outage.evidence else "")
-    )
     document = {
         "service": outage.service,
         "region": outage.region,
         "severity": Severity.CRITICAL.value,
-        "reason": reason[:500],
+        "reason": _reason(outage),
         "dry_run": True,
         "source": "vigil",
         "requested_by": "vigil-outage-correlation",
@@ -314,14 +309,37 @@ def runbook_start(outage: Outage) -> RunbookStart:
     return RunbookStart(name=outage.incident, input=json.dumps(document, separators=(",", ":")))
 
 
-def start_command(start: RunbookStart, *, runbook_arn: str) -> str:
-    """The exact CLI command that starts the runbook by hand."""
-    return (
-        "aws stepfunctions start-execution"
-        f" --state-machine-arn {runbook_arn}"
-        f" --name {start.name}"
-        f" --input {shlex.quote(start.input)}"
+def _reason(outage: Outage) -> str:
+    reason = (
+        f"AWS outage {outage.state.value}: {outage.service} in {outage.region}"
+        + (f" ({outage.health_event_type})" if outage.health_event_type else "")
+        + (f"; {_resources(outage)} resources failing" if outage.evidence else "")
     )
+    return reason[:500]
+
+
+def start_command(outage: Outage, *, stack: str, runbook_arn: str) -> str:
+    """The ``vigil`` command that starts the runbook for ``outage`` by hand (docs/runbook.md,
+    "Started by Vigil"): a dry run named after the incident, so running it twice, or by two
+    people, starts one execution. The stack's region (the global ``--region``, read from the
+    state machine's ARN) comes before ``runbook``; the outage's region after it."""
+    parts = ["vigil", "--stack", stack]
+    arn = runbook_arn.split(":")
+    if len(arn) > 3 and arn[2] == "states" and arn[3]:
+        parts += ["--region", arn[3]]
+    parts += [
+        "runbook",
+        "start",
+        "--service",
+        outage.service,
+        "--region",
+        outage.region,
+        "--name",
+        outage.incident,
+        "--reason",
+        _reason(outage),
+    ]
+    return shlex.join(parts)
 
 
 # ---------------------------------------------------------------------------- messages
@@ -381,18 +399,19 @@ def outage_notification(
             f"Released: {len(release.still_firing)} still firing (sent again now),"
             f" {release.resolved_meanwhile} resolved meanwhile.",
         ]
-    if change is not OutageChange.RESOLVED:
-        start = runbook_start(outage)
-        lines += ["", f"Incident:  {outage.incident}"]
+    opened = f"Opened:    {iso(outage.opened_at)}"
+    command = None
+    if change is OutageChange.RESOLVED:
+        lines += ["", opened]
+    else:
+        lines += ["", f"Incident:  {outage.incident}", opened]
         if runbook == "start":
             lines.append("Runbook:   started automatically (dry run).")
         else:
-            lines += [
-                "Runbook:   not started. To start it:",
-                f"  {start_command(start, runbook_arn=runbook_arn)}",
-            ]
-    lines += ["", f"Opened:    {iso(outage.opened_at)}", "", "--", f"Vigil ({stack})"]
-    text = "\n".join(lines) + "\n"
+            command = start_command(outage, stack=stack, runbook_arn=runbook_arn)
+            lines.append("Runbook:   not started. To start it (a dry run), run:")
+    email = [*lines, *(["", f"    {command}"] if command else [])]
+    text = "\n".join([*email, "", "--", f"Vigil ({stack})"]) + "\n"
     notification_id = hashlib.sha256(
         f"outage|{outage.incident}|{change.value}".encode()
     ).hexdigest()[:24]
@@ -402,9 +421,10 @@ def outage_notification(
         reason=NotifyReason.RESOLVED if change is OutageChange.RESOLVED else NotifyReason.FIRING,
         severity=Severity.CRITICAL,
         title=title,
-        text="\n".join(lines[2:-3]),  # each channel caps it after escaping (ADR 33)
+        text="\n".join(lines[2:]),  # each channel caps it after escaping (ADR 33)
         stack=stack,
         alerts=[],
+        command=command,
     )
     return publishable(
         chat, text=text, status="resolved" if change is OutageChange.RESOLVED else "firing"

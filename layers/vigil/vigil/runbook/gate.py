@@ -415,7 +415,8 @@ def refusal_notice(
     rendered (ADR 33); the id is derived from the refusal, so a retried notice posts once."""
     what = f"failover {plan}" if plan else "a failover"
     mode = "" if dry_run is None else (" (dry run)" if dry_run else " (live)")
-    title = f"[WARNING] Refused: {refusal.action} {what} of incident {incident_id}"
+    tag = "" if dry_run is None else ("[DRY RUN] " if dry_run else "[LIVE] ")
+    title = f"[WARNING] {tag}Refused: {refusal.action} {what} of incident {incident_id}"
     lines = [
         f"Who:       {refusal.by}",
         f"Identity:  {refusal.principal}",

@@ -417,16 +417,16 @@ def _decide(
         return Reply(f":no_entry_sign: {press.user.actor}: {exc}.", refused=True, notice=notice)
     except (UnknownApprovalError, ApprovalClosedError) as exc:
         return Reply(f":warning: {exc}")
+    mode = "*DRY RUN*" if decided.dry_run else "*LIVE*"
     if decided.state is ApprovalState.PENDING:
         return Reply(
-            f":hourglass: First approval of failover `{decided.plan}` for incident"
+            f":hourglass: {mode} First approval of failover `{decided.plan}` for incident"
             f" `{incident_id}` recorded ({press.user.actor}); a live failover needs a second,"
             " different approver."
         )
     verb = "approved" if approve else "declined"
-    mode = " (dry run)" if decided.dry_run else ""
     return Reply(
-        f":{'white_check_mark' if approve else 'no_entry'}: Failover `{decided.plan}`{mode}"
+        f":{'white_check_mark' if approve else 'no_entry'}: {mode} Failover `{decided.plan}`"
         f" for incident `{incident_id}` {verb} by {decided.decided_by} at {iso(now)}.",
         replace_original=True,
     )

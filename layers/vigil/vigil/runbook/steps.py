@@ -106,21 +106,26 @@ def _notice(
     severity: Severity | None = None,
     resolved: bool = False,
     actions: list[ChatAction] | None = None,
+    command: str | None = None,
 ) -> Notification:
-    """One stakeholder message: email text and the chat payload, with next steps."""
+    """One stakeholder message: email text and the chat payload, with next steps and the
+    commands to run (indented in the email, a code block in chat). Both say first whether
+    the run is a dry run or live."""
     level = severity or incident.request.severity
     body = [
         title,
         "",
         f"Incident:  {incident.incident_id}",
         f"Scope:     {scope_of(incident)}",
-        f"Mode:      {mode_of(incident)}",
+        _mode_line(incident),
         f"Phase:     {incident.phase.value} (status page: {incident.phase.public})",
         "",
         *lines,
     ]
     if next_steps:
         body += ["", "Next steps:", *(f"- {step}" for step in next_steps)]
+    if command:
+        body += ["", *(f"    {line}" for line in command.splitlines())]
     body += ["", "--", f"Vigil ({ports.stack}) - docs/runbook.md"]
     text = "\n".join(body) + "\n"
     chat = ChatPayload(
@@ -129,16 +134,35 @@ def _notice(
         reason=NotifyReason.RESOLVED if resolved else NotifyReason.FIRING,
         severity=level,
         title=title,
-        text="\n".join([*lines, *(f"Next: {s}" for s in next_steps)])[:2900],
+        text="\n".join(
+            [
+                _mode_line(incident),
+                *lines,
+                *(["In Slack, the buttons below answer too."] if actions else []),
+                *(f"Next: {s}" for s in next_steps),
+            ]
+        )[:2900],
         stack=ports.stack,
         alerts=[],
         actions=actions or [],
+        command=command,
     )
     return publishable(chat, text=text, status="resolved" if resolved else "firing")
 
 
 def _tag(incident: Incident) -> str:
     return incident.request.severity.value.upper()
+
+
+def _mode(incident: Incident) -> str:
+    """``[DRY RUN]`` or ``[LIVE]``, in the title of every message about the failover."""
+    return "[DRY RUN]" if incident.request.dry_run else "[LIVE]"
+
+
+def _mode_line(incident: Incident) -> str:
+    if incident.request.dry_run:
+        return "Mode:      DRY RUN - no change will be made"
+    return "Mode:      LIVE - an approved failover changes routing"
 
 
 def _with_refusals(incident: Incident, ports: RunbookPorts) -> Incident:
@@ -419,7 +443,8 @@ def request_gate(
     topic: TopicPort,
 ) -> Incident:
     """Record the pending approval (with the workflow's task token) and ask for a decision:
-    email text, and a Slack message with Approve / Decline buttons."""
+    the ``vigil runbook approve|decline`` commands in every channel (email has no buttons),
+    and Approve / Decline buttons in Slack."""
     incident = load(incident_id, ports)
     plan_name = incident.request.failover_plan
     plan = ports.plans.get(plan_name) if plan_name else None
@@ -446,16 +471,28 @@ def request_gate(
             incident,
             ports=ports,
             key="approval",
-            title=f"[{_tag(incident)}] Approve failover {plan_name}? {scope_of(incident)}",
+            title=f"[{_tag(incident)}] {_mode(incident)} Approve failover {plan_name}?"
+            f" {scope_of(incident)}",
             lines=[
                 f"Plan:      {plan_name}: {plan.description}",
                 *(f"Action:    {action.target()}" for action in plan.actions),
                 f"Lapses:    {iso(approval.expires_at)} (then Vigil escalates, no failover)",
             ],
             next_steps=[
-                "Approve or decline with the buttons below, or:"
-                f" vigil runbook approve|decline {incident_id}",
+                "Approve or decline with the vigil command (docs/runbook.md, Approving or"
+                " declining):",
+            ]
+            if incident.request.dry_run
+            else [
+                "Only an approver named in the rules config (approvers) may decide a live"
+                " failover.",
+                "Approve or decline with the vigil command (docs/runbook.md, Approving or"
+                " declining):",
             ],
+            command="\n".join(
+                f"vigil --stack {ports.stack} runbook {verb} {incident_id}"
+                for verb in ("approve", "decline")
+            ),
             actions=[
                 ChatAction(
                     action_id=APPROVE,
@@ -487,7 +524,8 @@ def declined(
         incident,
         ports=ports,
         key="declined",
-        title=f"[{_tag(incident)}] Failover declined by {who}: {scope_of(incident)}",
+        title=f"[{_tag(incident)}] {_mode(incident)} Failover declined by {who}:"
+        f" {scope_of(incident)}",
         lines=[f"Comment:   {decision.comment or '-'}", "No change was made."],
         next_steps=["Vigil keeps watching AWS Health and our signals and posts updates."],
     )
@@ -517,7 +555,7 @@ def approval_expired(
         incident,
         ports=ports,
         key="approval-expired",
-        title=f"[PAGE] Failover approval timed out: {scope_of(incident)}",
+        title=f"[PAGE] {_mode(incident)} Failover approval timed out: {scope_of(incident)}",
         severity=Severity.CRITICAL,
         lines=[text + "."],
         next_steps=[
@@ -632,7 +670,9 @@ def _after_failover(
             incident,
             ports=ports,
             key="failover",
-            title=f"[{_tag(incident)}] Failover {name} {done}: {scope_of(incident)}",
+            title=f"[{_tag(incident)}] {_mode(incident)} Failover {name}"
+            f" {'previewed' if dry else 'executed'}:"
+            f" {scope_of(incident)}",
             lines=lines,
             next_steps=["Check that traffic moved; Vigil monitors until recovery."],
         )
@@ -641,7 +681,7 @@ def _after_failover(
             incident,
             ports=ports,
             key="failover-failed",
-            title=f"[PAGE] Failover {name} FAILED: {scope_of(incident)}",
+            title=f"[PAGE] {_mode(incident)} Failover {name} FAILED: {scope_of(incident)}",
             severity=Severity.CRITICAL,
             lines=lines,
             next_steps=[
