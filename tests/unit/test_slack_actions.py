@@ -641,6 +641,28 @@ def _press_as(action_id: str, value: str, user_id: str, name: str) -> ButtonPres
     return parse_action(_body(payload))
 
 
+def test_a_name_in_a_reply_is_text_not_mrkdwn() -> None:
+    """A Slack user name is the user's to choose: the reply shows it, never a mention or a
+    link it spells (docs/architecture.md, ADR 33)."""
+    store = MemoryApprovalStore()
+    _live_gate(store)
+
+    reply = handle(
+        _press_as("runbook_approve", "inc-9", "U0EVE", "<!channel> <https://evil.example|ok>"),
+        now=NOW,
+        approvals=store,
+        callback=RecordingCallback(),
+        silences=SilenceBook(),
+        approvers=TWO,
+    )
+
+    assert reply is not None
+    assert reply.refused
+    assert "<!channel>" not in reply.text
+    assert "<https://evil.example" not in reply.text
+    assert "&lt;!channel&gt;" in reply.text
+
+
 def test_a_live_failover_needing_two_approvers_waits_for_a_second_different_one() -> None:
     store, callback = MemoryApprovalStore(), RecordingCallback()
     _live_gate(store)

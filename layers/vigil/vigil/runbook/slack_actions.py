@@ -50,6 +50,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from vigil.alerting.messages import warning_notice
 from vigil.alerting.silences import Silence, SilenceWindowError, new_silence
 from vigil.channels.buttons import APPROVE, DECLINE, SILENCE, SilenceButton
+from vigil.channels.render import slack_text
 from vigil.core.clock import iso
 from vigil.core.errors import ConflictError, InvalidEventError, VigilError, describe_validation
 from vigil.core.model import Contract, Notification
@@ -414,20 +415,25 @@ def _decide(
                 plan=gate.plan if gate else None,
                 dry_run=gate.dry_run if gate else None,
             )
-        return Reply(f":no_entry_sign: {press.user.actor}: {exc}.", refused=True, notice=notice)
+        return Reply(
+            f":no_entry_sign: {slack_text(press.user.actor)}: {slack_text(str(exc))}.",
+            refused=True,
+            notice=notice,
+        )
     except (UnknownApprovalError, ApprovalClosedError) as exc:
-        return Reply(f":warning: {exc}")
+        return Reply(f":warning: {slack_text(str(exc))}")
     mode = "*DRY RUN*" if decided.dry_run else "*LIVE*"
     if decided.state is ApprovalState.PENDING:
         return Reply(
             f":hourglass: {mode} First approval of failover `{decided.plan}` for incident"
-            f" `{incident_id}` recorded ({press.user.actor}); a live failover needs a second,"
-            " different approver."
+            f" `{incident_id}` recorded ({slack_text(press.user.actor)}); a live failover needs"
+            " a second, different approver."
         )
     verb = "approved" if approve else "declined"
     return Reply(
         f":{'white_check_mark' if approve else 'no_entry'}: {mode} Failover `{decided.plan}`"
-        f" for incident `{incident_id}` {verb} by {decided.decided_by} at {iso(now)}.",
+        f" for incident `{incident_id}` {verb} by {slack_text(decided.decided_by or '')}"
+        f" at {iso(now)}.",
         replace_original=True,
     )
 
@@ -495,7 +501,7 @@ def _silence(
             allowed, reason = False, str(exc)
         if not allowed:
             return Reply(
-                f":no_entry_sign: {press.user.actor}: {reason}.",
+                f":no_entry_sign: {slack_text(press.user.actor)}: {slack_text(reason)}.",
                 refused=True,
                 notice=silence_refusal_notice(press, now=now, reason=reason, stack=stack),
             )
@@ -517,13 +523,14 @@ def _silence(
         )
         silences.create(silence)
     except SilenceWindowError as exc:
-        return Reply(f":warning: {exc}")
+        return Reply(f":warning: {slack_text(str(exc))}")
     except ConflictError:
         return Reply(f":zzz: Silence `{silence_id}` was already created by this button press.")
     matchers = " ".join(f"{label}={pattern}" for label, pattern in button.match.items())
     return Reply(
         f":zzz: Silenced `{matchers}` until {iso(silence.ends_at)} (silence `{silence_id}`,"
-        f" by {press.user.actor}). End it early with `vigil silence expire {silence_id}`."
+        f" by {slack_text(press.user.actor)}). End it early with"
+        f" `vigil silence expire {silence_id}`."
     )
 
 
