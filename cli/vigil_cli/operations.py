@@ -203,7 +203,7 @@ def decide_approval(
             f"first approval of failover {decided.plan} of incident {incident_id} recorded as"
             f" {actor} at {iso(now)}; a live failover needs a second, different approver"
         )
-    mode = " (dry run)" if decided.dry_run else ""
+    mode = " (dry run)" if decided.dry_run else " (live)"
     return (
         f"{decided.state.value} failover {decided.plan}{mode} of incident {incident_id}"
         f" as {actor} at {iso(now)}"
