@@ -140,6 +140,7 @@ def test_collector_drills_into_every_function_when_the_account_aggregate_breache
         "lambda.duration_timeout",
         "lambda.errors",
         "lambda.iterator_age",
+        "lambda.new_error_type",
         "lambda.reserved_concurrency",
         "lambda.throttles",
         "quota.usage",
