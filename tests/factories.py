@@ -1,5 +1,8 @@
 """Builders for domain objects used across the test suites."""
 
+import base64
+import gzip
+import json
 from datetime import UTC, datetime, timedelta
 
 from vigil.core.model import Labels, Signal, SignalBatch
@@ -52,3 +55,26 @@ def batch(at: datetime, *signals: Signal) -> SignalBatch:
 
 def minutes(count: int) -> timedelta:
     return timedelta(minutes=count)
+
+
+def awslogs_data(document: object) -> str:
+    """``awslogs.data`` as CloudWatch Logs writes it for a subscriber: base64 of gzip of JSON
+    (CloudWatch Logs User Guide, "Real-time processing of log data with subscriptions")."""
+    return base64.b64encode(gzip.compress(json.dumps(document).encode(), mtime=0)).decode()
+
+
+CONTROL_MESSAGE = {
+    "messageType": "CONTROL_MESSAGE",
+    "owner": "CloudwatchLogs",
+    "logGroup": "",
+    "logStream": "",
+    "subscriptionFilters": [],
+    "logEvents": [
+        {
+            "id": "",
+            "timestamp": 1432826855000,
+            "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose.",
+        }
+    ],
+}
+"""The message CloudWatch Logs sends to check a destination (the AWS guide's sample)."""

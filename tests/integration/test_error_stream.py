@@ -8,8 +8,6 @@ filters with AWS Lambda"); the error lines are the Python 3.13 runtime's unhandl
 record (AWS Lambda Developer Guide, "Lambda function errors in Python").
 """
 
-import base64
-import gzip
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.factories import ACCOUNT, REGION, T0, labels
+from tests.factories import ACCOUNT, CONTROL_MESSAGE, REGION, T0, awslogs_data, labels
 from tests.integration.conftest import BATCH_BUCKET, FakeContext
 from vigil.adapters.alert_store import AlertStore
 from vigil.adapters.collector_state import CollectorState
@@ -234,8 +232,7 @@ def _payload(group: str, messages: list[tuple[datetime, str]]) -> dict[str, Any]
             for n, (at, text) in enumerate(messages)
         ],
     }
-    data = base64.b64encode(gzip.compress(json.dumps(document).encode())).decode()
-    return {"awslogs": {"data": data}}
+    return {"awslogs": {"data": awslogs_data(document)}}
 
 
 PYTHON_ERROR = (
@@ -280,21 +277,7 @@ def test_the_handler_tracks_a_delivery_and_starts_an_evaluation(handler: ModuleT
 
 
 def test_the_handler_skips_control_messages_and_other_log_groups(handler: ModuleType) -> None:
-    control = {
-        "messageType": "CONTROL_MESSAGE",
-        "owner": "CloudwatchLogs",
-        "logGroup": "",
-        "logStream": "",
-        "subscriptionFilters": [],
-        "logEvents": [
-            {
-                "id": "",
-                "timestamp": 1432826855000,
-                "message": "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream.",
-            }
-        ],
-    }
-    data = base64.b64encode(gzip.compress(json.dumps(control).encode())).decode()
+    data = awslogs_data(CONTROL_MESSAGE)
     other = _payload("/ecs/orders", [(T0, PYTHON_ERROR)])
 
     assert handler.lambda_handler({"awslogs": {"data": data}}, FakeContext("s")) == {

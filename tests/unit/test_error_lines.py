@@ -51,6 +51,7 @@ from typing import Any
 
 import pytest
 
+from tests.factories import CONTROL_MESSAGE, awslogs_data
 from vigil.core.errors import InvalidEventError
 from vigil.tracking.logs import (
     FILTER_PATTERN,
@@ -68,11 +69,6 @@ DATA = Path(__file__).parent / "data" / "lambda_logs"
 T = 1_700_000_000_000  # ms: 2023-11-14T22:13:20Z
 RID = "8f507cfc-xmpl-4697-b07a-ac58fc914c95"
 NBSP = "\u00a0"
-
-
-def encode(document: object) -> str:
-    """``awslogs.data`` as CloudWatch Logs writes it: base64 of gzip of JSON."""
-    return base64.b64encode(gzip.compress(json.dumps(document).encode())).decode()
 
 
 def batch(*messages: str, group: str = "/aws/lambda/orders-api") -> LogBatch:
@@ -161,7 +157,7 @@ DOCUMENTED_DECODED = {
 
 
 def test_the_documented_decoded_batch_reads_and_a_healthy_report_is_no_error() -> None:
-    decoded = decode_subscription(encode(DOCUMENTED_DECODED))
+    decoded = decode_subscription(awslogs_data(DOCUMENTED_DECODED))
     assert decoded is not None
     assert decoded.log_group == "/aws/lambda/echo-nodejs"
     assert function_of(decoded.log_group) == "echo-nodejs"
@@ -171,21 +167,7 @@ def test_the_documented_decoded_batch_reads_and_a_healthy_report_is_no_error() -
 
 def test_a_control_message_is_ignored() -> None:
     # [subscriptions]: the message CloudWatch Logs sends to check a destination.
-    control = {
-        "messageType": "CONTROL_MESSAGE",
-        "owner": "CloudwatchLogs",
-        "logGroup": "",
-        "logStream": "",
-        "subscriptionFilters": [],
-        "logEvents": [
-            {
-                "id": "",
-                "timestamp": 1432826855000,
-                "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose.",
-            }
-        ],
-    }
-    assert decode_subscription(encode(control)) is None
+    assert decode_subscription(awslogs_data(CONTROL_MESSAGE)) is None
 
 
 def test_fields_aws_adds_later_are_ignored() -> None:
@@ -194,7 +176,7 @@ def test_fields_aws_adds_later_are_ignored() -> None:
         "policyLevel": "ACCOUNT_LEVEL_POLICY",
         "logEvents": [{"id": "1", "timestamp": T, "message": "[ERROR] boom", "extra": {"a": 1}}],
     }
-    decoded = decode_subscription(encode(document))
+    decoded = decode_subscription(awslogs_data(document))
     assert decoded is not None
     assert [line.message for line in error_lines(decoded)] == ["boom"]
 
@@ -204,14 +186,14 @@ def test_fields_aws_adds_later_are_ignored() -> None:
     [
         ("not base64!", "not base64"),
         (base64.b64encode(b"plain text").decode(), "not gzip"),
-        (base64.b64encode(gzip.compress(b"{nope"))[:-8].decode() + "AAAAAAA=", "gzip"),
-        (base64.b64encode(gzip.compress(b"{nope")).decode(), "not JSON"),
-        (encode([1, 2]), "expected a JSON object, got list"),
-        (encode({"messageType": "HEARTBEAT"}), "messageType 'HEARTBEAT'"),
-        (encode({**DOCUMENTED_DECODED, "logEvents": None}), "logEvents"),
-        (encode({**DOCUMENTED_DECODED, "logGroup": ""}), "logGroup"),
+        (base64.b64encode(gzip.compress(b"{nope", mtime=0))[:-8].decode() + "AAAAAAA=", "gzip"),
+        (base64.b64encode(gzip.compress(b"{nope", mtime=0)).decode(), "not JSON"),
+        (awslogs_data([1, 2]), "expected a JSON object, got list"),
+        (awslogs_data({"messageType": "HEARTBEAT"}), "messageType 'HEARTBEAT'"),
+        (awslogs_data({**DOCUMENTED_DECODED, "logEvents": None}), "logEvents"),
+        (awslogs_data({**DOCUMENTED_DECODED, "logGroup": ""}), "logGroup"),
         (
-            encode({**DOCUMENTED_DECODED, "logEvents": [{"id": "1", "timestamp": "soon"}]}),
+            awslogs_data({**DOCUMENTED_DECODED, "logEvents": [{"id": "1", "timestamp": "soon"}]}),
             "logEvents.0.timestamp",
         ),
     ],
