@@ -7,31 +7,27 @@ travel as message attributes so SNS filter policies can route on them.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from vigil.alerting.grouping import Group
-from vigil.alerting.links import cost_links, lambda_links
+from vigil.alerting.links import request_lines_link, resource_links, trace_link
 from vigil.core.clock import iso
 from vigil.core.model import (
     Alert,
     AlertState,
     AlertView,
     ChatPayload,
+    Labels,
     Link,
     Notification,
     NotifyReason,
     Severity,
 )
-from vigil.rules.kinds import COST_KINDS, kind_title
+from vigil.rules.kinds import kind_title
 from vigil.rules.routing import Receiver
-
-_METRIC_BY_KIND = {
-    "lambda.errors": "Errors",
-    "lambda.async_errors": "Errors",
-    "lambda.throttles": "Throttles",
-}
 
 _REASON_WORDS = {
     NotifyReason.FIRING: "firing",
@@ -41,16 +37,55 @@ _REASON_WORDS = {
 }
 
 
-def links_for(alert: Alert) -> list[Link]:
-    if alert.labels.kind in COST_KINDS:
-        return cost_links()
-    metric = _METRIC_BY_KIND.get(alert.labels.kind)
-    if metric is None:
-        return []
-    return lambda_links(alert.labels, metric=metric, window_end=alert.evidence.observed_at)
+def links_for(alert: Alert, *, stack: str | None = None, runbook: str | None = None) -> list[Link]:
+    """The alert's links: its runbook first when the config names one, then the console pages
+    of its resource (``vigil.alerting.links``)."""
+    links = [Link(label="Runbook", url=runbook)] if runbook else []
+    return links + resource_links(alert.labels, window_end=alert.evidence.observed_at, stack=stack)
 
 
-def view(alert: Alert) -> AlertView:
+def error_links(alert: Alert) -> dict[str, list[Link]]:
+    """Each tracked error's links: a sample trace, and its request's log lines over the alert's
+    window (widened to the sample when it was seen outside it)."""
+    labels, evidence = alert.labels, alert.evidence
+    end = evidence.observed_at
+    start = end - timedelta(seconds=evidence.window_seconds)
+    found: dict[str, list[Link]] = {}
+    for group in evidence.errors:
+        links = [trace_link(labels.region, group.trace_id)] if group.trace_id else []
+        if group.request_id:
+            links.append(
+                request_lines_link(
+                    labels.region,
+                    labels.resource,
+                    group.request_id,
+                    start=min(start, group.last_seen) - _MARGIN,
+                    end=max(end, group.last_seen) + _MARGIN,
+                )
+            )
+        if shown := [link for link in links if link is not None]:
+            found[group.fingerprint] = shown
+    return found
+
+
+_MARGIN = timedelta(minutes=1)
+"""Around a request's lines: a log line is stamped when written, its metric at the minute."""
+
+type Runbooks = Callable[[Labels], str | None]
+"""The runbook URL the config names for an alert's labels (``vigil.rules.overrides``)."""
+
+
+def _no_runbook(_labels: Labels) -> str | None:
+    return None
+
+
+def view(
+    alert: Alert,
+    *,
+    now: datetime | None = None,
+    stack: str | None = None,
+    runbooks: Runbooks = _no_runbook,
+) -> AlertView:
     return AlertView(
         fingerprint=alert.fingerprint,
         labels=alert.labels,
@@ -60,7 +95,9 @@ def view(alert: Alert) -> AlertView:
         first_seen=alert.first_seen,
         fired_at=alert.fired_at,
         resolved_at=alert.resolved_at,
-        links=links_for(alert),
+        links=links_for(alert, stack=stack, runbook=runbooks(alert.labels)),
+        at=now,
+        error_links=error_links(alert),
     )
 
 
@@ -148,18 +185,27 @@ def group_message(
 
 
 def group_notification(
-    message: GroupMessage, *, stack: str, batch_id: str, receiver: Receiver
+    message: GroupMessage,
+    *,
+    stack: str,
+    batch_id: str,
+    receiver: Receiver,
+    now: datetime | None = None,
+    runbooks: Runbooks = _no_runbook,
 ) -> Notification:
-    """The rendered notification of a group's message: chat payload and email body."""
+    """The rendered notification of a group's message: chat payload and email body. ``now``
+    is the evaluation's time, which says for how long each alert has fired; ``runbooks``
+    names each alert's runbook."""
     group, reason = message.group, message.reason
     firing, resolved, ordered = message.firing, message.resolved, message.ordered
     notification_id = hashlib.sha256(
         f"{group.group_id}|{batch_id}|{message.group_reason.value}".encode()
     ).hexdigest()[:24]
     title = message.title
+    views = [view(a, now=now, stack=stack, runbooks=runbooks) for a in ordered[:MAX_GROUP_VIEWS]]
     if len(ordered) == 1:
         alert = ordered[0]
-        text = email_text(alert, reason, stack=stack)
+        text = email_text(alert, reason, stack=stack, shown=views[0])
         summary = alert.evidence.summary
     else:
         listed = [
@@ -170,8 +216,15 @@ def group_notification(
         if len(ordered) > _GROUP_LINES:
             listed.append(f"- ...and {len(ordered) - _GROUP_LINES} more")
         summary = "\n".join(listed[:40])
+        # the email lists every alert; the first ones with when and their first links
+        detailed = [
+            line
+            for index, item in enumerate(listed)
+            for line in [item, *(_email_details(views[index]) if index < len(views) else [])]
+        ]
         text = (
-            "\n".join([title, "", *listed, "", "--", f"Vigil ({stack}) - group {group.key}"]) + "\n"
+            "\n".join([title, "", *detailed, "", "--", f"Vigil ({stack}) - group {group.key}"])
+            + "\n"
         )
     chat = ChatPayload(
         notification_id=notification_id,
@@ -181,7 +234,7 @@ def group_notification(
         title=title,
         text=summary,
         stack=stack,
-        alerts=[view(a) for a in ordered[:MAX_GROUP_VIEWS]],
+        alerts=views,
         receiver=receiver.name,
         group_id=group.group_id,
     )
@@ -281,8 +334,21 @@ def publishable(
     )
 
 
-def email_text(alert: Alert, reason: NotifyReason, *, stack: str) -> str:
+def _email_details(shown: AlertView) -> list[str]:
+    """Under an alert of a group's email: since when, and its first two links."""
+    return [f"  {shown.timing}", *(f"  {plain(link)}" for link in shown.links[:2])]
+
+
+def plain(link: Link) -> str:
+    return f"{link.label}: {link.url}"
+
+
+def email_text(
+    alert: Alert, reason: NotifyReason, *, stack: str, shown: AlertView | None = None
+) -> str:
+    """An alert's email: plain text, every link written out (email has no buttons)."""
     labels, evidence = alert.labels, alert.evidence
+    shown = shown or view(alert, stack=stack)
     lines = [
         title_for(alert, reason),
         "",
@@ -294,15 +360,20 @@ def email_text(alert: Alert, reason: NotifyReason, *, stack: str) -> str:
         f"Severity:   {alert.severity.value}",
         f"Value:      {evidence.describe_value()}",
         f"Window:     {evidence.window_text} ending {_hm(evidence.observed_at)}",
+        f"When:       {shown.timing}",
         f"First seen: {_hm(alert.first_seen)}",
     ]
     if alert.fired_at:
         lines.append(f"Firing at:  {_hm(alert.fired_at)}")
     if alert.state is AlertState.RESOLVED and alert.resolved_at:
         lines.append(f"Resolved:   {_hm(alert.resolved_at)}")
-    links = links_for(alert)
-    if links:
-        lines += ["", *[f"{link.label}: {link.url}" for link in links]]
+    if evidence.errors:
+        lines += ["", "Top errors:"]
+        for group, line in zip(evidence.errors, shown.error_lines(), strict=True):
+            lines.append(f"- {line}")
+            lines += [f"    {plain(link)}" for link in shown.error_links.get(group.fingerprint, [])]
+    if shown.links:
+        lines += ["", *[plain(link) for link in shown.links]]
     lines += [
         "",
         "--",

@@ -214,6 +214,8 @@ def _commit(decision: _Decision, ctx: _Context, *, fold: bool) -> Notification |
                     stack=ctx.stack,
                     batch_id=ctx.batch.batch_id,
                     receiver=ctx.rules.routing.receiver(decision.group.receiver),
+                    now=ctx.batch.collected_at,
+                    runbooks=ctx.rules.runbook_url,
                 )
             after = flushed(
                 decision.group,

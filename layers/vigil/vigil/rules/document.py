@@ -23,6 +23,7 @@ from pydantic import (
 
 from vigil.core.errors import ConfigError, describe_validation
 from vigil.core.json_lines import line_and_column
+from vigil.core.model import Labels
 from vigil.rules.base import (
     ConfigModel,
 )
@@ -45,6 +46,7 @@ from vigil.rules.overrides import (
     checked,
     merge,
     rule_sections,
+    runbook_url,
 )
 from vigil.rules.routing import RoutingConfig
 from vigil.rules.volume import KIND_SPECS, VolumeAwareRule
@@ -237,6 +239,13 @@ class RulesConfig(ConfigModel):
         return self._resolver.resolver(
             self, lambda: Resolver(self.overrides, rule_sections(dict(self)))
         )
+
+    def runbook_url(self, labels: Labels) -> str | None:
+        """The runbook an alert links (docs/rules.md, "Per-resource overrides"): the last entry
+        of ``overrides`` that selects its kind and resource and names one."""
+        if not self.overrides:
+            return None
+        return runbook_url(self.overrides, labels.kind, labels.resource, {})
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "VIGIL_RULES") -> "RulesConfig":
