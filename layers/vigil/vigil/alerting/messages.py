@@ -20,13 +20,17 @@ from vigil.core.model import (
     AlertState,
     AlertView,
     ChatPayload,
+    Evidence,
     Labels,
     Link,
     Notification,
     NotifyReason,
     Severity,
+    Signal,
 )
+from vigil.rules.base import plural
 from vigil.rules.kinds import kind_title
+from vigil.rules.volume import KIND_SPECS
 from vigil.rules.routing import Receiver
 
 _REASON_WORDS = {
@@ -99,6 +103,59 @@ def view(
         at=now,
         error_links=error_links(alert),
     )
+
+
+def evidence_now(alert: Alert, signal: Signal | None, *, at: datetime) -> Evidence:
+    """What a resolving alert shows: the value of the signal its rule judged normal, or, with
+    no signal for its kind in the batch (collectors leave out nothing to report), none at
+    ``at``: "0 errors in 1,200 invocations over 5 min (0.00%), below 1.00%"."""
+    before = alert.evidence
+    if signal is None:
+        window = before.window_text
+        return Evidence(
+            value=0.0,
+            threshold=before.threshold,
+            unit=before.unit,
+            window_seconds=before.window_seconds,
+            observed_at=at,
+            summary=f"No {kind_title(alert.labels.kind)} in the last {window}",
+        )
+    same_unit = signal.unit == before.unit
+    now = Evidence(
+        value=signal.value,
+        threshold=before.threshold if same_unit else 0.0,
+        unit=signal.unit,
+        window_seconds=signal.window_seconds,
+        observed_at=signal.observed_at,
+        summary="",
+        samples=signal.samples,
+    )
+    spec = KIND_SPECS.get(alert.labels.kind)
+    if spec is not None:
+        events, volume = signal.samples.get(spec.event, 0.0), signal.samples.get(spec.volume, 0.0)
+        said = (
+            f"{plural(events, spec.event[:-1])} in {plural(volume, spec.volume[:-1])}"
+            f" over {now.window_text} ({_amount(signal.value, signal.unit)})"
+        )
+    else:
+        counts = ", ".join(
+            f"{name.replace('_', ' ')} {value:,.6g}" for name, value in signal.samples.items()
+        )
+        said = f"{_amount(signal.value, signal.unit)} over {now.window_text}" + (
+            f" ({counts})" if counts else ""
+        )
+    if same_unit:
+        word = "below" if signal.value < before.threshold else "judged normal against"
+        said += f", {word} {_amount(before.threshold, before.unit)}"
+    return now.model_copy(update={"summary": f"Now {said}"})
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit == "Percent":
+        return f"{value:.2f}%"
+    if unit == "USD":
+        return f"${value:,.2f}"
+    return f"{value:,.0f}" if unit == "Count" else f"{value:g} {unit}"
 
 
 def title_for(alert: Alert, reason: NotifyReason) -> str:
