@@ -39,6 +39,7 @@ from vigil.channels.chatbot import chatbot_notification
 from vigil.channels.slack import slack_message
 from vigil.channels.teams import teams_message
 from vigil.channels.webhook import webhook_payload
+from vigil.core.errors import ConfigError
 from vigil.core.model import (
     Alert,
     AlertState,
@@ -138,7 +139,9 @@ def test_each_resource_link_has_the_form_of_its_console() -> None:
 def test_a_name_is_percent_encoded_in_every_link() -> None:
     for kind in ("sqs.dlq_messages", "dynamodb.throttles", "kinesis.write_throttles", "s3.latency"):
         for url in _urls(kind, "a b&c#d").values():
-            assert " " not in url and "&c" not in url and "#d" not in url, url
+            assert " " not in url, url
+            assert "&c" not in url, url
+            assert "#d" not in url, url
 
 
 def test_a_trace_link_opens_the_trace_and_refuses_anything_else() -> None:
@@ -251,14 +254,17 @@ def test_every_channel_shows_the_errors_escaped_with_their_links() -> None:
         assert parsed is not None
         parsed.validate_json()
     errors = next(b["text"]["text"] for b in slack["blocks"] if "Top errors" in str(b))
-    assert "&lt;!channel&gt;" in errors and "<!channel>" not in errors
+    assert "&lt;!channel&gt;" in errors
+    assert "<!channel>" not in errors
     assert "&lt;https://evil.example|click&gt;" in errors
-    assert "|Trace>" in errors and "|Log lines>" in errors
+    assert "|Trace>" in errors
+    assert "|Log lines>" in errors
 
     card = teams_message(payload)
     assert problems("teams", card) == []
     teams = json.dumps(card)
-    assert "\\\\<!channel\\\\>" in teams and "[Trace](https://" in teams
+    assert "\\\\<!channel\\\\>" in teams
+    assert "[Trace](https://" in teams
 
     document = webhook_payload(payload)
     assert problems("webhook", document) == []
@@ -395,7 +401,5 @@ def test_a_runbook_entry_selects_by_kind_and_resource_and_the_last_wins() -> Non
 
 @pytest.mark.parametrize("url", ["wiki.example/x", "https://a b", "https://x|y", "javascript:x"])
 def test_a_runbook_url_that_is_no_web_link_fails_the_config(url: str) -> None:
-    from vigil.core.errors import ConfigError
-
     with pytest.raises(ConfigError, match=r"overrides\.0\.runbook_url"):
         RulesConfig.from_json(json.dumps({"overrides": [{"resources": ["*"], "runbook_url": url}]}))

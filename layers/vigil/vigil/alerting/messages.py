@@ -30,8 +30,8 @@ from vigil.core.model import (
 )
 from vigil.rules.base import plural
 from vigil.rules.kinds import kind_title
-from vigil.rules.volume import KIND_SPECS
 from vigil.rules.routing import Receiver
+from vigil.rules.volume import KIND_SPECS
 
 _REASON_WORDS = {
     NotifyReason.FIRING: "firing",
