@@ -403,3 +403,23 @@ def test_a_runbook_entry_selects_by_kind_and_resource_and_the_last_wins() -> Non
 def test_a_runbook_url_that_is_no_web_link_fails_the_config(url: str) -> None:
     with pytest.raises(ConfigError, match=r"overrides\.0\.runbook_url"):
         RulesConfig.from_json(json.dumps({"overrides": [{"resources": ["*"], "runbook_url": url}]}))
+
+
+def test_a_storm_of_error_alerts_makes_a_message_sns_takes() -> None:
+    """The first 5 alerts of a message carry their errors, the rest are listed without."""
+    errors = [_error(f"{i:016x}", message="é<&" * 166) for i in range(5)]
+    signals = [
+        error_signal(f"fn-{n:02}", invocations=1_000, errors=500).model_copy(
+            update={"errors": errors}
+        )
+        for n in range(40)
+    ]
+    grouped = {"lambda_errors": {"for_minutes": 0}, "routing": {"route": {"group_by": ["kind"]}}}
+    sent = _evaluate(batch(T0, *signals), config=json.dumps(grouped))
+    payload = ChatPayload.model_validate_json(json.loads(sent[0].message)["lambda"])
+
+    assert len(payload.alerts) == 20
+    assert [bool(alert.evidence.errors) for alert in payload.alerts] == [True] * 5 + [False] * 15
+    # SNS takes 256 KB; a non-ASCII message is escaped twice (\\u00e9, 7 bytes a character)
+    assert len(sent[0].message.encode()) < 160_000
+    assert len(slack_message(payload)["blocks"]) <= 50

@@ -89,13 +89,20 @@ def view(
     now: datetime | None = None,
     stack: str | None = None,
     runbooks: Runbooks = _no_runbook,
+    errors: bool = True,
 ) -> AlertView:
+    """The alert as a notification carries it; without ``errors``, its tracked errors left out
+    (a group message details the first :data:`MAX_ERROR_VIEWS` alerts' errors only)."""
+    evidence = alert.evidence
+    if not errors and evidence.errors:
+        evidence = evidence.model_copy(update={"errors": []})
+        alert = alert.model_copy(update={"evidence": evidence})
     return AlertView(
         fingerprint=alert.fingerprint,
         labels=alert.labels,
         state=alert.state,
         severity=alert.severity,
-        evidence=alert.evidence,
+        evidence=evidence,
         first_seen=alert.first_seen,
         fired_at=alert.fired_at,
         resolved_at=alert.resolved_at,
@@ -166,6 +173,10 @@ def title_for(alert: Alert, reason: NotifyReason) -> str:
 
 # A grouped message lists every alert in its text, and carries the first ones in full.
 MAX_GROUP_VIEWS = 20
+MAX_ERROR_VIEWS = 5
+"""Alerts of one message shown with their tracked errors and links (about 9 KB each at most),
+so that a storm's message stays far below SNS's 256 KB and its group item below DynamoDB's
+400 KB (ADR 28)."""
 _GROUP_LINES = 100
 
 
@@ -259,7 +270,10 @@ def group_notification(
         f"{group.group_id}|{batch_id}|{message.group_reason.value}".encode()
     ).hexdigest()[:24]
     title = message.title
-    views = [view(a, now=now, stack=stack, runbooks=runbooks) for a in ordered[:MAX_GROUP_VIEWS]]
+    views = [
+        view(a, now=now, stack=stack, runbooks=runbooks, errors=index < MAX_ERROR_VIEWS)
+        for index, a in enumerate(ordered[:MAX_GROUP_VIEWS])
+    ]
     if len(ordered) == 1:
         alert = ordered[0]
         text = email_text(alert, reason, stack=stack, shown=views[0])
