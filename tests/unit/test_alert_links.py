@@ -54,6 +54,7 @@ from vigil.core.model import (
 from vigil.evaluation.pipeline import evaluate
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import KINDS
+from vigil.rules.overrides import read_tags, rule_sections
 
 CONSOLE = re.compile(r"^https://(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.console\.aws\.amazon\.com/\S+$")
 
@@ -423,3 +424,45 @@ def test_a_storm_of_error_alerts_makes_a_message_sns_takes() -> None:
     # SNS takes 256 KB; a non-ASCII message is escaped twice (\\u00e9, 7 bytes a character)
     assert len(sent[0].message.encode()) < 160_000
     assert len(slack_message(payload)["blocks"]) <= 50
+
+
+def test_a_resource_names_its_runbook_by_its_vigil_runbook_tag() -> None:
+    config = json.dumps(
+        {
+            "lambda_errors": {"for_minutes": 0},
+            "overrides": [
+                {"tags": {"team": "payments"}, "runbook_url": "https://wiki.example/pay"}
+            ],
+        }
+    )
+    tagged = error_signal("orders-api", invocations=1_000, errors=500).model_copy(
+        update={"tags": {"vigil:runbook": "https://wiki.example/orders"}}
+    )
+    team = error_signal("pay-api", invocations=1_000, errors=500).model_copy(
+        update={"tags": {"team": "payments"}}
+    )
+    sent = _evaluate(batch(T0, tagged, team), config=config)
+    runbooks = {
+        alert.labels.resource: alert.links[0].url
+        for notification in sent
+        for alert in ChatPayload.model_validate_json(
+            json.loads(notification.message)["lambda"]
+        ).alerts
+        if alert.links[0].label == "Runbook"
+    }
+
+    assert runbooks == {
+        "orders-api": "https://wiki.example/orders",
+        "pay-api": "https://wiki.example/pay",
+    }
+
+
+def test_a_runbook_tag_that_is_no_web_link_is_a_tag_problem() -> None:
+    rules = RulesConfig()
+    told = read_tags({"vigil:runbook": "wiki/orders"}, rule_sections(dict(rules)))
+
+    assert told.problems == ("tag vigil:runbook=wiki/orders: expected an http(s) URL",)
+    assert (
+        read_tags({"vigil:runbook": "https://w.example/o"}, rule_sections(dict(rules))).problems
+        == ()
+    )

@@ -27,9 +27,12 @@ from vigil.core.model import (
     NotifyReason,
     Severity,
     Signal,
+    SignalBatch,
 )
 from vigil.rules.base import plural
+from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import kind_title
+from vigil.rules.overrides import RUNBOOK_TAG
 from vigil.rules.routing import Receiver
 from vigil.rules.volume import KIND_SPECS
 
@@ -81,6 +84,20 @@ type Runbooks = Callable[[Labels], str | None]
 
 def _no_runbook(_labels: Labels) -> str | None:
     return None
+
+
+def runbook_lookup(rules: RulesConfig, batch: SignalBatch) -> Runbooks:
+    """The runbooks of an evaluation's alerts: by the config's ``overrides`` and the
+    ``vigil:runbook`` tag of each resource, whose tags its signal in ``batch`` carries (an
+    alert with no signal in the batch, a resolved one, is matched without tags)."""
+    tagged = {s.labels.fingerprint: s.tags for s in batch.signals if s.tags}
+    if not rules.overrides and not any(RUNBOOK_TAG in tags for tags in tagged.values()):
+        return _no_runbook
+
+    def runbook(labels: Labels) -> str | None:
+        return rules.runbook_url(labels, tagged.get(labels.fingerprint, {}))
+
+    return runbook
 
 
 def view(

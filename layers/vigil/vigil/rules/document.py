@@ -240,12 +240,11 @@ class RulesConfig(ConfigModel):
             self, lambda: Resolver(self.overrides, rule_sections(dict(self)))
         )
 
-    def runbook_url(self, labels: Labels) -> str | None:
-        """The runbook an alert links (docs/rules.md, "Per-resource overrides"): the last entry
-        of ``overrides`` that selects its kind and resource and names one."""
-        if not self.overrides:
-            return None
-        return runbook_url(self.overrides, labels.kind, labels.resource, {})
+    def runbook_url(self, labels: Labels, tags: Mapping[str, str] | None = None) -> str | None:
+        """The runbook an alert links (docs/rules.md, "Per-resource overrides"): its resource's
+        ``vigil:runbook`` tag, else the last entry of ``overrides`` that selects it and names
+        one."""
+        return runbook_url(self.overrides, labels.kind, labels.resource, tags or {})
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "VIGIL_RULES") -> "RulesConfig":
