@@ -302,6 +302,10 @@ def test_a_storm_message_with_errors_stays_within_block_kit_limits() -> None:
 
 def test_since_when_and_for_how_long_in_the_notifications_time() -> None:
     assert view(_alert(), now=T0).timing == "since 2026-11-02 08:30 UTC, firing for 25 min"
+    just = _alert().model_copy(update={"fired_at": T0 - timedelta(seconds=30)})
+    assert view(just, now=T0).timing == (
+        "since 2026-11-02 08:30 UTC, firing for less than a minute"
+    )
     resolved = view(_alert(AlertState.RESOLVED), now=T0 + timedelta(minutes=15))
     assert resolved.timing == "resolved 2026-11-02 09:15 UTC after 40 min"
     fields = json.dumps(slack_message(_payload([_alert()]))["blocks"])

@@ -327,8 +327,10 @@ def _moment(moment: datetime) -> str:
 
 
 def _duration(span: timedelta) -> str:
-    """``25 min``, ``2 h 5 min``, ``3 d 4 h``; under a minute reads ``0 min``."""
+    """``25 min``, ``2 h 5 min``, ``3 d 4 h``; ``less than a minute``."""
     minutes = max(int(span.total_seconds()) // 60, 0)
+    if not minutes:
+        return "less than a minute"
     days, rest = divmod(minutes, 1440)
     hours, minutes = divmod(rest, 60)
     if days:
