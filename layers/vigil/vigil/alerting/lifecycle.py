@@ -14,7 +14,8 @@ not get lost after all. A duplicate is better than a lost alert.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from vigil.core.model import Alert, AlertState, Labels, NotifyReason
+from vigil.alerting.messages import evidence_now
+from vigil.core.model import Alert, AlertState, Labels, NotifyReason, Signal
 from vigil.rules.base import Breach
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import EVENT_KINDS
@@ -53,8 +54,10 @@ def step(
     now: datetime,
     batch_id: str,
     rules: RulesConfig,
+    calm: Signal | None = None,
 ) -> Transition:
-    """Advance one alert by one evaluation."""
+    """Advance one alert by one evaluation. ``calm`` is the alert's signal its rule judged
+    normal in this batch, if any: a resolved alert shows its value."""
     if current is not None and current.last_batch == batch_id:
         replayed = current.last_reason if current.last_notified == now else None
         return Transition(current, current, replayed)
@@ -62,7 +65,7 @@ def step(
         return Transition(current, current, None)
 
     if breach is None:
-        return _clear(current, now=now, batch_id=batch_id, rules=rules)
+        return _clear(current, now=now, batch_id=batch_id, rules=rules, calm=calm)
 
     if current is None or current.state is AlertState.RESOLVED:
         pending = Alert(
@@ -115,7 +118,12 @@ def _maybe_fire(
 
 
 def _clear(
-    current: Alert | None, *, now: datetime, batch_id: str, rules: RulesConfig
+    current: Alert | None,
+    *,
+    now: datetime,
+    batch_id: str,
+    rules: RulesConfig,
+    calm: Signal | None,
 ) -> Transition:
     if current is None or current.state is AlertState.RESOLVED:
         return Transition(current, current, None)
@@ -125,6 +133,10 @@ def _clear(
         update={
             "state": AlertState.RESOLVED,
             "resolved_at": now,
+            # Vigil's own alerts name a problem, not a value: they keep it.
+            "evidence": current.evidence
+            if current.labels.kind.startswith("vigil.")
+            else evidence_now(current, calm, at=now),
             "last_seen": now,
             "last_batch": batch_id,
         }

@@ -7,31 +7,34 @@ travel as message attributes so SNS filter policies can route on them.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from vigil.alerting.grouping import Group
-from vigil.alerting.links import cost_links, lambda_links
+from vigil.alerting.links import request_lines_link, resource_links, trace_link
 from vigil.core.clock import iso
 from vigil.core.model import (
     Alert,
     AlertState,
     AlertView,
     ChatPayload,
+    Evidence,
+    Labels,
     Link,
     Notification,
     NotifyReason,
     Severity,
+    Signal,
+    SignalBatch,
 )
-from vigil.rules.kinds import COST_KINDS, kind_title
+from vigil.rules.base import plural
+from vigil.rules.document import RulesConfig
+from vigil.rules.kinds import kind_title
+from vigil.rules.overrides import RUNBOOK_TAG
 from vigil.rules.routing import Receiver
-
-_METRIC_BY_KIND = {
-    "lambda.errors": "Errors",
-    "lambda.async_errors": "Errors",
-    "lambda.throttles": "Throttles",
-}
+from vigil.rules.volume import KIND_SPECS
 
 _REASON_WORDS = {
     NotifyReason.FIRING: "firing",
@@ -41,27 +44,142 @@ _REASON_WORDS = {
 }
 
 
-def links_for(alert: Alert) -> list[Link]:
-    if alert.labels.kind in COST_KINDS:
-        return cost_links()
-    metric = _METRIC_BY_KIND.get(alert.labels.kind)
-    if metric is None:
-        return []
-    return lambda_links(alert.labels, metric=metric, window_end=alert.evidence.observed_at)
+def links_for(alert: Alert, *, stack: str | None = None, runbook: str | None = None) -> list[Link]:
+    """The alert's links: its runbook first when the config names one, then the console pages
+    of its resource (``vigil.alerting.links``)."""
+    links = [Link(label="Runbook", url=runbook)] if runbook else []
+    return links + resource_links(alert.labels, window_end=alert.evidence.observed_at, stack=stack)
 
 
-def view(alert: Alert) -> AlertView:
+def error_links(alert: Alert) -> dict[str, list[Link]]:
+    """Each tracked error's links: a sample trace, and its request's log lines over the alert's
+    window (widened to the sample when it was seen outside it)."""
+    labels, evidence = alert.labels, alert.evidence
+    end = evidence.observed_at
+    start = end - timedelta(seconds=evidence.window_seconds)
+    found: dict[str, list[Link]] = {}
+    for group in evidence.errors:
+        links = [trace_link(labels.region, group.trace_id)] if group.trace_id else []
+        if group.request_id:
+            links.append(
+                request_lines_link(
+                    labels.region,
+                    labels.resource,
+                    group.request_id,
+                    start=min(start, group.last_seen) - _MARGIN,
+                    end=max(end, group.last_seen) + _MARGIN,
+                )
+            )
+        if shown := [link for link in links if link is not None]:
+            found[group.fingerprint] = shown
+    return found
+
+
+_MARGIN = timedelta(minutes=1)
+"""Around a request's lines: a log line is stamped when written, its metric at the minute."""
+
+type Runbooks = Callable[[Labels], str | None]
+"""The runbook URL the config names for an alert's labels (``vigil.rules.overrides``)."""
+
+
+def _no_runbook(_labels: Labels) -> str | None:
+    return None
+
+
+def runbook_lookup(rules: RulesConfig, batch: SignalBatch) -> Runbooks:
+    """The runbooks of an evaluation's alerts: by the config's ``overrides`` and the
+    ``vigil:runbook`` tag of each resource, whose tags its signal in ``batch`` carries (an
+    alert with no signal in the batch, a resolved one, is matched without tags)."""
+    tagged = {s.labels.fingerprint: s.tags for s in batch.signals if s.tags}
+    if not rules.overrides and not any(RUNBOOK_TAG in tags for tags in tagged.values()):
+        return _no_runbook
+
+    def runbook(labels: Labels) -> str | None:
+        return rules.runbook_url(labels, tagged.get(labels.fingerprint, {}))
+
+    return runbook
+
+
+def view(
+    alert: Alert,
+    *,
+    now: datetime | None = None,
+    stack: str | None = None,
+    runbooks: Runbooks = _no_runbook,
+    errors: bool = True,
+) -> AlertView:
+    """The alert as a notification carries it; without ``errors``, its tracked errors left out
+    (a group message details the first :data:`MAX_ERROR_VIEWS` alerts' errors only)."""
+    evidence = alert.evidence
+    if not errors and evidence.errors:
+        evidence = evidence.model_copy(update={"errors": []})
+        alert = alert.model_copy(update={"evidence": evidence})
     return AlertView(
         fingerprint=alert.fingerprint,
         labels=alert.labels,
         state=alert.state,
         severity=alert.severity,
-        evidence=alert.evidence,
+        evidence=evidence,
         first_seen=alert.first_seen,
         fired_at=alert.fired_at,
         resolved_at=alert.resolved_at,
-        links=links_for(alert),
+        links=links_for(alert, stack=stack, runbook=runbooks(alert.labels)),
+        at=now,
+        error_links=error_links(alert),
     )
+
+
+def evidence_now(alert: Alert, signal: Signal | None, *, at: datetime) -> Evidence:
+    """What a resolving alert shows: the value of the signal its rule judged normal, or, with
+    no signal for its kind in the batch (collectors leave out nothing to report), none at
+    ``at``: "0 errors in 1,200 invocations over 5 min (0.00%), below 1.00%"."""
+    before = alert.evidence
+    if signal is None:
+        window = before.window_text
+        return Evidence(
+            value=0.0,
+            threshold=before.threshold,
+            unit=before.unit,
+            window_seconds=before.window_seconds,
+            observed_at=at,
+            summary=f"No {kind_title(alert.labels.kind)} in the last {window}",
+        )
+    same_unit = signal.unit == before.unit
+    now = Evidence(
+        value=signal.value,
+        threshold=before.threshold if same_unit else 0.0,
+        unit=signal.unit,
+        window_seconds=signal.window_seconds,
+        observed_at=signal.observed_at,
+        summary="",
+        samples=signal.samples,
+    )
+    spec = KIND_SPECS.get(alert.labels.kind)
+    if spec is not None:
+        events, volume = signal.samples.get(spec.event, 0.0), signal.samples.get(spec.volume, 0.0)
+        said = (
+            f"{plural(events, spec.event[:-1])} in {plural(volume, spec.volume[:-1])}"
+            f" over {now.window_text} ({_amount(signal.value, signal.unit)})"
+        )
+    else:
+        counts = ", ".join(
+            f"{name.replace('_', ' ')} {value:,.6g}" for name, value in signal.samples.items()
+        )
+        said = f"{_amount(signal.value, signal.unit)} over {now.window_text}" + (
+            f" ({counts})" if counts else ""
+        )
+    if same_unit:
+        word = "below" if signal.value < before.threshold else "judged normal against"
+        said += f", {word} {_amount(before.threshold, before.unit)}"
+    return now.model_copy(update={"summary": f"Now {said}"})
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit == "Percent":
+        return f"{value:.2f}%"
+    if unit == "USD":
+        return f"${value:,.2f}"
+    return f"{value:,.0f}" if unit == "Count" else f"{value:g} {unit}"
 
 
 def title_for(alert: Alert, reason: NotifyReason) -> str:
@@ -72,6 +190,10 @@ def title_for(alert: Alert, reason: NotifyReason) -> str:
 
 # A grouped message lists every alert in its text, and carries the first ones in full.
 MAX_GROUP_VIEWS = 20
+MAX_ERROR_VIEWS = 5
+"""Alerts of one message shown with their tracked errors and links (about 9 KB each at most),
+so that a storm's message stays far below SNS's 256 KB and its group item below DynamoDB's
+400 KB (ADR 28)."""
 _GROUP_LINES = 100
 
 
@@ -148,18 +270,30 @@ def group_message(
 
 
 def group_notification(
-    message: GroupMessage, *, stack: str, batch_id: str, receiver: Receiver
+    message: GroupMessage,
+    *,
+    stack: str,
+    batch_id: str,
+    receiver: Receiver,
+    now: datetime | None = None,
+    runbooks: Runbooks = _no_runbook,
 ) -> Notification:
-    """The rendered notification of a group's message: chat payload and email body."""
+    """The rendered notification of a group's message: chat payload and email body. ``now``
+    is the evaluation's time, which says for how long each alert has fired; ``runbooks``
+    names each alert's runbook."""
     group, reason = message.group, message.reason
     firing, resolved, ordered = message.firing, message.resolved, message.ordered
     notification_id = hashlib.sha256(
         f"{group.group_id}|{batch_id}|{message.group_reason.value}".encode()
     ).hexdigest()[:24]
     title = message.title
+    views = [
+        view(a, now=now, stack=stack, runbooks=runbooks, errors=index < MAX_ERROR_VIEWS)
+        for index, a in enumerate(ordered[:MAX_GROUP_VIEWS])
+    ]
     if len(ordered) == 1:
         alert = ordered[0]
-        text = email_text(alert, reason, stack=stack)
+        text = email_text(alert, reason, stack=stack, shown=views[0])
         summary = alert.evidence.summary
     else:
         listed = [
@@ -170,8 +304,15 @@ def group_notification(
         if len(ordered) > _GROUP_LINES:
             listed.append(f"- ...and {len(ordered) - _GROUP_LINES} more")
         summary = "\n".join(listed[:40])
+        # the email lists every alert; the first ones with when and their first links
+        detailed = [
+            line
+            for index, item in enumerate(listed)
+            for line in [item, *(_email_details(views[index]) if index < len(views) else [])]
+        ]
         text = (
-            "\n".join([title, "", *listed, "", "--", f"Vigil ({stack}) - group {group.key}"]) + "\n"
+            "\n".join([title, "", *detailed, "", "--", f"Vigil ({stack}) - group {group.key}"])
+            + "\n"
         )
     chat = ChatPayload(
         notification_id=notification_id,
@@ -181,7 +322,7 @@ def group_notification(
         title=title,
         text=summary,
         stack=stack,
-        alerts=[view(a) for a in ordered[:MAX_GROUP_VIEWS]],
+        alerts=views,
         receiver=receiver.name,
         group_id=group.group_id,
     )
@@ -281,8 +422,21 @@ def publishable(
     )
 
 
-def email_text(alert: Alert, reason: NotifyReason, *, stack: str) -> str:
+def _email_details(shown: AlertView) -> list[str]:
+    """Under an alert of a group's email: since when, and its first two links."""
+    return [f"  {shown.timing}", *(f"  {plain(link)}" for link in shown.links[:2])]
+
+
+def plain(link: Link) -> str:
+    return f"{link.label}: {link.url}"
+
+
+def email_text(
+    alert: Alert, reason: NotifyReason, *, stack: str, shown: AlertView | None = None
+) -> str:
+    """An alert's email: plain text, every link written out (email has no buttons)."""
     labels, evidence = alert.labels, alert.evidence
+    shown = shown or view(alert, stack=stack)
     lines = [
         title_for(alert, reason),
         "",
@@ -294,15 +448,20 @@ def email_text(alert: Alert, reason: NotifyReason, *, stack: str) -> str:
         f"Severity:   {alert.severity.value}",
         f"Value:      {evidence.describe_value()}",
         f"Window:     {evidence.window_text} ending {_hm(evidence.observed_at)}",
+        f"When:       {shown.timing}",
         f"First seen: {_hm(alert.first_seen)}",
     ]
     if alert.fired_at:
         lines.append(f"Firing at:  {_hm(alert.fired_at)}")
     if alert.state is AlertState.RESOLVED and alert.resolved_at:
         lines.append(f"Resolved:   {_hm(alert.resolved_at)}")
-    links = links_for(alert)
-    if links:
-        lines += ["", *[f"{link.label}: {link.url}" for link in links]]
+    if evidence.errors:
+        lines += ["", "Top errors:"]
+        for group, line in zip(evidence.errors, shown.error_lines(), strict=True):
+            lines.append(f"- {line}")
+            lines += [f"    {plain(link)}" for link in shown.error_links.get(group.fingerprint, [])]
+    if shown.links:
+        lines += ["", *[plain(link) for link in shown.links]]
     lines += [
         "",
         "--",

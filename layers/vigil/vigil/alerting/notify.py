@@ -27,10 +27,12 @@ from vigil.alerting.messages import (
     DIGEST_LINES,
     MAX_MESSAGES,
     GroupMessage,
+    Runbooks,
     addressed,
     digest,
     group_message,
     group_notification,
+    runbook_lookup,
 )
 from vigil.alerting.outbox import OutboxEntry, OutboxPort
 from vigil.core.errors import ConflictError
@@ -113,7 +115,7 @@ def notify_groups(
                 plan.events.append(Event(alert.fingerprint, reason, alert.severity, silent))
     for group in groups.open_groups():
         plans.setdefault(group.group_id, _Plan(group.receiver, group.send_resolved))
-    context = _Context(batch, rules, groups, alerts, seen, stack)
+    context = _Context(batch, rules, groups, alerts, seen, stack, runbook_lookup(rules, batch))
     notifications: list[Notification] = []
     decisions: list[_Decision] = []
     queue = list(plans.items())
@@ -157,6 +159,7 @@ class _Context:
     alerts: AlertReader
     seen: dict[str, Alert]
     stack: str
+    runbooks: Runbooks
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,8 @@ def _commit(decision: _Decision, ctx: _Context, *, fold: bool) -> Notification |
                     stack=ctx.stack,
                     batch_id=ctx.batch.batch_id,
                     receiver=ctx.rules.routing.receiver(decision.group.receiver),
+                    now=ctx.batch.collected_at,
+                    runbooks=ctx.runbooks,
                 )
             after = flushed(
                 decision.group,

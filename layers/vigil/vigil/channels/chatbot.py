@@ -47,7 +47,17 @@ def chatbot_notification(payload: ChatPayload) -> dict[str, Any]:
     if len(payload.alerts) > MAX_ALERTS:
         lines.append(f"...and {len(payload.alerts) - MAX_ALERTS} more alerts")
     lines.append(f"_Vigil {slack_text(payload.stack)} · notification {payload.notification_id}_")
-    links = [*payload.links, *(link for alert in payload.alerts for link in alert.links)]
+    links = [
+        *payload.links,
+        *(link for alert in payload.alerts for link in alert.links[:2]),
+        *(
+            link
+            for alert in payload.alerts
+            for links in alert.error_links.values()
+            for link in links
+        ),
+        *(link for alert in payload.alerts for link in alert.links[2:]),
+    ]
     steps = [plain_link(link) for link in links][:MAX_NEXT_STEPS]
     kinds = sorted({alert.labels.kind for alert in payload.alerts})
     keywords = [payload.severity.value, "resolved" if resolved else "firing", *kinds]
@@ -84,14 +94,17 @@ def chatbot_notification(payload: ChatPayload) -> dict[str, Any]:
 
 
 def _alert_line(alert: AlertView) -> str:
+    """The alert in one line, then its tracked errors (their links are next steps)."""
     ev = alert.evidence
-    return (
+    line = (
         f"• *{alert.severity.value}* {slack_code(alert.labels.resource)} {alert.labels.kind}:"
         + slack_text(
             f" {ev.describe_value()} ({ev.window_text} ending {iso(ev.observed_at)},"
-            f" {alert.labels.account} / {alert.labels.region}, {alert.state.value})"
+            f" {alert.labels.account} / {alert.labels.region}, {alert.state.value};"
+            f" {alert.timing})"
         )
     )
+    return "\n".join([line, *(f"    ◦ {slack_text(error)}" for error in alert.error_lines())])
 
 
 def _clip(text: str, limit: int) -> str:

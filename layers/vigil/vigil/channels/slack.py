@@ -6,7 +6,14 @@ mention or link on its own (api.slack.com/reference/block-kit/composition-object
 from typing import Any
 
 from vigil.channels.buttons import SILENCE, SILENCE_BUTTON_DURATION, silence_button_value
-from vigil.channels.render import slack_body, slack_clip, slack_code, slack_text
+from vigil.channels.render import (
+    SLACK_TEXT_LIMIT,
+    slack_body,
+    slack_clip,
+    slack_code,
+    slack_link,
+    slack_text,
+)
 from vigil.core.clock import iso
 from vigil.core.model import AlertView, ChatPayload, NotifyReason, Severity
 
@@ -78,6 +85,7 @@ def _alert_blocks(alert: AlertView) -> list[Block]:
         ("Window", slack_text(f"{ev.window_text} ending {iso(ev.observed_at)}")),
         ("Account / region", slack_text(f"{alert.labels.account} / {alert.labels.region}")),
         ("State", alert.state.value),
+        ("When", slack_text(alert.timing)),
     ]
     blocks: list[Block] = [
         {"type": "divider"},
@@ -89,7 +97,15 @@ def _alert_blocks(alert: AlertView) -> list[Block]:
             ],
         },
     ]
-    if alert.links:
+    if alert.evidence.errors:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "verbatim": True, "text": _errors_text(alert)},
+            }
+        )
+    buttons = [link for link in alert.links if len(link.url) <= 3000][:5]
+    if buttons:
         blocks.append(
             {
                 "type": "actions",
@@ -97,14 +113,35 @@ def _alert_blocks(alert: AlertView) -> list[Block]:
                     {
                         "type": "button",
                         "text": {"type": "plain_text", "text": _clip(link.label, 75)},
-                        "url": link.url[:3000],
+                        "url": link.url,
                         "action_id": f"link-{index}",
                     }
-                    for index, link in enumerate(alert.links[:5])
+                    for index, link in enumerate(buttons)
                 ],
             }
         )
     return blocks
+
+
+def _errors_text(alert: AlertView) -> str:
+    """The alert's tracked errors, one a line with their links, within a section's 3,000
+    characters: a line that would not fit with its links is shown without them, and the
+    lines that do not fit at all are counted."""
+    text = "*Top errors*"
+    lines = alert.error_lines()
+    for index, (group, line) in enumerate(zip(alert.evidence.errors, lines, strict=True)):
+        shown = "\n• " + slack_text(line)
+        links = " · ".join(
+            slack_link(link) for link in alert.error_links.get(group.fingerprint, [])
+        )
+        more = f"\n…and {len(lines) - index} more" if index < len(lines) else ""
+        if links and len(text) + len(shown) + len(links) + 3 + len(more) <= SLACK_TEXT_LIMIT - 40:
+            text += f"{shown} · {links}"
+        elif len(text) + len(shown) <= SLACK_TEXT_LIMIT - 40:
+            text += shown
+        else:
+            return text + more
+    return text
 
 
 def _silence_button(payload: ChatPayload) -> list[Block]:

@@ -11,7 +11,7 @@ and the notification's links are written ``[label](url)``.
 
 from typing import Any
 
-from vigil.channels.render import teams_body, teams_text
+from vigil.channels.render import teams_body, teams_link, teams_text
 from vigil.core.clock import iso
 from vigil.core.model import AlertView, ChatPayload, NotifyReason, Severity
 
@@ -76,6 +76,7 @@ def _alert_elements(alert: AlertView) -> list[Element]:
         ("Window", f"{ev.window_text} ending {iso(ev.observed_at)}"),
         ("Account / region", f"{alert.labels.account} / {alert.labels.region}"),
         ("State", alert.state.value),
+        ("When", alert.timing),
     ]
     elements: list[Element] = [
         {
@@ -84,6 +85,18 @@ def _alert_elements(alert: AlertView) -> list[Element]:
             "facts": [{"title": title, "value": teams_text(value)} for title, value in facts],
         }
     ]
+    if alert.evidence.errors:
+        lines = [
+            "- "
+            + " · ".join(
+                [teams_text(line)]
+                + [teams_link(link) for link in alert.error_links.get(group.fingerprint, [])]
+            )
+            for group, line in zip(alert.evidence.errors, alert.error_lines(), strict=True)
+        ]
+        elements.append(
+            {"type": "TextBlock", "text": "**Top errors**\n\n" + "\n".join(lines), "wrap": True}
+        )
     if alert.links:
         elements.append(
             {

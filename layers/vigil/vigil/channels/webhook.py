@@ -56,4 +56,23 @@ def _alert(alert: AlertView) -> dict[str, Any]:
         "fired_at": iso(alert.fired_at) if alert.fired_at else None,
         "resolved_at": iso(alert.resolved_at) if alert.resolved_at else None,
         "links": [{"label": link.label, "url": link.url} for link in alert.links],
+        "notified_at": iso(alert.at) if alert.at else None,
+        "errors": [
+            {
+                "fingerprint": group.fingerprint,
+                "error_type": group.error_type,
+                "message": group.message,
+                "count": group.count,
+                "first_seen": iso(group.first_seen),
+                "last_seen": iso(group.last_seen),
+                "new": group.new,
+                "request_id": group.request_id,
+                "trace_id": group.trace_id,
+                "links": [
+                    {"label": link.label, "url": link.url}
+                    for link in alert.error_links.get(group.fingerprint, [])
+                ],
+            }
+            for group in ev.errors
+        ],
     }

@@ -7,6 +7,7 @@ half-understood.
 """
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
@@ -255,6 +256,8 @@ class Alert(Contract):
 
 
 class Link(Contract):
+    """A link a notification shows apart from its text: a console page, a runbook."""
+
     label: str
     url: str
 
@@ -270,7 +273,71 @@ class AlertView(Contract):
     first_seen: AwareDatetime
     fired_at: AwareDatetime | None
     resolved_at: AwareDatetime | None
-    links: list[Link]
+    links: list[Link] = Field(
+        description="The runbook first when the config names one, then the console links."
+    )
+    at: AwareDatetime | None = Field(
+        default=None,
+        exclude_if=_empty,
+        description="The notification's time (its evaluation's): how long it has fired.",
+    )
+    error_links: dict[str, list[Link]] = Field(
+        default_factory=dict,
+        exclude_if=_empty,
+        description="Each tracked error's links (a sample trace, its log lines), by the error"
+        " group's fingerprint.",
+    )
+
+    @property
+    def timing(self) -> str:
+        """Since when and for how long, in the notification's time: ``since 2026-11-02 09:10
+        UTC, firing for 25 min``; ``resolved 2026-11-02 10:00 UTC after 40 min``."""
+        since = f"since {_moment(self.first_seen)}"
+        began = self.fired_at or self.first_seen
+        if self.state is AlertState.RESOLVED and self.resolved_at is not None:
+            return (
+                f"resolved {_moment(self.resolved_at)} after {_duration(self.resolved_at - began)}"
+            )
+        if self.at is None:
+            return since
+        if self.state is AlertState.PENDING or self.fired_at is None:
+            return f"{since}, pending for {_duration(self.at - self.first_seen)}"
+        return f"{since}, firing for {_duration(self.at - began)}"
+
+    def error_lines(self, message_chars: int = 160) -> list[str]:
+        """One line per tracked error, most frequent first: type, count, first seen, ``new``
+        and the sample message cut to ``message_chars`` (plain text, escaped per channel)."""
+        lines = []
+        for group in self.evidence.errors:
+            message = " ".join(group.message.split())
+            if len(message) > message_chars:
+                message = message[: message_chars - 3] + "..."
+            new = " NEW" if group.new else ""
+            times = "time" if group.count == 1 else "times"
+            lines.append(
+                f"{group.error_type}{new}: {group.count:,} {times}, first seen"
+                f" {_moment(group.first_seen)}" + (f": {message}" if message else "")
+            )
+        return lines
+
+
+def _moment(moment: datetime) -> str:
+    """``2026-11-02 09:10 UTC``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(span: timedelta) -> str:
+    """``25 min``, ``2 h 5 min``, ``3 d 4 h``; ``less than a minute``."""
+    minutes = max(int(span.total_seconds()) // 60, 0)
+    if not minutes:
+        return "less than a minute"
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
 
 
 class ChatAction(Contract):

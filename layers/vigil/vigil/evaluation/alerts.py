@@ -6,7 +6,7 @@ from aws_lambda_powertools import Logger
 
 from vigil.alerting.lifecycle import Transition, step
 from vigil.core.errors import ConflictError
-from vigil.core.model import SignalBatch
+from vigil.core.model import Signal, SignalBatch
 from vigil.evaluation.flow import Intake, Judged, Stepped
 from vigil.evaluation.ports import Evaluation
 from vigil.rules.base import Breach
@@ -30,20 +30,24 @@ def judge_batch(
     (``active(kind)``: their fingerprints) of the kinds the batch covers. The Evaluate
     function and ``vigil rules backtest`` (``vigil.evaluation.backtest``) both judge here."""
     breaches: dict[str, Breach] = {}
+    calm: dict[str, Signal] = {}
     for signal in batch.signals:
         breach = judge(signal, rules)
         if breach is not None:
             breaches[breach.labels.fingerprint] = breach
+        else:
+            calm[signal.labels.fingerprint] = signal
     candidates = dict.fromkeys(breaches)
     for kind in batch.covered_kinds:
         candidates.update(dict.fromkeys(active(kind)))
-    return Judged(breaches, list(candidates))
+    return Judged(breaches, list(candidates), calm)
 
 
 def step_alerts(ctx: Evaluation, intake: Intake) -> Stepped:
     """Step every candidate alert: read them in batches, decide, write the changed ones in
     batches; an alert that lost a race is read and decided again on its own."""
     fingerprints, breaches = intake.judged.candidates, intake.judged.breaches
+    calm = intake.judged.calm
     stored = ctx.store.get_many(fingerprints)
     stepped = [
         step(
@@ -52,6 +56,7 @@ def step_alerts(ctx: Evaluation, intake: Intake) -> Stepped:
             now=ctx.batch.collected_at,
             batch_id=ctx.batch.batch_id,
             rules=ctx.rules,
+            calm=calm.get(fingerprint),
         )
         for fingerprint in fingerprints
     ]
@@ -59,13 +64,17 @@ def step_alerts(ctx: Evaluation, intake: Intake) -> Stepped:
     if lost:
         logger.warning("alerts changed concurrently, re-reading", extra={"alerts": len(lost)})
     transitions = [
-        _apply(ctx, fingerprint, breaches.get(fingerprint)) if fingerprint in lost else transition
+        _apply(ctx, fingerprint, breaches.get(fingerprint), calm.get(fingerprint))
+        if fingerprint in lost
+        else transition
         for fingerprint, transition in zip(fingerprints, stepped, strict=True)
     ]
     return Stepped(intake, transitions)
 
 
-def _apply(ctx: Evaluation, fingerprint: str, breach: Breach | None) -> Transition:
+def _apply(
+    ctx: Evaluation, fingerprint: str, breach: Breach | None, calm: Signal | None
+) -> Transition:
     """Read, decide, write conditionally; on a lost race, read again and decide again."""
     attempt = 0
     while True:
@@ -77,6 +86,7 @@ def _apply(ctx: Evaluation, fingerprint: str, breach: Breach | None) -> Transiti
             now=ctx.batch.collected_at,
             batch_id=ctx.batch.batch_id,
             rules=ctx.rules,
+            calm=calm,
         )
         if not transition.changed:
             return transition  # nothing to write; a replay may still hand back its notice

@@ -81,6 +81,7 @@ class Replay:
                 now=batch.collected_at,
                 batch_id=batch.batch_id,
                 rules=self.rules,
+                calm=judged.calm.get(fingerprint),
             )
             if transition.after is None:
                 self._alerts.pop(fingerprint, None)

@@ -7,7 +7,7 @@ every stage did.
 from dataclasses import dataclass, field
 
 from vigil.alerting.lifecycle import Transition
-from vigil.core.model import Alert, Notification, NotifyReason, RunbookStart
+from vigil.core.model import Alert, Notification, NotifyReason, RunbookStart, Signal
 from vigil.evaluation.ledger import OutageLedger
 from vigil.health.outages import Outage
 from vigil.rules.base import Breach
@@ -20,6 +20,8 @@ class Judged:
 
     breaches: dict[str, Breach]
     candidates: list[str]
+    calm: dict[str, Signal] = field(default_factory=dict)
+    """The signals judged normal, by fingerprint: what a resolving alert shows."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pydantic import (
 
 from vigil.core.errors import ConfigError, describe_validation
 from vigil.core.json_lines import line_and_column
+from vigil.core.model import Labels
 from vigil.rules.base import (
     ConfigModel,
 )
@@ -46,6 +47,7 @@ from vigil.rules.overrides import (
     checked,
     merge,
     rule_sections,
+    runbook_url,
 )
 from vigil.rules.routing import RoutingConfig
 from vigil.rules.volume import KIND_SPECS, VolumeAwareRule
@@ -254,6 +256,12 @@ class RulesConfig(ConfigModel):
         return self._resolver.resolver(
             self, lambda: Resolver(self.overrides, rule_sections(dict(self)))
         )
+
+    def runbook_url(self, labels: Labels, tags: Mapping[str, str] | None = None) -> str | None:
+        """The runbook an alert links (docs/rules.md, "Per-resource overrides"): its resource's
+        ``vigil:runbook`` tag, else the last entry of ``overrides`` that selects it and names
+        one."""
+        return runbook_url(self.overrides, labels.kind, labels.resource, tags or {})
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "VIGIL_RULES") -> "RulesConfig":

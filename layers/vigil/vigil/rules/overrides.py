@@ -12,6 +12,7 @@ that does not validate is reported (:attr:`Resolution.problems`) and its resourc
 config's rule.
 """
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -31,6 +32,9 @@ NOT_RULE_SECTIONS = frozenset({"collection", "tags", "routing", "approvers", "ou
 Glob = Annotated[str, Field(min_length=1, max_length=512)]
 KindGlob = Annotated[str, Field(pattern=r"^[a-z0-9_.*?\[\]!-]+$", max_length=128)]
 TagKey = Annotated[str, Field(min_length=1, max_length=128)]
+RunbookUrl = Annotated[str, Field(pattern=r"^https?://[^\s<>|]+$", max_length=1000)]
+"""A web page, shown as a link in every channel: no spaces, and none of Slack's link markup."""
+RUNBOOK_TAG = f"{TAG_PREFIX}runbook"
 
 
 class Override(ConfigModel):
@@ -48,13 +52,15 @@ class Override(ConfigModel):
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Partial rule sections (``{"lambda_errors": {"warning_rate": 0.0005}}``) merged over the
     config's."""
+    runbook_url: RunbookUrl | None = None
+    """What to do: every alert of the selected resources and kinds links it as ``Runbook``."""
 
     @model_validator(mode="after")
     def _selects_and_acts(self) -> Self:
         if not self.resources and not self.tags:
             raise ValueError('select resources by resources or tags (["*"] selects every one)')
-        if self.ignore is None and not self.rules:
-            raise ValueError("give ignore or rules: the entry changes nothing")
+        if self.ignore is None and not self.rules and self.runbook_url is None:
+            raise ValueError("give ignore or rules, or a runbook_url: the entry changes nothing")
         if self.ignore and self.rules:
             raise ValueError("ignore: true judges nothing, so it takes no rules")
         return self
@@ -65,6 +71,24 @@ class Override(ConfigModel):
             and (not self.resources or any(fnmatchcase(resource, glob) for glob in self.resources))
             and all(key in tags and fnmatchcase(tags[key], glob) for key, glob in self.tags.items())
         )
+
+
+def runbook_url(
+    entries: Iterable[Override], kind: str, resource: str, tags: Mapping[str, str]
+) -> str | None:
+    """The runbook of a resource's alerts of ``kind``: its ``vigil:runbook`` tag (its owner's
+    word), else the last entry that selects it and names one."""
+    tagged = tags.get(RUNBOOK_TAG)
+    if tagged is not None and _RUNBOOK.match(tagged) and len(tagged) <= 1000:
+        return tagged
+    found = None
+    for entry in entries:
+        if entry.runbook_url is not None and entry.selects(kind, resource, tags):
+            found = entry.runbook_url
+    return found
+
+
+_RUNBOOK = re.compile(r"^https?://[^\s<>|]+$")
 
 
 def merge(base: dict[str, Any], partial: Mapping[str, Any]) -> dict[str, Any]:
@@ -155,6 +179,10 @@ def read_tags(tags: Mapping[str, str], rules: Mapping[str, BaseModel]) -> TagRul
     problems: list[str] = []
     for key, value in sorted(tags.items()):
         if not key.startswith(TAG_PREFIX):
+            continue
+        if key == RUNBOOK_TAG:
+            if not _RUNBOOK.match(value):
+                problems.append(f"tag {key}={value}: expected an http(s) URL")
             continue
         if key == IGNORE_TAG:
             if value.strip().lower() in {"true", "false"}:
