@@ -84,8 +84,8 @@ class CloudWatchMetrics:
     ) -> dict[str, dict[datetime, float]]:
         """Each metric's datapoints over [start, end) by timestamp; no data, no entry."""
         found: dict[str, dict[datetime, float]] = {}
-        points = max(int((end - start).total_seconds()) // period, 1)
-        per_call = max(min(MAX_METRICS_PER_CALL, MAX_DATAPOINTS_PER_CALL // points), 1)
+        span = max(int((end - start).total_seconds()) // period, 1)
+        per_call = max(min(MAX_METRICS_PER_CALL, MAX_DATAPOINTS_PER_CALL // span), 1)
         for chunk in _chunks(queries, per_call):
             request: list[MetricDataQueryTypeDef] = [
                 {
