@@ -193,8 +193,11 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
     ).labelled(cycle.batch)
     subscribed = None
     if discovery and settings.error_stream_mode == "log-groups" and settings.error_stream_arn:
+        # Never Vigil's own functions (CloudFormation names them <stack>-<LogicalId>-<suffix>):
+        # their errors are the self-watch alarms', and the stream must not read its own lines.
+        own = (f"{settings.stack_name}-", settings.error_stream_arn.rsplit(":", 1)[-1])
         subscribed = subscribe_functions(
-            [fn.name for fn in functions()],
+            [fn.name for fn in functions() if not fn.name.startswith(own)],
             port=LogSubscriptions(
                 clients["logs"],
                 destination_arn=settings.error_stream_arn,
