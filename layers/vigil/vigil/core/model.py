@@ -220,7 +220,7 @@ class Evidence(Contract):
     def describe_value(self) -> str:
         """``2.00% (threshold 0.10%)``: the value against its threshold, in its unit."""
         if self.unit == "Count" and self.threshold == 0:
-            return f"{_format(self.value, self.unit)} (low volume: any counts)"
+            return f"{_format(self.value, self.unit)} (any one alerts)"
         return f"{_format(self.value, self.unit)} (threshold {_format(self.threshold, self.unit)})"
 
 
