@@ -16,13 +16,14 @@ from emulator import ACCOUNT_ID, Emulator
 from emulator._aws import client, function_arn
 from emulator.logs import DELIVERY_DELAY, LogDelivery, decode, encode
 from emulator.scenario import Scenario, parse_scenario
+from vigil.tracking.logs import FILTER_PATTERN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 START = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 FAILING = START + timedelta(minutes=30)
 # The template's FilterPattern (ErrorStreamPolicy), which the discovery puts on log groups too.
-PATTERN = '?ERROR ?"Task timed out" ?"signal: killed"'
+PATTERN = FILTER_PATTERN
 
 
 def _scenario() -> Scenario:
