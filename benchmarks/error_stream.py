@@ -26,8 +26,12 @@ For each: Lambda invocations, the AWS requests the handler made (counted on its 
 cold start aside), DynamoDB writes (``UpdateItem`` and ``PutItem``) and reads (``GetItem`` and
 ``Query``), ``GetMetricData`` metrics, ``StartExecution`` calls (Express executions), handler
 CPU seconds (``time.process_time``: moto answers in the same process, so its work is counted
-too) and the cost per 1,000 error lines at public us-east-1 prices, with Lambda's duration
-assumed (0.1 s + 0.01 s per AWS request a delivery) rather than measured on moto.
+too) and the cost per 1,000 error lines at public us-east-1 prices: the stream's Lambda
+requests and duration (assumed: 0.1 s + 0.01 s per AWS request a delivery, rather than measured
+on moto), DynamoDB, GetMetricData, the Evaluate workflow and function a StartExecution runs
+(1 s of Express, 0.3 s of Evaluate), an X-Ray trace a delivery (active tracing; an upper bound
+under the default sampling rule), the stream's own log lines (assumed 1 KB a delivery) and its
+``ErrorLines`` custom metric, billed by the hours it is published in.
 
     .venv/bin/python benchmarks/error_stream.py [--cases sparse,spread,storm,storm_kinds,chronic]
         [--json]
@@ -107,12 +111,18 @@ GET_METRIC_DATA_USD_PER_METRIC = 0.01 / 1_000
 EXPRESS_USD_PER_REQUEST = 1.00 / 1_000_000
 EXPRESS_USD_PER_GB_SECOND = 0.00001667
 XRAY_USD_PER_TRACE = 5.00 / 1_000_000
+LOGS_USD_PER_GB = 0.50
+# A custom metric (the ErrorLines count, no dimension) is billed pro rata by the hours it is
+# published in: $0.30 a metric-month, 720 hours.
+METRIC_USD_PER_HOUR = 0.30 / 720
 # Assumed, not measured: a delivery's duration, and per Express execution (the Evaluate
 # workflow, 64 MB) its duration and its Evaluate function run (as benchmarks/collection_cycle.py).
 BASE_SECONDS = 0.1
 SECONDS_PER_API_CALL = 0.01
 EXPRESS_SECONDS = 1.0
 EVALUATE_SECONDS = 0.3
+LOG_BYTES_PER_INVOCATION = 1_000
+"""The stream's own log lines a delivery: START, END, REPORT, its summary and the metric."""
 WRITES = ("UpdateItem", "PutItem")
 READS = ("GetItem", "Query")
 
@@ -308,6 +318,7 @@ def play(name: str, volume: dict[str, float], plan: list[list[Line]]) -> dict[st
     """Deliver each of ``plan``'s line lists (one function's lines each, in time order) to the
     real handler, ``volume`` the functions' invocations a minute; counts and cost."""
     last = max(line.at for delivery in plan for line in delivery)
+    hours = {line.at.replace(minute=0, second=0, microsecond=0) for d in plan for line in d}
     calls = Calls()
     with mock.patch.dict(os.environ, ENV), mock_aws():
         # After mock_aws, which starts a new default session: the handler's clients copy it.
@@ -360,6 +371,8 @@ def play(name: str, volume: dict[str, float], plan: list[list[Line]]) -> dict[st
             + EVALUATE_SECONDS * EVALUATE_MEMORY_GB * LAMBDA_ARM_USD_PER_GB_SECOND
         ),
         "xray": invocations * XRAY_USD_PER_TRACE,
+        "logs": invocations * LOG_BYTES_PER_INVOCATION / 1e9 * LOGS_USD_PER_GB,
+        "metric": len(hours) * METRIC_USD_PER_HOUR,
     }
     return {
         "case": name,
@@ -373,6 +386,7 @@ def play(name: str, volume: dict[str, float], plan: list[list[Line]]) -> dict[st
         "get_metric_data_metrics": metrics,
         "start_execution_calls": starts,
         "express_executions": starts,
+        "hours_with_lines": len(hours),
         "cpu_seconds": round(cpu, 3),
         "assumed_lambda_seconds": round(assumed_seconds, 2),
         "usd_per_1000_lines_by_item": {k: round(v * per_line, 6) for k, v in costs.items()},
