@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo benchmark benchmark-storm benchmark-cold-start benchmark-noise benchmark-detection lock clean layout
+.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo benchmark benchmark-storm benchmark-error-stream benchmark-cold-start benchmark-noise benchmark-detection lock clean layout
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ benchmark: venv ## what healthy, sweep and unhealthy cycles ask of AWS (10 to 5,
 
 benchmark-storm: venv ## 1,000 to 20,000 functions failing at once: bytes, Evaluate CPU, messages
 	$(PY) benchmarks/storm.py
+
+benchmark-error-stream: venv ## the error stream per 1,000 error lines: invocations, writes, metrics, cost; a 10,000-line storm
+	$(PY) benchmarks/error_stream.py
 
 benchmark-noise: venv ## alert episodes a day from background errors alone, by volume (10 to 100,000 invocations)
 	$(PY) benchmarks/noise.py

@@ -1,17 +1,27 @@
 """What one metrics collection cycle costs, measured against moto.
 
 For synthetic accounts of 10, 100, 1,000 and 5,000 Lambda functions, run the real
-collect_metrics handler on three cycles and count what each asks of AWS:
+collect_metrics handler on the cycles of a month and count what each asks of AWS. With the
+error stream (``--error-stream account-policy``, the template's default ``ErrorStreamMode``),
+the functions' error lines reach Vigil as they are written and every function's Errors are
+swept every 8 hours (``collection.function_sweep_minutes`` 480); without it (``off``), every
+hour with the rest:
 
 - ``healthy``: an ordinary cycle of a healthy account (the fast path: account aggregates, and
   ListMetrics for recent DynamoDB and Kinesis throttles and errors);
-- ``sweep``: the healthy account's hourly sweep cycle (every function's Errors, every
-  provisioned table's and index's consumed capacity, every stream's incoming bytes, records and
-  iterator age, every stream-reading function's iterator age), which is also the hourly
-  discovery (queues, tables, streams, event source mappings);
+- ``sweep``: the healthy account's hourly sweep cycle (every provisioned table's and index's
+  consumed capacity, every stream's incoming bytes, records and iterator age, every
+  stream-reading function's iterator age; without the error stream also every function's
+  Errors), which is also the hourly discovery (queues, tables, streams, event source mappings);
+- ``function_sweep`` (error stream only): the sweep cycle whose window crosses a multiple of
+  480 minutes since the epoch (00:00, 08:00 and 16:00 UTC), which also sweeps every function's
+  Errors over the 8 hours;
 - ``unhealthy``: an ordinary cycle with 5 unhealthy resources: 2 functions failing half their
   requests (drill-down), a dead-letter queue holding messages, a table throttling writes and a
   stream refusing records.
+
+A 30-day month at ``rate(5 minutes)`` is 8,640 cycles: 7,920 ordinary and 720 sweeps; with
+the error stream 630 of the sweeps are hourly and 90 also sweep the functions.
 
 Besides the functions, every account has the fixed mix: 50 DynamoDB tables (30 provisioned, 10
 of them with a provisioned GSI and 5 auto scaled; 20 on demand, 5 with a GSI; the first 5 with
@@ -28,7 +38,8 @@ ListFunctions in one page; AWS pages by 50, counted in ``other_api_calls_on_aws`
 (``projected_monthly_usd``) next to one $0.10 CloudWatch alarm per resource metric Vigil watches
 (``alarm_per_metric_monthly_usd``).
 
-    .venv/bin/python benchmarks/collection_cycle.py [--sizes 10,100,1000,5000] [--json]
+    .venv/bin/python benchmarks/collection_cycle.py [--sizes 10,100,1000,5000]
+        [--error-stream account-policy|off] [--json]
 
 Only 10 functions, 10 tables and the provisioned streams carry traffic; the others exist but are
 idle. Metrics requested do not depend on it; moto's time does, since its GetMetricData scans
@@ -72,8 +83,13 @@ from moto import mock_aws  # noqa: E402
 from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
 # 09:02 -> window 08:55-09:00 crosses the hour: the sweep cycle. 09:07 is an ordinary one.
+# 08:02 -> window 07:55-08:00 crosses 08:00, a multiple of 480 minutes: with the error stream,
+# the cycle that also sweeps every function.
 SWEEP_AT = datetime(2026, 11, 2, 9, 2, tzinfo=UTC)
 CYCLE_AT = SWEEP_AT + timedelta(minutes=5)
+FUNCTION_SWEEP_AT = SWEEP_AT - timedelta(hours=1)
+MODES = ("account-policy", "off")
+ORDER = ("healthy", "sweep", "function_sweep", "unhealthy")
 BUSY = 10
 UNHEALTHY_FUNCTIONS = 2
 # The fixed mix of tables and streams (see the module docstring).
@@ -93,6 +109,8 @@ SOURCES_PER_DEAD_LETTER_QUEUE = 2
 PLAIN_QUEUES = 5
 CYCLES_PER_MONTH = 12 * 24 * 30
 SWEEPS_PER_MONTH = 24 * 30
+# With the error stream: every function's Errors every 480 minutes, 3 times a day.
+FUNCTION_SWEEPS_PER_MONTH = 3 * 30
 # Public us-east-1 prices.
 GET_METRIC_DATA_USD_PER_METRIC = 0.01 / 1_000
 ALARM_USD_PER_MONTH = 0.10
@@ -429,18 +447,28 @@ def _inventory_units() -> tuple[int, int]:
     return reads, writes
 
 
-def _monthly(
-    healthy: dict[str, Any], sweep: dict[str, Any], inventory: tuple[int, int]
-) -> dict[str, float]:
-    """A healthy month at the default schedule: ordinary cycles plus one sweep an hour."""
+def _month(mode: str) -> list[tuple[int, str]]:
+    """The cycles of a 30-day month at the default schedule, by case."""
     ordinary = CYCLES_PER_MONTH - SWEEPS_PER_MONTH
-    metrics = (
-        ordinary * healthy["metrics_requested"] + SWEEPS_PER_MONTH * sweep["metrics_requested"]
-    )
+    if mode == "off":
+        return [(ordinary, "healthy"), (SWEEPS_PER_MONTH, "sweep")]
+    return [
+        (ordinary, "healthy"),
+        (SWEEPS_PER_MONTH - FUNCTION_SWEEPS_PER_MONTH, "sweep"),
+        (FUNCTION_SWEEPS_PER_MONTH, "function_sweep"),
+    ]
+
+
+def _monthly(
+    month: list[tuple[int, dict[str, Any]]], inventory: tuple[int, int]
+) -> dict[str, float]:
+    """A healthy month at the default schedule: ordinary cycles and the sweeps of ``month``;
+    every sweep is also a discovery."""
 
     def per_month(field: str) -> float:
-        return float(ordinary * healthy[field] + SWEEPS_PER_MONTH * sweep[field])
+        return float(sum(count * case[field] for count, case in month))
 
+    metrics = per_month("metrics_requested")
     calls = per_month("get_metric_data_calls") + per_month("other_api_calls_on_aws")
     collector_seconds = COLLECTOR_BASE_SECONDS * CYCLES_PER_MONTH + SECONDS_PER_API_CALL * calls
     inventory_reads, inventory_writes = inventory
@@ -483,24 +511,30 @@ def _edge_fakes() -> Any:
     return EdgeDriver(start=SWEEP_AT, scenario=scenario, now=lambda: SWEEP_AT).installed()
 
 
-def measure(size: int) -> dict[str, Any]:
+def measure(size: int, mode: str = "account-policy") -> dict[str, Any]:
+    """The cases of one account size with ``ErrorStreamMode`` ``mode``."""
+    os.environ["VIGIL_ERROR_STREAM_MODE"] = mode
     with mock_aws(), _edge_fakes():
         os.environ["VIGIL_EVALUATE_STATE_MACHINE_ARN"] = _account(size)
         app = _handler()
-        sweep = _case(app, size, "sweep", SWEEP_AT)
-        healthy = _case(app, size, "healthy", CYCLE_AT)
+        cases: dict[str, dict[str, Any]] = {}
+        if mode != "off":
+            cases["function_sweep"] = _case(app, size, "function_sweep", FUNCTION_SWEEP_AT)
+        cases["sweep"] = _case(app, size, "sweep", SWEEP_AT)
+        cases["healthy"] = _case(app, size, "healthy", CYCLE_AT)
         for index in range(min(size, UNHEALTHY_FUNCTIONS)):
             _put(f"fn-{index:05d}", CYCLE_AT + timedelta(minutes=3), 500.0)
         _dead_letters(CYCLE_AT + timedelta(minutes=1))
         _throttling(CYCLE_AT + timedelta(minutes=1))
-        unhealthy = _case(app, size, "unhealthy", CYCLE_AT + timedelta(minutes=5))
+        cases["unhealthy"] = _case(app, size, "unhealthy", CYCLE_AT + timedelta(minutes=5))
         inventory = _inventory_units()
-    for case in (healthy, sweep):
+    for case in cases.values():
         case["api_calls_query"] = case["api_calls"].get("Query", 0)
         case["api_calls_putitem"] = case["api_calls"].get("PutItem", 0)
         case["api_calls_getitem"] = case["api_calls"].get("GetItem", 0)
         case["api_calls_listmetrics"] = case["api_calls"].get("ListMetrics", 0)
-    costs = _monthly(healthy, sweep, inventory)
+    month = [(count, cases[name]) for count, name in _month(mode)]
+    costs = _monthly(month, inventory)
     tables = PROVISIONED_TABLES + ON_DEMAND_TABLES
     indexes = PROVISIONED_TABLES_WITH_INDEX + ON_DEMAND_TABLES_WITH_INDEX
     watched = (
@@ -524,7 +558,10 @@ def measure(size: int) -> dict[str, Any]:
         "queues": DEAD_LETTER_QUEUES * (1 + SOURCES_PER_DEAD_LETTER_QUEUE) + PLAIN_QUEUES,
         "buckets": BUCKETS,
         "watched_metrics": watched,
-        "cases": [healthy, sweep, unhealthy],
+        "error_stream": mode,
+        "cycles_per_month": {name: count for count, name in _month(mode)},
+        "metrics_per_month": sum(count * case["metrics_requested"] for count, case in month),
+        "cases": [cases[name] for name in ORDER if name in cases],
         "projected_monthly_usd": round(sum(costs.values()), 2),
         "projected_monthly_usd_by_item": costs,
         "alarm_per_metric_monthly_usd": round(watched * ALARM_USD_PER_MONTH, 2),
@@ -537,24 +574,35 @@ def measure(size: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100,1000,5000")
+    parser.add_argument(
+        "--error-stream",
+        choices=MODES,
+        default=MODES[0],
+        help="the stack's ErrorStreamMode (default: the template's account-policy)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
-    rows = [measure(int(size)) for size in args.sizes.split(",")]
+    mode = args.error_stream
+    rows = [measure(int(size), mode) for size in args.sizes.split(",")]
     if args.json:
         document = {
+            "error_stream": mode,
             "cycle_at": CYCLE_AT.isoformat(),
             "sweep_at": SWEEP_AT.isoformat(),
+            **({"function_sweep_at": FUNCTION_SWEEP_AT.isoformat()} if mode != "off" else {}),
             "unhealthy": {
                 "functions": UNHEALTHY_FUNCTIONS,
                 "dead_letter_queues": 1,
                 "tables": 1,
                 "streams": 1,
             },
-            "schedule": "rate(5 minutes), sweep and discovery every 60 minutes",
+            "schedule": "rate(5 minutes), sweep and discovery every 60 minutes, every"
+            f" function's Errors every {60 if mode == 'off' else 480} minutes",
             "sizes": rows,
         }
         print(json.dumps(document))
         return
+    print(f"ErrorStreamMode={mode}")
     columns = (
         "resources",
         "case",
