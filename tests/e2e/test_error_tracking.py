@@ -97,7 +97,7 @@ def test_a_healthy_account_sends_no_line_and_no_cycle_sweeps_the_functions(
 
     assert {d.function for d in data} == {"batch-job", "ingest"}  # search-api logs no error
     # The hourly sweep reads the object counts of the stack's 3 buckets (no table or stream
-    # here); the sweep of the 11 functions' errors (3 workloads, 8 of the stack) is not due.
+    # here); the daily sweep of the 11 functions' errors (3 workloads, 8 of the stack) is not due.
     swept = {cycle["metrics_by_stage"]["sweep"] for cycle in collector_cycles(played)}
     assert swept == {0, 3}
     assert all("search-api" not in s for _, s in emails(played))

@@ -110,18 +110,24 @@ def test_a_single_error_inside_a_healthy_aggregate_is_found_by_the_hourly_sweep(
     assert by_resource["search-api"].samples["errors"] == 600.0
 
 
-def test_with_the_error_stream_the_functions_are_swept_every_8_hours(table: str) -> None:
+def test_with_the_error_stream_the_functions_have_a_sweep_period_of_their_own(
+    table: str,
+) -> None:
     """The error stream finds a function's logged errors (ADR 42): the hourly sweep keeps the
-    data dials, and every function's errors are read every 8 hours, over those 8 hours, in
-    calls that stay under GetMetricData's 100,800 datapoints (480 a metric: 210 a call)."""
+    data dials, and every function's errors are read once a function sweep period (a day by
+    default; 8 hours here), over that period, in calls that stay under GetMetricData's
+    100,800 datapoints."""
+    rules = RulesConfig.from_json('{"collection": {"function_sweep_minutes": 480}}')
     start = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
     _busy_healthy_account(start, 8 * 60)
     _put("nightly-report", "Errors", 1, start + timedelta(hours=3))
     stats = CallStats()
 
-    hourly = _cycle(table, SWEEP_AT, stats, error_stream=True)  # 10:02: no function sweep
-    eight = _cycle(table, start + timedelta(hours=8, minutes=2), stats, error_stream=True)
+    hourly = _cycle(table, SWEEP_AT, stats, rules, error_stream=True)  # 10:02: no function sweep
+    eight = _cycle(table, start + timedelta(hours=8, minutes=2), stats, rules, error_stream=True)
 
+    assert RulesConfig().collection.function_sweep(error_stream=True) == 24 * 60
+    assert RulesConfig().collection.function_sweep(error_stream=False) == 60
     assert not hourly.swept
     assert eight.swept
     by_resource = {s.labels.resource: s for s in eight.batch.signals}

@@ -14,8 +14,8 @@ per-function evidence. Invocations are then read only for functions that had err
 throttles. The peak concurrency is judged against the limit ``GetAccountSettings`` reports
 (cached for an hour), asked only when there is a peak.
 
-Sweep, once per function sweep period (``CollectionConfig.function_sweep``: hourly, or every 8
-hours when the error stream reads the functions' error lines as they are written, ADR 42):
+Sweep, once per function sweep period (``CollectionConfig.function_sweep``: hourly, or once a
+day when the error stream reads the functions' error lines as they are written, ADR 42):
 every function's Errors over the sweep period, minus the minutes a cycle already judged for
 that function (the coverage records), so a small function failing inside a healthy aggregate
 is found within one sweep period even when it logs no error line.

@@ -52,7 +52,7 @@ from vigil.rules.overrides import (
 from vigil.rules.routing import RoutingConfig
 from vigil.rules.volume import KIND_SPECS, VolumeAwareRule
 
-_BACKSTOP_SWEEP_MINUTES = 480
+_BACKSTOP_SWEEP_MINUTES = 1440
 
 
 class CollectionConfig(ConfigModel):
@@ -66,7 +66,7 @@ class CollectionConfig(ConfigModel):
     discovery_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
     # Every function's errors: hourly without the error stream; with it, the stream finds a
     # function's first errors within minutes and this sweep is the backstop for functions
-    # that log no error line (ADR 42). None: 60, or 480 with the error stream on.
+    # that log no error line (ADR 42). None: 60, or 1440 (daily) with the error stream on.
     function_sweep_minutes: Annotated[int, Field(ge=5, le=1440)] | None = None
 
     @model_validator(mode="after")
@@ -81,7 +81,7 @@ class CollectionConfig(ConfigModel):
 
     def function_sweep(self, *, error_stream: bool) -> int:
         """How often every function's errors are swept: the configured period, or 60 minutes
-        (480 when the error stream reads the functions' error lines)."""
+        (1,440, daily, when the error stream reads the functions' error lines)."""
         if self.function_sweep_minutes is not None:
             return self.function_sweep_minutes
         return _BACKSTOP_SWEEP_MINUTES if error_stream else self.sweep_minutes
