@@ -249,9 +249,11 @@ class FunctionInvocations:
 class AlertLookup:
     """Whether an alert is open, by its labels: one ``GetItem`` of the alert store."""
 
-    def __init__(self, get: Callable[[str], Alert | None]) -> None:
+    def __init__(self, get: Callable[[str], Alert | None], stats: CallStats | None = None) -> None:
         self._get = get
+        self.stats = stats or CallStats()
 
     def is_open(self, labels: Labels) -> bool:
+        self.stats.count("GetItem")
         alert = self._get(labels.fingerprint)
         return alert is not None and alert.state in {AlertState.PENDING, AlertState.FIRING}

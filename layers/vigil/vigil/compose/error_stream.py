@@ -2,8 +2,9 @@
 in the state table, and what they say handed to the Evaluate workflow
 (``functions/error_stream/app.py`` is the handler; ADR 42)."""
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -30,6 +31,23 @@ _RETENTION = timedelta(days=1)
 CLIENTS = {"cloudwatch": "cloudwatch", "dynamodb": "dynamodb", "stepfunctions": "stepfunctions"}
 
 
+@dataclass
+class KeptSet:
+    """A stored set read at most once an hour (by the deliveries' own time) per cold start."""
+
+    names: frozenset[str] = frozenset()
+    read_at: datetime | None = None
+
+    def get(self, now: datetime, read: Callable[[], frozenset[str]]) -> frozenset[str]:
+        if self.read_at is None or not timedelta(0) <= now - self.read_at < _KEPT:
+            self.names, self.read_at = read(), now
+        return self.names
+
+
+_KEPT = timedelta(hours=1)
+"""The discovery that decides which functions keep their failed async events runs hourly."""
+
+
 @dataclass(frozen=True)
 class Environment:
     """What every delivery of one cold start shares (the handler caches it)."""
@@ -37,6 +55,7 @@ class Environment:
     settings: CollectorSettings
     rules: RulesConfig
     clients: dict[str, Any]
+    protected: KeptSet = field(default_factory=KeptSet)
 
 
 def environment() -> Environment:
@@ -75,6 +94,9 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
         logger.info("error stream", extra=summary)
         return summary
     lines = error_lines(delivered)
+    # The delivery's time is its latest line's (vigil.tracking.stream): time is an input.
+    latest = max((event.timestamp for event in delivered.log_events), default=0)
+    now = datetime.fromtimestamp(latest / 1000, UTC)
     delivery = take_delivery(
         function,
         lines,
@@ -82,8 +104,10 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
         ports=StreamPorts(
             errors=ErrorStore(clients["dynamodb"], table, stats),
             invocations=FunctionInvocations(CloudWatchMetrics(clients["cloudwatch"], stats)),
-            alerts=AlertLookup(AlertStore(clients["dynamodb"], table, retention=_RETENTION).get),
-            async_protected=lambda: _protected(state),
+            alerts=AlertLookup(
+                AlertStore(clients["dynamodb"], table, retention=_RETENTION).get, stats
+            ),
+            async_protected=lambda: env.protected.get(now, lambda: _protected(state)),
         ),
         account=account,
         region=settings.region,

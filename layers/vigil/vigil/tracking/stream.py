@@ -179,8 +179,7 @@ def take_delivery(
         new_types=sum(group.new for group in groups),
     )
     signals: list[Signal] = []
-    kind = ASYNC_ERRORS_KIND if function in ports.async_protected() else ERRORS_KIND
-    labels = Labels(kind=kind, resource=function, account=account, region=region)
+    labels = Labels(kind=ERRORS_KIND, resource=function, account=account, region=region)
     if rule.new_types and delivery.new_types:
         new = [group for group in groups if group.new][:MAX_SIGNAL_GROUPS]
         signals.append(
@@ -194,10 +193,15 @@ def take_delivery(
                 errors=new,
             )
         )
-    if rule.wake and kind in rules.enabled_kinds and not ports.alerts.is_open(labels):
-        woken = _wake(counted, groups, labels, now=now, rules=rules, ports=ports, delivery=delivery)
-        if woken is not None:
-            signals.append(woken)
+    if rule.wake and ERRORS_KIND in rules.enabled_kinds:
+        if function in ports.async_protected():
+            labels = labels.model_copy(update={"kind": ASYNC_ERRORS_KIND})
+        if labels.kind in rules.enabled_kinds and not ports.alerts.is_open(labels):
+            woken = _wake(
+                counted, groups, labels, now=now, rules=rules, ports=ports, delivery=delivery
+            )
+            if woken is not None:
+                signals.append(woken)
     if signals:
         delivery.batch = SignalBatch(
             batch_id=f"logs-{function[:40]}-{now:%Y%m%dT%H%M%S}Z",
