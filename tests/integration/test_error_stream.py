@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.factories import ACCOUNT, CONTROL_MESSAGE, REGION, T0, awslogs_data, labels
 from tests.integration.conftest import BATCH_BUCKET, FakeContext
@@ -23,7 +24,7 @@ from vigil.adapters.alert_store import AlertStore
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.error_store import AlertLookup, ErrorStore
 from vigil.adapters.stats import CallStats
-from vigil.core.model import Alert, AlertState, Evidence
+from vigil.core.model import Alert, AlertState, Evidence, SignalBatch
 from vigil.rules.document import RulesConfig
 from vigil.tracking.logs import ErrorLine
 from vigil.tracking.stream import StreamPorts, Volume, take_delivery
@@ -70,9 +71,25 @@ def store(table: str) -> ErrorStore:
     return ErrorStore(boto3.client("dynamodb"), table, CallStats())
 
 
+class Evaluations:
+    """The Evaluate workflow's start, recorded."""
+
+    def __init__(self) -> None:
+        self.started: list[SignalBatch] = []
+
+    def start(self, batch: SignalBatch) -> str:
+        self.started.append(batch)
+        return f"arn:aws:states:{REGION}:{ACCOUNT}:express:evaluate:{batch.batch_id}"
+
+
 def _ports(store: ErrorStore, invocations: Invocations, table: str) -> StreamPorts:
     alerts = AlertStore(boto3.client("dynamodb"), table, retention=timedelta(days=30))
-    return StreamPorts(errors=store, invocations=invocations, alerts=AlertLookup(alerts.get))
+    return StreamPorts(
+        errors=store,
+        invocations=invocations,
+        alerts=AlertLookup(alerts.get),
+        evaluations=Evaluations(),
+    )
 
 
 def _take(function: str, lines: list[ErrorLine], ports: StreamPorts) -> Any:
@@ -304,3 +321,36 @@ def test_the_lines_of_a_function_the_tag_filters_exclude_are_dropped(
     summary = module.lambda_handler(event, FakeContext("vigil-error-stream"))
 
     assert summary == {"skipped": "tags", "function": "sandbox-job"}
+
+
+def test_a_delivery_retried_after_a_failed_start_still_wakes_its_function(
+    handler: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StartExecution throttled after the wake was claimed (a failure between two writes):
+    Lambda retries the delivery, whose batch id is the same, so it claims again and starts the
+    evaluation, new error type included: the counts are written only after the start."""
+    client = handler._env().clients["stepfunctions"]
+    real = client.start_execution
+    attempts: list[str] = []
+
+    def throttled_once(**kwargs: Any) -> Any:
+        attempts.append(kwargs["name"])
+        if len(attempts) == 1:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                "StartExecution",
+            )
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, "start_execution", throttled_once)
+    at = T0 + timedelta(minutes=30)
+    event = _payload("/aws/lambda/batch-job", [(at, PYTHON_ERROR), (at, PYTHON_ERROR)])
+
+    with pytest.raises(ClientError):
+        handler.lambda_handler(event, FakeContext("vigil-error-stream"))
+    retried = handler.lambda_handler(event, FakeContext("vigil-error-stream"))
+
+    # Nothing was written before the start failed: the retry decides the same, new type too.
+    assert retried["signals"] == ["lambda.new_error_type", "lambda.errors"]
+    assert retried["woken"]
+    assert attempts == [attempts[0], attempts[0]]  # the same batch, the same evaluation

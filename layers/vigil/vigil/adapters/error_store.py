@@ -8,7 +8,7 @@ instead of overwriting each other, and a retried delivery counts its lines again
 is better than a loss): at least once.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from vigil.adapters.stats import CallStats
 from vigil.adapters.table import Store, conditional_failed, epoch, from_item, to_item
+from vigil.core.errors import ConflictError
 from vigil.core.model import Alert, AlertState, ErrorGroup, Labels
 from vigil.dials.resources import MetricQuery
 from vigil.tracking.stream import Tally, Volume
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
     from vigil.adapters.cloudwatch import CloudWatchMetrics
 
+_BATCH_GET_ATTEMPTS = 3
 MINUTES_KEPT = timedelta(days=1)
 """Minute counts outlive any rule window."""
 
@@ -46,15 +48,34 @@ class ErrorStore(Store):
         super().__init__(client, table)
         self.stats = stats or CallStats()
 
-    def record(
-        self, tally: Tally, *, now: datetime, new_after: timedelta, budget: int
-    ) -> list[ErrorGroup]:
+    def seen(self, function: str, fingerprints: Sequence[str]) -> dict[str, ErrorGroup]:
+        """The stored groups among ``fingerprints``: one ``BatchGetItem`` (a delivery holds at
+        most ``groups_per_minute`` of them, 100 at the most)."""
+        if not fingerprints:
+            return {}
+        keys = [to_item({"pk": _pk(function), "sk": f"GROUP#{fp}"}) for fp in fingerprints]
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        for _ in range(_BATCH_GET_ATTEMPTS):
+            self.stats.count("BatchGetItem")
+            response = self._client.batch_get_item(RequestItems=request)
+            found += response.get("Responses", {}).get(self._table, [])
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise ConflictError(f"the error groups of {function} stayed unprocessed")
+        groups = (_group(from_item(item)) for item in found)
+        return {group.fingerprint: group for group in groups}
+
+    def record(self, tally: Tally, *, now: datetime, new_after: timedelta, budget: int) -> int:
         pk = _pk(tally.function)
         room = budget
+        latest = max(tally.minutes)
         for minute, count in sorted(tally.minutes.items()):
             # Each minute's item also counts the groups written in it: the budget of a minute
             # holds across deliveries, so an error storm of ever-new messages is bounded.
-            grouped = len(tally.groups) if minute == max(tally.minutes) else 0
+            grouped = len(tally.groups) if minute == latest else 0
             written = self._update(
                 pk,
                 _minute(minute),
@@ -65,15 +86,15 @@ class ErrorStore(Store):
             )
             if grouped:
                 room = budget - (int(written.get("groups", grouped)) - grouped)
-        return [
+        kept = tally.groups[: max(room, 0)]
+        for group in kept:
             self._record_group(pk, group, now=now, new_after=new_after)
-            for group in tally.groups[: max(room, 0)]
-        ]
+        return len(kept)
 
     def _record_group(
         self, pk: str, group: ErrorGroup, *, now: datetime, new_after: timedelta
-    ) -> ErrorGroup:
-        old = self._update(
+    ) -> None:
+        self._update(
             pk,
             f"GROUP#{group.fingerprint}",
             "ADD #count :count SET first_seen = if_not_exists(first_seen, :first),"
@@ -91,19 +112,7 @@ class ErrorStore(Store):
                 ":ttl": epoch(now + new_after + timedelta(days=1)),
             },
             names={"#count": "count", "#ttl": "ttl"},
-            returned="ALL_OLD",
-        )
-        before = old.get("last_seen")
-        new = before is None or datetime.fromisoformat(str(before)) < now - new_after
-        first = group.first_seen
-        if old.get("first_seen") and not new:
-            first = datetime.fromisoformat(str(old["first_seen"]))
-        return group.model_copy(
-            update={
-                "new": new,
-                "count": group.count + int(old.get("count", 0)),
-                "first_seen": first,
-            }
+            returned="NONE",
         )
 
     def _update(
@@ -192,7 +201,7 @@ class ErrorStore(Store):
             ),
         )
 
-    def claim_wake(self, function: str, *, now: datetime, until: datetime) -> bool:
+    def claim_wake(self, function: str, *, now: datetime, until: datetime, batch_id: str) -> bool:
         self.stats.count("PutItem")
         try:
             self._client.put_item(
@@ -202,12 +211,17 @@ class ErrorStore(Store):
                         "pk": _pk(function),
                         "sk": "WAKE",
                         "until": epoch(until),
+                        "batch_id": batch_id,
                         "ttl": epoch(until + MINUTES_KEPT),
                     }
                 ),
-                ConditionExpression="attribute_not_exists(pk) OR #until <= :now",
+                # A retried delivery (a crash after the claim, before the evaluation started)
+                # claims again: its batch id is the same.
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR #until <= :now OR batch_id = :batch"
+                ),
                 ExpressionAttributeNames={"#until": "until"},
-                ExpressionAttributeValues=to_item({":now": epoch(now)}),
+                ExpressionAttributeValues=to_item({":now": epoch(now), ":batch": batch_id}),
             )
         except ClientError as exc:
             if conditional_failed(exc):

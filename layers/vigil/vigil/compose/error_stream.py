@@ -107,6 +107,12 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
             alerts=AlertLookup(
                 AlertStore(clients["dynamodb"], table, retention=_RETENTION).get, stats
             ),
+            evaluations=EvaluateWorkflow(
+                clients["stepfunctions"],
+                settings.evaluate_state_machine_arn,
+                stats,
+                batches=S3Batches(clients["batches"], settings.batch_bucket, stats),
+            ),
             async_protected=lambda: env.protected.get(now, lambda: _protected(state)),
         ),
         account=account,
@@ -125,12 +131,7 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
             "volume_read": delivery.volume_read,
         }
         if delivery.batch is not None:
-            summary["execution_arn"] = EvaluateWorkflow(
-                clients["stepfunctions"],
-                settings.evaluate_state_machine_arn,
-                stats,
-                batches=S3Batches(clients["batches"], settings.batch_bucket, stats),
-            ).start(delivery.batch)
+            summary["execution_arn"] = delivery.execution
             summary["signals"] = [s.labels.kind for s in delivery.batch.signals]
     summary["api_calls"] = stats.by_api
     metrics.add_metric("ErrorLines", MetricUnit.Count, len(lines))

@@ -18,7 +18,10 @@ For each delivery:
    breach is sent to the Evaluate workflow at most once a window per function (a claim in the
    store); the next cycles watch the function and fire, repeat and resolve it on its metrics.
 
-The time of a delivery is its latest line's timestamp: a replayed delivery decides the same.
+Everything is read and decided first, the evaluation started, and the counts written last: a
+delivery retried after a failure (Lambda retries an asynchronous invocation twice) decides the
+same, starts the same evaluation (its batch id is its function and time) and counts its lines
+again (at least once). The time of a delivery is its latest line's timestamp.
 """
 
 from collections import Counter
@@ -95,12 +98,13 @@ class Volume:
 
 
 class ErrorStorePort(Protocol):
-    def record(
-        self, tally: Tally, *, now: datetime, new_after: timedelta, budget: int
-    ) -> list[ErrorGroup]:
-        """Add the tally to the function's groups and minutes; the groups written, ``new`` set
-        on those not seen within ``new_after`` (the ones beyond the minute's ``budget`` of
-        groups are counted in their minute only)."""
+    def seen(self, function: str, fingerprints: Sequence[str]) -> dict[str, ErrorGroup]:
+        """The stored groups among ``fingerprints`` (one read)."""
+        ...
+
+    def record(self, tally: Tally, *, now: datetime, new_after: timedelta, budget: int) -> int:
+        """Add the tally to the function's minutes and groups (those beyond the minute's
+        ``budget`` of groups are counted in their minute only); the groups written."""
         ...
 
     def errors(self, function: str, start: datetime, end: datetime) -> dict[datetime, int]:
@@ -111,14 +115,21 @@ class ErrorStorePort(Protocol):
 
     def keep_volume(self, function: str, volume: Volume) -> None: ...
 
-    def claim_wake(self, function: str, *, now: datetime, until: datetime) -> bool:
-        """Claim the function's judgement until ``until``; ``False`` when a claim holds."""
+    def claim_wake(self, function: str, *, now: datetime, until: datetime, batch_id: str) -> bool:
+        """Claim the function's judgement until ``until``; ``False`` when another batch's claim
+        holds (the same batch, a retried delivery, claims again)."""
         ...
 
 
 class InvocationsPort(Protocol):
     def invocations(self, function: str, start: datetime, end: datetime) -> dict[datetime, float]:
         """The function's ``Invocations`` by minute in [start, end) (published so far)."""
+        ...
+
+
+class EvaluationPort(Protocol):
+    def start(self, batch: SignalBatch) -> str:
+        """Start the evaluation of ``batch``, named by its id (idempotent)."""
         ...
 
 
@@ -133,6 +144,7 @@ class StreamPorts:
     errors: ErrorStorePort
     invocations: InvocationsPort
     alerts: OpenAlertsPort
+    evaluations: EvaluationPort
     async_protected: Callable[[], frozenset[str]] = frozenset
     """The functions whose failed async events are kept (read only when it matters)."""
 
@@ -146,6 +158,7 @@ class Delivery:
     groups: int
     new_types: int
     batch: SignalBatch | None = None
+    execution: str | None = None
     woken: bool = False
     volume_read: bool = False
     counts: dict[str, int] = field(default_factory=dict)
@@ -166,16 +179,15 @@ def take_delivery(
     if counted is None:
         return None
     now = counted.now
-    groups = ports.errors.record(
-        counted,
-        now=now,
-        new_after=timedelta(days=rule.new_type_days),
-        budget=rule.groups_per_minute,
-    )
+    new_after = timedelta(days=rule.new_type_days)
+    stored = ports.errors.seen(function, [group.fingerprint for group in counted.groups])
+    groups = [
+        _as_known(group, stored.get(group.fingerprint), now, new_after) for group in counted.groups
+    ]
     delivery = Delivery(
         function=function,
         lines=counted.lines,
-        groups=len(groups),
+        groups=0,
         new_types=sum(group.new for group in groups),
     )
     signals: list[Signal] = []
@@ -204,13 +216,36 @@ def take_delivery(
                 signals.append(woken)
     if signals:
         delivery.batch = SignalBatch(
-            batch_id=f"logs-{function[:40]}-{now:%Y%m%dT%H%M%S}Z",
+            batch_id=batch_id_of(function, now),
             source="logs",
             collected_at=now,
             covered_kinds=[],
             signals=signals,
         )
+        delivery.execution = ports.evaluations.start(delivery.batch)
+    # Written once the evaluation is started: a delivery retried after a failure decides the
+    # same (its groups still new, its wake its own) and starts the same evaluation.
+    delivery.groups = ports.errors.record(
+        counted, now=now, new_after=new_after, budget=rule.groups_per_minute
+    )
     return delivery
+
+
+def _as_known(
+    group: ErrorGroup, stored: ErrorGroup | None, now: datetime, new_after: timedelta
+) -> ErrorGroup:
+    """``group`` with what the store knew of it: new unless seen within ``new_after``."""
+    if stored is None or stored.last_seen < now - new_after:
+        return group.model_copy(update={"new": True})
+    return group.model_copy(
+        update={"count": group.count + stored.count, "first_seen": stored.first_seen}
+    )
+
+
+def batch_id_of(function: str, now: datetime) -> str:
+    """A delivery's batch id: the same for a retried delivery, so that its evaluation and the
+    notifications it decides are the same ones (idempotent), and its wake claim its own."""
+    return f"logs-{function[:40]}-{now:%Y%m%dT%H%M%S}Z"
 
 
 def _wake(
@@ -228,7 +263,10 @@ def _wake(
     minutes = rules.collection.window_minutes
     end = floor_minute(now) + timedelta(minutes=1)
     start = end - timedelta(minutes=minutes)
-    errors = ports.errors.errors(function, start, end)
+    errors = dict(ports.errors.errors(function, start, end))
+    for minute, count in counted.minutes.items():  # this delivery's lines: not written yet
+        if start <= minute < end:
+            errors[minute] = errors.get(minute, 0) + count
     known = ports.errors.volume(function)
     if known is not None and now - known.measured_at <= VOLUME_KEPT:
         estimate = _signal(
@@ -256,7 +294,10 @@ def _wake(
     )
     if judge(signal, rules) is None:
         return None
-    if not ports.errors.claim_wake(function, now=now, until=end + timedelta(minutes=minutes)):
+    until = end + timedelta(minutes=minutes)
+    if not ports.errors.claim_wake(
+        function, now=now, until=until, batch_id=batch_id_of(function, now)
+    ):
         return None
     delivery.woken = True
     return signal
