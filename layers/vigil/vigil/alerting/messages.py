@@ -28,6 +28,7 @@ from vigil.core.model import (
     Severity,
     Signal,
     SignalBatch,
+    format_amount,
 )
 from vigil.rules.base import plural
 from vigil.rules.document import RulesConfig
@@ -159,27 +160,19 @@ def evidence_now(alert: Alert, signal: Signal | None, *, at: datetime) -> Eviden
         events, volume = signal.samples.get(spec.event, 0.0), signal.samples.get(spec.volume, 0.0)
         said = (
             f"{plural(events, spec.event[:-1])} in {plural(volume, spec.volume[:-1])}"
-            f" over {now.window_text} ({_amount(signal.value, signal.unit)})"
+            f" over {now.window_text} ({format_amount(signal.value, signal.unit)})"
         )
     else:
         counts = ", ".join(
             f"{name.replace('_', ' ')} {value:,.6g}" for name, value in signal.samples.items()
         )
-        said = f"{_amount(signal.value, signal.unit)} over {now.window_text}" + (
+        said = f"{format_amount(signal.value, signal.unit)} over {now.window_text}" + (
             f" ({counts})" if counts else ""
         )
     if same_unit:
         word = "below" if signal.value < before.threshold else "judged normal against"
-        said += f", {word} {_amount(before.threshold, before.unit)}"
+        said += f", {word} {format_amount(before.threshold, before.unit)}"
     return now.model_copy(update={"summary": f"Now {said}"})
-
-
-def _amount(value: float, unit: str) -> str:
-    if unit == "Percent":
-        return f"{value:.2f}%"
-    if unit == "USD":
-        return f"${value:,.2f}"
-    return f"{value:,.0f}" if unit == "Count" else f"{value:g} {unit}"
 
 
 def title_for(alert: Alert, reason: NotifyReason) -> str:

@@ -220,11 +220,13 @@ class Evidence(Contract):
     def describe_value(self) -> str:
         """``2.00% (threshold 0.10%)``: the value against its threshold, in its unit."""
         if self.unit == "Count" and self.threshold == 0:
-            return f"{_format(self.value, self.unit)} (any one alerts)"
-        return f"{_format(self.value, self.unit)} (threshold {_format(self.threshold, self.unit)})"
+            return f"{format_amount(self.value, self.unit)} (any one alerts)"
+        threshold = format_amount(self.threshold, self.unit)
+        return f"{format_amount(self.value, self.unit)} (threshold {threshold})"
 
 
-def _format(value: float, unit: str) -> str:
+def format_amount(value: float, unit: str) -> str:
+    """``2.00%``, ``$1,234.50``, ``1,200`` or ``3 ms``: a value in its unit, as messages show it."""
     if unit == "Percent":
         return f"{value:.2f}%"
     if unit == "USD":
