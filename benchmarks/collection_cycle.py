@@ -4,8 +4,8 @@ For synthetic accounts of 10, 100, 1,000 and 5,000 Lambda functions, run the rea
 collect_metrics handler on the cycles of a month and count what each asks of AWS. With the
 error stream (``--error-stream account-policy``, the template's default ``ErrorStreamMode``),
 the functions' error lines reach Vigil as they are written and every function's Errors are
-swept every 8 hours (``collection.function_sweep_minutes`` 480); without it (``off``), every
-hour with the rest:
+swept once a day (``CollectionConfig.function_sweep``: 1,440 minutes); without it (``off``),
+every hour with the rest:
 
 - ``healthy``: an ordinary cycle of a healthy account (the fast path: account aggregates, and
   ListMetrics for recent DynamoDB and Kinesis throttles and errors);
@@ -14,14 +14,14 @@ hour with the rest:
   stream-reading function's iterator age; without the error stream also every function's
   Errors), which is also the hourly discovery (queues, tables, streams, event source mappings);
 - ``function_sweep`` (error stream only): the sweep cycle whose window crosses a multiple of
-  480 minutes since the epoch (00:00, 08:00 and 16:00 UTC), which also sweeps every function's
-  Errors over the 8 hours;
+  1,440 minutes since the epoch (00:00 UTC), which also sweeps every function's Errors over the
+  day;
 - ``unhealthy``: an ordinary cycle with 5 unhealthy resources: 2 functions failing half their
   requests (drill-down), a dead-letter queue holding messages, a table throttling writes and a
   stream refusing records.
 
 A 30-day month at ``rate(5 minutes)`` is 8,640 cycles: 7,920 ordinary and 720 sweeps; with
-the error stream 630 of the sweeps are hourly and 90 also sweep the functions.
+the error stream 690 of the sweeps are hourly and 30 also sweep the functions.
 
 Besides the functions, every account has the fixed mix: 50 DynamoDB tables (30 provisioned, 10
 of them with a provisioned GSI and 5 auto scaled; 20 on demand, 5 with a GSI; the first 5 with
@@ -82,12 +82,17 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
+from vigil.rules.document import RulesConfig  # noqa: E402
+
+# With the error stream, every function's Errors are swept once every FUNCTION_SWEEP_MINUTES
+# (1,440: the window that crosses 00:00 UTC); without it, hourly with the rest.
+FUNCTION_SWEEP_MINUTES = RulesConfig().collection.function_sweep(error_stream=True)
 # 09:02 -> window 08:55-09:00 crosses the hour: the sweep cycle. 09:07 is an ordinary one.
-# 08:02 -> window 07:55-08:00 crosses 08:00, a multiple of 480 minutes: with the error stream,
-# the cycle that also sweeps every function.
+# 00:02 -> window 23:55-00:00 crosses 00:00, a multiple of 1,440 minutes: with the error
+# stream, the cycle that also sweeps every function.
 SWEEP_AT = datetime(2026, 11, 2, 9, 2, tzinfo=UTC)
 CYCLE_AT = SWEEP_AT + timedelta(minutes=5)
-FUNCTION_SWEEP_AT = SWEEP_AT - timedelta(hours=1)
+FUNCTION_SWEEP_AT = datetime(2026, 11, 2, 0, 2, tzinfo=UTC)
 MODES = ("account-policy", "off")
 ORDER = ("healthy", "sweep", "function_sweep", "unhealthy")
 BUSY = 10
@@ -109,8 +114,8 @@ SOURCES_PER_DEAD_LETTER_QUEUE = 2
 PLAIN_QUEUES = 5
 CYCLES_PER_MONTH = 12 * 24 * 30
 SWEEPS_PER_MONTH = 24 * 30
-# With the error stream: every function's Errors every 480 minutes, 3 times a day.
-FUNCTION_SWEEPS_PER_MONTH = 3 * 30
+# With the error stream: every function's Errors once every FUNCTION_SWEEP_MINUTES.
+FUNCTION_SWEEPS_PER_MONTH = 30 * 24 * 60 // FUNCTION_SWEEP_MINUTES
 # Public us-east-1 prices.
 GET_METRIC_DATA_USD_PER_METRIC = 0.01 / 1_000
 ALARM_USD_PER_MONTH = 0.10
@@ -584,6 +589,11 @@ def main() -> None:
     args = parser.parse_args()
     mode = args.error_stream
     rows = [measure(int(size), mode) for size in args.sizes.split(",")]
+    every = RulesConfig().collection.function_sweep(error_stream=mode != "off")
+    schedule = (
+        "rate(5 minutes), sweep and discovery every 60 minutes, every function's Errors"
+        f" every {every:,} minutes"
+    )
     if args.json:
         document = {
             "error_stream": mode,
@@ -596,13 +606,12 @@ def main() -> None:
                 "tables": 1,
                 "streams": 1,
             },
-            "schedule": "rate(5 minutes), sweep and discovery every 60 minutes, every"
-            f" function's Errors every {60 if mode == 'off' else 480} minutes",
+            "schedule": schedule,
             "sizes": rows,
         }
         print(json.dumps(document))
         return
-    print(f"ErrorStreamMode={mode}")
+    print(f"ErrorStreamMode={mode}: {schedule}")
     columns = (
         "resources",
         "case",
