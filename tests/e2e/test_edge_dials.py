@@ -163,15 +163,16 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
         "states": 3,
         "apigateway": 2,
         "quotas": 1,
-        # SlackActionsFunction, the stack's one function with reserved concurrency.
-        "reserved": 1,
-        # The stack's 7 functions, each with a time-out.
-        "duration": 7,
+        # SlackActionsFunction and ErrorStreamFunction, the stack's functions with reserved
+        # concurrency.
+        "reserved": 2,
+        # The stack's 8 functions, each with a time-out.
+        "duration": 8,
     }
     # The Lambda fast path, 3 per state machine, 3 for media-uploads, 3 per API (5xx, and 4xx
     # and p99 latency, enabled here), 1 quota; from 09:35 raw-archive has request metrics too
-    # (3 more); 1 for the stack's reserved function (SlackActionsFunction).
-    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 6 + 1 + 1
+    # (3 more); 2 for the stack's reserved functions (SlackActionsFunction, ErrorStreamFunction).
+    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 6 + 1 + 2
     assert (
-        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 6 + 1 + 1 + 1
+        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 6 + 1 + 2 + 1
     )  # + Count

@@ -70,9 +70,9 @@ def test_a_healthy_cycle_reads_one_duration_metric_and_a_slow_one_only_the_candi
 ) -> None:
     cycles = {c["batch_id"][-5:-1]: c for c in collector_cycles(slow)}
 
-    # The scenario's 4 functions and the stack's 7, each with a time-out; the first cycle
+    # The scenario's 4 functions and the stack's 8, each with a time-out; the first cycle
     # discovers them.
-    assert {c["resources"]["duration"] for c in cycles.values()} == {4 + 7}
+    assert {c["resources"]["duration"] for c in cycles.values()} == {4 + 8}
     assert cycles["0905"]["discovered"]
     # 09:10 and 09:45: the account's slowest invocation (6 s) is below 80 % of the smallest
     # time-out (checkout-api's 10 s): one metric and no ListFunctions.

@@ -24,6 +24,7 @@ from vigil.adapters.alert_store import AlertStore
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.error_store import AlertLookup, ErrorStore
 from vigil.adapters.stats import CallStats
+from vigil.adapters.workflow import MAX_INLINE_BYTES
 from vigil.core.model import Alert, AlertState, Evidence, SignalBatch
 from vigil.rules.document import RulesConfig
 from vigil.tracking.logs import ErrorLine
@@ -354,3 +355,19 @@ def test_a_delivery_retried_after_a_failed_start_still_wakes_its_function(
     assert retried["signals"] == ["lambda.new_error_type", "lambda.errors"]
     assert retried["woken"]
     assert attempts == [attempts[0], attempts[0]]  # the same batch, the same evaluation
+
+
+def test_a_deliverys_batch_always_fits_a_workflow_input(store: ErrorStore, table: str) -> None:
+    """The largest batch a delivery can make: new types and a wake, every group at its longest
+    message and type. It goes inline, never by reference (ADR 28)."""
+    ports = _ports(store, Invocations(per_minute=1), table)
+    lines = [
+        _line(T0, f"Error{n:03d}" + "E" * 180, "\u00e9" * 500, n, frames=()) for n in range(50)
+    ]
+
+    delivery = _take("wide", lines, ports)
+
+    assert delivery is not None
+    assert delivery.batch is not None
+    assert len(delivery.batch.signals) == 2
+    assert len(delivery.batch.model_dump_json().encode()) < MAX_INLINE_BYTES / 10

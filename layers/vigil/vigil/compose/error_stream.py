@@ -16,7 +16,7 @@ from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.error_store import AlertLookup, ErrorStore, FunctionInvocations
 from vigil.adapters.stats import CallStats
-from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
+from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.compose.settings import CollectorSettings
 from vigil.core.errors import InvalidEventError
 from vigil.core.observability import logger, metrics
@@ -63,7 +63,6 @@ def environment() -> Environment:
     last_good = LastGoodConfig(boto3.client("dynamodb"), settings.table_name, stats=CallStats())
     rules = load_rules(settings.rules_json, last_good=last_good).rules
     clients = {name: boto3.client(service) for name, service in CLIENTS.items()}  # type: ignore[call-overload]
-    clients["batches"] = boto3.client("s3")
     return Environment(settings=settings, rules=rules, clients=clients)
 
 
@@ -107,11 +106,10 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
             alerts=AlertLookup(
                 AlertStore(clients["dynamodb"], table, retention=_RETENTION).get, stats
             ),
+            # A delivery's batch holds at most two signals of five error groups each, a few KB:
+            # always inline, never staged in the batch bucket (ADR 28).
             evaluations=EvaluateWorkflow(
-                clients["stepfunctions"],
-                settings.evaluate_state_machine_arn,
-                stats,
-                batches=S3Batches(clients["batches"], settings.batch_bucket, stats),
+                clients["stepfunctions"], settings.evaluate_state_machine_arn, stats
             ),
             async_protected=lambda: env.protected.get(now, lambda: _protected(state)),
         ),
