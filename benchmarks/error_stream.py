@@ -124,7 +124,7 @@ EVALUATE_SECONDS = 0.3
 LOG_BYTES_PER_INVOCATION = 1_000
 """The stream's own log lines a delivery: START, END, REPORT, its summary and the metric."""
 WRITES = ("UpdateItem", "PutItem")
-READS = ("GetItem", "Query")
+READS = ("GetItem", "BatchGetItem", "Query")
 
 
 @dataclass(frozen=True)
