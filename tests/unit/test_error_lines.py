@@ -315,6 +315,15 @@ def test_an_import_error_at_init_keeps_lambdas_error_type() -> None:
     assert line.frames == ()
 
 
+def test_an_exception_without_a_message_is_its_type_alone() -> None:
+    # [python-ric] log_error writes "[ERROR] <type>" when the message is empty, and
+    # "[ERROR] <message>" when there is no type.
+    assert (only("[ERROR] StopIteration\nTraceback (most recent call last):\n").error_type) == (
+        "StopIteration"
+    )
+    assert only("[ERROR] boom").error_type == "Error"
+
+
 def test_logger_error_in_the_text_format_is_an_error_line_with_its_request() -> None:
     # [python-logging] the runtime's text format, at ERROR ([python-ric] _setup_logging).
     line = only(f"[ERROR]\t2020-01-31T22:12:58.534Z\t{RID}\tPayment refused for order 42\n")
@@ -1042,3 +1051,10 @@ def test_the_filter_pattern_fits_a_subscription_filter() -> None:
     # is at most 1,024 characters.
     assert len(FILTER_PATTERN) <= 1024
     assert pattern_terms(FILTER_PATTERN)
+
+
+def test_docs_show_the_filter_pattern_vigil_uses() -> None:
+    rules = (Path(__file__).parents[2] / "docs" / "rules.md").read_text()
+    section = rules[rules.index("### What counts as an error line") :]
+    assert f"\n{FILTER_PATTERN}\n" in section
+    assert f"{len(FILTER_PATTERN)} of the 1,024 characters" in section
