@@ -34,10 +34,11 @@ Every sample says where it comes from. The sources:
   ``exception_name``, ``stack_trace``, ``xray_trace_id``, ``function_request_id``.
 - [loggroups] Lambda developer guide, "Configuring CloudWatch log groups": log streams of a
   custom log group are ``YYYY/MM/DD/<function_name>[<function_version>][<GUID>]``.
-- [logformat] Lambda developer guide, "Working with Lambda function logs" (system logs in JSON:
+- [logformat] Lambda developer guide, "Configuring advanced logging controls for Lambda
+  functions" and "Configuring JSON and plain text log formats" (system logs in JSON:
   ``{"time", "type": "platform.report", "record": {"requestId", "metrics", "status"}}``) and
   "Lambda Telemetry API Event schema reference" (``status`` success, failure, error, timeout;
-  ``errorType``).
+  ``errorType``; ``tracing``).
 - Real runtime output quoted in public GitHub issues, named where used.
 """
 
