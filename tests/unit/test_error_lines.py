@@ -34,10 +34,11 @@ Every sample says where it comes from. The sources:
   ``exception_name``, ``stack_trace``, ``xray_trace_id``, ``function_request_id``.
 - [loggroups] Lambda developer guide, "Configuring CloudWatch log groups": log streams of a
   custom log group are ``YYYY/MM/DD/<function_name>[<function_version>][<GUID>]``.
-- [logformat] Lambda developer guide, "Working with Lambda function logs" (system logs in JSON:
+- [logformat] Lambda developer guide, "Configuring advanced logging controls for Lambda
+  functions" and "Configuring JSON and plain text log formats" (system logs in JSON:
   ``{"time", "type": "platform.report", "record": {"requestId", "metrics", "status"}}``) and
   "Lambda Telemetry API Event schema reference" (``status`` success, failure, error, timeout;
-  ``errorType``).
+  ``errorType``; ``tracing``).
 - Real runtime output quoted in public GitHub issues, named where used.
 """
 
@@ -295,6 +296,15 @@ def test_an_import_error_at_init_keeps_lambdas_error_type() -> None:
     assert line.error_type == "Runtime.ImportModuleError"
     assert line.message.startswith("Unable to import module 'lambda_function'")
     assert line.frames == ()
+
+
+def test_an_exception_without_a_message_is_its_type_alone() -> None:
+    # [python-ric] log_error writes "[ERROR] <type>" when the message is empty, and
+    # "[ERROR] <message>" when there is no type.
+    assert (only("[ERROR] StopIteration\nTraceback (most recent call last):\n").error_type) == (
+        "StopIteration"
+    )
+    assert only("[ERROR] boom").error_type == "Error"
 
 
 def test_logger_error_in_the_text_format_is_an_error_line_with_its_request() -> None:
@@ -1024,3 +1034,10 @@ def test_the_filter_pattern_fits_a_subscription_filter() -> None:
     # is at most 1,024 characters.
     assert len(FILTER_PATTERN) <= 1024
     assert pattern_terms(FILTER_PATTERN)
+
+
+def test_docs_show_the_filter_pattern_vigil_uses() -> None:
+    rules = (Path(__file__).parents[2] / "docs" / "rules.md").read_text()
+    section = rules[rules.index("### What counts as an error line") :]
+    assert f"\n{FILTER_PATTERN}\n" in section
+    assert f"{len(FILTER_PATTERN)} of the 1,024 characters" in section

@@ -123,6 +123,7 @@ def test_nodejs_frames_of_node_modules_and_node_internals_do_not_count() -> None
             app,
             "/var/task/node_modules/axios/lib/core/settle.js:19 in settle",
             "<anonymous> in new Promise",
+            "native in Array.map",
         ),
     )
     assert in_app_frames(wrapped.frames) == ["index.js in Runtime.exports.handler"]

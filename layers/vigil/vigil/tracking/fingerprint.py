@@ -27,7 +27,8 @@ _LIBRARY_MARKERS: Final = (
     "dist-packages/",
     "node_modules/",
 )
-_LIBRARY_PREFIXES: Final = ("<frozen ", "node:", "internal/", "<anonymous>", "native")
+_LIBRARY_PREFIXES: Final = ("<frozen ", "node:", "internal/")
+_NATIVE_PATHS: Final = frozenset({"<anonymous>", "native"})
 _TASK_ROOT: Final = "/var/task/"
 _FRAME = re.compile(r"^(?P<path>.*?)(?::\d+)? in (?P<function>.*)$")
 
@@ -74,7 +75,11 @@ def in_app_frames(frames: tuple[str, ...]) -> list[str]:
         if match is None:
             continue
         path = match["path"].removeprefix("file://")
-        if any(marker in path for marker in _LIBRARY_MARKERS) or path.startswith(_LIBRARY_PREFIXES):
+        if (
+            path in _NATIVE_PATHS
+            or path.startswith(_LIBRARY_PREFIXES)
+            or any(marker in path for marker in _LIBRARY_MARKERS)
+        ):
             continue
         kept.append(f"{path.removeprefix(_TASK_ROOT)} in {match['function']}")
     return kept

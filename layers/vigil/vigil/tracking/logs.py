@@ -1,5 +1,8 @@
-"""Lambda error lines from a CloudWatch Logs subscription: the payload decoded, the function
-named, each log event that records an error read into an `ErrorLine`.
+"""The Lambda error lines of a CloudWatch Logs subscription payload, and the function they
+came from.
+
+The payload is decoded, the function named from its log group, and each log event that
+records an error read into an `ErrorLine`.
 
 The formats read, with their sources, are listed in docs/rules.md ("Error tracking", "What
 counts as an error line"). Parsing is forward-compatible: a field AWS adds is ignored, and a
