@@ -123,6 +123,26 @@ class Route(Matchers):
     continue_: bool = Field(default=False, alias="continue")
     routes: list["Route"] = Field(default_factory=list)
 
+    @field_validator("group_by")
+    @classmethod
+    def _group_by_once(cls, value: list[str] | None) -> list[str] | None:
+        """Refused as Alertmanager refuses them: a label twice, and ``...`` beside labels."""
+        if value is None:
+            return value
+        twice = sorted({label for label in value if value.count(label) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} is listed more than once")
+        if ALL_LABELS in value and len(value) > 1:
+            raise ValueError("'...' groups by every label: it cannot stand beside other labels")
+        return value
+
+    @field_validator("group_interval", "repeat_interval")
+    @classmethod
+    def _not_zero(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("cannot be zero (Alertmanager refuses it too)")
+        return value
+
 
 class Receiver(_Config):
     """Where a notification goes. Chat channels name the key of the chat secret
@@ -204,6 +224,10 @@ class RoutingConfig(_Config):
             raise ValueError("route.group_by: the root route must set group_by")
         if self.route.mute_time_intervals or self.route.active_time_intervals:
             raise ValueError("route: the root route cannot have mute or active time intervals")
+        if self.route.match or self.route.match_re:
+            raise ValueError("route: the root route matches every alert: it cannot have matchers")
+        if self.route.continue_:
+            raise ValueError("route: the root route cannot have continue")
         intervals = [interval.name for interval in self.time_intervals]
         if len(set(intervals)) != len(intervals):
             raise ValueError("time_intervals: an interval name is used twice")
@@ -323,12 +347,19 @@ def _descend(route: Route, settled: Destination, values: dict[str, str]) -> list
 
 
 def inhibited(config: RoutingConfig, target: dict[str, str], firing: list[dict[str, str]]) -> bool:
-    """Whether a firing alert among ``firing`` inhibits ``target`` (never itself)."""
+    """Whether a firing alert among ``firing`` inhibits ``target`` (never itself).
+
+    As in Alertmanager, a target that matches the rule's source side too is not inhibited by a
+    source that matches its target side too: two such alerts would mute each other.
+    """
     for rule in config.inhibit_rules:
         if not rule.target.matches(target):
             continue
+        two_sided = rule.source.matches(target)
         for source in firing:
             if source is target or source == target:
+                continue
+            if two_sided and rule.target.matches(source):
                 continue
             if rule.source.matches(source) and all(source[n] == target[n] for n in rule.equal):
                 return True

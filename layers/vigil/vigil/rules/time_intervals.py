@@ -5,8 +5,11 @@ a moment when every field it gives does (a field left out covers all time), all 
 entry's ``location`` (an IANA time zone, UTC by default):
 
 - ``times``: ``[{"start_time": "22:00", "end_time": "24:00"}]``, start included, end excluded;
-- ``weekdays``: ``["monday:friday", "sunday"]``;
+- ``weekdays``: ``["monday:friday", "sunday"]``, by name only; a range runs within a week that
+  starts on Sunday, as Alertmanager reads it (``saturday:sunday`` is two entries);
 - ``days_of_month``: ``["1:7", "-1"]``, negative days count from the month's end (-1 the last);
+  a range that ends before it starts in every month (``30:-5``), or runs from a negative day to
+  a positive one, is refused, as Alertmanager refuses it;
 - ``months``: ``["december", "1:3"]``, by name or number;
 - ``years``: ``["2026:2027"]``.
 
@@ -23,7 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_WEEKDAYS = {name.lower(): index for index, name in enumerate(calendar.day_name)}
+# Alertmanager's week: Sunday is 0, so a range never crosses from Saturday to Sunday.
+_WEEKDAYS = {name.lower(): (index + 1) % 7 for index, name in enumerate(calendar.day_name)}
 _MONTHS = {name.lower(): index for index, name in enumerate(calendar.month_name) if name}
 _CLOCK = re.compile(r"^(\d{2}):(\d{2})$")
 
@@ -63,8 +67,12 @@ class TimeRange(_Config):
         return _minutes(self.end_time, end=True)
 
 
-def _number(token: str, names: dict[str, int], *, what: str, low: int, high: int) -> int:
+def _number(
+    token: str, names: dict[str, int], *, what: str, low: int, high: int, by_name: bool = False
+) -> int:
     value = names.get(token.lower()) if names else None
+    if value is None and by_name:
+        raise ValueError(f"{token!r} is not a {what}: write its name (monday), not a number")
     if value is None:
         try:
             value = int(token)
@@ -76,14 +84,26 @@ def _number(token: str, names: dict[str, int], *, what: str, low: int, high: int
 
 
 def _ranges(
-    items: list[str], names: dict[str, int], *, what: str, low: int, high: int
+    items: list[str],
+    names: dict[str, int],
+    *,
+    what: str,
+    low: int,
+    high: int,
+    by_name: bool = False,
 ) -> list[tuple[int, int]]:
     """``["monday:friday", "sunday"]`` as inclusive (start, end) pairs."""
     found = []
     for item in items:
         first, _, last = item.partition(":")
-        start = _number(first.strip(), names, what=what, low=low, high=high)
-        end = _number(last.strip(), names, what=what, low=low, high=high) if last else start
+        if last.count(":"):
+            raise ValueError(f"{item!r} is not a range like a:b")
+        start = _number(first.strip(), names, what=what, low=low, high=high, by_name=by_name)
+        end = (
+            _number(last.strip(), names, what=what, low=low, high=high, by_name=by_name)
+            if last
+            else start
+        )
         if (start < 0) == (end < 0) and start > end:
             raise ValueError(f"{item!r}: the range ends before it starts")
         found.append((start, end))
@@ -118,13 +138,27 @@ class TimeIntervalEntry(_Config):
 
     @property
     def _weekdays(self) -> list[tuple[int, int]]:
-        return _ranges(self.weekdays, _WEEKDAYS, what="weekday", low=0, high=6)
+        try:
+            return _ranges(self.weekdays, _WEEKDAYS, what="weekday", low=0, high=6, by_name=True)
+        except ValueError as exc:
+            if "ends before it starts" not in str(exc):
+                raise
+            raise ValueError(
+                f"{exc}: a week runs from sunday to saturday (as in Alertmanager); write a"
+                " range that crosses it as two entries"
+            ) from None
 
     @property
     def _days(self) -> list[tuple[int, int]]:
         pairs = _ranges(self.days_of_month, {}, what="day of month", low=-31, high=31)
         if any(0 in pair for pair in pairs):
             raise ValueError("days_of_month: 0 is no day (1 is the first, -1 the last)")
+        for item, (start, end) in zip(self.days_of_month, pairs, strict=True):
+            if start < 0 < end:
+                raise ValueError(f"{item!r}: a range from a negative day ends on a negative day")
+            # Checked against the shortest month (28 days), as Alertmanager does.
+            if (28 + start if start < 0 else start) > (28 + end if end < 0 else end):
+                raise ValueError(f"{item!r}: the range ends before it starts in every month")
         return pairs
 
     @property
@@ -145,7 +179,8 @@ class TimeIntervalEntry(_Config):
 
         checks = [
             not self.times or any(r.start_minute <= minute < r.end_minute for r in self.times),
-            not self._weekdays or any(a <= local.weekday() <= b for a, b in self._weekdays),
+            not self._weekdays
+            or any(a <= (local.weekday() + 1) % 7 <= b for a, b in self._weekdays),
             not self._days
             or any(day_of_month(a) <= local.day <= day_of_month(b) for a, b in self._days),
             not self._months or any(a <= local.month <= b for a, b in self._months),
