@@ -12,6 +12,7 @@
     vigil incidents show ID
     vigil alerts list [-o table|json]
     vigil notify test [--severity critical|warning|info] [--topic-arn ARN]
+    vigil config check FILE [-o table|json]
     vigil rules backtest --rules FILE [--file SERIES] [--since T] [--until T | --days N]
         [--functions GLOB ...] [--period 60|300] [--max-metrics N] [--yes] [--events]
         [-o table|json]
@@ -206,6 +207,15 @@ def _read_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]
     test.add_argument("--severity", choices=[s.value for s in Severity], default="warning")
     test.add_argument("--topic-arn", help="skip the stack lookup")
 
+    config = commands.add_parser("config", help="the rules config")
+    config_actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = config_actions.add_parser(
+        "check",
+        help="validate a rules config file as the functions do (no AWS call)",
+        parents=[_output_option()],
+    )
+    check.add_argument("file", help="the rules config, JSON (the RulesConfig parameter's value)")
+
 
 def main(
     argv: Sequence[str] | None = None,
@@ -291,6 +301,8 @@ def _ask(prompt: str) -> bool:
 
 
 def _run(args: argparse.Namespace, stack: _Stack, *, now: datetime) -> str | Listing:
+    if args.command == "config":
+        return operations.check_config(args.file)
     if args.command == "rules":
         return backtest.run(args, stack.session, now=now, ask=_ask)
     if args.command == "silence":
