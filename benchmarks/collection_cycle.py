@@ -47,7 +47,6 @@ every stored datapoint for every query. Handler times say little about AWS.
 """
 
 import argparse
-import importlib.util
 import io
 import json
 import math
@@ -61,26 +60,25 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers" / "vigil"), str(ROOT)]
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "POWERTOOLS_METRICS_NAMESPACE": "Vigil",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "VIGIL_STACK_NAME": "bench",
-        "VIGIL_TABLE_NAME": "bench",
-        "VIGIL_RULES": "{}",
-        "VIGIL_BATCH_BUCKET": "bench-batches",
-    }
+from benchmarks.moto_stack import (  # noqa: E402
+    BENCH_ENV,
+    DYNAMODB_USD_PER_READ,
+    DYNAMODB_USD_PER_WRITE,
+    EXPRESS_USD_PER_GB_SECOND,
+    EXPRESS_USD_PER_REQUEST,
+    GET_METRIC_DATA_USD_PER_METRIC,
+    LAMBDA_ARM_USD_PER_GB_SECOND,
+    LAMBDA_USD_PER_REQUEST,
+    Context,
+    create_evaluate_stub,
+    create_state_table,
+    load_handler,
 )
+
+os.environ.update(BENCH_ENV)
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
-from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
 from vigil.rules.document import RulesConfig  # noqa: E402
 
@@ -116,15 +114,8 @@ CYCLES_PER_MONTH = 12 * 24 * 30
 SWEEPS_PER_MONTH = 24 * 30
 # With the error stream: every function's Errors once every FUNCTION_SWEEP_MINUTES.
 FUNCTION_SWEEPS_PER_MONTH = 30 * 24 * 60 // FUNCTION_SWEEP_MINUTES
-# Public us-east-1 prices.
-GET_METRIC_DATA_USD_PER_METRIC = 0.01 / 1_000
+# Public us-east-1 prices (the others in benchmarks/moto_stack.py).
 ALARM_USD_PER_MONTH = 0.10
-EXPRESS_USD_PER_REQUEST = 1.00 / 1_000_000
-EXPRESS_USD_PER_GB_SECOND = 0.00001667
-LAMBDA_USD_PER_REQUEST = 0.20 / 1_000_000
-LAMBDA_ARM_USD_PER_GB_SECOND = 0.0000133334
-DYNAMODB_USD_PER_READ = 0.125 / 1_000_000
-DYNAMODB_USD_PER_WRITE = 0.625 / 1_000_000
 SQS_USD_PER_REQUEST = 0.40 / 1_000_000
 # ListMetrics and the other CloudWatch API requests (GetMetricData aside).
 CLOUDWATCH_USD_PER_REQUEST = 0.01 / 1_000
@@ -156,17 +147,6 @@ WATCHED_METRICS_PER_MAPPING = 1
 WATCHED_METRICS_PER_REQUEST_METRICS_BUCKET = 3
 WATCHED_METRICS_PER_STATE_MACHINE = 3
 STATE_MACHINES = 1
-
-
-class _Context:
-    function_name = "collect"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:collect"
-    memory_limit_in_mb = 256
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def _put(name: str, window_end: datetime, errors: float) -> None:
@@ -209,23 +189,8 @@ def _account(size: int) -> str:
     _tables(size)
     _streams()
     _buckets()
-    props = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]["StateTable"][
-        "Properties"
-    ]
-    boto3.client("dynamodb").create_table(
-        TableName="bench",
-        BillingMode=props["BillingMode"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        KeySchema=props["KeySchema"],
-        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-    )
-    arn: str = boto3.client("stepfunctions").create_state_machine(
-        name="evaluate",
-        definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
-        type="EXPRESS",
-    )["stateMachineArn"]
-    return arn
+    create_state_table()
+    return create_evaluate_stub()
 
 
 def _queues() -> None:
@@ -387,17 +352,6 @@ def _dead_letters(at: datetime) -> None:
     )
 
 
-def _handler() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "bench_collect", ROOT / "functions" / "collect_metrics" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 FIXED_MIX = (
     PROVISIONED_TABLES
     + ON_DEMAND_TABLES
@@ -411,7 +365,7 @@ FIXED_MIX = (
 
 def _case(app: Any, size: int, name: str, now: datetime) -> dict[str, Any]:
     started = time.perf_counter()
-    result = app.lambda_handler({"time": now.isoformat()}, _Context())
+    result = app.lambda_handler({"time": now.isoformat()}, Context("collect"))
     wall = time.perf_counter() - started
     calls: dict[str, int] = result["api_calls"]
     other = sum(count for api, count in calls.items() if api != "GetMetricData")
@@ -521,7 +475,7 @@ def measure(size: int, mode: str = "account-policy") -> dict[str, Any]:
     os.environ["VIGIL_ERROR_STREAM_MODE"] = mode
     with mock_aws(), _edge_fakes():
         os.environ["VIGIL_EVALUATE_STATE_MACHINE_ARN"] = _account(size)
-        app = _handler()
+        app = load_handler("collect_metrics")
         cases: dict[str, dict[str, Any]] = {}
         if mode != "off":
             cases["function_sweep"] = _case(app, size, "function_sweep", FUNCTION_SWEEP_AT)

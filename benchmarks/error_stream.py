@@ -40,7 +40,6 @@ Counts are exact for these deliveries; CPU seconds depend on the machine.
 """
 
 import argparse
-import importlib.util
 import io
 import json
 import os
@@ -58,21 +57,24 @@ from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers" / "vigil"), str(ROOT)]
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "POWERTOOLS_METRICS_NAMESPACE": "Vigil",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "VIGIL_STACK_NAME": "bench",
-    "VIGIL_TABLE_NAME": "bench",
-    "VIGIL_RULES": "{}",
-    "VIGIL_BATCH_BUCKET": "bench-batches",
-    "VIGIL_ERROR_STREAM_MODE": "account-policy",
-}
+from benchmarks.moto_stack import (  # noqa: E402
+    ACCOUNT,
+    BENCH_ENV,
+    DYNAMODB_USD_PER_READ,
+    DYNAMODB_USD_PER_WRITE,
+    EXPRESS_USD_PER_GB_SECOND,
+    EXPRESS_USD_PER_REQUEST,
+    GET_METRIC_DATA_USD_PER_METRIC,
+    LAMBDA_ARM_USD_PER_GB_SECOND,
+    LAMBDA_USD_PER_REQUEST,
+    REGION,
+    Context,
+    create_evaluate_stub,
+    create_state_table,
+    load_handler,
+)
+
+ENV = BENCH_ENV | {"VIGIL_ERROR_STREAM_MODE": "account-policy"}
 """The handler's environment, set while a case plays (and at once when run as a script, so
 that Powertools is configured before it is imported)."""
 if __name__ == "__main__":
@@ -83,15 +85,12 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
-from samtranslator.yaml_helper import yaml_parse  # noqa: E402
 
 from emulator.logs import LogEvent, batches, data_message, encode, render_line  # noqa: E402
 from emulator.scenario import ExceptionSpec  # noqa: E402
 from vigil.adapters.alert_store import AlertStore  # noqa: E402
 from vigil.core.model import Alert, AlertState, Evidence, Labels  # noqa: E402
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 CASES = ("sparse", "spread", "storm", "storm_kinds", "chronic")
 KEY_ERROR = ExceptionSpec(type="KeyError", message="'user_id'")
@@ -100,16 +99,9 @@ STORM_DELIVERY_LINES = 2_500
 STORM_KINDS = 50
 EVALUATE_OPENS_AFTER = timedelta(minutes=1)
 """How long after a woken delivery its pending alert is open (the Evaluate run)."""
-# Public us-east-1 prices.
-LAMBDA_USD_PER_REQUEST = 0.20 / 1_000_000
-LAMBDA_ARM_USD_PER_GB_SECOND = 0.0000133334
+# Public us-east-1 prices (the others in benchmarks/moto_stack.py).
 STREAM_MEMORY_GB = 0.25
 EVALUATE_MEMORY_GB = 1.0
-DYNAMODB_USD_PER_WRITE = 0.625 / 1_000_000
-DYNAMODB_USD_PER_READ = 0.125 / 1_000_000
-GET_METRIC_DATA_USD_PER_METRIC = 0.01 / 1_000
-EXPRESS_USD_PER_REQUEST = 1.00 / 1_000_000
-EXPRESS_USD_PER_GB_SECOND = 0.00001667
 XRAY_USD_PER_TRACE = 5.00 / 1_000_000
 LOGS_USD_PER_GB = 0.50
 # A custom metric (the ErrorLines count, no dimension) is billed pro rata by the hours it is
@@ -146,17 +138,6 @@ class Calls:
     def __call__(self, event_name: str, **_: Any) -> None:
         if self.counting:
             self.by_api[event_name.rsplit(".", 1)[-1]] += 1
-
-
-class _Context:
-    function_name = "error-stream"
-    function_version = "$LATEST"
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:error-stream"
-    memory_limit_in_mb = 256
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 # ---------------------------------------------------------------------------- the cases
@@ -211,25 +192,9 @@ BUILDERS: dict[str, Callable[[], tuple[dict[str, float], list[list[Line]]]]] = {
 
 # ---------------------------------------------------------------------------- the account
 def _account() -> None:
-    props = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]["StateTable"][
-        "Properties"
-    ]
-    boto3.client("dynamodb").create_table(
-        TableName="bench",
-        BillingMode=props["BillingMode"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        KeySchema=props["KeySchema"],
-        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-    )
+    create_state_table()
     boto3.client("s3").create_bucket(Bucket="bench-batches")
-    os.environ["VIGIL_EVALUATE_STATE_MACHINE_ARN"] = boto3.client(
-        "stepfunctions"
-    ).create_state_machine(
-        name="evaluate",
-        definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-        type="EXPRESS",
-    )["stateMachineArn"]
+    os.environ["VIGIL_EVALUATE_STATE_MACHINE_ARN"] = create_evaluate_stub()
 
 
 def _invocations(volume: dict[str, float], minutes: int) -> None:
@@ -287,17 +252,6 @@ def _open(function: str, at: datetime) -> None:
     AlertStore(boto3.client("dynamodb"), "bench", retention=timedelta(days=30)).save(None, alert)
 
 
-def _handler() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "bench_error_stream", ROOT / "functions" / "error_stream" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @contextmanager
 def _counted(calls: Calls) -> Iterator[None]:
     calls.counting = True
@@ -326,7 +280,7 @@ def play(name: str, volume: dict[str, float], plan: list[list[Line]]) -> dict[st
         boto3.DEFAULT_SESSION.events.register("before-call", calls)  # type: ignore[union-attr]
         _account()
         _invocations(volume, int((last - START).total_seconds() // 60) + 1)
-        app = _handler()
+        app = load_handler("error_stream")
         app._env()  # the cold start (the last good rules config), not counted
         reported: Counter[str] = Counter()
         pending: list[tuple[datetime, str]] = []
@@ -341,7 +295,7 @@ def play(name: str, volume: dict[str, float], plan: list[list[Line]]) -> dict[st
             for event in _deliveries(delivery):
                 started = time.process_time()
                 with _counted(calls), redirect_stdout(io.StringIO()):
-                    summary = app.lambda_handler(event, _Context())
+                    summary = app.lambda_handler(event, Context("error-stream"))
                 cpu += time.process_time() - started
                 invocations += 1
                 lines += summary.get("lines", 0)
