@@ -20,6 +20,7 @@ from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.compose.settings import CollectorSettings
 from vigil.core.errors import InvalidEventError
 from vigil.core.observability import logger, metrics
+from vigil.dials.inventory import stored_excluded, stored_protected
 from vigil.rules.document import RulesConfig
 from vigil.rules.loading import load_rules
 from vigil.tracking.logs import decode_subscription, error_lines, function_of
@@ -88,7 +89,7 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
     stats = CallStats()
     table = settings.table_name
     state = CollectorState(clients["dynamodb"], table, stats=stats)
-    if env.rules.tags.active and function in _excluded(state):
+    if env.rules.tags.active and function in (stored_excluded(state) or ()):
         summary = {"skipped": "tags", "function": function}
         logger.info("error stream", extra=summary)
         return summary
@@ -111,7 +112,9 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
             evaluations=EvaluateWorkflow(
                 clients["stepfunctions"], settings.evaluate_state_machine_arn, stats
             ),
-            async_protected=lambda: env.protected.get(now, lambda: _protected(state)),
+            async_protected=lambda: env.protected.get(
+                now, lambda: frozenset(stored_protected(state) or ())
+            ),
         ),
         account=account,
         region=settings.region,
@@ -144,15 +147,3 @@ def _awslogs_data(event: dict[str, Any]) -> str:
     if not isinstance(data, str):
         raise InvalidEventError("not a CloudWatch Logs subscription event: no awslogs.data")
     return data
-
-
-def _excluded(state: CollectorState) -> set[str]:
-    """The functions the tag filters exclude, as the last discovery stored them."""
-    records = state.inventory("tags") or []
-    return {str(record["excluded_function"]) for record in records if "excluded_function" in record}
-
-
-def _protected(state: CollectorState) -> frozenset[str]:
-    """The functions whose failed async events are kept, as the last discovery stored them."""
-    records = state.inventory("async") or []
-    return frozenset(str(record["function"]) for record in records if "function" in record)

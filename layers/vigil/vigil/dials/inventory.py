@@ -141,6 +141,24 @@ class TagScope:
         return self._known
 
 
+def stored_excluded(state: InventoryStore) -> set[str] | None:
+    """The functions the tag filters excluded at the last discovery (``DISCOVERY#tags``);
+    ``None`` before any."""
+    records = state.inventory("tags")
+    return None if records is None else {str(record["excluded_function"]) for record in records}
+
+
+def stored_protected(state: InventoryStore) -> set[str] | None:
+    """The functions the last discovery found keep their failed async events
+    (``DISCOVERY#async``, :class:`AsyncProtection`); ``None`` when none are stored or they no
+    longer read (then they are discovered again and overwritten)."""
+    try:
+        records = state.inventory("async")
+        return None if records is None else {str(record["function"]) for record in records}
+    except (InventoryUnreadable, KeyError, TypeError):
+        return None
+
+
 class ScopedFunctions:
     """The Lambda functions the tag filters allow, for the families that list functions.
 
@@ -172,14 +190,12 @@ class ScopedFunctions:
     def _filter(self, listed: list[FunctionInfo]) -> list[FunctionInfo]:
         if not self._scope.filters.active:
             return listed
-        stored = None if self._discovery else self._state.inventory("tags")
-        if stored is None:
+        skip = None if self._discovery else stored_excluded(self._state)
+        if skip is None:
             excluded = sorted(fn.name for fn in listed if not self._scope.allows(fn.arn))
             records = [{"excluded_function": name} for name in excluded]
             self._state.remember_inventory("tags", records, at=self._now)
-        else:
-            excluded = [str(record["excluded_function"]) for record in stored]
-        skip = set(excluded)
+            skip = set(excluded)
         return [fn for fn in listed if fn.name not in skip]
 
 
@@ -333,11 +349,7 @@ class AsyncProtection:
         return self._protected
 
     def _stored(self) -> set[str] | None:
-        try:
-            records = self._state.inventory("async")
-            return None if records is None else {str(record["function"]) for record in records}
-        except (InventoryUnreadable, KeyError, TypeError):
-            return None  # discovered again and overwritten
+        return stored_protected(self._state)
 
     def _discover(self) -> set[str]:
         kept = {fn.name for fn in self._functions() if fn.dead_letter_target}

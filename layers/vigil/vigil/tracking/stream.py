@@ -26,7 +26,7 @@ again (at least once). The time of a delivery is its latest line's timestamp.
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -79,8 +79,8 @@ def _group(print_: str, lines: list[ErrorLine]) -> ErrorGroup:
     latest = max(lines, key=lambda line: (line.trace_id is not None, line.timestamp))
     return ErrorGroup(
         fingerprint=print_,
-        error_type=latest.error_type[:200],
-        message=latest.message[:500],
+        error_type=latest.error_type,  # capped by vigil.tracking.logs
+        message=latest.message,
         count=len(lines),
         first_seen=min(line.timestamp for line in lines),
         last_seen=max(line.timestamp for line in lines),
@@ -161,7 +161,6 @@ class Delivery:
     execution: str | None = None
     woken: bool = False
     volume_read: bool = False
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 def take_delivery(
