@@ -144,8 +144,8 @@ def test_expire_ends_the_silence_now_and_keeps_the_record(
     [
         (["silence", "expire", "doesnotexist"], "no silence has the id 'doesnotexist'"),
         (
-            ["silence", "add", "--match", "team=payments", "--for", "1h"],
-            "matchers.match.team.[key]: Input should be 'kind'",
+            ["silence", "add", "--match", "team-x=payments", "--for", "1h"],
+            "matchers.match.team-x.[key]: String should match pattern",
         ),
         (["silence", "add", "--match-re", "resource=orders-(", "--for", "1h"], "not a regular"),
         (["silence", "add", "--for", "1h"], "at least one matcher"),

@@ -171,7 +171,7 @@ def test_an_inhibit_rule_mutes_warnings_while_a_critical_fires_in_the_same_regio
     [
         ({"route": {"routes": [{"receivers": ["nobody"]}]}}, "route.routes.0.receivers"),
         ({"route": {"group_wait": "soon"}}, "routing.route.group_wait"),
-        ({"route": {"routes": [{"match": {"colour": "red"}}]}}, "routing.route.routes.0.match"),
+        ({"route": {"routes": [{"match": {"team-name": "red"}}]}}, "routing.route.routes.0.match"),
         ({"route": {"routes": [{"match_re": {"kind": "("}}]}}, "routing.route.routes.0.match_re"),
     ],
 )

@@ -2,16 +2,18 @@
 
 Stored in the state table (``SILENCE#<id>``, sk ``META``, ``body`` this model as JSON, gsi1pk
 ``SILENCES``), created, listed and expired with the ``vigil silence`` command (``cli/vigil_cli``).
-Every matcher must match (globs or regular expressions on the routing labels).
+Every matcher must match: Alertmanager's ``matchers`` (``team="payments"``, ``env!~"dev|test"``)
+and Vigil's globs (``match``) and regular expressions (``match_re``) on the routing labels.
 
 New silences are bounded (ADR 32): at most ``max_duration`` long (:data:`MAX_SILENCE`, 7 days,
 unless the rules config's ``approvers.silence_max_hours`` says otherwise for Slack buttons),
 and at least one matcher must need a non-empty value: a silence whose every matcher also
-matches the empty string (``resource=*``, ``resource=~.*``) would mute everything, which
-Alertmanager refuses too.
+matches the empty string (``resource=*``, ``resource=~.*``, ``env!="prod"``, ``env!~"dev"``)
+would mute everything (an alert without the label included), which Alertmanager refuses too.
 """
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -61,7 +63,7 @@ class Silence(Contract):
     def _window(self) -> "Silence":
         if self.ends_at < self.starts_at:
             raise ValueError("ends_at must not be before starts_at")
-        if not self.matchers.match and not self.matchers.match_re:
+        if self.matchers.empty:
             raise ValueError("a silence needs at least one matcher (it would mute everything)")
         return self
 
@@ -96,8 +98,9 @@ class SilenceStorePort(Protocol):
 def new_silence(
     silence_id: str,
     *,
-    match: dict[str, str],
+    match: dict[str, str] | None = None,
     match_re: dict[str, str] | None = None,
+    matchers: Sequence[str] = (),
     starts_at: datetime,
     duration: timedelta,
     now: datetime,
@@ -106,8 +109,11 @@ def new_silence(
     max_duration: timedelta = MAX_SILENCE,
 ) -> Silence:
     """A silence from ``starts_at`` for ``duration``: what ``vigil silence add`` and the Slack
-    silence button create. Refuses one that would already have ended at ``now``, one longer
-    than ``max_duration`` and one that would match everything."""
+    silence button create. ``matchers`` are Alertmanager matcher strings (``team="payments"``,
+    ``env!~"prod|staging"``), ``match`` globs and ``match_re`` regular expressions by label.
+    Refuses one that would already have ended at ``now``, one longer than ``max_duration`` and
+    one that would match everything (``SilenceWindowError``); a matcher that does not parse
+    fails validation naming it (``matchers.matchers.0``)."""
     ends_at = starts_at + duration
     if duration <= timedelta(0):
         raise SilenceWindowError("a silence must last longer than 0s")
@@ -120,7 +126,11 @@ def new_silence(
     silence = Silence.model_validate(
         {
             "silence_id": silence_id,
-            "matchers": {"match": match, "match_re": match_re or {}},
+            "matchers": {
+                "matchers": list(matchers),
+                "match": match or {},
+                "match_re": match_re or {},
+            },
             "starts_at": starts_at,
             "ends_at": ends_at,
             "created_by": created_by,
@@ -128,8 +138,10 @@ def new_silence(
         }
     )
     matchers = silence.matchers
-    if all(fnmatchcase("", glob) for glob in matchers.match.values()) and all(
-        re.fullmatch(pattern, "") for pattern in matchers.match_re.values()
+    if (
+        all(matcher.matches_value("") for matcher in matchers.matchers)
+        and all(fnmatchcase("", glob) for glob in matchers.match.values())
+        and all(re.fullmatch(pattern, "") for pattern in matchers.match_re.values())
     ):
         raise SilenceWindowError(
             "every matcher also matches an empty value, so the silence would mute everything;"

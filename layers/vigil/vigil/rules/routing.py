@@ -5,11 +5,15 @@ walks the tree from the root; a route matches when all its matchers match the al
 the first matching child wins unless it sets ``continue``; the deepest matching route decides.
 Every setting a route leaves out is inherited from its parent. Labels are the alert's
 ``kind``, ``severity``, ``resource``, ``account``, ``region`` and ``service`` (the first part
-of the kind, ``lambda`` for ``lambda.errors``).
+of the kind, ``lambda`` for ``lambda.errors``), plus the resource's tags the rules config
+names in ``tags.labels`` (``team``, ``env``). Routes, silences and inhibit rules match them with
+Alertmanager's ``matchers`` (:mod:`vigil.rules.matchers`) or Vigil's ``match`` (shell globs) and
+``match_re``; a label an alert does not carry matches as the empty string.
 """
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
@@ -27,6 +31,7 @@ from pydantic import (
 )
 
 from vigil.core.model import Labels, Severity
+from vigil.rules.matchers import ConfigMatcher, LabelKey, all_match
 from vigil.rules.time_intervals import TimeInterval
 
 LabelName = Literal["kind", "severity", "resource", "account", "region", "service"]
@@ -67,9 +72,12 @@ Duration = Annotated[
 ]
 
 
-def label_values(labels: Labels, severity: Severity) -> dict[str, str]:
-    """The values routes, silences and inhibition rules match on."""
-    return {
+def label_values(
+    labels: Labels, severity: Severity, tags: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The values routes, silences and inhibition rules match on: the six fixed labels and
+    the alert's tag labels (``Alert.tags``, the allowlisted tags of its resource)."""
+    fixed = {
         "kind": labels.kind,
         "severity": severity.value,
         "resource": labels.resource,
@@ -77,6 +85,7 @@ def label_values(labels: Labels, severity: Severity) -> dict[str, str]:
         "region": labels.region,
         "service": labels.kind.split(".", 1)[0],
     }
+    return {**(tags or {}), **fixed}
 
 
 class _Config(BaseModel):
@@ -84,11 +93,13 @@ class _Config(BaseModel):
 
 
 class Matchers(_Config):
-    """Every given matcher must match: ``match`` takes shell-style globs (``orders-*``),
-    ``match_re`` regular expressions matched against the whole value."""
+    """Every given matcher must match: ``matchers`` in Alertmanager's syntax
+    (``team="payments"``, ``env!~"dev|test"``), and Vigil's own ``match`` (shell-style globs,
+    ``orders-*``) and ``match_re`` (regular expressions matched against the whole value)."""
 
-    match: dict[LabelName, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
-    match_re: dict[LabelName, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+    matchers: list[ConfigMatcher] = Field(default_factory=list)
+    match: dict[LabelKey, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+    match_re: dict[LabelKey, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
 
     @field_validator("match_re")
     @classmethod
@@ -102,9 +113,16 @@ class Matchers(_Config):
                 ) from exc
         return value
 
-    def matches(self, values: dict[str, str]) -> bool:
-        return all(fnmatchcase(values[k], v) for k, v in self.match.items()) and all(
-            re.fullmatch(v, values[k]) for k, v in self.match_re.items()
+    @property
+    def empty(self) -> bool:
+        """No matcher at all: it matches every alert."""
+        return not (self.matchers or self.match or self.match_re)
+
+    def matches(self, values: Mapping[str, str]) -> bool:
+        return (
+            all_match(self.matchers, values)
+            and all(fnmatchcase(values.get(k, ""), v) for k, v in self.match.items())
+            and all(re.fullmatch(v, values.get(k, "")) for k, v in self.match_re.items())
         )
 
 
@@ -112,7 +130,7 @@ class Route(Matchers):
     """One node of the tree; ``None`` means inherit the parent's setting."""
 
     receivers: list[Annotated[str, Field(min_length=1)]] | None = None
-    group_by: list[LabelName | Literal["..."]] | None = None
+    group_by: list[LabelKey | Literal["..."]] | None = None
     group_wait: Duration | None = None
     group_interval: Duration | None = None
     repeat_interval: Duration | None = None
@@ -184,12 +202,25 @@ class Receiver(_Config):
 
 
 class InhibitRule(_Config):
-    """While an alert matching ``source`` fires, alerts matching ``target`` that share the
-    ``equal`` labels with it are not notified (they are still recorded)."""
+    """While an alert matching the source side fires, alerts matching the target side that
+    share the ``equal`` labels with it are not notified (they are still recorded).
 
-    source: Matchers
-    target: Matchers
-    equal: list[LabelName] = Field(default_factory=list)
+    Each side is Alertmanager's ``source_matchers``/``target_matchers`` and Vigil's ``source``/
+    ``target`` (``match``, ``match_re``, ``matchers``) together; a side given neither matches
+    every alert, as in Alertmanager. An ``equal`` label both alerts lack counts as equal.
+    """
+
+    source: Matchers = Field(default_factory=Matchers)
+    target: Matchers = Field(default_factory=Matchers)
+    source_matchers: list[ConfigMatcher] = Field(default_factory=list)
+    target_matchers: list[ConfigMatcher] = Field(default_factory=list)
+    equal: list[LabelKey] = Field(default_factory=list)
+
+    def source_matches(self, values: Mapping[str, str]) -> bool:
+        return self.source.matches(values) and all_match(self.source_matchers, values)
+
+    def target_matches(self, values: Mapping[str, str]) -> bool:
+        return self.target.matches(values) and all_match(self.target_matchers, values)
 
 
 def _default_receivers() -> list[Receiver]:
@@ -224,7 +255,7 @@ class RoutingConfig(_Config):
             raise ValueError("route.group_by: the root route must set group_by")
         if self.route.mute_time_intervals or self.route.active_time_intervals:
             raise ValueError("route: the root route cannot have mute or active time intervals")
-        if self.route.match or self.route.match_re:
+        if not self.route.empty:
             raise ValueError("route: the root route matches every alert: it cannot have matchers")
         if self.route.continue_:
             raise ValueError("route: the root route cannot have continue")
@@ -277,25 +308,24 @@ class Destination:
     mute_time_intervals: tuple[str, ...] = ()
     active_time_intervals: tuple[str, ...] = ()
 
-    def group_key(self, values: dict[str, str]) -> str:
+    def group_key(self, values: Mapping[str, str]) -> str:
         """Route path plus the grouped label values; all labels when ``group_by`` is ``...``."""
-        names = LABEL_NAMES if ALL_LABELS in self.group_by else self.group_by
+        every = ALL_LABELS in self.group_by
+        names = (
+            [*LABEL_NAMES, *sorted(set(values) - set(LABEL_NAMES))] if every else self.group_by
+        )
         # severity is part of no alert's identity: grouping by "..." must not split an alert
-        # whose severity changes into two groups.
-        shown = [
-            f"{n}={values[n]}"
-            for n in names
-            if not (ALL_LABELS in self.group_by and n == "severity")
-        ]
+        # whose severity changes into two groups. A label the alert lacks groups as empty.
+        shown = [f"{n}={values.get(n, '')}" for n in names if not (every and n == "severity")]
         return f"{self.route}|{','.join(shown)}"
 
-    def group_id(self, receiver: str, values: dict[str, str]) -> str:
+    def group_id(self, receiver: str, values: Mapping[str, str]) -> str:
         key = f"{receiver}|{self.group_key(values)}"
         return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def destinations(
-    config: RoutingConfig, values: dict[str, str], *, repeat_interval: timedelta
+    config: RoutingConfig, values: Mapping[str, str], *, repeat_interval: timedelta
 ) -> list[Destination]:
     """The routes an alert with ``values`` takes; the root when no child matches."""
     root = _settle(config.route, None, "route", repeat_interval)
@@ -332,7 +362,9 @@ def _settle(route: Route, parent: Destination | None, path: str, repeat: timedel
     )
 
 
-def _descend(route: Route, settled: Destination, values: dict[str, str]) -> list[Destination]:
+def _descend(
+    route: Route, settled: Destination, values: Mapping[str, str]
+) -> list[Destination]:
     found: list[Destination] = []
     for index, child in enumerate(route.routes):
         if not child.matches(values):
@@ -346,21 +378,25 @@ def _descend(route: Route, settled: Destination, values: dict[str, str]) -> list
     return found
 
 
-def inhibited(config: RoutingConfig, target: dict[str, str], firing: list[dict[str, str]]) -> bool:
+def inhibited(
+    config: RoutingConfig, target: Mapping[str, str], firing: Sequence[Mapping[str, str]]
+) -> bool:
     """Whether a firing alert among ``firing`` inhibits ``target`` (never itself).
 
     As in Alertmanager, a target that matches the rule's source side too is not inhibited by a
     source that matches its target side too: two such alerts would mute each other.
     """
     for rule in config.inhibit_rules:
-        if not rule.target.matches(target):
+        if not rule.target_matches(target):
             continue
-        two_sided = rule.source.matches(target)
+        two_sided = rule.source_matches(target)
         for source in firing:
             if source is target or source == target:
                 continue
-            if two_sided and rule.target.matches(source):
+            if two_sided and rule.target_matches(source):
                 continue
-            if rule.source.matches(source) and all(source[n] == target[n] for n in rule.equal):
+            if rule.source_matches(source) and all(
+                source.get(n, "") == target.get(n, "") for n in rule.equal
+            ):
                 return True
     return False
