@@ -280,7 +280,7 @@ def list_alerts(views: TableViews, silences: SilenceStore, *, now: datetime) -> 
     current = silences.current(now)
     rows = []
     for alert in alerts:
-        values = label_values(alert.labels, alert.severity)
+        values = label_values(alert.labels, alert.severity, alert.tags)
         muting = [s.silence_id for s in current if s.mutes(values, now)]
         rows.append(
             (

@@ -77,6 +77,7 @@ def step(
             evidence=breach.evidence,
             last_batch=batch_id,
             revision=current.revision if current else 0,
+            tags=_tag_labels(current, breach, rules),
         )
         return _maybe_fire(current, pending, breach, now=now)
 
@@ -86,6 +87,7 @@ def step(
             "evidence": breach.evidence,
             "last_batch": batch_id,
             "severity": breach.severity,
+            "tags": _tag_labels(current, breach, rules),
         }
     )
     if current.state is AlertState.PENDING:
@@ -146,6 +148,14 @@ def _clear(
             current, _notified(resolved, now, NotifyReason.RESOLVED), NotifyReason.RESOLVED
         )
     return Transition(current, resolved, None)
+
+
+def _tag_labels(current: Alert | None, breach: Breach, rules: RulesConfig) -> dict[str, str]:
+    """The alert's labels from its resource's tags: the allowlisted ones its breach's signal
+    carried, or, from a signal that reads no tags, the ones it had."""
+    if breach.tags is None:
+        return dict(current.tags) if current is not None else {}
+    return rules.tags.label_tags(breach.tags)
 
 
 def _notified(alert: Alert, now: datetime, reason: NotifyReason) -> Alert:

@@ -102,7 +102,7 @@ def notify_groups(
     routed = [(alert, reason, False) for alert, reason in events]
     routed += [(alert, NotifyReason.RESOLVED, True) for alert in quiet]
     for alert, reason, silent in routed:
-        values = label_values(alert.labels, alert.severity)
+        values = label_values(alert.labels, alert.severity, alert.tags)
         repeat = repeat_for(alert.labels.kind, rules)
         for destination in destinations(rules.routing, values, repeat_interval=repeat):
             for receiver in destination.receivers:

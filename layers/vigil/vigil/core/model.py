@@ -91,7 +91,8 @@ class Signal(Contract):
         default_factory=dict,
         # Left out when empty: an untagged signal serialises as it did before tags existed.
         exclude_if=lambda tags: not tags,
-        description="The resource's tags that per-resource overrides read (vigil.rules.overrides).",
+        description="The resource's tags that per-resource overrides read (vigil.rules.overrides)"
+        " and that its alerts carry as labels (rules `tags.labels`).",
     )
     errors: list[ErrorGroup] = Field(
         default_factory=list,
@@ -251,6 +252,13 @@ class Alert(Contract):
     evidence: Evidence
     last_batch: str
     revision: int = 0
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        # Left out when empty: an alert without tag labels stores as it did before they existed.
+        exclude_if=lambda tags: not tags,
+        description="Labels from the resource's tags (rules `tags.labels`); not in the"
+        " fingerprint.",
+    )
 
     @property
     def fingerprint(self) -> str:

@@ -12,8 +12,8 @@ The tag filters (docs/rules.md, ``tags``) decide which discovered resources are 
 and :class:`TagFiltered` apply it to functions, dead-letter queues, tables and streams.
 :class:`FunctionDestinations` reads where Lambda sends the events it gave up on, for dead-letter
 queue discovery and :class:`AsyncProtection` (the functions whose failed events are kept). The
-per-resource overrides read tags too: :class:`ResourceTagIndex` keeps the ones they read and
-hands them to the batch's signals.
+per-resource overrides and the alerts' tag labels read tags too: :class:`ResourceTagIndex`
+keeps the ones they read and hands them to the batch's signals.
 """
 
 import re
@@ -418,7 +418,8 @@ def resource_arn(labels: Labels) -> str | None:
 
 class ResourceTagIndex:
     """The tags the per-resource overrides read (docs/rules.md, "Per-resource overrides"):
-    ``vigil:`` tags and the keys the ``overrides`` select by, of every tagged resource.
+    ``vigil:`` tags and the keys the ``overrides`` select by, of every tagged resource; and
+    the tags its alerts carry as labels (``tags.labels``, ADR 43).
 
     A discovery reads them with the tag filters' ``GetResources`` (100 resources a page, once)
     and stores them (``DISCOVERY#resource_tags``); other cycles read that record (one
@@ -455,7 +456,10 @@ class ResourceTagIndex:
                 stored = {
                     arn: kept
                     for arn, tags in self._scope.known().items()
-                    if (kept := relevant_tags(tags, self._rules.overrides))
+                    if (
+                        kept := relevant_tags(tags, self._rules.overrides)
+                        | self._rules.tags.label_tags(tags)
+                    )
                 }
                 records = [{"arn": arn, "tags": tags} for arn, tags in sorted(stored.items())]
                 self._state.remember_inventory("resource_tags", records, at=self._now)

@@ -21,7 +21,7 @@ def mute(ctx: Evaluation, stepped: Stepped) -> Muted:
     """
     now, outages = ctx.batch.collected_at, stepped.intake.outages
     firing = [
-        label_values(t.after.labels, t.after.severity)
+        label_values(t.after.labels, t.after.severity, t.after.tags)
         for t in stepped.transitions
         if t.after is not None and t.after.state is AlertState.FIRING
     ]
@@ -37,7 +37,7 @@ def mute(ctx: Evaluation, stepped: Stepped) -> Muted:
         if alert is None or reason is None:
             continue
         explaining = outages.explaining(alert, ctx.rules) if outages is not None else None
-        values = label_values(alert.labels, alert.severity)
+        values = label_values(alert.labels, alert.severity, alert.tags)
         mutable = reason is not NotifyReason.RESOLVED
         if explaining is not None:
             by_outage.append((explaining, alert.fingerprint))

@@ -3,7 +3,7 @@
 word a breach.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Self
 
@@ -44,6 +44,9 @@ class Breach:
     evidence: Evidence
     for_seconds: int
     repeat_minutes: int | None = None
+    tags: Mapping[str, str] | None = None
+    """The resource's tags its signal carried; ``None`` when the signal's source reads no
+    tags (the error stream), so that the alert keeps the labels it has."""
 
 
 def breach(
@@ -74,6 +77,7 @@ def breach(
         ),
         for_seconds=for_seconds,
         repeat_minutes=repeat_minutes,
+        tags=None if signal.source == "logs" else signal.tags,
     )
 
 

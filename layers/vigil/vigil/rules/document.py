@@ -40,6 +40,7 @@ from vigil.rules.lambda_dials import (
     ReservedConcurrencyRule,
     TimeoutRule,
 )
+from vigil.rules.matchers import LabelKey
 from vigil.rules.overrides import (
     Override,
     Resolver,
@@ -49,7 +50,7 @@ from vigil.rules.overrides import (
     rule_sections,
     runbook_url,
 )
-from vigil.rules.routing import RoutingConfig
+from vigil.rules.routing import LABEL_NAMES, RoutingConfig
 from vigil.rules.volume import KIND_SPECS, VolumeAwareRule
 
 _BACKSTOP_SWEEP_MINUTES = 1440
@@ -98,14 +99,34 @@ class TagMatch(ConfigModel):
 
 
 class TagFilters(ConfigModel):
-    """Which discovered resources are watched, by their tags (docs/rules.md, ``tags``).
+    """Which discovered resources are watched, by their tags, and which tags their alerts carry
+    as labels (docs/rules.md, ``tags``).
 
     A resource is watched when ``include`` is empty or one of its entries matches, and no
-    entry of ``exclude`` matches. With both lists empty (the default) tags are not even read.
+    entry of ``exclude`` matches. With both lists empty (the default) every resource is watched.
+    ``labels`` names the tag keys (``team``, ``env``) whose values become labels of the
+    resource's alerts, for routes, silences, inhibit rules and ``group_by``; the tags are read
+    at discovery (ADR 43).
     """
 
     include: list[TagMatch] = Field(default_factory=list)
     exclude: list[TagMatch] = Field(default_factory=list)
+    labels: Annotated[list[LabelKey], Field(max_length=20)] = Field(default_factory=list)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: list[str]) -> list[str]:
+        fixed = sorted(set(value) & set(LABEL_NAMES))
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} is one of the alert's own labels")
+        twice = sorted({label for label in value if value.count(label) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} is listed more than once")
+        return value
+
+    def label_tags(self, tags: Mapping[str, str]) -> dict[str, str]:
+        """The allowlisted ``tags`` as labels; a tag the resource lacks gives no label."""
+        return {key: tags[key] for key in self.labels if key in tags}
 
     @property
     def active(self) -> bool:

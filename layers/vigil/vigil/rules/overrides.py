@@ -249,7 +249,9 @@ class Resolver:
     def resolve(
         self, kind: str, section: str, resource: str, tags: Mapping[str, str]
     ) -> Resolution:
-        if not self._entries and not tags:  # nothing can change the config's rule
+        # Nothing can change the config's rule: no entries, and no vigil: tag (a resource's
+        # other tags, such as its tag labels, select nothing then).
+        if not self._entries and not any(key.startswith(TAG_PREFIX) for key in tags):
             return Resolution(self.rules[section])
         key = (kind, section, resource, tuple(sorted(tags.items())))
         found = self._resolved.get(key)

@@ -311,9 +311,7 @@ class Destination:
     def group_key(self, values: Mapping[str, str]) -> str:
         """Route path plus the grouped label values; all labels when ``group_by`` is ``...``."""
         every = ALL_LABELS in self.group_by
-        names = (
-            [*LABEL_NAMES, *sorted(set(values) - set(LABEL_NAMES))] if every else self.group_by
-        )
+        names = [*LABEL_NAMES, *sorted(set(values) - set(LABEL_NAMES))] if every else self.group_by
         # severity is part of no alert's identity: grouping by "..." must not split an alert
         # whose severity changes into two groups. A label the alert lacks groups as empty.
         shown = [f"{n}={values.get(n, '')}" for n in names if not (every and n == "severity")]
@@ -362,9 +360,7 @@ def _settle(route: Route, parent: Destination | None, path: str, repeat: timedel
     )
 
 
-def _descend(
-    route: Route, settled: Destination, values: Mapping[str, str]
-) -> list[Destination]:
+def _descend(route: Route, settled: Destination, values: Mapping[str, str]) -> list[Destination]:
     found: list[Destination] = []
     for index, child in enumerate(route.routes):
         if not child.matches(values):
