@@ -100,7 +100,8 @@ def test_allowlisted_tags_become_labels_read_at_discovery_only(table: str) -> No
         step(None, judge(s, RULES), now=NOW, batch_id="b1", rules=RULES).after
         for s in batch.signals
     )
-    assert charge is not None and search is not None
+    assert charge is not None
+    assert search is not None
     assert charge.tags == {"team": "payments", "env": "prod"}
     assert search.tags == {"team": "search"}
     # The tags are no part of the alert's identity.
@@ -120,7 +121,8 @@ def test_an_error_stream_breach_keeps_the_labels_the_alert_has() -> None:
     """The error stream reads no tags: its breach neither adds nor removes tag labels."""
     tagged = _errors("charge").model_copy(update={"tags": {"team": "payments"}})
     fired = step(None, judge(tagged, RULES), now=NOW, batch_id="b1", rules=RULES).after
-    assert fired is not None and fired.state is AlertState.FIRING
+    assert fired is not None
+    assert fired.state is AlertState.FIRING
 
     later = NOW + timedelta(minutes=1)
     streamed = _errors("charge", source="logs").model_copy(update={"observed_at": later})
