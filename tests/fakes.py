@@ -84,6 +84,13 @@ class MemoryAlertStore:
             if alert.labels.kind == kind and alert.state is not AlertState.RESOLVED
         ]
 
+    def firing(self, kinds: Sequence[str], limit: int) -> list[Alert]:
+        return [
+            alert
+            for alert in self.items.values()
+            if alert.labels.kind in kinds and alert.state is AlertState.FIRING
+        ][:limit]
+
     def save(self, before: Alert | None, after: Alert | None) -> None:
         key = (after or before).fingerprint if (after or before) else None
         assert key is not None

@@ -9,9 +9,9 @@ on one alert cannot both win; the loser re-reads and re-decides.
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from vigil.core.errors import ConflictError
+from vigil.core.errors import ConflictError, VigilError
 from vigil.core.model import Alert, AlertState
 
 if TYPE_CHECKING:
@@ -27,6 +27,10 @@ from vigil.adapters.table import (
     revision_condition,
     to_item,
 )
+
+
+class AlertsUnavailable(VigilError):
+    """The state table could not list the firing alerts."""
 
 
 class AlertStore(RetainedStore):
@@ -60,6 +64,39 @@ class AlertStore(RetainedStore):
             Alert.model_validate_json(body)
             for body in query_bodies(self._client, self._table, f"ACTIVE#{kind}")
         ]
+
+    def firing(self, kinds: Sequence[str], limit: int) -> list[Alert]:
+        """The firing alerts of ``kinds``, at most about ``limit`` of them: one ``Query`` of
+        the sparse active index per kind (and per page), which holds only pending and firing
+        alerts; ``AlertsUnavailable`` when DynamoDB does not answer."""
+        found: list[Alert] = []
+        try:
+            for kind in kinds:
+                start: dict[str, Any] | None = None
+                while len(found) < limit:
+                    kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+                    page = self._client.query(
+                        TableName=self._table,
+                        IndexName="gsi1",
+                        KeyConditionExpression="gsi1pk = :pk",
+                        FilterExpression="#state = :firing",
+                        ExpressionAttributeNames={"#state": "state"},
+                        ExpressionAttributeValues=to_item(
+                            {":pk": f"ACTIVE#{kind}", ":firing": AlertState.FIRING.value}
+                        ),
+                        Limit=limit,
+                        **kwargs,
+                    )
+                    found += [
+                        Alert.model_validate_json(str(from_item(item)["body"]))
+                        for item in page["Items"]
+                    ]
+                    start = page.get("LastEvaluatedKey")
+                    if not start:
+                        break
+        except (ClientError, BotoCoreError) as exc:
+            raise AlertsUnavailable(f"listing the firing alerts failed: {exc}") from exc
+        return found[:limit]
 
     def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]:
         """The stored alerts among ``fingerprints``: strongly consistent, 100 a BatchGetItem

@@ -1,15 +1,30 @@
 """The muting stage: drop the notifications an open outage, a silence or an inhibit rule
-mutes."""
+mutes.
+
+Inhibition looks at every alert firing now, not only this evaluation's: when an inhibit rule
+could mute one of the evaluation's notifications, the firing alerts of the kinds its source
+side can match are read from the state table's sparse index of active alerts (one ``Query``
+a kind), at most :data:`MAX_INHIBIT_SOURCES` of them (ADR 43). Should that read fail, the
+evaluation's own firing alerts are the only sources: a store failure may let a notification
+through that would have been inhibited, never lose one.
+"""
+
+from collections.abc import Mapping, Sequence
 
 from aws_lambda_powertools import Logger
 
+from vigil.core.errors import VigilError
 from vigil.core.model import Alert, AlertState, NotifyReason
 from vigil.evaluation.flow import Muted, Stepped
 from vigil.evaluation.ports import Evaluation
 from vigil.health.outages import Outage
+from vigil.rules.kinds import KINDS
 from vigil.rules.routing import inhibited, label_values
 
 logger = Logger(child=True)
+
+MAX_INHIBIT_SOURCES = 2000
+"""Firing alerts read as inhibition sources per evaluation, at most (a storm's bound)."""
 
 
 def mute(ctx: Evaluation, stepped: Stepped) -> Muted:
@@ -20,16 +35,13 @@ def mute(ctx: Evaluation, stepped: Stepped) -> Muted:
     or inhibited: its group drops it unless the receiver heard the alert fire.
     """
     now, outages = ctx.batch.collected_at, stepped.intake.outages
-    firing = [
-        label_values(t.after.labels, t.after.severity, t.after.tags)
-        for t in stepped.transitions
-        if t.after is not None and t.after.state is AlertState.FIRING
-    ]
     active = [s for s in ctx.routing.silences.current(now) if s.active(now)]
     events: list[tuple[Alert, NotifyReason]] = []
     by_outage: list[tuple[Outage, str]] = []
     silenced = inhibited_count = 0
     quiet: list[Alert] = []
+    # In order: each notification left, with its label values when an inhibit rule may mute it.
+    left: list[tuple[Alert, NotifyReason, dict[str, str] | None]] = []
     for transition in stepped.transitions:
         alert, reason = transition.after, transition.notify
         if alert is not None and reason is None and _resolved_quietly(transition.before, alert):
@@ -48,12 +60,52 @@ def mute(ctx: Evaluation, stepped: Stepped) -> Muted:
         elif mutable and any(s.mutes(values, now) for s in active):
             silenced += 1
             logger.info("silenced", extra={"fingerprint": alert.fingerprint})
-        elif mutable and inhibited(ctx.rules.routing, values, firing):
+        else:
+            left.append((alert, reason, values if mutable else None))
+    firing = _firing(ctx, stepped, [values for _, _, values in left if values is not None])
+    for alert, reason, maybe in left:
+        if maybe is not None and inhibited(ctx.rules.routing, maybe, firing):
             inhibited_count += 1
             logger.info("inhibited", extra={"fingerprint": alert.fingerprint})
         else:
             events.append((alert, reason))
     return Muted(stepped, events, by_outage, silenced, inhibited_count, quiet)
+
+
+def _firing(
+    ctx: Evaluation, stepped: Stepped, targets: Sequence[Mapping[str, str]]
+) -> list[dict[str, str]]:
+    """The label values of the alerts that may inhibit ``targets``: this evaluation's firing
+    alerts and, when a rule could mute a target, the stored firing alerts of the kinds its
+    source side can match."""
+    ours = {
+        t.after.fingerprint: label_values(t.after.labels, t.after.severity, t.after.tags)
+        for t in stepped.transitions
+        if t.after is not None and t.after.state is AlertState.FIRING
+    }
+    rules = [
+        rule
+        for rule in ctx.rules.routing.inhibit_rules
+        if any(rule.target_matches(target) for target in targets)
+    ]
+    if not rules:
+        return list(ours.values())
+    kinds = sorted({kind for rule in rules for kind in rule.source_kinds(KINDS)})
+    try:
+        stored = ctx.store.firing(kinds, MAX_INHIBIT_SOURCES)
+    except VigilError as exc:
+        logger.warning(
+            "the firing alerts could not be read: only this evaluation's inhibit",
+            extra={"error": str(exc)},
+        )
+        return list(ours.values())
+    if len(stored) >= MAX_INHIBIT_SOURCES:
+        logger.warning(
+            "more firing alerts than are read as inhibition sources",
+            extra={"read": len(stored), "kinds": kinds},
+        )
+    sources = {a.fingerprint: label_values(a.labels, a.severity, a.tags) for a in stored}
+    return list((sources | ours).values())
 
 
 def _resolved_quietly(before: Alert | None, after: Alert) -> bool:

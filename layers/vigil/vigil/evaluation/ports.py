@@ -22,6 +22,11 @@ class AlertStorePort(Protocol):
 
     def active(self, kind: str) -> list[str]: ...
 
+    def firing(self, kinds: Sequence[str], limit: int) -> list[Alert]:
+        """The firing alerts of ``kinds``, at most ``limit``; a ``VigilError`` when the store
+        cannot answer."""
+        ...
+
     def save(self, before: Alert | None, after: Alert | None) -> None: ...
 
     def save_many(self, changes: Sequence[tuple[Alert | None, Alert | None]]) -> list[str]:

@@ -13,7 +13,7 @@ Alertmanager's ``matchers`` (:mod:`vigil.rules.matchers`) or Vigil's ``match`` (
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
@@ -118,6 +118,14 @@ class Matchers(_Config):
         """No matcher at all: it matches every alert."""
         return not (self.matchers or self.match or self.match_re)
 
+    def may_match(self, known: Mapping[str, str]) -> bool:
+        """Whether an alert with the ``known`` labels may match, whatever its other labels."""
+        return Matchers(
+            matchers=[m for m in self.matchers if m.name in known],
+            match={k: v for k, v in self.match.items() if k in known},
+            match_re={k: v for k, v in self.match_re.items() if k in known},
+        ).matches(known)
+
     def matches(self, values: Mapping[str, str]) -> bool:
         return (
             all_match(self.matchers, values)
@@ -221,6 +229,16 @@ class InhibitRule(_Config):
 
     def target_matches(self, values: Mapping[str, str]) -> bool:
         return self.target.matches(values) and all_match(self.target_matchers, values)
+
+    def source_kinds(self, kinds: Iterable[str]) -> list[str]:
+        """The ``kinds`` whose alerts the source side may match, judged on the labels a kind
+        decides (``kind`` and ``service``): the only ones an inhibition needs to read."""
+        return [
+            kind
+            for kind in kinds
+            if self.source.may_match(known := {"kind": kind, "service": kind.split(".", 1)[0]})
+            and all(m.matches(known) for m in self.source_matchers if m.name in known)
+        ]
 
 
 def _default_receivers() -> list[Receiver]:
