@@ -24,6 +24,7 @@ from pydantic import AwareDatetime, Field, model_validator
 from vigil.core.clock import iso
 from vigil.core.errors import VigilError
 from vigil.core.model import CONTRACT_VERSION, Contract
+from vigil.rules.matchers import flat
 from vigil.rules.routing import Matchers
 
 
@@ -137,11 +138,11 @@ def new_silence(
             "comment": comment,
         }
     )
-    matchers = silence.matchers
+    given = silence.matchers
     if (
-        all(matcher.matches_value("") for matcher in matchers.matchers)
-        and all(fnmatchcase("", glob) for glob in matchers.match.values())
-        and all(re.fullmatch(pattern, "") for pattern in matchers.match_re.values())
+        all(matcher.matches_value("") for matcher in flat(given.matchers))
+        and all(fnmatchcase("", glob) for glob in given.match.values())
+        and all(re.fullmatch(pattern, "") for pattern in given.match_re.values())
     ):
         raise SilenceWindowError(
             "every matcher also matches an empty value, so the silence would mute everything;"

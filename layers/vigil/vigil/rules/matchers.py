@@ -143,23 +143,33 @@ def parse_matchers(text: str) -> list[Matcher]:
     return [parse_matcher(token) for token in tokens]
 
 
-def to_matcher(value: object) -> Matcher:
-    """A config's matcher: a string in Alertmanager's syntax (or a matcher already)."""
-    if isinstance(value, Matcher):
+def to_matchers(value: object) -> tuple[Matcher, ...]:
+    """One entry of a config's ``matchers`` list: a string in Alertmanager's syntax, one
+    matcher or several (``'{a="b", c!="d"}'``), as Alertmanager reads each entry."""
+    if isinstance(value, tuple) and all(isinstance(item, Matcher) for item in value):
         return value
     if not isinstance(value, str):
         raise ValueError('a matcher is a string like team="payments"')
-    return parse_matcher(value)
+    return tuple(parse_matchers(value))
 
 
-ConfigMatcher = Annotated[
-    Matcher,
-    PlainValidator(to_matcher),
-    PlainSerializer(str, return_type=str),
+def _entry_text(matchers: tuple[Matcher, ...]) -> str:
+    return ", ".join(str(matcher) for matcher in matchers)
+
+
+ConfigMatchers = Annotated[
+    tuple[Matcher, ...],
+    PlainValidator(to_matchers),
+    PlainSerializer(_entry_text, return_type=str),
     WithJsonSchema({"type": "string", "examples": ['team="payments"', 'env!~"dev|test"']}),
 ]
-"""A matcher as the rules config and a stored silence write it: one string."""
+"""One entry of ``matchers`` as the rules config and a stored silence write it: a string."""
 
 
-def all_match(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
-    return all(matcher.matches(labels) for matcher in matchers)
+def flat(entries: Iterable[Iterable[Matcher]]) -> list[Matcher]:
+    return [matcher for entry in entries for matcher in entry]
+
+
+def all_match(entries: Iterable[Iterable[Matcher]], labels: Mapping[str, str]) -> bool:
+    """Whether every matcher of every entry matches ``labels``."""
+    return all(matcher.matches(labels) for matcher in flat(entries))

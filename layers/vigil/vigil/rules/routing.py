@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from vigil.core.model import Labels, Severity
-from vigil.rules.matchers import ConfigMatcher, LabelKey, all_match
+from vigil.rules.matchers import ConfigMatchers, LabelKey, all_match, flat
 from vigil.rules.time_intervals import TimeInterval
 
 LabelName = Literal["kind", "severity", "resource", "account", "region", "service"]
@@ -97,7 +97,7 @@ class Matchers(_Config):
     (``team="payments"``, ``env!~"dev|test"``), and Vigil's own ``match`` (shell-style globs,
     ``orders-*``) and ``match_re`` (regular expressions matched against the whole value)."""
 
-    matchers: list[ConfigMatcher] = Field(default_factory=list)
+    matchers: list[ConfigMatchers] = Field(default_factory=list)
     match: dict[LabelKey, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
     match_re: dict[LabelKey, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
 
@@ -121,7 +121,7 @@ class Matchers(_Config):
     def may_match(self, known: Mapping[str, str]) -> bool:
         """Whether an alert with the ``known`` labels may match, whatever its other labels."""
         return Matchers(
-            matchers=[m for m in self.matchers if m.name in known],
+            matchers=[(m,) for m in flat(self.matchers) if m.name in known],
             match={k: v for k, v in self.match.items() if k in known},
             match_re={k: v for k, v in self.match_re.items() if k in known},
         ).matches(known)
@@ -220,8 +220,8 @@ class InhibitRule(_Config):
 
     source: Matchers = Field(default_factory=Matchers)
     target: Matchers = Field(default_factory=Matchers)
-    source_matchers: list[ConfigMatcher] = Field(default_factory=list)
-    target_matchers: list[ConfigMatcher] = Field(default_factory=list)
+    source_matchers: list[ConfigMatchers] = Field(default_factory=list)
+    target_matchers: list[ConfigMatchers] = Field(default_factory=list)
     equal: list[LabelKey] = Field(default_factory=list)
 
     def source_matches(self, values: Mapping[str, str]) -> bool:
@@ -237,7 +237,7 @@ class InhibitRule(_Config):
             kind
             for kind in kinds
             if self.source.may_match(known := {"kind": kind, "service": kind.split(".", 1)[0]})
-            and all(m.matches(known) for m in self.source_matchers if m.name in known)
+            and all(m.matches(known) for m in flat(self.source_matchers) if m.name in known)
         ]
 
 
