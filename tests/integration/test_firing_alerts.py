@@ -46,3 +46,28 @@ def test_a_store_failure_is_alerts_unavailable(table: str) -> None:
 
     with pytest.raises(AlertsUnavailable):
         store.firing(["lambda.errors"], 10)
+
+
+def test_a_storm_of_ten_times_the_load_is_a_few_queries(table: str) -> None:
+    """10x the 50-function storm of tests/e2e/test_routing_receivers.py: 500 firing alerts of
+    one kind are read in a few 1 MB pages."""
+    client = boto3.client("dynamodb")
+    queries: list[str] = []
+    client.meta.events.register("before-call.dynamodb.Query", lambda **_: queries.append("Query"))
+    store = AlertStore(client, table, retention=timedelta(days=30))
+    transitions = [
+        step(
+            None,
+            judge(error_signal(f"storm-{n:03d}", invocations=1, errors=1), RULES),
+            now=T0,
+            batch_id="b1",
+            rules=RULES,
+        )
+        for n in range(500)
+    ]
+    assert store.save_many([(t.before, t.after) for t in transitions]) == []
+
+    storm = store.firing(["lambda.errors", "lambda.throttles"], 2000)
+
+    assert len(storm) == 500
+    assert len(queries) == 2  # one page of errors (a body is about 0.6 KB), one of throttles
