@@ -3,11 +3,22 @@
 the other cycles, carried by the signals to the alert, and routed on; a resource without the
 tag gets no label."""
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 
 import boto3
 
-from tests.integration.conftest import ACCOUNT, REGION, create_workload_function
+from tests.factories import T0
+from tests.integration.conftest import (
+    ACCOUNT,
+    BATCH_BUCKET,
+    REGION,
+    FakeContext,
+    create_workload_function,
+)
+from tests.integration.test_error_stream import PYTHON_ERROR, _payload
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.inventory import ResourceTags
 from vigil.adapters.stats import CallStats
@@ -137,3 +148,46 @@ def test_an_error_stream_breach_keeps_the_labels_the_alert_has() -> None:
     ).after
     assert cleared is not None
     assert cleared.tags == {}  # the tag was removed from the resource: so is the label
+
+
+def test_the_error_stream_carries_the_stored_tag_labels(
+    table: str, load_handler: Callable[..., ModuleType]
+) -> None:
+    """A quiet function's first errors, alerted by the error stream, route by team from the
+    first notification: the delivery reads the tags the collector's discovery stored."""
+    CollectorState(boto3.client("dynamodb"), table).remember_inventory(
+        "resource_tags",
+        [
+            {
+                "arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:batch-job",
+                "tags": {"team": "payments", "vigil:ignore": "false"},
+            }
+        ],
+        at=NOW,
+    )
+    sfn = boto3.client("stepfunctions")
+    role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")
+    machine = sfn.create_state_machine(
+        name="evaluate",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=role["Role"]["Arn"],
+        type="EXPRESS",
+    )["stateMachineArn"]
+    boto3.client("s3").create_bucket(Bucket=BATCH_BUCKET)
+    module = load_handler(
+        "error_stream",
+        VIGIL_EVALUATE_STATE_MACHINE_ARN=machine,
+        AWS_REGION=REGION,
+        VIGIL_ERROR_STREAM_MODE="account-policy",
+        VIGIL_RULES=json.dumps({"tags": {"labels": ["team"]}}),
+    )
+    event = _payload("/aws/lambda/batch-job", [(T0, PYTHON_ERROR)])
+
+    summary = module.lambda_handler(event, FakeContext("vigil-error-stream"))
+
+    started = sfn.describe_execution(executionArn=summary["execution_arn"])
+    batch = SignalBatch.model_validate_json(started["input"])
+    assert [signal.tags for signal in batch.signals] == [{"team": "payments"}] * 2
+    woken = step(None, judge(batch.signals[1], RULES), now=T0, batch_id="b", rules=RULES).after
+    assert woken is not None
+    assert woken.tags == {"team": "payments"}

@@ -19,8 +19,15 @@ from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow
 from vigil.compose.settings import CollectorSettings
 from vigil.core.errors import InvalidEventError
+from vigil.core.model import Labels
 from vigil.core.observability import logger, metrics
-from vigil.dials.inventory import stored_excluded, stored_protected
+from vigil.dials.inventory import (
+    InventoryStore,
+    resource_arn,
+    stored_excluded,
+    stored_protected,
+    stored_resource_tags,
+)
 from vigil.rules.document import RulesConfig
 from vigil.rules.loading import load_rules
 from vigil.tracking.logs import decode_subscription, error_lines, function_of
@@ -115,6 +122,7 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
             async_protected=lambda: env.protected.get(
                 now, lambda: frozenset(stored_protected(state) or ())
             ),
+            tag_labels=lambda: _tag_labels(env.rules, state, function, account, settings.region),
         ),
         account=account,
         region=settings.region,
@@ -138,6 +146,19 @@ def run(env: Environment, event: dict[str, Any], *, account: str) -> dict[str, A
     metrics.add_metric("ErrorLines", MetricUnit.Count, len(lines))
     logger.info("error stream", extra=summary)
     return summary
+
+
+def _tag_labels(
+    rules: RulesConfig, state: InventoryStore, function: str, account: str, region: str
+) -> dict[str, str]:
+    """``function``'s tag labels as the collector's last discovery stored them (one
+    ``GetItem``); none without ``tags.labels`` or a stored record."""
+    if not rules.tags.labels:
+        return {}
+    labels = Labels(kind="lambda.errors", resource=function, account=account, region=region)
+    arn = resource_arn(labels)
+    stored = stored_resource_tags(state) or {}
+    return rules.tags.label_tags(stored.get(arn, {})) if arn else {}
 
 
 def _awslogs_data(event: dict[str, Any]) -> str:

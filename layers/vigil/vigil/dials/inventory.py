@@ -148,6 +148,19 @@ def stored_excluded(state: InventoryStore) -> set[str] | None:
     return None if records is None else {str(record["excluded_function"]) for record in records}
 
 
+def stored_resource_tags(state: InventoryStore) -> dict[str, dict[str, str]] | None:
+    """The tags :class:`ResourceTagIndex` kept at the last discovery, by ARN
+    (``DISCOVERY#resource_tags``); ``None`` when none are stored or they no longer read (then
+    the next cycle discovers them again and overwrites them)."""
+    try:
+        records = state.inventory("resource_tags")
+        if records is None:
+            return None
+        return {str(record["arn"]): dict(record["tags"]) for record in records}
+    except (InventoryUnreadable, KeyError, TypeError, ValueError):
+        return None
+
+
 def stored_protected(state: InventoryStore) -> set[str] | None:
     """The functions the last discovery found keep their failed async events
     (``DISCOVERY#async``, :class:`AsyncProtection`); ``None`` when none are stored or they no
@@ -467,13 +480,7 @@ class ResourceTagIndex:
         return self._by_arn
 
     def _stored(self) -> dict[str, dict[str, str]] | None:
-        try:
-            records = self._state.inventory("resource_tags")
-            if records is None:
-                return None
-            return {str(record["arn"]): dict(record["tags"]) for record in records}
-        except (InventoryUnreadable, KeyError, TypeError, ValueError):
-            return None  # discovered again, and overwritten
+        return stored_resource_tags(self._state)
 
     def labelled(self, batch: SignalBatch) -> SignalBatch:
         """``batch`` with each signal carrying its resource's tags, and speaking for the

@@ -45,8 +45,9 @@ class Breach:
     for_seconds: int
     repeat_minutes: int | None = None
     tags: Mapping[str, str] | None = None
-    """The resource's tags its signal carried; ``None`` when the signal's source reads no
-    tags (the error stream), so that the alert keeps the labels it has."""
+    """The resource's tags its signal carried; ``None`` when an error stream signal carries
+    none (the stream reads only the stored tag labels, when it has them), so that the alert
+    keeps the labels it has."""
 
 
 def breach(
@@ -77,7 +78,7 @@ def breach(
         ),
         for_seconds=for_seconds,
         repeat_minutes=repeat_minutes,
-        tags=None if signal.source == "logs" else signal.tags,
+        tags=None if signal.source == "logs" and not signal.tags else signal.tags,
     )
 
 

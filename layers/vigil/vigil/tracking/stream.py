@@ -147,6 +147,9 @@ class StreamPorts:
     evaluations: EvaluationPort
     async_protected: Callable[[], frozenset[str]] = frozenset
     """The functions whose failed async events are kept (read only when it matters)."""
+    tag_labels: Callable[[], dict[str, str]] = dict
+    """The function's tag labels (rules ``tags.labels``) as the last discovery stored them;
+    read only when the delivery starts an evaluation (ADR 43)."""
 
 
 @dataclass
@@ -214,6 +217,11 @@ def take_delivery(
             if woken is not None:
                 signals.append(woken)
     if signals:
+        # Judged without them above; carried so that the alert is routed by team from its first
+        # notification (a stream signal without tags leaves the alert's labels as they are).
+        tags = ports.tag_labels()
+        if tags:
+            signals = [signal.model_copy(update={"tags": tags}) for signal in signals]
         delivery.batch = SignalBatch(
             batch_id=batch_id_of(function, now),
             source="logs",
