@@ -138,7 +138,7 @@ MATCH_CASES = [
 def test_a_matcher_matches_as_alertmanager_does(
     type_: MatchType, pattern: str, value: str, matches: bool
 ) -> None:
-    assert Matcher.of("", type_, pattern).matches_value(value) is matches
+    assert Matcher("", type_, pattern).matches_value(value) is matches
 
 
 # pkg/labels/matcher_test.go, TestMatcherString (the cases with names Vigil's labels allow).
@@ -159,7 +159,7 @@ STRING_CASES = [
 def test_a_matcher_is_written_as_alertmanager_writes_it_and_reads_back(
     name: str, type_: MatchType, value: str, text: str
 ) -> None:
-    matcher = Matcher.of(name, type_, value)
+    matcher = Matcher(name, type_, value)
     assert str(matcher) == text
     assert parse_matchers(text) == [matcher]
 

@@ -40,23 +40,21 @@ class MatchType(StrEnum):
 
 @dataclass(frozen=True)
 class Matcher:
-    """One label matcher; build it with :func:`parse_matcher` or :meth:`of`."""
+    """One label matcher; a regular expression that does not compile raises ``ValueError``."""
 
     name: str
     type: MatchType
     value: str
-    _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
-    @classmethod
-    def of(cls, name: str, type: MatchType, value: str) -> "Matcher":
-        """A matcher; a regular expression that does not compile raises ``ValueError``."""
-        pattern = None
-        if type in (MatchType.REGEXP, MatchType.NOT_REGEXP):
-            try:
-                pattern = re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"{value!r} is not a regular expression ({exc})") from exc
-        return cls(name, type, value, pattern)
+    def __post_init__(self) -> None:
+        regexp = self.type in (MatchType.REGEXP, MatchType.NOT_REGEXP)
+        try:
+            # An equality matcher's pattern is never used: the empty one stands in.
+            pattern = re.compile(self.value if regexp else "")
+        except re.error as exc:
+            raise ValueError(f"{self.value!r} is not a regular expression ({exc})") from exc
+        object.__setattr__(self, "_pattern", pattern)
 
     def matches_value(self, value: str) -> bool:
         match self.type:
@@ -65,19 +63,13 @@ class Matcher:
             case MatchType.NOT_EQUAL:
                 return value != self.value
             case MatchType.REGEXP:
-                return self._regexp.fullmatch(value) is not None
+                return self._pattern.fullmatch(value) is not None
             case MatchType.NOT_REGEXP:
-                return self._regexp.fullmatch(value) is None
+                return self._pattern.fullmatch(value) is None
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether the alert's ``labels`` satisfy it; an absent label is the empty string."""
         return self.matches_value(labels.get(self.name, ""))
-
-    @property
-    def _regexp(self) -> re.Pattern[str]:
-        if self._pattern is None:
-            raise ValueError(f"{self} has no regular expression")  # `of` always compiles one
-        return self._pattern
 
     def __str__(self) -> str:
         escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -112,7 +104,7 @@ def parse_matcher(text: str) -> Matcher:
             value.append(char)
     if quoted:
         raise ValueError(f"matcher value contains unescaped double quote: {found[3]}")
-    return Matcher.of(found[1], MatchType(found[2]), "".join(value))
+    return Matcher(found[1], MatchType(found[2]), "".join(value))
 
 
 def parse_matchers(text: str) -> list[Matcher]:
