@@ -73,7 +73,7 @@ def test_start_runs_the_stacks_runbook_and_the_incident_is_listed(
     emu: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = _vigil(
-        emu, "runbook", "start", "--service", "lambda", "--region", "us-east-1",
+        emu, "runbook", "start", "--service", "lambda", "--affected-region", "us-east-1",
         "--reason", "orders-api 5xx", "--as", "ana", "--name", "inc-orders",
     )  # fmt: skip
     started = capsys.readouterr().out
@@ -99,7 +99,7 @@ def test_bad_input_is_refused_by_the_command_with_the_workflows_own_message(
     before = len(emu.executions("OutageRunbookStateMachine"))
 
     code = _vigil(
-        emu, "runbook", "start", "--service", "lambda", "--region", "moon-1",
+        emu, "runbook", "start", "--service", "lambda", "--affected-region", "moon-1",
         "--reason", "orders-api 5xx", "--as", "ana",
     )  # fmt: skip
     refused = capsys.readouterr().err
