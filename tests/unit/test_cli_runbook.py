@@ -54,8 +54,7 @@ def test_argument_errors_exit_2_with_usage(
     ("argv", "message"),
     [
         (
-            ["runbook", "start", "--service", "lambda", "--affected-region", "mars-1"]
-            + ["--reason", "5xx"],
+            [*START[:4], "--affected-region", "mars-1", "--reason", "5xx"],
             "invalid runbook input: region: String should match pattern",
         ),
         (
