@@ -120,8 +120,8 @@ def test_alerts_list_shows_the_firing_alert_from_the_stack(
     assert _vigil(emu, "alerts", "list") == 0
 
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert rows[0][:5] == ["KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE"]
-    assert ["lambda.errors", "orders-api"] in [row[:2] for row in rows[1:]]
+    assert rows[0][:6] == ["FINGERPRINT", "KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE"]
+    assert ["lambda.errors", "orders-api"] in [row[1:3] for row in rows[1:]]
 
 
 def test_notify_test_reaches_slack_and_email(
