@@ -150,11 +150,16 @@ def extend(
             f"a silence may last at most {max_duration.total_seconds() / 3600:g}h from now:"
             f" it could end at {iso(longest)} at the latest, not {iso(ends_at)}"
         )
-    note = f" [extended to {iso(ends_at)} by {actor} at {iso(now)}]"
-    comment = before.comment[: MAX_COMMENT - len(note)] + note
-    after = before.model_copy(update={"ends_at": ends_at, "comment": comment[-MAX_COMMENT:]})
+    comment = noted(before.comment, f"extended to {iso(ends_at)} by {actor} at {iso(now)}")
+    after = before.model_copy(update={"ends_at": ends_at, "comment": comment})
     stored = store.replace(before, Silence.model_validate(after.model_dump()))
     return Document(f"extended {silence_id} to {iso(stored.ends_at)}", describe(stored, now))
+
+
+def noted(comment: str, note: str) -> str:
+    """``comment`` with ``[note]`` after it, the comment cut to keep both within 500."""
+    tail = f" [{note}]"[-MAX_COMMENT:]
+    return (comment[: MAX_COMMENT - len(tail)] + tail).lstrip()
 
 
 # ------------------------------------------------------------------ import
@@ -216,7 +221,8 @@ def _skip(text: str, position: int, separator: str) -> int:
 
 
 def silence_from(entry: Any, *, now: datetime, importer: str) -> Silence:
-    """One Alertmanager-style silence as a new Vigil silence, bounded like ``silence add``."""
+    """One Alertmanager-style silence as a new Vigil silence, bounded like ``silence add``;
+    its comment notes who imported it and when (ADR 32: what people change is recorded)."""
     if not isinstance(entry, dict):
         raise VigilError("a silence is a JSON object")
     match: dict[str, str] = {}
@@ -242,6 +248,9 @@ def silence_from(entry: Any, *, now: datetime, importer: str) -> Silence:
     start = max(starts_at, now)
     created_by = entry.get("createdBy")
     comment = entry.get("comment", "")
+    comment = noted(
+        comment if isinstance(comment, str) else "", f"imported by {importer} at {iso(now)}"
+    )
     return new_silence(
         _imported_id(entry, match, match_re, ends_at),
         match=match,
@@ -250,7 +259,7 @@ def silence_from(entry: Any, *, now: datetime, importer: str) -> Silence:
         duration=ends_at - start,
         now=now,
         created_by=created_by if isinstance(created_by, str) and created_by else importer,
-        comment=comment if isinstance(comment, str) else "",
+        comment=comment,
     )
 
 

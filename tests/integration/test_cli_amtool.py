@@ -239,7 +239,8 @@ def test_export_then_import_into_an_empty_table_recreates_the_silences(
     assert sorted(restored) == ["aaaa1111aaaa1111", "bbbb2222bbbb2222"]
     assert restored["aaaa1111aaaa1111"].matchers.matches({"resource": "orders-api"})
     assert not restored["bbbb2222bbbb2222"].matchers.matches({"resource": "billing-x"})
-    assert restored["aaaa1111aaaa1111"].comment == "release"
+    assert restored["aaaa1111aaaa1111"].comment.startswith("release [imported by ")
+    assert restored["aaaa1111aaaa1111"].comment.endswith(" at 2026-11-26T21:00:00Z]")
 
 
 def test_silence_list_filters_by_state(table: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,7 +24,7 @@ from vigil.alerting.silences import (
 from vigil_cli.filters import Filter, parse_filter
 from vigil_cli.main import main, parse
 from vigil_cli.output import Document, Listing, render
-from vigil_cli.silences import describe, entries, extend, silence_from
+from vigil_cli.silences import describe, entries, extend, noted, silence_from
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -279,6 +279,7 @@ def test_an_alertmanager_silence_imports_with_its_uuid_as_id_and_exact_values() 
     assert silence.silence_id == "8c5f1a347d6b4e0a9b1f0c2d3e4f5a6b"
     assert silence.starts_at == NOW  # mutes from the import on
     assert silence.created_by == "bob"
+    assert silence.comment == "maintenance [imported by bob at 2026-12-01T09:00:00Z]"
     assert silence.matchers.matches({"resource": "orders-*"})
     assert not silence.matchers.matches({"resource": "orders-api"})  # = is exact
 
@@ -361,6 +362,11 @@ class _Store:
         assert before == self.silence
         self.silence = after
         return after
+
+
+def test_a_note_keeps_the_comment_within_its_500_characters() -> None:
+    assert noted("", "extended by bob") == "[extended by bob]"
+    assert noted("x" * 500, "by bob") == "x" * 491 + " [by bob]"
 
 
 def test_extend_moves_the_end_and_records_who_in_the_comment() -> None:
