@@ -130,7 +130,7 @@ def instructions(served: Served) -> str:
         "",
         f"  {env}",
         f"  {vigil} alerts list -o json",
-        f"  {vigil} alerts show <FINGERPRINT>",
+        f"  {vigil} alerts show FINGERPRINT    # one from alerts list; a prefix will do",
         f"  {vigil} routes test --label kind=lambda.errors --label resource=orders-api",
         *([f"  vigil config check {shlex.quote(str(served.rules))}"] if served.rules else []),
         f"  {vigil} silence add --match resource=orders-api --for 1h --comment demo",

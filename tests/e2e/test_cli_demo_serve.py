@@ -10,6 +10,7 @@ Lambda in us-east-1 waiting on its approval (``emulator.serve.park_runbook``).
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from emulator import Emulator, serve
 from emulator.core import PROJECT_ROOT
 from vigil.adapters.incident_store import ApprovalStore
 from vigil.runbook.gate import ApprovalState
-from vigil_cli.main import main
+from vigil_cli.main import main, parse
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -109,6 +110,45 @@ def test_a_silence_added_through_the_endpoint_mutes_the_alert_and_round_trips(
         "skipped_ended": [],
         "errors": [],
     }
+
+
+def test_the_commands_the_demo_prints_run_against_it(
+    served: tuple[Emulator, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Every ``vigil`` line of the instructions parses; the ones that only read succeed."""
+    emu, url = served
+    rules = tmp_path / "rules.json"
+    rules.write_text("{}")
+    text = serve.instructions(
+        serve.Served(url=url, stack="vigil", incident=serve.DEMO_INCIDENT, rules=rules)
+    )
+    assert _vigil(served, "alerts", "list", "-o", "json") == 0
+    fingerprint = json.loads(capsys.readouterr().out)[0]["fingerprint"]
+    commands = [
+        shlex.split(line.split("#")[0].replace("FINGERPRINT", fingerprint[:6]))[1:]
+        for line in text.splitlines()
+        if line.startswith("  vigil ")
+    ]
+    reading = [c for c in commands if _reads(c)]
+
+    codes = [main(["--endpoint-url", url, *c], clock=lambda: emu.now) for c in reading]
+
+    assert f"export AWS_ENDPOINT_URL={url} " in text
+    assert len(commands) == 9
+    assert [parse(c).command for c in commands].count("runbook") == 1
+    assert [c[2:4] for c in reading] == [
+        ["alerts", "list"],
+        ["alerts", "show"],
+        ["routes", "test"],
+        ["silence", "list"],
+        ["incidents", "list"],
+        ["incidents", "show"],
+    ]
+    assert codes == [0] * len(reading)
+
+
+def _reads(command: list[str]) -> bool:
+    return "add" not in command and "approve" not in command and "check" not in command
 
 
 def test_the_parked_runbook_is_approved_once_through_the_endpoint(
