@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo benchmark benchmark-storm benchmark-error-stream benchmark-cold-start benchmark-noise benchmark-detection lock clean layout
+.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo demo-serve benchmark benchmark-storm benchmark-error-stream benchmark-cold-start benchmark-noise benchmark-detection lock clean layout
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -126,8 +126,13 @@ pytest: venv chromium ## every test with branch coverage, in parallel workers
 test: lint typecheck cfn-lint scan build pytest ## everything CI runs
 
 SCENARIO ?= outage-demo
+PORT ?= 5000
 demo: venv ## play a built-in scenario in the local emulator (SCENARIO=outage-demo)
 	$(PY) -m emulator.demo --scenario $(SCENARIO)
+
+# The vigil command needs the stack running: play, then serve it on 127.0.0.1 until Ctrl-C.
+demo-serve: venv ## play the demo, then keep its stack running on 127.0.0.1:PORT for the vigil command
+	$(PY) -m emulator.demo --scenario $(SCENARIO) --serve --port $(PORT)
 
 lock: venv ## re-resolve requirements-dev.in into requirements-dev.txt
 	$(PY) -m pip install --quiet uv

@@ -12,15 +12,12 @@ prompt, or ``--yes`` where there is no terminal.
 """
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
-
-import boto3
 
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.metric_history import functions_with_metrics
@@ -44,7 +41,7 @@ from vigil.evaluation.metric_history import (
     replay_history,
 )
 from vigil.rules.document import RulesConfig
-from vigil_cli.output import Listing, render
+from vigil_cli.output import Document, Listing, table
 
 # The account and region on the labels of signals read from a file (no AWS call is made).
 FILE_ACCOUNT = "000000000000"
@@ -54,16 +51,18 @@ FILE_REGION = "us-east-1"
 def add_parser(
     commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
     *,
-    output: argparse.ArgumentParser,
+    common: argparse.ArgumentParser,
     moment: Callable[[str], datetime],
+    handler: Callable[[argparse.Namespace, Any, datetime], Document],
 ) -> None:
     rules = commands.add_parser("rules", help="the rules config")
     actions = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
     backtest = actions.add_parser(
         "backtest",
         help="what a rules config would have fired over past metrics, and how often",
-        parents=[output],
+        parents=[common],
     )
+    backtest.set_defaults(handler=handler)
     backtest.add_argument(
         "--rules",
         required=True,
@@ -104,24 +103,24 @@ def add_parser(
 
 def run(
     args: argparse.Namespace,
-    session: boto3.session.Session,
+    client: Callable[[str], Any],
     *,
     now: datetime,
     ask: Callable[[str], bool],
-) -> str:
+) -> Document:
     """Replay, and the report as the command prints it."""
     rules = RulesConfig.from_json(_read(args.rules), source=str(args.rules))
     if args.file is not None:
         report = _from_file(args, rules)
         return _render(report, f"the file {args.file}", args, plan=None)
-    plan, cloudwatch, functions = _plan(args, session, rules, now=now)
+    plan, cloudwatch, functions = _plan(args, client, rules, now=now)
     print(plan.describe(), file=sys.stderr, flush=True)
     plan.check(args.max_metrics)
     if not args.yes and not ask("Fetch the metrics? [y/N] "):
         raise HistoryRefused("not fetched (answer y, or pass --yes where there is no terminal)")
     metrics = CloudWatchMetrics(cloudwatch)
     history = fetch_history(metrics, plan, cap=args.max_metrics)
-    account = session.client("sts").get_caller_identity()["Account"]
+    account = client("sts").get_caller_identity()["Account"]
     report = replay_history(
         history, plan, functions, rules, account=account, region=cloudwatch.meta.region_name
     )
@@ -150,13 +149,13 @@ def _from_file(args: argparse.Namespace, rules: RulesConfig) -> Report:
 
 
 def _plan(
-    args: argparse.Namespace, session: boto3.session.Session, rules: RulesConfig, *, now: datetime
+    args: argparse.Namespace, client: Callable[[str], Any], rules: RulesConfig, *, now: datetime
 ) -> tuple[HistoryPlan, Any, list[str]]:
     until = args.until or floor_minute(now) - timedelta(minutes=rules.collection.lag_minutes)
     if args.days <= 0:
         raise VigilError("--days must be above 0")
     since = args.since or until - timedelta(days=args.days)
-    cloudwatch = session.client("cloudwatch")
+    cloudwatch = client("cloudwatch")
     functions = [
         name
         for name in functions_with_metrics(cloudwatch)
@@ -172,9 +171,7 @@ def _render(
     args: argparse.Namespace,
     *,
     plan: tuple[HistoryPlan, dict[str, int]] | None,
-) -> str:
-    if args.output == "json":
-        return json.dumps(_document(report, source, plan), indent=2)
+) -> Document:
     what = (
         f"from {source}, which covers {' and '.join(COVERED_KINDS)} only"
         if plan
@@ -183,7 +180,7 @@ def _render(
     lines = [
         f"Backtest {what}, {iso(report.since)} to {iso(report.until)}: {report.batches}"
         f" cycles, {report.days:.2f} days.",
-        render(
+        table(
             Listing(
                 (
                     "KIND",
@@ -212,7 +209,7 @@ def _render(
     ]
     if args.events and report.sent:
         lines.append(
-            render(
+            table(
                 Listing(
                     ("AT", "KIND", "RESOURCE", "NOTIFICATION", "SEVERITY"),
                     [
@@ -226,7 +223,7 @@ def _render(
         f"{report.episodes} episode(s), {report.notifications} notification(s):"
         f" {report.per_day:.1f} a day, before silences, inhibit rules and grouping."
     )
-    return "\n\n".join(lines)
+    return Document("\n\n".join(lines), _document(report, source, plan))
 
 
 def _document(

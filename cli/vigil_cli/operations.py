@@ -1,19 +1,20 @@
-"""What ``vigil runbook``, ``incidents``, ``alerts`` and ``notify`` do, given adapters and ``now``.
+"""What ``vigil runbook``, ``incidents``, ``notify`` and ``config check`` do, given adapters.
 
-Each function returns the text to print; the command line (``main.py``) parses, builds the
-adapters from one boto3 session, reads the wall clock once and maps errors to exit codes.
+Each function returns what to print (a :class:`~vigil_cli.output.Listing` or
+:class:`~vigil_cli.output.Document`: text, and JSON for ``-o json``); the command line
+(``main.py``) parses, builds the adapters from one boto3 session, reads the wall clock once and
+maps errors to exit codes.
 """
 
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from vigil.adapters.incident_store import ApprovalStore, IncidentStore
-from vigil.adapters.routing_store import SilenceStore
 from vigil.adapters.topic import AlertsTopic
 from vigil.adapters.views import TableViews
 from vigil.adapters.workflow import TaskCallback
@@ -22,7 +23,7 @@ from vigil.core.clock import iso
 from vigil.core.errors import VigilError
 from vigil.core.model import ChatPayload, Notification, NotifyReason, Severity
 from vigil.rules.document import ApproversConfig, RulesConfig
-from vigil.rules.routing import Route, label_values
+from vigil.rules.routing import Route
 from vigil.runbook.gate import (
     Approval,
     ApprovalState,
@@ -40,7 +41,7 @@ from vigil.runbook.incident import (
     scope_holder,
 )
 from vigil_cli.approvers import command_authorization
-from vigil_cli.output import Listing
+from vigil_cli.output import Document, Listing
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -130,20 +131,31 @@ def refuse_second_incident(
 
 def start_runbook(
     client: "SFNClient", state_machine_arn: str, request: RunbookInput, *, name: str
-) -> str:
-    """Start the OutageRunbook; returns the lines to print."""
+) -> Document:
+    """Start the OutageRunbook."""
     arn = client.start_execution(
         stateMachineArn=state_machine_arn,
         name=name,
         input=request.model_dump_json(exclude_none=True),
     )["executionArn"]
     mode = "live" if not request.dry_run else "dry run: no failover is executed; --live for one"
-    return "\n".join(
+    text = "\n".join(
         [
             f"started incident {name} ({mode})",
             f"execution: {arn}",
             f"console:   {console_link(arn)}",
         ]
+    )
+    return Document(
+        text,
+        {
+            "incident_id": name,
+            "execution_arn": arn,
+            "console": console_link(arn),
+            "dry_run": request.dry_run,
+            "service": request.service,
+            "affected_region": request.region,
+        },
     )
 
 
@@ -164,7 +176,7 @@ def decide_approval(
     approvers: ApproversConfig | None = None,
     announce: Callable[[Notification], None] | None = None,
     stack: str = "vigil",
-) -> str:
+) -> Document:
     """Decide as ``actor``. With ``approvers`` and the ``caller_arn``, only a caller listed
     in ``approvers.iam_principals`` decides a live failover (vigil_cli.approvers); a refusal
     is recorded on the gate, handed to ``announce`` as its channel notice, and raised."""
@@ -198,21 +210,38 @@ def decide_approval(
                 )
             )
         raise
+    data = {
+        "incident_id": incident_id,
+        "state": decided.state.value,
+        "plan": decided.plan,
+        "dry_run": decided.dry_run,
+        "decided_by": actor,
+        "at": iso(now),
+    }
     if decided.state is ApprovalState.PENDING:
-        return (
+        return Document(
             f"first approval of failover {decided.plan} of incident {incident_id} recorded as"
-            f" {actor} at {iso(now)}; a live failover needs a second, different approver"
+            f" {actor} at {iso(now)}; a live failover needs a second, different approver",
+            data,
         )
     mode = " (dry run)" if decided.dry_run else " (live)"
-    return (
+    return Document(
         f"{decided.state.value} failover {decided.plan}{mode} of incident {incident_id}"
-        f" as {actor} at {iso(now)}"
+        f" as {actor} at {iso(now)}",
+        data,
     )
 
 
-def list_incidents(views: TableViews, *, everything: bool) -> Listing:
+def list_incidents(
+    views: TableViews, *, everything: bool, severities: Collection[str] = ()
+) -> Listing:
     incidents = views.incidents()
-    shown = incidents if everything else [i for i in incidents if i.status == "open"]
+    shown = [
+        i
+        for i in incidents
+        if (everything or i.status == "open")
+        and (not severities or i.request.severity.value in severities)
+    ]
     rows = [
         (
             i.incident_id,
@@ -233,12 +262,15 @@ def list_incidents(views: TableViews, *, everything: bool) -> Listing:
     )
 
 
-def show_incident(incident_id: str, *, incidents: IncidentStore, approvals: ApprovalStore) -> str:
+def show_incident(
+    incident_id: str, *, incidents: IncidentStore, approvals: ApprovalStore
+) -> Document:
     body = incidents.get(incident_id)
     if body is None:
         raise UnknownIncidentError(f"no incident has the id {incident_id!r} (vigil incidents list)")
     incident = Incident.model_validate_json(body)
     request = incident.request
+    approval = approvals.get(incident_id)
     lines = [
         f"Incident:  {incident.incident_id}",
         f"Status:    {incident.status} (phase {incident.phase.value},"
@@ -250,7 +282,7 @@ def show_incident(incident_id: str, *, incidents: IncidentStore, approvals: Appr
         f"Failover:  {request.failover_plan or 'none planned'}",
         f"Started:   {request.source}"
         + (f" by {request.requested_by}" if request.requested_by else ""),
-        f"Approval:  {_approval_text(approvals.get(incident_id))}",
+        f"Approval:  {_approval_text(approval)}",
         *(
             [f"Report:    {incident.report_url or incident.report_key}"]
             if incident.report_key
@@ -260,7 +292,11 @@ def show_incident(incident_id: str, *, incidents: IncidentStore, approvals: Appr
         "Timeline:",
         *[f"  {iso(entry.at)}  {entry.phase:<10} {entry.text}" for entry in incident.timeline],
     ]
-    return "\n".join(lines)
+    data = {
+        "incident": incident.model_dump(mode="json", by_alias=True),
+        "approval": approval.model_dump(mode="json", by_alias=True) if approval else None,
+    }
+    return Document("\n".join(lines), data)
 
 
 def _approval_text(approval: Approval | None) -> str:
@@ -275,31 +311,7 @@ def _approval_text(approval: Approval | None) -> str:
     return f"{approval.state.value}, lapses at {iso(approval.expires_at)}"
 
 
-def list_alerts(views: TableViews, silences: SilenceStore, *, now: datetime) -> Listing:
-    alerts = views.open_alerts()
-    current = silences.current(now)
-    rows = []
-    for alert in alerts:
-        values = label_values(alert.labels, alert.severity, alert.tags)
-        muting = [s.silence_id for s in current if s.mutes(values, now)]
-        rows.append(
-            (
-                alert.labels.kind,
-                alert.labels.resource,
-                alert.severity.value,
-                alert.state.value,
-                iso(alert.fired_at or alert.first_seen),
-                ", ".join(muting) or "-",
-            )
-        )
-    return Listing(
-        ("KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE", "SILENCED BY"),
-        rows,
-        empty="No open alerts.",
-    )
-
-
-def send_test(topic: AlertsTopic, *, severity: Severity, stack: str, now: datetime) -> str:
+def send_test(topic: AlertsTopic, *, severity: Severity, stack: str, now: datetime) -> Document:
     """Publish a test notification the way the workflows publish theirs."""
     notification_id = f"test-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     title = f"[{severity.value.upper()}] Vigil test notification"
@@ -329,18 +341,26 @@ def send_test(topic: AlertsTopic, *, severity: Severity, stack: str, now: dateti
         update={"channels": json.dumps(["email", "slack"])}
     )
     message_id = topic.publish(notification)
-    return f"published {notification_id} ({severity.value}) as SNS message {message_id}"
+    return Document(
+        f"published {notification_id} ({severity.value}) as SNS message {message_id}",
+        {"notification_id": notification_id, "severity": severity.value, "message_id": message_id},
+    )
 
 
-def check_config(path: str) -> Listing:
-    """``vigil config check FILE``: the rules config validated as every function validates it
-    at cold start; an error names the field with its line and column (exit 2)."""
+def read_config(path: str) -> RulesConfig:
+    """A rules config file, validated as every function validates it at cold start; an error
+    names the field with its line and column (exit 2)."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
         raise VigilError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    rules = RulesConfig.from_json(text, source=path)
+    return RulesConfig.from_json(text, source=path)
+
+
+def check_config(path: str) -> Listing:
+    """``vigil config check FILE``: :func:`read_config`, and what the config holds."""
+    rules = read_config(path)
     routing = rules.routing
     routes = _count_routes(routing.route.routes)
     return Listing(

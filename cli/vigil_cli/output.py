@@ -1,14 +1,17 @@
-"""How the command prints what it lists: a table for people, JSON for scripts.
+"""How the command prints what it returns: a table or text for people, JSON for scripts.
 
-One place renders every listing (``silence list``, ``incidents list``, ``alerts list``); the
-table comes from tabulate's ``plain`` format, the JSON is a list of objects whose keys are the
-column names in snake case, every value a string as in the table.
+Every command returns a :class:`Listing` (rows under columns: ``silence list``, ``alerts list``,
+...) or a :class:`Document` (text for people and a JSON object for scripts: ``alerts show``,
+``silence add``, ``runbook approve``, ...), and ``-o json`` prints the JSON of either. A
+listing's table is tabulate's ``plain`` format and its JSON a list of objects whose keys are the
+column names in snake case, every value a string as in the table; a document's JSON is the
+object it carries (README, "The vigil command", lists the fields of each).
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from tabulate import tabulate
 
@@ -29,13 +32,24 @@ class Listing:
         return [dict(zip(keys, row, strict=True)) for row in self.rows]
 
 
-def render(result: str | Listing, fmt: Format = "table") -> str:
-    """``result`` as the command prints it; plain text is printed as it is."""
-    if isinstance(result, str):
-        return result
+@dataclass(frozen=True)
+class Document:
+    """One result: ``text`` for the terminal, ``data`` (JSON-serializable) for ``-o json``."""
+
+    text: str
+    data: Mapping[str, Any] | Sequence[Any]
+
+
+def table(listing: Listing) -> str:
+    if not listing.rows:
+        return listing.empty
+    text = tabulate(listing.rows, headers=listing.columns, tablefmt="plain", disable_numparse=True)
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def render(result: Listing | Document, fmt: Format = "table") -> str:
+    """``result`` as the command prints it."""
     if fmt == "json":
-        return json.dumps(result.records(), indent=2, ensure_ascii=False)
-    if not result.rows:
-        return result.empty
-    table = tabulate(result.rows, headers=result.columns, tablefmt="plain", disable_numparse=True)
-    return "\n".join(line.rstrip() for line in table.splitlines())
+        data = result.records() if isinstance(result, Listing) else result.data
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    return table(result) if isinstance(result, Listing) else result.text

@@ -50,7 +50,8 @@ def test_aws_confirmation_quotes_aws_and_the_runbook_command_is_exact(
     assert "We are investigating increased Lambda error rates" in confirmed.body
     assert (
         f"\n    vigil --stack {stack.stack_name} --region {stack.region} runbook start"
-        " --service lambda --region us-east-1 --name outage-lambda-us-east-1-20250314T0925Z"
+        " --service lambda --affected-region us-east-1"
+        " --name outage-lambda-us-east-1-20250314T0925Z"
         " --reason 'AWS outage suspected: lambda in us-east-1; 3 resources failing'\n" in first.body
     )
     assert suspected.executions("OutageRunbookStateMachine") == []

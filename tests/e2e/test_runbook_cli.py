@@ -73,7 +73,7 @@ def test_start_runs_the_stacks_runbook_and_the_incident_is_listed(
     emu: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = _vigil(
-        emu, "runbook", "start", "--service", "lambda", "--region", "us-east-1",
+        emu, "runbook", "start", "--service", "lambda", "--affected-region", "us-east-1",
         "--reason", "orders-api 5xx", "--as", "ana", "--name", "inc-orders",
     )  # fmt: skip
     started = capsys.readouterr().out
@@ -99,7 +99,7 @@ def test_bad_input_is_refused_by_the_command_with_the_workflows_own_message(
     before = len(emu.executions("OutageRunbookStateMachine"))
 
     code = _vigil(
-        emu, "runbook", "start", "--service", "lambda", "--region", "moon-1",
+        emu, "runbook", "start", "--service", "lambda", "--affected-region", "moon-1",
         "--reason", "orders-api 5xx", "--as", "ana",
     )  # fmt: skip
     refused = capsys.readouterr().err
@@ -120,8 +120,8 @@ def test_alerts_list_shows_the_firing_alert_from_the_stack(
     assert _vigil(emu, "alerts", "list") == 0
 
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert rows[0][:5] == ["KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE"]
-    assert ["lambda.errors", "orders-api"] in [row[:2] for row in rows[1:]]
+    assert rows[0][:6] == ["FINGERPRINT", "KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE"]
+    assert ["lambda.errors", "orders-api"] in [row[1:3] for row in rows[1:]]
 
 
 def test_notify_test_reaches_slack_and_email(

@@ -96,7 +96,7 @@ def test_the_command_starts_a_runbook_that_waits_and_approves_it(
     emu: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started = _vigil(
-        emu, "runbook", "start", "--service", "lambda", "--region", "us-east-1",
+        emu, "runbook", "start", "--service", "lambda", "--affected-region", "us-east-1",
         "--reason", "orders-api 5xx", "--plan", "to-west", "--name", "cli-1", "--as", "ana",
     )  # fmt: skip
     emu.settle()

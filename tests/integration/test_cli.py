@@ -148,7 +148,7 @@ def test_expire_ends_the_silence_now_and_keeps_the_record(
             "matchers.match.team-x.[key]: String should match pattern",
         ),
         (["silence", "add", "--match-re", "resource=orders-(", "--for", "1h"], "not a regular"),
-        (["silence", "add", "--for", "1h"], "at least one matcher"),
+        (["silence", "add", "--for", "1h"], "needs at least one --match"),
         # issue 12: a button made a ten-year silence; 7 days is the most (ADR 32)
         (["silence", "add", "--match", "kind=x.y", "--for", "3650d"], "at most 168h"),
         (["silence", "add", "--match", "kind=x.y", "--for", "169h"], "at most 168h"),

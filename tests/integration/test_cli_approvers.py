@@ -34,8 +34,8 @@ EVE = "arn:aws:sts::123456789012:assumed-role/Developer/eve"
 def caller(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The caller's ARN as STS would answer it: set ``caller[0]``."""
     who = [ANA]
-    monkeypatch.setattr(cli._Stack, "caller_arn", lambda self: who[0])
-    monkeypatch.setattr(cli._Stack, "output", lambda self, key, given=None: given or TOPIC_ARN)
+    monkeypatch.setattr(cli.Stack, "caller_arn", lambda self: who[0])
+    monkeypatch.setattr(cli.Stack, "output", lambda self, key, given=None: given or TOPIC_ARN)
     return who
 
 

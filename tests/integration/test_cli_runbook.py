@@ -42,7 +42,7 @@ def test_start_sends_the_validated_input_with_the_callers_identity(
     arn = _state_machine()
 
     code = _vigil(
-        "runbook", "start", "--service", "lambda", "--region", "eu-west-1",
+        "runbook", "start", "--service", "lambda", "--affected-region", "eu-west-1",
         "--reason", "5xx on checkout", "--plan", "ssm-flip", "--state-machine-arn", arn,
     )  # fmt: skip
 
@@ -75,7 +75,7 @@ def test_live_and_as_override_the_dry_run_and_the_identity(table: str) -> None:
     arn = _state_machine()
 
     _vigil(
-        "runbook", "start", "--service", "s3", "--region", "us-east-1", "--reason", "503s",
+        "runbook", "start", "--service", "s3", "--affected-region", "us-east-1", "--reason", "503s",
         "--live", "--as", "ana", "--name", "inc-42", "--state-machine-arn", arn,
     )  # fmt: skip
 
@@ -206,11 +206,12 @@ def test_alerts_list_shows_open_alerts_and_the_silence_muting_each(
     assert _vigil("alerts", "list") == 0
 
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    orders, billing = labels("orders-api").fingerprint, labels("billing").fingerprint
     assert rows == [
-        ["KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE", "SILENCED", "BY"],
-        ["lambda.errors", "orders-api", "critical", "firing", "2026-11-26T20:45:00Z",
+        ["FINGERPRINT", "KIND", "RESOURCE", "SEVERITY", "STATE", "SINCE", "SILENCED", "BY"],
+        [orders, "lambda.errors", "orders-api", "critical", "firing", "2026-11-26T20:45:00Z",
          "abcdef0123456789"],
-        ["lambda.errors", "billing", "warning", "pending", "2026-11-26T20:40:00Z", "-"],
+        [billing, "lambda.errors", "billing", "warning", "pending", "2026-11-26T20:40:00Z", "-"],
     ]  # fmt: skip
 
 
@@ -237,6 +238,7 @@ def test_lists_print_json_for_scripts_with_the_table_columns_as_keys(
 
     assert listed == [
         {
+            "fingerprint": labels("orders-api").fingerprint,
             "kind": "lambda.errors",
             "resource": "orders-api",
             "severity": "critical",
@@ -321,11 +323,11 @@ def test_start_is_refused_naming_the_open_incident_of_the_same_scope(
     _open_runbook(arn, "manual-lambda-eu-west-1-20261126T204000Z")
 
     code = _vigil(
-        "runbook", "start", "--service", "lambda", "--region", "eu-west-1",
+        "runbook", "start", "--service", "lambda", "--affected-region", "eu-west-1",
         "--reason", "5xx on checkout", "--state-machine-arn", arn,
     )  # fmt: skip
     other_region = _vigil(
-        "runbook", "start", "--service", "lambda", "--region", "us-west-2",
+        "runbook", "start", "--service", "lambda", "--affected-region", "us-west-2",
         "--reason", "5xx on checkout", "--state-machine-arn", arn,
     )  # fmt: skip
 
@@ -355,7 +357,7 @@ def test_start_takes_over_the_scope_of_a_stopped_runbook(table: str) -> None:
     boto3.client("stepfunctions").stop_execution(executionArn=stopped, cause="false alarm")
 
     code = _vigil(
-        "runbook", "start", "--service", "lambda", "--region", "eu-west-1",
+        "runbook", "start", "--service", "lambda", "--affected-region", "eu-west-1",
         "--reason", "5xx again", "--name", "inc-next", "--state-machine-arn", arn,
     )  # fmt: skip
 

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 import pytest
 
 from vigil.runbook.incident import RunbookInput
-from vigil_cli.main import build_parser, main
+from vigil_cli.main import main, parse
 from vigil_cli.operations import console_link, execution_name, identity_name
 
 NOW = datetime(2026, 11, 26, 21, 5, 9, tzinfo=UTC)
-START = ["runbook", "start", "--service", "lambda", "--region", "us-east-1"]
+START = ["runbook", "start", "--service", "lambda", "--affected-region", "us-east-1"]
 
 
 def _run(argv: list[str]) -> int:
@@ -18,7 +18,7 @@ def _run(argv: list[str]) -> int:
 
 
 def test_start_parses_scope_mode_plan_and_who() -> None:
-    args = build_parser().parse_args(
+    args = parse(
         [*START, "--reason", "5xx", "--live", "--plan", "ssm-flip", "--as", "ana", "--name", "x"]
     )
 
@@ -35,7 +35,6 @@ def test_start_parses_scope_mode_plan_and_who() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["runbook", "start", "--service", "lambda", "--reason", "5xx"], "--region"),
         ([*START], "--reason"),
         ([*START, "--reason", "5xx", "--severity", "info"], "invalid choice"),
         (["runbook", "approve"], "INCIDENT"),
@@ -55,8 +54,17 @@ def test_argument_errors_exit_2_with_usage(
     ("argv", "message"),
     [
         (
-            ["runbook", "start", "--service", "lambda", "--region", "mars-1", "--reason", "5xx"],
+            [*START[:4], "--affected-region", "mars-1", "--reason", "5xx"],
             "invalid runbook input: region: String should match pattern",
+        ),
+        (
+            ["runbook", "start", "--service", "lambda", "--reason", "5xx"],
+            "name the region in trouble with --affected-region",
+        ),
+        (
+            # A script written when --region named the affected region fails, never guesses.
+            ["runbook", "start", "--service", "lambda", "--region", "eu-west-1", "--reason", "5xx"],
+            "--affected-region (--region is the stack's region",
         ),
         ([*START, "--reason", "no"], "reason: String should have at least 3 characters"),
         ([*START, "--reason", "5xx", "--plan", "Bad Plan"], "failover_plan"),
@@ -71,8 +79,8 @@ def test_bad_runbook_input_is_refused_with_the_workflows_message_before_any_aws_
 
 
 def test_failover_on_our_side_is_off_unless_asked() -> None:
-    plain = build_parser().parse_args([*START, "--reason", "5xx"])
-    asked = build_parser().parse_args([*START, "--reason", "5xx", "--failover-on-our-side"])
+    plain = parse([*START, "--reason", "5xx"])
+    asked = parse([*START, "--reason", "5xx", "--failover-on-our-side"])
 
     assert (plain.failover_on_our_side, asked.failover_on_our_side) == (False, True)
 

@@ -90,7 +90,8 @@ def test_three_failing_functions_raise_one_suspected_outage_and_mute_their_alert
 
 
 COMMAND = (
-    "vigil --stack vigil --region us-east-1 runbook start --service lambda --region us-east-1"
+    "vigil --stack vigil --region us-east-1 runbook start --service lambda"
+    " --affected-region us-east-1"
     " --name outage-lambda-us-east-1-20261102T0900Z"
     " --reason 'AWS outage suspected: lambda in us-east-1; 3 resources failing'"
 )

@@ -90,6 +90,10 @@ class SilenceStore(Store):
             raise UnknownSilenceError(f"no silence has the id {silence_id!r}")
         return self._save(before, before.expire(now))
 
+    def replace(self, before: Silence, after: Silence) -> Silence:
+        """Store a changed silence (``vigil silence extend``) on the revision read."""
+        return self._save(before, after)
+
     def _save(self, before: Silence | None, after: Silence) -> Silence:
         stored = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
         values = {

@@ -322,7 +322,8 @@ def start_command(outage: Outage, *, stack: str, runbook_arn: str) -> str:
     """The ``vigil`` command that starts the runbook for ``outage`` by hand (docs/runbook.md,
     "Started by Vigil"): a dry run named after the incident, so running it twice, or by two
     people, starts one execution. The stack's region (the global ``--region``, read from the
-    state machine's ARN) comes before ``runbook``; the outage's region after it."""
+    state machine's ARN) comes before ``runbook``; the outage's region is
+    ``--affected-region``."""
     parts = ["vigil", "--stack", stack]
     arn = runbook_arn.split(":")
     if len(arn) > 3 and arn[2] == "states" and arn[3]:
@@ -332,7 +333,7 @@ def start_command(outage: Outage, *, stack: str, runbook_arn: str) -> str:
         "start",
         "--service",
         outage.service,
-        "--region",
+        "--affected-region",
         outage.region,
         "--name",
         outage.incident,
