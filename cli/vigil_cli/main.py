@@ -1,8 +1,8 @@
 """``vigil``: manage a deployed Vigil stack from a terminal (README, "The vigil command").
 
     vigil [GLOBAL OPTIONS] COMMAND ACTION [OPTIONS] [GLOBAL OPTIONS]
-    vigil silence add --match LABEL=GLOB ... [--match-re LABEL=REGEX ...] --for DURATION
-        [--starts WHEN] [--comment TEXT] [--author WHO]
+    vigil silence add [--matcher MATCHER ...] [--match LABEL=GLOB ...] [--match-re LABEL=REGEX ...]
+        --for DURATION [--starts WHEN] [--comment TEXT] [--author WHO]
     vigil silence list [--all] [--state active|pending|expired ...]
     vigil silence extend ID --for DURATION [--as WHO]
     vigil silence expire ID
@@ -260,6 +260,14 @@ def _silence_parsers(commands: SubCommands) -> None:
         default=[],
         metavar="LABEL=REGEX",
         help="a regular expression matched against the whole label value",
+    )
+    add.add_argument(
+        "--matcher",
+        type=parse_filter,
+        action="append",
+        default=[],
+        metavar="MATCHER",
+        help='an Alertmanager matcher on any label: team="payments", env!~"dev|test"',
     )
     add.add_argument("--for", dest="duration", type=duration, required=True, help="30m, 2h, 1d ...")
     add.add_argument("--starts", type=moment, help="ISO 8601 start (default: now; UTC if bare)")
@@ -549,15 +557,16 @@ def _silences(stack: Stack) -> SilenceStore:
 
 
 def _silence_add(args: argparse.Namespace, stack: Stack, now: datetime) -> Result:
-    if not args.match and not args.match_re:
+    if not args.match and not args.match_re and not args.matcher:
         raise UsageError(
-            "silence add needs at least one --match LABEL=GLOB or --match-re LABEL=REGEX"
-            " (a silence without matchers would mute everything)"
+            "silence add needs at least one --matcher, --match LABEL=GLOB or --match-re"
+            " LABEL=REGEX (a silence without matchers would mute everything)"
         )
     silence = new_silence(
         secrets.token_hex(8),
         match=_pairs(args.match, "--match"),
         match_re=_pairs(args.match_re, "--match-re"),
+        matchers=[str(m) for m in args.matcher],
         starts_at=args.starts or now,
         duration=args.duration,
         now=now,

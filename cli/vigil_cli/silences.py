@@ -6,7 +6,8 @@ and never a silence that matches everything. ``export`` and ``import`` use Alert
 names (``amtool silence query -o json``): ``id``, ``matchers`` (``name``, ``value``,
 ``isRegex``, ``isEqual``), ``startsAt``, ``endsAt``, ``createdBy``, ``comment``, ``status``.
 Vigil's globs are exported as exact values when they have no wildcard, as anchored regular
-expressions otherwise; imported exact values become globs that match only themselves.
+expressions otherwise; imported matchers become Alertmanager matchers of the same meaning
+(``isEqual: false`` included), so a silence copied from Alertmanager mutes what it muted there.
 ``import`` reads a JSON array or JSON lines, is idempotent by id (an Alertmanager UUID loses
 its dashes), imports every valid silence and reports each invalid one with its line number.
 """
@@ -32,6 +33,7 @@ from vigil.alerting.silences import (
 )
 from vigil.core.clock import iso, parse_time
 from vigil.core.errors import VigilError, describe_validation
+from vigil.rules.matchers import Matcher, MatchType, flat
 from vigil_cli.output import Document, Listing
 
 MAX_COMMENT = 500
@@ -54,6 +56,15 @@ def describe(silence: Silence, now: datetime) -> dict[str, Any]:
         + [
             {"name": label, "value": pattern, "isRegex": True, "isEqual": True}
             for label, pattern in silence.matchers.match_re.items()
+        ]
+        + [
+            {
+                "name": m.name,
+                "value": m.value,
+                "isRegex": m.type in (MatchType.REGEXP, MatchType.NOT_REGEXP),
+                "isEqual": m.type in (MatchType.EQUAL, MatchType.REGEXP),
+            }
+            for m in flat(silence.matchers.matchers)
         ],
         "startsAt": iso(silence.starts_at),
         "endsAt": iso(silence.ends_at),
@@ -84,15 +95,11 @@ def _glob_value(glob: str) -> str:
     return "".join(out)
 
 
-def _exact_glob(value: str) -> str:
-    """A glob matching exactly ``value`` (its wildcards bracketed)."""
-    return re.sub(r"([*?\[])", r"[\1]", value)
-
-
 def matchers_text(silence: Silence) -> str:
     globs = [f"{label}={pattern}" for label, pattern in silence.matchers.match.items()]
     regexes = [f"{label}=~{pattern}" for label, pattern in silence.matchers.match_re.items()]
-    return " ".join(globs + regexes)
+    exact = [str(m) for m in flat(silence.matchers.matchers)]
+    return " ".join(globs + regexes + exact)
 
 
 def listing(silences: list[Silence], *, now: datetime, states: set[str]) -> Listing:
@@ -225,23 +232,22 @@ def silence_from(entry: Any, *, now: datetime, importer: str) -> Silence:
     its comment notes who imported it and when (ADR 32: what people change is recorded)."""
     if not isinstance(entry, dict):
         raise VigilError("a silence is a JSON object")
-    match: dict[str, str] = {}
-    match_re: dict[str, str] = {}
     matchers = entry.get("matchers")
     if not isinstance(matchers, list) or not matchers:
         raise VigilError("matchers: a silence needs at least one matcher")
+    strings: list[str] = []
     for index, item in enumerate(matchers):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise VigilError(f"matchers[{index}]: an object with name and value")
         name, value = item["name"], item.get("value")
-        if not isinstance(value, str) or not value:
-            raise VigilError(f"matchers[{index}] ({name}): value must be a non-empty string")
-        if item.get("isEqual", True) is not True:
-            raise VigilError(f"matchers[{index}] ({name}): negative matchers are not supported")
-        target = match_re if item.get("isRegex", False) else match
-        if name in target:
-            raise VigilError(f"matchers[{index}]: {name} is matched twice the same way")
-        target[name] = value if target is match_re else _exact_glob(value)
+        if not isinstance(value, str):
+            raise VigilError(f"matchers[{index}] ({name}): value must be a string")
+        regex, equal = item.get("isRegex", False) is True, item.get("isEqual", True) is not False
+        kind = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
+        try:
+            strings.append(str(Matcher(name, MatchType(kind[regex, equal]), value)))
+        except ValueError as exc:
+            raise VigilError(f"matchers[{index}] ({name}): {exc}") from exc
     starts_at, ends_at = _time(entry, "startsAt"), _time(entry, "endsAt")
     if ends_at <= now:
         raise SilenceEndedError(f"ended at {iso(ends_at)}")
@@ -252,9 +258,8 @@ def silence_from(entry: Any, *, now: datetime, importer: str) -> Silence:
         comment if isinstance(comment, str) else "", f"imported by {importer} at {iso(now)}"
     )
     return new_silence(
-        _imported_id(entry, match, match_re, ends_at),
-        match=match,
-        match_re=match_re,
+        _imported_id(entry, strings, ends_at),
+        matchers=strings,
         starts_at=start,
         duration=ends_at - start,
         now=now,
@@ -267,16 +272,14 @@ def _time(entry: dict[str, Any], key: str) -> datetime:
     return parse_time(entry.get(key), field=key)
 
 
-def _imported_id(
-    entry: dict[str, Any], match: dict[str, str], match_re: dict[str, str], ends_at: datetime
-) -> str:
+def _imported_id(entry: dict[str, Any], matchers: list[str], ends_at: datetime) -> str:
     given = entry.get("id")
     if isinstance(given, str) and given:
         plain = given.replace("-", "").lower()
         if not re.fullmatch(r"[a-z0-9]{8,32}", plain):
             raise VigilError(f"id: {given!r} is not 8 to 32 letters and digits (dashes dropped)")
         return plain
-    canonical = json.dumps([match, match_re, iso(ends_at), entry.get("comment", "")])
+    canonical = json.dumps([matchers, iso(ends_at), entry.get("comment", "")])
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

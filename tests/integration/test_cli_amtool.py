@@ -130,6 +130,22 @@ def test_routes_test_reads_the_stacks_last_good_config(
     assert capsys.readouterr().out.splitlines()[0] == "ops"
 
 
+def test_silence_add_takes_alertmanager_matchers_on_tag_labels(
+    table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--matcher`` as amtool writes one (``amtool silence add 'env!~"prod|staging"'``)."""
+    argv = ("silence", "add", "--matcher", 'team="payments"', "--matcher", 'env!~"prod|staging"')
+    assert _vigil(*argv, "--for", "1h", "-o", "json") == 0
+    (stored,) = SilenceStore(boto3.client("dynamodb"), TABLE).everything()
+    dev = {"team": "payments", "env": "dev", "kind": "lambda.errors"}
+    assert stored.mutes(dev, NOW)
+    assert not stored.mutes({**dev, "env": "prod"}, NOW)
+    assert not stored.mutes({**dev, "team": "search"}, NOW)
+    capsys.readouterr()
+    assert _vigil("silence", "add", "--matcher", 'env!~"prod"', "--for", "1h") == 2
+    assert "mute everything" in capsys.readouterr().err
+
+
 def test_extend_through_the_command_and_its_bound(
     table: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -167,7 +183,7 @@ def test_import_keeps_every_valid_silence_and_names_the_lines_it_refused(
         "{not json",
         json.dumps({"id": "aaaa0000bbbb1111", "matchers": [], **window}),
         json.dumps(
-            {"id": "cccc2222dddd3333", "matchers": [{"name": "flavor", "value": "x"}], **window}
+            {"id": "cccc2222dddd3333", "matchers": [{"name": "flavor-x", "value": "x"}], **window}
         ),
         json.dumps(
             {
@@ -177,7 +193,15 @@ def test_import_keeps_every_valid_silence_and_names_the_lines_it_refused(
                 "endsAt": "2026-11-26T09:00:00Z",
             }
         ),
-        json.dumps({"matchers": [{"name": "resource", "value": "b.*", "isRegex": True}], **window}),
+        json.dumps(
+            {
+                "matchers": [
+                    {"name": "resource", "value": "b.*", "isRegex": True},
+                    {"name": "env", "value": "prod", "isRegex": False, "isEqual": False},
+                ],
+                **window,
+            }
+        ),
     ]
     path = tmp_path / "silences.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -193,13 +217,17 @@ def test_import_keeps_every_valid_silence_and_names_the_lines_it_refused(
     assert "11111111222233334444555555555555" in report["imported"]
     assert [e["line"] for e in report["errors"]] == [2, 3, 4]
     assert "at least one matcher" in report["errors"][1]["error"]
-    assert "matchers.match.flavor" in report["errors"][2]["error"]
+    assert "bad matcher format" in report["errors"][2]["error"]
     assert report["skipped_ended"] == ["line 5: ended at 2026-11-26T09:00:00Z"]
     assert again["imported"] == []
     assert sorted(again["already_present"]) == sorted(report["imported"])
     stored = SilenceStore(boto3.client("dynamodb"), TABLE).everything()
     assert len(stored) == 2
     assert all(s.starts_at == NOW for s in stored)  # mutes from the import on
+    # Alertmanager's isEqual: false keeps its meaning: the billing dev alert is muted, prod not
+    (negative,) = [s for s in stored if "env" in str(s.matchers.matchers)]
+    dev = {"resource": "billing", "env": "dev"}
+    assert negative.mutes(dev, NOW) and not negative.mutes({**dev, "env": "prod"}, NOW)
     assert "silences.jsonl:2: not JSON" in errors
     assert errors.splitlines() == [
         f"vigil: error: {path}:{e['line']}: {e['error']}" for e in report["errors"]
