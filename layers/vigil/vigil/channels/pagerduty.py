@@ -36,8 +36,6 @@ EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
-TOP_ERRORS = 5
-"""Error fingerprints listed per alert in ``custom_details``."""
 
 _SEVERITY = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity.INFO: "info"}
 """Vigil's three severities onto PagerDuty's four (Vigil never sends ``error``)."""
@@ -91,7 +89,8 @@ def _dedup_key(payload: ChatPayload) -> str:
 
 
 def _alert(alert: AlertView) -> dict[str, Any]:
-    errors = sorted(alert.evidence.errors, key=lambda group: -group.count)[:TOP_ERRORS]
+    # the evidence carries an alert's top error groups (at most five): most frequent first
+    errors = sorted(alert.evidence.errors, key=lambda group: -group.count)
     return {
         "fingerprint": alert.fingerprint,
         "kind": alert.labels.kind,
