@@ -179,7 +179,8 @@ def handle(event: dict[str, Any], *, env: Environment, function_arn: str) -> dic
         act(PressJob.model_validate(event[JOB_KEY]), ports=env.ports)
         return {}
     request = LambdaFunctionUrlEvent(event)
-    if request.path.rstrip("/") == PATH:
+    raw_path = request.get("rawPath")  # read as sent: a function URL event has no stage
+    if isinstance(raw_path, str) and raw_path.rstrip("/") == PATH:
         ports = WebhookPorts(secret=lambda: _webhook_secret(env), acknowledgements=env.pagerduty)
         return handle_webhook(request, ports=ports).event()
     return acknowledge(
