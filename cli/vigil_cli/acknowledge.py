@@ -27,7 +27,15 @@ from vigil_cli.output import Listing
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-COLUMNS = ("Group", "Receiver", "Outcome", "Acknowledged by", "Acknowledged at", "Firing")
+COLUMNS = (
+    "Group ID",
+    "Group",
+    "Receiver",
+    "Outcome",
+    "Acknowledged by",
+    "Acknowledged at",
+    "Firing",
+)
 
 
 def stack_groups(client: "DynamoDBClient", table: str) -> tuple[GroupStore, RoutingConfig]:
@@ -59,5 +67,7 @@ def acknowledge_alerts(
     done = acknowledge_target(
         groups, target, by=by, via="cli", now=now, routing=routing, stack=stack, comment=comment
     )
-    rows = [(a.key, a.receiver, a.outcome, a.by, iso(a.at), str(a.firing)) for a in done]
+    rows = [
+        (a.group_id, a.key, a.receiver, a.outcome, a.by, iso(a.at), str(a.firing)) for a in done
+    ]
     return Listing(COLUMNS, rows, empty="Nothing acknowledged.")

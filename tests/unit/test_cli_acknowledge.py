@@ -28,6 +28,7 @@ def test_an_alert_fingerprint_acknowledges_every_open_group_it_fires_in() -> Non
     )
     (row,) = json.loads(render(listing, "json"))
     assert row == {
+        "group_id": group.group_id,
         "group": group.key,
         "receiver": "oncall",
         "outcome": "acknowledged",
@@ -36,7 +37,7 @@ def test_an_alert_fingerprint_acknowledges_every_open_group_it_fires_in() -> Non
         "firing": "1",
     }
     table = render(listing)
-    assert table.splitlines()[0].split()[:3] == ["Group", "Receiver", "Outcome"]
+    assert table.splitlines()[0].split()[:4] == ["Group", "ID", "Group", "Receiver"]
     again = acknowledge_alerts(
         store.groups,
         group.group_id,

@@ -50,17 +50,6 @@ class Acknowledged:
     at: datetime
     firing: int
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "group_id": self.group_id,
-            "group": self.key,
-            "receiver": self.receiver,
-            "outcome": self.outcome,
-            "acknowledged_by": self.by,
-            "acknowledged_at": iso(self.at),
-            "firing": self.firing,
-        }
-
 
 def targets(groups: GroupStorePort, target: str) -> list[Group]:
     """The open groups ``target`` names: the group of that id, else every group in which
