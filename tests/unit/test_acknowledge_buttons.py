@@ -42,6 +42,7 @@ class _Acks:
             now=now,
             routing=self.rules.routing,
             stack="vigil",
+            alerts=False,
         )
 
 

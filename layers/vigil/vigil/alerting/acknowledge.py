@@ -51,17 +51,16 @@ class Acknowledged:
     firing: int
 
 
-def targets(groups: GroupStorePort, target: str) -> list[Group]:
-    """The open groups ``target`` names: the group of that id, else every group in which
-    the alert of that fingerprint fires."""
+def targets(groups: GroupStorePort, target: str, *, alerts: bool = True) -> list[Group]:
+    """The open groups ``target`` names: the group of that id, else (with ``alerts``) every
+    group in which the alert of that fingerprint fires."""
     group = groups.get(target)
     if group is not None and group.firing:
         return [group]
-    found = [g for g in groups.open_groups() if target in g.firing]
+    found = [g for g in groups.open_groups() if target in g.firing] if alerts else []
     if not found:
-        raise NothingAcknowledged(
-            f"no open group has the id {target!r} or the alert {target!r} firing"
-        )
+        named = f"the alert {target!r} firing" if alerts else "anything firing"
+        raise NothingAcknowledged(f"no open group has the id {target!r} or {named}")
     return sorted(found, key=lambda g: g.group_id)
 
 
@@ -75,13 +74,15 @@ def acknowledge_target(
     routing: RoutingConfig,
     stack: str,
     comment: str | None = None,
+    alerts: bool = True,
 ) -> list[Acknowledged]:
-    """Acknowledge every group ``target`` names (see :func:`targets`)."""
+    """Acknowledge every group ``target`` names (see :func:`targets`). A Slack button and
+    PagerDuty name one group (``alerts=False``: no scan of the open groups)."""
     return [
         _acknowledge_one(
             groups, group, by=by, via=via, now=now, routing=routing, stack=stack, comment=comment
         )
-        for group in targets(groups, target)
+        for group in targets(groups, target, alerts=alerts)
     ]
 
 

@@ -68,6 +68,7 @@ class Acknowledgements:
             now=now,
             routing=self.routing,
             stack=self.stack,
+            alerts=False,  # a button or an incident names its group
         )
 
 
