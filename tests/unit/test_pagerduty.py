@@ -20,9 +20,11 @@ import pytest
 from tests.factories import T0, batch, error_signal, minutes
 from tests.fakes import MemoryAlertStore
 from tests.schemas import problems
+from tests.unit.test_chat_claims import FakeChat, FakeClock, MemoryLog, NoThreads
+from tests.unit.test_chat_misconfigured import FakePorts
 from vigil.alerting.acknowledge import ACKNOWLEDGEMENT, NothingAcknowledged, acknowledge_target
 from vigil.alerting.grouping import Group
-from vigil.channels.delivery import Destination, destinations
+from vigil.channels.delivery import Destination, deliver, destinations
 from vigil.channels.pagerduty import (
     MAX_SUMMARY,
     IncidentEvent,
@@ -382,3 +384,49 @@ def test_timestamp_is_iso_8601() -> None:
     (fired,) = _cycle(store, rules, T0, orders=(5, 10))
     stamp = _sent(_payload(fired))["payload"]["timestamp"]
     assert datetime.fromisoformat(stamp) - T0 < timedelta(minutes=1)
+
+
+def test_a_missing_routing_key_is_a_misconfiguration_slack_hears_of_and_pagerduty_never() -> None:
+    rules = RulesConfig.from_json(
+        json.dumps(
+            {
+                "routing": {
+                    "receivers": [
+                        {"name": "ops", "slack": "webhook_url", "pagerduty": "pd_missing"}
+                    ],
+                    "route": {"receivers": ["ops"]},
+                }
+            }
+        )
+    )
+    slack = FakeChat()
+    ports = FakePorts({"webhook_url": "https://hooks.slack.com/x"}, {"webhook_url": slack})
+    payload = _payload_of_group()
+    report = deliver(
+        payload,
+        routing=rules.routing,
+        ports=ports,
+        threads=NoThreads(),
+        log=MemoryLog(),
+        clock=FakeClock(T0),
+        stack="vigil",
+    )
+    assert report.outcomes == ["posted", "misconfigured", "posted"]
+    notice = str(slack.posts[-1]["text"])
+    assert "vigil.config_invalid" in notice
+    assert "PagerDuty integration" in json.dumps(slack.posts[-1])
+
+
+def _payload_of_group() -> ChatPayload:
+    return ChatPayload(
+        notification_id="n1",
+        category="alert",
+        reason="firing",
+        severity="critical",
+        title="[CRITICAL] Lambda errors firing: orders-api",
+        text="",
+        stack="vigil",
+        alerts=[],
+        receiver="ops",
+        group_id="ops|g1",
+    )
