@@ -1,0 +1,60 @@
+"""``vigil alerts ack`` against the state table (moto): the routing of the stack's last good
+rules config, the evaluations' groups, and an acknowledgement written with its PagerDuty
+notification in the outbox in one transaction (ADR 29, ADR 44)."""
+
+import json
+from datetime import timedelta
+
+import boto3
+
+from tests.factories import T0, batch, error_signal, minutes
+from vigil.adapters.alert_store import AlertStore
+from vigil.adapters.config_store import LastGoodConfig
+from vigil.adapters.outbox import OutboxStore
+from vigil.adapters.routing_store import SilenceStore
+from vigil.adapters.stats import CallStats
+from vigil.evaluation.pipeline import RoutingPorts, evaluate
+from vigil.rules.document import RulesConfig
+from vigil_cli.acknowledge import acknowledge_alerts, stack_groups
+
+RULES = {
+    "lambda_errors": {"for_minutes": 0},
+    "routing": {
+        "receivers": [{"name": "oncall", "slack": "webhook_url", "pagerduty": "pd_key"}],
+        "route": {"receivers": ["oncall"], "group_by": ["resource"], "group_wait": "0s"},
+    },
+}
+
+
+def test_an_alert_fingerprint_acknowledges_its_stored_group_and_tells_pagerduty(
+    table: str,
+) -> None:
+    client = boto3.client("dynamodb")
+    LastGoodConfig(client, table, stats=CallStats()).put(json.dumps(RULES), "d1")
+    groups, routing = stack_groups(client, table)
+    outbox = OutboxStore(client, table, retention=timedelta(days=1))
+    evaluate(
+        batch(T0, error_signal("orders", invocations=10, errors=5, at=T0)),
+        rules=RulesConfig.from_json(json.dumps(RULES)),
+        store=AlertStore(client, table, retention=timedelta(days=1)),
+        routing=RoutingPorts(groups=groups, silences=SilenceStore(client, table), outbox=outbox),
+        stack="vigil",
+    )
+    (group,) = groups.open_groups()
+
+    listing = acknowledge_alerts(
+        groups, group.firing[0], by="alice", now=T0 + minutes(1), routing=routing, stack="vigil"
+    )
+
+    assert [r["outcome"] for r in listing.records()] == ["acknowledged"]
+    stored = groups.get(group.group_id)
+    assert stored is not None
+    assert stored.acknowledged is not None
+    assert (stored.acknowledged.by, stored.revision) == ("alice", group.revision + 1)
+    told = [e for e in outbox.pending() if e.notification.category == "acknowledgement"]
+    assert [json.loads(e.notification.channels) for e in told] == [["pagerduty"]]
+
+
+def test_without_a_stored_config_the_defaults_route(table: str) -> None:
+    _, routing = stack_groups(boto3.client("dynamodb"), table)
+    assert [r.name for r in routing.receivers] == ["default"]
