@@ -7,6 +7,7 @@ is exceeded (retry later); 5xx retried with backoff.
 """
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,3 +93,15 @@ def test_400_is_not_retried_and_fails_with_pagerdutys_reason(events_url: str) ->
     assert not isinstance(failed.value, ChatDestinationRefused)
     assert ROUTING_KEY not in str(failed.value)
     assert len(_FakeEvents.bodies) == 1
+
+
+def test_the_routing_key_never_reaches_the_debug_log(
+    events_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    _FakeEvents.answers = [202]
+    with caplog.at_level(logging.DEBUG, logger="slack_sdk"):
+        PagerDutyEvents(ROUTING_KEY, url=events_url).post(
+            {"event_action": "resolve", "dedup_key": "g1"}
+        )
+    assert "Sending a request" in caplog.text
+    assert ROUTING_KEY not in caplog.text

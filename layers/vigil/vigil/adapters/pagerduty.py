@@ -12,6 +12,7 @@ from typing import Any
 
 from vigil.adapters.webhook import JsonWebhook
 from vigil.channels.pagerduty import EVENTS_URL
+from vigil.core.observability import http_logger
 
 
 class PagerDutyEvents(JsonWebhook):
@@ -21,6 +22,8 @@ class PagerDutyEvents(JsonWebhook):
 
     def __init__(self, routing_key: str, *, url: str = EVENTS_URL, timeout: int = 10) -> None:
         super().__init__(url, timeout=timeout)
+        # slack_sdk logs each request's body at debug level: the routing key is in it
+        self._client.logger = http_logger(url, routing_key)
         self._routing_key = routing_key
 
     def post(self, message: dict[str, Any]) -> None:
