@@ -2,11 +2,14 @@
 PagerDuty (:mod:`emulator.pagerduty`, every event checked against the Events API v2 schema),
 one group is acknowledged from its Slack message's button, the other from PagerDuty's signed
 webhook; neither repeats past its repeat interval, both resolve in PagerDuty when the failure
-stops, and a webhook with a bad signature changes nothing.
+stops, and a webhook with a bad signature changes nothing. A third receiver's routing key is one
+PagerDuty does not know: every event it sends is refused (400), is not retried by the chat
+function, and ends in the chat dead-letter queue with PagerDuty's reason.
 
-The account: ``orders-api`` and ``billing-api`` fail 5% of their requests from 10 to 90 minutes
-(critical at once). The routing sends both to ``oncall`` (Slack and PagerDuty) grouped by
-resource, repeating every 30 minutes. Webhook bodies are shaped as PagerDuty's v3
+The account: ``orders-api``, ``billing-api`` and ``search-api`` fail 5% of their requests from
+10 to 90 minutes (critical at once). The routing sends the first two to ``oncall`` (Slack and
+PagerDuty) and ``search-api`` to ``search`` (Slack and the unknown key), grouped by resource,
+repeating every 30 minutes. Webhook bodies are shaped as PagerDuty's v3
 ``incident.acknowledged`` example (developer.pagerduty.com, "Webhooks v3 Overview"), signed
 as "Verifying Signatures" says.
 """
@@ -34,18 +37,24 @@ pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
 START = datetime.fromisoformat("2026-11-02T09:00:00+00:00")
 SIGNING_SECRET = "4c1d8e2a6b3f5d7e9a0b"
+UNKNOWN_KEY = "UNKN0WNR0UT1NGKEY000000000000000"  # PagerDuty's shape, no integration
+ACKNOWLEDGED = ("orders-api", "billing-api")
 ONCALL = ("U07ONCALL", "oncall")
 RULES = {
     "outage": {"enabled": False},
     "approvers": {"slack_users": [ONCALL[0]]},
     "routing": {
-        "receivers": [{"name": "oncall", "slack": "webhook_url", "pagerduty": "pagerduty_key"}],
+        "receivers": [
+            {"name": "oncall", "slack": "webhook_url", "pagerduty": "pagerduty_key"},
+            {"name": "search", "slack": "webhook_url", "pagerduty": "pagerduty_search"},
+        ],
         "route": {
             "receivers": ["oncall"],
             "group_by": ["resource"],
             "group_wait": "0s",
             "group_interval": "5m",
             "repeat_interval": "30m",
+            "routes": [{"match": {"resource": "search-api"}, "receivers": ["search"]}],
         },
     },
 }
@@ -61,7 +70,7 @@ def _scenario(directory: Path) -> Path:
                 {"from": "90m", "invocations_per_minute": 2000},
             ],
         }
-        for name in ("orders-api", "billing-api")
+        for name in ("orders-api", "billing-api", "search-api")
     ]
     document = {
         "name": "pagerduty",
@@ -162,15 +171,18 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             {
                 "webhook_url": emu.slack.webhook_url,
                 "pagerduty_key": ROUTING_KEY,
+                "pagerduty_search": UNKNOWN_KEY,
                 "pagerduty_events_url": pd.events_url,
                 "pagerduty_webhook_secret": pd.webhook_secret,
             }
         )
         emu.play(START + timedelta(minutes=21))
+        # (the chat function failing on the unknown key is itself watched: its own group
+        # pages oncall too, as Vigil's functions are judged like any other)
         keys = {
             str(e.body["payload"]["source"]): e.dedup_key
             for e in pd.events
-            if e.action == "trigger"
+            if e.action == "trigger" and e.body["payload"]["source"] in ACKNOWLEDGED
         }
         acked_at = emu.now
         press_answer = _press(emu, _acknowledge_button(emu, keys["orders-api"]))
@@ -189,7 +201,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
 def test_every_event_is_valid_and_each_group_triggers_its_own_incident(run: Run) -> None:
     assert run.pd.events
-    assert run.pd.invalid == []
+    assert [e for e in run.pd.invalid if e.body["routing_key"] != UNKNOWN_KEY] == []
     assert set(run.keys) == {"orders-api", "billing-api"}
     assert len(set(run.keys.values())) == 2
     (first, *_) = [e for e in run.pd.events if e.dedup_key == run.keys["orders-api"]]
@@ -197,7 +209,31 @@ def test_every_event_is_valid_and_each_group_triggers_its_own_incident(run: Run)
     assert first.body["payload"]["severity"] == "critical"
     assert first.body["payload"]["class"] == "lambda.errors"
     assert first.body["links"], "the console links travel with the incident"
-    assert run.emu.failures == []
+
+
+def test_a_refused_event_is_not_retried_and_ends_in_the_dead_letter_queue(run: Run) -> None:
+    refused = [e for e in run.pd.events if e.body["routing_key"] == UNKNOWN_KEY]
+    failures = run.emu.failures
+    dead = run.emu.queue_messages("ChatDeadLetterQueue")
+
+    assert refused
+    assert {e.status for e in refused} == {400}
+    assert {e.errors for e in refused} == {("routing_key: no integration has this routing key",)}
+    # one POST per Lambda attempt (3 per notification): the adapter does not retry a 400
+    assert len(refused) == 3 * len(failures)
+    assert {(f.function, f.attempts, f.error_type) for f in failures} == {
+        ("NotifyChatFunction", 3, "ChatDeliveryError")
+    }
+    assert all(
+        f.error_message.startswith("PagerDuty Events API answered 400")
+        and "no integration has this routing key" in f.error_message
+        for f in failures
+    )
+    assert len(dead) == len(failures)
+    assert all("search-api" in message["body"] for message in dead)
+    # Slack heard of search-api all the same
+    texts = [str(p.payload.get("text", "")) for p in run.emu.slack.posts if p.payload]
+    assert "[CRITICAL] Lambda errors firing: search-api" in texts
 
 
 def test_the_slack_button_acknowledges_and_pagerduty_hears_of_it(run: Run) -> None:
@@ -228,9 +264,15 @@ def test_pagerdutys_signed_webhook_acknowledges_and_a_bad_signature_changes_noth
 
 def test_acknowledged_groups_stop_repeating(run: Run) -> None:
     texts = [str(p.payload.get("text", "")) for p in run.emu.slack.posts if p.payload]
-    # 21 to 90 minutes firing with a 30-minute repeat interval: two repeats each, unacknowledged
-    assert [t for t in texts if "still firing" in t] == []
-    assert len([t for t in texts if t.startswith("[RESOLVED]")]) == 2
+    repeats = [t for t in texts if "still firing" in t]
+    # 21 to 90 minutes firing with a 30-minute repeat interval: two repeats each, unacknowledged,
+    # as search-api (never acknowledged) shows
+    assert [t for t in repeats if "orders-api" in t or "billing-api" in t] == []
+    assert [t for t in repeats if "search-api" in t] == [
+        "[CRITICAL] Lambda errors still firing: search-api"
+    ] * 2
+    resolved = [t for t in texts if t.startswith("[RESOLVED]")]
+    assert len([t for t in resolved if "orders-api" in t or "billing-api" in t]) == 2
     actions = {
         resource: [e.action for e in run.pd.events if e.dedup_key == key]
         for resource, key in run.keys.items()
