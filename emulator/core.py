@@ -586,10 +586,11 @@ class Emulator:
         *,
         headers: Mapping[str, str],
         at: datetime | None = None,
+        path: str = "/",
     ) -> dict[str, Any]:
-        """POST ``body`` to a stack function's URL: invoke it with the event a function URL
-        sends (payload format 2.0, ``requestContext.timeEpoch`` the simulated time, or ``at``)
-        and return its ``{"statusCode", "headers", "body"}`` answer.
+        """POST ``body`` to a stack function's URL (at ``path``): invoke it with the event a
+        function URL sends (payload format 2.0, ``requestContext.timeEpoch`` the simulated
+        time, or ``at``) and return its ``{"statusCode", "headers", "body"}`` answer.
 
         Like a real function URL, a form-encoded body arrives base64-encoded.
         """
@@ -600,13 +601,13 @@ class Emulator:
         event = {
             "version": "2.0",
             "routeKey": "$default",
-            "rawPath": "/",
+            "rawPath": path,
             "rawQueryString": "",
             "headers": {"host": host, **{k.lower(): v for k, v in headers.items()}},
             "requestContext": {
                 "accountId": "anonymous",
                 "domainName": host,
-                "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1"},
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1"},
                 "requestId": str(uuid.uuid4()),
                 "routeKey": "$default",
                 "stage": "$default",

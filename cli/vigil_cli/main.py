@@ -10,6 +10,7 @@
     vigil silence import FILE
     vigil alerts list [--match MATCHER ...] [--state pending|firing] [--severity S ...]
     vigil alerts show FINGERPRINT_OR_PREFIX
+    vigil alerts ack FINGERPRINT_OR_GROUP_ID [--comment TEXT] [--as WHO]
     vigil routes test --label LABEL=VALUE ... [--config FILE]
     vigil runbook start --service S --affected-region R --reason TEXT [--severity critical|warning]
         [--live] [--plan NAME] [--failover-on-our-side] [--name EXECUTION_NAME] [--as WHO]
@@ -74,7 +75,7 @@ from vigil.rules.document import RulesConfig
 from vigil.rules.routing import parse_duration
 from vigil.runbook.gate import ApprovalClosedError, NotAuthorizedError
 from vigil.runbook.incident import IncidentAlreadyOpen
-from vigil_cli import alerts, backtest, operations, silences
+from vigil_cli import acknowledge, alerts, backtest, operations, silences
 from vigil_cli.approvers import approvers_in_use
 from vigil_cli.filters import parse_filter
 from vigil_cli.output import FORMATS, Document, Listing, render
@@ -333,6 +334,12 @@ def _alert_parsers(commands: SubCommands) -> None:
     )
     show = command(actions, "show", _alerts_show, help="one open alert, in full")
     show.add_argument("alert", metavar="FINGERPRINT", help="its fingerprint or a unique prefix")
+    ack = command(
+        actions, "ack", _alerts_ack, help="acknowledge: its groups stop repeating (ADR 44)"
+    )
+    ack.add_argument("target", metavar="ID", help="an alert fingerprint or a group id")
+    ack.add_argument("--comment", help="why, or what is being done (recorded)")
+    ack.add_argument("--as", dest="actor", help="who (default: your AWS identity)")
 
     routes = group(commands, "routes", help="the routing tree")
     test = command(
@@ -647,6 +654,20 @@ def _alerts_show(args: argparse.Namespace, stack: Stack, now: datetime) -> Resul
         silences=SilenceStore(dynamodb, stack.table),
         groups=GroupStore(dynamodb, stack.table, retention=READ_ONLY),
         now=now,
+    )
+
+
+def _alerts_ack(args: argparse.Namespace, stack: Stack, now: datetime) -> Result:
+    rules = stack.rules()
+    retention = timedelta(days=rules.resolved_retention_days)
+    return acknowledge.acknowledge_alerts(
+        GroupStore(stack.dynamodb(), stack.table, retention=retention),
+        args.target,
+        by=stack.caller(args.actor),
+        now=now,
+        routing=rules.routing,
+        stack=stack.name,
+        comment=args.comment,
     )
 
 

@@ -12,6 +12,7 @@ _ROOT = _HERE.parents[1]
 SCHEMAS = {
     "chatbot": _HERE / "chatbot-custom-notification.schema.json",
     "teams": _HERE / "teams-adaptive-card-1.4.schema.json",
+    "pagerduty": _HERE / "pagerduty-events-v2.schema.json",
     "webhook": _ROOT / "docs" / "schemas" / "webhook-v1.schema.json",
 }
 

@@ -13,6 +13,10 @@ decides whether the group speaks now:
 - flap control: with ``for``, a member is pending, and not heard of, until it has fired that
   long (a member resolved before is dropped unheard); with ``keep_firing_for``, a resolved
   member stays firing that long, and firing again meanwhile cancels the resolution;
+- an acknowledged group does not repeat: the acknowledgement holds while every firing member
+  is one that fired when it was given and none is more severe than it was then; a new firing
+  member or a higher severity ends it (the group speaks of it as usual, and repeats again),
+  and it ends with the group (ADR 44);
 - a group whose route is muted at the moment (``mute_time_intervals``, outside its
   ``active_time_intervals``) keeps its members and speaks once the window is over.
 
@@ -42,6 +46,17 @@ class Member(Contract):
     clearing_since: AwareDatetime | None = Field(
         default=None, description="firing: when it resolved (for ``keep_firing_for``)."
     )
+
+
+class Acknowledgement(Contract):
+    """Someone took the group in hand: who, when, through what, and what it covered."""
+
+    at: AwareDatetime
+    by: Annotated[str, Field(min_length=1, max_length=200)]
+    via: Literal["slack", "cli", "pagerduty"]
+    severity: Severity = Field(description="The highest severity firing when it was given.")
+    members: tuple[str, ...] = Field(description="The members firing when it was given.")
+    comment: Annotated[str, Field(max_length=500)] | None = None
 
 
 class Group(Contract):
@@ -77,6 +92,7 @@ class Group(Contract):
         description="Closed by its last message, listed until a later batch: a retried"
         " evaluation of the closing batch still finds it and re-sends that message.",
     )
+    acknowledged: Acknowledgement | None = None
     revision: int = 0
 
     @property
@@ -91,6 +107,22 @@ class Group(Contract):
     @property
     def firing(self) -> list[str]:
         return [fp for fp, m in self.members.items() if m.state == "firing"]
+
+    @property
+    def severity(self) -> Severity:
+        """The highest severity firing (``info`` when nothing fires)."""
+        firing = [self.members[fp].severity for fp in self.firing]
+        return max(firing, key=lambda s: s.rank, default=Severity.INFO)
+
+    @property
+    def acknowledgement_holds(self) -> bool:
+        """Acknowledged, and nothing fires that the acknowledgement did not cover: no member
+        that was not firing then, no severity above the one acknowledged."""
+        ack = self.acknowledged
+        if ack is None:
+            return False
+        covered = set(ack.members)
+        return all(fp in covered for fp in self.firing) and self.severity.rank <= ack.severity.rank
 
 
 @dataclass(frozen=True)
@@ -220,7 +252,7 @@ def pending_reason(group: Group, *, now: datetime) -> NotifyReason | None:
             return NotifyReason.ESCALATED
         return NotifyReason.RESOLVED if not firing else NotifyReason.FIRING
     if firing and since >= timedelta(seconds=group.repeat_interval_seconds):
-        return NotifyReason.REPEAT
+        return None if group.acknowledgement_holds else NotifyReason.REPEAT
     return None
 
 
@@ -234,8 +266,11 @@ def flushed(
     (pending ones stay, unheard). ``notification`` is ``None`` when flood control folded the
     message into the evaluation's digest."""
     members = {fp: m for fp, m in group.members.items() if m.state != "resolved"}
+    # an acknowledgement that no longer covers what fires ends once the group spoke of it
+    ack = group.acknowledged if group.acknowledgement_holds and members else None
     return group.model_copy(
         update={
+            "acknowledged": ack,
             "members": members,
             "flushed": {fp: m for fp, m in members.items() if m.state == "firing"},
             "last_flush": now,
@@ -245,3 +280,35 @@ def flushed(
             "updated_at": now,
         }
     )
+
+
+class NothingToAcknowledge(ValueError):
+    """The group has no firing member: there is nothing to take in hand."""
+
+
+def acknowledge(
+    group: Group,
+    *,
+    by: str,
+    via: Literal["slack", "cli", "pagerduty"],
+    now: datetime,
+    comment: str | None = None,
+) -> Group:
+    """The group acknowledged at ``now`` for what fires in it now. Acknowledging again (a
+    second press, PagerDuty's webhook after Vigil told it) keeps the first acknowledgement
+    while it holds: who took it first stays on record."""
+    if not group.firing:
+        raise NothingToAcknowledge(f"group {group.key} has nothing firing")
+    if group.acknowledgement_holds:
+        return group
+    ack = Acknowledgement(
+        at=now,
+        by=by,
+        via=via,
+        severity=group.severity,
+        members=tuple(sorted(group.firing)),
+        comment=comment,
+    )
+    # ``updated_at`` stays the evaluations' clock: an acknowledgement given between two
+    # evaluations must not make the next one look late
+    return group.model_copy(update={"acknowledged": ack})

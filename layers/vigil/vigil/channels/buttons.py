@@ -19,6 +19,8 @@ from vigil.rules.routing import Duration, LabelName, format_duration
 APPROVE = "runbook_approve"
 DECLINE = "runbook_decline"
 SILENCE = "silence_group"
+ACKNOWLEDGE = "acknowledge_group"
+"""Value: the notification group's id (ADR 44)."""
 SILENCE_BUTTON_DURATION = timedelta(hours=2)
 
 

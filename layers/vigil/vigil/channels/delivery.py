@@ -1,7 +1,7 @@
 """Deliver one SNS-borne notification to every chat destination of its receiver: Slack
-webhooks and bots, Teams, generic JSON webhooks and the Amazon Q Developer (AWS Chatbot) topic,
-once per destination even when SNS or Lambda delivers the message twice, at the same moment or
-minutes apart.
+webhooks and bots, Teams, generic JSON webhooks, PagerDuty and the Amazon Q Developer (AWS
+Chatbot) topic, once per destination even when SNS or Lambda delivers the message twice, at
+the same moment or minutes apart.
 
 Each destination is claimed in the delivery log before the post (a conditional write per
 notification and destination), recorded as delivered once the platform accepted it, and
@@ -9,6 +9,10 @@ released when the post fails, so a retry can post. A claim older than ``CLAIM_LE
 to a delivery that crashed and is taken over; a younger one belongs to a live delivery, and the
 duplicate skips. The time comes from an injected clock, never from the message: Lambda retries
 an asynchronous invocation with the same SNS ``Timestamp`` minutes later.
+
+PagerDuty hears of alert groups only (a notification with a ``group_id``: trigger, resolve)
+and of their acknowledgement in Vigil, which goes to nothing else; a notification of no group
+(a self-watch alarm, a notice) would open an incident nothing resolves.
 
 A destination whose configuration is wrong (a chat secret key that is missing or empty, a
 webhook or token the platform refuses for good) is skipped, the notification still reaches
@@ -25,7 +29,9 @@ from typing import Any, Literal, Protocol
 
 from aws_lambda_powertools import Logger
 
+from vigil.alerting.acknowledge import ACKNOWLEDGEMENT
 from vigil.channels.chatbot import chatbot_notification
+from vigil.channels.pagerduty import pagerduty_event
 from vigil.channels.slack import slack_message
 from vigil.channels.teams import teams_message
 from vigil.channels.webhook import webhook_payload
@@ -47,8 +53,8 @@ DEFAULT_SLACK_KEY = "webhook_url"
 CHATBOT_KEY = "chatbot"
 """The one Amazon Q Developer destination: the stack's ``ChatbotTopic``, named by no secret."""
 
-Platform = Literal["slack", "teams", "webhook", "chatbot"]
-PLATFORMS: tuple[Platform, ...] = ("slack", "teams", "webhook", "chatbot")
+Platform = Literal["slack", "teams", "webhook", "chatbot", "pagerduty"]
+PLATFORMS: tuple[Platform, ...] = ("slack", "teams", "webhook", "chatbot", "pagerduty")
 
 Unset = Literal["missing", "empty"]
 """Why a destination has no adapter: its chat secret key is absent, or holds nothing."""
@@ -166,6 +172,7 @@ _RENDER: dict[Platform, Callable[[ChatPayload], dict[str, Any]]] = {
     "teams": teams_message,
     "webhook": webhook_payload,
     "chatbot": chatbot_notification,
+    "pagerduty": pagerduty_event,
 }
 
 _PLATFORM_NAMES = {
@@ -173,6 +180,7 @@ _PLATFORM_NAMES = {
     "teams": "Teams workflow",
     "webhook": "JSON webhook",
     "chatbot": "Amazon Q Developer topic",
+    "pagerduty": "PagerDuty integration",
     "slack_bot": "Slack bot",
 }
 
@@ -198,21 +206,30 @@ def chat_keys(routing: RoutingConfig, receiver: str | None, platform: Platform) 
             "teams": r.teams,
             "webhook": r.webhook,
             "chatbot": CHATBOT_KEY if r.chatbot else None,
+            "pagerduty": r.pagerduty,
         }[platform]
         for r in receivers
     ]
     return list(dict.fromkeys(key for key in keys if key))
 
 
-def destinations(routing: RoutingConfig, receiver: str | None) -> list[Destination]:
-    """Every chat destination of a payload's receiver, webhooks first, then Slack bots."""
+def destinations(routing: RoutingConfig, payload: ChatPayload) -> list[Destination]:
+    """The chat destinations of a payload's receiver that take it, webhooks first, then
+    Slack bots: PagerDuty takes alert groups and their acknowledgements, which go nowhere
+    else."""
+    receiver = payload.receiver
     hooks = [
         Destination(platform, key)
         for platform in PLATFORMS
         for key in chat_keys(routing, receiver, platform)
     ]
     bots = [Destination("slack_bot", key, channel) for key, channel in bot_keys(routing, receiver)]
-    return hooks + bots
+    found = hooks + bots
+    if payload.category == ACKNOWLEDGEMENT:
+        return [d for d in found if d.platform == "pagerduty"]
+    if payload.group_id is None:
+        return [d for d in found if d.platform != "pagerduty"]
+    return found
 
 
 def deliver(
@@ -231,7 +248,7 @@ def deliver(
     deps = _Deps(ports, threads, log, clock)
     report = Report()
     working: list[Destination] = []
-    for destination in destinations(routing, payload.receiver):
+    for destination in destinations(routing, payload):
         outcome = _attempt(payload, destination, deps, report)
         report.outcomes.append(outcome)
         if outcome in _WORKING:
@@ -242,7 +259,7 @@ def deliver(
         for problem in report.problems
     ]
     for notice in notices:
-        for destination in working:
+        for destination in (d for d in working if d.platform != "pagerduty"):
             # a destination that refuses the notice is named by a later notification's own
             # delivery; one that fails for now fails the invocation like any other
             scratch = Report()

@@ -5,7 +5,12 @@ mention or link on its own (api.slack.com/reference/block-kit/composition-object
 
 from typing import Any
 
-from vigil.channels.buttons import SILENCE, SILENCE_BUTTON_DURATION, silence_button_value
+from vigil.channels.buttons import (
+    ACKNOWLEDGE,
+    SILENCE,
+    SILENCE_BUTTON_DURATION,
+    silence_button_value,
+)
 from vigil.channels.render import (
     SLACK_TEXT_LIMIT,
     slack_body,
@@ -50,7 +55,7 @@ def slack_message(payload: ChatPayload) -> dict[str, Any]:
     ]
     if payload.command:
         blocks.append(_command(payload.command))
-    blocks += _silence_button(payload)
+    blocks += _alert_buttons(payload)
     for alert in payload.alerts[:10]:
         blocks += _alert_blocks(alert)
     if len(payload.alerts) > 10:
@@ -144,9 +149,10 @@ def _errors_text(alert: AlertView) -> str:
     return text
 
 
-def _silence_button(payload: ChatPayload) -> list[Block]:
+def _alert_buttons(payload: ChatPayload) -> list[Block]:
     """``Silence 2h`` for what every alert of a firing message shares (docs/rules.md,
-    "Silences"); handled by the Slack interactive endpoint."""
+    "Silences"), and ``Acknowledge`` for a firing group's message (docs/rules.md,
+    "Acknowledge"); handled by the Slack interactive endpoint."""
     if payload.reason is NotifyReason.RESOLVED or not payload.alerts:
         return []
     labels = [alert.labels for alert in payload.alerts]
@@ -156,21 +162,26 @@ def _silence_button(payload: ChatPayload) -> list[Block]:
         if len(values := {getattr(label, name) for label in labels}) == 1
     }
     value = silence_button_value(shared, SILENCE_BUTTON_DURATION)
-    if not shared or len(value) > 2000:  # nothing in common, or over Slack's value limit
-        return []
-    return [
-        {
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Silence 2h"},
-                    "action_id": SILENCE,
-                    "value": value,
-                }
-            ],
-        }
-    ]
+    buttons: list[Block] = []
+    if shared and len(value) <= 2000:  # something in common, within Slack's value limit
+        buttons.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Silence 2h"},
+                "action_id": SILENCE,
+                "value": value,
+            }
+        )
+    if payload.group_id and len(payload.group_id) <= 2000:
+        buttons.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+                "action_id": ACKNOWLEDGE,
+                "value": payload.group_id,
+            }
+        )
+    return [{"type": "actions", "elements": buttons}] if buttons else []
 
 
 def _command(command: str) -> Block:

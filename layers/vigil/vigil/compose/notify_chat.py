@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from vigil.adapters.chatbot import ChatbotTopic
 from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.delivery_log import DeliveryLog
+from vigil.adapters.pagerduty import PagerDutyEvents
 from vigil.adapters.slack import SlackWebhook
 from vigil.adapters.slack_bot import SLACK_API_URL, SlackBot, ThreadStore
 from vigil.adapters.stats import CallStats
@@ -22,6 +23,7 @@ from vigil.adapters.teams import TeamsWebhook
 from vigil.adapters.webhook import JsonWebhook
 from vigil.alerting.alarms import chat_payload
 from vigil.channels.delivery import ChatPort, Platform, SlackBotPort, Unset, deliver
+from vigil.channels.pagerduty import EVENTS_URL
 from vigil.compose.settings import ChatSettings
 from vigil.core.observability import metrics
 from vigil.rules.document import RulesConfig
@@ -32,6 +34,10 @@ MISCONFIGURED_METRIC = "Chat_misconfigured"
 """Destinations that cannot work until their configuration changes (template.yaml,
 ``ChatMisconfiguredAlarm``)."""
 
+
+PAGERDUTY_URL_KEY = "pagerduty_events_url"
+"""The chat secret key that points PagerDuty events elsewhere (the local emulator); unset:
+PagerDuty's own endpoint."""
 
 _WEBHOOKS: dict[Platform, type[SlackWebhook]] = {
     "slack": SlackWebhook,
@@ -80,8 +86,12 @@ class _Destinations:
     def webhook(self, platform: Platform, key: str) -> ChatPort | Unset:
         if platform == "chatbot":
             return self.topic or "missing"
-        url = self.secret.get(key)
-        return _WEBHOOKS[platform](url) if url else self._unset(key)
+        value = self.secret.get(key)
+        if not value:
+            return self._unset(key)
+        if platform == "pagerduty":
+            return PagerDutyEvents(value, url=self.secret.get(PAGERDUTY_URL_KEY) or EVENTS_URL)
+        return _WEBHOOKS[platform](value)
 
     def bot(self, key: str, channel: str) -> SlackBotPort | Unset:
         token = self.secret.get(key)

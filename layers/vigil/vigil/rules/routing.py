@@ -186,12 +186,21 @@ class Receiver(_Config):
     teams: str | None = Field(default=None, description="Secret key of a Teams Workflows URL.")
     webhook: str | None = Field(default=None, description="Secret key of a JSON webhook URL.")
     chatbot: bool = Field(default=False, description="The ChatbotTopicArn topic (Amazon Q).")
+    pagerduty: str | None = Field(
+        default=None,
+        description="Secret key of a PagerDuty Events API v2 routing key (integration key).",
+    )
     send_resolved: bool = True
 
     @model_validator(mode="after")
     def _bot_has_a_channel(self) -> Self:
         if bool(self.slack_bot) != bool(self.slack_channel):
             raise ValueError("slack_bot and slack_channel go together: the token and its channel")
+        if self.pagerduty and not self.send_resolved:
+            raise ValueError(
+                "pagerduty needs send_resolved: PagerDuty incidents resolve with the group's"
+                " resolution, and without it they would stay open"
+            )
         return self
 
     @property
@@ -200,11 +209,12 @@ class Receiver(_Config):
             "slack": self.slack or self.slack_bot,
             "teams": self.teams,
             "webhook": self.webhook,
+            "pagerduty": self.pagerduty,
         }
         flags = {"email": self.email, "chatbot": self.chatbot}
         return [
             c
-            for c in ("email", "slack", "teams", "webhook", "chatbot")
+            for c in ("email", "slack", "teams", "webhook", "chatbot", "pagerduty")
             if named.get(c) or flags.get(c)
         ]
 

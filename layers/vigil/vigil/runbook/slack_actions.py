@@ -16,7 +16,10 @@ from the button press itself, so the same press cannot create two.
   :func:`vigil.runbook.gate.decide`, the Slack user as the person deciding;
 - ``silence_group`` (value: :func:`vigil.channels.buttons.silence_button_value`, compact JSON
   of label globs and a duration) through :func:`vigil.alerting.silences.new_silence`, like
-  ``vigil silence add``.
+  ``vigil silence add``;
+- ``acknowledge_group`` (value: the notification group's id) through
+  :func:`vigil.alerting.acknowledge.acknowledge_target`, like ``vigil alerts ack`` (ADR 44),
+  allowed to whom a silence is.
 
 Anything rejected raises :class:`RejectedRequest` with the HTTP status to answer; nothing
 has been acted on by then. Link buttons also report their clicks; they are acknowledged and
@@ -47,9 +50,11 @@ from botocore.config import Config
 from pydantic import AwareDatetime, Field, ValidationError
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from vigil.alerting.acknowledge import Acknowledged, NothingAcknowledged
+from vigil.alerting.grouping import NothingToAcknowledge
 from vigil.alerting.messages import warning_notice
 from vigil.alerting.silences import Silence, SilenceWindowError, new_silence
-from vigil.channels.buttons import APPROVE, DECLINE, SILENCE, SilenceButton
+from vigil.channels.buttons import ACKNOWLEDGE, APPROVE, DECLINE, SILENCE, SilenceButton
 from vigil.channels.render import slack_text
 from vigil.core.clock import iso
 from vigil.core.errors import ConflictError, InvalidEventError, VigilError, describe_validation
@@ -275,6 +280,12 @@ def slack_hook(url: str, *, hooks_url: str = SLACK_HOOKS_URL) -> bool:
     )
 
 
+class AcknowledgePort(Protocol):
+    def acknowledge(self, group_id: str, *, by: str, now: datetime) -> list[Acknowledged]:
+        """Acknowledge the group, as :func:`vigil.alerting.acknowledge.acknowledge_target`."""
+        ...
+
+
 class SilenceCreatorPort(Protocol):
     def create(self, silence: Silence) -> Silence:
         """Store a new silence; ConflictError if its id is taken."""
@@ -350,10 +361,12 @@ def handle(
     approvers: ApproversConfig,
     groups: GroupMembersPort | None = None,
     stack: str = "vigil",
+    acknowledgements: AcknowledgePort | None = None,
 ) -> Reply | None:
     """Act on the press; ``None`` for buttons Vigil does not act on (links).
 
-    ``approvers`` says who may decide a live failover and who may silence (ADR 32), Slack
+    ``approvers`` says who may decide a live failover and who may silence or acknowledge
+    (ADR 32), Slack
     user groups read through ``groups``; anyone else is told so in a note only they see,
     nothing is acted on, and a refused decision is recorded on the approval and carries its
     channel notice (``Reply.notice``).
@@ -374,6 +387,15 @@ def handle(
     if action.action_id == SILENCE:
         return _silence(
             press, now=now, silences=silences, approvers=approvers, listed=listed, stack=stack
+        )
+    if action.action_id == ACKNOWLEDGE and acknowledgements is not None:
+        return _acknowledge_group(
+            press,
+            now=now,
+            acknowledgements=acknowledgements,
+            approvers=approvers,
+            listed=listed,
+            stack=stack,
         )
     return None
 
@@ -456,29 +478,105 @@ def _silence_button(press: ButtonPress) -> SilenceButton:
 
 
 def silence_refusal_notice(
-    press: ButtonPress, *, now: datetime, reason: str, stack: str
+    press: ButtonPress,
+    *,
+    now: datetime,
+    reason: str,
+    stack: str,
+    tried: Literal["silence", "acknowledge"] = "silence",
 ) -> Notification:
-    """The channel notice of a refused silence press (a warning, to chat only): like a
-    refused decision's, with no incident to record it on. Plain text, escaped per channel when
-    rendered (ADR 33); the id is derived from the press, so a retried notice posts once."""
-    title = f"[WARNING] Refused: silence from Slack by {press.user.actor}"
+    """The channel notice of a refused silence (or acknowledge) press (a warning, to chat
+    only): like a refused decision's, with no incident to record it on. Plain text, escaped per
+    channel when rendered (ADR 33); the id is derived from the press, so a retried notice posts
+    once."""
+    title = f"[WARNING] Refused: {tried} from Slack by {press.user.actor}"
+    done = "silenced" if tried == "silence" else "acknowledged"
     lines = [
         f"Who:       {press.user.actor}",
         f"Identity:  {press.user.id}",
-        f"Tried:     silence {(press.action.value or '')[:300]}",
+        f"Tried:     {tried} {(press.action.value or '')[:300]}",
         f"When:      {iso(now)}",
         f"Why:       {reason}",
-        "Nothing was silenced (docs/runbook.md, Who may decide).",
+        f"Nothing was {done} (docs/runbook.md, Who may decide).",
     ]
     return warning_notice(
         title,
         lines,
-        key=f"silence-refusal|{press.user.id}|{press.action.action_ts}|{press.action.value}",
+        key=f"{tried}-refusal|{press.user.id}|{press.action.action_ts}|{press.action.value}",
         stack=stack,
         category="outage",
         footer=f"Vigil ({stack}) - docs/runbook.md",
         chat_only=True,
     )
+
+
+def _not_listed(
+    press: ButtonPress,
+    *,
+    now: datetime,
+    approvers: ApproversConfig,
+    listed: Callable[[str], bool],
+    stack: str,
+    tried: Literal["silence", "acknowledge"],
+) -> Reply | None:
+    """The refusal of a press by someone the approvers do not list (anyone may press while
+    none are named); ``None`` when the press may go on."""
+    if not approvers.slack_listed:
+        return None
+    verb = "silencing" if tried == "silence" else "acknowledging"
+    try:
+        allowed = listed(press.user.id)
+        reason = (
+            f"{verb} from Slack is limited to the approvers named in the rules config"
+            " (approvers.slack_users, approvers.slack_groups)"
+        )
+    except MembershipUnknownError as exc:
+        allowed, reason = False, str(exc)
+    if allowed:
+        return None
+    return Reply(
+        f":no_entry_sign: {slack_text(press.user.actor)}: {slack_text(reason)}.",
+        refused=True,
+        notice=silence_refusal_notice(press, now=now, reason=reason, stack=stack, tried=tried),
+    )
+
+
+def _acknowledge_group(
+    press: ButtonPress,
+    *,
+    now: datetime,
+    acknowledgements: AcknowledgePort,
+    approvers: ApproversConfig,
+    listed: Callable[[str], bool],
+    stack: str,
+) -> Reply:
+    refused = _not_listed(
+        press, now=now, approvers=approvers, listed=listed, stack=stack, tried="acknowledge"
+    )
+    if refused is not None:
+        return refused
+    group_id = _group_of(press)
+    try:
+        (done, *_) = acknowledgements.acknowledge(group_id, by=press.user.actor, now=now)
+    except (NothingAcknowledged, NothingToAcknowledge) as exc:
+        return Reply(f":warning: {slack_text(str(exc))}")
+    if done.outcome == "already":
+        return Reply(
+            f":eyes: `{slack_text(done.key)}` was already acknowledged by"
+            f" {slack_text(done.by)} at {iso(done.at)}."
+        )
+    return Reply(
+        f":eyes: Acknowledged `{slack_text(done.key)}` ({done.firing} firing) by"
+        f" {slack_text(done.by)} at {iso(done.at)}: no repeats until it resolves, a new alert"
+        " fires in it or its severity rises."
+    )
+
+
+def _group_of(press: ButtonPress) -> str:
+    group_id = (press.action.value or "").strip()
+    if not group_id:
+        raise RejectedRequest(400, f"{ACKNOWLEDGE}: the button carries no group id")
+    return group_id
 
 
 def _silence(
@@ -490,21 +588,11 @@ def _silence(
     listed: Callable[[str], bool],
     stack: str,
 ) -> Reply:
-    if approvers.slack_listed:
-        try:
-            allowed = listed(press.user.id)
-            reason = (
-                "silencing from Slack is limited to the approvers named in the rules config"
-                " (approvers.slack_users, approvers.slack_groups)"
-            )
-        except MembershipUnknownError as exc:
-            allowed, reason = False, str(exc)
-        if not allowed:
-            return Reply(
-                f":no_entry_sign: {slack_text(press.user.actor)}: {slack_text(reason)}.",
-                refused=True,
-                notice=silence_refusal_notice(press, now=now, reason=reason, stack=stack),
-            )
+    refused = _not_listed(
+        press, now=now, approvers=approvers, listed=listed, stack=stack, tried="silence"
+    )
+    if refused is not None:
+        return refused
     value = press.action.value or ""
     button = _silence_button(press)
     # The same press (a retry, or a replay inside the signature window) names the same silence.
@@ -583,6 +671,8 @@ def acknowledge(
             _incident_of(press)
         elif press.action.action_id == SILENCE:
             _silence_button(press)
+        elif press.action.action_id == ACKNOWLEDGE:
+            _group_of(press)
         else:
             return HttpAnswer(200, {})  # link buttons: acknowledged, ignored
     except RejectedRequest as exc:
@@ -622,6 +712,8 @@ class ActPorts:
     stack: str
     groups: Callable[[], GroupMembersPort | None] = lambda: None
     """Built on demand: it reads the chat secret's bot token."""
+    acknowledgements: AcknowledgePort | None = None
+    """The notification groups an ``Acknowledge`` press acknowledges."""
 
 
 class _OnDemand:
@@ -659,6 +751,7 @@ def act(job: PressJob, *, ports: ActPorts) -> Reply | None:
         approvers=ports.approvers,
         groups=groups,
         stack=ports.stack,
+        acknowledgements=ports.acknowledgements,
     )
     if reply is None:
         return None
