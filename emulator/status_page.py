@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from html import escape
 from pathlib import Path
 
 from vigil.core.model import Severity
@@ -190,17 +191,21 @@ def screenshot(html: str, target: Path, *, size: tuple[int, int]) -> None:
     _chromium([f"--screenshot={target.resolve()}"], html, size=size)
 
 
-# Written into a copy of the page only to measure it: the pages themselves have no script.
-_MEASURE = (
-    "<script>document.title=[document.documentElement.scrollWidth,window.innerWidth,"
-    "getComputedStyle(document.body).fontSize].join(' ')</script>"
-)
-
-
 def measure(html: str, *, size: tuple[int, int]) -> tuple[int, int, float]:
-    """The page's scroll width, the viewport's width and the body's font size in pixels, as
-    Chromium lays the page out at ``size``."""
-    dom = _chromium(["--dump-dom"], html.replace("</body>", _MEASURE + "</body>"), size=size)
+    """The page's scroll width, its viewport's width and the body's font size in pixels, as
+    Chromium lays the page out ``size`` wide.
+
+    The page goes into a frame of that size (headless windows are at least 500 px wide); the
+    script that reads it lives only in this wrapper, the pages themselves have none."""
+    wrapper = (
+        "<!doctype html><html><head><title>-</title></head><body style=margin:0>"
+        f'<iframe id=page width={size[0]} height={size[1]} style=border:0 srcdoc="'
+        + escape(html, quote=True)
+        + '"></iframe><script>window.onload=()=>{const d=document.getElementById("page")'
+        ".contentWindow;document.title=[d.document.documentElement.scrollWidth,d.innerWidth,"
+        "d.getComputedStyle(d.document.body).fontSize].join(' ')}</script></body></html>"
+    )
+    dom = _chromium(["--dump-dom"], wrapper, size=(max(size[0], 500) + 20, size[1] + 20))
     start = dom.index("<title>") + len("<title>")
     scroll, inner, font = dom[start : dom.index("</title>")].split()
     return int(scroll), int(inner), float(font.removesuffix("px"))
