@@ -15,8 +15,8 @@ from vigil.adapters.health_store import OutageStore
 from vigil.adapters.stats import CallStats
 from vigil.core.model import Alert, HealthEvent, Notification
 from vigil.health.outages import Outage, service_of
-from vigil.runbook.incident import Incident
 from vigil.rules.status_page import StatusPageConfig
+from vigil.runbook.incident import Incident
 from vigil.runbook.status_page import StatusPage, documents, incident_keys
 
 if TYPE_CHECKING:

@@ -313,7 +313,8 @@ def _preview_banner(page: StatusPage) -> list[str]:
 def _footer(page: StatusPage, now: datetime, feed: str) -> list[str]:
     return [
         "<footer>",
-        f"<p>Page updated {_time(now, page, now)}. Times are in {html.escape(page.config.time_zone)}.",
+        f"<p>Page updated {_time(now, page, now)}."
+        f" Times are in {html.escape(page.config.time_zone)}.",
         f' <a href="{html.escape(feed)}">Follow updates (Atom feed)</a></p>',
         "</footer>",
     ]
