@@ -352,8 +352,9 @@ def test_runbook_opens_an_incident_once_and_announces_it(
     assert first["config"] == {"approval_timeout_seconds": 1800, "monitor_interval_seconds": 300}
     assert first["notification"]["category"] == "outage"
     assert "DRY RUN" in json.loads(first["notification"]["message"])["email"]
-    assert "prefix=preview/status/incidents/manual-1.html" in (
-        json.loads(first["notification"]["message"])["email"]
+    assert (
+        "prefix=preview/status/incidents/manual-1.html"
+        in (json.loads(first["notification"]["message"])["email"])
     )
     assert b"Investigating" in page["Body"].read()
 

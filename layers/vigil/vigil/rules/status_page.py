@@ -1,6 +1,7 @@
-"""The status page's config: its title, time zone, public address and the product components
-customers know, each mapped to the AWS services, regions and resources it depends on
-(docs/runbook.md, "Status page"; ADR 46)."""
+"""The status page's config: product components mapped to AWS services, regions, resources.
+
+Besides the components customers know, it gives the page's title, time zone and public
+address (docs/runbook.md, "Status page"; ADR 46)."""
 
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
