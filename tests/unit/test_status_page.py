@@ -5,7 +5,8 @@ Cases come from docs/runbook.md, "Status page"; issue 12 (two incidents at once 
 one page); issue 16 (the headline "lambda in us-east-1", raw ISO times, no components, no feed,
 a dry run published to customers); RFC 4287 (Atom: sections 4.1.1 and 4.1.2 list the elements a
 feed and an entry must carry, 4.2.7.1 the self link, 3.3 dates as RFC 3339 timestamps, XML 1.0's
-Char production for what a feed can carry at all); WCAG 2.2 (1.4.3, contrast of at least 4.5:1,
+Char production for what a feed can carry at all; the W3C feed validator's MissingSelf
+warning); WCAG 2.2 (1.4.3, contrast of at least 4.5:1,
 and its relative luminance formula)."""
 
 import json
@@ -305,7 +306,9 @@ def test_an_incident_document_holds_only_its_own_incident() -> None:
 
 # ---------------------------------------------------------------------------- Atom
 def _feed(text: str) -> ET.Element:
-    assert text.startswith('<?xml version="1.0" encoding="utf-8"?>\n')
+    assert text.startswith(
+        '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"'
+    )
     return ET.fromstring(text.encode())  # raises on anything not well-formed
 
 
@@ -316,6 +319,7 @@ def _check_rfc4287(feed: ET.Element) -> None:
         assert len(feed.findall(f"{ATOM}{name}")) == 1, name
     assert feed.find(f"{ATOM}author/{ATOM}name") is not None  # so entries need none
     assert len(feed.findall(f"{ATOM}link[@rel='self']")) == 1
+    assert len(feed.findall(f"{ATOM}link[@rel='alternate']")) == 1
     stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")  # RFC 3339 (section 3.3)
     for entry in feed.findall(f"{ATOM}entry"):
         for name in ("id", "title", "updated"):
@@ -353,6 +357,7 @@ def test_an_incident_feed_links_relative_to_status_or_to_the_configured_address(
     feed = _feed(relative["status/incidents/inc-1.atom"])
     _check_rfc4287(feed)
     assert feed.get(base) == "../"
+    assert feed.findtext(f"{ATOM}title") == "Acme: Service disruption"
     assert feed.findtext(f"{ATOM}entry/{ATOM}content") == "Bad <char> & more"
     own = _feed(absolute["status/incidents/inc-1.atom"])
     _check_rfc4287(own)

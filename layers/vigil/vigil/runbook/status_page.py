@@ -446,7 +446,7 @@ def _uuid(*parts: str) -> str:
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+    element = ET.SubElement(parent, tag, attrs)
     if text is not None:
         element.text = _xml_text(text)
     return element
@@ -461,6 +461,7 @@ def feed_xml(
     page_link: str,
     feed_id: str,
     base: str = "",
+    subject: str | None = None,
 ) -> str:
     """An Atom feed (RFC 4287) with one entry per public update, newest first (at most 50);
     ``self_link`` and ``page_link`` are relative to ``status/``, which ``base`` (``xml:base``)
@@ -474,12 +475,13 @@ def feed_xml(
         key=lambda e: (e[0], e[2].incident_id, e[1]),
         reverse=True,
     )[:FEED_ENTRIES]
-    ET.register_namespace("", ATOM)
-    root = ET.Element(f"{{{ATOM}}}feed")
+    # The namespace as a plain attribute: children unprefixed, no global prefix registered.
+    root = ET.Element("feed", {"xmlns": ATOM})
     if base and not page.config.url:
         root.set(f"{{{XML_NAMESPACE}}}base", base)
     _sub(root, "id", page.config.url + self_link if page.config.url else feed_id)
-    _sub(root, "title", page.title + (" (dry-run preview)" if page.preview else ""))
+    title = f"{page.title}: {subject}" if subject else page.title
+    _sub(root, "title", title + (" (dry-run preview)" if page.preview else ""))
     _sub(root, "updated", iso(entries[0][0]) if entries else iso(now))
     _sub(_sub(root, "author"), "name", page.title)
     _sub(root, "link", rel="self", type="application/atom+xml", href=_absolute(page, self_link))
@@ -520,6 +522,7 @@ def documents(
                 page_link=f"{own}.html",
                 feed_id=_uuid("incident", incident.incident_id),
                 base="../",
+                subject=headline(incident, page.config),
             ),
             ATOM_TYPE,
         ),
