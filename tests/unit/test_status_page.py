@@ -420,3 +420,15 @@ def test_the_sample_is_newest_opened_first_like_the_store() -> None:
 
     assert incidents == sorted(incidents, key=lambda i: i.opened_at, reverse=True)
     assert NOW.tzinfo is UTC
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["public", "preview"])
+def test_every_page_is_self_contained(preview: bool) -> None:
+    # No script, font, image or stylesheet from anywhere: one file renders the whole page.
+    pages = {k: v for k, v in sample_pages(preview=preview).items() if k.endswith(".html")}
+
+    assert len(pages) == 2
+    for key, page in pages.items():
+        assert not re.search(r"<script|<img|<iframe|src=|@import|url\(|https?://", page), key
+        assert re.findall(r'<link rel="([^"]+)"', page) == ["alternate"], key
+        assert page.startswith('<!doctype html>\n<html lang="en">'), key
