@@ -60,7 +60,6 @@ _IMPACT_TEXT: dict[Impact, str] = {
     "outage": "Outage",
 }
 _NEUTRAL: dict[Impact, str] = {
-    "operational": "Service restored",
     "degraded": "Degraded performance",
     "outage": "Service disruption",
 }
@@ -172,7 +171,8 @@ def _joined(names: Sequence[str]) -> str:
 
 
 def headline(incident: Incident, config: StatusPageConfig) -> str:
-    """ "Checkout and Search: outage"; without a matching component, a neutral wording."""
+    """The incident's title for customers, e.g. ``Checkout and Search: outage``; without a
+    matching component, a neutral wording."""
     impact: Impact = "outage" if incident.request.severity is Severity.CRITICAL else "degraded"
     names = affected_components(incident, config)
     if names:
