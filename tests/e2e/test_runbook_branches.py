@@ -26,6 +26,7 @@ from tests.e2e.runbook_support import (
     render,
     runbook_emulator,
     start,
+    status_page,
     status_page_versions,
     subjects,
     weights,
@@ -126,21 +127,22 @@ def test_the_status_page_shows_each_phase_and_its_update_time_in_chromium(
         dom = render(html)
         phase = re.search(r'<span class="phase">([^<]+)</span>', dom)
         updated = re.search(r'<time class="updated" datetime="([^"]+)">([^<]+)</time>', dom)
+        assert "lambda" not in dom  # customers read components, never AWS services
         assert phase, dom[:500]
         assert updated, dom[:500]
         assert "<script" not in html
         seen.append((phase.group(1), updated.group(2)))
 
     assert seen == [
-        ("Investigating", "2026-03-02T10:00:00Z"),
-        ("Investigating", "2026-03-02T10:00:00Z"),
-        ("Identified", "2026-03-02T10:00:00Z"),
-        ("Identified", "2026-03-02T10:00:00Z"),
-        ("Mitigating", "2026-03-02T10:02:00Z"),
-        ("Monitoring", "2026-03-02T10:32:00Z"),
-        ("Monitoring", "2026-03-02T10:47:00Z"),
-        ("Monitoring", "2026-03-02T11:17:00Z"),
-        ("Resolved", "2026-03-02T11:32:00Z"),
+        ("Investigating", "Mar 2, 10:00 UTC"),
+        ("Investigating", "Mar 2, 10:00 UTC"),
+        ("Identified", "Mar 2, 10:00 UTC"),
+        ("Identified", "Mar 2, 10:00 UTC"),
+        ("Mitigating", "Mar 2, 10:02 UTC"),
+        ("Monitoring", "Mar 2, 10:32 UTC"),
+        ("Monitoring", "Mar 2, 10:47 UTC"),
+        ("Monitoring", "Mar 2, 11:17 UTC"),
+        ("Resolved", "Mar 2, 11:32 UTC"),
     ]
 
 
@@ -217,6 +219,23 @@ def test_a_dry_run_asks_for_approval_and_only_says_what_it_would_do(emu: Emulato
     assert active_region() is None
     assert "[CRITICAL] [DRY RUN] Failover to-west previewed: lambda in us-east-1" in subjects(emu)
     assert _finish(emu, arn)["status"] == "SUCCEEDED"
+    # Issue 16: a rehearsal published "AWS has confirmed an issue" to customers. Its pages
+    # are a private preview, linked from every message; the public page was never written.
+    keys = _keys(emu)
+    assert [k for k in keys if k.startswith("status/")] == []
+    assert "preview/status/incidents/dry-1.html" in keys
+    assert "preview/status/index.html" in keys
+    preview = render(status_page(emu, "preview/status/incidents/dry-1.html"))
+    assert "Preview of a dry run: this page is not published" in preview
+    assert '<span class="phase">Resolved</span>' in preview
+    started = next(e for e in emu.mailbox.emails if "runbook started" in e.subject)
+    assert "Preview:   https://" in started.body
+    assert "prefix=preview/status/incidents/dry-1.html" in started.body
+
+
+def _keys(emu: Emulator) -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket(emu))
+    return sorted(str(o["Key"]) for o in listed.get("Contents", []))
 
 
 def _zone(target: str) -> str:

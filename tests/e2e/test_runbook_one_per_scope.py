@@ -31,14 +31,25 @@ from vigil.adapters.incident_store import IncidentStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
-LAMBDA_USE1 = {"service": "lambda", "region": "us-east-1"}
-DYNAMODB_EUW1 = {"service": "dynamodb", "region": "eu-west-1"}
+# Live runs: a dry run's pages are a private preview (test_runbook_branches.py).
+LAMBDA_USE1 = {"service": "lambda", "region": "us-east-1", "dry_run": False}
+DYNAMODB_EUW1 = {"service": "dynamodb", "region": "eu-west-1", "dry_run": False}
 STARTED = "[CRITICAL] Outage runbook started: lambda in us-east-1"
+# The components customers read (docs/runbook.md, "Status page").
+STATUS_PAGE = {
+    "status_page": {
+        "time_zone": "Europe/Berlin",
+        "components": [
+            {"name": "Checkout", "services": ["lambda"], "regions": ["us-east-1"]},
+            {"name": "Reports", "services": ["dynamodb"]},
+        ],
+    }
+}
 
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with runbook_emulator() as emulator:
+    with runbook_emulator(RulesConfig=json.dumps(STATUS_PAGE)) as emulator:
         yield emulator
 
 
@@ -85,7 +96,7 @@ def test_two_scopes_have_their_own_pages_and_the_index_lists_both(emu: Emulator)
     index = render(status_page(emu, "status/index.html"))
     document = json.loads(status_page(emu, "status/status.json"))
 
-    for name, scope in (("scope-1", "lambda in us-east-1"), ("scope-3", "dynamodb in eu-west-1")):
+    for name, scope in (("scope-1", "Checkout: outage"), ("scope-3", "Reports: outage")):
         dom = pages[name]
         assert dom.count('<section class="incident"') == 1, dom[:500]
         assert f'id="incident-{name}"' in dom
@@ -93,6 +104,8 @@ def test_two_scopes_have_their_own_pages_and_the_index_lists_both(emu: Emulator)
         assert re.search(r'<span class="phase">(Identified|Investigating)</span>', dom)
         assert f'<a href="incidents/{name}.html">{scope}</a>' in index
     assert "2 ongoing incidents" in index
+    assert '<span class="state outage">Outage</span>' in index
+    assert "Mar 2, 11:00 CET" in index  # 10:00 UTC in Berlin
     assert "<script" not in index
     assert [i["id"] for i in document["incidents"]] == ["scope-3", "scope-1"]
     assert [i["page"] for i in document["incidents"]] == [
@@ -131,5 +144,8 @@ def test_once_the_open_incident_resolves_the_scope_opens_again(emu: Emulator) ->
     page = render(status_page(emu, "status/incidents/scope-1.html"))
     assert '<span class="phase">Resolved</span>' in page
     index = render(status_page(emu, "status/index.html"))
-    assert '<a href="incidents/scope-5.html">lambda in us-east-1</a>' in index
-    assert '<a href="incidents/scope-1.html">lambda in us-east-1</a>' in index
+    assert '<a href="incidents/scope-5.html">Checkout: outage</a>' in index
+    # scope-1 is in the history now, listed under the day it was resolved.
+    history = index[index.index('id="history"') :]
+    assert '<a href="incidents/scope-1.html">Checkout: outage</a>' in history
+    assert "<h3>Mar 2, 2026</h3>" in history

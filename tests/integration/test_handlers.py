@@ -342,13 +342,20 @@ def test_runbook_opens_an_incident_once_and_announces_it(
 
     first = app.lambda_handler(event, context("runbook"))
     retried = app.lambda_handler(event, context("runbook"))
-    page = boto3.client("s3").get_object(Bucket="runbook", Key="status/index.html")
+    # A dry run (the default): its page is the private preview (ADR 46).
+    page = boto3.client("s3").get_object(Bucket="runbook", Key="preview/status/index.html")
+    public = boto3.client("s3").list_objects_v2(Bucket="runbook", Prefix="status/")
 
+    assert public["KeyCount"] == 0
     assert first == retried
     assert first["incident_id"] == "manual-1"
     assert first["config"] == {"approval_timeout_seconds": 1800, "monitor_interval_seconds": 300}
     assert first["notification"]["category"] == "outage"
     assert "DRY RUN" in json.loads(first["notification"]["message"])["email"]
+    assert (
+        "prefix=preview/status/incidents/manual-1.html"
+        in (json.loads(first["notification"]["message"])["email"])
+    )
     assert b"Investigating" in page["Body"].read()
 
 

@@ -16,6 +16,7 @@ from vigil.adapters.runbook import AlertsTopic, RunbookBucket
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import ConflictError
 from vigil.core.model import Notification, Severity
+from vigil.rules.status_page import StatusPageConfig
 from vigil.runbook.failover import (
     ArcRoutingControl,
     ClusterEndpoint,
@@ -199,7 +200,7 @@ def test_the_bucket_holds_each_incidents_page_the_index_at_stable_keys_and_the_r
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="runbook")
     bucket = RunbookBucket(s3, "runbook", region="us-east-1", title="Acme status")
-    one, two = _incident("inc-1", T0), _incident("inc-2", T0 + timedelta(minutes=1))
+    one, two = _live(_incident("inc-1", T0)), _live(_incident("inc-2", T0 + timedelta(minutes=1)))
 
     bucket.publish(one, [one], now=T0)
     bucket.publish(two, [two, one], now=T0 + timedelta(minutes=1))
@@ -210,14 +211,64 @@ def test_the_bucket_holds_each_incidents_page_the_index_at_stable_keys_and_the_r
     own_json = json.loads(
         s3.get_object(Bucket="runbook", Key="status/incidents/inc-1.json")["Body"].read()
     )
+    feed = s3.get_object(Bucket="runbook", Key="status/feed.atom")
 
     assert page["ContentType"] == own["ContentType"] == "text/html; charset=utf-8"
     assert page["CacheControl"] == own["CacheControl"] == "public, max-age=30"
+    assert feed["ContentType"] == "application/atom+xml; charset=utf-8"
     assert [i["id"] for i in status["incidents"]] == ["inc-2", "inc-1"]
     assert (own_json["id"], own_json["phase"]) == ("inc-1", "Investigating")
     assert key == "s3://runbook/reports/inc-1/report.md"
     assert url.startswith("https://us-east-1.console.aws.amazon.com/s3/object/runbook?")
-    assert bucket.stats.by_api == {"PutObject": 10}
+    assert bucket.stats.by_api == {"PutObject": 14}
+
+
+def _live(incident: Incident) -> Incident:
+    return incident.model_copy(
+        update={"request": incident.request.model_copy(update={"dry_run": False})}
+    )
+
+
+def _latest() -> dict[str, str]:
+    """The current version of every key in the runbook bucket."""
+    listed = boto3.client("s3").list_object_versions(Bucket="runbook")["Versions"]
+    return {str(v["Key"]): str(v["VersionId"]) for v in listed if v["IsLatest"]}
+
+
+def test_a_dry_run_writes_a_private_preview_and_leaves_the_public_page_untouched(
+    aws: None,
+) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="runbook")
+    s3.put_bucket_versioning(Bucket="runbook", VersioningConfiguration={"Status": "Enabled"})
+    config = StatusPageConfig.model_validate(
+        {"title": "Acme", "components": [{"name": "Checkout", "services": ["lambda"]}]}
+    )
+    bucket = RunbookBucket(s3, "runbook", region="us-east-1", title="Service status", page=config)
+    live = _live(_incident("inc-1", T0))
+    bucket.publish(live, [live], now=T0)
+    public = _latest()
+    rehearsal = _incident("dry-1", T0 + timedelta(minutes=1))
+
+    bucket.publish(rehearsal, [rehearsal, live], now=T0 + timedelta(minutes=1))
+
+    after = _latest()
+    preview = s3.get_object(Bucket="runbook", Key="preview/status/incidents/dry-1.html")
+    index = s3.get_object(Bucket="runbook", Key="preview/status/index.html")["Body"].read()
+    assert {k: v for k, v in after.items() if k.startswith("status/")} == public
+    assert sorted(k for k in after if not k.startswith("status/")) == [
+        "preview/status/feed.atom",
+        "preview/status/incidents/dry-1.atom",
+        "preview/status/incidents/dry-1.html",
+        "preview/status/incidents/dry-1.json",
+        "preview/status/index.html",
+        "preview/status/status.json",
+    ]
+    assert preview["CacheControl"] == "private, no-store"
+    assert b"<h1>Checkout: outage</h1>" in preview["Body"].read()
+    assert b"<title>Acme: 1 ongoing incident</title>" in index  # the config's title wins
+    assert b"inc-1" not in index
+    assert bucket.preview_link("dry-1").endswith("&prefix=preview/status/incidents/dry-1.html")
 
 
 def test_the_topic_publishes_with_the_routing_attributes(aws: None) -> None:

@@ -567,3 +567,39 @@ def test_a_second_incident_of_the_same_scope_is_refused_until_the_first_ends() -
         "inc-2": "Investigating",
         "inc-3": "Investigating",
     }
+
+
+def test_a_dry_runs_messages_link_its_private_status_page_preview() -> None:
+    # Issue 16: a rehearsal told customers "AWS has confirmed an issue"; its page is a
+    # preview now, and the people running it are told where to read it.
+    ports = dataclasses.replace(_ports(), status_preview=lambda i: f"https://console/{i}")
+    raw = {"service": "lambda", "region": "us-east-1", "reason": "rehearsal"}
+
+    _, dry = open_incident(raw, incident_id="dry-1", started_at=T0, ports=ports)
+    _, live = open_incident(
+        {**raw, "region": "eu-west-1", "dry_run": False},
+        incident_id="live-1",
+        started_at=T0,
+        ports=_ports(),
+    )
+    _, keyed = open_incident(
+        {**raw, "region": "eu-west-2"}, incident_id="dry-2", started_at=T0, ports=_ports()
+    )
+
+    line = "Preview:   https://console/dry-1 (status page of this dry run; never published)"
+    assert line in json.loads(dry.message)["default"]
+    assert "Preview:" not in json.loads(live.message)["default"]
+    assert "Preview:   preview/status/incidents/dry-2.html" in json.loads(keyed.message)["default"]
+
+
+def test_public_updates_name_no_aws_service_or_region() -> None:
+    ports = _ports()
+    _opened(ports)
+    confirm("inc-1", aws_confirmed=True, now=T0, ports=ports)
+    done, _ = finish("inc-1", outcome="resolved", now=T0, ports=ports, reports=Reports())
+
+    texts = [u.text for u in done.updates]
+    assert texts[0] == (
+        "We are investigating a problem affecting our service. Next update as soon as we know more."
+    )
+    assert all("lambda" not in t and "us-east-1" not in t and "AWS" not in t for t in texts)

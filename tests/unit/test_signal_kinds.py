@@ -49,6 +49,7 @@ def test_every_rule_of_the_config_judges_some_kind() -> None:
         "routing",
         "approvers",
         "overrides",
+        "status_page",
     }
     judged = {kind.config for kind in KINDS.values()}
 

@@ -15,16 +15,9 @@ from vigil.adapters.health_store import OutageStore
 from vigil.adapters.stats import CallStats
 from vigil.core.model import Alert, HealthEvent, Notification
 from vigil.health.outages import Outage, service_of
+from vigil.rules.status_page import StatusPageConfig
 from vigil.runbook.incident import Incident
-from vigil.runbook.status_page import (
-    HTML_KEY,
-    JSON_KEY,
-    incident_document,
-    incident_html,
-    incident_keys,
-    index_document,
-    index_html,
-)
+from vigil.runbook.status_page import StatusPage, documents, incident_keys
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -38,7 +31,8 @@ HEALTH_LOOKBACK = timedelta(days=30)
 
 
 class RunbookBucket:
-    """The runbook bucket: the status pages under ``status/``, reports under ``reports/``."""
+    """The runbook bucket: the status pages under ``status/``, dry runs' previews under
+    ``preview/status/`` (never served), reports under ``reports/``."""
 
     def __init__(
         self,
@@ -47,12 +41,14 @@ class RunbookBucket:
         *,
         region: str,
         title: str,
+        page: StatusPageConfig | None = None,
         stats: CallStats | None = None,
     ) -> None:
         self._client = client
         self._bucket = bucket
         self._region = region
-        self._title = title
+        self._config = page or StatusPageConfig()
+        self._title = self._config.title or title
         self.stats = stats or CallStats()
 
     def _put(self, key: str, body: str, content_type: str, cache: str) -> None:
@@ -66,24 +62,21 @@ class RunbookBucket:
         )
 
     def publish(self, incident: Incident, index: list[Incident], *, now: datetime) -> None:
-        """The incident's page (HTML and JSON, from its record alone), then the index;
-        short caching so a CDN serves fresh updates."""
-        cache = "public, max-age=30"
-        page, document = incident_keys(incident.incident_id)
-        html_type = "text/html; charset=utf-8"
-        self._put(page, incident_html(incident, now=now, title=self._title), html_type, cache)
-        self._put(
-            document,
-            incident_document(incident, now=now, title=self._title),
-            "application/json",
-            cache,
-        )
-        self._put(HTML_KEY, index_html(index, now=now, title=self._title), html_type, cache)
-        self._put(
-            JSON_KEY,
-            index_document(index, now=now, title=self._title),
-            "application/json",
-            cache,
+        """The incident's page (HTML, JSON and Atom, from its record alone), then the index;
+        short caching so a CDN serves fresh updates. A dry run writes only its preview."""
+        page = StatusPage(self._title, self._config, preview=incident.request.dry_run)
+        cache = "private, no-store" if page.preview else "public, max-age=30"
+        for document in documents(incident, index, now=now, page=page):
+            self._put(document.key, document.body, document.content_type, cache)
+
+    def preview_link(self, incident_id: str) -> str:
+        """A console link to a dry run's preview page (people with access to the bucket)."""
+        return self._console(incident_keys(incident_id, preview=True)[0])
+
+    def _console(self, key: str) -> str:
+        return (
+            f"https://{self._region}.console.aws.amazon.com/s3/object/{self._bucket}"
+            f"?region={self._region}&prefix={quote(key)}"
         )
 
     def store(self, incident_id: str, markdown: str, document: str) -> tuple[str, str]:
@@ -94,11 +87,7 @@ class RunbookBucket:
         self._put(
             f"{REPORT_PREFIX}{incident_id}/incident.json", document, "application/json", "no-store"
         )
-        url = (
-            f"https://{self._region}.console.aws.amazon.com/s3/object/{self._bucket}"
-            f"?region={self._region}&prefix={quote(key)}"
-        )
-        return f"s3://{self._bucket}/{key}", url
+        return f"s3://{self._bucket}/{key}", self._console(key)
 
 
 class RunbookExecutions:

@@ -28,6 +28,7 @@ from vigil.core.errors import InvalidEventError
 from vigil.core.observability import logger
 from vigil.runbook.failover import ActionRunner
 from vigil.runbook.incident import RunbookPorts, parse_decision
+from vigil.runbook.status_page import HISTORY_INCIDENTS
 from vigil.runbook.steps import (
     approval_expired,
     assess,
@@ -69,11 +70,13 @@ def environment() -> Environment:
     settings = RunbookSettings.from_env()
     dynamodb = boto3.client("dynamodb")
     stats = CallStats()
+    rules = settings.rules
     bucket = RunbookBucket(
         boto3.client("s3"),
         settings.bucket,
         region=settings.region,
         title=settings.status_page_title,
+        page=rules.status_page,
         stats=stats,
     )
     approvals = ApprovalStore(dynamodb, settings.table_name)
@@ -84,8 +87,9 @@ def environment() -> Environment:
         plans=settings.failover_plans,
         executions=RunbookExecutions(boto3.client("stepfunctions", config=_FAST), stats),
         approvals=approvals,
+        status_page_incidents=HISTORY_INCIDENTS,
+        status_preview=bucket.preview_link,
     )
-    rules = settings.rules
     alerts = AlertStore(
         dynamodb, settings.table_name, retention=timedelta(days=rules.resolved_retention_days)
     )

@@ -51,6 +51,7 @@ from vigil.rules.overrides import (
     runbook_url,
 )
 from vigil.rules.routing import LABEL_NAMES, RoutingConfig
+from vigil.rules.status_page import StatusPageConfig
 from vigil.rules.volume import KIND_SPECS, VolumeAwareRule
 
 _BACKSTOP_SWEEP_MINUTES = 1440
@@ -263,6 +264,7 @@ class RulesConfig(ConfigModel):
     outage: OutageConfig = Field(default_factory=OutageConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
+    status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
     overrides: list[Override] = Field(default_factory=list)
     _resolver: ResolverSlot = PrivateAttr(default_factory=ResolverSlot)
 

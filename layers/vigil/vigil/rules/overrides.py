@@ -26,7 +26,9 @@ from vigil.rules.base import ConfigModel
 TAG_PREFIX = "vigil:"
 IGNORE_TAG = f"{TAG_PREFIX}ignore"
 
-NOT_RULE_SECTIONS = frozenset({"collection", "tags", "routing", "approvers", "outage", "overrides"})
+NOT_RULE_SECTIONS = frozenset(
+    {"collection", "tags", "routing", "approvers", "outage", "overrides", "status_page"}
+)
 """The config's sections that no signal kind judges with: nothing to override per resource."""
 
 Glob = Annotated[str, Field(min_length=1, max_length=512)]

@@ -8,6 +8,7 @@ incident is closed or missing, or whose execution has ended, is taken over.
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -338,6 +339,8 @@ class RunbookPorts:
     """Tells a lock of a stopped or failed execution from a live one (None: not asked)."""
     approvals: ApprovalStorePort | None = None
     """The gate's record, read after it closes for the refused decisions (None: not read)."""
+    status_preview: Callable[[str], str] | None = None
+    """A link to a dry run's status page preview, given its incident id (None: the key)."""
 
 
 class RunbookStepError(VigilError):

@@ -63,6 +63,10 @@ from vigil.runbook.incident import (
     scope_of,
 )
 from vigil.runbook.report import incident_duration, incident_report
+from vigil.runbook.status_page import incident_keys
+
+MONITORING = "We are monitoring the situation."
+"""End-user wording names no AWS service or region: the status page names the components."""
 
 
 def _save(
@@ -119,6 +123,7 @@ def _notice(
         f"Scope:     {scope_of(incident)}",
         _mode_line(incident),
         f"Phase:     {incident.phase.value} (status page: {incident.phase.public})",
+        *_preview_lines(incident, ports),
         "",
         *lines,
     ]
@@ -137,6 +142,7 @@ def _notice(
         text="\n".join(
             [
                 _mode_line(incident),
+                *_preview_lines(incident, ports),
                 *lines,
                 *(["In Slack, the buttons below answer too."] if actions else []),
                 *(f"Next: {s}" for s in next_steps),
@@ -148,6 +154,18 @@ def _notice(
         command=command,
     )
     return publishable(chat, text=text, status="resolved" if resolved else "firing")
+
+
+def _preview_lines(incident: Incident, ports: RunbookPorts) -> list[str]:
+    """A dry run's status page is a private preview (ADR 46): where to read it."""
+    if not incident.request.dry_run:
+        return []
+    link = (
+        ports.status_preview(incident.incident_id)
+        if ports.status_preview
+        else incident_keys(incident.incident_id, preview=True)[0]
+    )
+    return [f"Preview:   {link} (status page of this dry run; never published)"]
 
 
 def _tag(incident: Incident) -> str:
@@ -221,8 +239,8 @@ def open_incident(
             PublicUpdate(
                 at=started_at,
                 phase=Phase.OPEN,
-                text=f"We are investigating a problem with {request.service} in"
-                f" {request.region}. Next update as soon as we know more.",
+                text="We are investigating a problem affecting our service. Next update as"
+                " soon as we know more.",
             )
         ],
     )
@@ -385,8 +403,8 @@ def confirm(
         offer = plan is not None
         title = f"[{_tag(incident)}] AWS confirms an outage: {scope_of(incident)}"
         public = (
-            f"AWS has confirmed an issue with {request.service} in {request.region} that"
-            " affects our service. We are working on it."
+            "Our cloud provider has confirmed an issue that affects our service. We are"
+            " working on it."
         )
         steps = [
             f"Failover plan {plan} waits for approval (next message)."
@@ -398,10 +416,7 @@ def confirm(
     else:
         offer = plan is not None and request.failover_on_our_side
         title = f"[{_tag(incident)}] Our-side problem (AWS reports no issue): {scope_of(incident)}"
-        public = (
-            f"We have identified a problem affecting {request.service} in {request.region}"
-            " and are working on a fix."
-        )
+        public = "We have identified the problem and are working on a fix."
         steps = [
             "Look at our own changes first: recent deploys, configuration, quotas, dependencies.",
             (
@@ -516,7 +531,7 @@ def declined(
         Phase.MONITOR,
         now,
         f"Failover declined by {who}" + (f": {decision.comment}" if decision.comment else ""),
-        public=f"We are monitoring {incident.request.service} in {incident.request.region}.",
+        public=MONITORING,
         decision=decision,
     )
     _save(incident, ports, now)
@@ -546,7 +561,7 @@ def approval_expired(
         Phase.MONITOR,
         now,
         f"ESCALATED: {text}",
-        public=f"We are monitoring {incident.request.service} in {incident.request.region}.",
+        public=MONITORING,
         decision=Decision(decision="expired", at=now),
         escalations=[*incident.escalations, text],
     )
@@ -647,10 +662,9 @@ def _after_failover(
     done = "previewed (dry run)" if dry else "executed"
     text = f"Failover plan {name} {done}: {summary}" if ok else f"ESCALATED: {summary}"
     public = (
-        f"We are moving traffic for {incident.request.service} away from {incident.request.region}."
+        "We are moving traffic away from the affected location."
         if ok and not dry
-        else f"We are working on the problem with {incident.request.service} in"
-        f" {incident.request.region}."
+        else "We are working on the problem."
     )
     incident = incident.advanced(
         Phase.FAILOVER,
@@ -743,8 +757,8 @@ def monitor(
         now,
         f"{what}: AWS Health {'open' if found.aws_confirmed else 'clear'};"
         f" {len(found.open_alerts)} open alerts",
-        public=f"We are monitoring {incident.request.service} in {incident.request.region}."
-        + (" AWS is still working on the issue." if found.aws_confirmed else ""),
+        public=MONITORING
+        + (" Our cloud provider is still working on the issue." if found.aws_confirmed else ""),
         assessment=found,
         affected_resources=_union(incident, found),
         last_signature=signature,
@@ -783,19 +797,13 @@ def finish(
     if resolved:
         phase, public = (
             Phase.RESOLVED,
-            (
-                f"This incident has been resolved: {incident.request.service} in"
-                f" {incident.request.region} is working normally again."
-            ),
+            "This incident has been resolved: everything is working normally again.",
         )
         text = "Recovered: AWS Health clear, no open alerts, no open outage"
     else:
         phase, public = (
             Phase.HANDED_OVER,
-            (
-                f"We are still working on the problem with {incident.request.service} in"
-                f" {incident.request.region}."
-            ),
+            "We are still working on the problem.",
         )
         text = "ESCALATED: maximum duration reached without recovery; handed over to humans"
     escalations = incident.escalations if resolved else [*incident.escalations, text]
