@@ -73,7 +73,7 @@ def _empty(value: object) -> bool:
 class Signal(Contract):
     """One observation from a collector, before any rule has judged it."""
 
-    source: Literal["metrics", "cost", "health", "logs"]
+    source: Literal["metrics", "cost", "health", "logs", "alarms"]
     labels: Labels
     value: float
     unit: str
@@ -157,7 +157,7 @@ class SignalBatch(Contract):
 
     version: Literal[1] = CONTRACT_VERSION
     batch_id: Annotated[str, Field(min_length=1, max_length=80)]
-    source: Literal["metrics", "cost", "health", "logs"]
+    source: Literal["metrics", "cost", "health", "logs", "alarms"]
     collected_at: AwareDatetime
     covered_kinds: list[str]
     signals: list[Signal]
