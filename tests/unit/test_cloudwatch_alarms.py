@@ -259,6 +259,13 @@ def test_alarm_fires_routed_like_a_native_alert_and_ok_resolves_it() -> None:
     assert fired is not None
     assert fired.notifications[0].receiver == "infra"
     assert subjects(resolved) == ["[RESOLVED] CloudWatch alarm resolved: ServerCpuTooHigh"]
+    assert resolved is not None
+    text = json.loads(resolved.notifications[0].message)["default"]
+    assert "Now OK: now OK" in text
+    assert "Value:      OK" in text
+    firing = json.loads(fired.notifications[0].message)["default"]
+    assert "CloudWatch alarm ServerCpuTooHigh is in ALARM on AWS/EC2 CPUUtilization" in firing
+    assert "Value:      ALARM" in firing
     assert stack.state("ServerCpuTooHigh") is AlertState.RESOLVED
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from vigil.core.errors import InvalidEventError
-from vigil.core.model import Labels, Signal, SignalBatch
+from vigil.core.model import ALARM_STATE, Labels, Signal, SignalBatch
 from vigil.rules.alarms import ALARM_KIND, SEVERITY_TAG, CloudWatchAlarmsRule
 
 SOURCE: Final = "aws.cloudwatch"
@@ -171,7 +171,7 @@ def batch_of(change: AlarmChange, rules: CloudWatchAlarmsRule) -> SignalBatch | 
             kind=ALARM_KIND, resource=change.name, account=change.account, region=change.region
         ),
         value=_VALUES[change.state],
-        unit="state",
+        unit=ALARM_STATE,
         window_seconds=change.period or _DEFAULT_WINDOW,
         observed_at=change.at,
         context=context,

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import Field, model_validator
 
-from vigil.core.model import Severity, Signal
+from vigil.core.model import ALARM_STATE, Severity, Signal
 from vigil.rules.base import Breach, ConfigModel, SignalKind, breach
 
 ALARM_KIND: Final = "cloudwatch.alarm"
@@ -77,14 +77,16 @@ def _judge_alarm(signal: Signal, rule: CloudWatchAlarmsRule) -> Breach | None:
     if signal.value < 1:
         return None
     name = signal.labels.resource
-    reason = signal.context.get("reason", "")
+    watched = signal.context.get("metric")
+    reason = signal.context.get("reason", "").rstrip(".")
+    summary = f"CloudWatch alarm {name} is in ALARM" + (f" on {watched}" if watched else "")
     return breach(
         signal,
         rule.severity_of(name, signal.context),
         signal.value,
         1.0,
-        "state",
-        summary=f"CloudWatch alarm {name} is in ALARM" + (f": {reason}" if reason else ""),
+        ALARM_STATE,
+        summary=summary + (f": {reason}" if reason else ""),
     )
 
 
