@@ -5,11 +5,13 @@ CloudWatch sends them (shaped as AWS's documented sample, emulator.alarms).
 A selected alarm going to ALARM is a routed Vigil alert (its own Slack receiver, not the root's
 email), OK resolves it, INSUFFICIENT_DATA keeps it firing, an unselected alarm is ignored, a
 silence made with ``vigil silence add`` mutes one, and the stack's own alarms never reach the
-intake.
+intake. The stack's dashboard of Vigil itself (``Dashboard=true``) deploys.
 """
 
+import json
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
 from emulator import Emulator
@@ -87,3 +89,14 @@ def test_a_silence_mutes_a_selected_alarm(played: Emulator) -> None:
 
     assert not [text for text in _slack(played) if "orders-batch-backlog" in text]
     assert sum(summary["silenced"] for summary in summaries) == 1
+
+
+def test_the_dashboard_of_vigil_itself_names_the_deployed_resources(played: Emulator) -> None:
+    body = boto3.client("cloudwatch").get_dashboard(DashboardName="vigil-vigil")["DashboardBody"]
+    metrics = [m for w in json.loads(body)["widgets"] for m in w["properties"].get("metrics", [])]
+    functions = {m[3] for m in metrics if m[0] == "AWS/Lambda"}
+
+    assert "${" not in body
+    assert functions <= set(played.deployment.function_names.values())
+    assert played.deployment.function_name("ErrorStreamFunction") in functions
+    assert len(functions) == 7  # the collectors, the intakes, chat and the Slack endpoint
