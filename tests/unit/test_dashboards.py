@@ -1,9 +1,8 @@
 """The stack's dashboard of Vigil itself (template.yaml, ``VigilDashboard``; ADR 47) shows only
 metrics that exist: each is one Vigil emits (a Powertools ``add_metric`` of the layer, namespace
 ``Vigil``, dimension ``service``) or an AWS metric of one of this stack's own resources, named by
-the dimension AWS gives it. Limits from the CloudWatch API reference (PutDashboard, "Dashboard
-Body Structure and Syntax"): a body of at most 1 MB, widgets 1 to 24 units wide, at most 500
-widgets, at most 500 metrics a widget."""
+the dimension AWS gives it. Its body stays within CloudWatch's "Dashboard Body Structure and
+Syntax" (0 to 500 widgets on a grid 24 units wide) and under 1 MB."""
 
 import json
 import re
@@ -137,4 +136,3 @@ def test_the_dashboard_is_within_cloudwatchs_limits() -> None:
         assert 1 <= len(document["widgets"]) <= 500
         for widget in document["widgets"]:
             assert 1 <= widget["width"] <= 24
-            assert len(widget["properties"].get("metrics", [])) <= 500
