@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import boto3
 from botocore.exceptions import ClientError
 
 from vigil.adapters.collector_state import CollectorState
@@ -39,7 +40,8 @@ class Generated:
 
     def line(self) -> str:
         done = "updated" if self.changed else "unchanged"
-        return f"dashboard {self.name}: {done} ({self.graphs} graphs, {self.bytes:,} bytes)"
+        graphs = "1 graph" if self.graphs == 1 else f"{self.graphs} graphs"
+        return f"dashboard {self.name}: {done} ({graphs}, {self.bytes:,} bytes)"
 
 
 def default_name(stack: str) -> str:
@@ -77,3 +79,17 @@ def generate(
     if problems:
         raise DashboardRefused(f"dashboard {dashboard}: {'; '.join(problems)}")
     return Generated(dashboard, changed=True, graphs=len(graphs), bytes=size)
+
+
+def command(session: boto3.session.Session, *, stack: str, table: str, name: str | None) -> str:
+    """``vigil dashboard``'s work with the command's session (its region is the stack's, the
+    dashboard's graphs read that region): the line it prints."""
+    region = session.region_name or "us-east-1"
+    return generate(
+        dynamodb=session.client("dynamodb"),
+        cloudwatch=session.client("cloudwatch"),
+        table=table,
+        stack=stack,
+        region=region,
+        name=name,
+    ).line()

@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.conftest import REGION
 from vigil.adapters.collector_state import CollectorState
-from vigil_cli.dashboard import Generated, generate
+from vigil_cli.dashboard import Generated, command, generate
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -88,3 +88,13 @@ def test_an_unreadable_inventory_leaves_its_family_out(table: str, cloudwatch: C
 
     assert result.graphs == 1  # the Lambda aggregates alone
     assert cloudwatch.puts == ["vigil-watched"]
+
+
+def test_the_command_prints_what_it_did(table: str, aws: None) -> None:
+    session = boto3.session.Session(region_name=REGION)
+
+    first = command(session, stack="vigil", table=table, name="mine")
+    again = command(session, stack="vigil", table=table, name="mine")
+
+    assert first.startswith("dashboard mine: updated (1 graph, ")
+    assert again.startswith("dashboard mine: unchanged (1 graph, ")
