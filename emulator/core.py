@@ -35,6 +35,7 @@ from emulator import (
     sns_delivery,
 )
 from emulator._aws import MOTO_CONFIG, REGION, client, hermetic_aws_environ, parse_arn
+from emulator.alarms import AlarmDriver, AlarmScenario
 from emulator.clock import Clock, Occurrence, Schedule, discover_schedules, iso_z
 from emulator.cost_explorer import FakeCostExplorer, ScenarioAnomaly
 from emulator.cost_series import generate
@@ -173,6 +174,8 @@ class Emulator:
         self.edge = EdgeDriver(
             start=start, scenario=scenario.edge if scenario else EdgeScenario(), now=self._sim_now
         )
+        self.alarms = AlarmDriver(scenario.alarms if scenario else AlarmScenario(), start=start)
+        """The account's CloudWatch alarms and their state changes (:mod:`emulator.alarms`)."""
         self.waits = SimulatedWaits(self._sim_now)
         self.arc = arc.FakeRoutingControls()
         self.log_subscriptions = LogSubscriptions(
@@ -335,6 +338,7 @@ class Emulator:
         self.queues = QueueDriver(start=self._now, scenario=self.scenario)
         self.queues.create_queues()
         self.edge.create_resources()
+        self.alarms.create()
         self.data = DataDriver(
             start=self._now,
             spec=self.scenario.data if self.scenario else DataSpec(),
@@ -365,6 +369,8 @@ class Emulator:
         self.edge.write_until(until)
         self.data.write_until(until)
         for event in self.health.due_events(until):
+            self.put_event(event)
+        for event in self.alarms.due_events(until):
             self.put_event(event)
 
     def put_event(self, event: dict[str, Any]) -> list[str]:

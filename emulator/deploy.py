@@ -67,6 +67,7 @@ _NOTES: dict[str, str] = {
     "AWS::IAM::Policy": "moto (not enforced)",
     "AWS::Logs::LogGroup": "moto (retention not applied; handler logs are written here)",
     "AWS::CloudWatch::Alarm": "stored in moto; moto does not evaluate alarms",
+    "AWS::CloudWatch::Dashboard": "moto (stored; GetDashboard answers its body)",
     "AWS::Events::Rule": "stored in moto; schedule rules are fired by the emulator Clock",
 }
 

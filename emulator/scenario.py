@@ -92,7 +92,9 @@ simulated minutes (offsets from ``start``, like phases); :mod:`emulator.queues` 
         purge: [30m]                   # PurgeQueue at these offsets (before that minute's put)
 
 S3 buckets with request metrics, Step Functions state machines, API Gateway APIs and service
-quotas: an optional ``edge:`` section (see :mod:`emulator.edge`).
+quotas: an optional ``edge:`` section (see :mod:`emulator.edge`). CloudWatch alarms and their
+state changes, delivered as EventBridge events: an optional ``alarms:`` section (see
+:mod:`emulator.alarms`).
 
 Invalid input raises :class:`~emulator.errors.ScenarioError` naming the file and the field.
 """
@@ -110,6 +112,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from emulator.alarms import AlarmScenario, parse_alarms
 from emulator.clock import ScheduleExpressionError, parse_duration, parse_expression
 from emulator.cost_series import DEFAULT_ACCOUNT, ServiceSeries
 from emulator.data_dials import DataSpec, parse_data
@@ -137,6 +140,7 @@ _TOP_LEVEL = {
     "edge",
     "tables",
     "streams",
+    "alarms",
 }
 _QUEUE_KEYS = {"name", "retention", "dlq_for", "received", "put", "purge"}
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -309,6 +313,8 @@ class Scenario:
     """Buckets, state machines, APIs and service quotas (``emulator.edge``)."""
     data: DataSpec = field(default_factory=DataSpec)
     """DynamoDB tables and Kinesis streams, and their metrics (``emulator.data_dials``)."""
+    alarms: AlarmScenario = field(default_factory=AlarmScenario)
+    """CloudWatch alarms and their state changes (``emulator.alarms``)."""
 
     @property
     def duration(self) -> timedelta:
@@ -472,6 +478,7 @@ def _parse(document: object, source: Path | None) -> Scenario:
         queues=_queues(doc.get("queues"), end - start),
         edge=parse_edge(doc.get("edge")),
         data=parse_data(doc.get("tables"), doc.get("streams"), workloads=seen),
+        alarms=parse_alarms(doc.get("alarms"), end - start),
     )
 
 

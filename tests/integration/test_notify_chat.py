@@ -206,7 +206,7 @@ def test_a_self_watch_alarm_from_cloudwatch_is_posted_too(
 ) -> None:
     app = _handler(load_handler, _secret(slack.webhook_url))
     alarm = {
-        "AlarmName": "vigil-ChatDeadLettersAlarm-ABC",
+        "AlarmName": "vigil-test-ChatDeadLettersAlarm-ABC",  # CloudFormation names it so
         "AlarmDescription": "Vigil chat deliveries failed after retries.",
         "AWSAccountId": "123456789012",
         "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:vigil-ChatDeadLetters",
@@ -222,7 +222,8 @@ def test_a_self_watch_alarm_from_cloudwatch_is_posted_too(
 
     assert result == {"outcomes": {"posted": 1}}
     assert (
-        slack.posts[0].payload["text"] == "[ALARM] Vigil self-watch: vigil-ChatDeadLettersAlarm-ABC"
+        slack.posts[0].payload["text"]
+        == "[ALARM] Vigil self-watch: vigil-test-ChatDeadLettersAlarm-ABC"
     )
 
 

@@ -83,6 +83,7 @@ def test_the_stateful_inventory_is_complete() -> None:
             "RunbookLogGroup",
             "RunbookWorkflowLogGroup",
             "ErrorStreamLogGroup",
+            "AlarmIntakeLogGroup",
         ]
     )
 

@@ -1,8 +1,11 @@
-"""CloudWatch alarm notifications (Vigil's self-watch) as chat payloads.
+"""CloudWatch alarm notifications on the alerts topic (Vigil's self-watch) as chat payloads.
 
 The self-watch alarms in template.yaml publish CloudWatch's own JSON message to the alerts
 topic. It carries no Vigil contract, so the chat function recognises it by its fields and
-renders it like any other notification.
+renders it like any other notification. Only an alarm of Vigil's own stack (CloudFormation
+names it ``<stack>-<logical id>-<suffix>``) is titled "Vigil self-watch"; any other alarm whose
+actions publish to the topic is relayed as a plain "CloudWatch alarm" message, neither routed
+nor silenced: the alarms the user selects come in through EventBridge instead (ADR 47).
 """
 
 import hashlib
@@ -42,13 +45,16 @@ def chat_payload(message: str, *, stack: str) -> ChatPayload:
 def _alarm_payload(alarm: CloudWatchAlarmMessage, *, stack: str) -> ChatPayload:
     firing = alarm.NewStateValue == "ALARM"
     state = {"ALARM": "ALARM", "OK": "OK", "INSUFFICIENT_DATA": "INSUFFICIENT DATA"}
+    own = alarm.AlarmName.startswith(f"{stack}-")
     key = f"{alarm.AlarmArn}|{alarm.StateChangeTime}|{alarm.NewStateValue}"
     return ChatPayload(
         notification_id=hashlib.sha256(key.encode()).hexdigest()[:24],
-        category="self-watch",
+        category="self-watch" if own else "cloudwatch-alarm",
         reason=NotifyReason.FIRING if firing else NotifyReason.RESOLVED,
         severity=Severity.CRITICAL if firing else Severity.INFO,
-        title=f"[{state[alarm.NewStateValue]}] Vigil self-watch: {alarm.AlarmName}",
+        title=f"[{state[alarm.NewStateValue]}] "
+        + ("Vigil self-watch" if own else "CloudWatch alarm")
+        + f": {alarm.AlarmName}",
         text=f"{alarm.AlarmDescription or alarm.AlarmName}\n{alarm.NewStateReason}",
         stack=stack,
         alerts=[],

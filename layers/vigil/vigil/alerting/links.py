@@ -359,7 +359,15 @@ def _tagged_resource(labels: Labels) -> list[Link]:
 
 type LinkMaker = Callable[[Labels, datetime], list[Link]]
 
+
+def _alarm(labels: Labels) -> list[Link]:
+    """A CloudWatch alarm's own page: its graph, history and actions (ADR 47)."""
+    url = f"{_console(labels.region, 'cloudwatch')}#alarmsV2:alarm/{_name(labels.resource)}"
+    return [Link(label="Alarm", url=url)]
+
+
 _BY_KIND: dict[str, LinkMaker] = {
+    "cloudwatch.alarm": lambda labels, _: _alarm(labels),
     "lambda.errors": _errors("Errors"),
     "lambda.async_errors": _errors("Errors"),
     "lambda.new_error_type": _errors("Errors"),

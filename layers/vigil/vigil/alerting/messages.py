@@ -16,6 +16,7 @@ from vigil.alerting.grouping import Group
 from vigil.alerting.links import request_lines_link, resource_links, trace_link
 from vigil.core.clock import iso
 from vigil.core.model import (
+    ALARM_STATE,
     Alert,
     AlertState,
     AlertView,
@@ -155,6 +156,9 @@ def evidence_now(alert: Alert, signal: Signal | None, *, at: datetime) -> Eviden
         summary="",
         samples=signal.samples,
     )
+    if signal.unit == ALARM_STATE:  # a CloudWatch alarm back to OK says why in its own words
+        reason = signal.context.get("reason", "").rstrip(".")
+        return now.model_copy(update={"summary": "Now OK" + (f": {reason}" if reason else "")})
     spec = KIND_SPECS.get(alert.labels.kind)
     if spec is not None:
         events, volume = signal.samples.get(spec.event, 0.0), signal.samples.get(spec.volume, 0.0)

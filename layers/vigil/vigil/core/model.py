@@ -73,7 +73,7 @@ def _empty(value: object) -> bool:
 class Signal(Contract):
     """One observation from a collector, before any rule has judged it."""
 
-    source: Literal["metrics", "cost", "health", "logs"]
+    source: Literal["metrics", "cost", "health", "logs", "alarms"]
     labels: Labels
     value: float
     unit: str
@@ -158,7 +158,7 @@ class SignalBatch(Contract):
 
     version: Literal[1] = CONTRACT_VERSION
     batch_id: Annotated[str, Field(min_length=1, max_length=80)]
-    source: Literal["metrics", "cost", "health", "logs"]
+    source: Literal["metrics", "cost", "health", "logs", "alarms"]
     collected_at: AwareDatetime
     covered_kinds: list[str]
     signals: list[Signal]
@@ -222,12 +222,20 @@ class Evidence(Contract):
         """``2.00% (threshold 0.10%)``: the value against its threshold, in its unit."""
         if self.unit == "Count" and self.threshold == 0:
             return f"{format_amount(self.value, self.unit)} (any one alerts)"
+        if self.unit == ALARM_STATE:
+            return format_amount(self.value, self.unit)
         threshold = format_amount(self.threshold, self.unit)
         return f"{format_amount(self.value, self.unit)} (threshold {threshold})"
 
 
+ALARM_STATE: Final = "alarm state"
+"""The unit of a CloudWatch alarm's signal: 1 in ALARM, 0 in OK (``vigil.alarms``)."""
+
+
 def format_amount(value: float, unit: str) -> str:
     """``2.00%``, ``$1,234.50``, ``1,200`` or ``3 ms``: a value in its unit, as messages show it."""
+    if unit == ALARM_STATE:
+        return "ALARM" if value >= 1 else "OK"
     if unit == "Percent":
         return f"{value:.2f}%"
     if unit == "USD":

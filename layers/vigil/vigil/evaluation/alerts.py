@@ -11,7 +11,7 @@ from vigil.evaluation.flow import Intake, Judged, Stepped
 from vigil.evaluation.ports import Evaluation
 from vigil.rules.base import Breach
 from vigil.rules.document import RulesConfig
-from vigil.rules.kinds import judge
+from vigil.rules.kinds import STATE_KINDS, judge
 
 logger = Logger(child=True)
 
@@ -27,7 +27,8 @@ def judge_batch(
     batch: SignalBatch, rules: RulesConfig, active: Callable[[str], Iterable[str]]
 ) -> Judged:
     """The batch's breaches, and the alerts to step: the breaching ones, then the active ones
-    (``active(kind)``: their fingerprints) of the kinds the batch covers. The Evaluate
+    (``active(kind)``: their fingerprints) of the kinds the batch covers, and the calm signals
+    of the state kinds (``STATE_KINDS``). The Evaluate
     function and ``vigil rules backtest`` (``vigil.evaluation.backtest``) both judge here."""
     breaches: dict[str, Breach] = {}
     calm: dict[str, Signal] = {}
@@ -38,6 +39,8 @@ def judge_batch(
         else:
             calm[signal.labels.fingerprint] = signal
     candidates = dict.fromkeys(breaches)
+    # A calm signal of a state kind (a CloudWatch alarm back to OK) speaks for its own alert.
+    candidates.update(dict.fromkeys(f for f, s in calm.items() if s.labels.kind in STATE_KINDS))
     for kind in batch.covered_kinds:
         candidates.update(dict.fromkeys(active(kind)))
     return Judged(breaches, list(candidates), calm)

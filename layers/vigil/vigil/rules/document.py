@@ -2,7 +2,8 @@
 
 The config is one JSON document (the ``RulesConfig`` stack parameter, ``VIGIL_RULES`` in the
 functions' environment) that overrides the defaults of each family's models (``vigil.rules``'
-``volume``, ``lambda_dials``, ``data_dials``, ``edge_dials``, ``cost``, ``health``);
+``volume``, ``lambda_dials``, ``data_dials``, ``edge_dials``, ``cost``, ``health``,
+``alarms``);
 docs/rules.md documents every field with its reason. It is validated at cold start: an
 invalid document raises ``ConfigError`` naming each offending field, e.g.
 ``lambda_errors.warning_rate``.
@@ -24,6 +25,7 @@ from pydantic import (
 from vigil.core.errors import ConfigError, describe_validation
 from vigil.core.json_lines import line_and_column
 from vigil.core.model import Labels
+from vigil.rules.alarms import CloudWatchAlarmsRule
 from vigil.rules.base import (
     ConfigModel,
 )
@@ -257,6 +259,7 @@ class RulesConfig(ConfigModel):
     kinesis_shard_capacity: CapacityRule = Field(default_factory=CapacityRule)
     kinesis_iterator_age: IteratorAgeRule = Field(default_factory=IteratorAgeRule)
     cost: CostRule = Field(default_factory=CostRule)
+    cloudwatch_alarms: CloudWatchAlarmsRule = Field(default_factory=CloudWatchAlarmsRule)
     repeat_interval_minutes: Annotated[int, Field(ge=1, le=10080)] = 240
     send_resolved: bool = True
     resolved_retention_days: Annotated[int, Field(ge=1, le=400)] = 30

@@ -5,7 +5,16 @@
 from typing import Any
 
 from vigil.core.model import Signal
-from vigil.rules import cost, data_dials, edge_dials, health, lambda_dials, self_watch, volume
+from vigil.rules import (
+    alarms,
+    cost,
+    data_dials,
+    edge_dials,
+    health,
+    lambda_dials,
+    self_watch,
+    volume,
+)
 from vigil.rules.base import Breach, SignalKind
 from vigil.rules.document import RulesConfig
 
@@ -27,6 +36,7 @@ KINDS: dict[str, SignalKind[Any]] = _registry(
     *cost.KINDS,
     *health.KINDS,
     *self_watch.KINDS,
+    *alarms.KINDS,
 )
 """Every kind Vigil judges (docs/rules.md): :func:`judge` and :func:`kind_title` look here."""
 
@@ -34,6 +44,11 @@ COST_KINDS = frozenset(name for name, kind in KINDS.items() if kind.config == "c
 
 EVENT_KINDS = cost.EVENT_KINDS | {lambda_dials.NEW_ERROR_TYPE_KIND}
 """Kinds that report an event rather than a condition: they clear without a resolved notice."""
+
+STATE_KINDS = frozenset({alarms.ALARM_KIND})
+"""Kinds whose signal states its own alert's condition, calm included: a CloudWatch alarm's
+``OK`` resolves its alert without the batch covering the kind (which would resolve every other
+alarm's alert too)."""
 
 
 def judge(signal: Signal, rules: RulesConfig) -> Breach | None:
