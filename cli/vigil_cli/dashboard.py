@@ -10,15 +10,15 @@ stack: a dashboard costs $3.00 a month beyond the free tier's three, and is your
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.exceptions import ClientError
 
 from vigil.adapters.collector_state import CollectorState
 from vigil.core.errors import VigilError
 from vigil.dials.dashboard import dashboard_body, stored_graphs
+from vigil_cli.output import Document
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -37,6 +37,9 @@ class Generated:
     changed: bool
     graphs: int
     bytes: int
+
+    def document(self) -> Document:
+        return Document(self.line(), asdict(self))
 
     def line(self) -> str:
         done = "updated" if self.changed else "unchanged"
@@ -79,17 +82,3 @@ def generate(
     if problems:
         raise DashboardRefused(f"dashboard {dashboard}: {'; '.join(problems)}")
     return Generated(dashboard, changed=True, graphs=len(graphs), bytes=size)
-
-
-def command(session: boto3.session.Session, *, stack: str, table: str, name: str | None) -> str:
-    """``vigil dashboard``'s work with the command's session (its region is the stack's, the
-    dashboard's graphs read that region): the line it prints."""
-    region = session.region_name or "us-east-1"
-    return generate(
-        dynamodb=session.client("dynamodb"),
-        cloudwatch=session.client("cloudwatch"),
-        table=table,
-        stack=stack,
-        region=region,
-        name=name,
-    ).line()

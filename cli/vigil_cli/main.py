@@ -11,6 +11,7 @@
     vigil alerts list [--match MATCHER ...] [--state pending|firing] [--severity S ...]
     vigil alerts show FINGERPRINT_OR_PREFIX
     vigil alerts ack FINGERPRINT_OR_GROUP_ID [--comment TEXT] [--as WHO]
+    vigil dashboard [--name NAME]
     vigil routes test --label LABEL=VALUE ... [--config FILE]
     vigil runbook start --service S --affected-region R --reason TEXT [--severity critical|warning]
         [--live] [--plan NAME] [--failover-on-our-side] [--name EXECUTION_NAME] [--as WHO]
@@ -75,7 +76,7 @@ from vigil.rules.document import RulesConfig
 from vigil.rules.routing import parse_duration
 from vigil.runbook.gate import ApprovalClosedError, NotAuthorizedError
 from vigil.runbook.incident import IncidentAlreadyOpen
-from vigil_cli import acknowledge, alerts, backtest, operations, silences
+from vigil_cli import acknowledge, alerts, backtest, dashboard, operations, silences
 from vigil_cli.approvers import approvers_in_use
 from vigil_cli.filters import parse_filter
 from vigil_cli.output import FORMATS, Document, Listing, render
@@ -340,6 +341,14 @@ def _alert_parsers(commands: SubCommands) -> None:
     ack.add_argument("target", metavar="ID", help="an alert fingerprint or a group id")
     ack.add_argument("--comment", help="why, or what is being done (recorded)")
     ack.add_argument("--as", dest="actor", help="who (default: your AWS identity)")
+
+    board = command(
+        commands,
+        "dashboard",
+        _dashboard,
+        help="create or update a CloudWatch dashboard of the watched resources (ADR 47)",
+    )
+    board.add_argument("--name", help="the dashboard's name (default: STACK-watched)")
 
     routes = group(commands, "routes", help="the routing tree")
     test = command(
@@ -669,6 +678,17 @@ def _alerts_ack(args: argparse.Namespace, stack: Stack, now: datetime) -> Result
         stack=stack.name,
         comment=args.comment,
     )
+
+
+def _dashboard(args: argparse.Namespace, stack: Stack, now: datetime) -> Result:
+    return dashboard.generate(
+        dynamodb=stack.dynamodb(),
+        cloudwatch=stack.client("cloudwatch"),
+        table=stack.table,
+        stack=stack.name,
+        region=stack.session.region_name or ENDPOINT_REGION,
+        name=args.name,
+    ).document()
 
 
 def _routes_test(args: argparse.Namespace, stack: Stack, now: datetime) -> Result:

@@ -2,6 +2,7 @@
 resources is generated from the stored discovery, put when it is new or its body changed, and
 left alone (no ``PutDashboard``) when nothing changed."""
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 
 from tests.integration.conftest import REGION
 from vigil.adapters.collector_state import CollectorState
-from vigil_cli.dashboard import Generated, command, generate
+from vigil_cli.dashboard import Generated, generate
+from vigil_cli.main import main
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -90,11 +92,19 @@ def test_an_unreadable_inventory_leaves_its_family_out(table: str, cloudwatch: C
     assert cloudwatch.puts == ["vigil-watched"]
 
 
-def test_the_command_prints_what_it_did(table: str, aws: None) -> None:
-    session = boto3.session.Session(region_name=REGION)
+def test_the_command_prints_what_it_did(
+    table: str, aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["dashboard", "--name", "mine", "--table", table, "--region", REGION]
 
-    first = command(session, stack="vigil", table=table, name="mine")
-    again = command(session, stack="vigil", table=table, name="mine")
+    assert main(argv) == 0
+    assert main([*argv, "-o", "json"]) == 0
 
+    first, again = capsys.readouterr().out.split("\n", 1)
     assert first.startswith("dashboard mine: updated (1 graph, ")
-    assert again.startswith("dashboard mine: unchanged (1 graph, ")
+    assert json.loads(again) | {"bytes": 0} == {
+        "name": "mine",
+        "changed": False,
+        "graphs": 1,
+        "bytes": 0,
+    }
