@@ -146,6 +146,16 @@ def _group(group: Group, fingerprint: str) -> dict[str, Any]:
         "member_state": member.state if member else None,
         "last_flush": iso(group.last_flush) if group.last_flush else None,
         "last_notification": last.subject if last else None,
+        "acknowledged": (
+            {
+                "by": group.acknowledged.by,
+                "at": iso(group.acknowledged.at),
+                "via": group.acknowledged.via,
+                "comment": group.acknowledged.comment,
+            }
+            if group.acknowledged
+            else None
+        ),
     }
 
 
@@ -166,7 +176,13 @@ def _alert_text(data: dict[str, Any]) -> str:
         "Groups:" if data["groups"] else "Groups:     none open",
         *[
             f"  {g['receiver']:<16} {g['key']}  ({g['member_state'] or '-'};"
-            f" last sent {g['last_flush'] or 'never'})"
+            f" last sent {g['last_flush'] or 'never'}"
+            + (
+                f"; acknowledged by {g['acknowledged']['by']} at {g['acknowledged']['at']}"
+                if g["acknowledged"]
+                else ""
+            )
+            + ")"
             for g in data["groups"]
         ],
     ]

@@ -54,6 +54,18 @@ def test_an_alert_fingerprint_acknowledges_its_stored_group_and_tells_pagerduty(
     assert (stored.acknowledged.by, stored.revision) == ("alice", group.revision + 1)
     told = [e for e in outbox.pending() if e.notification.category == "acknowledgement"]
     assert [json.loads(e.notification.channels) for e in told] == [["pagerduty"]]
+    # alerts show tells who has it in hand
+    show = ["alerts", "show", group.firing[0], "--table", table]
+    assert main([*show, "-o", "json"], clock=lambda: T0 + minutes(2)) == 0
+    (shown,) = json.loads(capsys.readouterr().out)["groups"]
+    assert shown["acknowledged"] == {
+        "by": "alice",
+        "at": "2026-11-02T09:01:00Z",
+        "via": "cli",
+        "comment": "rolling back",
+    }
+    assert main(show, clock=lambda: T0 + minutes(2)) == 0
+    assert "acknowledged by alice at 2026-11-02T09:01:00Z" in capsys.readouterr().out
 
 
 def test_acknowledging_what_is_not_open_is_one_line_and_exit_2(
