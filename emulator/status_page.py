@@ -155,7 +155,7 @@ def sample_pages(*, preview: bool = False) -> dict[str, str]:
     return {d.key: d.body for d in documents(incident, incidents, now=NOW, page=page)}
 
 
-def _chromium(args: Sequence[str], html: str, *, size: tuple[int, int]) -> str:
+def run_chromium(args: Sequence[str], html: str, *, size: tuple[int, int] = (1280, 900)) -> str:
     """Run headless Chromium on ``html`` (a file in a new folder, a new empty profile)."""
     with tempfile.TemporaryDirectory() as profile, tempfile.TemporaryDirectory() as pages:
         page = Path(pages) / "index.html"
@@ -188,7 +188,7 @@ def _chromium(args: Sequence[str], html: str, *, size: tuple[int, int]) -> str:
 
 def screenshot(html: str, target: Path, *, size: tuple[int, int]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    _chromium([f"--screenshot={target.resolve()}"], html, size=size)
+    run_chromium([f"--screenshot={target.resolve()}"], html, size=size)
 
 
 def measure(html: str, *, size: tuple[int, int]) -> tuple[int, int, float]:
@@ -205,7 +205,7 @@ def measure(html: str, *, size: tuple[int, int]) -> tuple[int, int, float]:
         ".contentWindow;document.title=[d.document.documentElement.scrollWidth,d.innerWidth,"
         "d.getComputedStyle(d.document.body).fontSize].join(' ')}</script></body></html>"
     )
-    dom = _chromium(["--dump-dom"], wrapper, size=(max(size[0], 500) + 20, size[1] + 20))
+    dom = run_chromium(["--dump-dom"], wrapper, size=(max(size[0], 500) + 20, size[1] + 20))
     start = dom.index("<title>") + len("<title>")
     scroll, inner, font = dom[start : dom.index("</title>")].split()
     return int(scroll), int(inner), float(font.removesuffix("px"))

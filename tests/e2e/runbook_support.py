@@ -6,12 +6,8 @@ rendered in headless Chromium."""
 import contextlib
 import json
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,6 +17,7 @@ from moto import mock_aws
 from emulator import MOTO_CONFIG, Emulator
 from emulator._aws import REGION, hermetic_aws_environ
 from emulator.scenario import parse_scenario
+from emulator.status_page import CHROMIUM, run_chromium
 from vigil.adapters.incident_store import ApprovalStore, IncidentStore
 from vigil.adapters.workflow import TaskCallback
 from vigil.runbook.gate import Approval, decide
@@ -38,7 +35,6 @@ ENDPOINT_DOWN = "https://aaaa1111.route53-recovery-cluster.us-west-2.amazonaws.c
 ENDPOINT_UP = "https://bbbb2222.route53-recovery-cluster.eu-west-1.amazonaws.com/v1"
 ACTIVE_REGION = "/vigil/failover/active-region"
 RECORD = "api.example.com."
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _plans(zone_id: str) -> dict[str, Any]:
@@ -254,28 +250,4 @@ def render(html: str) -> str:
         if os.environ.get("CI"):
             pytest.fail(missing)  # CI installs it (`make test`): a skip there would hide a gap
         pytest.skip(missing)
-    with tempfile.TemporaryDirectory() as profile, tempfile.TemporaryDirectory() as pages:
-        page = Path(pages) / "index.html"
-        page.write_text(html, encoding="utf-8")
-        result = subprocess.run(
-            [
-                str(CHROMIUM),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--dump-dom",
-                page.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-    shutil.rmtree(profile, ignore_errors=True)
-    return result.stdout
+    return run_chromium(["--dump-dom"], html)

@@ -6,11 +6,12 @@ address (docs/runbook.md, "Status page"; ADR 46)."""
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import Annotated, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from vigil.rules.base import ConfigModel
+from vigil.rules.time_intervals import TimeZoneName
 
 MAX_COMPONENTS = 30
 
@@ -56,7 +57,7 @@ class StatusPageConfig(ConfigModel):
 
     title: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     """Replaces the ``StatusPageTitle`` stack parameter when given."""
-    time_zone: str = "UTC"
+    time_zone: TimeZoneName = "UTC"
     """The IANA time zone the pages show times in (``Europe/Berlin``)."""
     url: (
         Annotated[str, Field(pattern=r"^https://[^\s/?#]+(/[^\s?#]*)?/$", max_length=200)] | None
@@ -66,15 +67,6 @@ class StatusPageConfig(ConfigModel):
     components: Annotated[list[StatusComponent], Field(max_length=MAX_COMPONENTS)] = Field(
         default_factory=list
     )
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone like Europe/Berlin") from exc
-        return value
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:

@@ -24,12 +24,24 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 # Alertmanager's week: Sunday is 0, so a range never crosses from Saturday to Sunday.
 _WEEKDAYS = {name.lower(): (index + 1) % 7 for index, name in enumerate(calendar.day_name)}
 _MONTHS = {name.lower(): index for index, name in enumerate(calendar.month_name) if name}
 _CLOCK = re.compile(r"^(\d{2}):(\d{2})$")
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone like Europe/Berlin") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+"""An IANA time zone name (``Europe/Berlin``) that this Python's zoneinfo knows."""
 
 
 class _Config(BaseModel):
@@ -119,16 +131,7 @@ class TimeIntervalEntry(_Config):
     days_of_month: list[Item] = Field(default_factory=list)
     months: list[Item] = Field(default_factory=list)
     years: list[Item] = Field(default_factory=list)
-    location: str = "UTC"
-
-    @field_validator("location")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone like Europe/Berlin") from exc
-        return value
+    location: TimeZoneName = "UTC"
 
     @model_validator(mode="after")
     def _parses(self) -> "TimeIntervalEntry":
