@@ -20,6 +20,9 @@ STACK_WORKFLOW_METRICS = 6
 # ErrorStreamFunction, 5 each by default): their ConcurrentExecutions Maximum against the
 # reservation (docs/architecture.md, ADR 21).
 STACK_RESERVED_METRICS = 2
+# The stack's own functions (Collect x3, Evaluate, NotifyChat, Runbook, SlackActions,
+# ErrorStream, AlarmIntake): discovery lists them with the scenario's.
+STACK_FUNCTIONS = 9
 # What every cycle reads of the stack itself, whatever the scenario.
 STACK_METRICS = STACK_WORKFLOW_METRICS + STACK_RESERVED_METRICS
 # The Lambda fast path, whatever the number of functions: the Lambda family's 8 account

@@ -14,6 +14,7 @@ import pytest
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
     LAMBDA_FAST_PATH,
+    STACK_FUNCTIONS,
     STACK_METRICS,
     collector_cycles,
     emails,
@@ -106,8 +107,8 @@ def test_a_healthy_cycle_requests_no_table_or_stream_metric(data: Emulator) -> N
         "quotas": 0,
         # SlackActionsFunction and ErrorStreamFunction, the stack's reserved functions.
         "reserved": 2,
-        # Every function: each has a time-out.
-        "duration": 9,
+        # Every function: the scenario's workload and the stack's, each with a time-out.
+        "duration": 1 + STACK_FUNCTIONS,
     }
     # The sweep reads what the cycle has not read already: each provisioned table's and index's
     # consumed capacity (orders is on the drill-down), the stream's and the consumer's iterator

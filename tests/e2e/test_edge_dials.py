@@ -12,7 +12,13 @@ from collections.abc import Iterator
 import pytest
 
 from emulator import Emulator
-from tests.e2e.scenario_runs import LAMBDA_FAST_PATH, collector_cycles, emails, play_scenario
+from tests.e2e.scenario_runs import (
+    LAMBDA_FAST_PATH,
+    STACK_FUNCTIONS,
+    collector_cycles,
+    emails,
+    play_scenario,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.allow_hosts(["127.0.0.1"])]
 
@@ -166,8 +172,8 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
         # SlackActionsFunction and ErrorStreamFunction, the stack's functions with reserved
         # concurrency.
         "reserved": 2,
-        # The stack's 8 functions, each with a time-out.
-        "duration": 8,
+        # The stack's functions, each with a time-out.
+        "duration": STACK_FUNCTIONS,
     }
     # The Lambda fast path, 3 per state machine, 3 for media-uploads, 3 per API (5xx, and 4xx
     # and p99 latency, enabled here), 1 quota; from 09:35 raw-archive has request metrics too

@@ -13,6 +13,7 @@ import pytest
 from emulator import Emulator
 from tests.e2e.scenario_runs import (
     LAMBDA_FAST_PATH,
+    STACK_FUNCTIONS,
     STACK_METRICS,
     STACK_RESERVED_METRICS,
     collector_cycles,
@@ -44,9 +45,9 @@ def test_only_the_reserved_function_is_read_and_reservations_only_at_discovery(
     cycles = collector_cycles(reserved)
 
     # The first cycle discovers (nothing stored yet): one request per function of the region,
-    # the scenario's 3 and the stack's 8.
+    # the scenario's 3 and the stack's.
     assert cycles[0]["discovered"]
-    assert cycles[0]["api_calls"]["GetFunctionConcurrency"] == 11
+    assert cycles[0]["api_calls"]["GetFunctionConcurrency"] == 3 + STACK_FUNCTIONS
     assert all("GetFunctionConcurrency" not in c["api_calls"] for c in cycles[1:])
     # ledger-writer and the stack's SlackActionsFunction; paused-job (0) is not read.
     assert {c["resources"]["reserved"] for c in cycles} == {1 + STACK_RESERVED_METRICS}
