@@ -4,8 +4,8 @@ moto 5.2 creates most of Vigil's resources from a template, but (checked on the 
 ``template.yaml``) it has **no CloudFormation support** for ``AWS::SNS::Subscription``,
 ``AWS::SecretsManager::Secret``, ``AWS::SQS::QueuePolicy``, ``AWS::Scheduler::Schedule`` (and
 ``ScheduleGroup``), ``AWS::CloudWatch::Alarm``, ``AWS::Lambda::EventInvokeConfig``,
-``AWS::S3::BucketPolicy`` and ``AWS::Logs::AccountPolicy`` (nor the CloudWatch Logs account
-policy API: :mod:`emulator.logs` answers it): it
+``AWS::S3::BucketPolicy``, ``AWS::Logs::AccountPolicy`` (nor the CloudWatch Logs account
+policy API: :mod:`emulator.logs` answers it) and the OAM sink and link (member/template.yaml): it
 logs a warning, creates nothing, and every ``Ref`` to them resolves to nothing (so, e.g., the
 chat function's ``VIGIL_SLACK_SECRET_ARN`` silently disappears). It also creates
 ``AWS::StepFunctions::StateMachine`` in the *plain* Step Functions backend, while with
@@ -31,11 +31,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 from unittest import mock
 
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.cloudformation.models import cloudformation_backends
 from moto.cloudformation.parsing import get_model_map
 from moto.s3.models import FakeBucket
 from moto.stepfunctions.models import StateMachine
@@ -536,6 +538,82 @@ class AccountPolicyShim(_Shim):
             )
 
 
+class _OamShim(_Shim):
+    """CloudWatch cross-account observability (moto has neither the types nor the API): the
+    resource is kept in the stack that created it, under an ARN of its account and region."""
+
+    kind: ClassVar[str]
+    cfn_attributes = ("Arn",)
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> _Shim:
+        props = dict(cloudformation_json.get("Properties") or {})
+        arn = f"arn:aws:oam:{region_name}:{account_id}:{cls.kind}/{uuid.uuid4()}"
+        shim = cls(arn, {"Arn": arn})
+        shim._private.update(props, account=account_id, region=region_name)
+        shim.check(props, account_id, region_name)
+        return shim
+
+    def check(self, props: dict[str, Any], account: str, region: str) -> None:
+        return None
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """The resolved properties, with the ``account`` and ``region`` it was created in."""
+        return dict(self._private)
+
+
+class OamSinkShim(_OamShim):
+    """``AWS::Oam::Sink``: its policy is kept for the links that name it."""
+
+    cfn_type = "AWS::Oam::Sink"
+    kind = "sink"
+
+
+class OamLinkShim(_OamShim):
+    """``AWS::Oam::Link``: CreateLink's checks the emulator can make. The sink must exist in
+    the link's region (any account's stack) and its policy must allow the link's resource
+    types (``ForAllValues:StringEquals`` on ``oam:ResourceTypes``); the policy's
+    ``aws:PrincipalOrgID`` is not evaluated (moto's accounts belong to no Organization)."""
+
+    cfn_type = "AWS::Oam::Link"
+    kind = "link"
+
+    def check(self, props: dict[str, Any], account: str, region: str) -> None:
+        sink_arn = str(props.get("SinkIdentifier", ""))
+        sink = _oam_resource(sink_arn)
+        if sink is None or sink.properties["region"] != region:
+            raise DeployError(f"AWS::Oam::Link: no sink {sink_arn} in {region}")
+        policy = sink.properties.get("Policy") or {}
+        if isinstance(policy, str):
+            policy = json.loads(policy)
+        wanted = set(props.get("ResourceTypes") or [])
+        for statement in policy.get("Statement", []):
+            allowed = (statement.get("Condition") or {}).get("ForAllValues:StringEquals", {})
+            types = allowed.get("oam:ResourceTypes")
+            refused = sorted(wanted - set(types or wanted))
+            if refused:
+                raise DeployError(f"AWS::Oam::Link: the sink's policy does not allow {refused}")
+
+
+def _oam_resource(arn: str) -> _OamShim | None:
+    """The OAM sink or link of that ARN, in whichever account's stack created it."""
+    for by_region in cloudformation_backends.values():
+        for backend in by_region.values():
+            for stack in backend.stacks.values():
+                for resource in stack.resource_map._parsed_resources.values():
+                    if isinstance(resource, _OamShim) and resource.physical_resource_id == arn:
+                        return resource
+    return None
+
+
 class StateMachineShim:
     """``AWS::StepFunctions::StateMachine`` in the backend the API uses, with
     ``DefinitionSubstitutions`` applied. Returns moto's own state machine model."""
@@ -630,6 +708,8 @@ SHIMS: dict[str, type[Any]] = {
         BucketShim,
         BucketPolicyShim,
         AccountPolicyShim,
+        OamSinkShim,
+        OamLinkShim,
     )
 }
 """Resource type -> the emulator's CloudFormation handler for it."""

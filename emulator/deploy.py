@@ -69,6 +69,9 @@ _NOTES: dict[str, str] = {
     "AWS::CloudWatch::Alarm": "stored in moto; moto does not evaluate alarms",
     "AWS::CloudWatch::Dashboard": "moto (stored; GetDashboard answers its body)",
     "AWS::Events::Rule": "stored in moto; schedule rules are fired by the emulator Clock",
+    "AWS::Oam::Sink": "kept by the emulator (moto has no OAM); links check its policy's "
+    "resource types",
+    "AWS::Oam::Link": "kept by the emulator (moto has no OAM); its sink must exist",
 }
 
 BEHAVIOUR_NOTES: tuple[str, ...] = (
