@@ -200,8 +200,10 @@ def test_a_refused_member_gives_one_signal_naming_it_and_what_to_fix() -> None:
     assert found is not None
     summary = found.evidence.summary
     assert summary.startswith("Member account sandbox (333333333333) is not connected")
-    assert "role/vigil-member" in summary and "AccessDenied" in summary
-    assert "Deploy the member StackSet" in summary and "Watch an Organization" in summary
+    assert "role/vigil-member" in summary
+    assert "AccessDenied" in summary
+    assert "Deploy the member StackSet" in summary
+    assert "Watch an Organization" in summary
     assert inventory.counts.summary() == {
         "listed": 3,
         "chosen": 3,
@@ -224,7 +226,8 @@ def test_ordinary_cycles_read_the_stored_members_and_keep_speaking() -> None:
 
     # Same signal each cycle (one alert, stepped by the lifecycle), with no AWS call.
     assert [s.labels.resource for s in batch.signals] == [SANDBOX.id]
-    assert roles.assumed == [] and store.writes == 1
+    assert roles.assumed == []
+    assert store.writes == 1
 
 
 def test_the_member_resolves_once_a_discovery_assumes_its_role() -> None:
@@ -238,7 +241,8 @@ def test_the_member_resolves_once_a_discovery_assumes_its_role() -> None:
     )
 
     # Covered without a signal: the active alert of that account resolves.
-    assert batch.signals == [] and MEMBER_KIND in batch.covered_kinds
+    assert batch.signals == []
+    assert MEMBER_KIND in batch.covered_kinds
 
 
 def test_a_throttled_check_keeps_the_last_known_state() -> None:
@@ -278,7 +282,8 @@ def test_organizations_not_answering_keeps_the_stored_members_or_says_nothing() 
     batch = first.signals(_batch())
 
     # No member known yet: the kind is not covered, so no alert resolves on no news.
-    assert MEMBER_KIND not in batch.covered_kinds and first.counts.listing_failed
+    assert MEMBER_KIND not in batch.covered_kinds
+    assert first.counts.listing_failed
     _inventory(
         _config(), FakeOrganization([SANDBOX]), FakeRoles({SANDBOX.id: DENIED}), store
     ).signals(_batch())
@@ -329,7 +334,8 @@ def test_a_members_alerts_carry_its_name_and_route_and_silence_by_it() -> None:
     assert member.tags == {"account_name": "payments-prod"}
     assert mine.tags == {"account_name": "monitoring"}
     found = judge(member, rules)
-    assert found is not None and found.tags == {"account_name": "payments-prod"}
+    assert found is not None
+    assert found.tags == {"account_name": "payments-prod"}
     values = label_values(found.labels, found.severity, found.tags)
     routed = destinations(rules.routing, values, repeat_interval=timedelta(hours=4))
     assert [d.receivers for d in routed] == [("payments",)]
