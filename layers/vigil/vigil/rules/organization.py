@@ -90,6 +90,12 @@ class OrganizationConfig(ConfigModel):
         return not self.exclude.matches(account, path, tags)
 
 
+def account_label(tags: Mapping[str, str]) -> dict[str, str]:
+    """The ``account_name`` label among a signal's tags: an alert keeps it whatever the tag
+    allowlist (``tags.labels``) says, since Vigil put it there (ADR 50)."""
+    return {ACCOUNT_NAME_LABEL: tags[ACCOUNT_NAME_LABEL]} if ACCOUNT_NAME_LABEL in tags else {}
+
+
 def _judge_member(signal: Signal, _rule: None) -> Breach | None:
     if signal.value <= 0:
         return None
