@@ -7,10 +7,11 @@ a listed OU) and its account tags: ``include`` empty means every account of the 
 ``exclude`` wins over ``include``. Off by default.
 """
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Final
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from vigil.core.model import Severity, Signal
 from vigil.rules.base import Breach, ConfigModel, SignalKind, breach
@@ -20,11 +21,36 @@ ACCOUNT_NAME_LABEL: Final = "account_name"
 """The tag label an alert of a known member carries: the account's name in Organizations."""
 WATCH_ORGANIZATION_DOCS: Final = 'README, "Watch an Organization"'
 
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
-OuId = Annotated[str, Field(pattern=r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")]
+
+def _shaped(pattern: str, expected: str) -> Callable[[str], str]:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not {expected}")
+        return value
+
+    return check
+
+
+AccountId = Annotated[str, AfterValidator(_shaped(r"\d{12}", "an account id (12 digits)"))]
+OuId = Annotated[
+    str,
+    AfterValidator(
+        _shaped(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}", "an OU id such as ou-ab12-cd34ef56")
+    ),
+]
 """An organizational unit id, as Organizations writes it: ``ou-ab12-cd34ef56``."""
-# IAM role names: 1 to 64 of letters, digits and + = , . @ _ - (IAM CreateRole, RoleName).
-RoleName = Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,64}$")]
+RoleName = Annotated[
+    str,
+    AfterValidator(
+        _shaped(
+            r"[\w+=,.@-]{1,64}",
+            "an IAM role name (1 to 64 of letters, digits and + = , . @ _ -)",
+        )
+    ),
+]
+"""As IAM ``CreateRole`` allows (``RoleName``); the member template's path is ``/``."""
 
 
 class AccountTag(ConfigModel):
