@@ -20,6 +20,7 @@ from vigil.accounts.members import (
     OrganizationUnavailable,
     UngrantedRole,
     choose,
+    named_batch,
 )
 from vigil.alerting.lifecycle import step
 from vigil.alerting.silences import new_silence
@@ -363,3 +364,14 @@ def test_a_tag_label_the_resource_already_carries_is_kept() -> None:
     )
 
     assert batch.signals[0].tags == {"account_name": "from-a-tag"}
+
+
+def test_evaluate_names_the_members_of_batches_other_collectors_made() -> None:
+    store = FakeStore()
+    _inventory(_config(), FakeOrganization([PAYMENTS]), FakeRoles({}), store).signals(_batch())
+    alarm = _member_signal().model_copy(update={"source": "alarms"})
+    batch = _batch(alarm).model_copy(update={"source": "alarms"})
+
+    assert named_batch(batch, store).signals[0].tags == {"account_name": "payments-prod"}
+    store.records = [{"name": "no id"}]
+    assert named_batch(batch, store) == batch

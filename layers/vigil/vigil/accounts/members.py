@@ -296,3 +296,20 @@ def with_account_name(signal: Signal, names: Mapping[str, str]) -> Signal:
     if name is None or ACCOUNT_NAME_LABEL in signal.tags:
         return signal
     return signal.model_copy(update={"tags": {**signal.tags, ACCOUNT_NAME_LABEL: name}})
+
+
+def named_batch(batch: SignalBatch, store: MemberStorePort) -> SignalBatch:
+    """``batch`` with ``account_name`` on the signals of the members the last discovery stored:
+    for the batches the metrics collector did not make (error stream, alarm intake, cost), read
+    by Evaluate. Members that no longer read leave the batch as it is (the next discovery
+    writes them again)."""
+    try:
+        records = store.members()
+        names = {str(record["id"]): str(record["name"]) for record in records or []}
+    except (KeyError, TypeError, ValueError):
+        logger.warning("stored members unreadable: no account names this evaluation")
+        return batch
+    if not names:
+        return batch
+    signals = [with_account_name(signal, names) for signal in batch.signals]
+    return batch.model_copy(update={"signals": signals})
