@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tests.factories import T0
-from vigil.accounts.members import Connection, OrganizationUnavailable
+from tests.factories import ACCOUNT, T0
+from vigil.accounts.members import Connection, OrganizationUnavailable, UngrantedRole
 from vigil.adapters.organizations import (
     MemberRoles,
     MemberStore,
@@ -18,6 +18,9 @@ from vigil.adapters.organizations import (
     parts,
 )
 from vigil.adapters.stats import CallStats
+from vigil.compose.collect_metrics import Environment, member_roles
+from vigil.compose.settings import CollectorSettings
+from vigil.rules.document import RulesConfig
 
 
 def _account(client: Any, name: str, parent: str, root: str) -> str:
@@ -175,3 +178,25 @@ def test_a_part_stays_under_the_item_limit() -> None:
 
     assert all(len(chunk.encode()) <= 300_000 for chunk in chunks)
     assert sum(chunk.count('"id"') for chunk in chunks) == 20_000
+
+
+def test_a_rules_config_naming_another_role_than_the_grant_assumes_nothing() -> None:
+    settings = CollectorSettings.from_env(
+        {
+            "AWS_REGION": "us-east-1",
+            "VIGIL_STACK_NAME": "vigil",
+            "VIGIL_TABLE_NAME": "vigil-state",
+            "VIGIL_EVALUATE_STATE_MACHINE_ARN": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:e",
+            "VIGIL_BATCH_BUCKET": "vigil-batches",
+            "VIGIL_MEMBER_ROLE_NAME": "vigil-member",
+        }
+    )
+    rules = RulesConfig.from_json('{"organization": {"enabled": true, "role_name": "ops-reader"}}')
+    sts = boto3.client("sts", region_name="us-east-1")
+    granted = Environment(settings=settings, rules=RulesConfig(), clients={"sts": sts})
+    ungranted = Environment(settings=settings, rules=rules, clients={"sts": sts})
+
+    assert isinstance(member_roles(granted, CallStats()), MemberRoles)
+    roles = member_roles(ungranted, CallStats())
+    assert isinstance(roles, UngrantedRole)
+    assert roles.role_name == "ops-reader"
