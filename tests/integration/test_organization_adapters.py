@@ -180,13 +180,16 @@ def test_a_part_stays_under_the_item_limit() -> None:
     assert sum(chunk.count('"id"') for chunk in chunks) == 20_000
 
 
+EVALUATE_ARN = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:vigil-evaluate"
+
+
 def test_a_rules_config_naming_another_role_than_the_grant_assumes_nothing() -> None:
     settings = CollectorSettings.from_env(
         {
             "AWS_REGION": "us-east-1",
             "VIGIL_STACK_NAME": "vigil",
             "VIGIL_TABLE_NAME": "vigil-state",
-            "VIGIL_EVALUATE_STATE_MACHINE_ARN": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:e",
+            "VIGIL_EVALUATE_STATE_MACHINE_ARN": EVALUATE_ARN,
             "VIGIL_BATCH_BUCKET": "vigil-batches",
             "VIGIL_MEMBER_ROLE_NAME": "vigil-member",
         }
