@@ -30,6 +30,7 @@ from emulator import (
     cost_explorer,
     dynamodb_transactions,
     dynamodb_types,
+    member_roles,
     metric_index,
     sfn_time,
     sns_delivery,
@@ -276,6 +277,7 @@ class Emulator:
             stack.enter_context(emulator.arc.installed())
             stack.enter_context(emulator.log_subscriptions.installed())
             stack.enter_context(backoff.installed(emulator.backoff_waits))
+            stack.enter_context(member_roles.installed())
             emulator._deploy(
                 project_root=project_root or PROJECT_ROOT,
                 template_path=template_path,

@@ -50,6 +50,7 @@ def test_every_rule_of_the_config_judges_some_kind() -> None:
         "approvers",
         "overrides",
         "status_page",
+        "organization",
     }
     judged = {kind.config for kind in KINDS.values()}
 

@@ -19,6 +19,7 @@ from vigil.core.model import Alert, AlertState, Labels, NotifyReason, Signal
 from vigil.rules.base import Breach
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import EVENT_KINDS
+from vigil.rules.organization import account_label
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,11 @@ def _clear(
 
 def _tag_labels(current: Alert | None, breach: Breach, rules: RulesConfig) -> dict[str, str]:
     """The alert's labels from its resource's tags: the allowlisted ones its breach's signal
-    carried, or, from a signal that reads no tags, the ones it had."""
+    carried and its member account's name, or, from a signal that reads no tags, the ones it
+    had."""
     if breach.tags is None:
         return dict(current.tags) if current is not None else {}
-    return rules.tags.label_tags(breach.tags)
+    return rules.tags.label_tags(breach.tags) | account_label(breach.tags)
 
 
 def _notified(alert: Alert, now: datetime, reason: NotifyReason) -> Alert:

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
+from vigil.accounts.members import AccountInventory, RolePort, UngrantedRole
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.config_store import LastGoodConfig
@@ -29,6 +30,7 @@ from vigil.adapters.kinesis_streams import KinesisStreams
 from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.log_subscriptions import LogSubscriptions
+from vigil.adapters.organizations import MemberRoles, MemberStore, OrganizationTree
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
@@ -76,6 +78,8 @@ CLIENTS = {
     "tagging": "resourcegroupstaggingapi",
     "batches": "s3",
     "logs": "logs",
+    "organizations": "organizations",
+    "sts": "sts",
 }
 """The boto3 clients a cycle uses, by the name the wiring gives them."""
 
@@ -97,10 +101,35 @@ def environment() -> Environment:
     settings = CollectorSettings.from_env()
     last_good = LastGoodConfig(boto3.client("dynamodb"), settings.table_name, stats=CallStats())
     rules = load_rules(settings.rules_json, last_good=last_good).rules
+    if rules.organization.enabled and rules.organization.role_name != settings.member_role_name:
+        logger.error(
+            "organization.role_name differs from the stack's MemberRoleName parameter: every"
+            " member is reported not connected until both name the same role",
+            extra={
+                "role_name": rules.organization.role_name,
+                "member_role_name": settings.member_role_name,
+            },
+        )
     return Environment(
         settings=settings,
         rules=rules,
         clients={name: boto3.client(service) for name, service in CLIENTS.items()},  # type: ignore[call-overload]
+    )
+
+
+def member_roles(env: Environment, stats: CallStats) -> RolePort:
+    """The member role as the stack may assume it, or every member refused when the rules
+    config names another one (the grant is scoped to ``MemberRoleName``)."""
+    wanted, granted = env.rules.organization.role_name, env.settings.member_role_name
+    if wanted != granted:
+        return UngrantedRole(role_name=wanted, granted=granted)
+    partition = env.settings.evaluate_state_machine_arn.split(":")[1]
+    return MemberRoles(
+        env.clients["sts"],
+        role_name=wanted,
+        stack=env.settings.stack_name,
+        partition=partition,
+        stats=stats,
     )
 
 
@@ -191,6 +220,19 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         discovery=discovery_due(window, rules),
         now=now,
     ).labelled(cycle.batch)
+    # Organization mode (ADR 50): the members' names on their alerts, and the members whose
+    # role cannot be assumed.
+    members = AccountInventory(
+        rules.organization,
+        OrganizationTree(clients["organizations"], stats),
+        member_roles(env, stats),
+        MemberStore(clients["dynamodb"], settings.table_name, stats),
+        account=account,
+        region=settings.region,
+        discovery=discovery,
+        now=now,
+    )
+    batch = members.signals(batch)
     subscribed = None
     if discovery and settings.error_stream_mode == "log-groups" and settings.error_stream_arn:
         # Never Vigil's own functions (CloudFormation names them <stack>-<LogicalId>-<suffix>):
@@ -234,6 +276,7 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         "destination_targets": dead_letters.destination_targets,
         "signal_kinds": sorted({signal.labels.kind for signal in batch.signals}),
         "discovered": cycle.discovered,
+        "members": members.counts.summary(),
         "log_groups_subscribed": None if subscribed is None else len(subscribed.subscribed),
         "api_calls": stats.by_api,
         "execution_arn": execution_arn,

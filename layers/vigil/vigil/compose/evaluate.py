@@ -9,10 +9,12 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
+from vigil.accounts.members import named_batch
 from vigil.adapters.alert_store import AlertStore
 from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.error_store import ErrorStore
 from vigil.adapters.health_store import HealthEventStore, OutageStore
+from vigil.adapters.organizations import MemberStore
 from vigil.adapters.outbox import OutboxStore, SnsPublisher
 from vigil.adapters.routing_store import GroupStore, SilenceStore
 from vigil.adapters.stats import CallStats
@@ -36,6 +38,7 @@ class Environment:
     batches: S3Batches
     publisher: SnsPublisher
     errors: ErrorStore
+    members: MemberStore
 
 
 def environment() -> Environment:
@@ -65,6 +68,7 @@ def environment() -> Environment:
         batches=S3Batches(boto3.client("s3"), settings.batch_bucket),
         publisher=SnsPublisher(boto3.client("sns"), settings.topic_arn),
         errors=ErrorStore(dynamodb, settings.table_name),
+        members=MemberStore(dynamodb, settings.table_name),
     )
 
 
@@ -73,6 +77,9 @@ def run(event: dict[str, Any], *, env: Environment, account: str, region: str) -
     batch = with_config_signal(
         batch_of(event, env.batches), env.loaded, account=account, region=region
     )
+    if env.loaded.rules.organization.enabled and batch.source != "metrics":
+        # Organization mode: members' names as labels (the metrics collector adds its own).
+        batch = named_batch(batch, env.members)
     result = evaluate(
         batch,
         rules=env.loaded.rules,

@@ -55,6 +55,8 @@ class CollectorSettings(CommonSettings):
         alias="VIGIL_ERROR_STREAM_ARN", default="", pattern=r"^(arn:aws[a-z-]*:lambda:.+)?$"
     )
     """The error stream function, which the discovery subscribes log groups to (log-groups)."""
+    member_role_name: str = Field(alias="VIGIL_MEMBER_ROLE_NAME", default="vigil-member")
+    """The member role the stack may assume (its ``MemberRoleName`` parameter, ADR 50)."""
 
 
 class ChatSettings(CommonSettings):

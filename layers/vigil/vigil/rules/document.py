@@ -3,7 +3,7 @@
 The config is one JSON document (the ``RulesConfig`` stack parameter, ``VIGIL_RULES`` in the
 functions' environment) that overrides the defaults of each family's models (``vigil.rules``'
 ``volume``, ``lambda_dials``, ``data_dials``, ``edge_dials``, ``cost``, ``health``,
-``alarms``);
+``alarms``, ``organization``);
 docs/rules.md documents every field with its reason. It is validated at cold start: an
 invalid document raises ``ConfigError`` naming each offending field, e.g.
 ``lambda_errors.warning_rate``.
@@ -43,6 +43,7 @@ from vigil.rules.lambda_dials import (
     TimeoutRule,
 )
 from vigil.rules.matchers import LabelKey
+from vigil.rules.organization import OrganizationConfig
 from vigil.rules.overrides import (
     Override,
     Resolver,
@@ -268,6 +269,7 @@ class RulesConfig(ConfigModel):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
+    organization: OrganizationConfig = Field(default_factory=OrganizationConfig)
     overrides: list[Override] = Field(default_factory=list)
     _resolver: ResolverSlot = PrivateAttr(default_factory=ResolverSlot)
 

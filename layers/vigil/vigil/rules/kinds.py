@@ -12,6 +12,7 @@ from vigil.rules import (
     edge_dials,
     health,
     lambda_dials,
+    organization,
     self_watch,
     volume,
 )
@@ -37,6 +38,7 @@ KINDS: dict[str, SignalKind[Any]] = _registry(
     *health.KINDS,
     *self_watch.KINDS,
     *alarms.KINDS,
+    *organization.KINDS,
 )
 """Every kind Vigil judges (docs/rules.md): :func:`judge` and :func:`kind_title` look here."""
 

@@ -27,7 +27,16 @@ TAG_PREFIX = "vigil:"
 IGNORE_TAG = f"{TAG_PREFIX}ignore"
 
 NOT_RULE_SECTIONS = frozenset(
-    {"collection", "tags", "routing", "approvers", "outage", "overrides", "status_page"}
+    {
+        "collection",
+        "tags",
+        "routing",
+        "approvers",
+        "outage",
+        "overrides",
+        "status_page",
+        "organization",
+    }
 )
 """The config's sections that no signal kind judges with: nothing to override per resource."""
 
