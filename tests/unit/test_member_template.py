@@ -27,6 +27,7 @@ from samtranslator.yaml_helper import yaml_parse
 import vigil.compose.collect_metrics as composition
 from tests.e2e.conftest import _IAM_ACTION, _IAM_PREFIX
 from vigil.compose.collect_metrics import CLIENTS
+from vigil.rules.organization import OrganizationConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBER: dict[str, Any] = yaml_parse((ROOT / "member" / "template.yaml").read_text())
@@ -66,6 +67,12 @@ MONITORING_ACCOUNT = {
     # Log-groups mode subscribes the monitoring account's own functions (ADR 42): a write,
     # which the member role never grants.
     "LogSubscriptions",
+    # Organization mode (ADR 50): the Organization's tree is read in the monitoring (or
+    # delegated administrator) account, the members are stored in its state table, and the
+    # member role itself is what sts:AssumeRole is asked for.
+    "OrganizationTree",
+    "MemberStore",
+    "MemberRoles",
     # No client.
     "CallStats",
     "LimitsCache",
@@ -283,6 +290,16 @@ def test_the_role_is_named_by_a_parameter_at_the_root_path_in_one_region() -> No
     assert MEMBER["Conditions"]["CreatesRole"] == {
         "Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "RoleRegion"}]
     }
+
+
+def test_the_member_role_name_is_the_same_default_in_both_stacks_and_the_rules_config() -> None:
+    # The collector assumes organization.role_name, granted by MemberRoleName; the member
+    # template creates RoleName: out of step, every member would be reported not connected.
+    assert (
+        MEMBER["Parameters"]["RoleName"]["Default"]
+        == MAIN["Parameters"]["MemberRoleName"]["Default"]
+        == OrganizationConfig().role_name
+    )
 
 
 def test_only_the_monitoring_stacks_functions_in_the_organization_may_assume_the_role() -> None:
