@@ -62,9 +62,10 @@ format: venv ## apply ruff fixes and formatting
 typecheck: venv ## mypy (strict) on the layer, the CLI, the functions and the emulator
 	$(BIN)/mypy
 
-cfn-lint: venv ## cfn-lint (informational rules too), sam validate --lint, the workflows' ASL rules
-	$(BIN)/cfn-lint --include-checks I -- template.yaml
+cfn-lint: venv ## cfn-lint (informational rules too), sam validate --lint (both templates), the workflows' ASL rules
+	$(BIN)/cfn-lint --include-checks I -- template.yaml sentinel/template.yaml
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION) --template $(CURDIR)/sentinel/template.yaml
 	$(PY) scripts/lint_statemachines.py
 
 # checkov lives in its own virtualenv: its pins (packaging, networkx, ...) would move the dev
@@ -75,8 +76,8 @@ $(SCAN_VENV)/.installed: requirements-scan.txt | venv
 	$(SCAN_VENV)/bin/python -m pip install --quiet --requirement requirements-scan.txt
 	@touch $@
 
-scan: venv $(SCAN_VENV)/.installed ## checkov over template.yaml, statelint over every workflow
-	$(SCAN_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+scan: venv $(SCAN_VENV)/.installed ## checkov over template.yaml and sentinel/template.yaml, statelint over every workflow
+	$(SCAN_VENV)/bin/checkov --file template.yaml --file sentinel/template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(BIN)/statelint statemachines/*.asl.json
 	@echo "statelint: $$(ls statemachines/*.asl.json | wc -l) workflows, no findings"
 
