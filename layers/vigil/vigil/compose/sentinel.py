@@ -9,6 +9,7 @@ Lambda retries it (then the dead-letter queue); the other channel is not sent tw
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from vigil.adapters.health_api import HealthApi, HealthApiUnavailable, HealthSubscriptionRequired
+from vigil.adapters.health_api import (
+    HealthApi,
+    HealthSubscriptionRequired,
+    dns_active_region,
+)
 from vigil.adapters.sentinel import PrimaryHeartbeat, SentinelStateStore, classify
 from vigil.adapters.slack import SlackWebhook
 from vigil.adapters.stats import CallStats
@@ -39,6 +44,10 @@ PRIMARY_CONFIG = Config(
 )
 
 
+def _post_slack(url: str, payload: dict[str, Any]) -> None:
+    SlackWebhook(url).post(payload)
+
+
 @dataclass(frozen=True)
 class Environment:
     settings: SentinelSettings
@@ -46,7 +55,9 @@ class Environment:
     dynamodb: Any
     sns: Any
     secrets: Any
-    health_client_for: Any
+    health_client_for: Callable[[str], Any]
+    health_active_region: Callable[[], str | None] = dns_active_region
+    post_slack: Callable[[str, dict[str, Any]], None] = _post_slack
 
 
 def environment() -> Environment:
@@ -95,12 +106,12 @@ def observe(env: Environment, *, now: datetime, account: str, stats: CallStats) 
         )
 
     try:
-        fields["health_events"] = HealthApi(env.health_client_for, stats=stats).events(
-            since=now - HEALTH_LOOKBACK, account=account, keep=open_issue
-        )
+        fields["health_events"] = HealthApi(
+            env.health_client_for, active_region=env.health_active_region, stats=stats
+        ).events(since=now - HEALTH_LOOKBACK, account=account, keep=open_issue)
     except HealthSubscriptionRequired:
         logger.info("AWS Health API needs a Business or Enterprise support plan: not read")
-    except HealthApiUnavailable as exc:
+    except Exception as exc:  # unavailable, denied, ...: classified like the heartbeat's read
         fields["health_failure"] = classify(exc)
         logger.warning("AWS Health read failed", extra={"error": str(exc)})
     return Observation.model_validate(fields)
@@ -129,7 +140,7 @@ def deliver(env: Environment, announcement: Announcement, pending: list[str]) ->
                 if not url:
                     logger.warning("sentinel secret has no webhook_url: Slack not told")
                     continue
-                SlackWebhook(url).post(slack_payload(announcement, sentinel))
+                env.post_slack(url, slack_payload(announcement, sentinel))
         except Exception as exc:  # one channel down must not keep the other from speaking
             logger.error(
                 "sentinel announcement not delivered",
