@@ -373,3 +373,19 @@ def test_sns_down_keeps_slack_and_the_next_check_does_not_judge_twice() -> None:
     world.check(T0 + 10 * MIN)
     assert len(world.sns.published) == 1
     assert len(world.slack) == 1
+
+
+def test_a_later_check_does_not_resend_what_lambda_gave_up_on() -> None:
+    world = World()
+    world.cloudwatch.fail = client_error("Throttling", 400)
+    world.check(T0)
+    world.slack_fail = ChatDeliveryError("Slack webhook answered 503")
+    for _ in range(3):  # the check and Lambda's two retries, then the dead-letter queue
+        with pytest.raises(ChatDeliveryError):
+            world.check(T0 + 5 * MIN)
+    world.slack_fail = None
+    later = world.check(T0 + 10 * MIN)
+    assert later["announced"] is None
+    assert "pending" not in later
+    assert world.slack == []
+    assert len(world.sns.published) == 1

@@ -165,6 +165,11 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
     new: State = decision.state
     if decision.announcement is not None:
         new = new.model_copy(update={"outbox": decision.announcement, "pending": ["sns", "slack"]})
+    elif not decision.replay and new.pending:
+        # Lambda's retries of its own check are over (the event is in the dead-letter queue):
+        # a later check does not send an old announcement again.
+        logger.warning("sentinel announcement dropped", extra={"pending": new.pending})
+        new = new.model_copy(update={"outbox": None, "pending": []})
     if not decision.replay:
         try:
             revision = store.put(new, revision)
