@@ -65,6 +65,8 @@ UNREACHED_IN_SCENARIOS = {
     # tests; its e2e scenario has no Health event).
     ("SentinelFunction", "health:DescribeEventDetails"),
     ("SentinelFunction", "health:DescribeAffectedEntities"),
+    # The standby region's outage runbook (the sentinel's unit tests; the e2e deploys none).
+    ("SentinelFunction", "states:StartExecution"),
 }
 # Granted to every function by the AWSLambdaBasicExecutionRole that SAM attaches: Lambda's own
 # log delivery, which the emulator's runtime plays while the function runs.

@@ -28,6 +28,7 @@ from vigil.compose import sentinel as compose
 from vigil.compose.settings import SentinelSettings
 from vigil.core.errors import ChatDeliveryError
 from vigil.core.model import HealthEvent
+from vigil.runbook.incident import RunbookInput
 from vigil.sentinel.messages import plain_text, slack_payload, subject
 from vigil.sentinel.watch import (
     Failure,
@@ -279,8 +280,22 @@ class FakeHealth:
         return {"events": []}
 
 
-class World:
+class FakeStepFunctions:
     def __init__(self) -> None:
+        self.started: dict[str, dict[str, Any]] = {}
+
+    def start_execution(self, *, stateMachineArn: str, name: str, input: str) -> dict[str, str]:  # noqa: N803 - Step Functions' names
+        if name in self.started:
+            raise client_error("ExecutionAlreadyExists", 400, "StartExecution")
+        self.started[name] = {"arn": stateMachineArn, "input": input}
+        return {"executionArn": f"{stateMachineArn}:{name}"}
+
+
+RUNBOOK_ARN = f"arn:aws:states:us-west-2:{ACCOUNT}:stateMachine:OutageRunbookStateMachine-x"
+
+
+class World:
+    def __init__(self, runbook: dict[str, str] | None = None) -> None:
         self.cloudwatch = FakeCloudWatch()
         self.table = FakeTable()
         self.sns = FakeSns()
@@ -297,8 +312,10 @@ class World:
                 "VIGIL_SENTINEL_COLLECTOR_FUNCTION": "vigil-CollectMetricsFunction-abc",
                 "VIGIL_SENTINEL_TOPIC_ARN": "arn:aws:sns:us-west-2:123456789012:sentinel",
                 "VIGIL_SENTINEL_SECRET_ARN": f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:s",
+                **(runbook or {}),
             }
         )
+        self.sfn = FakeStepFunctions()
         self.env = compose.Environment(
             settings=settings,
             cloudwatch=self.cloudwatch,
@@ -308,6 +325,7 @@ class World:
             health_client_for=lambda region: self.health,
             health_active_region=lambda: None,
             post_slack=self.post_slack,
+            sfn=self.sfn,
         )
 
     def post_slack(self, url: str, payload: dict[str, Any]) -> None:
@@ -389,3 +407,48 @@ def test_a_later_check_does_not_resend_what_lambda_gave_up_on() -> None:
     assert "pending" not in later
     assert world.slack == []
     assert len(world.sns.published) == 1
+
+
+def test_down_starts_the_standby_runbook_once_as_a_dry_run_and_says_so() -> None:
+    world = World({"VIGIL_SENTINEL_RUNBOOK_ARN": RUNBOOK_ARN})
+    world.cloudwatch.last_good = T0 - MIN
+    world.check(T0)
+    world.cloudwatch.fail = client_error("ServiceUnavailable", 503)
+    world.check(T0 + 5 * MIN)  # the first missed check
+    world.sns.fail = client_error("InternalError", 500, "Publish")
+    for _ in range(2):  # the check, then Lambda's retry: the runbook is not started twice
+        with pytest.raises(ChatDeliveryError, match="pending on sns"):
+            world.check(T0 + 10 * MIN)
+    world.sns.fail = None
+    world.check(T0 + 10 * MIN)
+    for i in range(3, 30):
+        world.check(T0 + i * 5 * MIN)  # still down, the hourly repeats: no new start
+    world.cloudwatch.fail = None
+    world.cloudwatch.last_good = T0 + 200 * MIN
+    world.check(T0 + 201 * MIN)  # recovered: no start
+    assert list(world.sfn.started) == ["sentinel-us-east-1-20260302T1159Z"]
+    started = RunbookInput.model_validate_json(
+        world.sfn.started["sentinel-us-east-1-20260302T1159Z"]["input"]
+    )
+    assert (started.service, started.region, started.dry_run) == ("lambda", "us-east-1", True)
+    assert (started.source, started.requested_by) == ("vigil", "vigil-sentinel")
+    assert (
+        "Outage runbook started in us-west-2: sentinel-us-east-1-20260302T1159Z (dry run"
+        in (world.sns.published[0]["Message"])
+    )
+
+
+def test_the_runbook_scope_is_the_service_aws_health_names() -> None:
+    world = World(
+        {"VIGIL_SENTINEL_RUNBOOK_ARN": RUNBOOK_ARN, "VIGIL_SENTINEL_RUNBOOK_DRY_RUN": "false"}
+    )
+    announcement = decide(
+        State(),
+        Observation(now=T0, last_heartbeat=T0 - 20 * MIN, health_events=[health_issue()]),
+        POLICY,
+    ).announcement
+    assert announcement is not None
+    compose.start_runbook(world.env, announcement)
+    (document,) = [RunbookInput.model_validate_json(s["input"]) for s in world.sfn.started.values()]
+    assert (document.service, document.dry_run) == ("lambda", False)
+    assert announcement.services == ["LAMBDA"]

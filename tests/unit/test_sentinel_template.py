@@ -42,6 +42,10 @@ def test_only_unscoped_actions_have_a_wildcard_resource() -> None:
         )
         if statement["Resource"] == "*":
             assert set(actions) <= WITHOUT_RESOURCE_TYPES, statement["Sid"]
+        elif "Fn::If" in statement["Resource"]:  # the standby runbook named by a parameter
+            condition, named, _nothing = statement["Resource"]["Fn::If"]
+            assert (condition, named) == ("HasStandbyRunbook", {"Ref": "StandbyRunbookArn"})
+            assert actions == ["states:StartExecution"]
         else:  # one of the stack's own resources
             (reference,) = statement["Resource"].values()
             own = reference[0] if isinstance(reference, list) else reference
@@ -60,6 +64,7 @@ def test_only_unscoped_actions_have_a_wildcard_resource() -> None:
         "sns:Publish",
         "kms:GenerateDataKey*",
         "kms:Decrypt",
+        "states:StartExecution",
     }
 
 

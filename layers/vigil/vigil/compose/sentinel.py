@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from vigil.adapters.health_api import (
     HealthApi,
@@ -30,6 +31,7 @@ from vigil.core.errors import ChatDeliveryError, ConflictError
 from vigil.core.model import HealthEvent
 from vigil.core.observability import logger
 from vigil.sentinel.messages import plain_text, slack_payload, subject
+from vigil.sentinel.standby import runbook_start
 from vigil.sentinel.watch import Announcement, Observation, Policy, State, decide
 
 HEARTBEAT_LOOKBACK = timedelta(hours=3)
@@ -56,6 +58,8 @@ class Environment:
     sns: Any
     secrets: Any
     health_client_for: Callable[[str], Any]
+    sfn: Any = None
+    """Step Functions in the standby runbook's region (``None``: no runbook configured)."""
     health_active_region: Callable[[], str | None] = dns_active_region
     post_slack: Callable[[str, dict[str, Any]], None] = _post_slack
 
@@ -72,6 +76,11 @@ def environment() -> Environment:
         secrets=boto3.client("secretsmanager"),
         health_client_for=lambda region: boto3.client(
             "health", region_name=region, config=PRIMARY_CONFIG
+        ),
+        sfn=(
+            boto3.client("stepfunctions", region_name=settings.runbook_arn.split(":")[3])
+            if settings.runbook_arn
+            else None
         ),
     )
 
@@ -129,7 +138,9 @@ def deliver(env: Environment, announcement: Announcement, pending: list[str]) ->
     sentinel = env.settings.stack_name
     for channel in pending:
         try:
-            if channel == "sns":
+            if channel == "runbook":
+                start_runbook(env, announcement)
+            elif channel == "sns":
                 env.sns.publish(
                     TopicArn=env.settings.topic_arn,
                     Subject=subject(announcement),
@@ -150,6 +161,34 @@ def deliver(env: Environment, announcement: Announcement, pending: list[str]) ->
     return left
 
 
+def start_runbook(env: Environment, announcement: Announcement) -> None:
+    """Start the standby region's outage runbook for the episode; a start that already
+    happened (Lambda's retry, a replayed check) is done."""
+    settings = env.settings
+    start = runbook_start(
+        announcement, service=settings.runbook_service, dry_run=settings.runbook_dry_run
+    )
+    try:
+        env.sfn.start_execution(
+            stateMachineArn=settings.runbook_arn, name=start.name, input=start.input
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+    logger.info("standby outage runbook started", extra={"execution": start.name})
+
+
+def _with_runbook(settings: SentinelSettings, announcement: Announcement) -> Announcement:
+    """The announcement saying which runbook it starts (only ``down`` starts one)."""
+    start = runbook_start(
+        announcement, service=settings.runbook_service, dry_run=settings.runbook_dry_run
+    )
+    region = settings.runbook_arn.split(":")[3]
+    mode = "dry run" if settings.runbook_dry_run else "not a dry run"
+    line = f"Outage runbook started in {region}: {start.name} ({mode}; docs/runbook.md)."
+    return announcement.model_copy(update={"reasons": [*announcement.reasons, line]})
+
+
 def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
     """One check at ``now``; a summary of what it decided and sent (also logged)."""
     settings = env.settings
@@ -164,7 +203,10 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
     decision = decide(state, observe(env, now=now, account=account, stats=stats), policy(settings))
     new: State = decision.state
     if decision.announcement is not None:
-        new = new.model_copy(update={"outbox": decision.announcement, "pending": ["sns", "slack"]})
+        announcement, channels = decision.announcement, ["sns", "slack"]
+        if settings.runbook_arn and announcement.kind == "down":
+            announcement, channels = _with_runbook(settings, announcement), ["runbook", *channels]
+        new = new.model_copy(update={"outbox": announcement, "pending": channels})
     elif not decision.replay and new.pending:
         # Lambda's retries of its own check are over (the event is in the dead-letter queue):
         # a later check does not send an old announcement again.

@@ -132,3 +132,16 @@ class SentinelSettings(_Settings):
     stale_minutes: int = Field(alias="VIGIL_SENTINEL_STALE_MINUTES", ge=1, default=15)
     down_after: int = Field(alias="VIGIL_SENTINEL_DOWN_AFTER", ge=1, default=2)
     repeat_minutes: int = Field(alias="VIGIL_SENTINEL_REPEAT_MINUTES", ge=1, default=60)
+    runbook_arn: str = Field(
+        alias="VIGIL_SENTINEL_RUNBOOK_ARN",
+        default="",
+        pattern=r"^(arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:.+)?$",
+    )
+    """The outage runbook of a Vigil stack in the standby region, started when the primary
+    goes down (empty: announce only)."""
+    runbook_dry_run: bool = Field(alias="VIGIL_SENTINEL_RUNBOOK_DRY_RUN", default=True)
+    runbook_service: str = Field(
+        alias="VIGIL_SENTINEL_RUNBOOK_SERVICE",
+        default="lambda",
+        pattern=r"^[a-z0-9][a-z0-9-]{1,40}$",
+    )

@@ -79,6 +79,8 @@ class Announcement(Contract):
     last_heartbeat: AwareDatetime | None
     down_since: AwareDatetime | None
     reasons: list[str]
+    services: list[str] = Field(default_factory=list)
+    """The services of the open AWS Health issues for the primary region, as Health names them."""
 
 
 class State(Contract):
@@ -170,6 +172,7 @@ def decide(state: State, observation: Observation, policy: Policy) -> Decision:
             last_heartbeat=heartbeat,
             down_since=since,
             reasons=reasons(observation, heartbeat, policy),
+            services=sorted({event.service for event in observation.health_events}),
         )
 
     base = state.model_copy(update={"last_check": now, "last_heartbeat": heartbeat})
