@@ -62,10 +62,11 @@ format: venv ## apply ruff fixes and formatting
 typecheck: venv ## mypy (strict) on the layer, the CLI, the functions and the emulator
 	$(BIN)/mypy
 
-cfn-lint: venv ## cfn-lint (informational rules too), sam validate --lint, the workflows' ASL rules
-	$(BIN)/cfn-lint --include-checks I -- template.yaml member/template.yaml
+cfn-lint: venv ## cfn-lint (informational rules too), sam validate --lint (every template), the workflows' ASL rules
+	$(BIN)/cfn-lint --include-checks I -- template.yaml member/template.yaml sentinel/template.yaml
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION)
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION) -t member/template.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION) --template $(CURDIR)/member/template.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION) --template $(CURDIR)/sentinel/template.yaml
 	$(PY) scripts/lint_statemachines.py
 
 # checkov lives in its own virtualenv: its pins (packaging, networkx, ...) would move the dev
@@ -76,8 +77,8 @@ $(SCAN_VENV)/.installed: requirements-scan.txt | venv
 	$(SCAN_VENV)/bin/python -m pip install --quiet --requirement requirements-scan.txt
 	@touch $@
 
-scan: venv $(SCAN_VENV)/.installed ## checkov over the templates, statelint over every workflow
-	$(SCAN_VENV)/bin/checkov --file template.yaml --file member/template.yaml --framework cloudformation --compact --quiet --skip-download
+scan: venv $(SCAN_VENV)/.installed ## checkov over every template, statelint over every workflow
+	$(SCAN_VENV)/bin/checkov --file template.yaml --file member/template.yaml --file sentinel/template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(BIN)/statelint statemachines/*.asl.json
 	@echo "statelint: $$(ls statemachines/*.asl.json | wc -l) workflows, no findings"
 

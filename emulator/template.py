@@ -207,7 +207,9 @@ def package(
     s3 = client("s3", region)
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if bucket not in existing:
-        s3.create_bucket(Bucket=bucket)
+        # Outside us-east-1, S3 wants the region named (a second-region stack: the sentinel).
+        where = {} if region == "us-east-1" else {"LocationConstraint": region}
+        s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": where} if where else {}))
     packaged = PackagedTemplate(sam=sam, bucket=bucket)
 
     for logical_id, resource in resources.items():

@@ -40,6 +40,7 @@ NOT_CALLED_BY_THE_HANDLER = {
             "NotifyChatFunction",
             "RunbookFunction",
             "SlackActionsFunction",
+            "SentinelFunction",
         )
         for action in ("kms:GenerateDataKey*", "kms:Decrypt")
     ),
@@ -60,6 +61,12 @@ UNREACHED_IN_SCENARIOS = {
     # The alarm intake stores the last good rules config only when it is the first function to
     # start after a config change; in every scenario a collection cycle starts first.
     ("AlarmIntakeFunction", "dynamodb:PutItem"),
+    # The details of an open AWS Health issue for the primary region (the sentinel's unit
+    # tests; its e2e scenario has no Health event).
+    ("SentinelFunction", "health:DescribeEventDetails"),
+    ("SentinelFunction", "health:DescribeAffectedEntities"),
+    # The standby region's outage runbook (the sentinel's unit tests; the e2e deploys none).
+    ("SentinelFunction", "states:StartExecution"),
 }
 # Granted to every function by the AWSLambdaBasicExecutionRole that SAM attaches: Lambda's own
 # log delivery, which the emulator's runtime plays while the function runs.
@@ -96,8 +103,12 @@ def _statement_actions(statements: list[Any]) -> set[str]:
 
 
 def granted_actions() -> dict[str, set[str]]:
-    template = load_template(PROJECT_ROOT / "template.yaml")
-    resources = template["Resources"]
+    # The sentinel's stack (ADR 48) is checked with the primary's: its function's logical id
+    # is its own.
+    resources = {
+        **load_template(PROJECT_ROOT / "template.yaml")["Resources"],
+        **load_template(PROJECT_ROOT / "sentinel" / "template.yaml")["Resources"],
+    }
     policy_templates = _policy_templates()
     grants: dict[str, set[str]] = {}
     for logical_id, resource in resources.items():

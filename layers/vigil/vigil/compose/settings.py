@@ -114,3 +114,36 @@ class RunbookSettings(CommonSettings):
             hosted_zone_ids=zones,
             parameter_prefix=self.parameter_prefix,
         )
+
+
+class SentinelSettings(_Settings):
+    """The sentinel's environment (``sentinel/template.yaml``, ADR 48); it reads no rules
+    config: it watches a stack, not workloads."""
+
+    region: str = Field(alias="AWS_REGION", min_length=1)
+    stack_name: str = Field(alias="VIGIL_STACK_NAME", min_length=1)
+    table_name: str = Field(alias="VIGIL_TABLE_NAME", min_length=1)
+    primary_region: str = Field(
+        alias="VIGIL_SENTINEL_PRIMARY_REGION", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$"
+    )
+    primary_stack: str = Field(alias="VIGIL_SENTINEL_PRIMARY_STACK", min_length=1)
+    collector_function: str = Field(alias="VIGIL_SENTINEL_COLLECTOR_FUNCTION", min_length=1)
+    """The primary's metrics collector, whose invocations are the heartbeat."""
+    topic_arn: str = Field(alias="VIGIL_SENTINEL_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    secret_arn: str = Field(alias="VIGIL_SENTINEL_SECRET_ARN", min_length=1)
+    stale_minutes: int = Field(alias="VIGIL_SENTINEL_STALE_MINUTES", ge=1, default=15)
+    down_after: int = Field(alias="VIGIL_SENTINEL_DOWN_AFTER", ge=1, default=2)
+    repeat_minutes: int = Field(alias="VIGIL_SENTINEL_REPEAT_MINUTES", ge=1, default=60)
+    runbook_arn: str = Field(
+        alias="VIGIL_SENTINEL_RUNBOOK_ARN",
+        default="",
+        pattern=r"^(arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:.+)?$",
+    )
+    """The outage runbook of a Vigil stack in the standby region, started when the primary
+    goes down (empty: announce only)."""
+    runbook_dry_run: bool = Field(alias="VIGIL_SENTINEL_RUNBOOK_DRY_RUN", default=True)
+    runbook_service: str = Field(
+        alias="VIGIL_SENTINEL_RUNBOOK_SERVICE",
+        default="lambda",
+        pattern=r"^[a-z0-9][a-z0-9-]{1,40}$",
+    )
