@@ -34,7 +34,10 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "layers", "vigil")]
 
 from benchmarks.moto_stack import ACCOUNT, BENCH_ENV, TABLE, create_state_table  # noqa: E402
 
-os.environ.update(BENCH_ENV)
+if __name__ == "__main__":
+    os.environ.update(BENCH_ENV)
+
+from unittest import mock  # noqa: E402
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -98,7 +101,8 @@ def measure(accounts: int) -> dict[str, Any]:
         {"enabled": True, "include": {"tags": [{"key": "vigil", "values": ["watch"]}]}}
     )
     result: dict[str, Any] = {"accounts": accounts}
-    with mock_aws():
+    with mock.patch.dict(os.environ, BENCH_ENV), mock_aws():
+        boto3.setup_default_session()  # in the benchmark's region, whatever ran before
         create_state_table()
         _organization(accounts)
         for case, config, discovery in (
