@@ -15,7 +15,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 REGION ?= us-east-1
 
-.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo demo-serve benchmark benchmark-storm benchmark-error-stream benchmark-cold-start benchmark-noise benchmark-detection lock clean layout
+.PHONY: help venv chromium lint format typecheck cfn-lint scan build unit integration e2e pytest test demo demo-serve benchmark benchmark-storm benchmark-error-stream benchmark-organization benchmark-cold-start benchmark-noise benchmark-detection lock clean layout
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -109,6 +109,9 @@ benchmark-storm: venv ## 1,000 to 20,000 functions failing at once: bytes, Evalu
 
 benchmark-error-stream: venv ## the error stream per 1,000 error lines: invocations, writes, metrics, cost; a 10,000-line storm
 	$(PY) benchmarks/error_stream.py
+
+benchmark-organization: venv ## Organization mode's member inventory for 50 and 200 accounts: requests a discovery and a cycle
+	$(PY) benchmarks/organization.py
 
 benchmark-noise: venv ## alert episodes a day from background errors alone, by volume (10 to 100,000 invocations)
 	$(PY) benchmarks/noise.py
