@@ -1,10 +1,14 @@
 """Shared helpers of the scenario tests: play a built-in scenario, read what it produced, and
 check that every alert it notified says where to look (docs/rules.md, "What a receiver gets")."""
 
+import hashlib
+import hmac
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
@@ -155,3 +159,36 @@ def collector_cycles(emu: Emulator) -> list[dict[str, Any]]:
     """The metrics collector's per-cycle summaries, from its captured logs."""
     records = emu.logs["CollectMetricsFunction"].records()
     return [record for record in records if record.get("message") == "collected"]
+
+
+def press_slack_button(
+    emu: Emulator,
+    action_id: str,
+    value: str,
+    *,
+    secret: str,
+    user: tuple[str, str] = ("U07ONCALL", "oncall"),
+    action_ts: str = "1.1",
+    response_path: str = "/actions/T000/1/response",
+) -> dict[str, Any]:
+    """A button press as Slack sends it (``block_actions``, form-encoded, signed with
+    ``secret`` as of the emulator's clock) to SlackActionsFunction's URL; its answer. Slack's
+    reply to the press goes to the emulated Slack at ``response_path``."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user[0], "username": user[1]},
+        "actions": [{"action_id": action_id, "value": value, "action_ts": action_ts}],
+        "response_url": emu.slack.base_url + response_path,
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    timestamp = str(int(emu.now.timestamp()))
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
+    return emu.post_function_url(
+        "SlackActionsFunction",
+        body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": "v0=" + digest.hexdigest(),
+        },
+    )

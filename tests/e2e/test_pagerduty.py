@@ -14,15 +14,12 @@ repeating every 30 minutes. Webhook bodies are shaped as PagerDuty's v3
 as "Verifying Signatures" says.
 """
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -30,6 +27,7 @@ import yaml
 
 from emulator import Emulator
 from emulator.pagerduty import ROUTING_KEY, PagerDutyServer
+from tests.e2e.scenario_runs import press_slack_button
 from vigil.adapters.routing_store import GroupStore
 from vigil.alerting.grouping import Group
 
@@ -124,25 +122,13 @@ def _acknowledge_button(emu: Emulator, group_id: str) -> dict[str, Any]:
 
 
 def _press(emu: Emulator, button: dict[str, Any]) -> dict[str, Any]:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": ONCALL[0], "username": ONCALL[1]},
-        "actions": [
-            {"action_id": button["action_id"], "value": button["value"], "action_ts": "1.1"}
-        ],
-        "response_url": emu.slack.base_url + "/actions/T000/2/ack",
-    }
-    body = urlencode({"payload": json.dumps(payload)})
-    timestamp = str(int(emu.now.timestamp()))
-    digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
-    answer = emu.post_function_url(
-        "SlackActionsFunction",
-        body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": "v0=" + digest.hexdigest(),
-        },
+    answer = press_slack_button(
+        emu,
+        button["action_id"],
+        button["value"],
+        secret=SIGNING_SECRET,
+        user=ONCALL,
+        response_path="/actions/T000/2/ack",
     )
     emu.settle()
     return answer

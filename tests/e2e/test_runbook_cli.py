@@ -7,18 +7,16 @@ URL, mutes that alert. (The approval gate: ``test_runbook_gate_people.py``.)
 Given the outage-demo scenario played to 09:40 (orders-api firing since about 09:25).
 """
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 import pytest
 
 from emulator import Emulator
+from tests.e2e.scenario_runs import press_slack_button
 from vigil.adapters.routing_store import SilenceStore
 from vigil_cli.main import main
 
@@ -46,24 +44,7 @@ def _vigil(emu: Emulator, *argv: str) -> int:
 def _slack_post(
     emu: Emulator, action_id: str, value: str, *, secret: str = SIGNING_SECRET
 ) -> dict[str, Any]:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U07ONCALL", "username": "oncall"},
-        "actions": [{"action_id": action_id, "value": value, "action_ts": str(emu.now)}],
-        "response_url": emu.slack.base_url + "/actions/T000/1/response",
-    }
-    body = urlencode({"payload": json.dumps(payload)})
-    timestamp = str(int(emu.now.timestamp()))
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
-    return emu.post_function_url(
-        "SlackActionsFunction",
-        body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": "v0=" + digest.hexdigest(),
-        },
-    )
+    return press_slack_button(emu, action_id, value, secret=secret, action_ts=str(emu.now))
 
 
 # ------------------------------------------------------------------ start and list

@@ -3,13 +3,10 @@ and the Slack buttons of the workflow's own approval message (through the stack'
 URL, signature checked), in the emulator with the runbook's failover targets and an AWS Health
 issue for Lambda in us-east-1 (``tests/e2e/runbook_support.py``)."""
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -23,6 +20,7 @@ from tests.e2e.runbook_support import (
     start,
     weights,
 )
+from tests.e2e.scenario_runs import press_slack_button
 from vigil.runbook.gate import ApprovalState
 from vigil_cli.main import main
 
@@ -68,25 +66,13 @@ def _press(
     secret: str,
     user: tuple[str, str] = ("U07ONCALL", "oncall"),
 ) -> dict[str, Any]:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user[0], "username": user[1]},
-        "actions": [
-            {"action_id": button["action_id"], "value": button["value"], "action_ts": "1.1"}
-        ],
-        "response_url": emu.slack.base_url + "/actions/T000/2/gate",
-    }
-    body = urlencode({"payload": json.dumps(payload)})
-    timestamp = str(int(emu.now.timestamp()))
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256)
-    answer = emu.post_function_url(
-        "SlackActionsFunction",
-        body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": "v0=" + digest.hexdigest(),
-        },
+    answer = press_slack_button(
+        emu,
+        button["action_id"],
+        button["value"],
+        secret=secret,
+        user=user,
+        response_path="/actions/T000/2/gate",
     )
     emu.settle()
     return answer
