@@ -5,6 +5,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,6 +16,12 @@ from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
 from emulator import backoff
+from vigil.adapters.collector_state import CollectorState
+from vigil.adapters.inventory import ResourceTags
+from vigil.adapters.stats import CallStats
+from vigil.core.model import Signal, SignalBatch
+from vigil.dials.inventory import ResourceTagIndex, TagScope
+from vigil.rules.document import RulesConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -153,3 +160,33 @@ def create_workload_function(name: str) -> None:
         Handler="app.handler",
         Code={"ZipFile": buffer.getvalue()},
     )
+
+
+def label_by_tags(
+    table: str,
+    stats: CallStats,
+    signals: list[Signal],
+    *,
+    rules: RulesConfig,
+    discovery: bool,
+    now: datetime,
+) -> SignalBatch:
+    """A collector batch of ``signals`` through the resource tag index as the collector builds
+    it (``ResourceTagIndex`` over the tagging API and the state table), labelled."""
+    index = ResourceTagIndex(
+        TagScope(rules.tags, ResourceTags(boto3.client("resourcegroupstaggingapi"), stats)),
+        CollectorState(boto3.client("dynamodb"), table, stats=stats),
+        rules,
+        account=ACCOUNT,
+        region=REGION,
+        discovery=discovery,
+        now=now,
+    )
+    batch = SignalBatch(
+        batch_id="metrics-test",
+        source="metrics",
+        collected_at=now,
+        covered_kinds=["lambda.errors"],
+        signals=signals,
+    )
+    return index.labelled(batch)

@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 
 import boto3
 
-from tests.integration.conftest import ACCOUNT, REGION, create_workload_function
-from vigil.adapters.collector_state import CollectorState
-from vigil.adapters.inventory import ResourceTags
+from tests.integration.conftest import (
+    ACCOUNT,
+    REGION,
+    create_workload_function,
+    label_by_tags,
+)
 from vigil.adapters.stats import CallStats
 from vigil.core.model import Labels, Signal, SignalBatch
-from vigil.dials.inventory import ResourceTagIndex, TagScope
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import judge
 from vigil.rules.self_watch import TAGS_KIND
@@ -39,23 +41,7 @@ def _errors(function: str) -> Signal:
 
 def _labelled(table: str, stats: CallStats, discovery: bool, *signals: Signal) -> SignalBatch:
     rules = RulesConfig()
-    index = ResourceTagIndex(
-        TagScope(rules.tags, ResourceTags(boto3.client("resourcegroupstaggingapi"), stats)),
-        CollectorState(boto3.client("dynamodb"), table, stats=stats),
-        rules,
-        account=ACCOUNT,
-        region=REGION,
-        discovery=discovery,
-        now=NOW,
-    )
-    batch = SignalBatch(
-        batch_id="metrics-test",
-        source="metrics",
-        collected_at=NOW,
-        covered_kinds=["lambda.errors"],
-        signals=list(signals),
-    )
-    return index.labelled(batch)
+    return label_by_tags(table, stats, list(signals), rules=rules, discovery=discovery, now=NOW)
 
 
 def test_vigil_tags_reach_the_judge_and_a_bad_one_is_an_alert(table: str) -> None:

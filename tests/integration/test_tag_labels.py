@@ -17,14 +17,13 @@ from tests.integration.conftest import (
     REGION,
     FakeContext,
     create_workload_function,
+    label_by_tags,
 )
 from tests.integration.test_error_stream import PYTHON_ERROR, _payload
 from vigil.adapters.collector_state import CollectorState
-from vigil.adapters.inventory import ResourceTags
 from vigil.adapters.stats import CallStats
 from vigil.alerting.lifecycle import step
 from vigil.core.model import AlertState, Labels, Signal, SignalBatch
-from vigil.dials.inventory import ResourceTagIndex, TagScope
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import judge
 from vigil.rules.routing import destinations, label_values
@@ -65,23 +64,7 @@ def _errors(function: str, source: str = "metrics") -> Signal:
 
 
 def _labelled(table: str, stats: CallStats, discovery: bool, *signals: Signal) -> SignalBatch:
-    index = ResourceTagIndex(
-        TagScope(RULES.tags, ResourceTags(boto3.client("resourcegroupstaggingapi"), stats)),
-        CollectorState(boto3.client("dynamodb"), table, stats=stats),
-        RULES,
-        account=ACCOUNT,
-        region=REGION,
-        discovery=discovery,
-        now=NOW,
-    )
-    batch = SignalBatch(
-        batch_id="metrics-test",
-        source="metrics",
-        collected_at=NOW,
-        covered_kinds=["lambda.errors"],
-        signals=list(signals),
-    )
-    return index.labelled(batch)
+    return label_by_tags(table, stats, list(signals), rules=RULES, discovery=discovery, now=NOW)
 
 
 def test_allowlisted_tags_become_labels_read_at_discovery_only(table: str) -> None:
