@@ -77,11 +77,13 @@ class MemoryAlertStore:
                 lost.append(alert.fingerprint)
         return lost
 
-    def active(self, kind: str) -> list[str]:
+    def active(self, kind: str, within: frozenset[tuple[str, str]] | None = None) -> list[str]:
         return [
             fp
             for fp, alert in self.items.items()
-            if alert.labels.kind == kind and alert.state is not AlertState.RESOLVED
+            if alert.labels.kind == kind
+            and alert.state is not AlertState.RESOLVED
+            and (within is None or (alert.labels.account, alert.labels.region) in within)
         ]
 
     def firing(self, kinds: Sequence[str], limit: int) -> list[Alert]:

@@ -63,6 +63,7 @@ MONITORING_ACCOUNT = {
     "CollectorState",
     "LastGoodConfig",
     "EvaluateWorkflow",
+    "CollectWorkflow",
     "S3Batches",
     # Log-groups mode subscribes the monitoring account's own functions (ADR 42): a write,
     # which the member role never grants.
@@ -75,6 +76,7 @@ MONITORING_ACCOUNT = {
     "MemberRoles",
     # No client.
     "CallStats",
+    "MemberRefused",
     "LimitsCache",
 }
 READ_VERBS = ("Describe", "List", "Get")

@@ -78,6 +78,7 @@ def test_the_stateful_inventory_is_complete() -> None:
             "CollectHealthLogGroup",
             "EvaluateLogGroup",
             "EvaluateWorkflowLogGroup",
+            "CollectWorkflowLogGroup",
             "NotifyChatLogGroup",
             "SlackActionsLogGroup",
             "RunbookLogGroup",

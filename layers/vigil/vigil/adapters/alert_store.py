@@ -37,10 +37,12 @@ class AlertStore(RetainedStore):
     def get(self, fingerprint: str) -> Alert | None:
         return get_model(self._client, self._table, Alert, f"ALERT#{fingerprint}")
 
-    def active(self, kind: str) -> list[str]:
-        """Fingerprints of the pending and firing alerts of one kind."""
+    def active(self, kind: str, within: frozenset[tuple[str, str]] | None = None) -> list[str]:
+        """Fingerprints of the pending and firing alerts of one kind; with ``within``, of those
+        whose (account, region) it names (read from the body, which every stored alert has)."""
         fingerprints: list[str] = []
         start: dict[str, Any] | None = None
+        projection = "pk" if within is None else "pk, body"
         while True:
             kwargs: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
             page = self._client.query(
@@ -48,12 +50,15 @@ class AlertStore(RetainedStore):
                 IndexName="gsi1",
                 KeyConditionExpression="gsi1pk = :pk",
                 ExpressionAttributeValues=to_item({":pk": f"ACTIVE#{kind}"}),
-                ProjectionExpression="pk",
+                ProjectionExpression=projection,
                 **kwargs,
             )
-            fingerprints += [
-                str(from_item(item)["pk"]).removeprefix("ALERT#") for item in page["Items"]
-            ]
+            for item in map(from_item, page["Items"]):
+                if within is not None:
+                    labels = Alert.model_validate_json(str(item["body"])).labels
+                    if (labels.account, labels.region) not in within:
+                        continue
+                fingerprints.append(str(item["pk"]).removeprefix("ALERT#"))
             start = page.get("LastEvaluatedKey")
             if not start:
                 return fingerprints

@@ -4,11 +4,16 @@ GetMetricData is billed per metric requested ($0.01 per 1,000), not per call or 
 point, so one call asks for as many metrics as it may and a window is fetched at a 60 s
 period and summed here: the same price as one 5-minute datapoint, without depending on how
 CloudWatch aligns a coarse period to the window.
+
+With ``account_id`` (a member account of an Organization, ADR 51) every query names that
+account (``MetricDataQuery.AccountId``) and ``ListMetrics`` asks for the linked account's
+metrics (``IncludeLinkedAccounts``, ``OwningAccount``): the monitoring account reads them
+through its CloudWatch cross-account observability sink, with its own credentials.
 """
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -31,9 +36,16 @@ class MetricsUnavailable(VigilError):
 
 
 class CloudWatchMetrics:
-    def __init__(self, client: "CloudWatchClient", stats: CallStats | None = None) -> None:
+    def __init__(
+        self,
+        client: "CloudWatchClient",
+        stats: CallStats | None = None,
+        *,
+        account_id: str | None = None,
+    ) -> None:
         self._client = client
         self.stats = stats or CallStats()
+        self._account_id = account_id
 
     def sums(
         self,
@@ -60,8 +72,13 @@ class CloudWatchMetrics:
         answer is the resources that had any in the last 3 hours.
         """
         found: list[tuple[tuple[str, str], ...]] = []
+        linked: dict[str, Any] = (
+            {}
+            if self._account_id is None
+            else {"IncludeLinkedAccounts": True, "OwningAccount": self._account_id}
+        )
         pages = self._client.get_paginator("list_metrics").paginate(
-            Namespace=namespace, MetricName=metric, RecentlyActive="PT3H"
+            Namespace=namespace, MetricName=metric, RecentlyActive="PT3H", **linked
         )
         try:
             for page in pages:
@@ -103,6 +120,9 @@ class CloudWatchMetrics:
                 }
                 for query in chunk
             ]
+            if self._account_id:
+                for entry in request:
+                    entry["AccountId"] = self._account_id
             pages = self._client.get_paginator("get_metric_data").paginate(
                 MetricDataQueries=request, StartTime=start, EndTime=end
             )

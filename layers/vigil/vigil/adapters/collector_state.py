@@ -11,6 +11,11 @@
 - the **discovered inventory** of a dial family: one item, pk ``DISCOVERY#<family>``, sk
   ``inventory``, its records as one JSON document and the scheduled time of the discovery
   (ADR 24). An item holds at most 400 KB: about 2,000 tables or streams.
+
+A cycle over another account or region (``target``, Organization mode and several regions,
+ADR 51) keeps its own: its keys carry ``<account>#<region>#`` after the ``#`` of the prefix
+(``COVERAGE#<account>#<region>#lambda``, ``DISCOVERY#<account>#<region>#<family>``), and its
+watch list is the active alerts of that account and region only.
 """
 
 import json
@@ -29,7 +34,6 @@ if TYPE_CHECKING:
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-_DEAD_LETTER_KEY: dict[str, Any] = {"pk": {"S": "DISCOVERY#sqs"}, "sk": {"S": "dead-letter-queues"}}
 
 
 class CollectorState:
@@ -40,27 +44,39 @@ class CollectorState:
         *,
         collector: str = "lambda",
         stats: CallStats | None = None,
+        target: tuple[str, str] | None = None,
     ) -> None:
         self._client = client
         self._table = table
-        self._pk = f"COVERAGE#{collector}"
+        self._target = target
+        self._scope = "" if target is None else f"{target[0]}#{target[1]}#"
+        self._pk = f"COVERAGE#{self._scope}{collector}"
+        self._dead_letter_key: dict[str, Any] = {
+            "pk": {"S": f"DISCOVERY#{self._scope}sqs"},
+            "sk": {"S": "dead-letter-queues"},
+        }
         self.stats = stats or CallStats()
 
     def watched(self, kinds: Iterable[str]) -> set[str]:
         """The resources with a pending or firing alert of any of ``kinds``."""
         resources: set[str] = set()
         for kind in kinds:
-            resources |= {
-                str(item["resource"])
-                for item in self._query(
-                    IndexName="gsi1",
-                    KeyConditionExpression="gsi1pk = :pk",
-                    ExpressionAttributeValues={":pk": {"S": f"ACTIVE#{kind}"}},
-                    ProjectionExpression="#r",
-                    ExpressionAttributeNames={"#r": "resource"},
-                )
-            }
+            items = self._query(
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"ACTIVE#{kind}"}},
+                ProjectionExpression="#r" if self._target is None else "#r, body",
+                ExpressionAttributeNames={"#r": "resource"},
+            )
+            resources |= {str(item["resource"]) for item in items if self._ours(item)}
         return resources
+
+    def _ours(self, item: dict[str, Any]) -> bool:
+        """Whether an active alert's item is of this state's account and region."""
+        if self._target is None:
+            return True
+        labels = json.loads(str(item["body"]))["labels"]
+        return (labels["account"], labels["region"]) == self._target
 
     def record(self, coverage: Coverage, *, expires: datetime) -> None:
         values: dict[str, Any] = {
@@ -103,7 +119,7 @@ class CollectorState:
         """The dead-letter queue URLs the last discovery stored; ``None`` before any."""
         self.stats.count("GetItem")
         item = self._client.get_item(
-            TableName=self._table, Key=_DEAD_LETTER_KEY, ConsistentRead=True
+            TableName=self._table, Key=self._dead_letter_key, ConsistentRead=True
         ).get("Item")
         if item is None:
             return None
@@ -114,7 +130,7 @@ class CollectorState:
         self._client.put_item(
             TableName=self._table,
             Item={
-                **_DEAD_LETTER_KEY,
+                **self._dead_letter_key,
                 "queues": _serializer.serialize(sorted(urls)),
                 "discovered_at": {"S": iso(at)},
             },
@@ -125,7 +141,7 @@ class CollectorState:
         self.stats.count("GetItem")
         item = self._client.get_item(
             TableName=self._table,
-            Key={"pk": {"S": f"DISCOVERY#{family}"}, "sk": {"S": "inventory"}},
+            Key={"pk": {"S": f"DISCOVERY#{self._scope}{family}"}, "sk": {"S": "inventory"}},
             ConsistentRead=True,
         ).get("Item")
         if item is None:
@@ -145,7 +161,7 @@ class CollectorState:
         self._client.put_item(
             TableName=self._table,
             Item={
-                "pk": {"S": f"DISCOVERY#{family}"},
+                "pk": {"S": f"DISCOVERY#{self._scope}{family}"},
                 "sk": {"S": "inventory"},
                 "records": {"S": json.dumps(records, separators=(",", ":"), sort_keys=True)},
                 "discovered_at": {"S": iso(at)},

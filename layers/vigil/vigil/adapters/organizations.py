@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from vigil.accounts.members import Check, Connection, ListedAccount, OrganizationUnavailable
 from vigil.adapters.stats import CallStats
 from vigil.core.clock import iso
+from vigil.core.errors import VigilError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -103,6 +104,10 @@ class OrganizationTree:
         }
 
 
+class MemberRefused(VigilError):
+    """The member role could not be assumed (refused, throttled or unreachable)."""
+
+
 class MemberRoles:
     def __init__(
         self,
@@ -144,6 +149,27 @@ class MemberRoles:
             self.stats.count("AssumeRoleInconclusive")
             return Check(Connection.UNKNOWN, str(exc))
         return Check(Connection.CONNECTED)
+
+    def credentials(self, account: str) -> dict[str, str]:
+        """A session of the member role in ``account`` (15 minutes, the shortest STS allows),
+        as boto3 takes it; ``MemberRefused`` with STS's answer when it cannot be assumed."""
+        arn = f"arn:{self._partition}:iam::{account}:role/{self._role_name}"
+        self.stats.count("AssumeRole")
+        try:
+            found = self._client.assume_role(
+                RoleArn=arn, RoleSessionName=self._session, DurationSeconds=900
+            )["Credentials"]
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            raise MemberRefused(f"{code}: {error.get('Message', '')}".strip(": ")) from exc
+        except BotoCoreError as exc:
+            raise MemberRefused(str(exc)) from exc
+        return {
+            "aws_access_key_id": found["AccessKeyId"],
+            "aws_secret_access_key": found["SecretAccessKey"],
+            "aws_session_token": found["SessionToken"],
+        }
 
 
 def parts(records: list[dict[str, Any]], limit: int = PART_BYTES) -> list[str]:

@@ -6,10 +6,13 @@ with :class:`S3Batches`.
 """
 
 import json
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from vigil.accounts.fanout import Target
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import InvalidEventError, VigilError
 from vigil.core.events import parse_model
@@ -118,6 +121,38 @@ class EvaluateWorkflow:
 
     def _execution_arn(self, name: str) -> str:
         return self._arn.replace(":stateMachine:", ":express:", 1) + f":{name}"
+
+
+class CollectWorkflow:
+    """Starts the collect workflow (ADR 51) with the home batch, by reference, and the
+    targets; named by the home batch's id, so a retried cycle starts it once."""
+
+    def __init__(
+        self,
+        client: "SFNClient",
+        state_machine_arn: str,
+        stats: CallStats | None = None,
+        *,
+        batches: S3Batches,
+    ) -> None:
+        self._client = client
+        self._arn = state_machine_arn
+        self._batches = batches
+        self.stats = stats or CallStats()
+
+    def start(self, home: SignalBatch, targets: Sequence[Target], *, now: datetime) -> str:
+        ref = self._batches.put(home, home.model_dump_json().encode())
+        payload = {
+            "now": now.isoformat(),
+            "run": home.batch_id,
+            "home": ref.model_dump(mode="json"),
+            "targets": [target.model_dump(mode="json") for target in targets],
+        }
+        self.stats.count("StartExecution")
+        response = self._client.start_execution(
+            stateMachineArn=self._arn, name=home.batch_id, input=json.dumps(payload)
+        )
+        return response["executionArn"]
 
 
 def batch_of(event: object, batches: S3Batches | None) -> SignalBatch:

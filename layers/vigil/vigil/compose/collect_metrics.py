@@ -2,6 +2,7 @@
 collection cycle, and the cycle run and handed to the Evaluate workflow
 (``functions/collect_metrics/app.py`` is the handler)."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -10,6 +11,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
+from vigil.accounts.fanout import MergeRequest, Target, merged, named, scoped, targets
 from vigil.accounts.members import AccountInventory, RolePort, UngrantedRole
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
@@ -30,15 +32,20 @@ from vigil.adapters.kinesis_streams import KinesisStreams
 from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.log_subscriptions import LogSubscriptions
-from vigil.adapters.organizations import MemberRoles, MemberStore, OrganizationTree
+from vigil.adapters.organizations import (
+    MemberRefused,
+    MemberRoles,
+    MemberStore,
+    OrganizationTree,
+)
 from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
-from vigil.adapters.workflow import EvaluateWorkflow, S3Batches
+from vigil.adapters.workflow import CollectWorkflow, EvaluateWorkflow, S3Batches
 from vigil.compose.settings import CollectorSettings
 from vigil.core.observability import logger, metrics
 from vigil.dials.apigateway import ApiGatewayFamily
 from vigil.dials.base import discovery_due, window_for
-from vigil.dials.collect import collect
+from vigil.dials.collect import Cycle, collect
 from vigil.dials.dynamodb import DynamoDbFamily
 from vigil.dials.event_sources import EventSourceFamily
 from vigil.dials.inventory import (
@@ -83,6 +90,22 @@ CLIENTS = {
 }
 """The boto3 clients a cycle uses, by the name the wiring gives them."""
 
+TARGET_CLIENTS = (
+    "lambda",
+    "stepfunctions",
+    "dynamodb",
+    "sqs",
+    "kinesis",
+    "autoscaling",
+    "s3",
+    "apigateway",
+    "apigatewayv2",
+    "service-quotas",
+    "tagging",
+)
+"""The clients of a target's inventory, with the member role's credentials in its region
+(its metrics are read with the stack's own, through the OAM sink)."""
+
 
 @dataclass(frozen=True)
 class Environment:
@@ -93,6 +116,8 @@ class Environment:
     clients: dict[str, Any]
     limits: LimitsCache = field(default_factory=LimitsCache)
     """The account's Lambda limits, kept by this instance for up to an hour."""
+    target_limits: dict[tuple[str, str], LimitsCache] = field(default_factory=dict)
+    """The same, of each target (account, region) this instance collected."""
 
 
 def environment() -> Environment:
@@ -123,24 +148,46 @@ def member_roles(env: Environment, stats: CallStats) -> RolePort:
     wanted, granted = env.rules.organization.role_name, env.settings.member_role_name
     if wanted != granted:
         return UngrantedRole(role_name=wanted, granted=granted)
-    partition = env.settings.evaluate_state_machine_arn.split(":")[1]
+    return granted_roles(env, stats)
+
+
+def granted_roles(env: Environment, stats: CallStats) -> MemberRoles:
+    """The member role the stack's grant names (``MemberRoleName``)."""
     return MemberRoles(
         env.clients["sts"],
-        role_name=wanted,
+        role_name=env.settings.member_role_name,
         stack=env.settings.stack_name,
-        partition=partition,
+        partition=env.settings.evaluate_state_machine_arn.split(":")[1],
         stats=stats,
     )
 
 
-def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
-    """One cycle at ``now``: every family collected, the batch handed to Evaluate; a summary
-    of what it saw and asked of AWS (also logged)."""
-    settings, rules, clients = env.settings, env.rules, env.clients
+@dataclass(frozen=True)
+class Collected:
+    """One account's cycle in one region, before it is handed on."""
+
+    cycle: Cycle
+    functions: ScopedFunctions
+    tags: TagScope
+    dead_letters: ScopedDeadLetters
+
+
+def _collect(
+    env: Environment,
+    clients: Mapping[str, Any],
+    *,
+    cloudwatch: CloudWatchMetrics,
+    state: CollectorState,
+    limits: LimitsCache,
+    stats: CallStats,
+    now: datetime,
+    account: str,
+    region: str,
+) -> Collected:
+    """Every family of one account in one region collected at ``now``; ``clients`` are that
+    account's in that region (the state table's client is always the stack's own)."""
+    rules = env.rules
     lambda_client = clients["lambda"]
-    stats = CallStats()
-    state = CollectorState(clients["dynamodb"], settings.table_name, stats=stats)
-    cloudwatch = CloudWatchMetrics(clients["cloudwatch"], stats)
     tags = TagScope(rules.tags, ResourceTags(clients["tagging"], stats))
     # One ListFunctions pass per cycle at most, shared by the families that need it, with the
     # functions the tag filters exclude left out.
@@ -167,7 +214,7 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
             LambdaFamily(
                 functions=functions,
                 state=state,
-                account_settings=LambdaAccountSettings(lambda_client, stats, env.limits),
+                account_settings=LambdaAccountSettings(lambda_client, stats, limits),
                 async_protected=AsyncProtection(
                     functions, destinations, state, discovery=discovery, now=now
                 ),
@@ -193,7 +240,7 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
                 state=state,
                 active=cloudwatch,
             ),
-            S3Family(S3Buckets(clients["s3"], settings.region, stats), state, tags),
+            S3Family(S3Buckets(clients["s3"], region, stats), state, tags),
             StepFunctionsFamily(StateMachines(clients["stepfunctions"], stats), state, tags),
             ApiGatewayFamily(
                 RestApis(clients["apigateway"], stats),
@@ -207,9 +254,33 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         rules=rules,
         now=now,
         account=account,
-        region=settings.region,
-        error_stream=settings.error_stream_mode != "off",
+        region=region,
+        error_stream=env.settings.error_stream_mode != "off",
     )
+    return Collected(cycle, functions, tags, dead_letters)
+
+
+def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
+    """One cycle at ``now`` of the stack's own account and region, the batch handed to
+    Evaluate, or with other targets to collect (ADR 51) to the collect workflow; a summary of
+    what it saw and asked of AWS (also logged)."""
+    settings, rules, clients = env.settings, env.rules, env.clients
+    stats = CallStats()
+    state = CollectorState(clients["dynamodb"], settings.table_name, stats=stats)
+    collected = _collect(
+        env,
+        clients,
+        cloudwatch=CloudWatchMetrics(clients["cloudwatch"], stats),
+        state=state,
+        limits=env.limits,
+        stats=stats,
+        now=now,
+        account=account,
+        region=settings.region,
+    )
+    cycle, functions, tags = collected.cycle, collected.functions, collected.tags
+    window = window_for(now, rules)
+    discovery = discovery_due(window, rules)
     # The tags the per-resource overrides read, for the batch's signals (read at discovery).
     batch = ResourceTagIndex(
         tags,
@@ -217,7 +288,7 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         rules,
         account=account,
         region=settings.region,
-        discovery=discovery_due(window, rules),
+        discovery=discovery,
         now=now,
     ).labelled(cycle.batch)
     # Organization mode (ADR 50): the members' names on their alerts, and the members whose
@@ -255,12 +326,25 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
                 " reach the error stream",
                 extra={"functions": subscribed.full[:20], "count": len(subscribed.full)},
             )
-    execution_arn = EvaluateWorkflow(
-        clients["stepfunctions"],
-        settings.evaluate_state_machine_arn,
-        stats,
-        batches=S3Batches(clients["batches"], settings.batch_bucket, stats),
-    ).start(batch)
+    batches = S3Batches(clients["batches"], settings.batch_bucket, stats)
+    others = targets(
+        account=account,
+        region=settings.region,
+        regions=rules.collection.regions,
+        members=members.members(),
+    )
+    if others and settings.collect_state_machine_arn:
+        # The collect workflow reads the other targets and evaluates every batch as one.
+        home = scoped(
+            batch, account=account, region=settings.region, kinds=cycle.batch.covered_kinds
+        )
+        execution_arn = CollectWorkflow(
+            clients["stepfunctions"], settings.collect_state_machine_arn, stats, batches=batches
+        ).start(home, others, now=now)
+    else:
+        execution_arn = EvaluateWorkflow(
+            clients["stepfunctions"], settings.evaluate_state_machine_arn, stats, batches=batches
+        ).start(batch)
     metrics.add_metric("SignalsCollected", MetricUnit.Count, len(batch.signals))
     metrics.add_metric("MetricsRequested", MetricUnit.Count, stats.metrics_requested)
     summary = {
@@ -273,13 +357,104 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         "swept": cycle.swept,
         "resources": {name: result.resources for name, result in cycle.families.items()},
         "dead_letter_queues": cycle.resources("sqs"),
-        "destination_targets": dead_letters.destination_targets,
+        "destination_targets": collected.dead_letters.destination_targets,
         "signal_kinds": sorted({signal.labels.kind for signal in batch.signals}),
         "discovered": cycle.discovered,
         "members": members.counts.summary(),
+        "targets": len(others),
         "log_groups_subscribed": None if subscribed is None else len(subscribed.subscribed),
         "api_calls": stats.by_api,
         "execution_arn": execution_arn,
     }
     logger.info("collected", extra=summary)
+    return summary
+
+
+def collect_target(env: Environment, *, target: Target, now: datetime) -> dict[str, Any]:
+    """One iteration of the collect workflow: ``target``'s cycle at ``now``, its batch written
+    to the batch bucket; the part the merge takes. A member whose role is refused makes a part
+    with the error, not a failure: the merge raises its alert."""
+    settings = env.settings
+    stats = CallStats()
+    part: dict[str, Any] = {"target": target.model_dump(mode="json")}
+    if target.member:
+        try:
+            credentials = granted_roles(env, stats).credentials(target.account)
+        except MemberRefused as exc:
+            logger.warning("member role refused", extra={"account": target.account})
+            return {**part, "ref": None, "error": f"the member role: {exc}"[:500]}
+        session = boto3.Session(
+            aws_access_key_id=credentials["aws_access_key_id"],
+            aws_secret_access_key=credentials["aws_secret_access_key"],
+            aws_session_token=credentials["aws_session_token"],
+            region_name=target.region,
+        )
+    else:
+        session = boto3.Session(region_name=target.region)
+    clients = {name: session.client(CLIENTS[name]) for name in TARGET_CLIENTS}  # type: ignore[call-overload]
+    collected = _collect(
+        env,
+        clients,
+        # Metrics through the sink of the target's region, with the stack's own credentials.
+        cloudwatch=CloudWatchMetrics(
+            boto3.client("cloudwatch", region_name=target.region),
+            stats,
+            account_id=target.account if target.member else None,
+        ),
+        state=CollectorState(
+            env.clients["dynamodb"],
+            settings.table_name,
+            stats=stats,
+            target=(target.account, target.region),
+        ),
+        limits=env.target_limits.setdefault((target.account, target.region), LimitsCache()),
+        stats=stats,
+        now=now,
+        account=target.account,
+        region=target.region,
+    )
+    batch = scoped(
+        named(collected.cycle.batch, target),
+        account=target.account,
+        region=target.region,
+        kinds=collected.cycle.batch.covered_kinds,
+    )
+    ref = S3Batches(env.clients["batches"], settings.batch_bucket, stats).put(
+        batch, batch.model_dump_json().encode()
+    )
+    logger.info(
+        "collected target",
+        extra={
+            "account": target.account,
+            "region": target.region,
+            "signals": len(batch.signals),
+            "metrics_requested": stats.metrics_requested,
+            "api_calls": stats.by_api,
+        },
+    )
+    return {**part, "ref": ref.model_dump(mode="json")}
+
+
+def merge(env: Environment, *, request: MergeRequest) -> dict[str, Any]:
+    """The collect workflow's last step: every part's batch read back, merged with the home
+    batch and evaluated once."""
+    settings, clients = env.settings, env.clients
+    stats = CallStats()
+    batches = S3Batches(clients["batches"], settings.batch_bucket, stats)
+    home = batches.get(request.home)
+    collected = [batches.get(part.ref) for part in request.parts if part.ref is not None]
+    failed = [part for part in request.parts if part.ref is None]
+    batch = merged(home, collected, failed, now=request.now)
+    execution_arn = EvaluateWorkflow(
+        clients["stepfunctions"], settings.evaluate_state_machine_arn, stats, batches=batches
+    ).start(batch)
+    summary = {
+        "batch_id": batch.batch_id,
+        "signals": len(batch.signals),
+        "collected": len(collected),
+        "failed": [f"{p.target.account}/{p.target.region}: {p.error}" for p in failed][:50],
+        "api_calls": stats.by_api,
+        "execution_arn": execution_arn,
+    }
+    logger.info("merged", extra=summary)
     return summary

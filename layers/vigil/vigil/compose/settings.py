@@ -57,6 +57,12 @@ class CollectorSettings(CommonSettings):
     """The error stream function, which the discovery subscribes log groups to (log-groups)."""
     member_role_name: str = Field(alias="VIGIL_MEMBER_ROLE_NAME", default="vigil-member")
     """The member role the stack may assume (its ``MemberRoleName`` parameter, ADR 50)."""
+    collect_state_machine_arn: str = Field(
+        alias="VIGIL_COLLECT_STATE_MACHINE_ARN",
+        default="",
+        pattern=r"^(arn:aws[a-z-]*:states:.+)?$",
+    )
+    """The collect workflow, which reads the other accounts and regions (ADR 51)."""
 
 
 class ChatSettings(CommonSettings):

@@ -147,12 +147,25 @@ class HealthEvent(Contract):
         return self.affected_entity_count
 
 
+class Scope(Contract):
+    """Where a batch's collection looked for some of its covered kinds: one account in one
+    region. A batch merged from several accounts and regions (Organization mode, ADR 51)
+    speaks for those kinds only where it looked, so that an account not collected this minute
+    keeps its alerts instead of resolving them on no news."""
+
+    account: Annotated[str, Field(pattern=r"^\d{12}$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+    kinds: list[str]
+
+
 class SignalBatch(Contract):
     """Everything one collection cycle saw.
 
     ``covered_kinds`` lists the kinds this batch speaks for: an active alert of a covered
     kind with no breaching signal in the batch has cleared. Collectors send only the
     signals worth judging (non-zero counts), so a healthy account makes a small batch.
+    ``scopes``, when a covered kind is in one, narrows what the batch speaks for to the alerts
+    of that kind whose account and region a scope names (empty: every alert of the kind).
     ``health_events`` carries the AWS Health events of a ``health`` batch.
     """
 
@@ -163,6 +176,13 @@ class SignalBatch(Contract):
     covered_kinds: list[str]
     signals: list[Signal]
     health_events: list[HealthEvent] = Field(default_factory=list)
+    scopes: list[Scope] = Field(default_factory=list)
+
+    def scope_of(self, kind: str) -> frozenset[tuple[str, str]] | None:
+        """The (account, region) pairs this batch speaks for about ``kind``; ``None`` when
+        it speaks for every alert of the kind."""
+        pairs = frozenset((s.account, s.region) for s in self.scopes if kind in s.kinds)
+        return pairs or None
 
 
 class BatchRef(Contract):

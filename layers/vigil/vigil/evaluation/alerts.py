@@ -8,7 +8,7 @@ from vigil.alerting.lifecycle import Transition, step
 from vigil.core.errors import ConflictError
 from vigil.core.model import Signal, SignalBatch
 from vigil.evaluation.flow import Intake, Judged, Stepped
-from vigil.evaluation.ports import Evaluation
+from vigil.evaluation.ports import Evaluation, Within
 from vigil.rules.base import Breach
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import STATE_KINDS, judge
@@ -24,10 +24,11 @@ def judge_signals(ctx: Evaluation) -> Judged:
 
 
 def judge_batch(
-    batch: SignalBatch, rules: RulesConfig, active: Callable[[str], Iterable[str]]
+    batch: SignalBatch, rules: RulesConfig, active: Callable[[str, Within], Iterable[str]]
 ) -> Judged:
     """The batch's breaches, and the alerts to step: the breaching ones, then the active ones
-    (``active(kind)``: their fingerprints) of the kinds the batch covers, and the calm signals
+    (``active(kind, within)``: their fingerprints, within the batch's scope of the kind when it
+    has one) of the kinds the batch covers, and the calm signals
     of the state kinds (``STATE_KINDS``). The Evaluate
     function and ``vigil rules backtest`` (``vigil.evaluation.backtest``) both judge here."""
     breaches: dict[str, Breach] = {}
@@ -42,7 +43,7 @@ def judge_batch(
     # A calm signal of a state kind (a CloudWatch alarm back to OK) speaks for its own alert.
     candidates.update(dict.fromkeys(f for f, s in calm.items() if s.labels.kind in STATE_KINDS))
     for kind in batch.covered_kinds:
-        candidates.update(dict.fromkeys(active(kind)))
+        candidates.update(dict.fromkeys(active(kind, batch.scope_of(kind))))
     return Judged(breaches, list(candidates), calm)
 
 

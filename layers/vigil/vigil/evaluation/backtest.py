@@ -71,7 +71,13 @@ class Replay:
     def apply(self, batch: SignalBatch) -> list[Sent]:
         """Judge ``batch`` and step every alert it concerns; the notifications it decided."""
         judged = judge_batch(
-            batch, self.rules, lambda kind: [alert.fingerprint for alert in self.active(kind)]
+            batch,
+            self.rules,
+            lambda kind, within: [
+                alert.fingerprint
+                for alert in self.active(kind)
+                if within is None or (alert.labels.account, alert.labels.region) in within
+            ],
         )
         sent: list[Sent] = []
         for fingerprint in judged.candidates:

@@ -14,13 +14,18 @@ from vigil.health.outages import OutageStorePort
 from vigil.rules.document import RulesConfig
 from vigil.rules.routing import Receiver
 
+Within = frozenset[tuple[str, str]] | None
+"""The (account, region) pairs a read of active alerts is limited to; ``None``: all of them."""
+
 
 class AlertStorePort(Protocol):
     def get(self, fingerprint: str) -> Alert | None: ...
 
     def get_many(self, fingerprints: Sequence[str]) -> dict[str, Alert]: ...
 
-    def active(self, kind: str) -> list[str]: ...
+    def active(self, kind: str, within: Within = None) -> list[str]:
+        """The fingerprints of the pending and firing alerts of ``kind`` (in ``within``)."""
+        ...
 
     def firing(self, kinds: Sequence[str], limit: int) -> list[Alert]:
         """The firing alerts of ``kinds``, at most ``limit``; a ``VigilError`` when the store

@@ -73,6 +73,19 @@ class CollectionConfig(ConfigModel):
     # function's first errors within minutes and this sweep is the backstop for functions
     # that log no error line (ADR 42). None: 60, or 1440 (daily) with the error stream on.
     function_sweep_minutes: Annotated[int, Field(ge=5, le=1440)] | None = None
+    # The regions watched besides the stack's own (ADR 51): each read from the stack's region
+    # through the collect workflow, members through the OAM sink of that region (ADR 53).
+    regions: Annotated[
+        list[Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]], Field(max_length=20)
+    ] = Field(default_factory=list)
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_once(cls, value: list[str]) -> list[str]:
+        twice = sorted({region for region in value if value.count(region) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} is listed more than once")
+        return value
 
     @model_validator(mode="after")
     def _sweep_tiles_windows(self) -> Self:

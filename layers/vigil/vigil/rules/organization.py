@@ -126,6 +126,14 @@ def _judge_member(signal: Signal, _rule: None) -> Breach | None:
     if signal.value <= 0:
         return None
     name = signal.tags.get(ACCOUNT_NAME_LABEL) or signal.labels.resource
+    if failed := signal.context.get("collection"):
+        # A target of the collection fan-out (ADR 51) that failed after its retries.
+        summary = (
+            f"Account {name} ({signal.labels.resource}) was not collected in"
+            f" {signal.labels.region}: {failed}. Its alerts there stay as they were until a"
+            f" cycle collects it again (see {WATCH_ORGANIZATION_DOCS})."
+        )
+        return breach(signal, Severity.WARNING, signal.value, 0, "Count", summary=summary)
     role = signal.context.get("role", "the member role")
     problem = signal.context.get("problem", "the role cannot be assumed")
     summary = (
