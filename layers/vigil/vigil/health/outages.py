@@ -530,8 +530,8 @@ def _evidence_lines(outage: Outage) -> list[str]:
     lines = ["", "Evidence (Vigil's own signals):"]
     for e in outage.evidence[:MAX_LISTED]:
         account = e.account or outage.account
-        where = f"[{e.account_name or names.get(account, account)}] " if several else ""
-        lines.append(f"  - {where}{e.resource} {e.kind}: {e.summary}")
+        where = f" ({e.account_name or names.get(account, account)})" if several else ""
+        lines.append(f"  - {e.resource}{where} {e.kind}: {e.summary}")
     if outage.signals > MAX_LISTED:
         lines.append(f"  - ...and {outage.signals - MAX_LISTED} more")
     return lines
