@@ -521,16 +521,16 @@ def outage_notification(
 
 
 def _evidence_lines(outage: Outage) -> list[str]:
-    """The first ``MAX_LISTED`` pieces of evidence; each with its account's name (or id) when
-    the outage spans several."""
+    """The first ``MAX_LISTED`` pieces of evidence; each with its account's latest known name
+    (or its id) when the outage spans several."""
     if not outage.evidence:
         return []
     several = outage.account_total > 1
-    names = {a.id: a.name or a.id for a in outage.spanned}
+    names = {a.id: a.name for a in outage.spanned if a.name}
     lines = ["", "Evidence (Vigil's own signals):"]
     for e in outage.evidence[:MAX_LISTED]:
         account = e.account or outage.account
-        where = f" ({e.account_name or names.get(account, account)})" if several else ""
+        where = f" ({names.get(account) or e.account_name or account})" if several else ""
         lines.append(f"  - {e.resource}{where} {e.kind}: {e.summary}")
     if outage.signals > MAX_LISTED:
         lines.append(f"  - ...and {outage.signals - MAX_LISTED} more")
