@@ -26,6 +26,7 @@ from vigil.evaluation.pipeline import OutagePorts, evaluate
 from vigil.health.outages import (
     MAX_ACCOUNTS,
     MAX_EVIDENCE,
+    MAX_MUTED_LISTED,
     Outage,
     OutageAccount,
     OutageChange,
@@ -159,6 +160,26 @@ def test_beyond_the_listed_accounts_they_are_counted_and_the_count_never_drops()
     assert later is not None
     assert later.account_total == MAX_ACCOUNTS + 50
     assert later.accounts == opened.accounts
+
+
+def test_the_largest_outage_stays_one_item() -> None:
+    # The longest names Lambda (64 characters) and Organizations (50) allow, more evidence and
+    # accounts than an outage keeps, every muted fingerprint it lists, a long AWS description.
+    accounts = [f"{n:012d}" for n in range(1, MAX_ACCOUNTS + 51)]
+    names = {account: account.rjust(50, "n") for account in accounts}
+    found = breaches(
+        *((f"{i:064d}", accounts[i % len(accounts)]) for i in range(2 * MAX_EVIDENCE)),
+        names=names,
+    )
+    opened = suspect(None, found)
+    assert opened is not None
+
+    largest = opened.with_muted([f"{i:020x}" for i in range(MAX_MUTED_LISTED + 1)]).model_copy(
+        update={"health_text": "x" * 10_000}
+    )
+
+    assert (len(largest.evidence), len(largest.accounts)) == (MAX_EVIDENCE, MAX_ACCOUNTS)
+    assert len(largest.model_dump_json()) < 400_000  # a DynamoDB item (ADR 28)
 
 
 def test_an_outage_stored_before_accounts_were_recorded_reads_as_its_own_account() -> None:

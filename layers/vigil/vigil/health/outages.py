@@ -51,7 +51,9 @@ MAX_LISTED = 20
 MAX_MUTED_LISTED = 2_000
 """Muted alerts an outage lists (about 46 KB of fingerprints); beyond, it counts them."""
 MAX_EVIDENCE = 1_000
-"""Evidence an outage keeps (about 100 KB); a message lists the first ``MAX_LISTED``."""
+"""Evidence an outage keeps (about 170 KB; 265 KB with 64-character function names in accounts
+with 50-character names, the longest Lambda and Organizations allow); a message lists the first
+``MAX_LISTED``."""
 MAX_ACCOUNTS = 100
 """Accounts an outage lists (about 8 KB with their names); beyond, it counts them."""
 MAX_ACCOUNTS_NAMED = 5
