@@ -17,6 +17,7 @@ from vigil.accounts.members import (
     Check,
     Connection,
     ListedAccount,
+    MemberNames,
     OrganizationUnavailable,
     UngrantedRole,
     choose,
@@ -372,6 +373,8 @@ def test_evaluate_names_the_members_of_batches_other_collectors_made() -> None:
     alarm = _member_signal().model_copy(update={"source": "alarms"})
     batch = _batch(alarm).model_copy(update={"source": "alarms"})
 
-    assert named_batch(batch, store).signals[0].tags == {"account_name": "payments-prod"}
+    assert named_batch(batch, MemberNames(store)).signals[0].tags == {
+        "account_name": "payments-prod"
+    }
     store.records = [{"name": "no id"}]
-    assert named_batch(batch, store) == batch
+    assert named_batch(batch, MemberNames(store)) == batch

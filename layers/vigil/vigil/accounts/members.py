@@ -298,17 +298,36 @@ def with_account_name(signal: Signal, names: Mapping[str, str]) -> Signal:
     return signal.model_copy(update={"tags": {**signal.tags, ACCOUNT_NAME_LABEL: name}})
 
 
-def named_batch(batch: SignalBatch, store: MemberStorePort) -> SignalBatch:
+class MemberNames:
+    """The names of the members the last discovery stored, read with one ``Query`` the first
+    time they are asked for, and never when nothing asks: one evaluation's batch labels and its
+    AWS Health notices share the read. Members that no longer read name nobody (the next
+    discovery writes them again)."""
+
+    def __init__(self, store: MemberStorePort) -> None:
+        self._store = store
+        self._names: dict[str, str] | None = None
+
+    def names(self) -> dict[str, str]:
+        if self._names is None:
+            try:
+                records = self._store.members()
+                self._names = {str(record["id"]): str(record["name"]) for record in records or []}
+            except (KeyError, TypeError, ValueError):
+                logger.warning("stored members unreadable: no account names this evaluation")
+                self._names = {}
+        return self._names
+
+    def name(self, account: str) -> str | None:
+        """The member's name, or ``None`` when ``account`` is not a known member."""
+        return self.names().get(account)
+
+
+def named_batch(batch: SignalBatch, members: MemberNames) -> SignalBatch:
     """``batch`` with ``account_name`` on the signals of the members the last discovery stored:
     for the batches the metrics collector did not make (error stream, alarm intake, cost), read
-    by Evaluate. Members that no longer read leave the batch as it is (the next discovery
-    writes them again)."""
-    try:
-        records = store.members()
-        names = {str(record["id"]): str(record["name"]) for record in records or []}
-    except (KeyError, TypeError, ValueError):
-        logger.warning("stored members unreadable: no account names this evaluation")
-        return batch
+    by Evaluate."""
+    names = members.names()
     if not names:
         return batch
     signals = [with_account_name(signal, names) for signal in batch.signals]

@@ -361,6 +361,13 @@ def addressed(notification: Notification, receiver: Receiver) -> Notification:
     )
 
 
+def account_label(account: str, name: str | None) -> str:
+    """An account as a notice names it: ``prod-payments (111111111111)``, or the id alone when
+    its name is not known (the monitoring account, a stack outside an Organization). The name
+    comes from Organizations, so it is plain text each channel escapes when it renders."""
+    return f"{name} ({account})" if name else account
+
+
 def ascii_subject(title: str) -> str:
     """SNS subjects must be ASCII, without line breaks, under 100 characters."""
     cleaned = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in title)

@@ -2,14 +2,14 @@
 its notifications committed to the outbox and what is pending published
 (``functions/evaluate/app.py`` is the handler)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
-from vigil.accounts.members import named_batch
+from vigil.accounts.members import MemberNames, named_batch
 from vigil.adapters.alert_store import AlertStore
 from vigil.adapters.config_store import LastGoodConfig
 from vigil.adapters.error_store import ErrorStore
@@ -77,16 +77,21 @@ def run(event: dict[str, Any], *, env: Environment, account: str, region: str) -
     batch = with_config_signal(
         batch_of(event, env.batches), env.loaded, account=account, region=region
     )
-    if env.loaded.rules.organization.enabled and batch.source != "metrics":
-        # Organization mode: members' names as labels (the metrics collector adds its own).
-        batch = named_batch(batch, env.members)
+    correlation = env.correlation
+    if env.loaded.rules.organization.enabled:
+        # Organization mode: members' names (one Query, when asked) as labels (the metrics
+        # collector adds its own) and in AWS Health notices.
+        names = MemberNames(env.members)
+        correlation = replace(correlation, account_names=names)
+        if batch.source != "metrics":
+            batch = named_batch(batch, names)
     result = evaluate(
         batch,
         rules=env.loaded.rules,
         store=env.store,
         routing=env.routing,
         stack=env.settings.stack_name,
-        correlation=env.correlation,
+        correlation=correlation,
         errors=env.errors,
     )
     delivery = deliver(

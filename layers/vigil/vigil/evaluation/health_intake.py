@@ -47,11 +47,21 @@ def _track(
         if folded and change is not HealthChange.UPDATED:
             logger.info("health event folded into the outage", extra={"arn": event.arn})
         else:
-            notice = health_notification(event, change, stack=ctx.stack)
+            notice = health_notification(
+                event, change, stack=ctx.stack, account_name=_name(ports, event)
+            )
             notices = [addressed(notice, r) for r in ctx.root]
     if after is not None:
         ports.health.save(record, after, [OutboxEntry.decided_by(n, ctx.batch) for n in notices])
     return notices
+
+
+def _name(ports: OutagePorts, event: HealthEvent) -> str | None:
+    """The name of the event's account when the Organization's members are known (asked only
+    for a notice that names an account)."""
+    if ports.account_names is None or event.account is None:
+        return None
+    return ports.account_names.name(event.account)
 
 
 def _health_outage(ctx: Evaluation, event: HealthEvent, outages: OutageLedger) -> OutageStep | None:

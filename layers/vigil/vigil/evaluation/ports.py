@@ -9,7 +9,7 @@ from vigil.alerting.notify import GroupStorePort
 from vigil.alerting.outbox import OutboxPort
 from vigil.alerting.silences import SilenceStorePort
 from vigil.core.model import Alert, ErrorGroup, SignalBatch
-from vigil.health.events import HealthStorePort
+from vigil.health.events import AccountNamesPort, HealthStorePort
 from vigil.health.outages import OutageStorePort
 from vigil.rules.document import RulesConfig
 from vigil.rules.routing import Receiver
@@ -57,12 +57,14 @@ class RoutingPorts:
 
 @dataclass(frozen=True)
 class OutagePorts:
-    """What outage correlation needs: where outages and Health events are stored, and the
-    runbook to start or suggest."""
+    """What outage correlation needs: where outages and Health events are stored, the
+    runbook to start or suggest, and, in Organization mode, the members' names that Health
+    notices name their affected accounts by."""
 
     outages: OutageStorePort
     health: HealthStorePort
     runbook_arn: str
+    account_names: AccountNamesPort | None = None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, NamedTuple, Protocol
 
 from pydantic import AwareDatetime, Field, ValidationError
 
-from vigil.alerting.messages import publishable, warning_notice
+from vigil.alerting.messages import account_label, publishable, warning_notice
 from vigil.alerting.outbox import OutboxEntry
 from vigil.core.clock import iso
 from vigil.core.errors import InvalidEventError, describe_validation
@@ -109,6 +109,12 @@ class HealthPages(Contract):
     @property
     def complete(self) -> bool:
         return len(self.pages) >= self.total_pages
+
+
+class AccountNamesPort(Protocol):
+    def name(self, account: str) -> str | None:
+        """The account's name in the Organization; ``None`` when it is not a known member."""
+        ...
 
 
 class HealthPagesPort(Protocol):
@@ -476,8 +482,9 @@ def entity_lines(event: HealthEvent, *, limit: int) -> list[str]:
     return lines
 
 
-def health_lines(event: HealthEvent) -> list[str]:
-    """The facts of an event, for email bodies (its description comes first)."""
+def health_lines(event: HealthEvent, account_name: str | None = None) -> list[str]:
+    """The facts of an event, for email bodies (its description comes first); the affected
+    account by ``account_name`` too when it is a known member."""
     lines = [
         event.description.strip() or "(AWS gave no description)",
         "",
@@ -491,7 +498,7 @@ def health_lines(event: HealthEvent) -> list[str]:
     if event.scope:
         lines.append(f"Scope:      {event.scope}")
     if event.account:
-        lines.append(f"Account:    {event.account}")
+        lines.append(f"Account:    {account_label(event.account, account_name)}")
     lines += [f"{label + ':':<11} {moment}" for label, moment in when(event)]
     lines.append(f"Updated:    {utc(event.last_updated)}")
     if entities := entity_lines(event, limit=MAX_ENTITIES_LISTED):
@@ -500,7 +507,7 @@ def health_lines(event: HealthEvent) -> list[str]:
     return lines
 
 
-def chat_lines(event: HealthEvent) -> list[str]:
+def chat_lines(event: HealthEvent, account_name: str | None = None) -> list[str]:
     """The facts of an event for chat, before its description: the window or start time,
     and the affected resources (capped at :data:`MAX_ENTITIES_CHAT`). They come first so
     that a channel that caps a long description cuts the description, not them."""
@@ -508,26 +515,31 @@ def chat_lines(event: HealthEvent) -> list[str]:
     if event.actionability:
         lines.append(f"Action: {event.actionability}")
     if event.account:
-        lines.append(f"Account: {event.account}")
+        lines.append(f"Account: {account_label(event.account, account_name)}")
     entities = entity_lines(event, limit=MAX_ENTITIES_CHAT)
     return [*lines, *entities, "", event.description.strip() or event.event_type_code]
 
 
-def health_notification(event: HealthEvent, change: HealthChange, *, stack: str) -> Notification:
+def health_notification(
+    event: HealthEvent, change: HealthChange, *, stack: str, account_name: str | None = None
+) -> Notification:
+    """What a reader hears of an event; ``account_name`` names its affected account (an
+    Organization's member, for the organizational view), plain text escaped per channel."""
     version = f"{iso(event.last_updated)}|{digest(event)}|{event.status}"
     notification_id = hashlib.sha256(
         f"health|{event.arn}|{event.account}|{version}|{change.value}".encode()
     ).hexdigest()[:24]
     title = health_title(event, change)
     severity = _SEVERITY.get(event.category, _UNKNOWN_CATEGORY_SEVERITY)
-    text = "\n".join([title, "", *health_lines(event), "", "--", f"Vigil ({stack})"]) + "\n"
+    body = health_lines(event, account_name)
+    text = "\n".join([title, "", *body, "", "--", f"Vigil ({stack})"]) + "\n"
     chat = ChatPayload(
         notification_id=notification_id,
         category="health",
         reason=_REASON[change],
         severity=severity,
         title=title,
-        text="\n".join(chat_lines(event)),
+        text="\n".join(chat_lines(event, account_name)),
         stack=stack,
         alerts=[],
         links=[Link(label="AWS Health event", url=console_link(event))],

@@ -7,9 +7,13 @@ One outage per AWS service and region (pk ``OUTAGE#<service>#<region>``)::
     (none) --Health issue opens for a watched service--------------------------------> confirmed
     suspected --fewer than min_resources breach--> resolved
 
-Evidence accumulates while an outage is open: every resource that breached, with its
-latest numbers.
     confirmed --the confirming Health issue closes--> resolved
+
+Evidence accumulates while an outage is open: every resource that breached, with its
+latest numbers, and the accounts they belong to. One evaluation may carry the breaches of
+several accounts (a minute of every member's metrics, ADR 51), so a resource is an account's
+resource: ``orders-api`` failing in two accounts is two resources, and a regional outage across
+accounts is one outage naming them (ADR 52).
 
 The service of a signal is the first part of its kind (``lambda.errors`` -> ``lambda``); the
 service of a Health event is its service code in lower case (``LAMBDA`` -> ``lambda``).
@@ -26,7 +30,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import AwareDatetime, Field
 
-from vigil.alerting.messages import publishable
+from vigil.alerting.messages import account_label, publishable
 from vigil.alerting.outbox import OutboxEntry
 from vigil.core.clock import iso
 from vigil.core.model import (
@@ -39,14 +43,21 @@ from vigil.core.model import (
     RunbookStart,
     Severity,
 )
-from vigil.rules.base import Breach
+from vigil.rules.base import Breach, plural
 from vigil.rules.health import OutageConfig
+from vigil.rules.organization import ACCOUNT_NAME_LABEL
 
 MAX_LISTED = 20
 MAX_MUTED_LISTED = 2_000
 """Muted alerts an outage lists (about 46 KB of fingerprints); beyond, it counts them."""
 MAX_EVIDENCE = 1_000
-"""Evidence an outage keeps (about 100 KB); a message lists the first ``MAX_LISTED``."""
+"""Evidence an outage keeps (about 170 KB; 265 KB with 64-character function names in accounts
+with 50-character names, the longest Lambda and Organizations allow); a message lists the first
+``MAX_LISTED``."""
+MAX_ACCOUNTS = 100
+"""Accounts an outage lists (about 8 KB with their names); beyond, it counts them."""
+MAX_ACCOUNTS_NAMED = 5
+"""Accounts a message names; the rest are counted ("and 3 more accounts")."""
 
 
 class OutageState(StrEnum):
@@ -59,6 +70,23 @@ class OutageEvidence(Contract):
     resource: str
     kind: str
     summary: str
+    account: str = Field(
+        default="",
+        description="The resource's account; empty in evidence stored before outages named"
+        " accounts, which reads as the outage's own account.",
+    )
+    account_name: str = Field(default="", description="Its name in Organizations, if known.")
+
+
+class OutageAccount(Contract):
+    """An account whose resources an outage saw failing."""
+
+    id: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return account_label(self.id, self.name)
 
 
 class Outage(Contract):
@@ -89,6 +117,15 @@ class Outage(Contract):
         description=f"(signals, resources) of the evidence, when more than the {MAX_EVIDENCE}"
         " kept.",
     )
+    accounts: list[OutageAccount] = Field(
+        default_factory=list,
+        description=f"The accounts of the failing resources, the first {MAX_ACCOUNTS} seen.",
+    )
+    account_count: int | None = Field(
+        default=None,
+        description="How many accounts, when more than are listed (at least as many as any"
+        " one batch showed).",
+    )
     revision: int = 0
 
     @property
@@ -99,7 +136,19 @@ class Outage(Contract):
     def resources(self) -> int:
         if self.evidence_counts:
             return self.evidence_counts[1]
-        return len({e.resource for e in self.evidence})
+        return len({(e.account or self.account, e.resource) for e in self.evidence})
+
+    @property
+    def spanned(self) -> list[OutageAccount]:
+        """The accounts listed; for an outage stored before outages listed them, its own
+        account when it has evidence."""
+        if self.accounts or not self.evidence:
+            return self.accounts
+        return [OutageAccount(id=self.account)]
+
+    @property
+    def account_total(self) -> int:
+        return self.account_count if self.account_count is not None else len(self.spanned)
 
     @property
     def muted_total(self) -> int:
@@ -179,21 +228,32 @@ def suspicion(
     batch_id: str,
     config: OutageConfig,
 ) -> OutageStep | None:
-    """Apply one metrics batch's breaches of one service and region to its outage."""
+    """Apply one evaluation's breaches of one service and region to its outage.
+
+    The breaches may come from several accounts; a resource is an account's resource, so
+    ``min_resources`` counts (account, resource) pairs across every account of the region.
+    """
     evidence = [
-        OutageEvidence(resource=b.labels.resource, kind=b.labels.kind, summary=b.evidence.summary)
-        for b in sorted(breaches, key=lambda b: (b.labels.resource, b.labels.kind))
+        OutageEvidence(
+            resource=b.labels.resource,
+            kind=b.labels.kind,
+            summary=b.evidence.summary,
+            account=b.labels.account,
+            account_name=(b.tags or {}).get(ACCOUNT_NAME_LABEL, ""),
+        )
+        for b in sorted(
+            breaches, key=lambda b: (b.labels.account, b.labels.resource, b.labels.kind)
+        )
     ]
-    resources = {b.labels.resource for b in breaches}
+    resources = {(e.account, e.resource) for e in evidence}
     enough = len(resources) >= config.min_resources
     if current is None or not current.is_open:
         if not enough:
             return None
-        account = breaches[0].labels.account
         opened = Outage(
             service=service,
             region=region,
-            account=account,
+            account=evidence[0].account,
             state=OutageState.SUSPECTED,
             incident=incident_name(service, region, now),
             opened_at=now,
@@ -201,18 +261,24 @@ def suspicion(
             last_batch=batch_id,
             revision=current.revision if current else 0,
             **_bounded(evidence),
+            **_spanning(None, evidence),
         )
         return OutageStep(current, opened, OutageChange.SUSPECTED)
     if current.state is OutageState.SUSPECTED and not enough:
         return OutageStep(current, _resolved(current, now, batch_id), OutageChange.RESOLVED)
     if not evidence:
         return None
-    merged = {(e.resource, e.kind): e for e in [*current.evidence, *evidence]}
+    earlier = [
+        e if e.account else e.model_copy(update={"account": current.account})
+        for e in current.evidence
+    ]
+    merged = {(e.account, e.resource, e.kind): e for e in [*earlier, *evidence]}
     updated = current.model_copy(
         update={
             "last_seen": now,
             "last_batch": batch_id,
             **_bounded([merged[key] for key in sorted(merged)], at_least=current),
+            **_spanning(current, evidence),
         }
     )
     return OutageStep(current, updated, None)
@@ -222,11 +288,34 @@ def _bounded(evidence: list[OutageEvidence], at_least: Outage | None = None) -> 
     """The evidence an outage keeps: the first ``MAX_EVIDENCE``, and the counts of all (at
     least what the outage counted before) when there are more."""
     signals = max(len(evidence), at_least.signals if at_least else 0)
-    resources = max(len({e.resource for e in evidence}), at_least.resources if at_least else 0)
+    resources = max(
+        len({(e.account, e.resource) for e in evidence}), at_least.resources if at_least else 0
+    )
     capped = signals > MAX_EVIDENCE or (at_least is not None and at_least.evidence_counts)
     return {
         "evidence": evidence[:MAX_EVIDENCE],
         "evidence_counts": (signals, resources) if capped else None,
+    }
+
+
+def _spanning(current: Outage | None, evidence: list[OutageEvidence]) -> dict[str, Any]:
+    """The accounts an outage lists once ``evidence`` (all of it, not only what the outage
+    keeps) is in: those it listed, then the new ones, the first ``MAX_ACCOUNTS`` seen, each
+    with its latest known name; and how many when more. An account beyond the list may have
+    been counted before, so the count is at least the larger of what the outage counted and
+    what this evidence shows."""
+    listed = {a.id: a for a in (current.spanned if current else [])}
+    unlisted: set[str] = set()
+    for e in evidence:
+        known = listed.get(e.account)
+        if known is None and len(listed) >= MAX_ACCOUNTS:
+            unlisted.add(e.account)
+        elif known is None or (e.account_name and e.account_name != known.name):
+            listed[e.account] = OutageAccount(id=e.account, name=e.account_name)
+    total = max(len(listed) + len(unlisted), current.account_total if current else 0)
+    return {
+        "accounts": list(listed.values()),
+        "account_count": total if total > len(listed) else None,
     }
 
 
@@ -314,6 +403,7 @@ def _reason(outage: Outage) -> str:
         f"AWS outage {outage.state.value}: {outage.service} in {outage.region}"
         + (f" ({outage.health_event_type})" if outage.health_event_type else "")
         + (f"; {_resources(outage)} resources failing" if outage.evidence else "")
+        + (f" in {outage.account_total} accounts" if outage.account_total > 1 else "")
     )
     return reason[:500]
 
@@ -362,10 +452,12 @@ def outage_notification(
     release: Release | None = None,
 ) -> Notification:
     where = f"{outage.service} in {outage.region}"
+    several = outage.account_total > 1
     if change is OutageChange.SUSPECTED:
         title = f"[CRITICAL] Suspected AWS outage: {where}"
+        across = f" in {outage.account_total} accounts" if several else ""
         lead = (
-            f"{outage.signals} signals across {_resources(outage)} resources of"
+            f"{outage.signals} signals across {_resources(outage)} resources{across} of"
             f" {outage.service} in {outage.region} are failing at once. AWS has not confirmed"
             " an issue yet."
         )
@@ -380,13 +472,11 @@ def outage_notification(
             else "Fewer resources are failing than the outage threshold; the suspicion is lifted."
         )
     lines = [title, "", lead]
+    if outage.spanned:
+        lines += ["", accounts_line(outage)]
     if outage.health_text and change is not OutageChange.SUSPECTED:
         lines += ["", "AWS says:", outage.health_text]
-    if outage.evidence:
-        lines += ["", "Evidence (Vigil's own signals):"]
-        lines += [f"  - {e.resource} {e.kind}: {e.summary}" for e in outage.evidence[:MAX_LISTED]]
-        if outage.signals > MAX_LISTED:
-            lines.append(f"  - ...and {outage.signals - MAX_LISTED} more")
+    lines += _evidence_lines(outage)
     if outage.muted:
         verb = "were" if change is OutageChange.RESOLVED else "are"
         lines += [
@@ -429,6 +519,38 @@ def outage_notification(
     )
     return publishable(
         chat, text=text, status="resolved" if change is OutageChange.RESOLVED else "firing"
+    )
+
+
+def _evidence_lines(outage: Outage) -> list[str]:
+    """The first ``MAX_LISTED`` pieces of evidence; each with its account's latest known name
+    (or its id) when the outage spans several."""
+    if not outage.evidence:
+        return []
+    several = outage.account_total > 1
+    names = {a.id: a.name for a in outage.spanned if a.name}
+    lines = ["", "Evidence (Vigil's own signals):"]
+    for e in outage.evidence[:MAX_LISTED]:
+        account = e.account or outage.account
+        where = f" ({names.get(account) or e.account_name or account})" if several else ""
+        lines.append(f"  - {e.resource}{where} {e.kind}: {e.summary}")
+    if outage.signals > MAX_LISTED:
+        lines.append(f"  - ...and {outage.signals - MAX_LISTED} more")
+    return lines
+
+
+def accounts_line(outage: Outage) -> str:
+    """The accounts an outage spans, by name with their id: every one up to
+    ``MAX_ACCOUNTS_NAMED``, else the first ones and how many more."""
+    listed, total = outage.spanned, outage.account_total
+    if total == 1:
+        return f"Account:   {listed[0].label}"
+    named = [a.label for a in listed[:MAX_ACCOUNTS_NAMED]]
+    more = total - len(named)
+    return (
+        f"Accounts ({total}): "
+        + ", ".join(named)
+        + (f" and {plural(more, 'more account')}" if more else "")
     )
 
 
