@@ -50,6 +50,7 @@ from emulator.lambda_runtime import AsyncFailure, FunctionLog, Invocation, Lambd
 from emulator.logs import LogDelivery, LogSubscriptions, invoke_destination
 from emulator.mailbox import Email, Mailbox
 from emulator.metrics import MetricsWriter, floor_minute
+from emulator.organization import OrganizationPlay, parse_organization
 from emulator.queues import QueueDriver
 from emulator.scenario import Scenario, load_scenario
 from emulator.sfn_time import SimulatedWaits
@@ -192,6 +193,8 @@ class Emulator:
         self.queues: QueueDriver
         self.data: DataDriver
         self._executions: Executions
+        self.organization: OrganizationPlay | None = None
+        """The scenario's Organization, when it has one (:mod:`emulator.organization`)."""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -341,6 +344,22 @@ class Emulator:
         self.queues.create_queues()
         self.edge.create_resources()
         self.alarms.create()
+        if self.scenario is not None and self.scenario.organization is not None:
+            self.organization = OrganizationPlay(
+                parse_organization(
+                    self.scenario.organization,
+                    length=self.scenario.duration,
+                    home=deployment.region,
+                    organization_id=str(deployment.parameters.get("OrganizationId", "")),
+                ),
+                scenario=self.scenario,
+                account=deployment.account_id,
+                region=deployment.region,
+                stack_name=deployment.stack_name,
+                home_sink=deployment.outputs.get("OamSinkArn", ""),
+                start=self._now,
+            )
+            self.organization.create()
         self.data = DataDriver(
             start=self._now,
             spec=self.scenario.data if self.scenario else DataSpec(),
@@ -370,6 +389,8 @@ class Emulator:
         self.queues.write_until(until)
         self.edge.write_until(until)
         self.data.write_until(until)
+        if self.organization is not None:
+            self.organization.write_until(until)
         for event in self.health.due_events(until):
             self.put_event(event)
         for event in self.alarms.due_events(until):

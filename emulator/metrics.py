@@ -34,6 +34,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 from moto.cloudwatch.models import cloudwatch_backends
 
 from emulator._aws import ACCOUNT_ID, REGION, client
@@ -193,11 +194,16 @@ class MetricsWriter:
         scenario: Scenario | None = None,
         stack_usage: Callable[[datetime], dict[tuple[str, datetime], dict[str, int]]] | None = None,
         region: str = REGION,
+        account: str = ACCOUNT_ID,
+        session: boto3.Session | None = None,
     ) -> None:
+        """``account`` and a ``session`` of it play another account's workloads (a member of
+        an Organization, :mod:`emulator.organization`)."""
         self._scenario = scenario
         self._stack_usage = stack_usage
-        self._cloudwatch = client("cloudwatch", region)
         self._region = region
+        self._account = account
+        self._session = session
         self._written_until = floor_minute(start)
         self.datapoints_written = 0
 
@@ -210,7 +216,7 @@ class MetricsWriter:
         request parser would hand it (timestamps naive UTC): a storm writes half a million
         datapoints, and serializing, validating and parsing them as HTTP requests took most
         of its minutes. What moto stores, and answers, is the same."""
-        backend = cloudwatch_backends[ACCOUNT_ID][self._region]
+        backend = cloudwatch_backends[self._account][self._region]
         backend.put_metric_data(
             NAMESPACE,
             [
@@ -223,7 +229,7 @@ class MetricsWriter:
         """Create the scenario's workload functions in moto; return their names."""
         if self._scenario is None or not self._scenario.workloads:
             return []
-        iam = client("iam", self._region)
+        iam = self._client("iam")
         try:
             role_arn = iam.get_role(RoleName=_WORKLOAD_ROLE)["Role"]["Arn"]
         except iam.exceptions.NoSuchEntityException:
@@ -237,7 +243,7 @@ class MetricsWriter:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr("index.py", _WORKLOAD_CODE)
-        lam = client("lambda", self._region)
+        lam = self._client("lambda")
         names: list[str] = []
         for workload in self._scenario.workloads:
             lam.create_function(
@@ -257,11 +263,16 @@ class MetricsWriter:
             names.append(workload.function)
         return names
 
+    def _client(self, service: str) -> Any:
+        if self._session is None:
+            return client(service, self._region)
+        return self._session.client(service, region_name=self._region)  # type: ignore[call-overload]
+
     def workload_arns(self) -> list[str]:
         if self._scenario is None:
             return []
         return [
-            f"arn:aws:lambda:{self._region}:{ACCOUNT_ID}:function:{w.function}"
+            f"arn:aws:lambda:{self._region}:{self._account}:function:{w.function}"
             for w in self._scenario.workloads
         ]
 

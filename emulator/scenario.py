@@ -124,6 +124,7 @@ from emulator.lambda_account import LambdaAccount, parse_lambda_account
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
 _TOP_LEVEL = {
+    "organization",
     "name",
     "description",
     "start",
@@ -315,6 +316,9 @@ class Scenario:
     """DynamoDB tables and Kinesis streams, and their metrics (``emulator.data_dials``)."""
     alarms: AlarmScenario = field(default_factory=AlarmScenario)
     """CloudWatch alarms and their state changes (``emulator.alarms``)."""
+    organization: Mapping[str, Any] | None = None
+    """An Organization's member accounts and their workloads, as written: parsed by
+    :mod:`emulator.organization` when the emulator starts (it needs the deployed stack)."""
 
     @property
     def duration(self) -> timedelta:
@@ -479,7 +483,25 @@ def _parse(document: object, source: Path | None) -> Scenario:
         edge=parse_edge(doc.get("edge")),
         data=parse_data(doc.get("tables"), doc.get("streams"), workloads=seen),
         alarms=parse_alarms(doc.get("alarms"), end - start),
+        organization=_mapping(doc.get("organization"), "organization"),
     )
+
+
+def _mapping(document: object, where: str) -> Mapping[str, Any] | None:
+    if document is None:
+        return None
+    if not isinstance(document, Mapping):
+        raise ScenarioError(f"{where}: expected a mapping")
+    return document
+
+
+def parse_workloads(items: object, where: str, length: timedelta) -> list[Workload]:
+    """The workloads of a list written as the scenario's ``workloads`` are."""
+    if not isinstance(items, list):
+        raise ScenarioError(f"{where}: expected a list")
+    return [
+        w for index, item in enumerate(items) for w in _copies(item, f"{where}[{index}]", length)
+    ]
 
 
 def _queues(document: object, length: timedelta) -> tuple[QueueSpec, ...]:
