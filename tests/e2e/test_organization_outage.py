@@ -17,6 +17,7 @@ workflow, every minute's batches merged and evaluated once.
 """
 
 from collections.abc import Iterator
+
 import pytest
 
 from emulator import Emulator
