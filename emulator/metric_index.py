@@ -16,20 +16,19 @@ those moto would give:
 Calls with metric math or Metrics Insights expressions go to moto's own implementation.
 
 A query's ``AccountId`` is honoured as CloudWatch cross-account observability does (moto ignores
-it and reads the caller's own metrics). MetricDataQuery in the CloudWatch API Reference:
-"If you are performing a GetMetricData operation in a monitoring account, use this to specify
-which account to retrieve this metric from"; the OAM API Reference and the CloudWatch User
-Guide: a source account shares its metrics through a link to a sink of the monitoring account,
-within one Region. So a query naming another account is answered from that account's metrics
-in the same region (``cloudwatch_backends[AccountId][region]``) when, and only when,
+it and reads the caller's own metrics). MetricDataQuery in the CloudWatch API Reference: "If
+you are performing a GetMetricData operation in a monitoring account, use this to specify which
+account to retrieve this metric from"; the OAM API Reference (its introduction, CreateLink): a
+source account shares its metrics through a link to a sink of the monitoring account, "within a
+Region". So a query naming another account is answered from that account's metrics in the same
+region (``cloudwatch_backends[AccountId][region]``) when, and only when,
 :func:`emulator.oam.metric_sources` finds that account linked to a sink of the caller in that
 region; otherwise it gets no datapoints. The reference does not say what an unlinked account's
-query returns (MetricDataResult's ``StatusCode`` lists a ``Forbidden`` it does not explain);
-a reader sees no values either way, and no values is what the emulator answers, with the
-status ``Complete``. A query without ``AccountId``, or naming the caller's own account, is
-answered as before. Metric math or Metrics Insights in a call that names another account is
-not emulated: it raises :class:`~emulator.errors.EmulatorError` rather than answer from the
-wrong account.
+query returns (MetricDataResult's ``StatusCode`` lists a ``Forbidden`` it does not explain); a
+reader sees no values either way, and no values is what the emulator answers, with the status
+``Complete``. A query without ``AccountId``, or naming the caller's own account, is answered as
+before. Metric math or Metrics Insights in a call that names another account is not emulated:
+it raises :class:`~emulator.errors.EmulatorError` rather than answer from the wrong account.
 
 moto answers only the five plain statistics (``Sum``, ``Average``, ``Minimum``, ``Maximum``,
 ``SampleCount``); a percentile (``p99``) or a trimmed count between absolute bounds

@@ -5,8 +5,8 @@ CloudFormation creates (:class:`~emulator.cfn_shims.OamSinkShim`,
 :class:`~emulator.cfn_shims.OamLinkShim`) live in the stacks that created them. A link counts
 while its stack and its sink's stack both exist: deleting the member stack (the link) or the
 sink's stack breaks it, as deleting either resource does in AWS. Sinks and links are regional
-(OAM API Reference: a link names a sink of its own Region; CloudWatch's cross-account
-observability works "within a Region"), so a link in one region shares nothing in another.
+(the OAM API Reference's introduction: cross-account observability spans "multiple accounts
+within a Region"), so a link in one region shares nothing in another.
 :mod:`emulator.metric_index` asks here before answering a ``GetMetricData`` query that names
 another account.
 """

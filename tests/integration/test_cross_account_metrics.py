@@ -5,8 +5,8 @@ ADRs 49 and 53).
 The cases come from the AWS documentation: MetricDataQuery's ``AccountId`` (CloudWatch API
 Reference: in a monitoring account, the account to retrieve the metric from); a source account
 shares its metrics through an ``AWS::Oam::Link`` to a sink of the monitoring account, per
-resource type (``AWS::CloudWatch::Metric``), within one Region (OAM API Reference, CreateLink
-and DeleteLink; CloudWatch User Guide, cross-account observability). The stacks are created
+resource type (``AWS::CloudWatch::Metric``), "within a Region" (OAM API Reference: its
+introduction, CreateLink and DeleteLink). The stacks are created
 the way ``test_member_account.py`` creates them (a StackSet execution role in the member
 account, template.yaml's sink in the home region) and ``sink/template.yaml`` is the sink of a
 second region.

@@ -3,9 +3,9 @@ home one (docs/architecture.md, ADR 53).
 
 template.yaml's ``OamSink`` is the one source of truth: the regional sink must be that very
 resource (name and policy), so a change to one that misses the other fails here. Sinks and
-links are regional (OAM API Reference: CreateLink names a sink of the link's Region; the
-CloudWatch User Guide's cross-account observability works "within a Region"), hence a sink per
-region; the ARN shape is the OAM API Reference's (GetSink example).
+links are regional (the OAM API Reference's introduction: cross-account observability spans
+"multiple accounts within a Region"), hence a sink per region; the ARN shape is the OAM API
+Reference's (GetSink example).
 """
 
 import re
