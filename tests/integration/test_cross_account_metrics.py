@@ -1,15 +1,16 @@
-"""GetMetricData with a query's ``AccountId``, as CloudWatch cross-account observability answers
-it, in the emulator (``emulator/metric_index.py``, ``emulator/oam.py``; docs/architecture.md,
-ADRs 49 and 53).
+"""GetMetricData with a query's ``AccountId`` and ListMetrics with ``IncludeLinkedAccounts``, as
+CloudWatch cross-account observability answers them, in the emulator
+(``emulator/metric_index.py``, ``emulator/oam.py``; docs/architecture.md, ADRs 49 and 53).
 
 The cases come from the AWS documentation: MetricDataQuery's ``AccountId`` (CloudWatch API
-Reference: in a monitoring account, the account to retrieve the metric from); a source account
-shares its metrics through an ``AWS::Oam::Link`` to a sink of the monitoring account, per
-resource type (``AWS::CloudWatch::Metric``), "within a Region" (OAM API Reference: its
-introduction, CreateLink and DeleteLink). The stacks are created
-the way ``test_member_account.py`` creates them (a StackSet execution role in the member
-account, template.yaml's sink in the home region) and ``sink/template.yaml`` is the sink of a
-second region.
+Reference: in a monitoring account, the account to retrieve the metric from); ListMetrics'
+``IncludeLinkedAccounts``, ``OwningAccount`` and ``OwningAccounts`` (same reference); a source
+account shares its metrics through an ``AWS::Oam::Link`` to a sink of the monitoring account,
+per resource type (``AWS::CloudWatch::Metric``), "within a Region" (OAM API Reference: its
+introduction, CreateLink and DeleteLink). The stacks are created the way
+``test_member_account.py`` creates them (a StackSet execution role in the member account,
+template.yaml's sink in the home region) and ``sink/template.yaml`` is the sink of a second
+region.
 """
 
 import json
@@ -20,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
-from emulator import metric_index
+from emulator import metric_index, oam
 from emulator.errors import EmulatorError
 
 from .conftest import REGION, ROOT
@@ -42,8 +43,9 @@ MEMBER_STACK = "StackSet-vigil-member-1a2b"
 
 
 @pytest.fixture
-def oam(aws: None) -> Iterator[None]:
-    with metric_index.installed():
+def linked(aws: None) -> Iterator[None]:
+    """moto with the emulator's GetMetricData and ListMetrics, as Emulator.start installs them."""
+    with metric_index.installed(), oam.installed():
         yield
 
 
@@ -135,7 +137,7 @@ def _read(*queries: dict[str, Any], region: str = REGION) -> dict[str, list[floa
     return {result["Id"]: result["Values"] for result in answer["MetricDataResults"]}
 
 
-def test_a_linked_members_metrics_are_read_with_its_account_id(oam: None) -> None:
+def test_a_linked_members_metrics_are_read_with_its_account_id(linked: None) -> None:
     # Given the monitoring account's sink and the member's link to it, in the home region
     _link(_sink(REGION), REGION)
     # and the same function name erring in each account
@@ -147,7 +149,7 @@ def test_a_linked_members_metrics_are_read_with_its_account_id(oam: None) -> Non
     assert values == {"member": [7.0], "own": [1.0], "named_own": [1.0]}
 
 
-def test_an_account_without_a_link_reads_nothing(oam: None) -> None:
+def test_an_account_without_a_link_reads_nothing(linked: None) -> None:
     # Given a linked member, and an account with metrics but no link
     _link(_sink(REGION), REGION)
     _errors(MEMBER, REGION, 7)
@@ -164,7 +166,7 @@ def test_an_account_without_a_link_reads_nothing(oam: None) -> None:
     assert values == {"unlinked": [], "own": [], "member": [7.0]}
 
 
-def test_without_account_id_only_the_callers_own_metrics_are_read(oam: None) -> None:
+def test_without_account_id_only_the_callers_own_metrics_are_read(linked: None) -> None:
     # Given a linked member with metrics, and the same metric in the monitoring account
     _link(_sink(REGION), REGION)
     _errors(MEMBER, REGION, 7)
@@ -174,7 +176,7 @@ def test_without_account_id_only_the_callers_own_metrics_are_read(oam: None) -> 
     assert _read(_query("own")) == {"own": [1.0]}
 
 
-def test_a_deleted_link_or_sink_reads_nothing(oam: None) -> None:
+def test_a_deleted_link_or_sink_reads_nothing(linked: None) -> None:
     # Given a linked member with metrics, read through the link
     sink_arn = _sink(REGION)
     _link(sink_arn, REGION)
@@ -191,7 +193,7 @@ def test_a_deleted_link_or_sink_reads_nothing(oam: None) -> None:
     assert _read(_query("member", MEMBER)) == {"member": []}
 
 
-def test_a_link_to_another_accounts_sink_does_not_serve_this_one(oam: None) -> None:
+def test_a_link_to_another_accounts_sink_does_not_serve_this_one(linked: None) -> None:
     # Given the member linked to a sink of another monitoring account only
     _link(_sink(REGION, account=OTHER_MONITORING), REGION)
     _errors(MEMBER, REGION, 7)
@@ -201,7 +203,7 @@ def test_a_link_to_another_accounts_sink_does_not_serve_this_one(oam: None) -> N
     assert _read(_query("member", MEMBER)) == {"member": []}
 
 
-def test_a_link_that_shares_log_groups_only_brings_no_metrics(oam: None) -> None:
+def test_a_link_that_shares_log_groups_only_brings_no_metrics(linked: None) -> None:
     # Given a link of the member to the sink for log groups only
     sink_arn = _sink(REGION)
     link = {
@@ -223,7 +225,7 @@ def test_a_link_that_shares_log_groups_only_brings_no_metrics(oam: None) -> None
     assert _read(_query("member", MEMBER)) == {"member": []}
 
 
-def test_a_link_serves_its_own_region_only(oam: None) -> None:
+def test_a_link_serves_its_own_region_only(linked: None) -> None:
     # Given the member linked in eu-west-1 only, to sink/template.yaml's sink there
     _link(_sink(OTHER_REGION), OTHER_REGION)
     # and its function erring in both regions
@@ -235,7 +237,7 @@ def test_a_link_serves_its_own_region_only(oam: None) -> None:
     assert _read(_query("member", MEMBER), region=REGION) == {"member": []}
 
 
-def test_with_a_link_in_each_region_each_region_reads_its_own_metrics(oam: None) -> None:
+def test_with_a_link_in_each_region_each_region_reads_its_own_metrics(linked: None) -> None:
     # Given the member linked to the home sink and to the second region's sink
     _link(_sink(REGION), REGION)
     _link(_sink(OTHER_REGION), OTHER_REGION)
@@ -246,7 +248,7 @@ def test_with_a_link_in_each_region_each_region_reads_its_own_metrics(oam: None)
     assert _read(_query("member", MEMBER), region=OTHER_REGION) == {"member": [3.0]}
 
 
-def test_metric_math_naming_another_account_is_refused_not_answered_wrongly(oam: None) -> None:
+def test_metric_math_naming_another_account_is_refused_not_answered_wrongly(linked: None) -> None:
     # Given a linked member
     _link(_sink(REGION), REGION)
     # When a call mixes a metric math expression with a query naming the member
@@ -254,3 +256,83 @@ def test_metric_math_naming_another_account_is_refused_not_answered_wrongly(oam:
     # Then the emulator says it does not emulate it (rather than answer from the caller)
     with pytest.raises(EmulatorError, match="not emulated"):
         _read(_query("member", MEMBER, ReturnData=False), expression)
+
+
+# ------------------------------------------------------------------------------- ListMetrics
+
+
+def _listed(region: str = REGION, **request: Any) -> list[tuple[str, str]]:
+    """The monitoring account's ListMetrics, every page through botocore's paginator (as
+    ``vigil.adapters.cloudwatch`` reads it): (owning account, function name)."""
+    pages = (
+        boto3.client("cloudwatch", region_name=region)
+        .get_paginator("list_metrics")
+        .paginate(Namespace="AWS/Lambda", **request)
+    )
+    listed: list[tuple[str, str]] = []
+    for page in pages:
+        owners = page.get("OwningAccounts", [None] * len(page["Metrics"]))
+        for owner, metric in zip(owners, page["Metrics"], strict=True):
+            (dimension,) = metric["Dimensions"]
+            listed.append((str(owner), dimension["Value"]))
+    return listed
+
+
+def test_list_metrics_includes_the_linked_accounts_with_their_owners(linked: None) -> None:
+    # Given a linked member, an unlinked account and the monitoring account, each with a metric
+    _link(_sink(REGION), REGION)
+    _errors(MONITORING, REGION, 1)
+    _errors(MEMBER, REGION, 7)
+    _errors(UNLINKED, REGION, 5)
+    # When the monitoring account lists with IncludeLinkedAccounts
+    # Then its own and the linked member's metrics come, each with its owning account
+    assert sorted(_listed(IncludeLinkedAccounts=True)) == sorted(
+        [(MONITORING, "orders"), (MEMBER, "orders")]
+    )
+    # and OwningAccount keeps one account's, an unlinked one's being none
+    assert _listed(IncludeLinkedAccounts=True, OwningAccount=MEMBER) == [(MEMBER, "orders")]
+    assert _listed(IncludeLinkedAccounts=True, OwningAccount=UNLINKED) == []
+    # and without IncludeLinkedAccounts, moto's answer: the caller's own, no owners
+    assert _listed() == [("None", "orders")]
+
+
+def test_list_metrics_includes_a_link_in_its_own_region_only(linked: None) -> None:
+    # Given the member linked in eu-west-1 only, with a metric in each region
+    _link(_sink(OTHER_REGION), OTHER_REGION)
+    _errors(MEMBER, REGION, 7)
+    _errors(MEMBER, OTHER_REGION, 3)
+    # Then eu-west-1 lists it, us-east-1 does not
+    assert _listed(OTHER_REGION, IncludeLinkedAccounts=True) == [(MEMBER, "orders")]
+    assert _listed(REGION, IncludeLinkedAccounts=True) == []
+
+
+def test_list_metrics_pages_across_accounts_with_their_owners(linked: None) -> None:
+    # Given 300 functions' metrics in each of the monitoring and the linked member account
+    _link(_sink(REGION), REGION)
+    for account in (MONITORING, MEMBER):
+        cloudwatch = _account(account).client("cloudwatch")
+        for first in range(0, 300, 20):
+            cloudwatch.put_metric_data(
+                Namespace="AWS/Lambda",
+                MetricData=[
+                    {
+                        "MetricName": "Errors",
+                        "Dimensions": [{"Name": "FunctionName", "Value": f"fn-{n:03d}"}],
+                        "Timestamp": START,
+                        "Value": 0.0,
+                    }
+                    for n in range(first, first + 20)
+                ],
+            )
+    # When listed with IncludeLinkedAccounts, a page at most 500 metrics
+    first_page = boto3.client("cloudwatch").list_metrics(
+        Namespace="AWS/Lambda", IncludeLinkedAccounts=True
+    )
+    listed = _listed(IncludeLinkedAccounts=True)
+    # Then two pages hold all 600, each with its owner
+    assert len(first_page["Metrics"]) == oam.PAGE == 500
+    assert len(listed) == len(set(listed)) == 600
+    assert {owner for owner, _ in listed} == {MONITORING, MEMBER}
+    assert sorted(name for owner, name in listed if owner == MEMBER) == [
+        f"fn-{n:03d}" for n in range(300)
+    ]
