@@ -63,10 +63,11 @@ typecheck: venv ## mypy (strict) on the layer, the CLI, the functions and the em
 	$(BIN)/mypy
 
 cfn-lint: venv ## cfn-lint (informational rules too), sam validate --lint (every template), the workflows' ASL rules
-	$(BIN)/cfn-lint --include-checks I -- template.yaml member/template.yaml sentinel/template.yaml
+	$(BIN)/cfn-lint --include-checks I -- template.yaml member/template.yaml sentinel/template.yaml sink/template.yaml
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION) --template $(CURDIR)/member/template.yaml
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION) --template $(CURDIR)/sentinel/template.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --region $(REGION) --template $(CURDIR)/sink/template.yaml
 	$(PY) scripts/lint_statemachines.py
 
 # checkov lives in its own virtualenv: its pins (packaging, networkx, ...) would move the dev
@@ -78,7 +79,7 @@ $(SCAN_VENV)/.installed: requirements-scan.txt | venv
 	@touch $@
 
 scan: venv $(SCAN_VENV)/.installed ## checkov over every template, statelint over every workflow
-	$(SCAN_VENV)/bin/checkov --file template.yaml --file member/template.yaml --file sentinel/template.yaml --framework cloudformation --compact --quiet --skip-download
+	$(SCAN_VENV)/bin/checkov --file template.yaml --file member/template.yaml --file sentinel/template.yaml --file sink/template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(BIN)/statelint statemachines/*.asl.json
 	@echo "statelint: $$(ls statemachines/*.asl.json | wc -l) workflows, no findings"
 

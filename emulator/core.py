@@ -32,6 +32,7 @@ from emulator import (
     dynamodb_types,
     member_roles,
     metric_index,
+    oam,
     sfn_time,
     sns_delivery,
 )
@@ -270,6 +271,7 @@ class Emulator:
             stack.enter_context(_named_executions())
             stack.enter_context(_start_execution_task_keys())
             stack.enter_context(metric_index.installed())
+            stack.enter_context(oam.installed())
             stack.enter_context(dynamodb_transactions.installed())
             stack.enter_context(dynamodb_types.installed())
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))

@@ -15,6 +15,21 @@ those moto would give:
 
 Calls with metric math or Metrics Insights expressions go to moto's own implementation.
 
+A query's ``AccountId`` is honoured as CloudWatch cross-account observability does (moto ignores
+it and reads the caller's own metrics). MetricDataQuery in the CloudWatch API Reference: "If
+you are performing a GetMetricData operation in a monitoring account, use this to specify which
+account to retrieve this metric from"; the OAM API Reference (its introduction, CreateLink): a
+source account shares its metrics through a link to a sink of the monitoring account, "within a
+Region". So a query naming another account is answered from that account's metrics in the same
+region (``cloudwatch_backends[AccountId][region]``) when, and only when,
+:func:`emulator.oam.metric_sources` finds that account linked to a sink of the caller in that
+region; otherwise it gets no datapoints. The reference does not say what an unlinked account's
+query returns (MetricDataResult's ``StatusCode`` lists a ``Forbidden`` it does not explain); a
+reader sees no values either way, and no values is what the emulator answers, with the status
+``Complete``. A query without ``AccountId``, or naming the caller's own account, is answered as
+before. Metric math or Metrics Insights in a call that names another account is not emulated:
+it raises :class:`~emulator.errors.EmulatorError` rather than answer from the wrong account.
+
 moto answers only the five plain statistics (``Sum``, ``Average``, ``Minimum``, ``Maximum``,
 ``SampleCount``); a percentile (``p99``) or a trimmed count between absolute bounds
 (``TC(14850:30000)``, lower exclusive, upper inclusive) is computed here from the period's
@@ -34,7 +49,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from unittest.mock import patch
 
-from moto.cloudwatch.models import CloudWatchBackend, MetricDatumBase, Statistics
+from moto.cloudwatch.models import (
+    CloudWatchBackend,
+    MetricDatumBase,
+    Statistics,
+    cloudwatch_backends,
+)
+
+from emulator import oam
+from emulator.errors import EmulatorError
 
 _Key = tuple[str, frozenset[tuple[str, str]]]
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
@@ -75,6 +98,42 @@ def installed() -> Iterator[None]:
         end_time: datetime,
         scan_by: str = "TimestampAscending",
     ) -> list[dict[str, Any]]:
+        own = backend.account_id
+        by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for query in queries:
+            by_account[query.get("AccountId") or own].append(query)
+        if set(by_account) == {own}:
+            return answer(backend, queries, start_time, end_time, scan_by)
+        if any("MetricStat" not in q for q in queries):
+            raise EmulatorError(
+                "GetMetricData: metric math or Metrics Insights in a call that names another"
+                " account (AccountId) is not emulated"
+            )
+        region = backend.region_name
+        linked = oam.metric_sources(own, region)
+        results: dict[str, dict[str, Any]] = {}
+        for account, group in by_account.items():
+            if account == own or account in linked:
+                source = backend if account == own else cloudwatch_backends[account][region]
+                found = answer(source, group, start_time, end_time, scan_by)
+            else:
+                found = [
+                    _answer(q, {}, {}, start_time, scan_by)
+                    for q in group
+                    if q.get("ReturnData", True)
+                ]
+            results.update((result["id"], result) for result in found)
+        # in the order asked, as one call answers
+        return [results[q["Id"]] for q in queries if q["Id"] in results]
+
+    def answer(
+        backend: CloudWatchBackend,
+        queries: list[dict[str, Any]],
+        start_time: datetime,
+        end_time: datetime,
+        scan_by: str,
+    ) -> list[dict[str, Any]]:
+        """``queries`` answered from ``backend``'s own metrics."""
         if any("MetricStat" not in q for q in queries) or start_time >= end_time:
             return original(backend, queries, start_time, end_time, scan_by)
         start_time = start_time.replace(microsecond=0)
