@@ -34,6 +34,7 @@ from vigil.core.model import (
 from vigil.rules.base import plural
 from vigil.rules.document import RulesConfig
 from vigil.rules.kinds import kind_title
+from vigil.rules.organization import ACCOUNT_NAME_LABEL
 from vigil.rules.overrides import RUNBOOK_TAG
 from vigil.rules.routing import Receiver
 from vigil.rules.volume import KIND_SPECS
@@ -128,6 +129,7 @@ def view(
         links=links_for(alert, stack=stack, runbook=runbooks(alert.labels)),
         at=now,
         error_links=error_links(alert),
+        account_name=alert.tags.get(ACCOUNT_NAME_LABEL, ""),
     )
 
 
@@ -361,6 +363,12 @@ def addressed(notification: Notification, receiver: Receiver) -> Notification:
     )
 
 
+def alert_account(alert: AlertView) -> str:
+    """The alert's account as notices name it (:func:`account_label`), by the ``account_name``
+    label Organization mode puts on a member's alerts."""
+    return account_label(alert.labels.account, alert.account_name)
+
+
 def account_label(account: str, name: str | None) -> str:
     """An account as a notice names it: ``prod-payments (111111111111)``, or the id alone when
     its name is not known (the monitoring account, a stack outside an Organization). The name
@@ -447,7 +455,7 @@ def email_text(
         evidence.summary + ".",
         "",
         f"Resource:   {labels.resource}",
-        f"Account:    {labels.account}",
+        f"Account:    {alert_account(shown)}",
         f"Region:     {labels.region}",
         f"Severity:   {alert.severity.value}",
         f"Value:      {evidence.describe_value()}",

@@ -19,6 +19,7 @@ in full, the rest counted) so a message stays far below SNS's 256 KiB.
 
 from typing import Any
 
+from vigil.alerting.messages import alert_account
 from vigil.channels.render import plain_link, slack_clip, slack_code, slack_text
 from vigil.core.clock import iso
 from vigil.core.model import AlertView, ChatPayload, NotifyReason, Severity
@@ -100,7 +101,7 @@ def _alert_line(alert: AlertView) -> str:
         f"• *{alert.severity.value}* {slack_code(alert.labels.resource)} {alert.labels.kind}:"
         + slack_text(
             f" {ev.describe_value()} ({ev.window_text} ending {iso(ev.observed_at)},"
-            f" {alert.labels.account} / {alert.labels.region}, {alert.state.value};"
+            f" {alert_account(alert)} / {alert.labels.region}, {alert.state.value};"
             f" {alert.timing})"
         )
     )

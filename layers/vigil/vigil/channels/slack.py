@@ -5,6 +5,7 @@ mention or link on its own (api.slack.com/reference/block-kit/composition-object
 
 from typing import Any
 
+from vigil.alerting.messages import alert_account
 from vigil.channels.buttons import (
     ACKNOWLEDGE,
     SILENCE,
@@ -88,7 +89,10 @@ def _alert_blocks(alert: AlertView) -> list[Block]:
         ("Resource", slack_code(alert.labels.resource)),
         ("Value", slack_text(ev.describe_value())),
         ("Window", slack_text(f"{ev.window_text} ending {iso(ev.observed_at)}")),
-        ("Account / region", slack_text(f"{alert.labels.account} / {alert.labels.region}")),
+        (
+            "Account / region",
+            slack_text(f"{alert_account(alert)} / {alert.labels.region}"),
+        ),
         ("State", alert.state.value),
         ("When", slack_text(alert.timing)),
     ]

@@ -11,6 +11,7 @@ and the notification's links are written ``[label](url)``.
 
 from typing import Any
 
+from vigil.alerting.messages import alert_account
 from vigil.channels.render import teams_body, teams_link, teams_text
 from vigil.core.clock import iso
 from vigil.core.model import AlertView, ChatPayload, NotifyReason, Severity
@@ -74,7 +75,7 @@ def _alert_elements(alert: AlertView) -> list[Element]:
         ("Resource", alert.labels.resource),
         ("Value", ev.describe_value()),
         ("Window", f"{ev.window_text} ending {iso(ev.observed_at)}"),
-        ("Account / region", f"{alert.labels.account} / {alert.labels.region}"),
+        ("Account / region", f"{alert_account(alert)} / {alert.labels.region}"),
         ("State", alert.state.value),
         ("When", alert.timing),
     ]

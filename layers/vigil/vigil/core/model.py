@@ -325,6 +325,11 @@ class AlertView(Contract):
         description="Each tracked error's links (a sample trace, its log lines), by the error"
         " group's fingerprint.",
     )
+    account_name: str = Field(
+        default="",
+        exclude_if=_empty,
+        description="The account's name in the Organization (Organization mode, ADR 50).",
+    )
 
     @property
     def timing(self) -> str:
