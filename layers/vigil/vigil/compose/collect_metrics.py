@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
-from vigil.accounts.fanout import MergeRequest, Target, merged, named, scoped, targets
+from vigil.accounts.fanout import MergeRequest, Part, Target, merged, named, scoped, targets
 from vigil.accounts.members import AccountInventory, RolePort, UngrantedRole
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
@@ -42,6 +42,8 @@ from vigil.adapters.sqs_queues import SqsDeadLetterQueues
 from vigil.adapters.stats import CallStats
 from vigil.adapters.workflow import CollectWorkflow, EvaluateWorkflow, S3Batches
 from vigil.compose.settings import CollectorSettings
+from vigil.core.errors import InvalidEventError
+from vigil.core.model import SignalBatch
 from vigil.core.observability import logger, metrics
 from vigil.dials.apigateway import ApiGatewayFamily
 from vigil.dials.base import discovery_due, window_for
@@ -442,8 +444,17 @@ def merge(env: Environment, *, request: MergeRequest) -> dict[str, Any]:
     stats = CallStats()
     batches = S3Batches(clients["batches"], settings.batch_bucket, stats)
     home = batches.get(request.home)
-    collected = [batches.get(part.ref) for part in request.parts if part.ref is not None]
-    failed = [part for part in request.parts if part.ref is None]
+    collected: list[SignalBatch] = []
+    failed: list[Part] = []
+    for part in request.parts:
+        if part.ref is None:
+            failed.append(part)
+            continue
+        try:
+            collected.append(batches.get(part.ref))
+        except InvalidEventError as exc:
+            # Gone or not that batch: the target is not collected this cycle, the rest are.
+            failed.append(part.model_copy(update={"ref": None, "error": str(exc)[:500]}))
     batch = merged(home, collected, failed, now=request.now)
     execution_arn = EvaluateWorkflow(
         clients["stepfunctions"], settings.evaluate_state_machine_arn, stats, batches=batches
