@@ -202,3 +202,18 @@ def test_each_iteration_has_its_own_retry_time_out_and_catch(definition: Any) ->
     # The merge happens once, after every iteration, and is retried (idempotent by batch id).
     assert collect["Next"] == "Merge"
     assert definition["TimeoutSeconds"] <= 300
+
+
+def test_a_failed_fan_out_or_merge_still_evaluates_the_home_batch(definition: Any) -> None:
+    states = definition["States"]
+
+    for name in ("CollectTargets", "Merge"):
+        assert states[name]["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "EvaluateHomeAlone"}
+        ]
+    fallback = states["EvaluateHomeAlone"]
+    assert fallback["Resource"] == "arn:aws:states:::states:startExecution"
+    assert fallback["Parameters"]["Input.$"] == "$.home"
+    assert fallback["Parameters"]["Name.$"] == "$.run"
+    # The execution still fails, so CollectFailuresAlarm tells people.
+    assert states[fallback["Next"]]["Type"] == "Fail"
