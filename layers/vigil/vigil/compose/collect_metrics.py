@@ -69,6 +69,7 @@ from vigil.dials.sqs import DeadLetterFamily
 from vigil.dials.step_functions import StepFunctionsFamily
 from vigil.rules.document import RulesConfig
 from vigil.rules.loading import load_rules
+from vigil.rules.self_watch import TAGS_KIND
 from vigil.tracking.logs import FILTER_PATTERN
 from vigil.tracking.subscriptions import subscribe_functions
 
@@ -338,7 +339,10 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
     if others and settings.collect_state_machine_arn:
         # The collect workflow reads the other targets and evaluates every batch as one.
         home = scoped(
-            batch, account=account, region=settings.region, kinds=cycle.batch.covered_kinds
+            batch,
+            account=account,
+            region=settings.region,
+            kinds=[*cycle.batch.covered_kinds, TAGS_KIND],
         )
         execution_arn = CollectWorkflow(
             clients["stepfunctions"], settings.collect_state_machine_arn, stats, batches=batches
@@ -394,6 +398,12 @@ def collect_target(env: Environment, *, target: Target, now: datetime) -> dict[s
     else:
         session = boto3.Session(region_name=target.region)
     clients = {name: session.client(CLIENTS[name]) for name in TARGET_CLIENTS}  # type: ignore[call-overload]
+    state = CollectorState(
+        env.clients["dynamodb"],
+        settings.table_name,
+        stats=stats,
+        target=(target.account, target.region),
+    )
     collected = _collect(
         env,
         clients,
@@ -403,23 +413,28 @@ def collect_target(env: Environment, *, target: Target, now: datetime) -> dict[s
             stats,
             account_id=target.account if target.member else None,
         ),
-        state=CollectorState(
-            env.clients["dynamodb"],
-            settings.table_name,
-            stats=stats,
-            target=(target.account, target.region),
-        ),
+        state=state,
         limits=env.target_limits.setdefault((target.account, target.region), LimitsCache()),
         stats=stats,
         now=now,
         account=target.account,
         region=target.region,
     )
-    batch = scoped(
-        named(collected.cycle.batch, target),
+    # The target's resource tags (overrides, tag labels), kept under its own keys.
+    labelled = ResourceTagIndex(
+        collected.tags,
+        state,
+        env.rules,
         account=target.account,
         region=target.region,
-        kinds=collected.cycle.batch.covered_kinds,
+        discovery=discovery_due(window_for(now, env.rules), env.rules),
+        now=now,
+    ).labelled(collected.cycle.batch)
+    batch = scoped(
+        named(labelled, target),
+        account=target.account,
+        region=target.region,
+        kinds=labelled.covered_kinds,
     )
     ref = S3Batches(env.clients["batches"], settings.batch_bucket, stats).put(
         batch, batch.model_dump_json().encode()
