@@ -21,7 +21,8 @@ from vigil.channels.chatbot import chatbot_notification
 from vigil.channels.slack import slack_message
 from vigil.channels.teams import teams_message
 from vigil.channels.webhook import webhook_payload
-from vigil.core.model import ChatPayload, Labels, Notification, Severity, Signal
+from vigil.core.model import ChatPayload, Labels, Notification, Scope, Severity, Signal
+from vigil.evaluation.outages import reads_every_account
 from vigil.evaluation.pipeline import OutagePorts, evaluate
 from vigil.health.outages import (
     MAX_ACCOUNTS,
@@ -30,6 +31,7 @@ from vigil.health.outages import (
     Outage,
     OutageAccount,
     OutageChange,
+    OutageState,
     outage_notification,
     suspicion,
 )
@@ -308,3 +310,44 @@ def test_a_regional_outage_across_three_accounts_is_one_notice_naming_them() -> 
     assert "Accounts (3): prod-payments (111111111111), staging (222222222222), 333333333333" in (
         email(result.notifications[0])
     )
+
+
+# ---------------------------------------------------------------------------- partial batches
+def test_a_batch_that_did_not_read_every_account_does_not_lift_the_outage() -> None:
+    # Given an outage suspected across three accounts (ADR 51's merged batches)
+    found = breaches(("orders-api", PAYMENTS), ("orders-api", STAGING), ("orders-api", SANDBOX))
+    outage = suspect(None, found)
+    assert outage is not None
+    config = OutageConfig(min_resources=3)
+    # When a minute's merged batch read only the payments account (the others' targets failed)
+    partial = batch(T0 + minutes(5), signal("orders-api", PAYMENTS, at=T0 + minutes(5))).model_copy(
+        update={"scopes": [Scope(account=PAYMENTS, region="us-east-1", kinds=["lambda.errors"])]}
+    )
+    whole = partial.model_copy(
+        update={
+            "scopes": [
+                Scope(account=account, region="us-east-1", kinds=["lambda.errors"])
+                for account in (PAYMENTS, STAGING, SANDBOX)
+            ]
+        }
+    )
+
+    # Then it does not read every account, and too few breaches keep the outage open
+    assert not reads_every_account(partial, outage, config.kinds)
+    kept = suspicion(
+        outage,
+        found[:1],
+        service="lambda",
+        region="us-east-1",
+        now=T0 + minutes(5),
+        batch_id="minute-5",
+        config=config,
+        lift=False,
+    )
+    assert kept is None or kept.change is not OutageChange.RESOLVED
+    # And a batch that read all three lifts it, as one account's batch always could
+    assert reads_every_account(whole, outage, config.kinds)
+    assert reads_every_account(batch(T0), outage, config.kinds)  # no scopes: one account
+    lifted = suspect(outage, found[:1], minute=5)
+    assert lifted is not None
+    assert lifted.state is not OutageState.SUSPECTED

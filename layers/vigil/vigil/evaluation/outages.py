@@ -8,7 +8,14 @@ from aws_lambda_powertools import Logger
 
 from vigil.alerting.messages import addressed
 from vigil.alerting.outbox import OutboxEntry
-from vigil.core.model import Alert, AlertState, Notification, NotifyReason, RunbookStart
+from vigil.core.model import (
+    Alert,
+    AlertState,
+    Notification,
+    NotifyReason,
+    RunbookStart,
+    SignalBatch,
+)
 from vigil.evaluation.flow import Intake, Muted, Settled
 from vigil.evaluation.ports import AlertStorePort, Evaluation
 from vigil.health.outages import (
@@ -42,14 +49,16 @@ def suspect_outages(ctx: Evaluation, intake: Intake) -> Intake:
         if outage is not None and outage.is_open and key[0] in covered:
             groups.setdefault(key, [])
     for (service, region), group in groups.items():
+        current = outages.current(service, region)
         step = suspicion(
-            outages.current(service, region),
+            current,
             group,
             service=service,
             region=region,
             now=ctx.batch.collected_at,
             batch_id=ctx.batch.batch_id,
             config=config,
+            lift=current is None or reads_every_account(ctx.batch, current, config.kinds),
         )
         if step is not None:
             outages.record(step)
@@ -138,3 +147,17 @@ def _release(
             reason = NotifyReason.RESOLVED
         events.append((alert, reason))
     return Release(still_firing=still, resolved_meanwhile=resolved), events
+
+
+def reads_every_account(batch: SignalBatch, outage: Outage, kinds: list[str]) -> bool:
+    """Whether ``batch`` read every account ``outage`` spans in its region, for the outage's
+    kinds: a batch without scopes reads all it covers; a merged one (ADR 51) only the accounts
+    and regions its parts were collected in."""
+    accounts = {account.id for account in outage.accounts} or {outage.account}
+    for kind in kinds:
+        if service_of(kind) != outage.service:
+            continue
+        within = batch.scope_of(kind)
+        if within is not None and any((a, outage.region) not in within for a in accounts):
+            return False
+    return True

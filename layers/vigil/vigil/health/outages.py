@@ -227,11 +227,15 @@ def suspicion(
     now: datetime,
     batch_id: str,
     config: OutageConfig,
+    lift: bool = True,
 ) -> OutageStep | None:
     """Apply one evaluation's breaches of one service and region to its outage.
 
     The breaches may come from several accounts; a resource is an account's resource, so
     ``min_resources`` counts (account, resource) pairs across every account of the region.
+    ``lift=False`` when the evaluation did not read every account the outage spans (a target
+    of the collect workflow failed, ADR 51): too few breaches then say nothing, and a
+    suspected outage stays open.
     """
     evidence = [
         OutageEvidence(
@@ -264,7 +268,7 @@ def suspicion(
             **_spanning(None, evidence),
         )
         return OutageStep(current, opened, OutageChange.SUSPECTED)
-    if current.state is OutageState.SUSPECTED and not enough:
+    if current.state is OutageState.SUSPECTED and not enough and lift:
         return OutageStep(current, _resolved(current, now, batch_id), OutageChange.RESOLVED)
     if not evidence:
         return None
