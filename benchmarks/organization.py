@@ -495,6 +495,7 @@ def _organization_case(
         "targets": found,
         "targets_left_out": wanted - found,
         "map_rounds": rounds,
+        "merge": merge,
         "cycles": cycles,
         "monthly_usd_by_item": month,
         "monthly_usd": round(sum(month.values()), 2),
