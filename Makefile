@@ -111,7 +111,7 @@ benchmark-storm: venv ## 1,000 to 20,000 functions failing at once: bytes, Evalu
 benchmark-error-stream: venv ## the error stream per 1,000 error lines: invocations, writes, metrics, cost; a 10,000-line storm
 	$(PY) benchmarks/error_stream.py
 
-benchmark-organization: venv ## Organization mode's member inventory for 50 and 200 accounts: requests a discovery and a cycle
+benchmark-organization: venv ## Organization mode for 50 and 200 accounts: discovery requests; collection of 50 × 500 and 200 × 100 functions in 2 regions, per cycle and month
 	$(PY) benchmarks/organization.py
 
 benchmark-noise: venv ## alert episodes a day from background errors alone, by volume (10 to 100,000 invocations)
