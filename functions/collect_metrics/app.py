@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vigil.accounts.fanout import MergeRequest, Target
+from vigil.accounts.fanout import MergeRequest, Target, too_late
 from vigil.compose import collect_metrics
 from vigil.core.clock import parse_time
 from vigil.core.events import parse_model, scheduled_time
@@ -27,7 +27,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if isinstance(event, dict) and "target" in event:
         target = parse_model(Target, event["target"], what="collect workflow target")
         now = parse_time(event.get("now"), field="collect workflow: now")
-        return collect_metrics.collect_target(_env(), target=target, now=now)
+        late = "started" in event and too_late(
+            parse_time(event["started"], field="collect workflow: started"),
+            parse_time(event.get("entered"), field="collect workflow: entered"),
+        )
+        return collect_metrics.collect_target(_env(), target=target, now=now, late=late)
     now = scheduled_time(event)  # a bad event is refused before anything is read
     account = context.invoked_function_arn.split(":")[4]
     return collect_metrics.run(_env(), now=now, account=account)

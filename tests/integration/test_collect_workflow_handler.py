@@ -232,3 +232,24 @@ def test_the_merged_batch_covers_the_member_kind_and_both_scopes(
     assert [(s.labels.account, s.labels.region, s.context["collection"]) for s in failure] == [
         (MEMBER, EU, "States.Timeout")
     ]
+
+
+def test_an_iteration_whose_turn_comes_after_the_budget_reads_nothing(
+    app: tuple[ModuleType, str, str],
+) -> None:
+    module, _, _ = app
+    event = {
+        "target": {"account": ACCOUNT, "region": EU, "name": "", "member": False},
+        "now": NOW.isoformat(),
+        "run": "metrics-run",
+        # Step Functions' context object: the execution's start, the iteration's entry.
+        "started": "2026-11-02T09:07:01.000Z",
+        "entered": "2026-11-02T09:09:41.000Z",
+    }
+
+    with mock.patch("vigil.adapters.cloudwatch.CloudWatchMetrics.series") as series:
+        part = module.lambda_handler(event, FakeContext("collect"))
+
+    series.assert_not_called()
+    assert part["ref"] is None
+    assert part["error"].startswith("not read: the cycle's 150-second budget was spent")

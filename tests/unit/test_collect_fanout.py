@@ -9,6 +9,7 @@ TimeoutSeconds, as the Step Functions Developer Guide's Map and error-handling p
 """
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,16 @@ import pytest
 from tests.factories import ACCOUNT, REGION, T0, error_signal
 from tests.fakes import MemoryAlertStore
 from vigil.accounts.fanout import (
+    BUDGET_SECONDS,
     MAX_TARGETS,
     Part,
     Target,
+    bounded,
     merged,
     named,
     scoped,
     targets,
+    too_late,
     watched_regions,
 )
 from vigil.accounts.members import Connection, Member
@@ -89,15 +93,44 @@ def test_one_account_and_region_has_no_targets_and_nothing_changes() -> None:
     assert targets(account=ACCOUNT, region=REGION, regions=[REGION], members=[]) == []
 
 
-def test_targets_are_bounded_by_what_one_workflow_input_and_output_hold() -> None:
-    members = [_member(f"{n:012d}", f"m{n}") for n in range(1, 301)]
+def test_targets_beyond_the_bound_are_failed_parts_not_silence() -> None:
+    members = [_member(f"{n:012d}", f"m{n}") for n in range(1, 202)]
 
     found = targets(account=ACCOUNT, region=REGION, regions=[EU], members=members)
+    chosen, beyond = bounded(found)
 
-    assert len(found) == MAX_TARGETS == 400
+    # 200 members x 2 regions + the stack's account in eu-west-1 = 403 targets.
+    assert len(found) == 403
+    assert len(chosen) == MAX_TARGETS == 400
+    assert [part.target for part in beyond] == found[400:]
+    assert all(part.ref is None and "more than 400" in (part.error or "") for part in beyond)
+    # Their alerts come with the home batch: one per target not read.
+    home = merged(_batch(), [], beyond, now=T0)
+    assert [s.labels.account for s in home.signals] == [p.target.account for p in beyond]
     # 400 targets and 400 parts fit in Step Functions' 256 KB payload with room to spare.
     part = Part(target=found[0], ref=None, error="States.Timeout").model_dump_json()
     assert len(part.encode()) * MAX_TARGETS < 256 * 1024 * 0.7
+
+
+def test_targets_discover_at_their_own_minute_spread_over_the_period() -> None:
+    members = [_member(f"{n:012d}", f"m{n}") for n in range(1, 101)]
+    found = targets(account=ACCOUNT, region=REGION, regions=[EU], members=members)
+
+    offsets = [target.discovery_offset(60) for target in found]
+
+    # Stable, within the period, and spread: no 5-minute slot holds more than a quarter.
+    assert offsets == [target.discovery_offset(60) for target in found]
+    assert all(0 <= offset < 60 for offset in offsets)
+    slots = [sum(1 for o in offsets if o // 5 == slot) for slot in range(12)]
+    assert max(slots) < len(found) / 4, slots
+
+
+def test_an_iteration_after_the_budget_is_too_late() -> None:
+    started = T0
+    assert not too_late(started, started + timedelta(seconds=BUDGET_SECONDS))
+    assert too_late(started, started + timedelta(seconds=BUDGET_SECONDS + 1))
+    # The budget and an iteration's time-out end before the workflow's own time-out.
+    assert BUDGET_SECONDS + 120 < 290
 
 
 def test_a_part_speaks_only_for_its_account_and_region() -> None:
@@ -193,7 +226,9 @@ def test_each_iteration_has_its_own_retry_time_out_and_catch(definition: Any) ->
     task = collect["ItemProcessor"]["States"]["CollectTarget"]
 
     assert collect["MaxConcurrency"] == 10
-    assert task["TimeoutSeconds"] == 60
+    assert task["TimeoutSeconds"] == 120
+    assert definition["TimeoutSeconds"] == 290
+    assert task["Parameters"]["Payload"]["entered.$"] == "$$.State.EnteredTime"
     assert "Lambda.TooManyRequestsException" in task["Retry"][0]["ErrorEquals"]
     assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"]
     assert task["Catch"][0]["Next"] == "NotCollected"

@@ -15,6 +15,7 @@ a target that was not collected this minute keeps its alerts instead of resolvin
 news; it raises ``vigil.member_not_connected`` with what failed instead.
 """
 
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
@@ -32,6 +33,19 @@ of the 256 KB a state's output may hold. More would need a Distributed Map readi
 writing S3 (ADR 51)."""
 
 
+BUDGET_SECONDS = 150
+"""How long after the collect workflow starts an iteration may still begin collecting. An
+iteration runs at most 120 s (its ``TimeoutSeconds``) and the merge a few seconds, so the Map
+ends within the workflow's 290 s, the time-out no ``Catch`` takes; a target whose turn comes
+later is not collected this cycle and says so."""
+
+
+def too_late(started: datetime, entered: datetime) -> bool:
+    """Whether an iteration that entered at ``entered`` of a workflow started at ``started``
+    (both from Step Functions' context object) is past the budget."""
+    return (entered - started).total_seconds() > BUDGET_SECONDS
+
+
 class Target(BaseModel):
     """One account in one region, collected by one iteration of the collect workflow."""
 
@@ -42,6 +56,13 @@ class Target(BaseModel):
     own account."""
     member: bool = False
     """Whether the iteration assumes the member role (another account) or uses its own."""
+
+    def discovery_offset(self, period: int) -> int:
+        """The minute of each ``period`` at which this target's inventory is discovered:
+        stable, and spread over the targets, so that a cycle discovers about one target in
+        ``period / window`` instead of every one at once (a 500-function member's discovery is
+        about 1,000 control-plane calls)."""
+        return zlib.crc32(f"{self.account}#{self.region}".encode()) % period
 
 
 class Part(BaseModel):
@@ -80,7 +101,21 @@ def targets(
             Target(account=member.id, region=other, name=member.name, member=True)
             for other in watched
         ]
-    return found[:MAX_TARGETS]
+    return found
+
+
+def bounded(found: Sequence[Target]) -> tuple[list[Target], list[Part]]:
+    """The first ``MAX_TARGETS`` targets, and a failed part for each of the others, so that a
+    target beyond the bound raises its alert instead of going unread in silence."""
+    over = [
+        Part(
+            target=target,
+            error=f"not read: more than {MAX_TARGETS} accounts and regions to read in one cycle"
+            " (the collect workflow's bound; narrow organization.include)",
+        )
+        for target in found[MAX_TARGETS:]
+    ]
+    return list(found[:MAX_TARGETS]), over
 
 
 def scoped(batch: SignalBatch, *, account: str, region: str, kinds: Sequence[str]) -> SignalBatch:

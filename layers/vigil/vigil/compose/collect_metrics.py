@@ -11,7 +11,17 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
-from vigil.accounts.fanout import MergeRequest, Part, Target, merged, named, scoped, targets
+from vigil.accounts.fanout import (
+    BUDGET_SECONDS,
+    MergeRequest,
+    Part,
+    Target,
+    bounded,
+    merged,
+    named,
+    scoped,
+    targets,
+)
 from vigil.accounts.members import AccountInventory, RolePort, UngrantedRole
 from vigil.adapters.cloudwatch import CloudWatchMetrics
 from vigil.adapters.collector_state import CollectorState
@@ -186,16 +196,20 @@ def _collect(
     now: datetime,
     account: str,
     region: str,
+    error_stream: bool,
+    discovery_offset: int = 0,
 ) -> Collected:
     """Every family of one account in one region collected at ``now``; ``clients`` are that
-    account's in that region (the state table's client is always the stack's own)."""
+    account's in that region (the state table's client is always the stack's own).
+    ``error_stream``: the account's error lines reach the error stream (its function sweep is
+    then the daily backstop); ``discovery_offset``: see ``discovery_due``."""
     rules = env.rules
     lambda_client = clients["lambda"]
     tags = TagScope(rules.tags, ResourceTags(clients["tagging"], stats))
     # One ListFunctions pass per cycle at most, shared by the families that need it, with the
     # functions the tag filters exclude left out.
     window = window_for(now, rules)
-    discovery = discovery_due(window, rules)
+    discovery = discovery_due(window, rules, offset=discovery_offset)
     functions = ScopedFunctions(
         cache(LambdaInventory(lambda_client, stats).functions),
         tags,
@@ -258,7 +272,8 @@ def _collect(
         now=now,
         account=account,
         region=region,
-        error_stream=env.settings.error_stream_mode != "off",
+        error_stream=error_stream,
+        discovery_offset=discovery_offset,
     )
     return Collected(cycle, functions, tags, dead_letters)
 
@@ -280,6 +295,7 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         now=now,
         account=account,
         region=settings.region,
+        error_stream=settings.error_stream_mode != "off",
     )
     cycle, functions, tags = collected.cycle, collected.functions, collected.tags
     window = window_for(now, rules)
@@ -330,11 +346,13 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
                 extra={"functions": subscribed.full[:20], "count": len(subscribed.full)},
             )
     batches = S3Batches(clients["batches"], settings.batch_bucket, stats)
-    others = targets(
-        account=account,
-        region=settings.region,
-        regions=rules.collection.regions,
-        members=members.members(),
+    others, beyond = bounded(
+        targets(
+            account=account,
+            region=settings.region,
+            regions=rules.collection.regions,
+            members=members.members(),
+        )
     )
     if others and settings.collect_state_machine_arn:
         # The collect workflow reads the other targets and evaluates every batch as one.
@@ -344,6 +362,9 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
             region=settings.region,
             kinds=[*cycle.batch.covered_kinds, TAGS_KIND],
         )
+        if beyond:
+            logger.warning("targets beyond the bound not read", extra={"count": len(beyond)})
+            home = merged(home, [], beyond, now=now)
         execution_arn = CollectWorkflow(
             clients["stepfunctions"], settings.collect_state_machine_arn, stats, batches=batches
         ).start(home, others, now=now)
@@ -368,6 +389,7 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         "discovered": cycle.discovered,
         "members": members.counts.summary(),
         "targets": len(others),
+        "targets_beyond_bound": len(beyond),
         "log_groups_subscribed": None if subscribed is None else len(subscribed.subscribed),
         "api_calls": stats.by_api,
         "execution_arn": execution_arn,
@@ -376,13 +398,24 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
     return summary
 
 
-def collect_target(env: Environment, *, target: Target, now: datetime) -> dict[str, Any]:
+def collect_target(
+    env: Environment, *, target: Target, now: datetime, late: bool = False
+) -> dict[str, Any]:
     """One iteration of the collect workflow: ``target``'s cycle at ``now``, its batch written
-    to the batch bucket; the part the merge takes. A member whose role is refused makes a part
-    with the error, not a failure: the merge raises its alert."""
+    to the batch bucket; the part the merge takes. A member whose role is refused, or a target
+    whose turn came after the cycle's time budget (``late``), makes a part with the reason, not
+    a failure: the merge raises its alert."""
     settings = env.settings
     stats = CallStats()
     part: dict[str, Any] = {"target": target.model_dump(mode="json")}
+    if late:
+        logger.warning("target skipped: time budget spent", extra={"account": target.account})
+        return {
+            **part,
+            "ref": None,
+            "error": f"not read: the cycle's {BUDGET_SECONDS}-second budget was spent before"
+            " its turn (too many slow accounts for the collect workflow's concurrency)",
+        }
     if target.member:
         try:
             credentials = granted_roles(env, stats).credentials(target.account)
@@ -419,6 +452,10 @@ def collect_target(env: Environment, *, target: Target, now: datetime) -> dict[s
         now=now,
         account=target.account,
         region=target.region,
+        # The error stream reads the stack's own account in its own region only: every other
+        # target's functions keep the hourly sweep of their errors.
+        error_stream=False,
+        discovery_offset=target.discovery_offset(env.rules.collection.discovery_minutes),
     )
     # The target's resource tags (overrides, tag labels), kept under its own keys.
     labelled = ResourceTagIndex(
@@ -427,7 +464,11 @@ def collect_target(env: Environment, *, target: Target, now: datetime) -> dict[s
         env.rules,
         account=target.account,
         region=target.region,
-        discovery=discovery_due(window_for(now, env.rules), env.rules),
+        discovery=discovery_due(
+            window_for(now, env.rules),
+            env.rules,
+            offset=target.discovery_offset(env.rules.collection.discovery_minutes),
+        ),
         now=now,
     ).labelled(collected.cycle.batch)
     batch = scoped(

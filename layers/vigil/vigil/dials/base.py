@@ -61,14 +61,16 @@ def function_sweep_due(window: Window, minutes: int) -> bool:
     return _crosses(window, minutes)
 
 
-def discovery_due(window: Window, rules: RulesConfig) -> bool:
-    """Whether ``window`` crosses a multiple of ``discovery_minutes`` (see :func:`sweep_due`)."""
-    return _crosses(window, rules.collection.discovery_minutes)
+def discovery_due(window: Window, rules: RulesConfig, *, offset: int = 0) -> bool:
+    """Whether ``window`` crosses a multiple of ``discovery_minutes`` (see :func:`sweep_due`),
+    ``offset`` minutes later: the targets of the collect workflow each discover at their own
+    minute of the period (ADR 51), so that an Organization's discoveries spread over it."""
+    return _crosses(window, rules.collection.discovery_minutes, offset)
 
 
-def _crosses(window: Window, period: int) -> bool:
-    end = int(window.end.timestamp()) // 60
-    start = int(window.start.timestamp()) // 60
+def _crosses(window: Window, period: int, offset: int = 0) -> bool:
+    end = int(window.end.timestamp()) // 60 + offset
+    start = int(window.start.timestamp()) // 60 + offset
     return end // period != start // period
 
 

@@ -87,11 +87,13 @@ def collect(
     account: str,
     region: str,
     error_stream: bool = False,
+    discovery_offset: int = 0,
 ) -> Cycle:
     """Judge the last window: every family's fast path, drill-down and, when due, sweep.
 
     With ``error_stream`` on, the functions' error lines reach Vigil as they are written, and
     every function's errors are swept less often (``CollectionConfig.function_sweep``).
+    ``discovery_offset`` moves the discovery ``discovery_offset`` minutes into its period.
     """
     window = window_for(now, rules)
     function_sweep = rules.collection.function_sweep(error_stream=error_stream)
@@ -102,7 +104,7 @@ def collect(
         account=account,
         region=region,
         sweep=sweep_due(window, rules),
-        discovery=discovery_due(window, rules),
+        discovery=discovery_due(window, rules, offset=discovery_offset),
         function_sweep_every=function_sweep,
         function_sweep_now=function_sweep_due(window, function_sweep),
     )
