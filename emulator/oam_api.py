@@ -38,7 +38,7 @@ PAGE = 100
 
 
 def _caller(request: Any) -> str:
-    """The caller's account, in the order moto resolves it (``BaseResponse.get_current_account``)."""
+    """The caller's account, resolved as moto resolves it (``get_current_account``)."""
     if "MOTO_ACCOUNT_ID" in os.environ:
         return os.environ["MOTO_ACCOUNT_ID"]
     headers = request.headers
@@ -85,7 +85,7 @@ def answer(account: str, region: str, operation: str, body: dict[str, Any]) -> J
     """The answer to ``operation`` with ``body`` from ``account`` in ``region``."""
     sinks = _sinks(account, region)
     if operation == "ListSinks":
-        items = [
+        listed: list[dict[str, Any]] = [
             {
                 "Arn": sink.physical_resource_id,
                 "Id": sink.physical_resource_id.rsplit("/", 1)[-1],
@@ -93,7 +93,7 @@ def answer(account: str, region: str, operation: str, body: dict[str, Any]) -> J
             }
             for sink in sinks
         ]
-        return _page(items, body, 100)
+        return _page(listed, body, 100)
     identifier = body.get("SinkIdentifier")
     if not identifier:
         return _error(400, "MissingRequiredParameterException", "SinkIdentifier is required")
@@ -107,7 +107,7 @@ def answer(account: str, region: str, operation: str, body: dict[str, Any]) -> J
         ),
         key=lambda link: link.physical_resource_id,
     )
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "LinkArn": link.physical_resource_id,
             "Label": str(link.properties["account"]),

@@ -317,9 +317,9 @@ class AccountInventory:
         """``batch`` with every signal of a known member carrying its ``account_name`` label,
         and speaking for ``vigil.member_not_connected``: one signal per member refused (in the
         stack's region), one per region where a member reached by its role has no link (in that
-        region), none for the others (their alerts resolve). Off, or before any member is known, it does
-        not speak, so that no alert resolves on no news (and Evaluate reads no active alerts
-        of the kind)."""
+        region), none for the others (their alerts resolve). Off, or before any member is
+        known, it does not speak, so that no alert resolves on no news (and Evaluate reads no
+        active alerts of the kind)."""
         members = self.members()
         if members is None:
             return batch
@@ -344,9 +344,7 @@ class AccountInventory:
         )
 
     @staticmethod
-    def _signal(
-        batch: SignalBatch, member: Member, region: str, context: dict[str, str]
-    ) -> Signal:
+    def _signal(batch: SignalBatch, member: Member, region: str, context: dict[str, str]) -> Signal:
         return Signal(
             source=batch.source,
             labels=Labels(kind=MEMBER_KIND, resource=member.id, account=member.id, region=region),
