@@ -12,19 +12,26 @@ regional ("multiple accounts within a Region").
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from emulator import metric_index, oam, oam_api
+from vigil.accounts.fanout import watched_regions
+from vigil.accounts.members import AccountInventory, Check, Connection, ListedAccount
 from vigil.adapters.oam_links import OamLinks
 from vigil.adapters.stats import CallStats
+from vigil.core.model import SignalBatch
+from vigil.rules.organization import OrganizationConfig
 
 from .conftest import REGION
 from .test_cross_account_metrics import (
     MEMBER,
     MEMBER_STACK,
+    MONITORING,
     OTHER_MONITORING,
     OTHER_REGION,
     UNLINKED,
@@ -33,6 +40,8 @@ from .test_cross_account_metrics import (
     _link,
     _sink,
 )
+
+NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -123,3 +132,78 @@ def test_the_fake_refuses_a_sink_of_another_account(linked: None) -> None:
         boto3.client("oam", region_name=REGION).list_attached_links(SinkIdentifier=other)
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+class _Organization:
+    """The monitoring account and the two members, as Organizations lists them."""
+
+    def accounts(self) -> list[ListedAccount]:
+        return [
+            ListedAccount(MONITORING, "monitoring", "ACTIVE", ()),
+            ListedAccount(MEMBER, "payments-prod", "ACTIVE", ()),
+            ListedAccount(UNLINKED, "search-prod", "ACTIVE", ()),
+        ]
+
+    def tags(self, account: str) -> dict[str, str]:
+        return {}
+
+
+class _Roles:
+    """Every member's role assumed (the role check is test_member_account's)."""
+
+    role_name = "vigil-member"
+
+    def check(self, account: str) -> Check:
+        return Check(Connection.CONNECTED)
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] | None = None
+
+    def members(self) -> list[dict[str, Any]] | None:
+        return self.records
+
+    def remember_members(self, records: list[dict[str, Any]], *, at: datetime) -> None:
+        self.records = records
+
+
+def _discovery(store: _Store, stats: CallStats) -> SignalBatch:
+    """A discovery of the inventory with the adapter, both regions watched."""
+    inventory = AccountInventory(
+        OrganizationConfig(enabled=True),
+        _Organization(),
+        _Roles(),
+        store,
+        account=MONITORING,
+        region=REGION,
+        discovery=True,
+        now=NOW,
+        links=_links(stats),
+        regions=watched_regions(REGION, [OTHER_REGION]),
+    )
+    empty = SignalBatch(
+        batch_id="b1", source="metrics", collected_at=NOW, covered_kinds=[], signals=[]
+    )
+    return inventory.signals(empty)
+
+
+def test_a_discovery_alerts_each_missing_link_until_it_is_deployed(linked: None) -> None:
+    # Given both members linked in us-east-1, payments-prod alone in eu-west-1
+    home_sink, other_sink = _sink(REGION), _sink(OTHER_REGION)
+    _link(home_sink, REGION)
+    _link(home_sink, REGION, account=UNLINKED)
+    _link(other_sink, OTHER_REGION)
+    store, stats = _Store(), CallStats()
+
+    # When a discovery checks the links of both regions
+    batch = _discovery(store, stats)
+
+    # Then search-prod has one alert, in eu-west-1, and OAM was asked twice per region
+    assert [(s.labels.account, s.labels.region, s.tags) for s in batch.signals] == [
+        (UNLINKED, OTHER_REGION, {"account_name": "search-prod"})
+    ]
+    assert stats.by_api == {"ListSinks": 2, "ListAttachedLinks": 2}
+    # and once its stack instance links it there, the next discovery resolves it
+    _link(other_sink, OTHER_REGION, account=UNLINKED)
+    assert _discovery(store, CallStats()).signals == []
