@@ -33,6 +33,7 @@ from emulator import (
     member_roles,
     metric_index,
     oam,
+    oam_api,
     sfn_time,
     sns_delivery,
 )
@@ -272,6 +273,7 @@ class Emulator:
             stack.enter_context(_start_execution_task_keys())
             stack.enter_context(metric_index.installed())
             stack.enter_context(oam.installed())
+            stack.enter_context(oam_api.installed())
             stack.enter_context(dynamodb_transactions.installed())
             stack.enter_context(dynamodb_types.installed())
             stack.enter_context(cost_explorer.installed(emulator.cost_explorer))

@@ -39,7 +39,7 @@ PAGE = 500
 """Metrics in one ``ListMetrics`` page."""
 
 
-def _resources() -> Iterator[OamSinkShim | OamLinkShim]:
+def resources() -> Iterator[OamSinkShim | OamLinkShim]:
     """Every OAM sink and link of a stack that exists, in any account and region."""
     for by_region in list(cloudformation_backends.values()):
         for backend in list(by_region.values()):
@@ -56,7 +56,7 @@ def metric_sources(monitoring_account: str, region: str) -> frozenset[str]:
     in ``region`` that shares :data:`METRICS` with a sink of ``monitoring_account`` there."""
     sinks: set[str] = set()
     links: dict[str, set[str]] = {}
-    for resource in _resources():
+    for resource in resources():
         where = resource.properties
         if where["region"] != region:
             continue

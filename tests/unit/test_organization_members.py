@@ -214,6 +214,8 @@ def test_a_refused_member_gives_one_signal_naming_it_and_what_to_fix() -> None:
         "not_connected": 1,
         "unknown": 0,
         "listing_failed": False,
+        "unlinked": 0,
+        "links_unanswered": 0,
     }
 
 
@@ -273,6 +275,7 @@ def test_a_throttled_check_keeps_the_last_known_state() -> None:
             "ou": SANDBOX_OU,
             "connection": "unknown",
             "problem": "Throttling: Rate exceeded",
+            "unlinked": [],
         }
     ]
 

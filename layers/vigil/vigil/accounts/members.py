@@ -12,9 +12,15 @@ role was refused, so that its one alert fires and stays (the lifecycle keeps one
 account, however many cycles repeat the signal) and resolves in the first cycle after a
 discovery found the role working. A check that could not tell (STS throttled, a 5xx) keeps the
 member's last known state. The stack's own account is watched directly and never assumed.
+
+A member reached by its role must also share its metrics in every watched region through an
+OAM link to the monitoring account's sink there (:class:`LinksPort`, asked once per region at
+discovery, ADR 54): each region where it has none is its own signal of the same kind, labelled
+with that region, until a discovery finds the link. A region OAM could not answer keeps each
+member's last known state there.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -97,6 +103,13 @@ class UngrantedRole:
         )
 
 
+class LinksPort(Protocol):
+    def linked(self, region: str) -> frozenset[str] | None:
+        """The accounts linked to the monitoring account's sink in ``region`` (sharing their
+        metrics); ``None`` when OAM could not answer."""
+        ...
+
+
 class MemberStorePort(Protocol):
     def members(self) -> list[dict[str, Any]] | None: ...
 
@@ -111,6 +124,9 @@ class Member(BaseModel):
     ou: str | None = None
     connection: Connection = Connection.UNKNOWN
     problem: str | None = None
+    unlinked: list[str] = []
+    """The watched regions where the member, reached by its role, has no OAM link sharing its
+    metrics with the monitoring account's sink (ADR 54); empty before any link check."""
 
 
 @dataclass
@@ -123,6 +139,10 @@ class Counts:
     not_connected: int = 0
     unknown: int = 0
     listing_failed: bool = False
+    unlinked: int = 0
+    """(member, region) pairs without a link sharing metrics."""
+    links_unanswered: int = 0
+    """Regions where OAM did not answer (the members kept their last known links there)."""
 
     def summary(self) -> dict[str, int | bool]:
         return dict(vars(self))
@@ -179,6 +199,43 @@ def checked(
     return members
 
 
+LINK_MISSING = "no OAM link that shares AWS::CloudWatch::Metric with the monitoring account's sink"
+"""What a member lacks in a region where it is unlinked (the signal's ``link`` context)."""
+
+
+def linked(
+    members: list[Member],
+    links: LinksPort,
+    regions: Sequence[str],
+    previous: Mapping[str, Member],
+    *,
+    own_account: str,
+) -> tuple[list[Member], int]:
+    """Each member with the regions where it is reached by its role but has no link
+    (``unlinked``), and how many regions OAM did not answer. OAM is asked once per region, and
+    not at all when no member but the stack's own account is connected. A region without an
+    answer keeps each member's previous state there."""
+    checked = {
+        m.id for m in members if m.id != own_account and m.connection is Connection.CONNECTED
+    }
+    if not checked:
+        return [m.model_copy(update={"unlinked": []}) for m in members], 0
+    answers = {region: links.linked(region) for region in regions}
+    found = []
+    for member in members:
+        unlinked: list[str] = []
+        if member.id in checked:
+            before = previous.get(member.id)
+            for region, accounts in answers.items():
+                if accounts is None:
+                    if before is not None and region in before.unlinked:
+                        unlinked.append(region)
+                elif member.id not in accounts:
+                    unlinked.append(region)
+        found.append(member.model_copy(update={"unlinked": unlinked}))
+    return found, sum(accounts is None for accounts in answers.values())
+
+
 class AccountInventory:
     """The members of one cycle: discovered when due, else read back; their signals and
     names."""
@@ -194,8 +251,14 @@ class AccountInventory:
         region: str,
         discovery: bool,
         now: datetime,
+        links: LinksPort | None = None,
+        regions: Sequence[str] = (),
     ) -> None:
+        """``links`` and ``regions`` (the watched regions, home first: ``fanout.watched_regions``)
+        check each member's OAM link at discovery; without a port no link is checked."""
         self._config = config
+        self._links = links
+        self._regions = list(regions)
         self._organization = organization
         self._roles = roles
         self._store = store
@@ -237,20 +300,26 @@ class AccountInventory:
             return stored
         previous = {member.id: member for member in stored or []}
         found = checked(chosen, self._roles, previous, own_account=self._account)
+        if self._links is not None and self._regions:
+            found, self.counts.links_unanswered = linked(
+                found, self._links, self._regions, previous, own_account=self._account
+            )
         self._store.remember_members([m.model_dump(mode="json") for m in found], at=self._now)
         self.counts.listed = len(listed)
         self.counts.chosen = len(found)
         for member in found:
             field = member.connection.value
             setattr(self.counts, field, getattr(self.counts, field) + 1)
+            self.counts.unlinked += len(member.unlinked)
         return found
 
     def signals(self, batch: SignalBatch) -> SignalBatch:
         """``batch`` with every signal of a known member carrying its ``account_name`` label,
-        and speaking for ``vigil.member_not_connected``: one signal per member refused, none
-        for the others (their alerts resolve). Off, or before any member is known, it does
-        not speak, so that no alert resolves on no news (and Evaluate reads no active alerts
-        of the kind)."""
+        and speaking for ``vigil.member_not_connected``: one signal per member refused (in the
+        stack's region), one per region where a member reached by its role has no link (in that
+        region), none for the others (their alerts resolve). Off, or before any member is
+        known, it does not speak, so that no alert resolves on no news (and Evaluate reads no
+        active alerts of the kind)."""
         members = self.members()
         if members is None:
             return batch
@@ -258,34 +327,33 @@ class AccountInventory:
         labelled = [with_account_name(signal, names) for signal in batch.signals]
         role = self._roles.role_name
         for member in members:
-            if member.connection is not Connection.NOT_CONNECTED:
-                continue
-            labelled.append(
-                Signal(
-                    source=batch.source,
-                    labels=Labels(
-                        kind=MEMBER_KIND,
-                        resource=member.id,
-                        account=member.id,
-                        region=self._region,
-                    ),
-                    value=1,
-                    unit="Count",
-                    window_seconds=60,
-                    observed_at=batch.collected_at,
-                    context={
-                        "role": f"role/{role}",
-                        "problem": (member.problem or "refused")[:500],
-                        **({"ou": member.ou} if member.ou else {}),
-                    },
-                    tags={ACCOUNT_NAME_LABEL: member.name},
-                )
-            )
+            if member.connection is Connection.NOT_CONNECTED:
+                context = {"role": f"role/{role}", "problem": (member.problem or "refused")[:500]}
+                labelled.append(self._signal(batch, member, self._region, context))
+            elif member.connection is Connection.CONNECTED:
+                # One alert per region without a link, apart from the role's (ADR 54).
+                labelled += [
+                    self._signal(batch, member, region, {"link": LINK_MISSING})
+                    for region in member.unlinked
+                ]
         return batch.model_copy(
             update={
                 "signals": labelled,
                 "covered_kinds": sorted({*batch.covered_kinds, MEMBER_KIND}),
             }
+        )
+
+    @staticmethod
+    def _signal(batch: SignalBatch, member: Member, region: str, context: dict[str, str]) -> Signal:
+        return Signal(
+            source=batch.source,
+            labels=Labels(kind=MEMBER_KIND, resource=member.id, account=member.id, region=region),
+            value=1,
+            unit="Count",
+            window_seconds=60,
+            observed_at=batch.collected_at,
+            context={**context, **({"ou": member.ou} if member.ou else {})},
+            tags={ACCOUNT_NAME_LABEL: member.name},
         )
 
 

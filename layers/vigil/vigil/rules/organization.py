@@ -1,6 +1,6 @@
 """Organization mode (docs/rules.md, ``organization``): which member accounts of an AWS
 Organization Vigil watches, the role it assumes in each, and the judge of a member it cannot
-reach (``vigil.member_not_connected``).
+reach or whose metrics do not reach it in a watched region (``vigil.member_not_connected``).
 
 A member is chosen by its account ID, the organizational unit (OU) it sits in (any depth below
 a listed OU) and its account tags: ``include`` empty means every account of the Organization;
@@ -132,6 +132,15 @@ def _judge_member(signal: Signal, _rule: None) -> Breach | None:
             f"Account {name} ({signal.labels.resource}) was not collected in"
             f" {signal.labels.region}: {failed}. Its alerts there stay as they were until a"
             f" cycle collects it again (see {WATCH_ORGANIZATION_DOCS})."
+        )
+        return breach(signal, Severity.WARNING, signal.value, 0, "Count", summary=summary)
+    if link := signal.context.get("link"):
+        # A member reached by its role that shares no metrics in this region (ADR 54).
+        region = signal.labels.region
+        summary = (
+            f"Member account {name} ({signal.labels.resource}) shares no metrics with Vigil in"
+            f" {region}: it has {link} there. Deploy the member template in {region} with that"
+            f" region's SinkArn (see {WATCH_ORGANIZATION_DOCS})."
         )
         return breach(signal, Severity.WARNING, signal.value, 0, "Count", summary=summary)
     role = signal.context.get("role", "the member role")
