@@ -21,6 +21,7 @@ from vigil.accounts.fanout import (
     named,
     scoped,
     targets,
+    watched_regions,
 )
 from vigil.accounts.members import AccountInventory, RolePort, UngrantedRole
 from vigil.adapters.cloudwatch import CloudWatchMetrics
@@ -42,6 +43,7 @@ from vigil.adapters.kinesis_streams import KinesisStreams
 from vigil.adapters.lambda_account import LambdaAccountSettings, LimitsCache
 from vigil.adapters.lambda_inventory import LambdaInventory
 from vigil.adapters.log_subscriptions import LogSubscriptions
+from vigil.adapters.oam_links import OamLinks
 from vigil.adapters.organizations import (
     MemberRefused,
     MemberRoles,
@@ -321,6 +323,9 @@ def run(env: Environment, *, now: datetime, account: str) -> dict[str, Any]:
         region=settings.region,
         discovery=discovery,
         now=now,
+        # Each watched region's links to the monitoring account's sinks (ADR 54).
+        links=OamLinks(lambda region: boto3.client("oam", region_name=region), stats),
+        regions=watched_regions(settings.region, rules.collection.regions),
     )
     batch = members.signals(batch)
     subscribed = None
