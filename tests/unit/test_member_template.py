@@ -74,6 +74,8 @@ MONITORING_ACCOUNT = {
     "OrganizationTree",
     "MemberStore",
     "MemberRoles",
+    # The links attached to the monitoring account's own sinks (ADR 54).
+    "OamLinks",
     # No client.
     "CallStats",
     "MemberRefused",
