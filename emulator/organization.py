@@ -26,6 +26,7 @@ Scenario section::
       members:
         - name: payments-prod
           connected: true               # false: no member template (no role, no links)
+          regions: [us-east-1]          # where the template is deployed (default: every one)
           workloads:                    # as the scenario's, each with its region
             - {region: eu-west-1, function: pay-api, phases: [...]}
 """
@@ -48,7 +49,7 @@ from emulator.metrics import MetricsWriter
 from emulator.scenario import Scenario, Workload, parse_workloads
 
 _ROOT = Path(__file__).resolve().parent.parent
-_MEMBER_KEYS = {"name", "connected", "workloads"}
+_MEMBER_KEYS = {"name", "connected", "regions", "workloads"}
 STACKSET_ROLE = "AWSCloudFormationStackSetExecutionRole"
 MEMBER_STACK = "StackSet-vigil-member"
 SINK_STACK = "vigil-sink"
@@ -60,6 +61,8 @@ class MemberSpec:
     connected: bool
     workloads: tuple[tuple[str, Workload], ...]
     """Each workload with the region it runs in."""
+    regions: tuple[str, ...] = ()
+    """Where the member template is deployed (empty: every region of the Organization)."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +106,15 @@ def parse_organization(
             body = {key: value for key, value in raw.items() if key != "region"}
             for workload in parse_workloads([body], f"{where}.workloads[{number}]", length):
                 workloads.append((region, workload))
+        deployed = item.get("regions") or []
+        if not isinstance(deployed, list) or any(r not in regions for r in deployed):
+            raise ScenarioError(f"{where}.regions: expected regions of organization.regions")
         members.append(
             MemberSpec(
                 name=str(item["name"]),
                 connected=bool(item.get("connected", True)),
                 workloads=tuple(workloads),
+                regions=tuple(str(r) for r in deployed),
             )
         )
     return OrganizationSpec(id=organization_id, regions=tuple(regions), members=tuple(members))
@@ -175,7 +182,7 @@ class OrganizationPlay:
                 self.sinks[region] = self._deploy_sink(region)
         for member in self.spec.members:
             if member.connected:
-                for region in self.spec.regions:
+                for region in member.regions or self.spec.regions:
                     self.deploy_member_template(member.name, region)
             self._create_workloads(member)
 

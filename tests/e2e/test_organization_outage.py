@@ -1,4 +1,4 @@
-"""An Organization of four member accounts in two regions, watched from one stack (issue 17's
+"""An Organization of five member accounts in two regions, watched from one stack (issue 17's
 "done when"; ADRs 50 to 53): the built-in scenario ``organization-outage``.
 
 The monitoring account runs the real template in us-east-1 with ``OrganizationId`` (its OAM
@@ -11,7 +11,8 @@ workflow, every minute's batches merged and evaluated once.
 
 - payments-prod's ``payments-api`` fails 10 % in us-east-1 from 10 to 25 minutes: one alert,
   naming the account by name and routed by it (``account_name="payments-prod"``);
-- sandbox has no member role: one "member not connected" alert naming it;
+- sandbox has no member role: one "member not connected" alert naming it; analytics-dev has
+  the member template in us-east-1 only: one alert naming it, its region and the fix;
 - Lambda fails in eu-west-1 in three members at once from 30 to 45 minutes: one outage notice
   naming the three accounts, not one per account or stack.
 """
@@ -78,7 +79,24 @@ def test_the_member_without_the_role_raises_one_alert_naming_it(emu: Emulator) -
 
     alerts = [t for t in _texts(emu, payments=False) if "Member account not connected" in t]
 
-    assert alerts == [f"[WARNING] Member account not connected firing: {sandbox}"]
+    assert f"[WARNING] Member account not connected firing: {sandbox}" in alerts
+    assert len([a for a in alerts if sandbox in a]) == 1
+
+
+def test_a_member_without_its_link_in_a_region_raises_one_alert_there(emu: Emulator) -> None:
+    analytics = _ids(emu)["analytics-dev"]
+    posts = [
+        post.payload
+        for post in emu.slack.posts
+        if analytics in str(post.payload.get("text", ""))
+        and "Member account not connected" in str(post.payload.get("text", ""))
+    ]
+
+    assert len(posts) == 1
+    body = str(posts[0])
+    assert "analytics-dev" in body
+    assert "shares no metrics with Vigil in eu-west-1" in body
+    assert "Deploy the member template in eu-west-1" in body
 
 
 def test_a_regional_outage_across_three_accounts_is_one_notice_naming_them(emu: Emulator) -> None:
@@ -113,14 +131,17 @@ def test_every_target_was_collected_apart_and_evaluated_together(emu: Emulator) 
         if record.get("message") == "merged"
     ]
 
-    # The monitoring account in eu-west-1, and three connected members in two regions.
-    assert {cycle["targets"] for cycle in cycles} == {7}
-    assert len(targets) == 7 * len(cycles)
+    # The monitoring account in eu-west-1, and four members whose role works, in two regions.
+    assert {cycle["targets"] for cycle in cycles} == {9}
+    assert len(targets) == 9 * len(cycles)
     assert {(t["account"], t["region"]) for t in targets} == {
         (account, region)
         for account in [
             emu.deployment.account_id,
-            *[_ids(emu)[name] for name in ("payments-prod", "search-prod", "checkout-prod")],
+            *[
+                _ids(emu)[name]
+                for name in ("payments-prod", "search-prod", "checkout-prod", "analytics-dev")
+            ],
         ]
         for region in ("us-east-1", "eu-west-1")
     } - {(emu.deployment.account_id, "us-east-1")}
