@@ -18,8 +18,11 @@ from emulator.mailbox import Email
 
 ALERT_EMAIL = "ops@example.com"
 # Every cycle also reads the stack's own two state machines (Evaluate, OutageRunbook): three
-# Step Functions execution metrics each (docs/architecture.md, ADR 24).
-STACK_WORKFLOW_METRICS = 6
+# Step Functions execution metrics each (docs/architecture.md, ADR 24). The collect workflow
+# (ADR 51) is not watched by the dials: it has its own alarm, and runs only with members or
+# several regions.
+STACK_STATE_MACHINES = 2
+STACK_WORKFLOW_METRICS = 3 * STACK_STATE_MACHINES
 # and the two stack functions with reserved concurrency (SlackActionsFunction and
 # ErrorStreamFunction, 5 each by default): their ConcurrentExecutions Maximum against the
 # reservation (docs/architecture.md, ADR 21).

@@ -15,6 +15,7 @@ from emulator import Emulator
 from tests.e2e.scenario_runs import (
     LAMBDA_FAST_PATH,
     STACK_FUNCTIONS,
+    STACK_STATE_MACHINES,
     collector_cycles,
     emails,
     play_scenario,
@@ -157,7 +158,7 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
     # emulator's code bucket and the stack's runbook and batch buckets) and one
     # ListServiceQuotas per service code (5 by default) at each of the 6 discoveries.
     assert edge.edge.calls == {"ListBucketMetricsConfigurations": 30, "ListServiceQuotas": 30}
-    # order-flow and the stack's two state machines, both APIs, the quota, the scenario's two
+    # order-flow and the stack's state machines, both APIs, the quota, the scenario's two
     # buckets, the emulator's code bucket, the stack's runbook and batch buckets and table.
     assert cycles["0910"]["resources"] | {"lambda": 0} == {
         "lambda": 0,
@@ -166,7 +167,7 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
         "dynamodb": 1,
         "kinesis": 0,
         "s3": 5,
-        "states": 3,
+        "states": 1 + STACK_STATE_MACHINES,
         "apigateway": 2,
         "quotas": 1,
         # SlackActionsFunction and ErrorStreamFunction, the stack's functions with reserved
@@ -178,7 +179,8 @@ def test_discovery_runs_on_its_schedule_and_the_inventories_serve_the_cycles_bet
     # The Lambda fast path, 3 per state machine, 3 for media-uploads, 3 per API (5xx, and 4xx
     # and p99 latency, enabled here), 1 quota; from 09:35 raw-archive has request metrics too
     # (3 more); 2 for the stack's reserved functions (SlackActionsFunction, ErrorStreamFunction).
-    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 3 + 6 + 1 + 2
+    machines = 3 * (1 + STACK_STATE_MACHINES)
+    assert cycles["0910"]["metrics_requested"] == LAMBDA_FAST_PATH + machines + 3 + 6 + 1 + 2
     assert (
-        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + 9 + 6 + 6 + 1 + 2 + 1
+        cycles["0940"]["metrics_requested"] == LAMBDA_FAST_PATH + machines + 6 + 6 + 1 + 2 + 1
     )  # + Count

@@ -260,7 +260,13 @@ def _collect(
                 active=cloudwatch,
             ),
             S3Family(S3Buckets(clients["s3"], region, stats), state, tags),
-            StepFunctionsFamily(StateMachines(clients["stepfunctions"], stats), state, tags),
+            StepFunctionsFamily(
+                StateMachines(clients["stepfunctions"], stats),
+                state,
+                tags,
+                # Its failures raise CollectFailuresAlarm (ADR 51).
+                unwatched=frozenset({f"{env.settings.stack_name}-collect"}),
+            ),
             ApiGatewayFamily(
                 RestApis(clients["apigateway"], stats),
                 HttpApis(clients["apigatewayv2"], stats),

@@ -57,11 +57,20 @@ class StepFunctionsFamily:
     kinds: tuple[str, ...] = tuple(_METRICS)
 
     def __init__(
-        self, state_machines: StateMachinesPort, state: InventoryStore, scope: TagScope
+        self,
+        state_machines: StateMachinesPort,
+        state: InventoryStore,
+        scope: TagScope,
+        *,
+        unwatched: frozenset[str] = frozenset(),
     ) -> None:
+        """``unwatched``: names of state machines left out (the stack's collect workflow,
+        which has its own alarm and runs only in Organization mode or with several regions:
+        a stack without them pays no metric for it)."""
         self._state_machines = state_machines
         self._state = state
         self._scope = scope
+        self._unwatched = unwatched
 
     def run(self, ctx: CycleContext) -> FamilyRun:
         rule = ctx.rules.step_functions
@@ -119,5 +128,5 @@ class StepFunctionsFamily:
         return [
             StateMachine(arn=machine.id, name=machine.name)
             for machine in self._state_machines.list()
-            if self._scope.allows(machine.id)
+            if self._scope.allows(machine.id) and machine.name not in self._unwatched
         ]
