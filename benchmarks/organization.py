@@ -27,32 +27,56 @@ a StackSet would (the member template: the role and an OAM link to the monitorin
 sink in each region, ``sink/template.yaml``), its metrics are written into its own account and
 read by the monitoring account through the sink (``emulator.metric_index`` and
 ``emulator.oam`` answer a query's ``AccountId`` and ``ListMetrics`` with
-``IncludeLinkedAccounts`` as OAM does). Each target is collected at three moments, as
-``benchmarks/collection_cycle.py`` picks them, with the template's ``ErrorStreamMode``
-(account-policy): the daily function sweep (00:02, also an hourly sweep and discovery), the
-hourly sweep and discovery (09:02) and a healthy ordinary cycle (09:07). Per target: the AWS
-calls by API and the metrics requested, the same for every target of one size (checked). Then
-``merge`` is run for real over as many parts as the case has targets (the measured batches,
-each read again).
+``IncludeLinkedAccounts`` as OAM does). A target has no error stream (it reads only the
+stack's own account and region): its hourly sweep requests every function's ``Errors``.
+
+Each target discovers at its own minute of ``discovery_minutes``
+(``Target.discovery_offset``), so its cycles are chosen from that offset, each the first
+minute whose window the collector's own ``window_for``, ``sweep_due`` and ``discovery_due``
+say is of its kind (``moments``): ``sweep``, from 09:02 (the window crossing 09:00), a sweep
+that does not cross the target's minute (shifted by up to 4 minutes when its minute is within
+the sweep's window); ``healthy``, from 5 minutes later, neither; ``discovery``, from a minute
+after that, the window that crosses the target's minute and not the hour (it ends at that
+minute, or up to 4 minutes after it when such a window would cross the hour); and
+``sweep_discovery``, both at once, as for the targets whose minute falls in the sweep's window,
+measured at 08:02 with the target's offset set to 0 (its minute then is the sweep's). A first
+cycle at 07:02 (same) stores every inventory and is not counted. Traffic is written in each of
+these windows. Per target and cycle: the AWS calls by API and the metrics requested, the same
+for every target of one size (checked; a target whose offset is 0 has no pure sweep nor
+discovery, and is left out of those). Then ``merge`` is run for real over as many parts as the
+case reads (the measured batches, each read again).
 
 Not measured, computed: the whole Organization's cycle is not run (200 × 100 functions in two
-regions would be 40,000 functions in moto). Per cycle, with T the targets
-``vigil.accounts.fanout.targets`` gives (each member in each region, and the monitoring
-account in the other region; at most ``MAX_TARGETS``)::
+regions would be 40,000 functions in moto). With T the targets ``vigil.accounts.fanout.targets``
+gives (each member in each region, and the monitoring account in the other region; members get
+synthetic ids), ``fanout.bounded`` reads the first ``MAX_TARGETS`` (400) and makes the others
+failed parts, merged into the stack's own batch as ``vigil.member_not_connected`` signals (run
+for real: ``over_the_bound``). Per cycle, with T the targets read::
 
-    calls  = T × per-target calls (AssumeRole and the batch's PutObject included)
-           + 1 PutObject (the home batch) + 1 StartExecution (collect)
+    calls  = Σ per-target calls of each target's case (AssumeRole and its batch's PutObject
+             included) + 1 PutObject (the home batch) + 1 StartExecution (collect)
            + merge: (T + 1) GetObject + 1 StartExecution (Evaluate) [+ 1 PutObject past 256 KiB]
     Lambda invocations = T + 1 (the merge);  state transitions ≈ 2 T + 3 (not billed: Express)
-    metrics requested  = T × per-target metrics
-    wall time ≈ ceil(T / MaxConcurrency) × per-target seconds + merge seconds   (an estimate)
+    metrics requested  = Σ per-target metrics
 
-The monitoring account's own target in the other region is counted as a member's (an upper
-bound: it assumes no role). The home cycle (the monitoring account in its own region) is the
-single-account cycle of ``benchmarks/collection_cycle.py`` and is not counted here. Seconds on
-AWS are assumed as ``collection_cycle.py`` assumes them (``COLLECTOR_BASE_SECONDS`` plus
-``SECONDS_PER_API_CALL`` a call, calls sequential), moto's handler seconds are reported but say
-little about AWS. Prices: public us-east-1 (constants below and in ``moto_stack``).
+``healthy`` is T healthy targets, ``sweep`` T sweeping at once (the sweep is the same minute
+for every target), ``worst`` the sweep with the discoveries of the hour's busiest cycle. Which
+targets discover in each of the hour's 12 cycles comes from their offsets (``hour``): about
+T × window / discovery_minutes a cycle. With ``sweep_minutes`` and ``discovery_minutes`` both
+60, every hour is the same, so a month (8,640 cycles, 720 sweeps, 720 discoveries of each
+target) is 720 times the hour.
+
+Wall time (``map_run``): the Map's iterations in order, ``MaxConcurrency`` at a time, each
+taking its case's assumed seconds; an iteration that begins more than ``BUDGET_SECONDS`` (150 s)
+after the start hands back its part at once, one longer than the iteration's ``TimeoutSeconds``
+(120 s) is cut there; the workflow must end within its ``TimeoutSeconds`` (290 s), merge
+included. A cycle *fits* when no target is late or cut and it ends in time; for one that does
+not, ``max_concurrency_to_fit_worst`` is the least ``MaxConcurrency`` that would. The home cycle
+(the monitoring account in its own region) is the single-account cycle of
+``benchmarks/collection_cycle.py`` and is not counted here. Seconds on AWS are assumed as
+``collection_cycle.py`` assumes them (``COLLECTOR_BASE_SECONDS`` plus ``SECONDS_PER_API_CALL``
+a call, calls sequential); moto's handler seconds are reported but say little about AWS.
+Prices: public us-east-1 (constants below and in ``moto_stack``).
 
     .venv/bin/python benchmarks/organization.py [--accounts 50,200] [--cases 50x500,200x100]
         [--measured 3] [--json]
