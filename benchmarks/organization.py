@@ -684,6 +684,10 @@ def _organization_case(
         "worst": cycle(worst_cases),
     }
     month = _monthly(hourly, count)
+    needed = [
+        _concurrency_to_fit(_cases_of(c["sweep"], c["due"]), per_target=per_target, merge=merge)
+        for c in pattern
+    ]
     return {
         "members": members,
         "functions": functions,
@@ -707,12 +711,19 @@ def _organization_case(
         "hour": [
             {"at": c["at"], "sweep": c["sweep"], **h} for c, h in zip(pattern, hourly, strict=True)
         ],
+        "hour_cycles_fitting": sum(h["fits"] for h in hourly),
         "max_concurrency_to_fit_worst": _concurrency_to_fit(
             worst_cases, per_target=per_target, merge=merge
         ),
+        "max_concurrency_to_fit_hour": _all_fit(needed),
         "monthly_usd_by_item": month,
         "monthly_usd": round(sum(month.values()), 2),
     }
+
+
+def _all_fit(needed: list[int | None]) -> int | None:
+    """The ``MaxConcurrency`` at which every cycle fits, None if one never does."""
+    return None if None in needed else max(n for n in needed if n is not None)
 
 
 def _monthly(hourly: list[dict[str, Any]], read: int) -> dict[str, float]:
@@ -901,8 +912,8 @@ def _collection_table(result: dict[str, Any]) -> str:
         "",
         "| Members × functions × regions | Targets (read) | Healthy: calls / metrics | Sweep:"
         " calls / metrics | Discoveries a cycle (avg / max) | Worst: calls / metrics | Wall time"
-        " sweep / worst | Fits? | A month |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        " sweep / worst | Worst fits? | Cycles of the hour that fit | A month |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for org in result["organizations"]:
         c = org["cycles"]
@@ -922,7 +933,8 @@ def _collection_table(result: dict[str, Any]) -> str:
             f" | {d['expected']} / {d['max']}"
             f" | {worst['calls']:,} / {worst['metrics_requested']:,}"
             f" | {c['sweep']['wall_seconds_estimate']:,} s / {worst['wall_seconds_estimate']:,} s"
-            f" | {verdict} | ${org['monthly_usd']:,} |"
+            f" | {verdict} | {org['hour_cycles_fitting']} of {len(org['hour'])}"
+            f" | ${org['monthly_usd']:,} |"
         )
     return "\n".join(lines)
 
