@@ -129,6 +129,43 @@ def _session(credentials: Mapping[str, Any], region: str) -> boto3.Session:
     )
 
 
+def stackset_session(account: str, region: str) -> boto3.Session:
+    """A session in ``account`` through its StackSet execution role, as a service-managed
+    StackSet acts there (moto keeps accounts apart by the credentials' account)."""
+    credentials = client("sts", region).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{STACKSET_ROLE}", RoleSessionName="emulator"
+    )["Credentials"]
+    return _session(credentials, region)
+
+
+def deploy_member_template(
+    session: boto3.Session,
+    *,
+    monitoring_account: str,
+    organization_id: str,
+    sink_arn: str,
+    stack_name: str,
+    role_region: str,
+) -> None:
+    """``member/template.yaml`` in the session's account and region: the member role (in
+    ``role_region`` only) and the OAM link to ``sink_arn``."""
+    parameters = {
+        "MonitoringAccountId": monitoring_account,
+        "OrganizationId": organization_id,
+        "SinkArn": sink_arn,
+        "MonitoringStackName": stack_name,
+        "RoleRegion": role_region,
+    }
+    cfn = session.client("cloudformation")
+    with cfn_shims.installed():
+        cfn.create_stack(
+            StackName=MEMBER_STACK,
+            TemplateBody=(_ROOT / "member" / "template.yaml").read_text(),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+
+
 class OrganizationPlay:
     """The Organization of one scenario; see the module docstring."""
 
@@ -156,11 +193,7 @@ class OrganizationPlay:
 
     def session(self, name: str, region: str | None = None) -> boto3.Session:
         """A session in the member's account (its StackSet execution role)."""
-        credentials = client("sts", self._region).assume_role(
-            RoleArn=f"arn:aws:iam::{self.ids[name]}:role/{STACKSET_ROLE}",
-            RoleSessionName="emulator",
-        )["Credentials"]
-        return _session(credentials, region or self._region)
+        return stackset_session(self.ids[name], region or self._region)
 
     def create(self) -> None:
         organizations = client("organizations", self._region)
@@ -199,23 +232,14 @@ class OrganizationPlay:
 
     def deploy_member_template(self, name: str, region: str) -> None:
         """The member template in one member and region, as the StackSet would deploy it."""
-        parameters = {
-            "MonitoringAccountId": self._account,
-            "OrganizationId": self.spec.id,
-            "SinkArn": self.sinks[region],
-            "MonitoringStackName": self._stack_name,
-            "RoleRegion": self._region,
-        }
-        cfn = self.session(name, region).client("cloudformation")
-        with cfn_shims.installed():
-            cfn.create_stack(
-                StackName=MEMBER_STACK,
-                TemplateBody=(_ROOT / "member" / "template.yaml").read_text(),
-                Parameters=[
-                    {"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()
-                ],
-                Capabilities=["CAPABILITY_NAMED_IAM"],
-            )
+        deploy_member_template(
+            self.session(name, region),
+            monitoring_account=self._account,
+            organization_id=self.spec.id,
+            sink_arn=self.sinks[region],
+            stack_name=self._stack_name,
+            role_region=self._region,
+        )
 
     def _create_workloads(self, member: MemberSpec) -> None:
         for region in self.spec.regions:

@@ -2,15 +2,15 @@
 
 An Organization of the monitoring account and three members (moto's Organizations:
 ``create_organization`` and ``create_account``): ``payments-prod`` and ``search-prod`` have the
-member role ``vigil-member`` (created in their own IAM through moto's account switching: an
-``AssumeRole`` of ``OrganizationAccountAccessRole`` gives that account's credentials);
-``sandbox`` does not. The emulator plays AWS's ``AccessDenied`` for a member role that does not
+member template (its role ``vigil-member`` and its OAM link to the stack's sink, deployed
+through each account's StackSet execution role, ``emulator.organization``); ``sandbox`` does
+not. The emulator plays AWS's ``AccessDenied`` for a member role that does not
 exist (``emulator/member_roles.py``). The rules config turns the mode on, discovers every
 cycle, reads account tags (an exclude filter no account matches) and routes by the account's
 name: ``account_name="sandbox"`` goes to the sandbox owners' Slack.
 
 The sandbox's "member not connected" alert fires once, naming the account and what to fix; the
-role is then created and the next discovery resolves it.
+member template is then deployed there and the next discovery resolves it.
 """
 
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from emulator import Emulator
+from emulator.organization import deploy_member_template, stackset_session
 from tests.e2e.scenario_runs import ALERT_EMAIL, collector_cycles
 
 pytestmark = [
@@ -33,10 +34,7 @@ pytestmark = [
 ]
 
 MEMBERS = ("payments-prod", "search-prod", "sandbox")
-TRUST = (
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
-    '"Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}'
-)
+ORGANIZATION_ID = "o-a1b2c3d4e5"
 RULES = {
     "outage": {"enabled": False},
     "collection": {"discovery_minutes": 5},
@@ -89,25 +87,26 @@ def _organization() -> dict[str, str]:
     return ids
 
 
-def _create_member_role(account: str) -> None:
-    """The member role in ``account``'s own IAM (moto keeps accounts apart by credentials)."""
-    credentials = boto3.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
-        RoleSessionName="setup",
-    )["Credentials"]
-    iam = boto3.client(
-        "iam",
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
+def _deploy_member_template(emu: Emulator, account: str) -> None:
+    """The member template in ``account``, as the StackSet deploys it: the role and the link."""
+    deployment = emu.deployment
+    deploy_member_template(
+        stackset_session(account, deployment.region),
+        monitoring_account=deployment.account_id,
+        organization_id=ORGANIZATION_ID,
+        sink_arn=deployment.outputs["OamSinkArn"],
+        stack_name=deployment.stack_name,
+        role_region=deployment.region,
     )
-    iam.create_role(RoleName="vigil-member", AssumeRolePolicyDocument=TRUST)
 
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, dict[str, Any]]]:
     scenario = _scenario(tmp_path_factory.mktemp("scenario"))
-    with Emulator.start(scenario=scenario, parameters={"AlertEmail": ALERT_EMAIL}) as emu:
+    with Emulator.start(
+        scenario=scenario,
+        parameters={"AlertEmail": ALERT_EMAIL, "OrganizationId": ORGANIZATION_ID},
+    ) as emu:
         emu.set_chat_secret(
             {
                 "webhook_url": emu.slack.webhook_url,
@@ -115,15 +114,15 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator,
             }
         )
         ids = _organization()
-        _create_member_role(ids["payments-prod"])
-        _create_member_role(ids["search-prod"])
+        _deploy_member_template(emu, ids["payments-prod"])
+        _deploy_member_template(emu, ids["search-prod"])
         emu.play(until=emu.now + timedelta(minutes=20))
         before = {
             "sandbox_posts": [p.payload for p in emu.slack.posts if p.path == "/sandbox"],
             "other_posts": [p.payload for p in emu.slack.posts if p.path != "/sandbox"],
             "emails": [email.subject for email in emu.mailbox.emails],
         }
-        _create_member_role(ids["sandbox"])
+        _deploy_member_template(emu, ids["sandbox"])
         emu.play()
         yield emu, {"ids": ids, **before}
 

@@ -225,7 +225,8 @@ def test_each_iteration_has_its_own_retry_time_out_and_catch(definition: Any) ->
     collect = definition["States"]["CollectTargets"]
     task = collect["ItemProcessor"]["States"]["CollectTarget"]
 
-    assert collect["MaxConcurrency"] == 10
+    assert collect["MaxConcurrency"] == 40
+    assert task["ResultSelector"]["error.$"] == "$.Payload.error"
     assert task["TimeoutSeconds"] == 120
     assert definition["TimeoutSeconds"] == 290
     assert task["Parameters"]["Payload"]["entered.$"] == "$$.State.EnteredTime"

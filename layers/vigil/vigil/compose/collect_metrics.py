@@ -501,7 +501,8 @@ def collect_target(
             "api_calls": stats.by_api,
         },
     )
-    return {**part, "ref": ref.model_dump(mode="json")}
+    # Every part has the same keys: the workflow's ResultSelector names each of them.
+    return {**part, "ref": ref.model_dump(mode="json"), "error": None}
 
 
 def merge(env: Environment, *, request: MergeRequest) -> dict[str, Any]:
