@@ -203,22 +203,22 @@ def test_a_link_to_another_accounts_sink_does_not_serve_this_one(linked: None) -
     assert _read(_query("member", MEMBER)) == {"member": []}
 
 
+def logs_only_link(sink_arn: str) -> str:
+    """A template of one link to ``sink_arn`` that shares log groups and no metrics."""
+    link = {
+        "Type": "AWS::Oam::Link",
+        "Properties": {
+            "SinkIdentifier": sink_arn,
+            "ResourceTypes": ["AWS::Logs::LogGroup"],
+            "LabelTemplate": "$AccountName",
+        },
+    }
+    return json.dumps({"Resources": {"LogsOnly": link}})
+
+
 def test_a_link_that_shares_log_groups_only_brings_no_metrics(linked: None) -> None:
     # Given a link of the member to the sink for log groups only
-    sink_arn = _sink(REGION)
-    link = {
-        "Resources": {
-            "LogsOnly": {
-                "Type": "AWS::Oam::Link",
-                "Properties": {
-                    "SinkIdentifier": sink_arn,
-                    "ResourceTypes": ["AWS::Logs::LogGroup"],
-                    "LabelTemplate": "$AccountName",
-                },
-            }
-        }
-    }
-    _create_stack(_account(MEMBER), "logs-only", json.dumps(link))
+    _create_stack(_account(MEMBER), "logs-only", logs_only_link(_sink(REGION)))
     _errors(MEMBER, REGION, 7)
     _errors(MONITORING, REGION, 1)
     # When the monitoring account reads the member's metric, Then it reads nothing

@@ -10,7 +10,6 @@ items' ``LinkArn`` of the source account, pages by ``MaxResults`` and ``NextToke
 regional ("multiple accounts within a Region").
 """
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +38,7 @@ from .test_cross_account_metrics import (
     _create_stack,
     _link,
     _sink,
+    logs_only_link,
 )
 
 NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
@@ -97,20 +97,7 @@ def test_a_link_to_another_accounts_sink_does_not_count(linked: None) -> None:
 
 def test_a_link_that_shares_log_groups_only_does_not_count(linked: None) -> None:
     # Given the member's link to the sink shares log groups and no metrics
-    sink_arn = _sink(REGION)
-    link = {
-        "Resources": {
-            "LogsOnly": {
-                "Type": "AWS::Oam::Link",
-                "Properties": {
-                    "SinkIdentifier": sink_arn,
-                    "ResourceTypes": ["AWS::Logs::LogGroup"],
-                    "LabelTemplate": "$AccountName",
-                },
-            }
-        }
-    }
-    _create_stack(_account(MEMBER), "logs-only", json.dumps(link))
+    _create_stack(_account(MEMBER), "logs-only", logs_only_link(_sink(REGION)))
     # When the region is asked, Then the member shares no metrics there
     assert _links().linked(REGION) == frozenset()
 

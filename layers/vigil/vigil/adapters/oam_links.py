@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
+from vigil.adapters.paging import counted_pages
 from vigil.adapters.stats import CallStats
 
 logger = Logger(child=True)
@@ -49,17 +49,10 @@ class OamLinks:
         self._clients = clients
         self.stats = stats or CallStats()
 
-    def _pages(self, client: OamClient, api: str, operation: str, **kwargs: Any) -> Iterator[Any]:
-        pages = iter(client.get_paginator(operation).paginate(**kwargs))
-        while True:
-            try:
-                page = next(pages)
-            except StopIteration:
-                return
-            except (ClientError, BotoCoreError) as exc:
-                raise _Unanswered(f"{api}: {exc}") from exc
-            self.stats.count(api)
-            yield page
+    def _pages(self, client: "OamClient", api: str, operation: str, **kwargs: Any) -> Iterator[Any]:
+        return counted_pages(
+            client, operation, api=api, stats=self.stats, failed=_Unanswered, **kwargs
+        )
 
     def linked(self, region: str) -> frozenset[str] | None:
         """The accounts with a link sharing metrics to a sink of the monitoring account in

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vigil.accounts.members import Check, Connection, ListedAccount, OrganizationUnavailable
+from vigil.adapters.paging import counted_pages
 from vigil.adapters.stats import CallStats
 from vigil.core.clock import iso
 from vigil.core.errors import VigilError
@@ -52,16 +53,14 @@ class OrganizationTree:
         self.stats = stats or CallStats()
 
     def _pages(self, api: str, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        pages = iter(self._client.get_paginator(operation).paginate(**kwargs))
-        while True:
-            try:
-                page = next(pages)
-            except StopIteration:
-                return
-            except (ClientError, BotoCoreError) as exc:
-                raise OrganizationUnavailable(f"{api} failed: {exc}") from exc
-            self.stats.count(api)
-            yield page
+        return counted_pages(
+            self._client,
+            operation,
+            api=api,
+            stats=self.stats,
+            failed=OrganizationUnavailable,
+            **kwargs,
+        )
 
     def accounts(self) -> list[ListedAccount]:
         """Every account of the Organization with the OUs above it, walked from the root."""
