@@ -231,8 +231,9 @@ class Emulator:
         functions. ``echo_logs`` echoes handler output to a stream as it happens.
         ``settle_timeout`` is how long (wall-clock seconds) a step may wait for the workflows it
         started: a guard against a hang, not a performance bound, so it is generous; by default
-        60 s plus 200 ms per workload (moto takes its time over a storm, more so on a machine
-        shared with parallel test workers and under coverage).
+        60 s plus 400 ms per workload (moto takes its time over a storm, more so on a machine
+        shared with parallel test workers and under coverage: the 5,000-function storm's first
+        evaluation took over 1,060 s there).
         """
         loaded = load_scenario(scenario) if isinstance(scenario, str | Path) else scenario
         begin = start or (loaded.start if loaded else floor_minute(datetime.now(UTC)))
@@ -251,7 +252,7 @@ class Emulator:
             settle_timeout=(
                 settle_timeout
                 if settle_timeout is not None
-                else 60.0 + 0.2 * len(loaded.workloads if loaded else ())
+                else 60.0 + 0.4 * len(loaded.workloads if loaded else ())
             ),
             echo=echo_logs,
             stack_metrics=stack_metrics,
