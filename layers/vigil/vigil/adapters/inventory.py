@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vigil.adapters.paging import counted_pages
 from vigil.adapters.stats import CallStats
 from vigil.core.errors import VigilError
 from vigil.dials.resources import MetricsFilter, NamedResource, QuotaUsage, UnknownService
@@ -60,16 +61,7 @@ def _guard[T](api: str, stats: CallStats, call: Callable[[], T]) -> T:
 
 
 def _pages(api: str, stats: CallStats, pages: Iterable[Any]) -> Iterator[Any]:
-    iterator = iter(pages)
-    while True:
-        try:
-            page = next(iterator)
-        except StopIteration:
-            return
-        except (ClientError, BotoCoreError) as exc:
-            raise InventoryUnavailable(f"{api} failed: {exc}") from exc
-        stats.count(api)
-        yield page
+    return counted_pages(pages, api=api, stats=stats, failed=InventoryUnavailable)
 
 
 class S3Buckets:

@@ -51,7 +51,10 @@ class OamLinks:
 
     def _pages(self, client: "OamClient", api: str, operation: str, **kwargs: Any) -> Iterator[Any]:
         return counted_pages(
-            client, operation, api=api, stats=self.stats, failed=_Unanswered, **kwargs
+            client.get_paginator(operation).paginate(**kwargs),
+            api=api,
+            stats=self.stats,
+            failed=_Unanswered,
         )
 
     def linked(self, region: str) -> frozenset[str] | None:

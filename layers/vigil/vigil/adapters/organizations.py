@@ -54,12 +54,10 @@ class OrganizationTree:
 
     def _pages(self, api: str, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         return counted_pages(
-            self._client,
-            operation,
+            self._client.get_paginator(operation).paginate(**kwargs),
             api=api,
             stats=self.stats,
             failed=OrganizationUnavailable,
-            **kwargs,
         )
 
     def accounts(self) -> list[ListedAccount]:

@@ -1,7 +1,7 @@
 """Every page of a boto3 paginator, each counted as one request, any failure raised as the
 adapter's own error (so that a caller tells "AWS did not answer" from an empty answer)."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -10,17 +10,15 @@ from vigil.adapters.stats import CallStats
 
 
 def counted_pages(
-    client: Any,
-    operation: str,
+    pages: Iterable[Any],
     *,
     api: str,
     stats: CallStats,
     failed: Callable[[str], Exception],
-    **kwargs: Any,
 ) -> Iterator[Any]:
-    """The pages of ``operation`` (``api`` in the counts); ``failed(message)`` is raised when
-    a page cannot be read (throttled, a 5xx, access denied, a connection error)."""
-    pages = iter(client.get_paginator(operation).paginate(**kwargs))
+    """The ``pages`` of a paginator (``api`` in the counts); ``failed(message)`` is raised
+    when a page cannot be read (throttled, a 5xx, access denied, a connection error)."""
+    pages = iter(pages)
     while True:
         try:
             page = next(pages)
