@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
-from emulator import backoff
+from emulator import backoff, dynamodb_transactions, dynamodb_types
 from vigil.adapters.collector_state import CollectorState
 from vigil.adapters.inventory import ResourceTags
 from vigil.adapters.stats import CallStats
@@ -49,7 +49,10 @@ def retry_waits() -> Iterator[list[float]]:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws():
+    """moto, with the emulator's faster DynamoDB: items sorted by key values read once, and a
+    transaction's rollback copy limited to the items it changes (the same answers as moto's:
+    ``tests/unit/test_emulator_dynamodb.py``)."""
+    with mock_aws(), dynamodb_types.installed(), dynamodb_transactions.installed():
         yield
 
 

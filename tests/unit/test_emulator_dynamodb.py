@@ -1,9 +1,12 @@
-"""The emulator's faster ordering of moto's DynamoDB items (``emulator.dynamodb_types``).
+"""The emulator's faster DynamoDB in moto: the ordering of items (``emulator.dynamodb_types``)
+and the table copies a transaction rolls back to (``emulator.dynamodb_transactions``).
 
-The reference is moto itself: ``Table.all_items`` and ``Query`` as moto answers them without
-the patch. Keys are of each type DynamoDB allows for a key attribute (S, N, B; "Core
-components of Amazon DynamoDB", primary key), with values whose text order differs from their
-number order, and a sparse GSI queried in pages of 7, as the alert store queries
+The reference is moto itself: ``Table.all_items``, ``Query`` and ``TransactWriteItems`` as
+moto answers them without the patches. A cancelled transaction leaves every item as it was
+("TransactWriteItems" in the DynamoDB API Reference: all or nothing), the ``Update`` of an
+incident's close among them. Keys are of each type DynamoDB allows for a key attribute (S, N,
+B; "Core components of Amazon DynamoDB", primary key), with values whose text order differs
+from their number order, and a sparse GSI queried in pages of 7, as the alert store queries
 ``ACTIVE#<kind>``.
 """
 
@@ -12,11 +15,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 
-from emulator import dynamodb_types
+from emulator import dynamodb_transactions, dynamodb_types
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -116,3 +120,51 @@ def test_items_and_query_pages_come_in_motos_own_order(
         assert _pages(dynamodb, name) == motos_pages
     assert len(motos_items) == 120 * (3 if range_type else 1)
     assert sum(map(len, motos_pages)) == (120 * 2 // 2 if range_type else 90)
+
+
+def _cancelled_transaction(client: Any) -> list[dict[str, Any]]:
+    """An incident-close-like transaction that fails on its second item: an ``Update`` of a
+    record, a ``Put`` and a conditional ``Delete`` of a lock another holder has."""
+    _create(client, "tx", "S", "S")
+    for pk, holder in (("INCIDENT#1", "me"), ("SCOPE#lambda", "other")):
+        client.put_item(
+            TableName="tx",
+            Item={"pk": {"S": pk}, "sk": {"S": "STATE"}, "holder": {"S": holder}},
+        )
+    with pytest.raises(ClientError) as raised:
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "tx",
+                        "Key": {"pk": {"S": "INCIDENT#1"}, "sk": {"S": "STATE"}},
+                        "UpdateExpression": "SET body = :b, holder = :h",
+                        "ExpressionAttributeValues": {":b": {"S": "closed"}, ":h": {"S": "x"}},
+                    }
+                },
+                {"Put": {"TableName": "tx", "Item": {"pk": {"S": "NEW"}, "sk": {"S": "S"}}}},
+                {
+                    "Delete": {
+                        "TableName": "tx",
+                        "Key": {"pk": {"S": "SCOPE#lambda"}, "sk": {"S": "STATE"}},
+                        "ConditionExpression": "holder = :me",
+                        "ExpressionAttributeValues": {":me": {"S": "me"}},
+                    }
+                },
+            ]
+        )
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    items: list[dict[str, Any]] = client.scan(TableName="tx")["Items"]
+    return sorted(items, key=lambda item: item["pk"]["S"])
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_moto_does(dynamodb: Any) -> None:
+    motos = _cancelled_transaction(dynamodb)
+    dynamodb.delete_table(TableName="tx")
+
+    with dynamodb_transactions.installed():
+        assert _cancelled_transaction(dynamodb) == motos
+    assert motos == [
+        {"pk": {"S": "INCIDENT#1"}, "sk": {"S": "STATE"}, "holder": {"S": "me"}},
+        {"pk": {"S": "SCOPE#lambda"}, "sk": {"S": "STATE"}, "holder": {"S": "other"}},
+    ]
