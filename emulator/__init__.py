@@ -35,7 +35,7 @@ Public API
     yields the emulator. Attributes: ``deployment`` (:class:`Deployment`), ``clock``
     (:class:`Clock`), ``slack`` (:class:`SlackServer`), ``mailbox`` (:class:`Mailbox`),
     ``runtime`` (:class:`LambdaRuntime`), ``metrics`` (:class:`MetricsWriter`), ``scenario``,
-    ``backoff_waits`` (the chat clients' retry back-off, noted and not slept:
+    ``backoff_waits`` (the chat clients' and AWS SDK's retry back-off, noted and not slept:
     :mod:`emulator.backoff`), ``log_subscriptions`` (:class:`LogSubscriptions`: the account's
     subscription filter policy, ``deliveries`` of error lines as :class:`LogDelivery` records).
     Methods: ``play(until=None)``, ``advance(delta)``, ``advance_to(t)``, ``settle(timeout=None)``,

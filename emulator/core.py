@@ -187,7 +187,8 @@ class Emulator:
         )
         """Error lines of the scenario and their deliveries (:mod:`emulator.logs`)."""
         self.backoff_waits: list[float] = []
-        """Chat clients' retry back-off waits, requested and skipped (:mod:`emulator.backoff`)."""
+        """Chat clients' and AWS SDK's retry back-off waits, requested and skipped
+        (:mod:`emulator.backoff`)."""
         # Set by start():
         self.deployment: Deployment
         self.clock: Clock

@@ -99,6 +99,10 @@ def test_throttled_primary_region_announced_naming_it_and_recovered(played: Play
     assert down_at == THROTTLE + DOWN_AFTER * INTERVAL
     assert LIFT < recovered_at <= LIFT + 2 * INTERVAL
     assert played.throttled_requests > 0
+    # botocore retried each throttled call (standard mode: at most 20 s between attempts);
+    # the emulator noted those waits instead of sleeping them (emulator/backoff.py)
+    assert played.emu.backoff_waits
+    assert all(0 <= wait <= 20 for wait in played.emu.backoff_waits)
     down = played.sentinel.announcements[3]
     assert "CloudWatch in us-east-1 throttled" in down["message"]
     assert "Rate exceeded" in down["message"]
