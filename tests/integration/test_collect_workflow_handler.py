@@ -22,6 +22,7 @@ from botocore.stub import Stubber
 from tests.integration.conftest import BATCH_BUCKET, FakeContext
 from vigil.adapters.cloudwatch import MetricsUnavailable
 from vigil.adapters.collector_state import CollectorState
+from vigil.compose.collect_metrics import TARGET_CLIENTS, target_clients
 from vigil.core.model import SignalBatch
 from vigil.rules.organization import MEMBER_KIND
 
@@ -253,3 +254,22 @@ def test_an_iteration_whose_turn_comes_after_the_budget_reads_nothing(
     series.assert_not_called()
     assert part["ref"] is None
     assert part["error"].startswith("not read: the cycle's 150-second budget was spent")
+
+
+def test_each_targets_clients_are_in_its_region_with_its_keys_and_parse_no_model_again(
+    aws: None,
+) -> None:
+    keys = {
+        "aws_access_key_id": "ASIAMEMBER",
+        "aws_secret_access_key": "s",
+        "aws_session_token": "t",
+    }
+    target_clients(REGION)  # the container's first target parses the models
+    with mock.patch("botocore.loaders.JSONFileLoader.load_file", autospec=True) as load_file:
+        member = target_clients(EU, keys)
+
+    assert load_file.call_count == 0
+    assert set(member) == set(TARGET_CLIENTS)
+    assert {client.meta.region_name for client in member.values()} == {EU}
+    signed = member["lambda"]._request_signer._credentials  # what SigV4 signs with
+    assert (signed.access_key, signed.token) == ("ASIAMEMBER", "t")

@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+import botocore.session
 from aws_lambda_powertools.metrics import MetricUnit
 
 from vigil.accounts.fanout import (
@@ -164,6 +165,33 @@ def member_roles(env: Environment, stats: CallStats) -> RolePort:
     if wanted != granted:
         return UngrantedRole(role_name=wanted, granted=granted)
     return granted_roles(env, stats)
+
+
+@cache
+def _service_models() -> Any:
+    """The botocore data loader every target's clients share: it keeps the service models it
+    has parsed for as long as the container lives."""
+    return botocore.session.get_session().get_component("data_loader")
+
+
+def target_clients(region: str, credentials: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A target's inventory clients (``TARGET_CLIENTS``) in ``region``: with ``credentials``
+    (a member role's), else the stack's own. A botocore session of their own reads the service
+    models through the shared loader: a fresh boto3 session parses them again, 0.36 s of CPU
+    for the 11 clients of every target iteration against 0.08 s."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _service_models())
+    keys = credentials or {}
+    return {
+        name: session.create_client(
+            CLIENTS[name],
+            region_name=region,
+            aws_access_key_id=keys.get("aws_access_key_id"),
+            aws_secret_access_key=keys.get("aws_secret_access_key"),
+            aws_session_token=keys.get("aws_session_token"),
+        )
+        for name in TARGET_CLIENTS
+    }
 
 
 def granted_roles(env: Environment, stats: CallStats) -> MemberRoles:
@@ -433,15 +461,9 @@ def collect_target(
         except MemberRefused as exc:
             logger.warning("member role refused", extra={"account": target.account})
             return {**part, "ref": None, "error": f"the member role: {exc}"[:500]}
-        session = boto3.Session(
-            aws_access_key_id=credentials["aws_access_key_id"],
-            aws_secret_access_key=credentials["aws_secret_access_key"],
-            aws_session_token=credentials["aws_session_token"],
-            region_name=target.region,
-        )
+        clients = target_clients(target.region, credentials)
     else:
-        session = boto3.Session(region_name=target.region)
-    clients = {name: session.client(CLIENTS[name]) for name in TARGET_CLIENTS}  # type: ignore[call-overload]
+        clients = target_clients(target.region)
     state = CollectorState(
         env.clients["dynamodb"],
         settings.table_name,
