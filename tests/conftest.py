@@ -46,9 +46,13 @@ _SHARED_DIR = pytest.StashKey[Path]()
 # started last would run alone at the end); measured on 2 cores, seconds. Every other module
 # keeps its place after these. tests/e2e/conftest.py then puts the IAM grant checks last.
 SLOWEST_FIRST = {
-    "e2e/test_region_storm.py": 300,
-    "e2e/test_runbook_branches.py": 140,
-    "e2e/test_runbook_started_by_vigil.py": 45,
+    "e2e/test_region_storm.py": 840,
+    "e2e/test_runbook_branches.py": 250,
+    "e2e/test_organization_outage.py": 130,
+    "e2e/test_emulator_logs.py": 70,
+    "e2e/test_pagerduty.py": 65,
+    "e2e/test_runbook_started_by_vigil.py": 57,
+    "e2e/test_organization_accounts.py": 50,
     "e2e/test_runbook_gate_people.py": 40,
     "e2e/test_outage_demo.py": 30,
     "e2e/test_webhook_dead_letter.py": 25,
