@@ -181,16 +181,15 @@ def target_clients(region: str, credentials: Mapping[str, str] | None = None) ->
     for the 11 clients of every target iteration against 0.08 s."""
     session = botocore.session.get_session()
     session.register_component("data_loader", _service_models())
-    keys = credentials or {}
-    return {
-        name: session.create_client(
-            CLIENTS[name],
-            region_name=region,
-            aws_access_key_id=keys.get("aws_access_key_id"),
-            aws_secret_access_key=keys.get("aws_secret_access_key"),
-            aws_session_token=keys.get("aws_session_token"),
+    if credentials is not None:
+        # every key required: a member's clients never fall back to the stack's credentials
+        session.set_credentials(
+            credentials["aws_access_key_id"],
+            credentials["aws_secret_access_key"],
+            credentials["aws_session_token"],
         )
-        for name in TARGET_CLIENTS
+    return {
+        name: session.create_client(CLIENTS[name], region_name=region) for name in TARGET_CLIENTS
     }
 
 
@@ -455,15 +454,14 @@ def collect_target(
             "error": f"not read: the cycle's {BUDGET_SECONDS}-second budget was spent before"
             " its turn (too many slow accounts for the collect workflow's concurrency)",
         }
+    credentials: Mapping[str, str] | None = None
     if target.member:
         try:
             credentials = granted_roles(env, stats).credentials(target.account)
         except MemberRefused as exc:
             logger.warning("member role refused", extra={"account": target.account})
             return {**part, "ref": None, "error": f"the member role: {exc}"[:500]}
-        clients = target_clients(target.region, credentials)
-    else:
-        clients = target_clients(target.region)
+    clients = target_clients(target.region, credentials)
     state = CollectorState(
         env.clients["dynamodb"],
         settings.table_name,
